@@ -1,0 +1,61 @@
+"""nbchat: chat with any LLM inside a notebook cell.
+
+>>> import nbchat
+>>> chat = nbchat.Chat()   # embedded SmolLM2-135M-Instruct, offline
+>>> chat                   # the widget
+
+Heavy libraries (torch, transformers, anywidget) are imported on first use, so ``import nbchat`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from ._conversation import Conversation, ConversationEvent
+from ._errors import (
+    BackendError,
+    ConversationBusyError,
+    GenerationError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    NbchatError,
+)
+from ._messages import ChatMessage
+from ._settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from ._widget import Chat
+
+try:
+    __version__ = metadata.version("nbchat")
+except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "BackendError",
+    "Chat",
+    "ChatMessage",
+    "Conversation",
+    "ConversationBusyError",
+    "ConversationEvent",
+    "GenerationError",
+    "GenerationSettings",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "NbchatError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The widget imports anywidget/ipywidgets; load it only when a notebook asks for it.
+    if name == "Chat":
+        from ._widget import Chat
+
+        return Chat
+    msg = f"module 'nbchat' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,58 @@
+"""Chat messages as the controller keeps them: OpenAI-style role and content, plus status and stats."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any, Literal
+
+__all__ = ["ChatMessage", "MessageStatus"]
+
+MessageStatus = Literal["done", "streaming", "stopped", "error", "incomplete"]
+"""``done``: complete. ``streaming``: being generated. ``stopped``: the user pressed Stop (partial text kept).
+``error``: generation failed (partial text kept, ``error`` says why). ``incomplete``: the stream ended without a
+finish reason, so the reply may be cut off."""
+
+_ids = itertools.count(1)
+
+
+def _new_id() -> str:
+    return f"m{next(_ids)}"
+
+
+@dataclasses.dataclass
+class ChatMessage:
+    """One message of a conversation.
+
+    Attributes
+    ----------
+    role : {"user", "assistant"}
+        Who wrote it. The system message is a setting of the conversation, not a message.
+    content : str
+        The text. For an assistant message that was stopped or failed, the partial reply.
+    status : MessageStatus
+        See :data:`MessageStatus`.
+    error : str or None
+        What went wrong and what to do, for ``status == "error"`` or ``"incomplete"``.
+    stats : dict
+        For assistant messages: ``tokens`` (generated tokens, or None), ``prompt_tokens``, ``ttft_s`` (seconds
+        from request to first text), ``tokens_per_s`` (decode rate after the first token), ``duration_s``,
+        ``finish_reason``, ``backend``, ``model``, ``left_out`` (earlier messages dropped to fit the context).
+    id : str
+        Stable identifier, unique within the process; the widget keys its DOM nodes on it.
+    """
+
+    role: str
+    content: str
+    status: MessageStatus = "done"
+    error: str | None = None
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    id: str = dataclasses.field(default_factory=_new_id)
+
+    def to_openai(self) -> dict[str, str]:
+        """``{"role": ..., "content": ...}`` as chat-completion APIs take it."""
+        return {"role": self.role, "content": self.content}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-serialisable; what the widget's ``messages`` trait holds."""
+        return dataclasses.asdict(self)

@@ -1,0 +1,72 @@
+"""Generation settings shared by every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "GenerationSettings"]
+
+DEFAULT_MAX_NEW_TOKENS = 256
+DEFAULT_TEMPERATURE = 0.7
+MAX_TEMPERATURE = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationSettings:
+    """How one reply is generated; passed unchanged to the backend.
+
+    Parameters
+    ----------
+    max_new_tokens : int, default 256
+        Upper bound on generated tokens (not counting the prompt). Must be >= 1. Backends map it to their own
+        name (``max_tokens`` for OpenAI-compatible servers).
+    temperature : float, default 0.7
+        Sampling temperature in [0, 2]; ``0`` means greedy decoding (deterministic).
+    top_p : float, default 1.0
+        Nucleus-sampling probability mass in (0, 1]; ``1.0`` disables it. Ignored when ``temperature == 0``.
+    stop : tuple of str, default ()
+        Stop sequences: generation ends when one appears; the sequence itself never shows up in the reply.
+
+    Raises
+    ------
+    ValueError
+        If a value is out of range; the message names the allowed range.
+    """
+
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int):
+            msg = f"max_new_tokens must be an integer >= 1, got {self.max_new_tokens!r}."
+            raise TypeError(msg)
+        if self.max_new_tokens < 1:
+            msg = f"max_new_tokens must be >= 1, got {self.max_new_tokens}."
+            raise ValueError(msg)
+        if not 0.0 <= float(self.temperature) <= MAX_TEMPERATURE:
+            msg = f"temperature must be between 0 and {MAX_TEMPERATURE} (0 = greedy), got {self.temperature}."
+            raise ValueError(msg)
+        if not 0.0 < float(self.top_p) <= 1.0:
+            msg = f"top_p must be in (0, 1], got {self.top_p}."
+            raise ValueError(msg)
+        stop = self.stop
+        if isinstance(stop, str):
+            stop = (stop,)
+        if not isinstance(stop, Sequence) or not all(isinstance(s, str) and s for s in stop):
+            msg = f"stop must be a list of non-empty strings, got {self.stop!r}."
+            raise TypeError(msg)
+        object.__setattr__(self, "stop", tuple(stop))
+        object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "top_p", float(self.top_p))
+
+    @property
+    def greedy(self) -> bool:
+        """True when ``temperature == 0``: backends decode greedily (no sampling)."""
+        return self.temperature == 0.0
+
+    def replace(self, **changes: object) -> GenerationSettings:
+        """Return a copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,237 @@
+"""The notebook widget: an anywidget view of one :class:`~nbchat.Conversation`.
+
+State that must survive a page reload or a second view (committed messages, settings, status) lives in synced
+traits. Token deltas travel as batched custom messages (``{"kind": "delta", ...}``), at most ~30 per second, so
+the bytes sent grow linearly with the reply. No secret is ever put in a trait or a message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ._conversation import Conversation, ConversationEvent
+from ._errors import ConversationBusyError
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+
+__all__ = ["Chat"]
+
+_STATIC = Path(__file__).parent / "static"
+_DELTA_INTERVAL_S = 1 / 30  # at most ~30 delta messages per second per view model
+_DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
+
+
+class _DeltaBatcher:
+    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush)."""
+
+    def __init__(self, send: Any, interval: float = _DELTA_INTERVAL_S) -> None:
+        self._send = send
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._id: str | None = None
+        self._parts: list[str] = []
+        self._last = 0.0
+        self._timer: threading.Timer | None = None
+
+    def add(self, message_id: str, text: str) -> None:
+        with self._lock:
+            if self._id != message_id:
+                self._flush_locked()
+                self._id = message_id
+            self._parts.append(text)
+            wait = self._interval - (time.monotonic() - self._last)
+            if wait <= 0:
+                self._flush_locked()
+            elif self._timer is None:
+                self._timer = threading.Timer(wait, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._parts and self._id is not None:
+            self._send({"kind": "delta", "id": self._id, "text": "".join(self._parts)})
+            self._last = time.monotonic()
+        self._parts = []
+
+
+class Chat(anywidget.AnyWidget):
+    """A chat widget for a notebook cell: type a message, watch the model answer token by token.
+
+    Parameters
+    ----------
+    model : str, callable, Backend or None, default None
+        What answers; ``None`` is the embedded SmolLM2-135M-Instruct (offline). See :class:`nbchat.Conversation`.
+    conversation : Conversation, optional
+        View an existing conversation instead of creating one (then the other arguments must be left out).
+    system_prompt : str, default ""
+        The system message (editable under "Advanced options").
+    max_new_tokens : int, default 256
+        Reply length limit; the slider goes from 1 to the model's context window (4096 until it is known).
+    temperature : float, default 0.7
+        Sampling temperature, 0 (greedy) to 2.
+    top_p : float, default 1.0
+        Nucleus sampling mass in (0, 1].
+    stop : list of str, optional
+        Stop sequences.
+    history : bool, default True
+        Send earlier turns with each question ("Use history" toggle).
+    **backend_options
+        Passed to the backend (``device=``, ``dtype=``, ...).
+
+    Examples
+    --------
+    >>> chat = nbchat.Chat(system_prompt="You are a legal assistant.", max_new_tokens=256, temperature=0.7)
+    >>> chat                                  # doctest: +SKIP
+    >>> chat.ask("Which animals live in the savanna?")  # doctest: +SKIP
+    """
+
+    _esm = _STATIC / "widget.js"
+    _css = _STATIC / "widget.css"
+
+    # committed messages (ChatMessage.to_dict()); the streaming reply's text travels as custom messages
+    _messages = traitlets.List(traitlets.Dict()).tag(sync=True)
+    status = traitlets.Unicode("loading", help="loading | ready | generating | error").tag(sync=True)
+    status_text = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Float(None, allow_none=True, help="loading progress in [0, 1], or None").tag(sync=True)
+    model_label = traitlets.Unicode("").tag(sync=True)
+    system_prompt = traitlets.Unicode("").tag(sync=True)
+    max_new_tokens = traitlets.Int(DEFAULT_MAX_NEW_TOKENS).tag(sync=True)
+    max_new_tokens_limit = traitlets.Int(_DEFAULT_TOKEN_LIMIT).tag(sync=True)
+    temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
+    temperature_limit = traitlets.Float(MAX_TEMPERATURE).tag(sync=True)
+    use_history = traitlets.Bool(True).tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any = None,
+        *,
+        conversation: Conversation | None = None,
+        **options: Any,
+    ) -> None:
+        if conversation is None:
+            conversation = Conversation(model, **options)
+        elif model is not None or options:
+            msg = "Pass either conversation= or a model and settings, not both."
+            raise TypeError(msg)
+        self.conversation = conversation
+        settings = conversation.settings
+        super().__init__(
+            system_prompt=conversation.system_prompt,
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            use_history=conversation.use_history,
+        )
+        self._batcher = _DeltaBatcher(self.send)
+        self._sync_status()
+        self._sync_messages()
+        self._unsubscribe = conversation.subscribe(self._on_event)
+        self.on_msg(self._on_custom_message)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The history as OpenAI-style dicts ``[{"role": "user", "content": ...}, ...]``."""
+        return self.conversation.messages
+
+    def ask(self, text: str, timeout: float | None = None) -> str:
+        """Send ``text`` as the Send button does, block until the reply is done, return its text.
+
+        The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
+        """
+        return self.conversation.ask(text, timeout=timeout)
+
+    def send_message(self, text: str) -> Any:
+        """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
+        return self.conversation.send(text)
+
+    def stop(self) -> None:
+        """Stop the reply in progress; its partial text is kept, marked "stopped"."""
+        self.conversation.stop()
+
+    def clear(self) -> None:
+        """Stop any reply and empty the conversation."""
+        self.conversation.clear()
+
+    def __repr__(self) -> str:
+        return f"<nbchat.Chat {self.model_label or self.conversation.backend.model} · {len(self._messages)} messages>"
+
+    # ------------------------------------------------------------------ conversation → browser
+    def _on_event(self, event: ConversationEvent) -> None:
+        if event.kind == "delta" and event.message is not None:
+            self._batcher.add(event.message.id, event.text)
+        elif event.kind in ("message", "clear"):
+            self._batcher.flush()
+            self._sync_messages()
+        elif event.kind == "status":
+            self._sync_status()
+
+    def _sync_messages(self) -> None:
+        self._messages = [m.to_dict() for m in self.conversation.history]
+
+    def _sync_status(self) -> None:
+        conv = self.conversation
+        with self.hold_sync():
+            self.status = conv.status
+            self.status_text = conv.status_text
+            self.progress = conv.progress if conv.status == "loading" else None
+            info = conv.backend.describe()
+            self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
+            if conv.backend.context_window:
+                self.max_new_tokens_limit = int(conv.backend.context_window)
+
+    # ------------------------------------------------------------------ browser → conversation
+    def _on_custom_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind == "submit":
+            try:
+                self.conversation.send(str(content.get("text", "")))
+            except (ConversationBusyError, ValueError) as exc:
+                self.send({"kind": "notice", "level": "warning", "text": str(exc)})
+        elif kind == "stop":
+            self.conversation.stop()
+        elif kind == "clear":
+            self.conversation.clear()
+        elif kind == "sync":
+            partial = self.conversation.partial_reply()
+            if partial is not None:
+                self.send({"kind": "sync", "id": partial[0], "text": partial[1]})
+
+    @traitlets.observe("system_prompt", "use_history")
+    def _on_plain_setting(self, change: dict[str, Any]) -> None:
+        if change["name"] == "system_prompt":
+            self.conversation.system_prompt = change["new"]
+        else:
+            self.conversation.use_history = bool(change["new"])
+
+    @traitlets.validate("max_new_tokens")
+    def _valid_max_new_tokens(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value < 1:
+            msg = f"max_new_tokens must be >= 1, got {value}."
+            raise traitlets.TraitError(msg)
+        return min(value, self.max_new_tokens_limit)
+
+    @traitlets.validate("temperature")
+    def _valid_temperature(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not 0.0 <= value <= self.temperature_limit:
+            msg = f"temperature must be between 0 and {self.temperature_limit} (0 = greedy), got {value}."
+            raise traitlets.TraitError(msg)
+        return value
+
+    @traitlets.observe("max_new_tokens", "temperature")
+    def _on_generation_setting(self, change: dict[str, Any]) -> None:
+        conv = self.conversation
+        conv.settings = conv.settings.replace(**{change["name"]: change["new"]})

@@ -1,0 +1,15 @@
+"""Backends: where replies come from. One module per kind; :func:`resolve_backend` picks one from a model spec."""
+
+from __future__ import annotations
+
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._resolve import resolve_backend
+
+__all__ = [
+    "Backend",
+    "GenerationInfo",
+    "Message",
+    "ProgressCallback",
+    "StopSequenceFilter",
+    "resolve_backend",
+]

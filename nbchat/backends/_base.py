@@ -1,0 +1,176 @@
+"""The backend seam: a backend streams text for OpenAI-style messages and can be cancelled.
+
+A backend knows nothing about widgets; the conversation controller knows nothing about models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from .._settings import GenerationSettings
+
+__all__ = ["Backend", "GenerationInfo", "Message", "ProgressCallback", "StopSequenceFilter"]
+
+Message = dict[str, str]
+"""One OpenAI-style chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+
+ProgressCallback = Callable[[str, "float | None"], None]
+"""``progress(text, fraction)`` reports loading progress; ``fraction`` in [0, 1] or ``None`` when unknown."""
+
+
+@dataclasses.dataclass
+class GenerationInfo:
+    """What a backend reports about one reply; filled in while it streams.
+
+    Attributes
+    ----------
+    prompt_tokens : int or None
+        Tokens in the prompt as the model saw it (after the chat template), if known.
+    completion_tokens : int or None
+        Tokens generated, if known (servers report it in ``usage``; local models count it).
+    finish_reason : str or None
+        ``"stop"`` (end of sequence or a stop sequence), ``"length"`` (``max_new_tokens`` reached).
+        The controller sets ``"stopped"`` (user pressed Stop) and ``"error"`` itself. ``None`` while
+        streaming, and after a stream that ended without saying why (treated as incomplete).
+    prompt : str or None
+        The exact prompt text sent, for backends that render one (local chat template, raw-prompt formats).
+    cached_tokens : int or None
+        Prompt tokens served from a cache (prefix reuse), if the backend knows.
+    """
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    prompt: str | None = None
+    cached_tokens: int | None = None
+
+
+class Backend:
+    """Base class of every backend.
+
+    Subclasses set ``kind`` and implement :meth:`stream`; those with something heavy to prepare (weights,
+    a connection check) override :meth:`load`.
+
+    Attributes
+    ----------
+    kind : str
+        Short backend name shown in the widget: ``"transformers"``, ``"openai"``, ``"tgi"``, ``"callable"``.
+    model : str
+        Human-readable model name shown in the widget (no secrets).
+    context_window : int or None
+        Maximum tokens of prompt plus reply, from the model config or server; ``None`` if unknown.
+    """
+
+    kind: ClassVar[str] = "backend"
+    model: str = ""
+    context_window: int | None = None
+
+    def load(self, progress: ProgressCallback | None = None) -> None:
+        """Prepare the backend (download, load weights, ...). Called once, in a background thread.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            ``progress(text, fraction)`` for the widget's loading line.
+        """
+
+    def stream(
+        self,
+        messages: list[Message],
+        settings: GenerationSettings,
+        info: GenerationInfo,
+        cancel: threading.Event,
+    ) -> Iterator[str]:
+        """Yield the reply as text deltas.
+
+        Parameters
+        ----------
+        messages : list of dict
+            OpenAI-style messages, system message first if there is one, last message from the user.
+        settings : GenerationSettings
+            ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``.
+        info : GenerationInfo
+            Filled in by the backend while it streams (token counts, finish reason, rendered prompt).
+        cancel : threading.Event
+            Set when the user presses Stop; the backend ends as soon as it can (between tokens).
+
+        Yields
+        ------
+        str
+            Text deltas; concatenated they are the reply. Stop sequences are never part of it.
+
+        Raises
+        ------
+        BackendError
+            When generation fails; text already yielded is kept by the caller.
+        """
+        raise NotImplementedError
+        yield ""  # pragma: no cover
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        """Tokens ``messages`` take as a prompt, or ``None`` if this backend cannot count them."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Public, secret-free description shown in the widget and in provenance records."""
+        return {"backend": self.kind, "model": self.model, "context_window": self.context_window}
+
+    def close(self) -> None:
+        """Release resources (HTTP clients, models); the backend may not be used afterwards."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.kind}:{self.model}>"
+
+
+class StopSequenceFilter:
+    """Remove stop sequences from a stream of text deltas, holding back text that may start one.
+
+    Backends that cannot stop on strings themselves (or that echo the stop string, as transformers'
+    ``stop_strings`` does) feed their deltas through this filter.
+
+    Parameters
+    ----------
+    stop : sequence of str
+        Stop sequences. The reply ends right before the first occurrence of any of them.
+
+    Attributes
+    ----------
+    stopped : bool
+        True once a stop sequence was seen; later input is ignored.
+    """
+
+    def __init__(self, stop: tuple[str, ...] | list[str]) -> None:
+        self._stop = tuple(s for s in stop if s)
+        self._hold = max((len(s) for s in self._stop), default=1) - 1
+        self._pending = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str:
+        """Add ``delta``; return the text that is now safe to show."""
+        if self.stopped:
+            return ""
+        if not self._stop:
+            return delta
+        text = self._pending + delta
+        cut = min((i for i in (text.find(s) for s in self._stop) if i >= 0), default=-1)
+        if cut >= 0:
+            self.stopped = True
+            self._pending = ""
+            return text[:cut]
+        # keep back the longest tail that is a prefix of a stop sequence
+        keep = 0
+        for n in range(min(self._hold, len(text)), 0, -1):
+            tail = text[-n:]
+            if any(s.startswith(tail) for s in self._stop):
+                keep = n
+                break
+        self._pending = text[len(text) - keep :]
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """Return text held back at the end of the stream (it did not become a stop sequence)."""
+        out, self._pending = ("" if self.stopped else self._pending), ""
+        return out

