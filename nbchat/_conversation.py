@@ -174,11 +174,8 @@ class Conversation:
             self._loaded.set()
 
     def _ready_text(self) -> str:
-        info = self.backend.describe()
-        parts = [str(info.get("model") or "model"), str(info.get("backend") or "")]
-        if info.get("device"):
-            parts.append(str(info["device"]))
-        return " · ".join(p for p in parts if p)
+        device = self.backend.describe().get("device")
+        return f"ready · {device}" if device else "ready"
 
     def wait_until_loaded(self, timeout: float | None = None) -> None:
         """Block until the model is loaded (or failed to load).

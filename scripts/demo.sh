@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/jupyter lab notebooks/01_first_chatbot.ipynb \
+root_flag=""
+[ "$(id -u)" = 0 ] && root_flag="--allow-root"  # containers often run as root
+exec .venv/bin/jupyter lab notebooks/01_first_chatbot.ipynb $root_flag \
   --ip="${HOST:-127.0.0.1}" --port="${PORT:-8888}" --no-browser --ServerApp.root_dir="$PWD"

@@ -1,0 +1,126 @@
+// A stand-in for the anywidget model: the synced traits in a plain object, the
+// listeners in a map, and a record of everything the view sent to Python.
+import type { AnyModel } from "@anywidget/types";
+import type { ChatMessage, ChatModel, ChatTraits, ClientMessage, ServerMessage } from "../types";
+
+type Callback = (...args: any[]) => void;
+
+export const DEFAULT_TRAITS: ChatTraits = {
+  _messages: [],
+  status: "ready",
+  status_text: "tiny-model · fake · cpu",
+  progress: null,
+  model_label: "tiny-model · fake",
+  system_prompt: "",
+  max_new_tokens: 256,
+  max_new_tokens_limit: 1024,
+  temperature: 0.7,
+  temperature_limit: 2,
+  use_history: true,
+};
+
+export class FakeModel implements AnyModel<ChatTraits> {
+  readonly state: ChatTraits;
+  /** Everything the view sent with `model.send`, in order. */
+  readonly sent: ClientMessage[] = [];
+  /** How many times the view called `save_changes`. */
+  saves = 0;
+  readonly widget_manager = {
+    get_model: async () => {
+      throw new Error("not supported by the fake model");
+    },
+  };
+  private readonly listeners = new Map<string, Set<Callback>>();
+
+  constructor(traits: Partial<ChatTraits> = {}) {
+    this.state = { ...DEFAULT_TRAITS, ...traits };
+  }
+
+  get<K extends keyof ChatTraits>(key: K): ChatTraits[K] {
+    return this.state[key];
+  }
+
+  /** Like Backbone: a changed value fires `change:<key>` at once. */
+  set<K extends keyof ChatTraits>(key: K, value: ChatTraits[K]): void {
+    if (this.state[key] === value) return;
+    this.state[key] = value;
+    this.emit(`change:${String(key)}`);
+  }
+
+  on(event: string, callback: Callback): void {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event)!.add(callback);
+  }
+
+  off(event?: string | null, callback?: Callback | null): void {
+    if (!event) {
+      this.listeners.clear();
+      return;
+    }
+    if (!callback) this.listeners.delete(event);
+    else this.listeners.get(event)?.delete(callback);
+  }
+
+  save_changes(): void {
+    this.saves += 1;
+  }
+
+  send(content: any): void {
+    this.sent.push(content as ClientMessage);
+  }
+
+  // ---- test helpers: what Python would do -------------------------------
+
+  /** A trait changed on the Python side. */
+  update(traits: Partial<ChatTraits>): void {
+    for (const [key, value] of Object.entries(traits)) {
+      (this.state as any)[key] = value;
+      this.emit(`change:${key}`);
+    }
+  }
+
+  /** A custom message arrived from Python. */
+  custom(message: ServerMessage): void {
+    this.emit("msg:custom", message, []);
+  }
+
+  /** Number of listeners still attached (0 after the view's cleanup). */
+  listenerCount(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
+  private emit(event: string, ...args: unknown[]): void {
+    for (const callback of [...(this.listeners.get(event) ?? [])]) callback(...args);
+  }
+
+  asModel(): ChatModel {
+    return this;
+  }
+}
+
+/** A committed message with sensible defaults. */
+export function message(id: string, role: ChatMessage["role"], content: string, extra: Partial<ChatMessage> = {}): ChatMessage {
+  return { id, role, content, status: "done", error: null, stats: null, ...extra };
+}
+
+/** A scheduler the test advances by hand: `frames.run()` plays one frame. */
+export function manualFrames() {
+  const queue: (() => void)[] = [];
+  return {
+    schedule(callback: () => void): () => void {
+      queue.push(callback);
+      return () => {
+        const i = queue.indexOf(callback);
+        if (i >= 0) queue.splice(i, 1);
+      };
+    },
+    get pending(): number {
+      return queue.length;
+    },
+    run(): void {
+      for (const callback of queue.splice(0)) callback();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The composer: message box, Send / Stop / Clear, and transient notices.
+import { h, listen } from "./dom";
+import type { ChatModel, ClientMessage } from "./types";
+
+export type NoticeLevel = "info" | "warning" | "error";
+
+/** How long a notice stays up (ms). */
+const NOTICE_MS = 6000;
+/** The message box grows with its text up to this height (px), then scrolls. */
+const MAX_BOX_HEIGHT = 200;
+
+export class Controls {
+  readonly element: HTMLElement;
+  readonly textarea: HTMLTextAreaElement;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly stopButton: HTMLButtonElement;
+  private readonly clearButton: HTMLButtonElement;
+  private readonly notice: HTMLElement;
+  private noticeTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly model: ChatModel) {
+    this.textarea = h("textarea", {
+      class: "nbchat-input",
+      "aria-label": "Message",
+      placeholder: "Ask something… (Enter to send, Shift+Enter for a new line)",
+      rows: 2,
+    });
+    this.sendButton = h("button", { type: "button", class: "nbchat-button nbchat-primary", text: "Send" });
+    this.stopButton = h("button", { type: "button", class: "nbchat-button", text: "Stop" });
+    this.clearButton = h("button", { type: "button", class: "nbchat-button", text: "Clear" });
+    this.notice = h("div", { class: "nbchat-notice", role: "status", "aria-live": "polite" });
+    const buttons = h("div", { class: "nbchat-buttons" }, [this.sendButton, this.stopButton, this.clearButton]);
+    this.element = h("div", { class: "nbchat-composer" }, [
+      this.notice,
+      h("div", { class: "nbchat-composer-row" }, [this.textarea, buttons]),
+    ]);
+
+    this.textarea.addEventListener("keydown", this.onKeyDown);
+    this.textarea.addEventListener("input", this.autosize);
+    this.sendButton.addEventListener("click", this.onSend);
+    this.stopButton.addEventListener("click", this.onStop);
+    this.clearButton.addEventListener("click", this.onClear);
+    this.unsubscribe.push(listen(model, "change:status", () => this.updateStatus()));
+    this.updateStatus();
+  }
+
+  /** Show a transient notice above the message box. */
+  showNotice(level: NoticeLevel, text: string): void {
+    if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
+    this.notice.dataset.level = level;
+    this.notice.textContent = text;
+    this.notice.classList.add("nbchat-visible");
+    this.noticeTimer = setTimeout(() => this.hideNotice(), NOTICE_MS);
+  }
+
+  dispose(): void {
+    if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
+    this.noticeTimer = null;
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.textarea.removeEventListener("keydown", this.onKeyDown);
+    this.textarea.removeEventListener("input", this.autosize);
+    this.sendButton.removeEventListener("click", this.onSend);
+    this.stopButton.removeEventListener("click", this.onStop);
+    this.clearButton.removeEventListener("click", this.onClear);
+  }
+
+  private get generating(): boolean {
+    return this.model.get("status") === "generating";
+  }
+
+  private send(message: ClientMessage): void {
+    this.model.send(message);
+  }
+
+  private hideNotice(): void {
+    this.noticeTimer = null;
+    this.notice.classList.remove("nbchat-visible");
+    this.notice.textContent = "";
+  }
+
+  private updateStatus(): void {
+    const generating = this.generating;
+    this.sendButton.disabled = generating;
+    this.stopButton.disabled = !generating;
+  }
+
+  /** Send the message box's text; while a reply streams, do nothing and keep it. */
+  private submit(): void {
+    if (this.generating) return;
+    const text = this.textarea.value;
+    if (text.trim() === "") return;
+    this.send({ kind: "submit", text });
+    this.textarea.value = "";
+    this.autosize();
+  }
+
+  private readonly onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key !== "Enter" || event.shiftKey) return;
+    // An IME composition uses Enter to pick a candidate: never send then.
+    if (event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    this.submit();
+  };
+
+  private readonly onSend = (): void => {
+    this.submit();
+    this.textarea.focus();
+  };
+
+  private readonly onStop = (): void => this.send({ kind: "stop" });
+
+  private readonly onClear = (): void => this.send({ kind: "clear" });
+
+  private readonly autosize = (): void => {
+    const box = this.textarea;
+    box.style.height = "auto";
+    if (box.scrollHeight > 0) box.style.height = `${Math.min(box.scrollHeight + 2, MAX_BOX_HEIGHT)}px`;
+  };
+}

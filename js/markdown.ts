@@ -1,0 +1,113 @@
+// Markdown → sanitized HTML. markdown-it never passes raw HTML through
+// (`html: false`); DOMPurify then enforces a strict allow-list on whatever it
+// produced, so nothing in a model reply can run script, load a remote
+// resource, or style itself out of the widget.
+import DOMPurify from "dompurify";
+import hljs from "highlight.js/lib/core";
+import bash from "highlight.js/lib/languages/bash";
+import cpp from "highlight.js/lib/languages/cpp";
+import java from "highlight.js/lib/languages/java";
+import javascript from "highlight.js/lib/languages/javascript";
+import json from "highlight.js/lib/languages/json";
+import markdown from "highlight.js/lib/languages/markdown";
+import plaintext from "highlight.js/lib/languages/plaintext";
+import python from "highlight.js/lib/languages/python";
+import sql from "highlight.js/lib/languages/sql";
+import typescript from "highlight.js/lib/languages/typescript";
+import yaml from "highlight.js/lib/languages/yaml";
+import MarkdownIt from "markdown-it";
+
+const LANGUAGES = { bash, cpp, java, javascript, json, markdown, plaintext, python, sql, typescript, yaml };
+for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, language);
+hljs.registerAliases(["shell", "console", "zsh"], { languageName: "bash" });
+
+const ALLOWED_TAGS = [
+  "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+  "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup",
+  "table", "tbody", "td", "th", "thead", "tr", "ul",
+];
+const ALLOWED_ATTR = ["href", "title", "class", "start"];
+// Class names markdown-it and highlight.js produce, and nothing else: a reply
+// cannot borrow the widget's own classes.
+const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|align-(?:left|center|right)|img-placeholder)|[a-z]+_{1,2})$/;
+const SAFE_HREF = /^(?:https?:|mailto:)/i;
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function highlight(code: string, info: string): string {
+  const lang = info.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+  const known = lang !== "" && hljs.getLanguage(lang) !== undefined;
+  const body = known ? hljs.highlight(code, { language: lang, ignoreIllegals: true }).value : escapeHtml(code);
+  const langClass = known ? ` language-${escapeHtml(lang)}` : "";
+  return `<pre class="nbchat-code"><code class="hljs${langClass}">${body}</code></pre>`;
+}
+
+const md = new MarkdownIt({ html: false, linkify: true, breaks: false, typographer: false, highlight });
+
+// Images never load: a placeholder with the alt text takes their place, so no
+// request leaves the page (a remote image is a tracking pixel waiting to happen).
+md.renderer.rules.image = (tokens, idx) => {
+  const token = tokens[idx];
+  const alt = token.children ? md.renderer.renderInlineAsText(token.children, md.options, {}) : token.content;
+  const label = alt.trim() === "" ? "image not loaded" : `${alt.trim()} (image not loaded)`;
+  return `<span class="nbchat-img-placeholder" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
+};
+
+// Table cell alignment arrives as inline `style`; turn it into a class so the
+// sanitizer can drop every style attribute.
+md.core.ruler.push("nbchat_align", (state) => {
+  for (const token of state.tokens) {
+    if (token.type !== "th_open" && token.type !== "td_open") continue;
+    const style = token.attrGet("style");
+    if (style === null) continue;
+    const match = /text-align:\s*(left|center|right)/.exec(String(style));
+    token.attrs = (token.attrs ?? []).filter(([name]) => name !== "style");
+    if (match) token.attrSet("class", `nbchat-align-${match[1]}`);
+  }
+  return true;
+});
+
+let purifier: ReturnType<typeof DOMPurify> | null = null;
+
+function getPurifier(): ReturnType<typeof DOMPurify> {
+  if (purifier) return purifier;
+  const instance = DOMPurify(window);
+  instance.addHook("afterSanitizeAttributes", (node) => {
+    if (!(node instanceof Element)) return;
+    const classes = node.getAttribute("class");
+    if (classes !== null) {
+      const kept = classes.split(/\s+/).filter((c) => SAFE_CLASS.test(c));
+      if (kept.length > 0) node.setAttribute("class", kept.join(" "));
+      else node.removeAttribute("class");
+    }
+    if (node.tagName === "A") {
+      const href = node.getAttribute("href");
+      if (href !== null && !SAFE_HREF.test(href.trim())) node.removeAttribute("href");
+      node.setAttribute("target", "_blank");
+      node.setAttribute("rel", "noopener noreferrer");
+    }
+  });
+  purifier = instance;
+  return instance;
+}
+
+const PURIFY_CONFIG = {
+  ALLOWED_TAGS,
+  ALLOWED_ATTR,
+  ALLOW_DATA_ATTR: false,
+  ALLOW_ARIA_ATTR: false,
+  FORBID_TAGS: ["style", "img", "svg", "math", "form", "iframe", "script", "input", "button"],
+  FORBID_ATTR: ["style", "src", "srcset"],
+};
+
+/** Sanitize an HTML string with the widget's allow-list. */
+export function sanitizeHtml(html: string): string {
+  return getPurifier().sanitize(html, PURIFY_CONFIG) as string;
+}
+
+/** Render untrusted Markdown (a model reply) to sanitized HTML. */
+export function renderMarkdown(text: string): string {
+  return sanitizeHtml(md.render(text));
+}

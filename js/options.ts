@@ -1,0 +1,125 @@
+// "Advanced options": generation settings, written back to the synced traits.
+// Updates from Python never clobber a field the user is editing.
+import { commit, h, listen, uniqueId } from "./dom";
+import type { ChatModel } from "./types";
+
+/** Typing in the system message is committed after this pause (ms). */
+const TYPING_DEBOUNCE_MS = 500;
+
+function formatTemperature(value: number): string {
+  return value === 0 ? "0.00 (greedy)" : value.toFixed(2);
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+export class Options {
+  readonly element: HTMLDetailsElement;
+  readonly systemPrompt: HTMLTextAreaElement;
+  readonly maxTokens: HTMLInputElement;
+  readonly temperature: HTMLInputElement;
+  readonly useHistory: HTMLInputElement;
+  private readonly maxTokensValue: HTMLOutputElement;
+  private readonly temperatureValue: HTMLOutputElement;
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Range inputs being dragged: a value from Python waits until `change`. */
+  private readonly dragging = new Set<HTMLInputElement>();
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(private readonly model: ChatModel) {
+    const ids = { system: uniqueId("system"), tokens: uniqueId("tokens"), temp: uniqueId("temp"), hist: uniqueId("hist") };
+    this.systemPrompt = h("textarea", { id: ids.system, class: "nbchat-system", rows: 3 });
+    this.maxTokens = h("input", { id: ids.tokens, type: "range", min: 1, step: 1 });
+    this.temperature = h("input", { id: ids.temp, type: "range", min: 0, step: 0.05 });
+    this.useHistory = h("input", { id: ids.hist, type: "checkbox" });
+    this.maxTokensValue = h("output", { for: ids.tokens, class: "nbchat-value" });
+    this.temperatureValue = h("output", { for: ids.temp, class: "nbchat-value" });
+
+    const label = (id: string, text: string) => h("label", { for: id, text });
+    this.element = h("details", { class: "nbchat-options" }, [
+      h("summary", { text: "Advanced options" }),
+      h("div", { class: "nbchat-options-grid" }, [
+        label(ids.system, "System message"),
+        this.systemPrompt,
+        label(ids.tokens, "Max new tokens"),
+        h("div", { class: "nbchat-range" }, [this.maxTokens, this.maxTokensValue]),
+        label(ids.temp, "Temperature"),
+        h("div", { class: "nbchat-range" }, [this.temperature, this.temperatureValue]),
+        h("div", { class: "nbchat-check" }, [this.useHistory, label(ids.hist, "Use history")]),
+      ]),
+    ]);
+
+    this.on(this.systemPrompt, "input", this.onSystemInput);
+    this.on(this.systemPrompt, "change", this.commitSystem);
+    this.on(this.systemPrompt, "blur", this.commitSystem);
+    this.on(this.maxTokens, "input", () => this.onDrag(this.maxTokens));
+    this.on(this.maxTokens, "change", () => this.onRangeChange(this.maxTokens));
+    this.on(this.temperature, "input", () => this.onDrag(this.temperature));
+    this.on(this.temperature, "change", () => this.onRangeChange(this.temperature));
+    this.on(this.useHistory, "change", () => commit(model, "use_history", this.useHistory.checked));
+    for (const name of ["system_prompt", "max_new_tokens", "max_new_tokens_limit", "temperature", "temperature_limit", "use_history"]) {
+      this.cleanups.push(listen(model, `change:${name}`, () => this.sync()));
+    }
+    this.sync();
+  }
+
+  dispose(): void {
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  /** Bring every control up to date with the traits, skipping fields in use. */
+  private sync(): void {
+    const m = this.model;
+    const active = this.element.ownerDocument.activeElement;
+    if (active !== this.systemPrompt && this.typingTimer === null) this.systemPrompt.value = m.get("system_prompt") ?? "";
+
+    const tokenLimit = Math.max(1, Math.round(numberOr(m.get("max_new_tokens_limit"), 4096)));
+    this.maxTokens.max = String(tokenLimit);
+    if (!this.dragging.has(this.maxTokens)) this.maxTokens.value = String(numberOr(m.get("max_new_tokens"), 256));
+
+    this.temperature.max = String(numberOr(m.get("temperature_limit"), 2));
+    if (!this.dragging.has(this.temperature)) this.temperature.value = String(numberOr(m.get("temperature"), 0));
+
+    this.useHistory.checked = Boolean(m.get("use_history"));
+    this.showValues();
+  }
+
+  private showValues(): void {
+    this.maxTokensValue.textContent = this.maxTokens.value;
+    this.temperatureValue.textContent = formatTemperature(Number(this.temperature.value));
+  }
+
+  private on(target: HTMLElement, event: string, handler: () => void): void {
+    target.addEventListener(event, handler);
+    this.cleanups.push(() => target.removeEventListener(event, handler));
+  }
+
+  private readonly onSystemInput = (): void => {
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(this.commitSystem, TYPING_DEBOUNCE_MS);
+  };
+
+  private readonly commitSystem = (): void => {
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    commit(this.model, "system_prompt", this.systemPrompt.value);
+  };
+
+  private onDrag(input: HTMLInputElement): void {
+    this.dragging.add(input);
+    this.showValues();
+  }
+
+  private onRangeChange(input: HTMLInputElement): void {
+    this.dragging.delete(input);
+    if (input === this.maxTokens) {
+      commit(this.model, "max_new_tokens", Math.round(Number(input.value)));
+    } else {
+      commit(this.model, "temperature", Math.round(Number(input.value) * 100) / 100);
+    }
+    this.showValues();
+  }
+}

@@ -1,0 +1,98 @@
+// anywidget entry point: builds the chat view for one model and wires it up.
+import type { AnyWidget } from "@anywidget/types";
+import { Controls } from "./controls";
+import { h, listen } from "./dom";
+import { MessageList, type MessageListOptions } from "./messages";
+import { Options } from "./options";
+import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
+import "./widget.css";
+
+const STATUSES: readonly ChatStatus[] = ["loading", "ready", "generating", "error"];
+
+function readStatus(model: ChatModel): ChatStatus {
+  const status = model.get("status");
+  return STATUSES.includes(status) ? status : "loading";
+}
+
+/** Mount a chat view for `model` inside `el`; returns the cleanup function. */
+export function mountChat(model: ChatModel, el: HTMLElement, options: MessageListOptions = {}): () => void {
+  const title = h("div", { class: "nbchat-title" });
+  const statusText = h("span", { class: "nbchat-status-text" });
+  const progress = h("progress", { class: "nbchat-progress", max: 1, "aria-label": "Loading progress" });
+  const statusLine = h("div", { class: "nbchat-statusline" }, [
+    h("span", { class: "nbchat-dot", "aria-hidden": "true" }),
+    statusText,
+    progress,
+  ]);
+  const list = new MessageList(options);
+  const controls = new Controls(model);
+  const settings = new Options(model);
+  const root = h("div", { class: "nbchat" }, [
+    h("div", { class: "nbchat-header" }, [title, statusLine]),
+    list.element,
+    controls.element,
+    settings.element,
+  ]);
+
+  // JupyterLab binds plain keys in command mode (D D deletes the cell, arrows move between cells) on any
+  // focused element that is not a text field: keep keys pressed inside the chat inside the chat. Chords
+  // with Ctrl/Cmd/Alt (save, command palette, ...) still reach the application.
+  const keepKeys = (event: KeyboardEvent) => {
+    if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
+  };
+  root.addEventListener("keydown", keepKeys);
+
+  const showLabel = () => {
+    title.textContent = model.get("model_label") || "nbchat";
+  };
+  const showStatus = () => {
+    const status = readStatus(model);
+    const text = model.get("status_text") ?? "";
+    root.dataset.status = status;
+    statusText.textContent = text;
+    const value = model.get("progress");
+    const loading = status === "loading" && typeof value === "number" && Number.isFinite(value);
+    progress.hidden = !loading;
+    if (loading) progress.value = Math.min(1, Math.max(0, value));
+    list.setStatus(status, text);
+  };
+  const showMessages = () => list.setMessages(model.get(MESSAGES_TRAIT) ?? []);
+  const onCustom = (msg: ServerMessage) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "");
+    else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "");
+    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+  };
+
+  const unsubscribe = [
+    listen(model, "change:model_label", showLabel),
+    listen(model, "change:status", showStatus),
+    listen(model, "change:status_text", showStatus),
+    listen(model, "change:progress", showStatus),
+    listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
+    listen(model, "msg:custom", onCustom),
+  ];
+  showLabel();
+  showStatus();
+  showMessages();
+  el.append(root);
+  // A view opened mid-stream has missed the deltas so far: ask for the partial text.
+  if (list.hasStreaming()) model.send({ kind: "sync" });
+
+  return () => {
+    for (const off of unsubscribe) off();
+    root.removeEventListener("keydown", keepKeys);
+    list.dispose();
+    controls.dispose();
+    settings.dispose();
+    root.remove();
+  };
+}
+
+const widget: AnyWidget<ChatTraits> = {
+  render({ model, el }) {
+    return mountChat(model, el);
+  },
+};
+
+export default widget;

@@ -1,0 +1,97 @@
+"""The first notebook in JupyterLab, in a real browser: stream, Stop, settings, reload."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from .conftest import ARTIFACTS, Lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("embedded_ready")]
+
+
+def open_notebook(lab: Lab, page: Any, name: str) -> None:
+    """Open ``name`` and wait until its kernel is ready."""
+    page.goto(lab.url(f"lab/tree/{name}"))
+    page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.sessionContext", timeout=120_000)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.ready")
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
+        timeout=120_000,
+    )
+
+
+def run_all_cells(page: Any) -> None:
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # every cell ran: no "[*]" prompt left, and the last cell has an execution count
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')].map(p => p.textContent);
+            return prompts.length > 0 && prompts.every(p => !p.includes('*')) && /\\[\\d+\\]/.test(prompts.at(-1));
+        }""",
+        timeout=300_000,
+    )
+
+
+def assistant_texts(chat: Any) -> list[str]:
+    return chat.locator('[data-role="assistant"]').all_inner_texts()
+
+
+def test_first_notebook_chats_streams_stops_and_survives_reload(lab: Lab, page: Any) -> None:
+    open_notebook(lab, page, "01_first_chatbot.ipynb")
+    run_all_cells(page)
+    chat = page.locator(".nbchat").first
+    chat.wait_for()
+    # the notebook's two questions were answered through chat.ask and streamed into this view
+    assert len(chat.locator('[data-role="assistant"]').all()) == 2
+    page.wait_for_function(
+        "() => document.querySelector('.nbchat')?.querySelector('[data-status]')?.dataset.status === 'done'"
+    )
+
+    # type, press Enter, and watch the reply grow in several steps
+    box = chat.get_by_label("Message", exact=True)
+    box.fill("Tell me a long story about a lion who wanted to fly.")
+    box.press("Enter")
+    streaming = chat.locator('[data-role="assistant"][data-status="streaming"]')
+    streaming.wait_for(timeout=30_000)
+    lengths: list[int] = []
+    deadline = time.time() + 20
+    while time.time() < deadline and len(set(lengths)) < 4:
+        lengths.append(len(streaming.inner_text()) if streaming.count() else -1)
+        time.sleep(0.1)
+    assert len({n for n in lengths if n > 0}) >= 3, f"reply did not grow in steps: {lengths}"
+
+    # Stop mid-reply: marked stopped, text kept
+    chat.get_by_role("button", name="Stop").click()
+    stopped = chat.locator('[data-role="assistant"][data-status="stopped"]')
+    stopped.wait_for(timeout=10_000)
+    assert stopped.locator(".nbchat-badge").inner_text().strip() == "stopped"
+    assert len(stopped.inner_text()) > 10
+    assert chat.get_by_role("button", name="Send").is_enabled()
+
+    # Max new tokens = 5 is obeyed
+    chat.locator("summary", has_text="Advanced options").click()
+    chat.get_by_label("Max new tokens", exact=True).fill("5")
+    box.fill("Describe the savanna in detail.")
+    chat.get_by_role("button", name="Send").click()
+    last = chat.locator('[data-role="assistant"]').last
+    page.wait_for_function(
+        "(el) => el.dataset.status && el.dataset.status !== 'streaming'", arg=last.element_handle(), timeout=30_000
+    )
+    stats = last.locator(".nbchat-stats").inner_text()
+    tokens = int(re.search(r"(\d+) tokens?", stats).group(1))  # type: ignore[union-attr]
+    assert tokens <= 5, stats
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    chat.screenshot(path=str(ARTIFACTS / "jupyterlab-chat.png"))
+
+    # save, reload: the conversation is still there (committed messages live in widget state)
+    before = assistant_texts(chat)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.reload()
+    page.wait_for_selector(".nbchat [data-role='assistant']", timeout=120_000)
+    after = assistant_texts(page.locator(".nbchat").first)
+    assert [t.split("\n")[0] for t in after] == [t.split("\n")[0] for t in before]
