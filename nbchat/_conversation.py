@@ -365,6 +365,7 @@ class Conversation:
         stats.update(
             tokens=info.completion_tokens,
             prompt_tokens=info.prompt_tokens,
+            cached_tokens=info.cached_tokens,
             ttft_s=None if first is None else round(first - start, 4),
             duration_s=round(end - start, 4),
             tokens_per_s=_tokens_per_s(info.completion_tokens, start, first, end),

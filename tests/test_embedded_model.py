@@ -115,3 +115,26 @@ def test_chat_ask_streams_to_the_widget(comms: list) -> None:  # type: ignore[ty
     assert chat._messages[-1]["content"] == reply
     assert chat.model_label == "SmolLM2-135M-Instruct · transformers"
     assert chat.max_new_tokens_limit == chat.conversation.backend.context_window
+
+
+def test_prefix_cache_reuses_history_and_changes_nothing() -> None:
+    """Greedy answers are identical with and without KV-cache reuse, across turns, an edit and a stop."""
+    from nbchat.backends.transformers import TransformersBackend
+
+    def conversation(prefix_cache: bool) -> nbchat.Conversation:
+        backend = TransformersBackend.embedded(prefix_cache=prefix_cache)
+        return nbchat.Conversation(backend, load="now", temperature=0, max_new_tokens=20)
+
+    turns = ["Which animals live in the savanna?", "Which of these is the strongest?", "And the fastest?"]
+    with_cache, without = conversation(True), conversation(False)
+    for text in turns:
+        assert with_cache.ask(text) == without.ask(text)
+    cached = [m.stats["cached_tokens"] for m in with_cache.history if m.role == "assistant"]
+    assert cached[0] is None
+    assert all(c and c > 20 for c in cached[1:]), cached  # later turns reuse the earlier prompt
+    assert all(m.stats["cached_tokens"] is None for m in without.history if m.role == "assistant")
+    # a changed system message invalidates most of the prefix: still the same answers
+    for conv in (with_cache, without):
+        conv.system_prompt = "You are a poet."
+    assert with_cache.ask("Describe a lion.") == without.ask("Describe a lion.")
+    assert with_cache.history[-1].stats["cached_tokens"] < with_cache.history[-3].stats["prompt_tokens"]

@@ -53,6 +53,11 @@ class TransformersBackend(Backend):
         Default: ``float32`` on CPU, ``bfloat16`` on a GPU that supports it, else ``float16``.
     name : str, optional
         Model name shown in the widget; default: the directory, file or hub id name.
+    prefix_cache : bool, default True
+        Keep the KV cache of the last request and reuse its longest common token prefix with the next prompt
+        (as vLLM's automatic prefix caching and llama.cpp's prompt cache do), so turn N of a long conversation
+        only prefills the new tokens. The cache is cropped where the prompts differ (an edited message, a changed
+        system message, a stopped reply), so output is the same as without it.
 
     Attributes
     ----------
@@ -67,6 +72,7 @@ class TransformersBackend(Backend):
     """
 
     kind = "transformers"
+    _searched: tuple[list[str], str] | None = None  # set by resolve_backend: places tried before the hub, and a fix
 
     def __init__(
         self,
@@ -75,6 +81,7 @@ class TransformersBackend(Backend):
         device: str | None = None,
         dtype: Any = None,
         name: str | None = None,
+        prefix_cache: bool = True,
     ) -> None:
         self.source = os.fspath(source)
         path = Path(self.source).expanduser()
@@ -90,6 +97,9 @@ class TransformersBackend(Backend):
         self._model: Any = None
         self._tokenizer: Any = None
         self.context_window = None
+        self.prefix_cache = prefix_cache
+        self._cache: Any = None  # DynamicCache of the last request
+        self._cache_ids: list[int] = []  # the token ids whose keys and values it holds
 
     @classmethod
     def embedded(cls, **options: Any) -> TransformersBackend:
@@ -136,6 +146,11 @@ class TransformersBackend(Backend):
             tokenizer = AutoTokenizer.from_pretrained(directory, **({"gguf_file": gguf_file} if gguf_file else {}))
             model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
         except OSError as exc:
+            if self._searched is not None:
+                tried, fix = self._searched
+                lines = "\n".join(f"  - {t}" for t in tried)
+                msg = f"Could not find or download {self.source!r}: {exc}\nLooked in:\n{lines}\n{fix}"
+                raise ModelNotFoundError(msg) from exc
             msg = (
                 f"Could not load {self.source!r} with transformers: {exc}\n"
                 "Pass a local model directory, a .gguf file, or a hub id that is in the Hugging Face cache "
@@ -224,6 +239,7 @@ class TransformersBackend(Backend):
             max_new = max(1, min(max_new, self.context_window - prompt_len))
         kwargs: dict[str, Any] = {
             **inputs,
+            "past_key_values": self._reusable_cache(inputs["input_ids"][0].tolist(), info),
             "max_new_tokens": max_new,
             "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([_Cancelled()]),
@@ -266,8 +282,37 @@ class TransformersBackend(Backend):
                         pass
             thread.join()
             self._record(result, prompt_len, max_new, stopped_on_string=stop.stopped, info=info)
+            self._remember_cache(kwargs["past_key_values"], result)
         if "error" in result:
             raise BackendError(f"{self.model} failed while generating: {result['error']}") from result["error"]
+
+    def _reusable_cache(self, prompt_ids: list[int], info: GenerationInfo) -> Any:
+        """The kept cache cropped to its common prefix with ``prompt_ids``, or a new empty cache."""
+        from transformers import DynamicCache
+
+        cache, self._cache = self._cache, None  # a failed generation must not leave a half-updated cache behind
+        if not self.prefix_cache:
+            return None
+        common = 0
+        if cache is not None:
+            for cached, new in zip(self._cache_ids, prompt_ids):
+                if cached != new:
+                    break
+                common += 1
+            common = min(common, len(prompt_ids) - 1)  # the model must see at least one new token
+        if common <= 0:
+            return DynamicCache()
+        surplus = cache.get_seq_length() - common
+        if surplus > 0:
+            cache.crop(-surplus)  # negative: remove that many tokens (works across transformers 4.x and 5.x)
+        info.cached_tokens = common
+        return cache
+
+    def _remember_cache(self, cache: Any, result: dict[str, Any]) -> None:
+        if cache is None or "output" not in result:
+            return
+        ids = result["output"][0].tolist()
+        self._cache, self._cache_ids = cache, ids[: cache.get_seq_length()]
 
     def _record(
         self, result: dict[str, Any], prompt_len: int, max_new: int, *, stopped_on_string: bool, info: GenerationInfo
