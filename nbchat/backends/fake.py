@@ -25,6 +25,8 @@ class FakeBackend(Backend):
         Pretend context window; tokens are counted as whitespace-separated words.
     model : str, default "fake"
         Model name shown in the widget.
+    record : bool, default True
+        Keep every request in :attr:`requests` (turn off for long runs: the list grows with each turn).
 
     Attributes
     ----------
@@ -40,10 +42,13 @@ class FakeBackend(Backend):
 
     kind = "fake"
 
-    def __init__(self, *, delay: float = 0.0, context_window: int | None = None, model: str = "fake") -> None:
+    def __init__(
+        self, *, delay: float = 0.0, context_window: int | None = None, model: str = "fake", record: bool = True
+    ) -> None:
         self.delay = delay
         self.context_window = context_window
         self.model = model
+        self.record = record
         self.requests: list[tuple[list[Message], GenerationSettings]] = []
         self._script: deque[tuple[list[str], BaseException | None, str | None]] = deque()
         self.loaded = False
@@ -70,7 +75,8 @@ class FakeBackend(Backend):
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
     ) -> Iterator[str]:
         """Yield the next scripted chunks (see :meth:`Backend.stream`)."""
-        self.requests.append(([dict(m) for m in messages], settings))
+        if self.record:
+            self.requests.append(([dict(m) for m in messages], settings))
         if self._script:
             chunks, error, finish = self._script.popleft()
         else:

@@ -1,0 +1,1 @@
+"""nbchat benchmarks: figures measured side by side with the thing nbchat wraps. Run ``python -m benchmarks``."""

@@ -1,0 +1,45 @@
+"""Run the benchmarks and print one table: ``python -m benchmarks [--quick] [--json PATH] [--only SECTION ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from ._report import Figure, print_table, write_json
+
+SECTIONS = ("transport", "local", "start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer runs and shorter replies (CI)")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/latest.json"))
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
+    args = parser.parse_args()
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    runs = 1 if args.quick else 5
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    if "transport" in args.only:
+        from .transport import memory_figures, traffic_figures
+
+        figures += traffic_figures(1000 if args.quick else 4000)
+        figures += memory_figures(100 if args.quick else 1000)
+    if "local" in args.only:
+        from .local import throughput_figures
+
+        figures += throughput_figures(runs, 24 if args.quick else 96)
+    if "start" in args.only:
+        from .local import start_figures
+
+        figures += start_figures(1 if args.quick else 3)
+    print_table(figures)
+    write_json(figures, args.json, {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)})
+    print(f"\nwritten to {args.json} ({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
