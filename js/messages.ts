@@ -1,16 +1,21 @@
 // The message list. One DOM node per message id, created once; a trait update
 // touches only the nodes whose data changed, and token deltas re-render the
-// streaming reply at most once per animation frame.
+// streaming reply at most once per animation frame. Each message carries its
+// action bar (actions.ts); the list tells it where the message stands.
+import { MessageActions, type ActionContext } from "./actions";
+import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
 import { renderMarkdown } from "./markdown";
-import type { ChatMessage, ChatStatus } from "./types";
+import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
 
 export interface MessageListOptions {
   /** Markdown renderer for assistant text (tests pass a counting wrapper). */
   render?: (text: string) => string;
   /** Frame scheduler for streaming re-renders (tests pass a manual one). */
   schedule?: Scheduler;
+  /** Where the message actions go (the model's `send`); nowhere when absent. */
+  send?: (message: ClientMessage) => void;
 }
 
 interface Shown {
@@ -23,6 +28,7 @@ interface Shown {
 interface View {
   node: HTMLElement;
   content: HTMLElement;
+  actions: MessageActions;
   shown: Shown;
 }
 
@@ -43,6 +49,10 @@ export class MessageList {
   private statusError: HTMLElement | null = null;
   private readonly render: (text: string) => string;
   private readonly schedule: Scheduler;
+  private readonly send: (message: ClientMessage) => void;
+  private generating = false;
+  /** Id of the last assistant message in the list: the one "Regenerate" applies to. */
+  private lastAssistant: string | undefined;
   private readonly views = new Map<string, View>();
   private readonly messages = new Map<string, ChatMessage>();
   private readonly live = new Map<string, string>();
@@ -56,6 +66,7 @@ export class MessageList {
   constructor(options: MessageListOptions = {}) {
     this.render = options.render ?? renderMarkdown;
     this.schedule = options.schedule ?? nextFrame;
+    this.send = options.send ?? (() => {});
     this.thread = h("div", { class: "nbchat-thread" });
     this.empty = h("div", { class: "nbchat-empty", text: "No messages yet. Ask something below." });
     this.element = h("div", { class: "nbchat-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
@@ -69,6 +80,7 @@ export class MessageList {
   setMessages(list: readonly ChatMessage[]): void {
     const seen = new Set<string>();
     let previous: Node | null = null;
+    this.lastAssistant = [...list].reverse().find((m) => m.role === "assistant")?.id;
     for (const msg of list) {
       seen.add(msg.id);
       let view = this.views.get(msg.id);
@@ -85,9 +97,11 @@ export class MessageList {
       previous = view.node;
       this.dirty.delete(msg.id);
       this.update(view, msg);
+      view.actions.update(msg, this.actionContext(msg.id));
     }
     for (const [id, view] of this.views) {
       if (seen.has(id)) continue;
+      view.actions.dispose();
       view.node.remove();
       this.removed.add(id);
       this.views.delete(id);
@@ -125,8 +139,26 @@ export class MessageList {
     this.markDirty(id);
   }
 
+  /** The kernel's answer to "Details" for message `id`. */
+  applyProvenance(id: string, data: Provenance | null): void {
+    this.views.get(id)?.actions.showProvenance(data);
+  }
+
+  /** The kernel's answer to "Copy as code" for message `id`. */
+  applyCode(id: string, code: string): void {
+    this.views.get(id)?.actions.showCode(code);
+  }
+
   /** Show the chat-level status; a failed load must be visible in the chat itself. */
   setStatus(status: ChatStatus, text: string): void {
+    const generating = status === "generating";
+    if (generating !== this.generating) {
+      this.generating = generating;
+      for (const [id, view] of this.views) {
+        const msg = this.messages.get(id);
+        if (msg) view.actions.update(msg, this.actionContext(id));
+      }
+    }
     if (status === "error") {
       if (!this.statusError) {
         this.statusError = h("div", { class: "nbchat-error nbchat-status-error", role: "alert" });
@@ -149,6 +181,7 @@ export class MessageList {
   dispose(): void {
     this.cancelFrame?.();
     this.cancelFrame = null;
+    for (const view of this.views.values()) view.actions.dispose();
     this.element.removeEventListener("scroll", this.onScroll);
   }
 
@@ -156,6 +189,17 @@ export class MessageList {
     const el = this.element;
     this.stick = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_SLACK;
   };
+
+  private actionContext(id: string): ActionContext {
+    return { generating: this.generating, lastAssistant: id === this.lastAssistant };
+  }
+
+  /** The text of message `id` as shown: the live text while it streams. */
+  private textOf(id: string): string {
+    const msg = this.messages.get(id);
+    if (!msg) return "";
+    return msg.status === "streaming" ? (this.live.get(id) ?? msg.content) : msg.content;
+  }
 
   private scrollIfStuck(): void {
     if (this.stick) this.element.scrollTop = this.element.scrollHeight;
@@ -206,7 +250,12 @@ export class MessageList {
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
       bubble,
     ]);
-    return { node, content, shown: { text: null, status: "", error: null, stats: "" } };
+    const actions = new MessageActions(node, bubble, content, msg, {
+      send: (message) => this.send(message),
+      textOf: (id) => this.textOf(id),
+    });
+    node.append(actions.bar);
+    return { node, content, actions, shown: { text: null, status: "", error: null, stats: "" } };
   }
 
   private update(view: View, msg: ChatMessage): void {
@@ -223,6 +272,8 @@ export class MessageList {
     else view.node.removeAttribute("aria-busy");
     if (textChanged || statusChanged) this.renderContent(view, msg, text, streaming);
     if (statusChanged || msg.error !== shown.error || stats !== shown.stats) this.renderMeta(view, msg, streaming);
+    // Details loaded while the reply streamed lack its final stats.
+    if (statusChanged && shown.status === "streaming") view.actions.invalidate();
     view.shown = { text, status: msg.status, error: msg.error, stats };
   }
 
@@ -230,7 +281,10 @@ export class MessageList {
     const { content } = view;
     if (text !== view.shown.text) {
       if (msg.role === "user") content.textContent = text;
-      else content.innerHTML = text === "" ? "" : this.render(text);
+      else {
+        content.innerHTML = text === "" ? "" : this.render(text);
+        addCodeCopyButtons(content);
+      }
     }
     content.querySelector(".nbchat-typing")?.remove();
     if (!streaming) return;
@@ -244,15 +298,16 @@ export class MessageList {
 
   /** Error box or note, badge and stats line: rebuilt together (they are small). */
   private renderMeta(view: View, msg: ChatMessage, streaming: boolean): void {
-    const { node } = view;
+    const { node, actions } = view;
+    const append = (child: HTMLElement) => node.insertBefore(child, actions.bar);
     for (const old of node.querySelectorAll(":scope > .nbchat-error, :scope > .nbchat-note, :scope > .nbchat-meta")) {
       old.remove();
     }
     if (msg.status === "error") {
-      node.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
+      append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
     } else if (msg.error) {
       // e.g. why an "incomplete" reply may be cut off: worth reading, not an alarm.
-      node.append(h("div", { class: "nbchat-note", text: msg.error }));
+      append(h("div", { class: "nbchat-note", text: msg.error }));
     }
     const meta = h("div", { class: "nbchat-meta" });
     const badge = BADGES[msg.status];
@@ -261,6 +316,6 @@ export class MessageList {
       const line = formatStats(msg.stats);
       if (line) meta.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats) || null, text: line }));
     }
-    if (meta.childElementCount > 0) node.append(meta);
+    if (meta.childElementCount > 0) append(meta);
   }
 }

@@ -25,6 +25,72 @@ export interface ChatMessage {
   status: MessageStatus;
   error: string | null;
   stats: Stats | null;
+  // The conversation is a tree; the list holds the branch Python selected. Missing fields read as the
+  // defaults below (see `messageFlags`), so a message from an older kernel still renders.
+  /** Id of the previous message in the tree (null: first message). */
+  parent?: string | null;
+  /** `[index (1-based), count]` of this message among its alternatives; default `[1, 1]`. */
+  branch?: [number, number];
+  /** Never left out to fit the context window; default false. */
+  pinned?: boolean;
+  /** Left out of every request by the user; default false. */
+  excluded?: boolean;
+  /** False when the next request will not include this message; default true. */
+  in_context?: boolean;
+}
+
+export interface MessageFlags {
+  branchIndex: number;
+  branchCount: number;
+  pinned: boolean;
+  excluded: boolean;
+  inContext: boolean;
+}
+
+/** The tree fields of `msg`, with defaults for a message that lacks them. */
+export function messageFlags(msg: ChatMessage): MessageFlags {
+  const [index, count] = Array.isArray(msg.branch) ? msg.branch : [1, 1];
+  const branchCount = Number.isInteger(count) && count > 0 ? count : 1;
+  const branchIndex = Number.isInteger(index) ? Math.min(Math.max(index, 1), branchCount) : 1;
+  return {
+    branchIndex,
+    branchCount,
+    pinned: msg.pinned === true,
+    excluded: msg.excluded === true,
+    inContext: msg.in_context !== false,
+  };
+}
+
+/** How full the model's context window is with the next request. */
+export interface ContextInfo {
+  /** Prompt tokens the next request would use (null: unknown). */
+  used: number | null;
+  /** The model's context window in tokens (null: unknown). */
+  window: number | null;
+  /** Tokens kept free for the reply (max new tokens). */
+  reserved: number;
+  /** Messages of the visible branch that the next request leaves out. */
+  left_out: number;
+}
+
+export interface GenerationSettings {
+  max_new_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  stop?: string[] | null;
+}
+
+/** What produced a reply: the answer to `{kind: "provenance"}`. */
+export interface Provenance {
+  backend: string;
+  model: string;
+  settings: GenerationSettings;
+  system_prompt: string;
+  /** The exact messages sent (chat backends). */
+  messages: { role: string; content: string }[];
+  /** The rendered prompt text, for backends that take one string; null otherwise. */
+  prompt: string | null;
+  stats: Stats | null;
 }
 
 export interface ChatTraits {
@@ -39,6 +105,7 @@ export interface ChatTraits {
   temperature: number;
   temperature_limit: number;
   use_history: boolean;
+  context?: ContextInfo | null;
 }
 
 export type ChatModel = AnyModel<ChatTraits>;
@@ -50,11 +117,21 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 export type ServerMessage =
   | { kind: "delta"; id: string; text: string }
   | { kind: "sync"; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string };
+  | { kind: "notice"; level: "info" | "warning" | "error"; text: string }
+  | { kind: "provenance"; id: string; data: Provenance | null }
+  | { kind: "code"; id: string; code: string };
 
 /** Browser → Python. */
 export type ClientMessage =
   | { kind: "submit"; text: string }
   | { kind: "stop" }
   | { kind: "clear" }
-  | { kind: "sync" };
+  | { kind: "sync" }
+  | { kind: "branch"; id: string; step: -1 | 1 }
+  | { kind: "edit"; id: string; text: string }
+  | { kind: "regenerate"; id: string }
+  | { kind: "delete"; id: string }
+  | { kind: "pin"; id: string; value: boolean }
+  | { kind: "exclude"; id: string; value: boolean }
+  | { kind: "provenance"; id: string }
+  | { kind: "code"; id: string };

@@ -2,6 +2,7 @@
 import type { AnyWidget } from "@anywidget/types";
 import { Controls } from "./controls";
 import { h, listen } from "./dom";
+import { ContextGauge } from "./gauge";
 import { MessageList, type MessageListOptions } from "./messages";
 import { Options } from "./options";
 import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
@@ -24,11 +25,12 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     statusText,
     progress,
   ]);
-  const list = new MessageList(options);
+  const gauge = new ContextGauge();
+  const list = new MessageList({ ...options, send: (message) => model.send(message) });
   const controls = new Controls(model);
   const settings = new Options(model);
   const root = h("div", { class: "nbchat" }, [
-    h("div", { class: "nbchat-header" }, [title, statusLine]),
+    h("div", { class: "nbchat-header" }, [title, statusLine, gauge.element]),
     list.element,
     controls.element,
     settings.element,
@@ -57,11 +59,14 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     list.setStatus(status, text);
   };
   const showMessages = () => list.setMessages(model.get(MESSAGES_TRAIT) ?? []);
+  const showContext = () => gauge.update(model.get("context"));
   const onCustom = (msg: ServerMessage) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "");
     else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "");
     else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+    else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
+    else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
   };
 
   const unsubscribe = [
@@ -70,11 +75,13 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     listen(model, "change:status_text", showStatus),
     listen(model, "change:progress", showStatus),
     listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
+    listen(model, "change:context", showContext),
     listen(model, "msg:custom", onCustom),
   ];
   showLabel();
   showStatus();
   showMessages();
+  showContext();
   el.append(root);
   // A view opened mid-stream has missed the deltas so far: ask for the partial text.
   if (list.hasStreaming()) model.send({ kind: "sync" });

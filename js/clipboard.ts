@@ -1,0 +1,90 @@
+// Copying to the clipboard, the transient "Copied" state of a button, and the
+// "Copy code" button on every rendered code block.
+import { h } from "./dom";
+
+/** How long a button shows "Copied" (ms). */
+const COPIED_MS = 1500;
+
+/** Copy with a hidden textarea: works where the async Clipboard API is missing or denied. */
+function copyWithSelection(text: string): boolean {
+  const doc = document;
+  if (typeof doc.execCommand !== "function") return false;
+  const previous = doc.activeElement instanceof HTMLElement ? doc.activeElement : null;
+  const box = h("textarea", { readonly: true, "aria-hidden": "true", tabindex: -1, class: "nbchat-copy-buffer" });
+  box.value = text;
+  box.style.cssText = "position:fixed;top:0;left:-9999px;opacity:0;";
+  doc.body.append(box);
+  box.focus({ preventScroll: true });
+  box.select();
+  let ok = false;
+  try {
+    ok = doc.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  box.remove();
+  previous?.focus();
+  return ok;
+}
+
+/** Put `text` on the clipboard; resolves to whether it worked. Never rejects. */
+export async function copyText(text: string): Promise<boolean> {
+  const clipboard = typeof navigator !== "undefined" ? navigator.clipboard : undefined;
+  if (clipboard && typeof clipboard.writeText === "function") {
+    try {
+      await clipboard.writeText(text);
+      return true;
+    } catch {
+      // Denied (no permission, insecure context, document not focused): try the old way.
+    }
+  }
+  return copyWithSelection(text);
+}
+
+const timers = new WeakMap<HTMLElement, { label: string; timer: ReturnType<typeof setTimeout> }>();
+
+/** Show `text` on `button` for a moment, then its own label again. */
+export function flash(button: HTMLElement, text: string): void {
+  const running = timers.get(button);
+  const label = running ? running.label : (button.textContent ?? "");
+  if (running) clearTimeout(running.timer);
+  button.textContent = text;
+  button.dataset.flash = "true";
+  const timer = setTimeout(() => {
+    timers.delete(button);
+    button.textContent = label;
+    delete button.dataset.flash;
+  }, COPIED_MS);
+  timers.set(button, { label, timer });
+}
+
+/** Set a button's label, respecting a running flash (the new label shows when it ends). */
+export function setLabel(button: HTMLElement, label: string): void {
+  const running = timers.get(button);
+  if (running) running.label = label;
+  else if (button.textContent !== label) button.textContent = label;
+}
+
+/** Copy `text` and report it on `button` ("Copied" or "Copy failed"). */
+export async function copyFrom(button: HTMLElement, text: string): Promise<boolean> {
+  const ok = await copyText(text);
+  flash(button, ok ? "Copied" : "Copy failed");
+  return ok;
+}
+
+/**
+ * Give every `pre > code` block under `root` a "Copy code" button. The block is
+ * wrapped so the button stays in the corner when the code scrolls sideways and
+ * is never part of the code's own text. Run after each render of sanitized HTML.
+ */
+export function addCodeCopyButtons(root: HTMLElement): void {
+  for (const pre of root.querySelectorAll("pre")) {
+    const code = pre.querySelector(":scope > code");
+    if (!code || pre.parentElement?.classList.contains("nbchat-codeblock")) continue;
+    const button = h("button", { type: "button", class: "nbchat-code-copy", text: "Copy code" });
+    button.addEventListener("click", () => void copyFrom(button, code.textContent ?? ""));
+    const wrapper = h("div", { class: "nbchat-codeblock" });
+    pre.replaceWith(wrapper);
+    wrapper.append(pre, button);
+  }
+}

@@ -1,0 +1,76 @@
+// The protocol of the Compare widget (nbchat/_compare.py): synced traits and custom messages.
+// Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
+import type { AnyModel } from "@anywidget/types";
+import type { ChatMessage, ChatStatus } from "./types";
+
+export interface ColumnSettings {
+  system_prompt: string;
+  max_new_tokens: number;
+  temperature: number;
+  top_p?: number;
+  use_history?: boolean;
+}
+
+export interface ColumnInfo {
+  /** Stable id ("c1", ...); says nothing about the model. */
+  id: string;
+  /** What the header shows: the column name, or its letter while blind. */
+  name: string;
+  /** `model · backend`; empty while blind. */
+  label: string;
+  /** Blind name ("A", "B", ...), empty until blind mode is used. */
+  letter: string;
+  settings: ColumnSettings;
+  status: ChatStatus;
+  status_text: string;
+}
+
+export interface CompareMessage extends ChatMessage {
+  /** Turn number (1-based) of a message sent by the Compare; null for one sent elsewhere. */
+  turn?: number | null;
+}
+
+export interface TurnInfo {
+  turn: number;
+  prompt: string;
+  /** Ids of the columns that answered, in order. */
+  columns: string[];
+  /** Every answer is complete, stopped or failed. */
+  done: boolean;
+  /** Winning column id, "tie", or null (no vote yet). */
+  vote: string | null;
+}
+
+export interface CompareTraits {
+  _columns: ColumnInfo[];
+  _messages: Record<string, CompareMessage[]>;
+  _turns: TurnInfo[];
+  blind: boolean;
+  revealed: boolean;
+}
+
+export type CompareModel = AnyModel<CompareTraits>;
+
+/** Editable settings, as sent back to Python. */
+export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max_new_tokens" | "temperature">>;
+
+/** Python → browser. */
+export type CompareServerMessage =
+  | { kind: "delta"; column: string; id: string; text: string }
+  | { kind: "sync"; column: string; id: string; text: string }
+  | { kind: "notice"; level: "info" | "warning" | "error"; text: string };
+
+/** Browser → Python. `column` is a column id; left out, a message applies to every column. */
+export type CompareClientMessage =
+  | { kind: "submit"; text: string }
+  | { kind: "stop"; column?: string }
+  | { kind: "clear" }
+  | { kind: "sync" }
+  | { kind: "add"; name: string; spec: string; model?: string }
+  | { kind: "remove"; column: string }
+  | { kind: "move"; column: string; step: -1 | 1 }
+  | { kind: "settings"; column?: string; values: SettingsValues }
+  | { kind: "vote"; turn: number; winner: string }
+  | { kind: "reveal" };
+
+export type Send = (message: CompareClientMessage) => void;
