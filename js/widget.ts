@@ -15,6 +15,15 @@ function readStatus(model: ChatModel): ChatStatus {
   return STATUSES.includes(status) ? status : "loading";
 }
 
+/**
+ * The message box of the latest view of each model. When the kernel refreshes the cell output (to keep the
+ * saved notebook's static transcript current) the front-end replaces the view; the new view takes over the
+ * text being typed from the old box.
+ */
+const drafts = new WeakMap<object, HTMLTextAreaElement>();
+/** How often a view checks whether it was detached without being disposed (ms). */
+const DETACH_CHECK_MS = 2000;
+
 /** Mount a chat view for `model` inside `el`; returns the cleanup function. */
 export function mountChat(model: ChatModel, el: HTMLElement, options: MessageListOptions = {}): () => void {
   const title = h("div", { class: "nbchat-title" });
@@ -82,11 +91,18 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   showStatus();
   showMessages();
   showContext();
+  const previous = drafts.get(model);
+  if (previous && !previous.isConnected) controls.textarea.value = previous.value;
+  drafts.set(model, controls.textarea);
   el.append(root);
   // A view opened mid-stream has missed the deltas so far: ask for the partial text.
   if (list.hasStreaming()) model.send({ kind: "sync" });
 
-  return () => {
+  let disposed = false;
+  const cleanup = () => {
+    if (disposed) return;
+    disposed = true;
+    clearInterval(detachTimer);
     for (const off of unsubscribe) off();
     root.removeEventListener("keydown", keepKeys);
     list.dispose();
@@ -94,6 +110,13 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     settings.dispose();
     root.remove();
   };
+  // An output refresh can drop this view's DOM without disposing the view: stop listening once detached.
+  let seenConnected = false;
+  const detachTimer = setInterval(() => {
+    if (root.isConnected) seenConnected = true;
+    else if (seenConnected) cleanup();
+  }, DETACH_CHECK_MS);
+  return cleanup;
 }
 
 const widget: AnyWidget<ChatTraits> = {

@@ -26,6 +26,7 @@ from ._messages import ChatMessage
 from ._settings import GenerationSettings
 
 if TYPE_CHECKING:
+    from ._compare import Compare
     from ._widget import Chat
 
 try:
@@ -39,6 +40,7 @@ __all__ = [
     "BackendError",
     "Chat",
     "ChatMessage",
+    "Compare",
     "Conversation",
     "ConversationBusyError",
     "ConversationEvent",
@@ -51,11 +53,22 @@ __all__ = [
 ]
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbchat``: registers the ``%%chat`` cell magic (see :mod:`nbchat._magic`)."""
+    from ._magic import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __getattr__(name: str) -> Any:
     # The widget imports anywidget/ipywidgets; load it only when a notebook asks for it.
     if name == "Chat":
         from ._widget import Chat
 
         return Chat
+    if name == "Compare":
+        from ._compare import Compare
+
+        return Compare
     msg = f"module 'nbchat' has no attribute {name!r}"
     raise AttributeError(msg)

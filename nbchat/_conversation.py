@@ -9,30 +9,29 @@ Data path of one turn::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import queue
+import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
+from ._context import Selection, select_context
+from ._editing import HistoryEditing
 from ._errors import ConversationBusyError, GenerationError, NbchatError
-from ._messages import ChatMessage
+from ._generation import run_reply
+from ._messages import ChatMessage, check_text
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
-from .backends import Backend, GenerationInfo, resolve_backend
+from ._tree import MessageTree
+from .backends import Backend, resolve_backend
 
 __all__ = ["Conversation", "ConversationEvent"]
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["loading", "ready", "generating", "error"]
-
-_POLL_S = 0.02  # how often the worker checks for Stop while waiting for the backend
-_STOP_GRACE_S = 1.0  # after Stop, how long the worker waits for the backend to wind down (stats, free model)
-_MIN_DECODE_S = 0.05  # below this, a decode rate after the first text is noise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,30 +40,34 @@ class ConversationEvent:
 
     Attributes
     ----------
-    kind : {"status", "message", "delta", "clear"}
+    kind : {"status", "message", "delta", "tree", "clear"}
         ``status``: ``status``/``text``/``progress`` changed. ``message``: ``message`` was added or committed
         (its final text, status and stats). ``delta``: ``text`` was appended to the streaming ``message``.
-        ``clear``: the history was emptied.
+        ``tree``: the visible branch or a message's flags changed (edit, branch switch, delete, pin, exclude,
+        history replaced). ``clear``: the history was emptied.
     """
 
-    kind: Literal["status", "message", "delta", "clear"]
+    kind: Literal["status", "message", "delta", "tree", "clear"]
     message: ChatMessage | None = None
     text: str = ""
     progress: float | None = None
 
 
-_END = object()
-
-
-class Conversation:
+class Conversation(HistoryEditing):
     """A chat with one model: history, settings and streaming generation, usable from plain Python.
 
     Parameters
     ----------
-    model : str, callable, Backend or None, default None
-        What answers. ``None``: the embedded SmolLM2-135M-Instruct. A string: a local model directory, hub id
-        or ``.gguf`` file (see :func:`nbchat.backends.resolve_backend` for every accepted form). A callable
-        ``fn(message, history)`` or ``fn(messages)``. A :class:`~nbchat.backends.Backend` instance.
+    spec : str, client object, callable, Backend or None, default None
+        What answers. ``None``: the embedded SmolLM2-135M-Instruct. A string: a local model (name, directory, hub id,
+        ``.gguf`` file), an online source (``"openai:gpt-4o-mini"``, ``"kimi:"``), a server URL
+        (``"http://127.0.0.1:8000/v1"``) or ``"tgi:<url>"``. An ``openai.OpenAI`` or ``text_generation.Client``
+        object, a callable ``fn(message, history)`` / ``fn(messages)``, or a :class:`~nbchat.backends.Backend`.
+        See :func:`nbchat.backends.resolve_backend`.
+    model : str, optional
+        The model's name on a server, online source or client object.
+    source : str, optional
+        An online source (``"openai"``, ``"kimi"``, ...); same as the spec ``"<source>:<model>"``.
     system_prompt : str, default ""
         System message sent first in every request; empty means none.
     max_new_tokens : int, default 256
@@ -76,25 +79,30 @@ class Conversation:
     stop : list of str, optional
         Stop sequences; never part of the reply.
     history : bool, default True
-        Send earlier turns with each question. ``False`` sends each question alone (history is still shown).
+        Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
     load : {"background", "now", "lazy"}, default "background"
         When to load the model: in a background thread at once (the widget shows progress), before returning,
         or at the first question.
+    save_to : str or Path, optional
+        Autosave: the conversation is written to this JSON file after every reply and every edit, and read back
+        from it here if it exists, so a chat survives kernel restarts (settings come from these arguments).
     **backend_options
-        Passed to the backend (e.g. ``device=``, ``dtype=`` for local models).
+        Passed to the backend (``device=``, ``dtype=``, ``api_key=``, ``prompt_format=``, ...).
 
     Raises
     ------
     ModelNotFoundError
-        If ``model`` names nothing that can be found (the message lists where it looked).
+        If ``spec`` names nothing that can be found (the message lists where it looked).
     ValueError, TypeError
         If a setting is out of range.
     """
 
     def __init__(
         self,
-        model: Any = None,
+        spec: Any = None,
         *,
+        model: str | None = None,
+        source: str | None = None,
         system_prompt: str = "",
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE,
@@ -102,6 +110,7 @@ class Conversation:
         stop: list[str] | tuple[str, ...] = (),
         history: bool = True,
         load: Literal["background", "now", "lazy"] = "background",
+        save_to: str | Path | None = None,
         **backend_options: Any,
     ) -> None:
         self.settings = GenerationSettings(
@@ -109,9 +118,19 @@ class Conversation:
         )
         self.system_prompt = system_prompt
         self.use_history = bool(history)
-        self.backend: Backend = resolve_backend(model, **backend_options)
-        self._history: list[ChatMessage] = []
+        self.backend: Backend = resolve_backend(spec, model=model, source=source, **backend_options)
+        plain = {k: v for k, v in backend_options.items() if isinstance(v, (str, int, float, bool)) and k != "api_key"}
+        self.spec: dict[str, Any] = {
+            "spec": os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else None,
+            "object": not (spec is None or isinstance(spec, (str, os.PathLike))),
+            "model": model,
+            "source": source,
+            "options": plain,  # plain values only: keys, headers and client objects are never saved
+        }
+        self._tree = MessageTree()
+        self._requests: dict[str, tuple[str, list[ChatMessage], GenerationSettings]] = {}
         self._listeners: list[Callable[[ConversationEvent], None]] = []
+        self._reply_callbacks: list[Callable[[ChatMessage], None]] = []
         self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbchat-worker")
         self._cancel = threading.Event()
@@ -124,6 +143,11 @@ class Conversation:
         self.load_error: Exception | None = None
         self._loaded = threading.Event()
         self._load_started = False
+        self.save_to = Path(save_to) if save_to is not None else None
+        if self.save_to is not None and self.save_to.exists():
+            from ._persist import read_tree
+
+            self._tree = read_tree(self.save_to)
         if load == "now":
             self._start_load().result()
         elif load == "background":
@@ -141,12 +165,32 @@ class Conversation:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    def on_reply(self, callback: Callable[[ChatMessage], None]) -> Callable[[], None]:
+        """Call ``callback(message)`` with each finished assistant message (done, stopped or failed).
+
+        Runs in the worker thread. Returns a function that removes the callback.
+        """
+        self._reply_callbacks.append(callback)
+        return lambda: self._reply_callbacks.remove(callback) if callback in self._reply_callbacks else None
+
     def _emit(self, event: ConversationEvent) -> None:
         for listener in list(self._listeners):
             try:
                 listener(event)
             except Exception:  # a broken view must not break generation
                 logger.exception("nbchat listener failed on %s", event.kind)
+
+    def _changed(self) -> None:
+        """The tree changed outside generation: tell views, autosave."""
+        self._emit(ConversationEvent("tree"))
+        self._autosave()
+
+    def _autosave(self) -> None:
+        if self.save_to is not None:
+            try:
+                self.save(self.save_to)
+            except OSError:
+                logger.warning("nbchat could not autosave to %s", self.save_to, exc_info=True)
 
     def _set_status(self, status: Status, text: str, progress: float | None = None) -> None:
         self.status, self.status_text, self.progress = status, text, progress
@@ -195,15 +239,15 @@ class Conversation:
 
     # ------------------------------------------------------------------ history
     @property
-    def messages(self) -> list[dict[str, str]]:
-        """The history as OpenAI-style dicts ``[{"role": ..., "content": ...}, ...]`` (system message not included)."""
-        return [m.to_openai() for m in self._history]
+    def history(self) -> list[ChatMessage]:
+        """The visible branch as :class:`ChatMessage` records (status, error, stats); a copy of the list."""
+        with self._lock:
+            return self._tree.branch()
 
     @property
-    def history(self) -> list[ChatMessage]:
-        """The history as :class:`ChatMessage` records (status, error, stats); a copy."""
-        with self._lock:
-            return list(self._history)
+    def tree(self) -> MessageTree:
+        """Every message, alternatives included (edits and regenerations add siblings)."""
+        return self._tree
 
     @property
     def busy(self) -> bool:
@@ -221,52 +265,87 @@ class Conversation:
         """Stop any reply in progress and empty the history (settings are kept)."""
         self.stop()
         with self._lock:
-            self._history.clear()
+            self._tree.clear()
+            self._requests.clear()
         self._emit(ConversationEvent("clear"))
+        self._autosave()
 
-    # ------------------------------------------------------------------ generation
+    def _refuse_while_busy(self, action: str) -> None:
+        if self._busy:
+            msg = f"A reply is still being generated; wait for it or press Stop, then {action}."
+            raise ConversationBusyError(msg)
+
+    # ------------------------------------------------------------------ what is sent
     def build_messages(self, text: str | None = None) -> list[dict[str, str]]:
         """The messages a request would send: system message, history (if enabled), then ``text``.
 
-        Assistant messages with no text (a failed reply) are left out.
+        Excluded messages and assistant messages with no text (a failed reply) are left out; whole old turns are
+        left out if the prompt would not fit the context window (pinned messages stay). See
+        :func:`nbchat._context.select_context`.
         """
-        out: list[dict[str, str]] = []
-        if self.system_prompt.strip():
-            out.append({"role": "system", "content": self.system_prompt})
+        return self._select(self.history, text).messages
+
+    def _select(self, branch: list[ChatMessage], text: str | None) -> Selection:
+        return select_context(
+            branch,
+            system_prompt=self.system_prompt,
+            use_history=self.use_history,
+            backend=self.backend,
+            max_new_tokens=self.settings.max_new_tokens,
+            text=text,
+        )
+
+    def context_usage(self) -> dict[str, Any]:
+        """What the next request would use of the context window.
+
+        Returns
+        -------
+        dict
+            ``used`` (prompt tokens, or None if the backend cannot count), ``window`` (context window or None),
+            ``reserved`` (max new tokens kept free for the reply), ``left_out`` (ids of messages not sent).
+        """
         with self._lock:
-            earlier = [m for m in self._history if m.status != "streaming"]
-        if self.use_history:
-            out.extend(m.to_openai() for m in earlier if m.content or m.role == "user")
-        if text is not None:
-            out.append({"role": "user", "content": text})
-        return out
+            branch = self._tree.branch()
+        selection = self._select(branch, None)
+        return {
+            "used": self.backend.count_tokens(selection.messages) if selection.messages else 0,
+            "window": self.backend.context_window,
+            "reserved": self.settings.max_new_tokens,
+            "left_out": [m.id for m in selection.left_out],
+        }
 
-    def _fit_context(self, messages: list[dict[str, str]]) -> tuple[list[dict[str, str]], int]:
-        """Drop whole old turns (keeping the system message and the question) until the prompt fits."""
-        window = self.backend.context_window
-        if not window:
-            return messages, 0
-        budget = window - self.settings.max_new_tokens
-        head = messages[:1] if messages and messages[0]["role"] == "system" else []
-        body = messages[len(head) :]
-        dropped = 0
-        while len(body) > 1:
-            count = self.backend.count_tokens(head + body)
-            if count is None or count <= budget:
-                break
-            # drop the oldest message, and its reply if the next one is the assistant's
-            cut = 2 if len(body) > 2 and body[1]["role"] == "assistant" else 1
-            body = body[cut:]
-            dropped += cut
-        return head + body, dropped
+    def request_of(self, message_id: str) -> dict[str, Any]:
+        """Provenance of an assistant message: backend, settings, the exact messages (and prompt) sent, stats.
 
+        Raises
+        ------
+        KeyError
+            If no request of this conversation produced ``message_id`` (e.g. a loaded or hand-set message).
+        """
+        with self._lock:
+            reply = self._tree.get(message_id)
+            if message_id not in self._requests:
+                msg = f"No request is recorded for {message_id!r} (it was loaded or set, not generated here)."
+                raise KeyError(msg)
+            system, sent, settings = self._requests[message_id]
+        messages = ([{"role": "system", "content": system}] if system.strip() else []) + [m.to_openai() for m in sent]
+        return {
+            **self.backend.describe(),
+            "settings": dataclasses.asdict(settings),
+            "system_prompt": system,
+            "messages": messages,
+            "prompt": self.backend.render_prompt(messages),
+            "stats": dict(reply.stats),
+        }
+
+    # ------------------------------------------------------------------ generation
     def send(self, text: str) -> Future[ChatMessage]:
         """Add a user message and start generating the reply in the worker thread.
 
         Parameters
         ----------
         text : str
-            The user's message. Leading/trailing whitespace is kept as typed.
+            The user's message, as typed.
 
         Returns
         -------
@@ -280,23 +359,24 @@ class Conversation:
         ConversationBusyError
             If a reply is still being generated: wait for it or call :meth:`stop` first.
         """
-        if not isinstance(text, str) or not text.strip():
-            msg = "The message is empty; type something to send."
-            raise ValueError(msg)
+        check_text(text)
         with self._lock:
-            if self._busy:
-                msg = "A reply is still being generated; wait for it or press Stop before sending again."
-                raise ConversationBusyError(msg)
-            self._busy = True
-            self._cancel = threading.Event()
-            messages = self.build_messages(text)
-            user = ChatMessage("user", text)
-            reply = ChatMessage("assistant", "", status="streaming")
-            self._history += [user, reply]
-            self._streaming, self._parts = reply, []
-            if not self._load_started:
-                self._start_load()
-            settings, cancel = self.settings, self._cancel
+            self._refuse_while_busy("send again")
+            return self._reply_to(self._tree.append(ChatMessage("user", text)))
+
+    def _reply_to(self, user: ChatMessage) -> Future[ChatMessage]:
+        """Start answering ``user`` (already in the tree and selected). Call with the lock held."""
+        self._busy = True
+        self._cancel = threading.Event()
+        selection = self._select(self._tree.path_to(user.id), None)
+        messages = selection.messages
+        reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
+        self._requests[reply.id] = (self.system_prompt, selection.sent, self.settings)
+        reply.stats = {"left_out": len(selection.left_out)}
+        self._streaming, self._parts = reply, []
+        if not self._load_started:
+            self._start_load()
+        settings, cancel = self.settings, self._cancel
         self._emit(ConversationEvent("message", message=user))
         self._emit(ConversationEvent("message", message=reply))
         return self._executor.submit(self._generate, reply, messages, settings, cancel)
@@ -314,16 +394,7 @@ class Conversation:
         GenerationError
             If the reply failed; its partial text stays in the history and is in ``error.partial``.
         """
-        future = self.send(text)
-        try:
-            reply = future.result(timeout)
-        except KeyboardInterrupt:
-            self.stop()
-            future.result()
-            raise
-        if reply.status in ("error", "incomplete"):
-            raise GenerationError(reply.error or "generation failed", partial=reply.content)
-        return reply.content
+        return _wait(self, self.send(text), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -332,49 +403,26 @@ class Conversation:
     def _generate(
         self, reply: ChatMessage, messages: list[dict[str, str]], settings: GenerationSettings, cancel: threading.Event
     ) -> ChatMessage:
-        stats: dict[str, Any] = {}
-        start = time.perf_counter()
-        first: float | None = None
-        info = GenerationInfo()
-        status, error = "done", None
-        try:
-            if not self._loaded.is_set():
-                self._set_status("loading", self.status_text, self.progress)
-                self._load()  # queued after the background load: returns at once when it ran
-            if self.load_error is not None:
-                raise self.load_error
+        if not self._loaded.is_set():
+            self._load()  # queued after the background load: returns at once when it ran
+        if self.load_error is None:
             self._set_status("generating", f"generating with {self.backend.model}…")
-            messages, stats["left_out"] = self._fit_context(messages)
-            start = time.perf_counter()
-            for delta in self._pump(self.backend.stream(messages, settings, info, cancel), cancel):
-                if first is None:
-                    first = time.perf_counter()
-                with self._lock:
-                    self._parts.append(delta)
-                self._emit(ConversationEvent("delta", message=reply, text=delta))
-            if cancel.is_set():
-                status, info.finish_reason = "stopped", "stopped"
-            elif info.finish_reason is None:
-                status = "incomplete"
-                error = "The reply ended without a finish reason, so it may be cut off. Send again to retry."
-        except Exception as exc:
-            logger.debug("generation failed", exc_info=True)
-            status, info.finish_reason = "error", "error"
-            error = _describe_error(exc)
-        end = time.perf_counter()
-        stats.update(
-            tokens=info.completion_tokens,
-            prompt_tokens=info.prompt_tokens,
-            cached_tokens=info.cached_tokens,
-            ttft_s=None if first is None else round(first - start, 4),
-            duration_s=round(end - start, 4),
-            tokens_per_s=_tokens_per_s(info.completion_tokens, start, first, end),
-            finish_reason=info.finish_reason,
-            **{k: v for k, v in self.backend.describe().items() if k in ("backend", "model")},
-        )
+
+        def on_delta(delta: str) -> None:
+            with self._lock:
+                self._parts.append(delta)
+            self._emit(ConversationEvent("delta", message=reply, text=delta))
+
+        if self.load_error is not None:
+            from ._generation import ReplyOutcome, describe_error
+
+            outcome = ReplyOutcome("error", describe_error(self.load_error), {"finish_reason": "error"})
+        else:
+            outcome = run_reply(self.backend, messages, settings, cancel, on_delta)
         with self._lock:
             reply.content = "".join(self._parts)
-            reply.status, reply.error, reply.stats = status, error, stats
+            reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
+            reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
             self._streaming, self._parts = None, []
             self._busy = False
         self._emit(ConversationEvent("message", message=reply))
@@ -382,50 +430,13 @@ class Conversation:
             self._set_status("error", self.status_text)
         else:
             self._set_status("ready", self._ready_text())
-        return reply
-
-    @staticmethod
-    def _pump(stream: Iterator[str], cancel: threading.Event) -> Iterator[str]:
-        """Run ``stream`` in its own thread so that Stop ends the turn even while the backend blocks.
-
-        The worker polls the queue every ``_POLL_S`` seconds and checks ``cancel``; the backend sees ``cancel``
-        too and stops between tokens; its generator is closed in its own thread (releasing connections).
-        """
-        chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
-
-        def run() -> None:
+        self._autosave()
+        for callback in list(self._reply_callbacks):
             try:
-                with contextlib.closing(stream) if hasattr(stream, "close") else contextlib.nullcontext():
-                    for delta in stream:
-                        chunks.put(delta)
-                        if cancel.is_set():
-                            break
-            except BaseException as exc:  # noqa: BLE001 - handed to the worker, which reports it in the chat
-                chunks.put(exc)
-            finally:
-                chunks.put(_END)
-
-        thread = threading.Thread(target=run, name="nbchat-stream", daemon=True)
-        thread.start()
-        try:
-            while True:
-                try:
-                    item = chunks.get(timeout=_POLL_S)
-                except queue.Empty:
-                    if cancel.is_set():
-                        return
-                    continue
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                if item:
-                    yield item
-                if cancel.is_set():
-                    return
-        finally:
-            # A backend that honours cancel ends within a token; one that hangs is left behind after the grace.
-            thread.join(_STOP_GRACE_S if cancel.is_set() else None)
+                callback(reply)
+            except Exception:
+                logger.exception("nbchat on_reply callback failed")
+        return reply
 
     def close(self) -> None:
         """Stop generation, release the worker thread and the backend."""
@@ -434,22 +445,22 @@ class Conversation:
         self.backend.close()
 
     def __repr__(self) -> str:
-        return (
-            f"<Conversation {self.backend.kind}:{self.backend.model} · {len(self._history)} messages · {self.status}>"
-        )
+        count = len(self._tree.branch())
+        return f"<Conversation {self.backend.kind}:{self.backend.model} · {count} messages · {self.status}>"
 
 
-def _tokens_per_s(tokens: int | None, start: float, first: float | None, end: float) -> float | None:
-    """Decode rate: tokens after the first / time after the first text; whole-reply rate for very short replies."""
-    if not tokens or first is None:
-        return None
-    if tokens > 1 and end - first >= _MIN_DECODE_S:
-        return round((tokens - 1) / (end - first), 2)
-    return round(tokens / (end - start), 2) if end > start else None
+def _public(description: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in description.items() if k in ("backend", "model")}
 
 
-def _describe_error(exc: BaseException) -> str:
-    """A one-paragraph message for the chat: what happened (and, for nbchat errors, what to do)."""
-    if isinstance(exc, NbchatError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def _wait(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
+    """Block on a reply; Ctrl+C / kernel interrupt stops it (partial text kept) and re-raises."""
+    try:
+        reply = future.result(timeout)
+    except KeyboardInterrupt:
+        conversation.stop()
+        future.result()
+        raise
+    if reply.status in ("error", "incomplete"):
+        raise GenerationError(reply.error or "generation failed", partial=reply.content)
+    return reply.content

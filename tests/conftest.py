@@ -87,10 +87,10 @@ def tgi_stub(_tgi_stub_url: str) -> StubServer:
 @pytest.fixture(scope="session")
 def transformers_serve(embedded_ready: None) -> Iterator[Any]:
     """A real `transformers serve` on 127.0.0.1 serving the embedded SmolLM2 (started once per session)."""
-    from tests.servers.transformers_serve import embedded_model_dir, start_transformers_serve, stop_process
+    from tests.servers.transformers_serve import embedded_model_dir, start_transformers_serve
 
     served = start_transformers_serve(embedded_model_dir())
     try:
         yield served
     finally:
-        stop_process(served.proc)
+        served.stop()

@@ -134,3 +134,55 @@ def test_two_views_of_one_conversation_stay_consistent(comms: list[RecordingComm
 def test_repr_is_short(comms: list[RecordingComm]) -> None:
     chat, _, _ = make_chat(comms)
     assert repr(chat) == "<nbchat.Chat fake · fake · 0 messages>"
+
+
+def wait_idle(chat: nbchat.Chat) -> None:
+    deadline = time.time() + 5
+    while chat.conversation.busy and time.time() < deadline:
+        time.sleep(0.01)
+
+
+def test_editing_from_the_browser(comms: list[RecordingComm]) -> None:
+    chat, fake, comm = make_chat(comms, context_window=500)
+    fake.enqueue(["first"])
+    chat.ask("question")
+    answer = chat._messages[-1]
+    assert answer["branch"] == [1, 1]
+    assert answer["in_context"] is True
+    assert chat.context["window"] == 500
+    assert chat.context["used"] == fake.count_tokens(chat.conversation.build_messages())
+
+    fake.enqueue(["second"])
+    chat._handle_custom_msg({"kind": "regenerate", "id": answer["id"]}, [])
+    wait_idle(chat)
+    assert chat._messages[-1]["content"] == "second"
+    assert chat._messages[-1]["branch"] == [2, 2]
+    chat._handle_custom_msg({"kind": "branch", "id": chat._messages[-1]["id"], "step": -1}, [])
+    assert chat._messages[-1]["content"] == "first"
+
+    question = chat._messages[0]["id"]
+    chat._handle_custom_msg({"kind": "edit", "id": question, "text": "better question"}, [])
+    wait_idle(chat)
+    assert [m["content"] for m in chat._messages] == ["better question", "You said: better question"]
+
+    chat._handle_custom_msg({"kind": "exclude", "id": chat._messages[0]["id"], "value": True}, [])
+    assert chat._messages[0]["excluded"] is True
+    assert chat._messages[0]["in_context"] is False
+    chat._handle_custom_msg({"kind": "pin", "id": chat._messages[1]["id"], "value": True}, [])
+    assert chat._messages[1]["pinned"] is True
+    chat._handle_custom_msg({"kind": "delete", "id": chat._messages[0]["id"]}, [])
+    assert [m["content"] for m in chat._messages] == ["You said: better question"]
+
+
+def test_provenance_and_code_are_sent_on_request(comms: list[RecordingComm]) -> None:
+    chat, _, comm = make_chat(comms, system_prompt="sys")
+    chat.ask("hello")
+    reply_id = chat._messages[-1]["id"]
+    chat._handle_custom_msg({"kind": "provenance", "id": reply_id}, [])
+    data = comm.custom("provenance")[-1]["data"]
+    assert data["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"}]
+    assert data["settings"]["max_new_tokens"] == 256
+    chat._handle_custom_msg({"kind": "code", "id": reply_id}, [])
+    assert "conv.ask('hello')" in comm.custom("code")[-1]["code"]
+    chat._handle_custom_msg({"kind": "provenance", "id": "nope"}, [])
+    assert "No message" in comm.custom("notice")[-1]["text"]

@@ -114,6 +114,13 @@ class Backend:
         """Tokens ``messages`` take as a prompt, or ``None`` if this backend cannot count them."""
         return None
 
+    def render_prompt(self, messages: list[Message]) -> str | None:
+        """The exact prompt text the model would see for ``messages`` (chat template or prompt format), if any.
+
+        ``None`` for backends that send structured messages (OpenAI-compatible servers, callables).
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Public, secret-free description shown in the widget and in provenance records."""
         return {"backend": self.kind, "model": self.model, "context_window": self.context_window}

@@ -43,8 +43,8 @@ def converted_gguf_dir(gguf: Path, *, convert: bool = True) -> Path | None:
     -------
     Path or None
         ``None`` if ``convert`` is False and there is no copy yet, or if the cache is not writable.
-        Otherwise ``<cache_dir>/gguf/<stem>-<hash>`` (see :func:`nbchat._embedded.cache_dir`); the hash covers the file's
-        path, size and modification time, so an updated file is converted again.
+        Otherwise ``<cache_dir>/gguf/<stem>-<hash>`` (see :func:`nbchat._embedded.cache_dir`); the hash covers
+        the file's path, size and modification time, so an updated file is converted again.
 
     Notes
     -----

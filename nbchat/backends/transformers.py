@@ -167,6 +167,22 @@ class TransformersBackend(Backend):
             raise BackendError(msg)
         return model, tokenizer
 
+    def model_dir(self) -> str:
+        """The directory (or hub id) transformers loads this model from, e.g. to serve it with ``transformers serve``.
+
+        A ``.gguf`` file is converted into nbchat's cache first (once, ~20 s).
+
+        Raises
+        ------
+        BackendError
+            If a ``.gguf`` file cannot be converted because the cache directory is not writable.
+        """
+        directory, gguf_file = self._local_directory(lambda text, fraction: None)
+        if gguf_file is not None:
+            msg = f"Could not convert {gguf_file}: the cache directory is not writable. Set $NBCHAT_CACHE_DIR."
+            raise BackendError(msg)
+        return directory
+
     def _local_directory(self, report: ProgressCallback) -> tuple[str, str | None]:
         """Where to load from: (directory or hub id, gguf file name or None)."""
         if self.path is None or self.path.suffix != ".gguf":
@@ -198,6 +214,10 @@ class TransformersBackend(Backend):
     # ------------------------------------------------------------------ generation
     def _render(self, messages: list[Message]) -> str:
         return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def render_prompt(self, messages: list[Message]) -> str | None:
+        """The chat template applied to ``messages`` (``None`` before the model is loaded)."""
+        return None if self._tokenizer is None else self._render(messages)
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """Prompt tokens for ``messages`` after the chat template (``None`` before the model is loaded)."""
@@ -295,7 +315,7 @@ class TransformersBackend(Backend):
             return None
         common = 0
         if cache is not None:
-            for cached, new in zip(self._cache_ids, prompt_ids):
+            for cached, new in zip(self._cache_ids, prompt_ids, strict=False):
                 if cached != new:
                     break
                 common += 1

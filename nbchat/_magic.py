@@ -1,0 +1,113 @@
+"""``%%chat``: the cell body is the prompt, the answer streams into the cell output (like jupyter-ai's ``%%ai``).
+
+``%load_ext nbchat`` registers it. Each kernel (so each notebook) keeps one conversation per model spec, so
+follow-up cells continue the chat.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ._conversation import Conversation, _wait
+from ._errors import GenerationError
+
+__all__ = ["ChatMagics", "load_ipython_extension"]
+
+_REFRESH_S = 0.1  # how often the streaming output is redrawn
+
+
+@magics_class
+class ChatMagics(Magics):
+    """The ``%%chat`` cell magic; ``conversations`` maps each model spec used to its conversation."""
+
+    def __init__(self, shell: Any = None) -> None:
+        super().__init__(shell)
+        self.conversations: dict[str, Conversation] = {}
+
+    @magic_arguments()
+    @argument("-m", "--model", default=None, help="model spec (default: the embedded SmolLM2-135M-Instruct)")
+    @argument("--temperature", type=float, default=None, help="sampling temperature, 0 = greedy")
+    @argument("--max-new-tokens", type=int, default=None, help="reply length limit in tokens")
+    @argument("--system", default=None, help="system message for this conversation")
+    @argument("--no-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument("--new", action="store_true", help="start a new conversation with this model")
+    @cell_magic
+    def chat(self, line: str, cell: str) -> str | None:
+        """Send the cell as a prompt; the reply streams into the output as Markdown.
+
+        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]``.
+        Interrupt the kernel to stop a reply (its partial text is kept).
+        """
+        from IPython.display import Markdown, display
+
+        args = parse_argstring(self.chat, line)
+        args.model, args.system = _unquote(args.model), _unquote(args.system)
+        conv = self._conversation(args.model, new=args.new)
+        changes = {
+            k: v
+            for k, v in (("temperature", args.temperature), ("max_new_tokens", args.max_new_tokens))
+            if v is not None
+        }
+        if changes:
+            conv.settings = conv.settings.replace(**changes)
+        if args.system is not None:
+            conv.system_prompt = args.system
+        conv.use_history = not args.no_history
+        handle = display(Markdown("*…*"), display_id=True)
+        future = conv.send(cell.strip())
+        shown = ""
+        try:
+            while not future.done():
+                partial = conv.partial_reply()
+                text = partial[1] if partial else ""
+                if text != shown:
+                    handle.update(Markdown(text + " ▌"))
+                    shown = text
+                time.sleep(_REFRESH_S)
+        except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
+            conv.stop()
+        try:
+            reply_text = _wait(conv, future, None)
+        except GenerationError as exc:
+            handle.update(Markdown(f"{exc.partial}\n\n**Error:** {exc}"))
+            return None
+        reply = conv.history[-1]
+        stats = reply.stats
+        footer = f"\n\n<sub>{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
+        if reply.status == "stopped":
+            footer += " · stopped"
+        handle.update(Markdown(reply_text + footer + "</sub>"))
+        return None
+
+
+    def _conversation(self, model: str | None, *, new: bool) -> Conversation:
+        """The conversation for ``-m MODEL``: a variable of the notebook (a Chat, Conversation, backend or
+        function) if one has that name, else a model spec string; one conversation per name, kept across cells."""
+        key = model or ""
+        if not new and key in self.conversations:
+            return self.conversations[key]
+        value = self.shell.user_ns.get(key) if key.isidentifier() and self.shell is not None else None
+        if isinstance(value, Conversation):
+            conv = value
+        elif isinstance(getattr(value, "conversation", None), Conversation):  # an nbchat.Chat
+            conv = value.conversation  # type: ignore[union-attr]
+        else:
+            conv = Conversation(value if value is not None else (model or None))
+        self.conversations[key] = conv
+        return conv
+
+
+def _unquote(value: str | None) -> str | None:
+    """IPython's argument parser keeps quotes: ``--system 'Be brief.'`` → ``Be brief.``."""
+    if value is not None and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%%chat`` (called by ``%load_ext nbchat``)."""
+    ipython.register_magics(ChatMagics)

@@ -1,0 +1,316 @@
+"""Conversations as files and text: versioned JSON, a Markdown transcript, and "copy as code" snippets.
+
+The file format (``"format": "nbchat.conversation"``, ``"version": 1``)::
+
+    {
+      "format": "nbchat.conversation", "version": 1,
+      "model": {"spec": "openai:gpt-4o-mini" | null (embedded), "model": str | null, "source": str | null,
+                "object": bool (the model was a Python object: pass it again to load),
+                "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
+      "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
+                   "stop": [str], "history": bool},
+      "messages": [{"id", "parent", "role", "content", "status", "error", "stats", "pinned", "excluded",
+                    "created"}, ...],     # every message of every branch, parents before children
+      "selected": {"<parent id or empty>": "<child id shown>", ...}
+    }
+
+API keys are never written: they live in the environment, ``.env`` or client objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import NbchatError
+from ._messages import ChatMessage
+from ._tree import MessageTree
+
+if TYPE_CHECKING:
+    from ._conversation import Conversation
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "conversation_to_dict",
+    "read_conversation",
+    "read_tree",
+    "request_code",
+    "to_markdown",
+    "tree_from_dict",
+    "validate_messages",
+    "write_conversation",
+]
+
+FORMAT = "nbchat.conversation"
+VERSION = 1
+_ROLES = ("user", "assistant")
+_STATUSES = ("done", "stopped", "error", "incomplete")
+_MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+class ConversationFileError(NbchatError, ValueError):
+    """A conversation file or message list is malformed; the message says where."""
+
+
+# ---------------------------------------------------------------------------------------------- to and from dicts
+def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
+    """The conversation in the file format above (a new dict; JSON-serialisable)."""
+    with conv._lock:
+        tree = conv.tree
+        ordered: list[ChatMessage] = []
+        stack = list(reversed(tree.children.get("", [])))
+        while stack:  # depth-first, children in creation order: parents always come first
+            node = tree.nodes[stack.pop()]
+            ordered.append(node)
+            stack.extend(reversed(tree.children.get(node.id, [])))
+        messages = [_message_dict(m) for m in ordered if m.status != "streaming"]
+        kept = {m["id"] for m in messages}
+        selected = {k: v for k, v in tree.selected.items() if v in kept}
+    info = conv.backend.describe()
+    settings = conv.settings
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {**conv.spec, "backend": info.get("backend"), "name": info.get("model")},
+        "settings": {
+            "system_prompt": conv.system_prompt,
+            "max_new_tokens": settings.max_new_tokens,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "stop": list(settings.stop),
+            "history": conv.use_history,
+        },
+        "messages": messages,
+        "selected": selected,
+    }
+
+
+def _message_dict(m: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "parent": m.parent,
+        "role": m.role,
+        "content": m.content,
+        "status": m.status,
+        "error": m.error,
+        "stats": m.stats,
+        "pinned": m.pinned,
+        "excluded": m.excluded,
+        "created": m.created,
+    }
+
+
+def tree_from_dict(data: Any) -> MessageTree:
+    """Rebuild the message tree of a file-format dict, checking every field.
+
+    Raises
+    ------
+    ConversationFileError
+        Naming the first problem found (wrong format or version, a bad message, a dangling parent, ...).
+    """
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        msg = f'Not an nbchat conversation: expected a JSON object with "format": "{FORMAT}".'
+        raise ConversationFileError(msg)
+    if data.get("version") != VERSION:
+        msg = f"Unsupported conversation file version {data.get('version')!r}; this nbchat reads version {VERSION}."
+        raise ConversationFileError(msg)
+    messages, selected = data.get("messages"), data.get("selected", {})
+    if not isinstance(messages, list) or not isinstance(selected, dict):
+        msg = '"messages" must be a list and "selected" an object.'
+        raise ConversationFileError(msg)
+    tree = MessageTree()
+    for n, raw in enumerate(messages):
+        message = _message_from_dict(raw, n, tree)
+        tree.add(message, message.parent)
+    for parent, child in selected.items():
+        if not isinstance(child, str) or child not in tree.nodes or (tree.nodes[child].parent or "") != parent:
+            msg = f'"selected" names {child!r} as the shown child of {parent!r}, which it is not.'
+            raise ConversationFileError(msg)
+        tree.selected[parent] = child
+    return tree
+
+
+def _message_from_dict(raw: Any, n: int, tree: MessageTree) -> ChatMessage:
+    where = f"message {n}"
+    if not isinstance(raw, dict):
+        msg = f"{where} is not an object."
+        raise ConversationFileError(msg)
+    checks = {
+        "id": lambda v: isinstance(v, str) and v and v not in tree.nodes,
+        "parent": lambda v: v is None or (isinstance(v, str) and v in tree.nodes),
+        "role": lambda v: v in _ROLES,
+        "content": lambda v: isinstance(v, str),
+        "status": lambda v: v in _STATUSES,
+        "error": lambda v: v is None or isinstance(v, str),
+        "stats": lambda v: isinstance(v, dict),
+        "pinned": lambda v: isinstance(v, bool),
+        "excluded": lambda v: isinstance(v, bool),
+        "created": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    }
+    for key, ok in checks.items():
+        if key not in raw or not ok(raw[key]):
+            msg = f"{where} has a missing or invalid {key!r}: {str(raw.get(key))[:80]!r}."
+            raise ConversationFileError(msg)
+    return ChatMessage(
+        role=raw["role"],
+        content=raw["content"],
+        status=raw["status"],
+        error=raw["error"],
+        stats=dict(raw["stats"]),
+        id=raw["id"],
+        parent=raw["parent"],
+        pinned=raw["pinned"],
+        excluded=raw["excluded"],
+        created=float(raw["created"]),
+    )
+
+
+def validate_messages(value: Any) -> tuple[str | None, list[dict[str, str]]]:
+    """Check a list of OpenAI-style messages for ``conversation.messages = [...]``.
+
+    Returns
+    -------
+    (str or None, list of dict)
+        The leading system message's content (or None), and the user/assistant messages.
+
+    Raises
+    ------
+    ConversationFileError
+        Naming the first bad message and what is expected.
+    """
+    if not isinstance(value, (list, tuple)):
+        msg = f"messages must be a list of {{'role': ..., 'content': ...}} dicts, got {type(value).__name__}."
+        raise ConversationFileError(msg)
+    system: str | None = None
+    out: list[dict[str, str]] = []
+    for n, m in enumerate(value):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
+            msg = f"messages[{n}] must be a dict with a string 'content', got {str(m)[:80]!r}."
+            raise ConversationFileError(msg)
+        role = m.get("role")
+        if role == "system" and n == 0:
+            system = m["content"]
+            continue
+        if role not in _ROLES:
+            msg = f"messages[{n}] has role {role!r}; use 'user' or 'assistant' (a 'system' message only first)."
+            raise ConversationFileError(msg)
+        out.append({"role": role, "content": m["content"]})
+    return system, out
+
+
+# ---------------------------------------------------------------------------------------------- files
+def write_conversation(conv: Conversation, path: Path) -> Path:
+    """Write atomically (temporary file, then rename), so an interrupted save never leaves half a file."""
+    text = json.dumps(conversation_to_dict(conv), ensure_ascii=False, indent=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            msg = f"{path} is larger than {_MAX_FILE_BYTES // 2**20} MiB; not a conversation nbchat wrote."
+            raise ConversationFileError(msg)
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"Could not read the conversation file {path}: {exc}"
+        raise ConversationFileError(msg) from exc
+
+
+def read_tree(path: Path) -> MessageTree:
+    """The message tree saved in ``path`` (for ``save_to=`` autosave files)."""
+    return tree_from_dict(_read_json(path))
+
+
+def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: dict[str, Any]) -> Conversation:
+    """A new conversation from a saved file; ``spec`` and ``options`` override what the file says."""
+    data = _read_json(path)
+    tree = tree_from_dict(data)  # validate everything before building anything
+    saved_model, settings = data.get("model") or {}, dict(data.get("settings") or {})
+    if spec is None and saved_model.get("object"):
+        msg = (
+            f"{path} was saved from a {saved_model.get('backend')} model given as a Python object "
+            f"({saved_model.get('name')!r}); pass it again: Conversation.load(path, your_model)."
+        )
+        raise ConversationFileError(msg)
+    kwargs: dict[str, Any] = dict(saved_model.get("options") or {})
+    for key in ("model", "source"):
+        if saved_model.get(key) is not None:
+            kwargs[key] = saved_model[key]
+    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history")
+    kwargs.update({k: v for k, v in settings.items() if k in names})
+    kwargs.update(options)
+    conv = cls(spec if spec is not None else saved_model.get("spec"), **kwargs)
+    conv._tree = tree
+    conv._changed()
+    return conv
+
+
+# ---------------------------------------------------------------------------------------------- text
+def to_markdown(conv: Conversation) -> str:
+    """A readable transcript of the visible branch: system message, then each message with its status."""
+    info = conv.backend.describe()
+    lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
+    if conv.system_prompt.strip():
+        lines += [f"> **System:** {_quote(conv.system_prompt)}", ""]
+    for m in conv.history:
+        who = "User" if m.role == "user" else "Assistant"
+        lines += [f"**{who}:**", "", m.content or "*(no text)*", ""]
+        notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
+        if m.status in notes:
+            lines += [f"*— {notes[m.status]}*", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _quote(text: str) -> str:
+    return text.replace("\n", "\n> ")
+
+
+def request_code(conv: Conversation, message_id: str) -> str:
+    """A runnable Python snippet that sends exactly the request that produced ``message_id`` with nbchat."""
+    request = conv.request_of(message_id)
+    spec = conv.spec
+    settings = request["settings"]
+    messages = request["messages"]
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+    history = [m for m in messages if m["role"] != "system"]
+    question = history.pop() if history and history[-1]["role"] == "user" else {"content": ""}
+    if spec["object"]:
+        what = f"{request.get('backend')} model object {request.get('model')!r}"
+        model_line = f"    MODEL,  # the {what}: define MODEL first"
+    else:
+        model_line = f"    {spec['spec']!r},"
+    args = [model_line]
+    for key in ("model", "source"):
+        if spec.get(key) is not None:
+            args.append(f"    {key}={spec[key]!r},")
+    args += [f"    {k}={v!r}," for k, v in (spec.get("options") or {}).items()]
+    args += [
+        f"    system_prompt={system!r},",
+        f"    max_new_tokens={settings['max_new_tokens']!r},",
+        f"    temperature={settings['temperature']!r},",
+        f"    top_p={settings['top_p']!r},",
+        f"    stop={list(settings['stop'])!r},",
+        "    load='now',",
+    ]
+    body = ",\n".join(f"    {m!r}" for m in history)
+    return "\n".join(
+        [
+            "import nbchat",
+            "",
+            "conv = nbchat.Conversation(",
+            *args,
+            ")",
+            f"conv.messages = [\n{body},\n]" if history else "conv.messages = []",
+            f"print(conv.ask({question['content']!r}))",
+            "",
+        ]
+    )

@@ -1,0 +1,127 @@
+"""HTTP helpers shared by the server backends: keeping secrets out of messages, aborting a blocked response."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["ConnectionTracker", "mentions_secret", "redact", "root_cause", "secret_values", "server_detail"]
+
+_MIN_SECRET = 4  # shorter values (placeholders, "x") are not worth redacting and would mangle messages
+
+
+def secret_values(values: Iterable[Any]) -> list[str]:
+    """Strings to keep out of messages: each value, and the bare key of ``"Bearer <key>"``/``"Basic <key>"``."""
+    out: list[str] = []
+    for value in (str(v) for v in values if v):
+        out.append(value)
+        if " " in value:
+            out.append(value.split(" ", 1)[1])
+    return [v for v in out if len(v) >= _MIN_SECRET]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***`` (longest first, so ``Bearer <key>`` goes as a whole)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def mentions_secret(exc: BaseException, secrets: Iterable[str]) -> bool:
+    """True if ``exc`` or an exception it was raised from contains a secret (then the chain is not kept)."""
+    secrets = list(secrets)
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = f"{seen!r} {seen} {getattr(seen, 'body', '')}"
+        if any(s in text for s in secrets):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost cause in words, e.g. ``"connection refused: nothing listens there"``."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = str(cause) or type(cause).__name__
+    return "connection refused: nothing listens there" if "refused" in text.lower() else text
+
+
+def server_detail(exc: BaseException) -> str:
+    """The server's own words: ``error.message`` or ``detail`` from the body, else the exception text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+        if body.get("detail"):
+            return str(body["detail"])
+    return str(getattr(exc, "message", None) or exc)
+
+
+def _socket_of(network_stream: Any) -> socket.socket | None:
+    with contextlib.suppress(Exception):
+        sock = network_stream.get_extra_info("socket")
+        if sock is not None and sock.fileno() != -1:
+            return sock
+    return None
+
+
+class ConnectionTracker:
+    """Lets Stop interrupt an httpx request that blocks in a socket read, from another thread.
+
+    Closing an httpx response from another thread does not wake a thread blocked reading it; shutting the socket
+    down does. Install :meth:`hook` as an httpx ``request`` event hook: it adds httpcore's ``trace`` extension,
+    through which the tracker learns every socket the client opens. :meth:`abort` then shuts down the socket
+    under a response, or, while still waiting for response headers, every socket the client opened (idle ones
+    are simply reopened later).
+
+    Parameters
+    ----------
+    refuse : callable
+        Returns the exception to raise for requests started after Stop (the ``openai`` client re-raises its
+        own ``OpenAIError`` without retrying).
+
+    Attributes
+    ----------
+    cancel : threading.Event or None
+        The current reply's Stop event; requests are refused while it is set.
+    """
+
+    def __init__(self, refuse: Callable[[], Exception]) -> None:
+        self._refuse = refuse
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+        self.cancel: threading.Event | None = None
+
+    def hook(self, request: Any) -> None:
+        """httpx request event hook."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise self._refuse()
+        request.extensions["trace"] = self._trace
+
+    def _trace(self, name: str, info: dict[str, Any]) -> None:
+        if name.endswith(("connect_tcp.complete", "start_tls.complete")) and info.get("return_value") is not None:
+            with self._lock:
+                self._streams = [s for s in self._streams if _socket_of(s) is not None]
+                self._streams.append(info["return_value"])
+        elif name.endswith("send_request_headers.started") and self.cancel is not None and self.cancel.is_set():
+            raise self._refuse()
+
+    def abort(self, response: Any = None) -> None:
+        """Shut down the socket under ``response`` (an httpx response), or every tracked socket if ``None``."""
+        streams = [response.extensions.get("network_stream")] if response is not None else []
+        if not streams or streams[0] is None:
+            with self._lock:
+                streams = list(self._streams)
+        for stream in streams:
+            sock = _socket_of(stream)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)

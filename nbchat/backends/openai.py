@@ -1,0 +1,360 @@
+"""OpenAI-compatible chat servers (vLLM, FastChat, ``transformers serve``, ...) and online APIs, via ``openai``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+from .._errors import BackendError, MissingDependencyError
+from .._settings import GenerationSettings
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._http import ConnectionTracker, mentions_secret, redact, root_cause, secret_values, server_detail
+from .sources import Source, env_or_dotenv, find_api_key, get_source, missing_key_message
+
+__all__ = ["OpenAIBackend"]
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER_KEY = "not-needed"
+"""Sent to servers that need no key (local servers ignore it; the ``openai`` client insists on one)."""
+
+_MAX_SERVER_STOPS = 4  # the OpenAI API takes at most 4 stop sequences; the rest are cut locally
+
+
+def _import_openai() -> Any:
+    try:
+        import openai
+    except ImportError as exc:
+        msg = "OpenAI-compatible servers and online sources need the openai package: pip install 'nbchat[openai]'"
+        raise MissingDependencyError(msg) from exc
+    return openai
+
+
+class OpenAIBackend(Backend):
+    """Chat through an OpenAI-compatible ``/v1/chat/completions`` endpoint, streaming.
+
+    Parameters
+    ----------
+    model : str, optional
+        Model name as the server knows it. Default: the source's default model for ``source=``; for a plain
+        server, the first model its ``GET /models`` lists (asked in :meth:`load`).
+    base_url : str, optional
+        Endpoint ending in the API version, e.g. ``"http://127.0.0.1:8000/v1"``. Required unless ``source`` or
+        ``client`` is given; for a source it overrides the preset (as does ``$NBCHAT_<SOURCE>_BASE_URL``).
+    api_key : str, optional
+        Default, for a source: ``$NBCHAT_<SOURCE>_API_KEY`` or the source's own variables (e.g.
+        ``$MOONSHOT_API_KEY``), from the environment, else from the nearest ``.env`` file. For a plain server:
+        ``$NBCHAT_API_KEY``, else the placeholder ``"not-needed"`` (local servers ignore it). ``$OPENAI_API_KEY``
+        is deliberately not used for servers you name by URL: it would send your OpenAI key to that host. Kept in
+        a private attribute; never shown by ``repr``, :meth:`describe` or error messages.
+    client : openai.OpenAI, optional
+        A client you already have; ``base_url``, ``api_key``, ``timeout`` and ``max_retries`` are then its own.
+    source : str or Source, optional
+        An online source from :data:`nbchat.backends.sources.SOURCES` (``"openai"``, ``"kimi"``, ...).
+    timeout : float, default 60.0
+        Seconds to wait for the server (connect, and between streamed chunks).
+    max_retries : int, default 2
+        Retries of failed connections, 429 and 5xx answers, with back-off (the ``openai`` client's).
+    context_window : int, optional
+        Prompt plus reply limit in tokens, if you know it; ``None`` (unknown) by default.
+    headers : dict, optional
+        Extra HTTP headers for every request (their values are kept out of messages, like the key).
+    extra_body : dict, optional
+        Extra JSON fields for every request (e.g. ``{"top_k": 20}`` for vLLM).
+
+    Raises
+    ------
+    MissingDependencyError
+        If the ``openai`` package is missing (``pip install 'nbchat[openai]'``).
+    BackendError
+        For a source: no API key found (the message names the variables and ``.env``), unknown source, or no
+        model given where the source has no default (doubao).
+
+    Notes
+    -----
+    Stop closes the HTTP response, also while waiting for the first chunk, so the server sees the client leave.
+    Token counts come from the server's ``usage`` (asked for with ``stream_options.include_usage``; requests are
+    sent again without it if the server rejects that field with 400).
+    """
+
+    kind = "openai"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: Any = None,
+        source: str | Source | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        context_window: int | None = None,
+        headers: dict[str, str] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        openai = _import_openai()
+        self.source: Source | None = get_source(source) if isinstance(source, str) else source
+        self._extra_body = dict(extra_body or {})
+        self._tracker = ConnectionTracker(_cancelled_error)
+        self._stream_options = True
+        self._own_client = client is None
+        if client is not None:
+            self._client = client
+            self.base_url = str(client.base_url).rstrip("/")
+            self._api_key = getattr(client, "api_key", None)
+        else:
+            if self.source is not None:
+                base_url = base_url or self.source.resolved_base_url()
+                model = model or self.source.default_model
+                if not model:
+                    msg = f"{self.source.title} has no default model. {self.source.model_hint}"
+                    raise BackendError(msg)
+                if api_key is None:
+                    api_key, _ = find_api_key(self.source)
+                    if api_key is None:
+                        raise BackendError(missing_key_message(self.source))
+            elif not base_url:
+                msg = "OpenAIBackend needs base_url= (e.g. 'http://127.0.0.1:8000/v1'), source= or client=."
+                raise BackendError(msg)
+            if api_key is None:
+                api_key = env_or_dotenv("NBCHAT_API_KEY") or PLACEHOLDER_KEY
+            self.base_url = base_url.rstrip("/")
+            self._api_key = api_key
+            http = openai.DefaultHttpxClient(event_hooks={"request": [self._tracker.hook]})
+            self._client = openai.OpenAI(
+                base_url=self.base_url,
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                default_headers=headers,
+                http_client=http,
+            )
+        self._secrets = secret_values(v for v in (self._api_key, *(headers or {}).values()) if v != PLACEHOLDER_KEY)
+        self._model_given = bool(model)
+        self.model = model or urlparse(self.base_url).netloc or self.base_url  # replaced in load()
+        self.context_window = context_window
+
+    # ------------------------------------------------------------------ loading
+    def list_models(self) -> list[str]:
+        """Model ids the server lists at ``GET {base_url}/models``.
+
+        Raises
+        ------
+        BackendError
+            If the server cannot be reached or refuses (the message says what to do).
+        """
+        openai = _import_openai()
+        try:
+            return [m.id for m in self._client.models.list()]
+        except openai.APIError as exc:
+            raise self._explain(exc) from (None if mentions_secret(exc, self._secrets) else exc)
+
+    def load(self, progress: ProgressCallback | None = None) -> None:
+        """Without a model name, take the first model the server lists (see :meth:`list_models`).
+
+        Raises
+        ------
+        BackendError
+            If the server does not list any (``transformers serve`` answers 500 there when it has no Hugging Face
+            cache); the message asks for ``model=``.
+        """
+        if self._model_given:
+            return
+        openai = _import_openai()
+        if progress:
+            progress(f"asking {self.base_url} which model it serves…", None)
+        ask = f"Pass the model name: nbchat.Chat({self.base_url!r}, model='...')."
+        try:
+            models = [m.id for m in self._client.models.list()]
+        except openai.APIStatusError as exc:
+            msg = (
+                f"No model given, and GET {self.base_url}/models answered HTTP {exc.status_code} "
+                f"({server_detail(exc)}). {ask} (transformers serve answers 500 there when it has no Hugging "
+                "Face cache directory.)"
+            )
+            raise BackendError(redact(msg, self._secrets)) from None
+        except openai.APIError as exc:
+            raise self._explain(exc) from (None if mentions_secret(exc, self._secrets) else exc)
+        if not models:
+            msg = f"No model given, and {self.base_url}/models lists none. {ask}"
+            raise BackendError(msg)
+        self.model, self._model_given = models[0], True
+
+    # ------------------------------------------------------------------ generation
+    def _request(self, messages: list[Message], settings: GenerationSettings) -> dict[str, Any]:
+        tokens_field = self.source.tokens_field if self.source else "max_tokens"
+        extra = dict(self._extra_body)
+        params: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
+        if tokens_field == "max_new_tokens":
+            extra[tokens_field] = settings.max_new_tokens
+        else:
+            params[tokens_field] = settings.max_new_tokens
+        if not settings.greedy:
+            params["temperature"] = settings.temperature
+            if settings.top_p < 1.0:
+                params["top_p"] = settings.top_p
+        elif self.source is None or self.source.zero_temperature:
+            params["temperature"] = 0.0
+        if settings.stop:
+            params["stop"] = list(settings.stop[:_MAX_SERVER_STOPS])
+        if extra:
+            params["extra_body"] = extra
+        return params
+
+    def _open(self, params: dict[str, Any]) -> Any:
+        openai = _import_openai()
+        if self._stream_options:
+            try:
+                return self._client.chat.completions.create(**params, stream_options={"include_usage": True})
+            except openai.BadRequestError:
+                logger.debug("%s rejected stream_options; retrying without", self.base_url)
+                self._stream_options = False
+        return self._client.chat.completions.create(**params)
+
+    def stream(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str]:
+        """Stream a chat completion (see :meth:`Backend.stream`).
+
+        Raises
+        ------
+        BackendError
+            Connection refused or broken, timeout, 401/403 (key), 404 (model), 429 (rate limit), 5xx, or an error
+            event mid-stream; the message says what to do and never contains the key.
+        """
+        openai = _import_openai()
+        if not self._model_given:
+            self.load()
+        params = self._request(messages, settings)
+        self._tracker.cancel = cancel
+        current: list[Any] = [None]
+        finished = threading.Event()
+
+        def watch() -> None:  # Stop while the stream thread is blocked in a read: shut the socket down
+            while not finished.is_set():
+                if cancel.wait(0.05):
+                    self._abort(current[0])
+                    return
+
+        threading.Thread(target=watch, name="nbchat-openai-stop", daemon=True).start()
+        stop = StopSequenceFilter(settings.stop)
+        finish: str | None = None
+        try:
+            current[0] = stream = self._open(params)
+            if cancel.is_set():
+                self._abort(stream)
+                return
+            with stream:
+                for chunk in stream:
+                    if chunk.usage is not None:
+                        _record_usage(chunk.usage, info)
+                    for choice in chunk.choices[:1]:
+                        delta = getattr(choice.delta, "content", None) if choice.delta else None
+                        if delta:
+                            out = stop.feed(delta)
+                            if out:
+                                yield out
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+                    if stop.stopped:
+                        finish = "stop"
+                        break
+                    if cancel.is_set():
+                        return
+            tail = stop.flush()
+            if tail:
+                yield tail
+            info.finish_reason = finish
+        except openai.OpenAIError as exc:
+            if cancel.is_set():
+                return
+            raise self._explain(exc) from (None if mentions_secret(exc, self._secrets) else exc)
+        finally:
+            finished.set()
+            self._tracker.cancel = None
+
+    def _abort(self, stream: Any) -> None:
+        self._tracker.abort(getattr(stream, "response", None))
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    # ------------------------------------------------------------------ errors
+    def _explain(self, exc: BaseException) -> BackendError:
+        """A :class:`BackendError` saying what happened and what to do, with secrets removed."""
+        openai = _import_openai()
+        where = f"{self.source.title} ({self.base_url})" if self.source else self.base_url
+        detail = server_detail(exc)
+        status = getattr(exc, "status_code", None)
+        key_help = (
+            f"Check the key in {' / '.join(self.source.all_key_vars())} (environment or .env)."
+            if self.source
+            else "Check api_key= (or $NBCHAT_API_KEY)."
+        )
+        if isinstance(exc, openai.APITimeoutError):
+            msg = (
+                f"{where} did not answer in time. The server may be busy or still loading the model; "
+                "send again, or pass a longer timeout=."
+            )
+        elif isinstance(exc, openai.APIConnectionError):
+            cause = root_cause(exc)
+            msg = (
+                f"Lost or could not open the connection to {where} ({cause}). Check that the server is running "
+                "and that the URL (usually ending in /v1) is right, then send again; any partial reply is kept."
+            )
+        elif isinstance(exc, openai.AuthenticationError):
+            msg = f"{where} rejected the API key (401: {detail}). {key_help}"
+        elif isinstance(exc, openai.PermissionDeniedError):
+            msg = f"{where} refused access to model {self.model!r} (403: {detail}). {key_help} Check the plan/region."
+        elif isinstance(exc, openai.NotFoundError):
+            msg = (
+                f"Model {self.model!r} was not found at {where} (404: {detail}). List the models it offers with "
+                f"OpenAIBackend(...).list_models() or GET {self.base_url}/models, and check that the URL ends in "
+                "the API version (/v1)."
+            )
+        elif isinstance(exc, openai.RateLimitError):
+            msg = f"{where} is rate-limiting requests or the quota is used up (429: {detail}). Wait, then send again."
+        elif isinstance(exc, openai.InternalServerError):
+            msg = f"{where} failed with HTTP {status} ({detail}). Send again; if it persists, check the server's log."
+        elif isinstance(exc, openai.BadRequestError):
+            msg = f"{where} rejected the request (400: {detail}). Check the model name and the settings."
+        elif status is not None:
+            msg = f"{where} answered HTTP {status} ({detail})."
+        else:
+            msg = f"{where} reported an error during the reply: {detail}. Send again."
+        return BackendError(redact(msg, self._secrets))
+
+    def describe(self) -> dict[str, Any]:
+        """Backend, model, context window, base URL and source name; never the key."""
+        out = {**super().describe(), "base_url": self.base_url}
+        if self.source:
+            out["source"] = self.source.name
+        return out
+
+    def close(self) -> None:
+        """Close the HTTP client (only if this backend created it)."""
+        if self._own_client:
+            self._client.close()
+
+
+_CANCELLED: list[type[Exception]] = []
+
+
+def _cancelled_error() -> Exception:
+    """An ``openai.OpenAIError`` (the client re-raises those without retrying) for requests after Stop."""
+    if not _CANCELLED:
+        _CANCELLED.append(type("StoppedByUser", (_import_openai().OpenAIError,), {}))
+    return _CANCELLED[0]("stopped by the user")
+
+
+def _record_usage(usage: Any, info: GenerationInfo) -> None:
+    info.prompt_tokens = getattr(usage, "prompt_tokens", None)
+    info.completion_tokens = getattr(usage, "completion_tokens", None)
+    details = getattr(usage, "prompt_tokens_details", None)
+    if details is not None and getattr(details, "cached_tokens", None) is not None:
+        info.cached_tokens = details.cached_tokens

@@ -1,0 +1,147 @@
+"""An OpenAI-compatible chat server that misbehaves on request: a test peer for the ``openai`` backend.
+
+The model name picks the behaviour; the path prefix picks the server's quirks::
+
+    model                 behaviour
+    (any other name)      echo: "You said: <last user message>", one word per chunk, usage in the last chunk
+    "slow"                like echo, 100 words, 50 ms apart (for Stop)
+    "missing-model"       404 model_not_found
+    "forbidden"           403
+    "rate-limited"        429
+    "server-error"        500
+    "cut-off"             two chunks, then the stream ends without a finish_reason
+    "silent"              200 and SSE headers, then nothing (until the client goes away)
+    "no-headers"          waits 30 s before answering at all
+
+    prefix                quirk
+    /v1                   none; ``GET /v1/models`` lists "echo" and "slow"
+    /nomodels/v1          ``GET /models`` answers 500, as ``transformers serve`` does without a Hugging Face cache
+    /strict/v1            400 for requests with ``stream_options`` (older servers)
+    /auth/v1              401 unless the key is "sk-right"; the error body echoes the Authorization header
+
+Every request body is appended to ``app.state.requests``. Run standalone: ``python openai_stub.py --port 8000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+app = FastAPI()
+app.state.requests = []
+
+
+def _error(status: int, message: str, code: str, type_: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": type_, "param": None, "code": code}}, status)
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> str:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return f"data: {json.dumps(body)}\n\n"
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/v1/models")
+@app.get("/{variant}/v1/models")
+async def models(variant: str = "") -> Any:
+    if variant == "nomodels":
+        return JSONResponse({"detail": "Internal Server Error"}, 500)
+    listed = [{"id": name, "object": "model", "owned_by": "stub"} for name in ("echo", "slow")]
+    return {"object": "list", "data": listed}
+
+
+@app.post("/v1/chat/completions")
+@app.post("/{variant}/v1/chat/completions")
+async def chat(request: Request, variant: str = "") -> Any:
+    body = await request.json()
+    app.state.requests.append(body)
+    model = body.get("model", "")
+    if variant == "auth" and request.headers.get("authorization") != "Bearer sk-right":
+        auth = request.headers.get("authorization")
+        return _error(401, f"Incorrect API key provided. Received: Authorization: {auth}", "invalid_api_key")
+    if variant == "strict" and "stream_options" in body:
+        return _error(400, "Unrecognized request argument supplied: stream_options", "invalid_argument")
+    if model == "missing-model":
+        return _error(404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found")
+    if model == "forbidden":
+        return _error(403, "This key has no access to the model in your region.", "unsupported_country")
+    if model == "rate-limited":
+        return _error(429, "Rate limit reached for requests. Try again in 20s.", "rate_limit_exceeded", "requests")
+    if model == "server-error":
+        return _error(500, "The server had an error while processing your request.", "server_error", "server_error")
+    if model == "no-headers":
+        for _ in range(300):
+            if await request.is_disconnected():
+                return JSONResponse({}, 499)
+            await asyncio.sleep(0.1)
+    words = (["w"] * 100) if model == "slow" else f"You said: {body['messages'][-1]['content']}".split(" ")
+    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 1000
+    stop = body.get("stop") or []
+    stop = [stop] if isinstance(stop, str) else stop
+    usage_wanted = bool((body.get("stream_options") or {}).get("include_usage"))
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) + 3 for m in body["messages"])
+
+    if not body.get("stream"):
+        text = " ".join(words[:max_tokens])
+        return {
+            "id": "chatcmpl-stub",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        }
+
+    async def events() -> AsyncIterator[str]:
+        yield _chunk(model, {"role": "assistant", "content": ""})
+        if model == "silent":
+            while not await request.is_disconnected():
+                await asyncio.sleep(0.1)
+            return
+        sent, text, finish = 0, "", "stop"
+        for i, word in enumerate(words):
+            if sent >= max_tokens:
+                finish = "length"
+                break
+            piece = word if i == 0 else f" {word}"
+            if any(s in text + piece for s in stop):
+                break
+            if model == "slow":
+                await asyncio.sleep(0.05)
+            yield _chunk(model, {"content": piece})
+            sent, text = sent + 1, text + piece
+            if model == "cut-off" and sent == 2:
+                return  # the connection ends: no finish_reason, no [DONE]
+        yield _chunk(model, {}, finish)
+        if usage_wanted:
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sent, "total_tokens": prompt_tokens + sent}
+            body_ = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": model, "choices": []}
+            yield f"data: {json.dumps({**body_, 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning")
