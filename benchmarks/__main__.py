@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("transport", "local", "start")
+SECTIONS = ("transport", "local", "start", "server")
 
 
 def main() -> int:
@@ -31,6 +31,11 @@ def main() -> int:
         from .local import throughput_figures
 
         figures += throughput_figures(runs, 24 if args.quick else 96)
+    if "server" in args.only:
+        from .server import import_figure, server_figures
+
+        figures += import_figure(runs)
+        figures += server_figures(runs, 24 if args.quick else 96)
     if "start" in args.only:
         from .local import start_figures
 
