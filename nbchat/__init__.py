@@ -10,7 +10,6 @@ Heavy libraries (torch, transformers, anywidget) are imported on first use, so `
 from __future__ import annotations
 
 import logging
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from ._conversation import Conversation, ConversationEvent
@@ -29,10 +28,7 @@ if TYPE_CHECKING:
     from ._compare import Compare
     from ._widget import Chat
 
-try:
-    __version__ = metadata.version("nbchat")
-except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"  # the package version: pyproject.toml reads it from here
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
