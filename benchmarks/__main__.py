@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("transport", "local", "start", "server")
+SECTIONS = ("transport", "compare", "local", "start", "server")
 
 
 def main() -> int:
@@ -27,6 +27,10 @@ def main() -> int:
 
         figures += traffic_figures(1000 if args.quick else 4000)
         figures += memory_figures(100 if args.quick else 1000)
+    if "compare" in args.only:
+        from .compare import compare_figures
+
+        figures += compare_figures(runs)
     if "local" in args.only:
         from .local import throughput_figures
 

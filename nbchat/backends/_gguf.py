@@ -7,20 +7,36 @@ into it and saves that (safetensors) with the tokenizer; later loads read the co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .._embedded import cache_dir
 
-__all__ = ["converted_gguf_dir"]
+__all__ = ["converted_gguf_dir", "quiet_progress_bars"]
 
 logger = logging.getLogger(__name__)
 
 _DONE = "nbchat-converted.ok"
+
+
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Hide transformers' tqdm bars while nbchat loads (the widget shows progress; bars would litter the cell)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _cache_key(gguf: Path) -> str:
@@ -59,8 +75,9 @@ def converted_gguf_dir(gguf: Path, *, convert: bool = True) -> Path | None:
         return None
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with quiet_progress_bars():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     fresh = AutoModelForCausalLM.from_config(quantized.config)
     fresh.load_state_dict(quantized.state_dict())
     fresh.generation_config = quantized.generation_config

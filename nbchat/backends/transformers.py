@@ -15,7 +15,7 @@ from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
-from ._gguf import converted_gguf_dir
+from ._gguf import converted_gguf_dir, quiet_progress_bars
 
 if TYPE_CHECKING:
     import torch
@@ -143,8 +143,9 @@ class TransformersBackend(Backend):
         if gguf_file:
             kwargs["gguf_file"] = gguf_file
         try:
-            tokenizer = AutoTokenizer.from_pretrained(directory, **({"gguf_file": gguf_file} if gguf_file else {}))
-            model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
+            with quiet_progress_bars():
+                tokenizer = AutoTokenizer.from_pretrained(directory, **({"gguf_file": gguf_file} if gguf_file else {}))
+                model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
         except OSError as exc:
             if self._searched is not None:
                 tried, fix = self._searched

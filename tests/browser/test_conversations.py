@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from .conftest import ARTIFACTS, Lab
-from .test_jupyterlab import open_notebook, run_all_cells
+from .lab import current_notebook, open_notebook, run_all
 
 pytestmark = pytest.mark.browser
 
@@ -49,8 +49,8 @@ def send(chat: Any, page: Any, text: str) -> None:
 def test_edit_regenerate_branches_copy_details_and_reload(lab: Lab, page: Any, notebook: str) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url("").split("/?")[0])
     open_notebook(lab, page, notebook)
-    run_all_cells(page)
-    chat = page.locator(".nbchat").first
+    run_all(page)
+    chat = current_notebook(page).locator(".nbchat").first
     chat.wait_for()
     send(chat, page, "first question")
     send(chat, page, "second question")
@@ -106,5 +106,6 @@ def test_edit_regenerate_branches_copy_details_and_reload(lab: Lab, page: Any, n
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.reload()
     page.wait_for_selector(".nbchat [data-role='assistant']", timeout=120_000)
-    after = page.locator(".nbchat").first.locator("[data-role]").all_inner_texts()
+    page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.content")
+    after = current_notebook(page).locator(".nbchat").first.locator("[data-role]").all_inner_texts()
     assert after == before

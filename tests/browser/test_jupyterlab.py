@@ -9,31 +9,11 @@ from typing import Any
 import pytest
 
 from .conftest import ARTIFACTS, Lab
+from .lab import current_notebook, open_notebook, run_all
+
+run_all_cells = run_all  # the name other browser tests import
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("embedded_ready")]
-
-
-def open_notebook(lab: Lab, page: Any, name: str) -> None:
-    """Open ``name`` and wait until its kernel is ready."""
-    page.goto(lab.url(f"lab/tree/{name}"))
-    page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.sessionContext", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.ready")
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'",
-        timeout=120_000,
-    )
-
-
-def run_all_cells(page: Any) -> None:
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    # every cell ran: no "[*]" prompt left, and the last cell has an execution count
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')].map(p => p.textContent);
-            return prompts.length > 0 && prompts.every(p => !p.includes('*')) && /\\[\\d+\\]/.test(prompts.at(-1));
-        }""",
-        timeout=300_000,
-    )
 
 
 def assistant_texts(chat: Any) -> list[str]:
@@ -42,8 +22,8 @@ def assistant_texts(chat: Any) -> list[str]:
 
 def test_first_notebook_chats_streams_stops_and_survives_reload(lab: Lab, page: Any) -> None:
     open_notebook(lab, page, "01_first_chatbot.ipynb")
-    run_all_cells(page)
-    chat = page.locator(".nbchat").first
+    run_all(page)
+    chat = current_notebook(page).locator(".nbchat").first
     chat.wait_for()
     # the notebook's two questions were answered through chat.ask and streamed into this view
     assert len(chat.locator('[data-role="assistant"]').all()) == 2
@@ -93,5 +73,6 @@ def test_first_notebook_chats_streams_stops_and_survives_reload(lab: Lab, page: 
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.reload()
     page.wait_for_selector(".nbchat [data-role='assistant']", timeout=120_000)
-    after = assistant_texts(page.locator(".nbchat").first)
+    page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.content")
+    after = assistant_texts(current_notebook(page).locator(".nbchat").first)
     assert [t.split("\n")[0] for t in after] == [t.split("\n")[0] for t in before]

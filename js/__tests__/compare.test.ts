@@ -1,0 +1,301 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mountCompare } from "../compare";
+import { renderDiff } from "../compare_diff";
+import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare_types";
+import { manualFrames } from "./fake_model";
+import { getButton, getTextbox, key, queryButton } from "./queries";
+
+type Callback = (...args: any[]) => void;
+
+/** The Compare widget's traits in a plain object; records what the view sends. */
+class FakeCompareModel {
+  readonly state: CompareTraits & { status: string };
+  readonly sent: CompareClientMessage[] = [];
+  saves = 0;
+  readonly widget_manager = { get_model: async () => Promise.reject(new Error("not supported")) };
+  private readonly listeners = new Map<string, Set<Callback>>();
+
+  constructor(traits: Partial<CompareTraits> = {}) {
+    this.state = { _columns: [], _messages: {}, _turns: [], blind: false, revealed: false, status: "ready", ...traits };
+  }
+  get(key: string): any {
+    return (this.state as any)[key];
+  }
+  set(key: string, value: unknown): void {
+    (this.state as any)[key] = value;
+    this.emit(`change:${key}`);
+  }
+  on(event: string, callback: Callback): void {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event)!.add(callback);
+  }
+  off(event?: string | null, callback?: Callback | null): void {
+    if (!event) this.listeners.clear();
+    else if (!callback) this.listeners.delete(event);
+    else this.listeners.get(event)?.delete(callback);
+  }
+  save_changes(): void {
+    this.saves += 1;
+  }
+  send(content: any): void {
+    this.sent.push(content);
+  }
+  update(traits: Partial<CompareTraits & { status: string }>): void {
+    for (const [k, v] of Object.entries(traits)) {
+      (this.state as any)[k] = v;
+      this.emit(`change:${k}`);
+    }
+  }
+  custom(message: CompareServerMessage): void {
+    this.emit("msg:custom", message, []);
+  }
+  listenerCount(): number {
+    return [...this.listeners.values()].reduce((n, s) => n + s.size, 0);
+  }
+  private emit(event: string, ...args: unknown[]): void {
+    for (const callback of [...(this.listeners.get(event) ?? [])]) callback(...args);
+  }
+}
+
+const settings = { system_prompt: "", max_new_tokens: 64, temperature: 0.7, top_p: 1, use_history: true };
+
+function column(id: string, name: string, extra: Partial<ColumnInfo> = {}): ColumnInfo {
+  return { id, name, label: `${name} · fake`, letter: "", settings: { ...settings }, status: "ready", status_text: "ready", ...extra };
+}
+
+function msg(id: string, role: "user" | "assistant", content: string, extra: Partial<CompareMessage> = {}): CompareMessage {
+  return { id, role, content, status: "done", error: null, stats: null, turn: 1, ...extra };
+}
+
+let el: HTMLElement;
+let cleanup: (() => void) | null = null;
+
+beforeEach(() => {
+  el = document.createElement("div");
+  document.body.append(el);
+});
+
+afterEach(() => {
+  cleanup?.();
+  cleanup = null;
+  el.remove();
+});
+
+function mount(model: FakeCompareModel) {
+  const frames = manualFrames();
+  cleanup = mountCompare(model as any, el, { schedule: frames.schedule });
+  return frames;
+}
+
+const region = (id: string) => el.querySelector<HTMLElement>(`[role="region"][data-column="${id}"]`)!;
+const assistantText = (id: string) =>
+  [...region(id).querySelectorAll('[data-role="assistant"] .nbchat-content')].map((n) => n.textContent?.trim());
+
+const threeColumns = () =>
+  new FakeCompareModel({ _columns: [column("c1", "alpha"), column("c2", "beta"), column("c3", "gamma")] });
+
+describe("Compare view", () => {
+  it("renders one labelled region per column, in order, with model and settings in the header", () => {
+    const model = threeColumns();
+    mount(model);
+    const regions = [...el.querySelectorAll<HTMLElement>('[role="region"][data-column]')];
+    expect(regions.map((r) => r.getAttribute("aria-label"))).toEqual(["alpha", "beta", "gamma"]);
+    expect(regions[0].querySelector(".nbchat-compare-label")?.textContent).toBe("alpha · fake");
+    expect(regions[0].querySelector(".nbchat-compare-settings")?.textContent).toBe("temperature 0.7 · max 64 tokens");
+    // reorder: the same nodes move
+    const first = regions[0];
+    model.update({ _columns: [column("c2", "beta"), column("c1", "alpha"), column("c3", "gamma")] });
+    const after = [...el.querySelectorAll<HTMLElement>('[role="region"][data-column]')];
+    expect(after.map((r) => r.dataset.column)).toEqual(["c2", "c1", "c3"]);
+    expect(after[1]).toBe(first);
+    expect(getButton(region("c2"), "Move beta left").disabled).toBe(true);
+    expect(getButton(region("c3"), "Move gamma right").disabled).toBe(true);
+  });
+
+  it("routes token deltas to their column only, at most one render per frame", () => {
+    const model = threeColumns();
+    model.update({
+      status: "generating",
+      _messages: {
+        c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "", { status: "streaming" })],
+        c2: [msg("u2", "user", "hi"), msg("a2", "assistant", "", { status: "streaming" })],
+        c3: [],
+      },
+    });
+    const frames = mount(model);
+    model.custom({ kind: "delta", column: "c2", id: "a2", text: "Hello" });
+    model.custom({ kind: "delta", column: "c2", id: "a2", text: " there" });
+    model.custom({ kind: "delta", column: "c1", id: "a1", text: "Bonjour" });
+    expect(assistantText("c2")).toEqual([""]);
+    frames.run();
+    expect(assistantText("c2")).toEqual(["Hello there"]);
+    expect(assistantText("c1")).toEqual(["Bonjour"]);
+    expect(assistantText("c3")).toEqual([]);
+    expect(region("c2").querySelector('[data-role="assistant"]')?.getAttribute("data-status")).toBe("streaming");
+    // the commit replaces the live text
+    model.update({ _messages: { ...model.state._messages, c2: [msg("u2", "user", "hi"), msg("a2", "assistant", "Hello there!")] } });
+    expect(assistantText("c2")).toEqual(["Hello there!"]);
+    expect(region("c2").querySelector('[data-role="assistant"]')?.getAttribute("data-status")).toBe("done");
+  });
+
+  it("keeps deltas that arrive before their message, and shows an error in its column only", () => {
+    const model = threeColumns();
+    const frames = mount(model);
+    model.custom({ kind: "delta", column: "c1", id: "a1", text: "early " });
+    model.update({ _messages: { c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "", { status: "streaming" })] } });
+    model.custom({ kind: "delta", column: "c1", id: "a1", text: "text" });
+    frames.run();
+    expect(assistantText("c1")).toEqual(["early text"]);
+    model.update({
+      _messages: {
+        c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "early text", { status: "error", error: "server went away" })],
+        c2: [msg("u2", "user", "hi"), msg("a2", "assistant", "fine")],
+      },
+    });
+    expect(region("c1").querySelector('[role="alert"]')?.textContent).toBe("server went away");
+    expect(region("c2").querySelector('[role="alert"]')).toBeNull();
+  });
+
+  it("sends the prompt once for all columns; Stop stops all, a column's Stop only that column", () => {
+    const model = threeColumns();
+    mount(model);
+    const box = getTextbox(el, "Message");
+    box.value = "Has math been invented or discovered?";
+    getButton(el, "Send").click();
+    expect(model.sent).toEqual([{ kind: "submit", text: "Has math been invented or discovered?" }]);
+    model.update({ status: "generating", _columns: [column("c1", "alpha", { status: "generating" }), column("c2", "beta")] });
+    getButton(el, "Stop").click();
+    getButton(region("c1"), "Stop alpha").click();
+    expect(getButton(region("c2"), "Stop beta").disabled).toBe(true);
+    getButton(region("c2"), "Move beta left").click();
+    getButton(region("c2"), "Remove beta").click();
+    expect(model.sent.slice(1)).toEqual([
+      { kind: "stop" },
+      { kind: "stop", column: "c1" },
+      { kind: "move", column: "c2", step: -1 },
+      { kind: "remove", column: "c2" },
+    ]);
+  });
+
+  it("adds a model from the form and shows notices from Python", () => {
+    const model = threeColumns();
+    mount(model);
+    getButton(el, "Add model").click();
+    const form = el.querySelector<HTMLFormElement>("form.nbchat-compare-add")!;
+    expect(form.hidden).toBe(false);
+    const field = (label: string) => {
+      const id = [...form.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
+      return form.querySelector<HTMLInputElement>(`#${id}`)!;
+    };
+    getButton(form, "Add").click(); // nothing typed: a hint, nothing sent
+    expect(model.sent).toEqual([]);
+    field("Name").value = "srv";
+    field("Model or URL").value = "http://127.0.0.1:8000/v1";
+    field("Served model name").value = "qwen";
+    form.requestSubmit();
+    expect(model.sent).toEqual([{ kind: "add", name: "srv", spec: "http://127.0.0.1:8000/v1", model: "qwen" }]);
+    expect(form.hidden).toBe(true);
+    model.custom({ kind: "notice", level: "warning", text: "Unknown source 'x'" });
+    expect(el.querySelector(".nbchat-notice")?.textContent).toBe("Unknown source 'x'");
+  });
+
+  it("blind mode: letters only, vote buttons after a finished turn, Reveal", () => {
+    const turn: TurnInfo = { turn: 1, prompt: "hi", columns: ["c1", "c2"], done: false, vote: null };
+    const model = new FakeCompareModel({
+      blind: true,
+      _columns: [column("c1", "A", { label: "" }), column("c2", "B", { label: "" })],
+      _turns: [turn],
+    });
+    mount(model);
+    expect([...el.querySelectorAll('[role="region"]')].map((r) => r.getAttribute("aria-label"))).toEqual(["A", "B"]);
+    expect(region("c1").querySelector<HTMLElement>(".nbchat-compare-label")?.hidden).toBe(true);
+    expect(queryButton(el, "A is better")).toBeNull(); // still streaming
+    model.update({ _turns: [{ ...turn, done: true }] });
+    getButton(el, "B is better").click();
+    getButton(el, "Tie").click();
+    getButton(el, "Reveal").click();
+    expect(model.sent).toEqual([
+      { kind: "vote", turn: 1, winner: "c2" },
+      { kind: "vote", turn: 1, winner: "tie" },
+      { kind: "reveal" },
+    ]);
+    model.update({
+      revealed: true,
+      _columns: [column("c1", "alpha"), column("c2", "beta")],
+      _turns: [{ ...turn, done: true, vote: "c2" }],
+    });
+    expect(el.querySelector(".nbchat-compare-vote")?.textContent).toContain("You voted: beta is better.");
+    expect(queryButton(el, "Reveal")).toBeNull();
+    // the toggle writes the trait
+    const toggle = el.querySelector<HTMLInputElement>('.nbchat-compare-toolbar input[type="checkbox"]')!;
+    toggle.click();
+    expect(model.state.blind).toBe(false);
+    expect(model.saves).toBe(1);
+  });
+
+  it("shared settings apply to every column; a column's own settings to that column", () => {
+    const model = new FakeCompareModel({
+      _columns: [column("c1", "alpha"), column("c2", "beta", { settings: { ...settings, temperature: 0 } })],
+    });
+    mount(model);
+    const shared = el.querySelector<HTMLElement>(".nbchat-compare > .nbchat-compare-settings-form")!;
+    const input = (root: HTMLElement, label: string) => {
+      const id = [...root.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
+      return root.querySelector<HTMLInputElement>(`[id="${id}"]`)!;
+    };
+    expect(input(shared, "Temperature").value).toBe("");
+    expect(input(shared, "Temperature").placeholder).toBe("mixed");
+    expect(input(shared, "Max new tokens").value).toBe("64");
+    const temp = input(shared, "Temperature");
+    temp.value = "1.2";
+    temp.dispatchEvent(new Event("change"));
+    const own = input(region("c1"), "Max new tokens");
+    own.value = "12";
+    own.dispatchEvent(new Event("change"));
+    expect(model.sent).toEqual([
+      { kind: "settings", values: { temperature: 1.2 } },
+      { kind: "settings", column: "c1", values: { max_new_tokens: 12 } },
+    ]);
+  });
+
+  it("diffs two answers of a turn word by word", () => {
+    const model = threeColumns();
+    model.update({
+      _turns: [{ turn: 1, prompt: "Math?", columns: ["c1", "c2", "c3"], done: true, vote: null }],
+      _messages: {
+        c1: [msg("u1", "user", "Math?"), msg("a1", "assistant", "Math was discovered by people.")],
+        c2: [msg("u2", "user", "Math?"), msg("a2", "assistant", "Math was invented by people.")],
+        c3: [msg("u3", "user", "Math?"), msg("a3", "assistant", "Both.")],
+      },
+    });
+    mount(model);
+    getButton(el, "Compare answers").click();
+    const diff = el.querySelector<HTMLElement>(".nbchat-diff")!;
+    expect([...diff.querySelectorAll("del")].map((n) => n.textContent)).toEqual(["discovered"]);
+    expect([...diff.querySelectorAll("ins")].map((n) => n.textContent)).toEqual(["invented"]);
+    expect(el.querySelector(".nbchat-diff-summary")?.textContent).toContain("1 words removed, 1 added");
+    const second = el.querySelectorAll<HTMLSelectElement>(".nbchat-diff-field select")[2];
+    second.value = "c3";
+    second.dispatchEvent(new Event("change"));
+    expect(diff.textContent).toContain("Both.");
+    // replies are text, never markup
+    const { nodes } = renderDiff("a <b>x</b>", "a <i>y</i>");
+    const holder = document.createElement("div");
+    holder.append(...nodes);
+    expect(holder.querySelector("b, i")).toBeNull();
+  });
+
+  it("asks for partial replies when opened mid-stream and cleans up its listeners", () => {
+    const model = threeColumns();
+    model.update({ _messages: { c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "par", { status: "streaming" })] } });
+    mount(model);
+    expect(model.sent).toEqual([{ kind: "sync" }]);
+    model.custom({ kind: "sync", column: "c1", id: "a1", text: "partial so far" });
+    const box = getTextbox(el, "Message");
+    key(box, "d"); // plain keys stay inside the widget (JupyterLab command mode)
+    cleanup?.();
+    cleanup = null;
+    expect(model.listenerCount()).toBe(0);
+    expect(el.querySelector(".nbchat-compare")).toBeNull();
+  });
+});

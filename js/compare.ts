@@ -1,0 +1,150 @@
+// anywidget entry point of nbchat.Compare: N columns side by side (one per model or setting), one shared message
+// box, blind voting and a word diff of two answers. Python (nbchat/_compare.py) owns every column's state;
+// this view renders the traits and routes token deltas to their column by id.
+import { AddForm } from "./compare_add";
+import { ColumnView, type ColumnOptions } from "./compare_column";
+import { DiffView } from "./compare_diff";
+import { commonSettings, SettingsForm } from "./compare_settings";
+import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, CompareServerMessage, TurnInfo } from "./compare_types";
+import { VoteBar } from "./compare_vote";
+import { Controls } from "./controls";
+import { h, uniqueId } from "./dom";
+import type { ChatModel } from "./types";
+import "./widget.css";
+import "./compare.css";
+
+function listen(model: CompareModel, event: string, callback: (...args: any[]) => void): () => void {
+  model.on(event, callback);
+  return () => model.off(event, callback);
+}
+
+/** Mount a Compare view for `model` inside `el`; returns the cleanup function. */
+export function mountCompare(model: CompareModel, el: HTMLElement, options: ColumnOptions = {}): () => void {
+  const send = (message: CompareClientMessage) => model.send(message);
+  const columns = new Map<string, ColumnView>();
+  const row = h("div", { class: "nbchat-compare-columns" });
+  const noColumns = h("p", { class: "nbchat-empty", text: "No models yet: press “Add model”." });
+  const addForm = new AddForm(send);
+  const addButton = h("button", { type: "button", class: "nbchat-button", text: "Add model", "aria-expanded": "false" });
+  const blindId = uniqueId("blind");
+  const blindBox = h("input", { id: blindId, type: "checkbox" });
+  const diffButton = h("button", { type: "button", class: "nbchat-button", text: "Compare answers", "aria-expanded": "false" });
+  const diff = new DiffView({
+    columns: () => model.get("_columns") ?? [],
+    turns: () => model.get("_turns") ?? [],
+    answer: (column, turn) => columns.get(column)?.answerOf(turn) ?? null,
+  });
+  const votes = new VoteBar(send);
+  // The composer is the Chat widget's: it sends submit / stop / clear and reads the aggregate `status` trait.
+  const controls = new Controls(model as unknown as ChatModel);
+  const shared = new SettingsForm("Advanced options (all columns)", (values) => send({ kind: "settings", values }));
+  const root = h("div", { class: "nbchat nbchat-compare" }, [
+    h("div", { class: "nbchat-compare-toolbar" }, [
+      addButton,
+      h("div", { class: "nbchat-check" }, [blindBox, h("label", { for: blindId, text: "Blind" })]),
+      diffButton,
+    ]),
+    addForm.element,
+    row,
+    noColumns,
+    votes.element,
+    diff.element,
+    controls.element,
+    shared.element,
+  ]);
+
+  const keepKeys = (event: KeyboardEvent) => {
+    // JupyterLab's command-mode shortcuts must not fire while typing or clicking in the widget.
+    if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
+  };
+  root.addEventListener("keydown", keepKeys);
+  addButton.addEventListener("click", () => {
+    if (addForm.isOpen) addForm.close();
+    else addForm.open();
+    addButton.setAttribute("aria-expanded", String(addForm.isOpen));
+  });
+  addForm.element.addEventListener("submit", () => addButton.setAttribute("aria-expanded", "false"));
+  blindBox.addEventListener("change", () => {
+    model.set("blind", blindBox.checked);
+    model.save_changes();
+  });
+  diffButton.addEventListener("click", () => {
+    diff.toggle();
+    diffButton.setAttribute("aria-expanded", String(diff.open));
+  });
+
+  const showColumns = () => {
+    const infos: ColumnInfo[] = model.get("_columns") ?? [];
+    const wanted = new Set(infos.map((c) => c.id));
+    for (const [id, view] of columns) {
+      if (!wanted.has(id)) {
+        view.dispose();
+        columns.delete(id);
+      }
+    }
+    infos.forEach((info, index) => {
+      let view = columns.get(info.id);
+      if (!view) {
+        view = new ColumnView(info, send, options);
+        columns.set(info.id, view);
+      }
+      view.update(info, index, infos.length);
+      if (row.children[index] !== view.element) row.insertBefore(view.element, row.children[index] ?? null);
+    });
+    root.style.setProperty("--nbchat-compare-count", String(infos.length));
+    noColumns.hidden = infos.length > 0;
+    shared.show(commonSettings(infos.map((c) => c.settings)));
+    showArena();
+  };
+  const showMessages = () => {
+    const all: Record<string, CompareMessage[]> = model.get("_messages") ?? {};
+    for (const [id, view] of columns) view.setMessages(all[id] ?? []);
+    diff.refresh();
+  };
+  const showArena = () => {
+    const turns: TurnInfo[] = model.get("_turns") ?? [];
+    const blind = Boolean(model.get("blind"));
+    blindBox.checked = blind;
+    root.dataset.blind = String(blind && !model.get("revealed"));
+    votes.update(turns, model.get("_columns") ?? [], blind, Boolean(model.get("revealed")));
+    diff.refresh();
+  };
+  const onCustom = (msg: CompareServerMessage) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "");
+    else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "");
+    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+  };
+
+  const unsubscribe = [
+    listen(model, "change:_columns", () => {
+      showColumns();
+      showMessages();
+    }),
+    listen(model, "change:_messages", showMessages),
+    listen(model, "change:_turns", showArena),
+    listen(model, "change:blind", showArena),
+    listen(model, "change:revealed", showArena),
+    listen(model, "msg:custom", onCustom),
+  ];
+  showColumns();
+  showMessages();
+  el.append(root);
+  // A view opened mid-stream has missed the deltas so far: ask for the partial replies.
+  if ([...columns.values()].some((c) => c.hasStreaming())) send({ kind: "sync" });
+
+  return () => {
+    for (const off of unsubscribe) off();
+    root.removeEventListener("keydown", keepKeys);
+    for (const view of columns.values()) view.dispose();
+    controls.dispose();
+    shared.dispose();
+    root.remove();
+  };
+}
+
+export default {
+  render({ model, el }: { model: CompareModel; el: HTMLElement }) {
+    return mountCompare(model, el);
+  },
+};

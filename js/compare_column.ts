@@ -1,0 +1,262 @@
+// One column of the Compare widget: a header (name, model, settings, status, ← → Stop ×), the column's own
+// settings, and a compact message list. Messages are keyed by id and created once; token deltas re-render the
+// streaming reply at most once per animation frame. Replies are Markdown, sanitized by markdown.ts.
+import { describeSettings, SettingsForm } from "./compare_settings";
+import type { ColumnInfo, CompareMessage, Send } from "./compare_types";
+import { h, nextFrame, type Scheduler } from "./dom";
+import { formatStats, formatStatsTitle } from "./format";
+import { renderMarkdown } from "./markdown";
+
+export interface ColumnOptions {
+  render?: (text: string) => string;
+  schedule?: Scheduler;
+}
+
+interface Shown {
+  node: HTMLElement;
+  content: HTMLElement;
+  meta: HTMLElement;
+  key: string;
+}
+
+const BADGES: Record<string, string> = { stopped: "stopped", incomplete: "incomplete" };
+const STICK_SLACK = 32;
+
+export class ColumnView {
+  readonly element: HTMLElement;
+  readonly id: string;
+  private readonly title: HTMLElement;
+  private readonly label: HTMLElement;
+  private readonly settingsLine: HTMLElement;
+  private readonly statusText: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly empty: HTMLElement;
+  private readonly left: HTMLButtonElement;
+  private readonly right: HTMLButtonElement;
+  private readonly stopButton: HTMLButtonElement;
+  private readonly removeButton: HTMLButtonElement;
+  private readonly form: SettingsForm;
+  private readonly render: (text: string) => string;
+  private readonly schedule: Scheduler;
+  private readonly shown = new Map<string, Shown>();
+  private messages: CompareMessage[] = [];
+  /** Live text of streaming replies, and text that arrived before its message did. */
+  private readonly live = new Map<string, string>();
+  private readonly early = new Map<string, { text: string; full: boolean }>();
+  private readonly dirty = new Set<string>();
+  private cancelFrame: (() => void) | null = null;
+  private stick = true;
+
+  constructor(info: ColumnInfo, private readonly send: Send, options: ColumnOptions = {}) {
+    this.id = info.id;
+    this.render = options.render ?? renderMarkdown;
+    this.schedule = options.schedule ?? nextFrame;
+    const button = (text: string, onClick: () => void) => {
+      const b = h("button", { type: "button", class: "nbchat-action", text });
+      b.addEventListener("click", onClick);
+      return b;
+    };
+    this.left = button("←", () => this.send({ kind: "move", column: this.id, step: -1 }));
+    this.right = button("→", () => this.send({ kind: "move", column: this.id, step: 1 }));
+    this.stopButton = button("Stop", () => this.send({ kind: "stop", column: this.id }));
+    this.removeButton = button("×", () => this.send({ kind: "remove", column: this.id }));
+    this.title = h("h3", { class: "nbchat-title nbchat-compare-name" });
+    this.label = h("div", { class: "nbchat-compare-label" });
+    this.settingsLine = h("div", { class: "nbchat-compare-settings" });
+    this.statusText = h("span", { class: "nbchat-status-text" });
+    this.form = new SettingsForm("Settings", (values) => this.send({ kind: "settings", column: this.id, values }));
+    this.empty = h("div", { class: "nbchat-empty", text: "No answers yet." });
+    this.list = h("div", { class: "nbchat-messages nbchat-compare-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
+      this.empty,
+    ]);
+    this.list.addEventListener("scroll", this.onScroll);
+    this.element = h("section", { class: "nbchat-compare-column", role: "region", "data-column": info.id }, [
+      h("header", { class: "nbchat-compare-head" }, [
+        h("div", { class: "nbchat-compare-titlebar" }, [
+          h("span", { class: "nbchat-dot", "aria-hidden": "true" }),
+          this.title,
+          h("div", { class: "nbchat-compare-colbuttons" }, [this.left, this.right, this.stopButton, this.removeButton]),
+        ]),
+        this.label,
+        this.settingsLine,
+        h("div", { class: "nbchat-statusline" }, [this.statusText]),
+      ]),
+      this.list,
+      this.form.element,
+    ]);
+    this.update(info, 0, 1);
+  }
+
+  /** New header data; `index` of `count` decides which move buttons apply. */
+  update(info: ColumnInfo, index: number, count: number): void {
+    const name = info.name || info.id;
+    this.element.setAttribute("aria-label", name);
+    this.element.dataset.status = info.status;
+    this.title.textContent = name;
+    this.label.textContent = info.label && info.label !== name ? info.label : "";
+    this.label.hidden = this.label.textContent === "";
+    this.settingsLine.textContent = describeSettings(info.settings);
+    this.statusText.textContent = info.status_text ?? "";
+    this.left.disabled = index <= 0;
+    this.right.disabled = index >= count - 1;
+    this.stopButton.disabled = info.status !== "generating";
+    this.left.setAttribute("aria-label", `Move ${name} left`);
+    this.right.setAttribute("aria-label", `Move ${name} right`);
+    this.stopButton.setAttribute("aria-label", `Stop ${name}`);
+    this.removeButton.setAttribute("aria-label", `Remove ${name}`);
+    this.form.show(info.settings);
+  }
+
+  /** Reconcile with the column's committed messages. */
+  setMessages(list: readonly CompareMessage[]): void {
+    this.messages = [...list];
+    const seen = new Set<string>();
+    let previous: Node | null = null;
+    for (const msg of list) {
+      seen.add(msg.id);
+      let view = this.shown.get(msg.id);
+      if (!view) {
+        view = this.createView(msg);
+        this.shown.set(msg.id, view);
+        if (msg.role === "user") this.stick = true;
+      }
+      this.mergeLive(msg);
+      const expected: Node | null = previous ? previous.nextSibling : this.list.firstChild;
+      if (expected !== view.node) this.list.insertBefore(view.node, expected);
+      previous = view.node;
+      this.dirty.delete(msg.id);
+      this.paint(view, msg);
+    }
+    for (const [id, view] of this.shown) {
+      if (seen.has(id)) continue;
+      view.node.remove();
+      this.shown.delete(id);
+      this.live.delete(id);
+    }
+    this.empty.hidden = list.length > 0;
+    this.list.append(this.empty);
+    this.scrollIfStuck();
+  }
+
+  applyDelta(id: string, text: string): void {
+    const msg = this.find(id);
+    if (!msg) {
+      const before = this.early.get(id);
+      this.early.set(id, { text: (before?.text ?? "") + text, full: before?.full ?? false });
+      return;
+    }
+    if (msg.status !== "streaming") return;
+    this.live.set(id, (this.live.get(id) ?? msg.content) + text);
+    this.markDirty(id);
+  }
+
+  applySync(id: string, text: string): void {
+    const msg = this.find(id);
+    if (!msg) {
+      this.early.set(id, { text, full: true });
+      return;
+    }
+    if (msg.status !== "streaming") return;
+    this.live.set(id, text);
+    this.markDirty(id);
+  }
+
+  hasStreaming(): boolean {
+    return this.messages.some((m) => m.status === "streaming");
+  }
+
+  /** The text of this column's answer in `turn` (live while streaming), or null if it did not answer. */
+  answerOf(turn: number): string | null {
+    const msg = this.messages.find((m) => m.role === "assistant" && m.turn === turn);
+    return msg ? this.textOf(msg) : null;
+  }
+
+  dispose(): void {
+    this.cancelFrame?.();
+    this.cancelFrame = null;
+    this.form.dispose();
+    this.list.removeEventListener("scroll", this.onScroll);
+    this.element.remove();
+  }
+
+  private find(id: string): CompareMessage | undefined {
+    return this.messages.find((m) => m.id === id);
+  }
+
+  private textOf(msg: CompareMessage): string {
+    return msg.status === "streaming" ? (this.live.get(msg.id) ?? msg.content) : msg.content;
+  }
+
+  private mergeLive(msg: CompareMessage): void {
+    const early = this.early.get(msg.id);
+    this.early.delete(msg.id);
+    if (msg.status !== "streaming") {
+      this.live.delete(msg.id);
+      return;
+    }
+    if (early) this.live.set(msg.id, early.full ? early.text : msg.content + early.text);
+    else if ((this.live.get(msg.id) ?? "").length < msg.content.length) this.live.set(msg.id, msg.content);
+  }
+
+  private markDirty(id: string): void {
+    this.dirty.add(id);
+    if (this.cancelFrame) return;
+    this.cancelFrame = this.schedule(() => {
+      this.cancelFrame = null;
+      for (const dirty of this.dirty) {
+        const msg = this.find(dirty);
+        const view = this.shown.get(dirty);
+        if (msg && view) this.paint(view, msg);
+      }
+      this.dirty.clear();
+      this.scrollIfStuck();
+    });
+  }
+
+  private createView(msg: CompareMessage): Shown {
+    const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
+    const meta = h("div", { class: "nbchat-compare-meta" });
+    const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
+      h("div", { class: "nbchat-bubble" }, [content]),
+      meta,
+    ]);
+    return { node, content, meta, key: "" };
+  }
+
+  private paint(view: Shown, msg: CompareMessage): void {
+    const streaming = msg.status === "streaming";
+    const text = this.textOf(msg);
+    const key = JSON.stringify([text, msg.status, msg.error, streaming ? null : msg.stats]);
+    if (key === view.key) return;
+    view.key = key;
+    view.node.dataset.status = msg.status;
+    if (streaming) view.node.setAttribute("aria-busy", "true");
+    else view.node.removeAttribute("aria-busy");
+    if (msg.role === "user") view.content.textContent = text;
+    else {
+      view.content.innerHTML = text === "" ? "" : this.render(text);
+      if (streaming) view.content.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
+    }
+    view.meta.replaceChildren();
+    if (msg.status === "error") {
+      view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
+    } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: msg.error }));
+    const line = h("div", { class: "nbchat-meta" });
+    const badge = BADGES[msg.status];
+    if (badge) line.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: badge }));
+    if (msg.role === "assistant" && !streaming) {
+      const stats = formatStats(msg.stats);
+      if (stats) line.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats) || null, text: stats }));
+    }
+    if (line.childElementCount > 0) view.meta.append(line);
+  }
+
+  private readonly onScroll = (): void => {
+    const el = this.list;
+    this.stick = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_SLACK;
+  };
+
+  private scrollIfStuck(): void {
+    if (this.stick) this.list.scrollTop = this.list.scrollHeight;
+  }
+}
