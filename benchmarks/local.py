@@ -18,7 +18,8 @@ t0 = time.perf_counter()
 import torch, transformers  # imports are timed separately: a kernel that ran nbchat before has them
 t1 = time.perf_counter()
 import nbchat
-conv = nbchat.Conversation(load="now")
+from nbchat.backends.transformers import TransformersBackend
+conv = nbchat.Conversation(TransformersBackend.embedded(), load="now")
 t2 = time.perf_counter()
 print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
 """
@@ -74,10 +75,11 @@ def _raw_generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], ma
 def throughput_figures(runs: int, max_new: int) -> list[Figure]:
     """Decode tokens/s through Conversation + widget (recording comm) vs raw generate; Stop latency; long-chat TTFT."""
     import nbchat
+    from nbchat.backends.transformers import TransformersBackend
     from nbchat.testing import recording_comms
 
     with recording_comms():
-        chat = nbchat.Chat(load="now", temperature=0, max_new_tokens=max_new)
+        chat = nbchat.Chat(TransformersBackend.embedded(), load="now", temperature=0, max_new_tokens=max_new)
         backend = chat.conversation.backend
         model, tokenizer = backend._model, backend._tokenizer  # the very same weights
         question = [{"role": "user", "content": "Write a long story about a lion who wanted to fly."}]
@@ -133,8 +135,8 @@ def long_chat_ttft(conv: Any, model: Any, tokenizer: Any, runs: int) -> list[Fig
         raw.append(_raw_generate(model, tokenizer, conv.build_messages(question), 16)["ttft"])
         conv.ask(question)  # only the tokens after the cached prefix are prefilled
         ours.append(conv.history[-1].stats["ttft_s"])
-        with conv._lock:
-            del conv._history[-2:]
+        for message in conv.history[-1:-3:-1]:  # the answer, then the question
+            conv.delete(message.id)
     ours_s, raw_s = sorted(ours)[runs // 2], sorted(raw)[runs // 2]
     first = turn1[0]
     return [
