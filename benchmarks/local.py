@@ -125,7 +125,7 @@ def long_chat_ttft(conv: Any, model: Any, tokenizer: Any, runs: int) -> list[Fig
     )
     turn1 = []
     for turn in range(9):
-        conv.ask(f"Note {turn}: {paragraph * 4} Summarise note {turn} in one line.")
+        conv.ask(f"Note {turn}: {paragraph * 5} Summarise note {turn} in one line.")
         turn1.append(conv.history[-1].stats["ttft_s"])
     history_tokens = conv.backend.count_tokens(conv.build_messages())
     questions = ["Which animals live in the savanna?", "What is the climate like there?", "Name a savanna bird."]
