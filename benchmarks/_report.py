@@ -62,7 +62,7 @@ def print_table(figures: list[Figure]) -> None:
         rows.append((f.name, _fmt(f.value), f.unit, ref, ratio, f.goal, met))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
     for f in figures:
@@ -77,3 +77,20 @@ def write_json(figures: list[Figure], path: Path, meta: dict[str, Any]) -> None:
         "figures": [{**dataclasses.asdict(f), "ratio": f.ratio} for f in figures],
     }
     path.write_text(json.dumps(data, indent=2))
+
+
+def stop_latency(chat: Any, runs: int) -> float:
+    """Median seconds from ``chat.stop()`` (pressed ~20 characters into a long reply) to the worker finishing."""
+    stops = []
+    conv = chat.conversation
+    conv.settings = conv.settings.replace(max_new_tokens=400)
+    for _ in range(runs):
+        chat.clear()
+        future = chat.send_message("Tell me everything about elephants.")
+        while len((conv.partial_reply() or ("", ""))[1]) < 20:
+            time.sleep(0.002)
+        started = time.perf_counter()
+        chat.stop()
+        future.result()
+        stops.append(time.perf_counter() - started)
+    return statistics.median(stops)

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from ._report import Figure
+from ._report import Figure, stop_latency
 
 _START_SCRIPT = """
 import time, sys
@@ -36,7 +36,7 @@ def _start_times(cache: str) -> tuple[float, float]:
 def start_figures(runs: int) -> list[Figure]:
     """Cold start (GGUF conversion into an empty cache) and warm start (converted copy), in fresh processes."""
     with tempfile.TemporaryDirectory(prefix="nbchat-bench-cache-") as cache:
-        imports, cold = _start_times(cache)
+        _, cold = _start_times(cache)
         warm_runs = [_start_times(cache) for _ in range(runs)]
     warm = sorted(w for _, w in warm_runs)[len(warm_runs) // 2]
     import_s = sorted(i for i, _ in warm_runs)[len(warm_runs) // 2]
@@ -69,7 +69,7 @@ def _raw_generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], ma
     thread.join()
     tokens = result["out"].shape[1] - inputs["input_ids"].shape[1]
     assert first is not None
-    return {"ttft": first - start, "tps": (tokens - 1) / (end - first), "tokens": tokens, "prompt": inputs["input_ids"].shape[1]}
+    return {"ttft": first - start, "tps": (tokens - 1) / (end - first), "tokens": tokens}
 
 
 def throughput_figures(runs: int, max_new: int) -> list[Figure]:
@@ -95,20 +95,8 @@ def throughput_figures(runs: int, max_new: int) -> list[Figure]:
                    "≥ 0.98× reference", ours >= 0.98 * raw),
         ]  # fmt: skip
 
-        # Stop → worker finished, vs one token's time
-        stop_s = []
-        chat.conversation.settings = chat.conversation.settings.replace(max_new_tokens=400)
-        for _ in range(runs):
-            chat.clear()
-            future = chat.send_message("Tell me everything about elephants.")
-            while len((chat.conversation.partial_reply() or ("", ""))[1]) < 20:
-                time.sleep(0.002)
-            started = time.perf_counter()
-            chat.stop()
-            future.result()
-            stop_s.append(time.perf_counter() - started)
+        stop = stop_latency(chat, runs)  # Stop → worker finished, vs one token's time
         token_s = 1 / raw
-        stop = sorted(stop_s)[runs // 2]
         figures.append(Figure("Stop → worker finished (local)", stop * 1000, "ms", token_s * 1000, "one token",
                               "≤ 1 token time", stop <= token_s))  # fmt: skip
     figures += long_chat_ttft(chat.conversation, model, tokenizer, runs)

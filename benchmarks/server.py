@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ._report import Figure
+from ._report import Figure, stop_latency
 
 PROMPT = "Write a long story about a lion who wanted to fly."
 
@@ -52,20 +52,10 @@ def server_figures(runs: int, max_new: int) -> list[Figure]:
                 chat.clear()
                 chat.ask(PROMPT)
                 ours.append(chat.conversation.history[-1].stats["tokens_per_s"])
-            stops = []
-            chat.conversation.settings = chat.conversation.settings.replace(max_new_tokens=400)
-            for _ in range(runs):
-                chat.clear()
-                future = chat.send_message("Tell me everything about elephants.")
-                while len((chat.conversation.partial_reply() or ("", ""))[1]) < 20:
-                    time.sleep(0.002)
-                started = time.perf_counter()
-                chat.stop()
-                future.result()
-                stops.append(time.perf_counter() - started)
+            stop_s = stop_latency(chat, runs)
     finally:
         served.stop()
-    raw_tps, our_tps, stop_s = sorted(raw)[runs // 2], sorted(ours)[runs // 2], sorted(stops)[runs // 2]
+    raw_tps, our_tps = sorted(raw)[runs // 2], sorted(ours)[runs // 2]
     return [
         Figure("decode through Conversation + widget (server)", our_tps, "tok/s", raw_tps, "raw openai client stream",
                "≥ 0.98× reference", our_tps >= 0.98 * raw_tps),
@@ -87,5 +77,5 @@ def import_figure(runs: int) -> list[Figure]:
 
     ours = sorted(seconds("import nbchat") for _ in range(runs))[runs // 2]
     heavy = sorted(seconds("import torch, transformers") for _ in range(runs))[runs // 2]
-    return [Figure("import nbchat", ours * 1000, "ms", heavy * 1000, "import torch, transformers", "fast (lazy imports)",
-                   ours < 0.2 * heavy)]  # fmt: skip
+    return [Figure("import nbchat", ours * 1000, "ms", heavy * 1000, "import torch, transformers",
+                   "fast (lazy imports)", ours < 0.2 * heavy)]  # fmt: skip

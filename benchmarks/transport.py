@@ -28,7 +28,8 @@ def traffic_figures(tokens: int) -> list[Figure]:
             sizes = [len(json.dumps({"method": "custom", "content": d})) for d in deltas]
             framing = [len(json.dumps({"method": "custom", "content": {**d, "text": ""}})) for d in deltas]
             text_bytes = len("".join(words).encode())
-            return (sum(sizes) - sum(framing)) / text_bytes, (len(deltas) - 1) / elapsed, sum(sizes) / n, sum(framing) / len(deltas)
+            payload_ratio = (sum(sizes) - sum(framing)) / text_bytes
+            return payload_ratio, (len(deltas) - 1) / elapsed, sum(sizes) / n, sum(framing) / len(deltas)
 
     ratio, rate, per_token, framing = one(tokens)
     _, _, per_token_small, _ = one(tokens // 8)

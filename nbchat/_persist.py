@@ -67,7 +67,7 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
             node = tree.nodes[stack.pop()]
             ordered.append(node)
             stack.extend(reversed(tree.children.get(node.id, [])))
-        messages = [_message_dict(m) for m in ordered if m.status != "streaming"]
+        messages = [m.to_dict() for m in ordered if m.status != "streaming"]
         kept = {m["id"] for m in messages}
         selected = {k: v for k, v in tree.selected.items() if v in kept}
     info = conv.backend.describe()
@@ -86,21 +86,6 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
         },
         "messages": messages,
         "selected": selected,
-    }
-
-
-def _message_dict(m: ChatMessage) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "parent": m.parent,
-        "role": m.role,
-        "content": m.content,
-        "status": m.status,
-        "error": m.error,
-        "stats": m.stats,
-        "pinned": m.pinned,
-        "excluded": m.excluded,
-        "created": m.created,
     }
 
 

@@ -33,18 +33,10 @@ _EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", 
 
 
 def _message_state(m: ChatMessage) -> dict[str, Any]:
-    """What the browser needs of a message (no creation time: it would churn synced state for nothing)."""
-    return {
-        "id": m.id,
-        "parent": m.parent,
-        "role": m.role,
-        "content": m.content,
-        "status": m.status,
-        "error": m.error,
-        "stats": m.stats,
-        "pinned": m.pinned,
-        "excluded": m.excluded,
-    }
+    """What the browser needs of a message: every field but the creation time (it would churn synced state)."""
+    state = m.to_dict()
+    del state["created"]
+    return state
 
 
 class _DeltaBatcher:
