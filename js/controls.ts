@@ -8,6 +8,8 @@ export type NoticeLevel = "info" | "warning" | "error";
 const NOTICE_MS = 6000;
 /** The message box grows with its text up to this height (px), then scrolls. */
 const MAX_BOX_HEIGHT = 200;
+/** Beyond this many characters the box is not measured: it is at its largest. */
+const LONG_TEXT = 4000;
 
 export class Controls {
   readonly element: HTMLElement;
@@ -18,6 +20,8 @@ export class Controls {
   private readonly notice: HTMLElement;
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly unsubscribe: (() => void)[] = [];
+  /** False once the kernel behind the model is gone: nothing can be sent. */
+  private connected = true;
 
   constructor(private readonly model: ChatModel) {
     this.textarea = h("textarea", {
@@ -54,6 +58,23 @@ export class Controls {
     this.noticeTimer = setTimeout(() => this.hideNotice(), NOTICE_MS);
   }
 
+  /** Put back a message the kernel refused (e.g. sent while a reply was still streaming), so nothing is lost. */
+  restore(text: string): void {
+    if (text === "") return;
+    const current = this.textarea.value;
+    if (current === text || current.startsWith(`${text}\n`)) return;
+    this.textarea.value = current.trim() === "" ? text : `${text}\n${current}`;
+    this.autosize();
+  }
+
+  /** The kernel went away: keep the text, but nothing can be sent any more. */
+  setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.textarea.readOnly = !connected;
+    this.clearButton.disabled = !connected;
+    this.updateStatus();
+  }
+
   dispose(): void {
     if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
     this.noticeTimer = null;
@@ -81,13 +102,13 @@ export class Controls {
 
   private updateStatus(): void {
     const generating = this.generating;
-    this.sendButton.disabled = generating;
-    this.stopButton.disabled = !generating;
+    this.sendButton.disabled = generating || !this.connected;
+    this.stopButton.disabled = !generating || !this.connected;
   }
 
   /** Send the message box's text; while a reply streams, do nothing and keep it. */
   private submit(): void {
-    if (this.generating) return;
+    if (this.generating || !this.connected) return;
     const text = this.textarea.value;
     if (text.trim() === "") return;
     this.send({ kind: "submit", text });
@@ -114,6 +135,11 @@ export class Controls {
 
   private readonly autosize = (): void => {
     const box = this.textarea;
+    // A long text fills the box's largest size anyway: skip measuring it (a 1 MB paste would take a long frame).
+    if (box.value.length > LONG_TEXT) {
+      box.style.height = `${MAX_BOX_HEIGHT}px`;
+      return;
+    }
     box.style.height = "auto";
     if (box.scrollHeight > 0) box.style.height = `${Math.min(box.scrollHeight + 2, MAX_BOX_HEIGHT)}px`;
   };

@@ -1,7 +1,10 @@
 // Markdown → sanitized HTML. markdown-it never passes raw HTML through
 // (`html: false`); DOMPurify then enforces a strict allow-list on whatever it
 // produced, so nothing in a model reply can run script, load a remote
-// resource, or style itself out of the widget.
+// resource, or style itself out of the widget. The allow-list has no element
+// that fetches anything (img, link, style, iframe, object, ...), no attribute
+// that runs or fetches anything (on*, style, src, srcdoc, formaction, ...),
+// and no id or name a reply could use to clobber the page's own globals.
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
@@ -27,10 +30,22 @@ const ALLOWED_TAGS = [
   "table", "tbody", "td", "th", "thead", "tr", "ul",
 ];
 const ALLOWED_ATTR = ["href", "title", "class", "start"];
+// Never allowed, whatever the allow-list above says (belt and braces against a future edit of it).
+const FORBID_TAGS = [
+  "style", "img", "svg", "math", "form", "iframe", "frame", "frameset", "script", "noscript", "template", "input",
+  "button", "textarea", "select", "option", "object", "embed", "applet", "base", "meta", "link", "video", "audio",
+  "source", "track", "picture", "canvas", "dialog", "portal", "slot",
+];
+const FORBID_ATTR = [
+  "style", "src", "srcset", "srcdoc", "id", "name", "action", "formaction", "background", "poster", "xlink:href",
+  "ping", "download", "target", "rel", "is",
+];
 // Class names markdown-it and highlight.js produce, and nothing else: a reply
 // cannot borrow the widget's own classes.
 const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|align-(?:left|center|right)|img-placeholder)|[a-z]+_{1,2})$/;
 const SAFE_HREF = /^(?:https?:|mailto:)/i;
+/** Where a link may point: the web and e-mail; no javascript:, data:, vbscript:, file:, relative paths. */
+const ALLOWED_URI_REGEXP = /^(?:https?:|mailto:)/i;
 
 function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -85,8 +100,16 @@ function getPurifier(): ReturnType<typeof DOMPurify> {
     if (node.tagName === "A") {
       const href = node.getAttribute("href");
       if (href !== null && !SAFE_HREF.test(href.trim())) node.removeAttribute("href");
+      // Opens only on click, in a new tab that cannot reach back into this page and is told nothing about it.
       node.setAttribute("target", "_blank");
       node.setAttribute("rel", "noopener noreferrer");
+      node.setAttribute("referrerpolicy", "no-referrer");
+      // Show where it really goes: link text may claim another address.
+      const target = node.getAttribute("href");
+      if (target !== null) {
+        const title = node.getAttribute("title");
+        node.setAttribute("title", title && title !== target ? `${title} — ${target}` : target);
+      }
     }
   });
   purifier = instance;
@@ -96,10 +119,20 @@ function getPurifier(): ReturnType<typeof DOMPurify> {
 const PURIFY_CONFIG = {
   ALLOWED_TAGS,
   ALLOWED_ATTR,
+  ALLOWED_URI_REGEXP,
   ALLOW_DATA_ATTR: false,
   ALLOW_ARIA_ATTR: false,
-  FORBID_TAGS: ["style", "img", "svg", "math", "form", "iframe", "script", "input", "button"],
-  FORBID_ATTR: ["style", "src", "srcset"],
+  ALLOW_UNKNOWN_PROTOCOLS: false,
+  ALLOW_SELF_CLOSE_IN_ATTR: false,
+  FORBID_TAGS,
+  FORBID_ATTR,
+  // DOM clobbering: no id/name survives (see FORBID_ATTR), and if one ever did it would be prefixed.
+  SANITIZE_DOM: true,
+  SANITIZE_NAMED_PROPS: true,
+  KEEP_CONTENT: true,
+  WHOLE_DOCUMENT: false,
+  RETURN_DOM: false,
+  RETURN_DOM_FRAGMENT: false,
 };
 
 /** Sanitize an HTML string with the widget's allow-list. */

@@ -1,8 +1,12 @@
 // The message list. One DOM node per message id, created once; a trait update
 // touches only the nodes whose data changed, and token deltas re-render the
 // streaming reply at most once per animation frame. Each message carries its
-// action bar (actions.ts); the list tells it where the message stands.
+// action bar (actions.ts); the list tells it where the message stands. Long
+// replies are rendered in chunks over several frames (chunks.ts), and a very
+// long user message shows its start with a "Show all" button, so that no
+// message, however big, freezes the page.
 import { MessageActions, type ActionContext } from "./actions";
+import { ChunkedRenderer, WHOLE_MAX, formatSize } from "./chunks";
 import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
@@ -30,6 +34,14 @@ interface View {
   content: HTMLElement;
   actions: MessageActions;
   shown: Shown;
+  /** The chunked renderer of a long reply (null: rendered whole). */
+  chunked: ChunkedRenderer | null;
+  /** The chunked renderer has work left for the next frame. */
+  pending: boolean;
+  /** The user asked to see the whole of a long user message. */
+  expanded: boolean;
+  /** Shown as plain text until its page scrolls into view (a long history loaded at once). */
+  deferred: boolean;
 }
 
 /** Live text that arrived before its message did (trait update still in flight). */
@@ -39,6 +51,22 @@ interface Pending {
 }
 
 const BADGES: Record<string, string> = { stopped: "stopped", incomplete: "incomplete" };
+/** A user message longer than this shows only its first `USER_PREVIEW` characters, until "Show all". */
+export const USER_WHOLE_MAX = 50_000;
+export const USER_PREVIEW = 20_000;
+/**
+ * Message nodes are grouped in pages of this many. The browser skips style, layout and paint for pages out of
+ * view (`content-visibility: auto`), and a growing reply lays out only its own page: with thousands of messages a
+ * frame costs about what it costs with a few dozen.
+ */
+export const PAGE_SIZE = 50;
+/**
+ * A history loaded at once with more new messages than this renders the Markdown of pages out of view only when
+ * they scroll into view (their text shows as plain text until then): loading 1,000 turns takes one frame's worth of
+ * Markdown, not a thousand replies' worth. Needs the browser's `contentvisibilityautostatechange` event.
+ */
+const DEFER_OVER = 2 * PAGE_SIZE;
+const CAN_DEFER = typeof window !== "undefined" && "ContentVisibilityAutoStateChangeEvent" in window;
 /** How close to the bottom (px) still counts as "at the bottom". */
 const STICK_SLACK = 32;
 
@@ -51,9 +79,17 @@ export class MessageList {
   private readonly schedule: Scheduler;
   private readonly send: (message: ClientMessage) => void;
   private generating = false;
+  /** False once the kernel is gone: actions that would send something are disabled. */
+  private connected = true;
   /** Id of the last assistant message in the list: the one "Regenerate" applies to. */
   private lastAssistant: string | undefined;
   private readonly views = new Map<string, View>();
+  /** Groups of `PAGE_SIZE` consecutive message nodes, in order (see `PAGE_SIZE`). */
+  private readonly pages: HTMLElement[] = [];
+  /** During a bulk load: replies on pages before this one are deferred (see `DEFER_OVER`). */
+  private deferBefore = 0;
+  /** The page of the message being placed by `setMessages` (fractional: index / PAGE_SIZE). */
+  private placing = Infinity;
   private readonly messages = new Map<string, ChatMessage>();
   private readonly live = new Map<string, string>();
   private readonly pending = new Map<string, Pending>();
@@ -80,6 +116,11 @@ export class MessageList {
   setMessages(list: readonly ChatMessage[]): void {
     const seen = new Set<string>();
     let previous: Node | null = null;
+    let page: HTMLElement = this.page(0);
+    let index = 0;
+    // A bulk load (a long history set at once): pages before the last two wait to be seen before rendering.
+    const fresh = CAN_DEFER ? list.reduce((n, m) => n + (this.views.has(m.id) ? 0 : 1), 0) : 0;
+    this.deferBefore = fresh > DEFER_OVER ? Math.floor(list.length / PAGE_SIZE) - 1 : 0;
     this.lastAssistant = [...list].reverse().find((m) => m.role === "assistant")?.id;
     for (const msg of list) {
       seen.add(msg.id);
@@ -92,9 +133,15 @@ export class MessageList {
       }
       this.messages.set(msg.id, msg);
       this.mergeLive(msg);
-      const expected: Node | null = previous ? previous.nextSibling : this.thread.firstChild;
-      if (expected !== view.node) this.thread.insertBefore(view.node, expected);
+      if (index > 0 && index % PAGE_SIZE === 0) {
+        page = this.page(index / PAGE_SIZE);
+        previous = null;
+      }
+      this.placing = index / PAGE_SIZE;
+      const expected: Node | null = previous ? previous.nextSibling : page.firstChild;
+      if (expected !== view.node) page.insertBefore(view.node, expected);
       previous = view.node;
+      index += 1;
       this.dirty.delete(msg.id);
       this.update(view, msg);
       view.actions.update(msg, this.actionContext(msg.id));
@@ -109,8 +156,37 @@ export class MessageList {
       this.live.delete(id);
       this.dirty.delete(id);
     }
+    for (const extra of this.pages.splice(Math.max(1, Math.ceil(index / PAGE_SIZE)))) extra.remove();
+    this.deferBefore = 0;
+    this.placing = Infinity;
     this.updateEmpty();
     this.scrollIfStuck();
+  }
+
+  /** The `n`-th page of the thread (created as needed). */
+  private page(n: number): HTMLElement {
+    while (this.pages.length <= n) {
+      const page = h("div", { class: "nbchat-page" });
+      page.addEventListener("contentvisibilityautostatechange", (event) => {
+        if (!(event as Event & { skipped?: boolean }).skipped) this.renderDeferred(page);
+      });
+      this.thread.append(page);
+      this.pages.push(page);
+    }
+    return this.pages[n];
+  }
+
+  /** A page came into view: render the Markdown of its deferred replies. */
+  private renderDeferred(page: HTMLElement): void {
+    for (const node of page.children) {
+      const id = (node as HTMLElement).dataset.id;
+      const view = id ? this.views.get(id) : undefined;
+      const msg = id ? this.messages.get(id) : undefined;
+      if (!view || !msg || !view.deferred) continue;
+      view.deferred = false;
+      view.shown = { ...view.shown, text: null };
+      this.update(view, msg);
+    }
   }
 
   /** Append streamed text to message `id`. */
@@ -173,6 +249,15 @@ export class MessageList {
     this.scrollIfStuck();
   }
 
+  /** The kernel went away: disable every action that needs it (Copy still works). */
+  setConnected(connected: boolean): void {
+    this.connected = connected;
+    for (const [id, view] of this.views) {
+      const msg = this.messages.get(id);
+      if (msg) view.actions.update(msg, this.actionContext(id));
+    }
+  }
+
   hasStreaming(): boolean {
     for (const msg of this.messages.values()) if (msg.status === "streaming") return true;
     return false;
@@ -191,7 +276,7 @@ export class MessageList {
   };
 
   private actionContext(id: string): ActionContext {
-    return { generating: this.generating, lastAssistant: id === this.lastAssistant };
+    return { generating: this.generating || !this.connected, lastAssistant: id === this.lastAssistant };
   }
 
   /** The text of message `id` as shown: the live text while it streams. */
@@ -235,17 +320,20 @@ export class MessageList {
   }
 
   private flush(): void {
-    for (const id of this.dirty) {
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    for (const id of ids) {
       const view = this.views.get(id);
       const msg = this.messages.get(id);
       if (view && msg) this.update(view, msg);
     }
-    this.dirty.clear();
     this.scrollIfStuck();
   }
 
   private createView(msg: ChatMessage): View {
-    const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
+    // dir="auto": right-to-left text reads right-to-left, and direction controls in a message (U+202E, ...)
+    // stay inside its bubble (the element isolates them from the page).
+    const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}`, dir: "auto" });
     const bubble = h("div", { class: "nbchat-bubble" }, [content]);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
       bubble,
@@ -255,7 +343,24 @@ export class MessageList {
       textOf: (id) => this.textOf(id),
     });
     node.append(actions.bar);
-    return { node, content, actions, shown: { text: null, status: "", error: null, stats: "" } };
+    const view: View = {
+      node,
+      content,
+      actions,
+      shown: { text: null, status: "", error: null, stats: "" },
+      chunked: null,
+      pending: false,
+      expanded: false,
+      deferred: false,
+    };
+    content.addEventListener("click", (event) => {
+      if (!(event.target as Element | null)?.closest?.(".nbchat-show-all")) return;
+      view.expanded = true;
+      view.shown = { ...view.shown, text: null };
+      const current = this.messages.get(msg.id);
+      if (current) this.update(view, current);
+    });
+    return view;
   }
 
   private update(view: View, msg: ChatMessage): void {
@@ -265,12 +370,12 @@ export class MessageList {
     const shown = view.shown;
     const textChanged = text !== shown.text;
     const statusChanged = msg.status !== shown.status;
-    if (!textChanged && !statusChanged && msg.error === shown.error && stats === shown.stats) return;
+    if (!textChanged && !statusChanged && !view.pending && msg.error === shown.error && stats === shown.stats) return;
 
     view.node.dataset.status = msg.status;
     if (streaming) view.node.setAttribute("aria-busy", "true");
     else view.node.removeAttribute("aria-busy");
-    if (textChanged || statusChanged) this.renderContent(view, msg, text, streaming);
+    if (textChanged || statusChanged || view.pending) this.renderContent(view, msg, text, streaming);
     if (statusChanged || msg.error !== shown.error || stats !== shown.stats) this.renderMeta(view, msg, streaming);
     // Details loaded while the reply streamed lack its final stats.
     if (statusChanged && shown.status === "streaming") view.actions.invalidate();
@@ -279,21 +384,49 @@ export class MessageList {
 
   private renderContent(view: View, msg: ChatMessage, text: string, streaming: boolean): void {
     const { content } = view;
-    if (text !== view.shown.text) {
-      if (msg.role === "user") content.textContent = text;
-      else {
-        content.innerHTML = text === "" ? "" : this.render(text);
+    if (msg.role === "user") {
+      if (text !== view.shown.text) this.renderUser(view, text);
+    } else if (text.length <= WHOLE_MAX) {
+      if (text !== view.shown.text || view.chunked) {
+        view.chunked = null;
+        view.pending = false;
+        view.deferred = !streaming && this.placing < this.deferBefore;
+        content.classList.toggle("nbchat-deferred", view.deferred);
+        if (view.deferred) content.textContent = text; // rendered when its page is seen (renderDeferred)
+        else content.innerHTML = text === "" ? "" : this.render(text);
         addCodeCopyButtons(content);
       }
+    } else {
+      if (!view.chunked?.attached) {
+        view.chunked = new ChunkedRenderer(content, { render: this.render, decorate: addCodeCopyButtons });
+      }
+      view.pending = view.chunked.show(text, !streaming);
+      if (view.pending) this.markDirty(msg.id);
     }
     content.querySelector(".nbchat-typing")?.remove();
     if (!streaming) return;
     // The caret goes at the end of the last text block, where the next token lands.
     let target: Element = content;
-    while (target.lastElementChild && /^(P|LI|UL|OL|BLOCKQUOTE|H[1-6])$/.test(target.lastElementChild.tagName)) {
-      target = target.lastElementChild;
+    for (;;) {
+      const last: Element | null = target.lastElementChild;
+      if (!last || !(/^(P|LI|UL|OL|BLOCKQUOTE|H[1-6])$/.test(last.tagName) || last.classList.contains("nbchat-chunk"))) break;
+      target = last;
     }
     target.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
+  }
+
+  /** User text is never HTML. A very long message shows its start and a "Show all" button. */
+  private renderUser(view: View, text: string): void {
+    const { content } = view;
+    if (text.length <= USER_WHOLE_MAX || view.expanded) {
+      content.textContent = text;
+      return;
+    }
+    content.textContent = text.slice(0, USER_PREVIEW);
+    content.append(
+      h("span", { class: "nbchat-elided", text: "…" }),
+      h("button", { type: "button", class: "nbchat-show-all", text: `Show all (${formatSize(text.length)})` }),
+    );
   }
 
   /** Error box or note, badge and stats line: rebuilt together (they are small). */
@@ -310,8 +443,9 @@ export class MessageList {
       append(h("div", { class: "nbchat-note", text: msg.error }));
     }
     const meta = h("div", { class: "nbchat-meta" });
-    const badge = BADGES[msg.status];
-    if (badge) meta.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: badge }));
+    // A reply that failed part-way keeps its text: mark it as incomplete, next to the error.
+    const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : BADGES[msg.status];
+    if (badge) meta.append(h("span", { class: "nbchat-badge", "data-kind": badge, text: badge }));
     if (msg.role === "assistant" && !streaming) {
       const line = formatStats(msg.stats);
       if (line) meta.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats) || null, text: line }));

@@ -64,6 +64,11 @@ export class Options {
     this.sync();
   }
 
+  /** Lock every control (the kernel is gone: changes would go nowhere). */
+  setDisabled(disabled: boolean): void {
+    for (const control of [this.systemPrompt, this.maxTokens, this.temperature, this.useHistory]) control.disabled = disabled;
+  }
+
   dispose(): void {
     if (this.typingTimer !== null) clearTimeout(this.typingTimer);
     this.typingTimer = null;

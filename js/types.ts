@@ -117,7 +117,7 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 export type ServerMessage =
   | { kind: "delta"; id: string; text: string }
   | { kind: "sync"; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string }
+  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string }
   | { kind: "provenance"; id: string; data: Provenance | null }
   | { kind: "code"; id: string; code: string };
 

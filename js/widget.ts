@@ -38,8 +38,15 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const list = new MessageList({ ...options, send: (message) => model.send(message) });
   const controls = new Controls(model);
   const settings = new Options(model);
-  const root = h("div", { class: "nbchat" }, [
+  const banner = h("div", {
+    class: "nbchat-disconnected",
+    role: "alert",
+    hidden: true,
+    text: "Disconnected: the kernel was restarted or shut down. This is a read-only copy of the chat; run the cell again to chat.",
+  });
+  const root = h("div", { class: "nbchat", "data-connected": "true" }, [
     h("div", { class: "nbchat-header" }, [title, statusLine, gauge.element]),
+    banner,
     list.element,
     controls.element,
     settings.element,
@@ -57,6 +64,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     title.textContent = model.get("model_label") || "nbchat";
   };
   const showStatus = () => {
+    if (root.dataset.connected === "false") return; // the last word was "disconnected"
     const status = readStatus(model);
     const text = model.get("status_text") ?? "";
     root.dataset.status = status;
@@ -73,9 +81,26 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "");
     else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "");
-    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+    else if (msg.kind === "notice") {
+      controls.showNotice(msg.level ?? "info", msg.text ?? "");
+      if (typeof msg.restore === "string") controls.restore(msg.restore);
+    }
     else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
     else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
+  };
+
+  // ipywidgets marks a model's comm dead when its kernel restarts (`comm_live_update`; it only ever goes from
+  // live to dead after a view exists) and closes it when the widget is closed (`comm:close`).
+  const disconnect = () => {
+    if (root.dataset.connected === "false") return;
+    root.dataset.connected = "false";
+    root.dataset.status = "disconnected";
+    statusText.textContent = "disconnected";
+    progress.hidden = true;
+    banner.hidden = false;
+    controls.setConnected(false);
+    settings.setDisabled(true);
+    list.setConnected(false);
   };
 
   const unsubscribe = [
@@ -86,6 +111,8 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
     listen(model, "change:context", showContext),
     listen(model, "msg:custom", onCustom),
+    listen(model, "comm_live_update", disconnect),
+    listen(model, "comm:close", disconnect),
   ];
   showLabel();
   showStatus();

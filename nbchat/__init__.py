@@ -22,6 +22,7 @@ from ._errors import (
     NbchatError,
 )
 from ._messages import ChatMessage
+from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -43,9 +44,13 @@ __all__ = [
     "GenerationError",
     "GenerationSettings",
     "MissingDependencyError",
+    "ModelNotAllowedError",
     "ModelNotFoundError",
     "NbchatError",
+    "Policy",
+    "PolicyWarning",
     "__version__",
+    "current_policy",
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,17 +22,22 @@ from typing import Any, Literal
 from ._context import Selection, select_context
 from ._editing import HistoryEditing
 from ._errors import ConversationBusyError, GenerationError, NbchatError
-from ._generation import run_reply
+from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
+from ._policy import cap_settings
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
+from .backends._http import without_password
 
 __all__ = ["Conversation", "ConversationEvent"]
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["loading", "ready", "generating", "error"]
+
+# Backend options never copied into `spec` (saved files, "Copy as code"): keys, tokens, headers, ...
+_SECRET_OPTION = re.compile(r"key|token|secret|passw|auth|credential|header|cookie", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +65,8 @@ class Conversation(HistoryEditing):
     Parameters
     ----------
     spec : str, client object, callable, Backend or None, default None
-        What answers. ``None``: the embedded SmolLM2-135M-Instruct. A string: a local model (name, directory, hub id,
+        What answers. ``None``: the embedded SmolLM2-135M-Instruct, or the administrator's default model where one
+        is set (``$NBCHAT_DEFAULT_MODEL``, see :mod:`nbchat._policy`). A string: a local model (name, directory, hub id,
         ``.gguf`` file), an online source (``"openai:gpt-4o-mini"``, ``"kimi:"``), a server URL
         (``"http://127.0.0.1:8000/v1"``) or ``"tgi:<url>"``. An ``openai.OpenAI`` or ``text_generation.Client``
         object, a callable ``fn(message, history)`` / ``fn(messages)``, or a :class:`~nbchat.backends.Backend`.
@@ -83,6 +90,10 @@ class Conversation(HistoryEditing):
     load : {"background", "now", "lazy"}, default "background"
         When to load the model: in a background thread at once (the widget shows progress), before returning,
         or at the first question.
+    retries : int, default 2
+        How often a failed request is sent again by itself when the failure is temporary (connection refused,
+        429 with ``Retry-After``, 502/503/504), only before any text of the reply arrived; the status line shows
+        the wait, and Stop ends it. ``0`` turns retrying off. See :func:`nbchat._generation.run_reply`.
     save_to : str or Path, optional
         Autosave: the conversation is written to this JSON file after every reply and every edit, and read back
         from it here if it exists, so a chat survives kernel restarts (settings come from these arguments).
@@ -110,18 +121,28 @@ class Conversation(HistoryEditing):
         stop: list[str] | tuple[str, ...] = (),
         history: bool = True,
         load: Literal["background", "now", "lazy"] = "background",
+        retries: int = DEFAULT_RETRIES,
         save_to: str | Path | None = None,
         **backend_options: Any,
     ) -> None:
-        self.settings = GenerationSettings(
-            max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            msg = f"retries must be an integer >= 0, got {retries!r}."
+            raise ValueError(msg)
+        self.retries = retries
+        self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
+            GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop)),
+            quiet_defaults=True,
         )
         self.system_prompt = system_prompt
         self.use_history = bool(history)
         self.backend: Backend = resolve_backend(spec, model=model, source=source, **backend_options)
-        plain = {k: v for k, v in backend_options.items() if isinstance(v, (str, int, float, bool)) and k != "api_key"}
+        plain = {
+            k: v
+            for k, v in backend_options.items()
+            if isinstance(v, (str, int, float, bool)) and not _SECRET_OPTION.search(k)
+        }
         self.spec: dict[str, Any] = {
-            "spec": os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else None,
+            "spec": without_password(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else None,
             "object": not (spec is None or isinstance(spec, (str, os.PathLike))),
             "model": model,
             "source": source,
@@ -155,6 +176,19 @@ class Conversation(HistoryEditing):
         elif load != "lazy":
             msg = f"load must be 'background', 'now' or 'lazy', got {load!r}."
             raise ValueError(msg)
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def settings(self) -> GenerationSettings:
+        """Generation settings for the next reply; assigning one applies an administrator's caps (with a warning).
+
+        See :mod:`nbchat._policy` (``$NBCHAT_MAX_NEW_TOKENS``, ``$NBCHAT_MAX_TEMPERATURE``).
+        """
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: GenerationSettings) -> None:
+        self._settings = cap_settings(value)
 
     # ------------------------------------------------------------------ listeners
     def subscribe(self, listener: Callable[[ConversationEvent], None]) -> Callable[[], None]:
@@ -418,7 +452,14 @@ class Conversation(HistoryEditing):
 
             outcome = ReplyOutcome("error", describe_error(self.load_error), {"finish_reason": "error"})
         else:
-            outcome = run_reply(self.backend, messages, settings, cancel, on_delta)
+            generating = self.status_text
+
+            def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
+                self._set_status("generating", text or generating)
+
+            outcome = run_reply(
+                self.backend, messages, settings, cancel, on_delta, retries=self.retries, on_status=on_status
+            )
         with self._lock:
             reply.content = "".join(self._parts)
             reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
@@ -436,6 +477,7 @@ class Conversation(HistoryEditing):
                 callback(reply)
             except Exception:
                 logger.exception("nbchat on_reply callback failed")
+        outcome.wind_down()  # a backend still busy after Stop gets its grace before the next reply starts
         return reply
 
     def close(self) -> None:

@@ -28,7 +28,33 @@ class MissingDependencyError(NbchatError, ImportError):
 
 
 class BackendError(NbchatError):
-    """A backend could not load its model or could not generate (server down, bad reply, ...)."""
+    """A backend could not load its model or could not generate (server down, bad reply, ...).
+
+    Parameters
+    ----------
+    message : str
+        What happened and what to do (shown in the chat).
+    retryable : bool, default False
+        Sending the same request again may well work (connection refused or reset, 429 with a wait given,
+        502/503/504). The controller then retries by itself, but only before any text of the reply arrived.
+    retry_after : float, optional
+        Seconds the server asked to wait before the next try (``Retry-After``), if it said.
+    brief : str, optional
+        A few words for the status line while waiting to retry, e.g. ``"server busy (429)"``.
+
+    Attributes
+    ----------
+    retryable, retry_after, brief
+        As the parameters.
+    """
+
+    def __init__(
+        self, message: str = "", *, retryable: bool = False, retry_after: float | None = None, brief: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.brief = brief
 
 
 class GenerationError(BackendError):

@@ -11,27 +11,42 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._errors import NbchatError
+from ._errors import BackendError, NbchatError
 from ._settings import GenerationSettings
 from .backends import Backend, GenerationInfo
 
-__all__ = ["ReplyOutcome", "run_reply"]
+__all__ = ["DEFAULT_RETRIES", "ReplyOutcome", "retry_wait", "run_reply"]
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.02  # how often the worker checks for Stop while waiting for the backend
 STOP_GRACE_S = 1.0  # after Stop, how long the worker waits for the backend to wind down (stats, free model)
+STATS_GRACE_S = 0.2  # of that, how long before the stopped reply is shown (a backend that honours Stop is done)
 MIN_DECODE_S = 0.05  # below this, a decode rate after the first text is noise
+DEFAULT_RETRIES = 2  # requests sent again after a retryable failure, before the first text only
+RETRY_BASE_S = 1.0  # first back-off when the server gave no Retry-After; doubles each time
+RETRY_CAP_S = 10.0  # never wait longer than this; a server asking for more is not retried
 _END = object()
 
 
 @dataclasses.dataclass
 class ReplyOutcome:
-    """How a reply ended: ``status`` (done, stopped, error, incomplete), ``error`` text, ``stats``."""
+    """How a reply ended: ``status`` (done, stopped, error, incomplete), ``error`` text, ``stats``.
+
+    ``lingering`` is the backend's thread when it had not wound down after Stop (a backend that ignores Stop);
+    call :meth:`wind_down` once the reply is shown, before starting another one.
+    """
 
     status: str
     error: str | None
     stats: dict[str, Any]
+    lingering: threading.Thread | None = None
+
+    def wind_down(self) -> None:
+        """Give a backend that is still busy after Stop the rest of ``STOP_GRACE_S`` to finish."""
+        if self.lingering is not None:
+            self.lingering.join(max(0.0, STOP_GRACE_S - STATS_GRACE_S))
+            self.lingering = None
 
 
 def run_reply(
@@ -40,33 +55,69 @@ def run_reply(
     settings: GenerationSettings,
     cancel: threading.Event,
     on_delta: Callable[[str], None],
+    *,
+    retries: int = DEFAULT_RETRIES,
+    on_status: Callable[[str | None], None] | None = None,
 ) -> ReplyOutcome:
     """Stream one reply from ``backend``, calling ``on_delta(text)`` per delta; never raises.
+
+    Parameters
+    ----------
+    retries : int, default 2
+        How often to send the request again after a :class:`BackendError` that says it is ``retryable``
+        (connection refused or reset, 429 with ``Retry-After``, 502/503/504) — only while no text of the reply
+        has arrived, so nothing is ever shown twice. Waits ``retry_after`` if the server gave one, else 1 s, 2 s,
+        4 s, ...; never longer than ``RETRY_CAP_S`` (a server asking for a longer wait is not retried). Stop ends
+        a wait at once.
+    on_status : callable, optional
+        ``on_status(text)`` while waiting to retry (e.g. ``"server busy (429): retrying in 2 s… (1/2)"``), and
+        ``on_status(None)`` when the next try starts.
 
     Returns
     -------
     ReplyOutcome
         ``stats`` holds ``tokens``, ``prompt_tokens``, ``cached_tokens``, ``ttft_s`` (request to first text),
-        ``duration_s``, ``tokens_per_s`` (decode rate after the first text) and ``finish_reason``.
+        ``duration_s``, ``tokens_per_s`` (decode rate after the first text), ``finish_reason`` and ``retries``
+        (requests sent again).
     """
-    info = GenerationInfo()
     status, error = "done", None
     start = time.perf_counter()
     first: float | None = None
-    try:
-        for delta in pump(backend.stream(messages, settings, info, cancel), cancel):
-            if first is None:
-                first = time.perf_counter()
-            on_delta(delta)
-        if cancel.is_set():
-            status, info.finish_reason = "stopped", "stopped"
-        elif info.finish_reason is None:
-            status = "incomplete"
-            error = "The reply ended without a finish reason, so it may be cut off. Send again to retry."
-    except Exception as exc:
-        logger.debug("generation failed", exc_info=True)
-        status, info.finish_reason = "error", "error"
-        error = describe_error(exc)
+    tries = 0
+    lingering: list[threading.Thread] = []
+    while True:
+        info = GenerationInfo()
+        try:
+            for delta in pump(backend.stream(messages, settings, info, cancel), cancel, lingering):
+                if first is None:
+                    first = time.perf_counter()
+                on_delta(delta)
+            if cancel.is_set():
+                status, info.finish_reason = "stopped", "stopped"
+            elif info.finish_reason is None:
+                status = "incomplete"
+                error = "The reply ended without a finish reason, so it may be cut off. Send again to retry."
+        except Exception as exc:
+            wait = None if first is not None or cancel.is_set() else retry_wait(exc, tries, retries)
+            if wait is not None:
+                tries += 1
+                logger.debug("retrying in %.1f s after: %s", wait, exc)
+                if on_status is not None:
+                    on_status(f"{getattr(exc, 'brief', None) or 'server error'}: retrying in {_seconds(wait)}… "
+                              f"({tries}/{retries})")  # fmt: skip
+                stopped = cancel.wait(wait)
+                if on_status is not None:
+                    on_status(None)
+                if not stopped:
+                    continue
+                status, info.finish_reason = "stopped", "stopped"
+            else:
+                logger.debug("generation failed", exc_info=True)
+                status, info.finish_reason = "error", "error"
+                error = describe_error(exc)
+                if tries:
+                    error = f"{error} (Tried {tries + 1} times.)"
+        break
     end = time.perf_counter()
     stats = {
         "tokens": info.completion_tokens,
@@ -77,15 +128,34 @@ def run_reply(
         "tokens_per_s": tokens_per_s(info.completion_tokens, start, first, end),
         "finish_reason": info.finish_reason,
     }
-    return ReplyOutcome(status, error, stats)
+    if tries:
+        stats["retries"] = tries
+    return ReplyOutcome(status, error, stats, lingering[-1] if lingering else None)
 
 
-def pump(stream: Iterator[str], cancel: threading.Event) -> Iterator[str]:
+def retry_wait(exc: BaseException, tries: int, retries: int) -> float | None:
+    """Seconds to wait before sending again after ``exc`` (``tries`` retries so far), or ``None``: do not retry."""
+    if not isinstance(exc, BackendError) or not exc.retryable or tries >= retries:
+        return None
+    if exc.retry_after is not None:
+        return max(0.0, exc.retry_after) if exc.retry_after <= RETRY_CAP_S else None
+    return min(RETRY_CAP_S, RETRY_BASE_S * 2**tries)
+
+
+def _seconds(wait: float) -> str:
+    return f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
+
+
+def pump(
+    stream: Iterator[str], cancel: threading.Event, lingering: list[threading.Thread] | None = None
+) -> Iterator[str]:
     """Run ``stream`` in its own thread so that Stop ends the turn even while the backend blocks.
 
     The caller polls a queue every ``POLL_S`` seconds and checks ``cancel``; the backend sees ``cancel`` too and
     stops between tokens; its generator is closed in its own thread (releasing connections). After Stop, the
-    caller waits up to ``STOP_GRACE_S`` for the backend to finish, so its token counts are complete.
+    caller waits up to ``STATS_GRACE_S`` for the backend to finish, so its token counts are complete; a thread
+    still running then is appended to ``lingering`` (the caller gives it the rest of ``STOP_GRACE_S`` once the
+    stopped reply is shown), or, without ``lingering``, waited for up to ``STOP_GRACE_S`` here.
     """
     chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
@@ -121,7 +191,14 @@ def pump(stream: Iterator[str], cancel: threading.Event) -> Iterator[str]:
                 return
     finally:
         # A backend that honours cancel ends within a token; one that hangs is left behind after the grace.
-        thread.join(STOP_GRACE_S if cancel.is_set() else None)
+        if not cancel.is_set():
+            thread.join()
+        elif lingering is None:
+            thread.join(STOP_GRACE_S)
+        else:
+            thread.join(STATS_GRACE_S)
+            if thread.is_alive():
+                lingering.append(thread)
 
 
 def tokens_per_s(tokens: int | None, start: float, first: float | None, end: float) -> float | None:

@@ -18,18 +18,21 @@ import traitlets
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage
+from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
 
 __all__ = ["Chat"]
 
 _STATIC = Path(__file__).parent / "static"
 _TRANSCRIPT_MAX_CHARS = 32_000  # the static transcript in saved notebooks keeps the latest messages up to this size
-_TRANSCRIPT_DELAY_S = 0.5  # refresh the transcript this long after the conversation settles
 _DELTA_INTERVAL_S = 1 / 30  # at most ~30 delta messages per second per view model
 _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
 
 
 _EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code"})
+# The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
+_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
+_SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
 
 
 def _message_state(m: ChatMessage) -> dict[str, Any]:
@@ -91,9 +94,10 @@ class Chat(anywidget.AnyWidget):
     system_prompt : str, default ""
         The system message (editable under "Advanced options").
     max_new_tokens : int, default 256
-        Reply length limit; the slider goes from 1 to the model's context window (4096 until it is known).
+        Reply length limit; the slider goes from 1 to the model's context window (4096 until it is known), or to
+        an administrator's cap (``$NBCHAT_MAX_NEW_TOKENS``) if lower.
     temperature : float, default 0.7
-        Sampling temperature, 0 (greedy) to 2.
+        Sampling temperature, 0 (greedy) to 2, or to an administrator's cap (``$NBCHAT_MAX_TEMPERATURE``).
     top_p : float, default 1.0
         Nucleus sampling mass in (0, 1].
     stop : list of str, optional
@@ -140,8 +144,10 @@ class Chat(anywidget.AnyWidget):
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
-        settings = conversation.settings
+        settings, policy = conversation.settings, current_policy()
         super().__init__(
+            max_new_tokens_limit=policy.token_limit(_DEFAULT_TOKEN_LIMIT),  # an administrator's caps, if any
+            temperature_limit=policy.temperature_limit(),
             system_prompt=conversation.system_prompt,
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
@@ -150,7 +156,6 @@ class Chat(anywidget.AnyWidget):
         self._batcher = _DeltaBatcher(self.send)
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
-        self._transcript_timer: threading.Timer | None = None
         self._sync_status()
         self._sync_messages()
         self._unsubscribe = conversation.subscribe(self._on_event)
@@ -168,6 +173,7 @@ class Chat(anywidget.AnyWidget):
     @messages.setter
     def messages(self, value: list[dict[str, str]]) -> None:
         self.conversation.messages = value
+        self._refresh_transcript()
 
     def on_reply(self, callback: Any) -> Any:
         """Call ``callback(message)`` with each finished assistant :class:`~nbchat.ChatMessage`."""
@@ -194,10 +200,7 @@ class Chat(anywidget.AnyWidget):
         try:
             return self.conversation.ask(text, timeout=timeout)
         finally:
-            if self._displayed:  # at once: a notebook run headless may end right after this cell
-                if self._transcript_timer is not None:
-                    self._transcript_timer.cancel()
-                self._refresh_transcript()
+            self._refresh_transcript()
 
     def send_message(self, text: str) -> Any:
         """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
@@ -210,6 +213,7 @@ class Chat(anywidget.AnyWidget):
     def clear(self) -> None:
         """Stop any reply and empty the conversation."""
         self.conversation.clear()
+        self._refresh_transcript()
 
     def __repr__(self) -> str:
         return f"<nbchat.Chat {self.model_label or self.conversation.backend.model} · {len(self._messages)} messages>"
@@ -219,7 +223,7 @@ class Chat(anywidget.AnyWidget):
         """The widget view plus a static Markdown transcript, for viewers without a live kernel.
 
         GitHub, nbviewer and a notebook reopened without its kernel show ``text/markdown``: the latest messages,
-        at most ~32,000 characters.
+        at most ~32,000 characters, as of the last change made from Python (see :meth:`_refresh_transcript`).
         """
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
@@ -244,18 +248,14 @@ class Chat(anywidget.AnyWidget):
             text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
         return text
 
-    def _refresh_transcript_later(self) -> None:
-        """Debounced: once the conversation is idle, rewrite the displayed outputs' transcript."""
-        if not self._displayed:
-            return
-        if self._transcript_timer is not None:
-            self._transcript_timer.cancel()
-        self._transcript_timer = threading.Timer(_TRANSCRIPT_DELAY_S, self._refresh_transcript)
-        self._transcript_timer.daemon = True
-        self._transcript_timer.start()
-
     def _refresh_transcript(self) -> None:
-        if self.conversation.busy:  # never while a reply streams: the refresh replaces the view
+        """Rewrite the transcript of every displayed output of this widget (front-ends re-render the view).
+
+        Called when Python code changed the chat (``ask``, ``clear``, ``messages = ...``): the cell is running, so
+        nobody is typing into the view. Replies sent from the widget itself do not refresh it (the view would be
+        replaced under the user's hands); their transcript is current again after the next change from code.
+        """
+        if not self._displayed or self.conversation.busy:
             return
         from IPython.display import update_display
 
@@ -270,8 +270,6 @@ class Chat(anywidget.AnyWidget):
         elif event.kind in ("message", "tree", "clear"):
             self._batcher.flush()
             self._sync_messages()
-            if not self.conversation.busy:
-                self._refresh_transcript_later()
         elif event.kind == "status":
             self._sync_status()
 
@@ -301,15 +299,18 @@ class Chat(anywidget.AnyWidget):
             info = conv.backend.describe()
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
             if conv.backend.context_window:
-                self.max_new_tokens_limit = int(conv.backend.context_window)
+                self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
     def _on_custom_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "submit":
+            text = str(content.get("text", ""))
             try:
-                self.conversation.send(str(content.get("text", "")))
-            except (ConversationBusyError, ValueError) as exc:
+                self.conversation.send(text)
+            except ConversationBusyError as exc:  # sent while a reply streams: the browser puts the text back
+                self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text})
+            except ValueError as exc:
                 self.send({"kind": "notice", "level": "warning", "text": str(exc)})
         elif kind == "stop":
             self.conversation.stop()
@@ -349,6 +350,35 @@ class Chat(anywidget.AnyWidget):
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self.send({"kind": "notice", "level": "warning", "text": str(text)})
 
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """A change from the browser: settings only, validated; out-of-range values are refused or clamped.
+
+        The browser is told (a notice) and gets the value actually in force, so the view never shows a setting
+        that is not the one used.
+        """
+        resend: list[str] = []
+        for name, value in sync_data.items():
+            if name not in _BROWSER_SETTINGS:
+                resend.append(name)
+                continue
+            label = _SETTING_NAMES.get(name, name)
+            try:
+                super().set_state({name: value})
+            except (traitlets.TraitError, TypeError, ValueError) as exc:
+                resend.append(name)
+                text = f"{label}: {value!r} was refused, {getattr(self, name)!r} is kept. {exc}"
+                self.send({"kind": "notice", "level": "warning", "text": text})
+            else:
+                kept = getattr(self, name)
+                if name == "max_new_tokens" and kept != value:
+                    text = (
+                        f"{label} is at most {kept} here (the model's context window, or a limit set for this "
+                        f"installation); {value!r} was lowered to {kept}."
+                    )
+                    self.send({"kind": "notice", "level": "warning", "text": text})
+        if resend:
+            self.send_state(key=[name for name in resend if name in self.keys])
+
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:
         if change["name"] == "system_prompt":
@@ -362,11 +392,14 @@ class Chat(anywidget.AnyWidget):
         if value < 1:
             msg = f"max_new_tokens must be >= 1, got {value}."
             raise traitlets.TraitError(msg)
+        value = int(cap_for_view(self, "max_new_tokens", value))  # above an administrator's cap: lowered, said
         return min(value, self.max_new_tokens_limit)
 
     @traitlets.validate("temperature")
     def _valid_temperature(self, proposal: dict[str, Any]) -> float:
         value = float(proposal["value"])
+        if value <= MAX_TEMPERATURE:
+            value = float(cap_for_view(self, "temperature", value))  # above an administrator's cap: lowered, said
         if not 0.0 <= value <= self.temperature_limit:
             msg = f"temperature must be between 0 and {self.temperature_limit} (0 = greedy), got {value}."
             raise traitlets.TraitError(msg)

@@ -15,6 +15,17 @@ from nbchat.testing import RecordingComm, recording_comms
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_admin_policy() -> Iterator[None]:
+    """Tests start without a classroom policy from the machine's environment (tests/test_policy.py sets its own)."""
+    from nbchat._policy import CONFIG_VAR, ENV_VARS
+
+    with pytest.MonkeyPatch.context() as mp:
+        for var in (CONFIG_VAR, *ENV_VARS.values()):
+            mp.delenv(var, raising=False)
+        yield
+
+
 @pytest.fixture
 def comms() -> Iterator[list[RecordingComm]]:
     """Every widget created in the test gets a RecordingComm; the list holds them in creation order."""
@@ -63,6 +74,7 @@ def openai_stub(_openai_stub_url: str) -> StubServer:
     from tests.servers import openai_stub as module
 
     module.app.state.requests.clear()
+    module.app.state.headers.clear()
     return StubServer(_openai_stub_url, module.app.state.requests)
 
 

@@ -14,7 +14,7 @@ from nbchat.backends.callable import CallableBackend
 def test_settings_reach_kwargs_and_stop_sequences_are_cut() -> None:
     seen: dict[str, object] = {}
 
-    def bot(message: str, history: list[dict[str, str]], **settings: object):  # noqa: ANN202
+    def bot(message: str, history: list[dict[str, str]], **settings: object):
         seen.update(settings)
         yield "Lions and "
         yield "zebras.\nUser: more?"
@@ -26,7 +26,7 @@ def test_settings_reach_kwargs_and_stop_sequences_are_cut() -> None:
 
 
 def test_async_generator_streams_and_coroutine_returns() -> None:
-    async def streamer(message: str, history: list[dict[str, str]]):  # noqa: ANN202
+    async def streamer(message: str, history: list[dict[str, str]]):
         for word in ("a", "b", "c"):
             await asyncio.sleep(0.01)
             yield word
@@ -44,7 +44,7 @@ def test_async_generator_streams_and_coroutine_returns() -> None:
 
 
 def test_stop_cancels_an_awaiting_async_generator() -> None:
-    async def slow(message: str, history: list[dict[str, str]]):  # noqa: ANN202
+    async def slow(message: str, history: list[dict[str, str]]):
         yield "first "
         await asyncio.sleep(30)
         yield "never"
@@ -65,7 +65,7 @@ def test_non_text_chunks_and_async_exceptions_become_chat_errors() -> None:
         conv.ask("hi")
     assert conv.history[-1].content == "ok"
 
-    async def broken(message: str, history: list[dict[str, str]]):  # noqa: ANN202
+    async def broken(message: str, history: list[dict[str, str]]):
         yield "par"
         msg = "quota exceeded"
         raise RuntimeError(msg)

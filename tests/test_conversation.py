@@ -163,7 +163,7 @@ def test_context_window_drops_whole_old_turns_keeping_system() -> None:
 
 def test_load_error_is_reported_in_the_chat() -> None:
     class Broken(FakeBackend):
-        def load(self, progress=None) -> None:  # noqa: ANN001
+        def load(self, progress=None) -> None:
             msg = "weights are corrupt; re-download them"
             raise OSError(msg)
 
@@ -180,7 +180,7 @@ def test_load_error_is_reported_in_the_chat() -> None:
 def test_callable_backend_message_history_and_settings() -> None:
     seen: dict[str, object] = {}
 
-    def bot(message: str, history: list[dict[str, str]], temperature: float = 1.0):  # noqa: ANN202
+    def bot(message: str, history: list[dict[str, str]], temperature: float = 1.0):
         seen.update(message=message, history=history, temperature=temperature)
         yield "Echo: "
         yield message
@@ -211,7 +211,7 @@ def test_callable_exception_becomes_chat_error() -> None:
 def test_stop_reaches_a_callable_that_blocks() -> None:
     release = threading.Event()
 
-    def slow(message: str, history: list[dict[str, str]]):  # noqa: ANN202
+    def slow(message: str, history: list[dict[str, str]]):
         yield "first "
         release.wait(5)
         yield "never shown"

@@ -8,13 +8,15 @@ import time
 import pytest
 
 import nbchat
+from nbchat.backends.transformers import TransformersBackend
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready")]
 
 
 @pytest.fixture(scope="module")
 def conversation() -> nbchat.Conversation:
-    return nbchat.Conversation(load="now", temperature=0, max_new_tokens=24)
+    # explicit: with llama-cpp-python installed, the default for the embedded GGUF is llama.cpp
+    return nbchat.Conversation(TransformersBackend.embedded(), load="now", temperature=0, max_new_tokens=24)
 
 
 def test_answers_through_conversation_streaming_several_deltas(conversation: nbchat.Conversation) -> None:
@@ -106,7 +108,7 @@ def test_stop_sequences_never_show(conversation: nbchat.Conversation) -> None:
 
 
 def test_chat_ask_streams_to_the_widget(comms: list) -> None:  # type: ignore[type-arg]
-    chat = nbchat.Chat(temperature=0, max_new_tokens=16, load="now")
+    chat = nbchat.Chat(TransformersBackend.embedded(), temperature=0, max_new_tokens=16, load="now")
     reply = chat.ask("Hello!")
     deltas = comms[-1].custom("delta")
     assert reply
@@ -119,7 +121,6 @@ def test_chat_ask_streams_to_the_widget(comms: list) -> None:  # type: ignore[ty
 
 def test_prefix_cache_reuses_history_and_changes_nothing() -> None:
     """Greedy answers are identical with and without KV-cache reuse, across turns, an edit and a stop."""
-    from nbchat.backends.transformers import TransformersBackend
 
     def conversation(prefix_cache: bool) -> nbchat.Conversation:
         backend = TransformersBackend.embedded(prefix_cache=prefix_cache)

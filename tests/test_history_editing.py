@@ -127,7 +127,7 @@ def test_copy_as_code_reruns_the_same_request() -> None:
     assert "MODEL," in code  # the model was a Python object: the snippet asks for it
     rerun = FakeBackend()
     namespace = {"MODEL": rerun}
-    exec(compile(code, "<copy-as-code>", "exec"), namespace)  # noqa: S102 - the feature under test is runnable code
+    exec(compile(code, "<copy-as-code>", "exec"), namespace)
     assert rerun.requests[-1][0] == fake.requests[-1][0]
     assert rerun.requests[-1][1] == fake.requests[-1][1]
 

@@ -29,7 +29,9 @@ def test_chat_magic_answers_and_keeps_the_conversation(shell: InteractiveShell) 
     fake.enqueue(["The lion."])
     shell.user_ns["zoo"] = fake
     with capture_output() as first:
-        shell.run_cell_magic("chat", "-m zoo --temperature 0 --system 'You are a zoologist.'", "Which animals live in the savanna?\n")
+        shell.run_cell_magic(
+            "chat", "-m zoo --temperature 0 --system 'You are a zoologist.'", "Which animals live in the savanna?\n"
+        )
     with capture_output() as second:
         shell.run_cell_magic("chat", "-m zoo", "Which of these is the strongest?")
     assert "Lions and zebras." in markdown_outputs(first)[-1]

@@ -48,7 +48,9 @@ def play(conv: nbchat.Conversation, steps: list[tuple[str, object]]) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=actions, system=texts, temperature=st.floats(0, 2))
-def test_save_and_load_round_trip_exactly(tmp_path: Path, steps: list[tuple[str, object]], system: str, temperature: float) -> None:
+def test_save_and_load_round_trip_exactly(
+    tmp_path: Path, steps: list[tuple[str, object]], system: str, temperature: float
+) -> None:
     conv = nbchat.Conversation(FakeBackend(), load="now", system_prompt=system, temperature=temperature)
     play(conv, steps)
     path = conv.save(tmp_path / "chat.json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,7 +60,7 @@ def test_prefix_that_never_completes_is_released() -> None:
 )
 def test_filter_equals_cutting_at_first_stop(text: str, stop: list[str], cuts: list[int]) -> None:
     bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
-    chunks = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
     positions = [text.find(s) for s in stop if s in text]
     expected = text[: min(positions)] if positions else text
     assert feed_all(stop, chunks) == expected

@@ -111,6 +111,7 @@ def tgi_chat(request: pytest.FixtureRequest, tgi_stub) -> Any:
         backend = resolve_backend(
             make_client(request.param, tgi_stub.url), prompt_format=kwargs.pop("prompt_format", "falcon")
         )
+        kwargs.setdefault("retries", 0)  # retries are tested on their own, in test_retries_only_before_any_text
         return nbchat.Conversation(backend, load="now", **kwargs)
 
     return make
@@ -217,9 +218,18 @@ def test_connection_refused() -> None:
 
     url = f"http://127.0.0.1:{free_port()}"
     for spec in (make_client("text_generation.Client", url), f"tgi:{url}"):
-        conv = nbchat.Conversation(spec, load="now")
+        conv = nbchat.Conversation(spec, load="now", retries=0)
         with pytest.raises(nbchat.GenerationError, match="server is running"):
             conv.ask("hi")
+
+
+@pytest.mark.parametrize(("question", "requests"), [("trigger-overloaded", 2), ("trigger-generation-error", 1)])
+def test_retries_only_before_any_text(tgi_chat, tgi_stub, question: str, requests: int) -> None:
+    """Overloaded before the first token: sent again (bounded); failed after text arrived: never sent again."""
+    conv = tgi_chat(retries=1)
+    with pytest.raises(nbchat.GenerationError):
+        conv.ask(question)
+    assert len(tgi_stub.requests) == requests
 
 
 def test_secrets_stay_out_of_describe_and_repr(tgi_stub) -> None:

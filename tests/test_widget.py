@@ -143,7 +143,7 @@ def wait_idle(chat: nbchat.Chat) -> None:
 
 
 def test_editing_from_the_browser(comms: list[RecordingComm]) -> None:
-    chat, fake, comm = make_chat(comms, context_window=500)
+    chat, fake, _ = make_chat(comms, context_window=500)
     fake.enqueue(["first"])
     chat.ask("question")
     answer = chat._messages[-1]

@@ -84,6 +84,11 @@ export class FakeModel implements AnyModel<ChatTraits> {
     this.emit("msg:custom", message, []);
   }
 
+  /** A Backbone event of the real model, e.g. "comm_live_update" when the kernel restarts. */
+  trigger(event: string, ...args: unknown[]): void {
+    this.emit(event, ...args);
+  }
+
   /** Number of listeners still attached (0 after the view's cleanup). */
   listenerCount(): number {
     let n = 0;

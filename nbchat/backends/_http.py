@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["ConnectionTracker", "mentions_secret", "redact", "root_cause", "secret_values", "server_detail"]
+__all__ = [
+    "ConnectionTracker",
+    "connection_failure",
+    "mentions_secret",
+    "redact",
+    "retry_after_seconds",
+    "root_cause",
+    "secret_values",
+    "server_detail",
+    "url_password",
+    "without_password",
+]
 
 _MIN_SECRET = 4  # shorter values (placeholders, "x") are not worth redacting and would mangle messages
 
@@ -42,6 +57,42 @@ def mentions_secret(exc: BaseException, secrets: Iterable[str]) -> bool:
     return False
 
 
+def url_password(url: str) -> str | None:
+    """The password of ``scheme://user:password@host/...``, or ``None``."""
+    with contextlib.suppress(ValueError):
+        return urlsplit(url).password if "@" in url else None
+    return None
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of ``user:password@`` replaced by ``***`` (other strings unchanged)."""
+    password = url_password(url)
+    return url.replace(f":{password}@", ":***@", 1) if password else url
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds a response asks to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            return max(0.0, float(millis) / 1000)
+    value = None
+    with contextlib.suppress(AttributeError):
+        value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        when = email.utils.parsedate_to_datetime(str(value))
+        return max(0.0, when.timestamp() - time.time())
+    return None
+
+
 def root_cause(exc: BaseException) -> str:
     """The innermost cause in words, e.g. ``"connection refused: nothing listens there"``."""
     cause: BaseException = exc
@@ -49,6 +100,38 @@ def root_cause(exc: BaseException) -> str:
         cause = cause.__cause__
     text = str(cause) or type(cause).__name__
     return "connection refused: nothing listens there" if "refused" in text.lower() else text
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """What kind of network failure ``exc`` (or an exception it came from) is.
+
+    Returns
+    -------
+    str or None
+        ``"dns"`` (the host name does not resolve), ``"refused"`` (nothing listens), ``"reset"`` (the peer
+        dropped the connection, or ended a response early), ``"tls"``, or ``None`` if none of these.
+    """
+    seen: BaseException | None = exc
+    texts: list[str] = []
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return "dns"
+        if isinstance(seen, ConnectionRefusedError):
+            return "refused"
+        if isinstance(seen, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+            return "reset"
+        if isinstance(seen, ssl.SSLError):
+            return "tls"
+        texts.append(f"{type(seen).__name__} {seen}".lower())
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(texts)
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "dns"
+    if "refused" in text:
+        return "refused"
+    if any(w in text for w in ("remoteprotocolerror", "peer closed", "incomplete chunked", "reset", "readerror")):
+        return "reset"
+    return None
 
 
 def server_detail(exc: BaseException) -> str:

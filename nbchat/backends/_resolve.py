@@ -2,7 +2,7 @@
 
 ::
 
-    None                              embedded SmolLM2-135M-Instruct (transformers)
+    None, "embedded"                  embedded SmolLM2-135M-Instruct (transformers), or an admin's default
     "internlm2-chat-7b"               local name: $NBCHAT_MODEL_PATH dirs, Hugging Face cache, then the hub
     "/models/chatglm3-6b", "x.gguf"   a directory or GGUF file (transformers)
     "org/name"                        hub id: the Hugging Face cache, else downloaded when the model loads
@@ -76,7 +76,18 @@ def resolve_backend(
         If a local name is not found; the message lists every place tried and how to fix it.
     BackendError
         For an online source without an API key (the message names the variables and ``.env``).
+    ModelNotAllowedError
+        If an administrator's policy (``$NBCHAT_ALLOWED_MODELS``, see :mod:`nbchat._policy`) does not allow it.
+        With no spec at all, the policy's default model (``$NBCHAT_DEFAULT_MODEL``) is used if one is set.
     """
+    from .._policy import admit, mark_admitted
+
+    spec, model = admit(spec, model, source)
+    return mark_admitted(_resolve_backend(spec, source=source, model=model, **options))
+
+
+def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **options: Any) -> Backend:
+    """:func:`resolve_backend` once the policy has let ``spec`` through."""
     if spec is None and source is None and model is not None:
         spec, model = model, None  # Conversation(model="/path/or/name")
     if isinstance(spec, Backend):
@@ -93,7 +104,7 @@ def resolve_backend(
         from .openai import OpenAIBackend
 
         return OpenAIBackend(model, source=source, **options)
-    if spec is None:
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded"):
         from .transformers import TransformersBackend
 
         return TransformersBackend.embedded(**options)

@@ -12,7 +12,18 @@ from urllib.parse import urlparse
 from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
-from ._http import ConnectionTracker, mentions_secret, redact, root_cause, secret_values, server_detail
+from ._http import (
+    ConnectionTracker,
+    connection_failure,
+    mentions_secret,
+    redact,
+    retry_after_seconds,
+    root_cause,
+    secret_values,
+    server_detail,
+    url_password,
+    without_password,
+)
 from .sources import Source, env_or_dotenv, find_api_key, get_source, missing_key_message
 
 __all__ = ["OpenAIBackend"]
@@ -52,13 +63,16 @@ class OpenAIBackend(Backend):
         is deliberately not used for servers you name by URL: it would send your OpenAI key to that host. Kept in
         a private attribute; never shown by ``repr``, :meth:`describe` or error messages.
     client : openai.OpenAI, optional
-        A client you already have; ``base_url``, ``api_key``, ``timeout`` and ``max_retries`` are then its own.
+        A client you already have; ``base_url``, ``api_key`` and ``timeout`` are then its own. Replies are
+        requested through a copy with ``max_retries=0`` (the conversation retries; see ``max_retries``).
     source : str or Source, optional
         An online source from :data:`nbchat.backends.sources.SOURCES` (``"openai"``, ``"kimi"``, ...).
     timeout : float, default 60.0
         Seconds to wait for the server (connect, and between streamed chunks).
-    max_retries : int, default 2
-        Retries of failed connections, 429 and 5xx answers, with back-off (the ``openai`` client's).
+    max_retries : int, default 0
+        Silent retries inside the ``openai`` client, for ``GET /models`` only. Replies are never retried by the
+        client: the conversation retries them itself (``Conversation(retries=2)``), only before any text arrived,
+        and shows the wait in the chat; client retries on top would multiply the attempts.
     context_window : int, optional
         Prompt plus reply limit in tokens, if you know it; ``None`` (unknown) by default.
     headers : dict, optional
@@ -92,7 +106,7 @@ class OpenAIBackend(Backend):
         client: Any = None,
         source: str | Source | None = None,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 0,
         context_window: int | None = None,
         headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
@@ -103,10 +117,13 @@ class OpenAIBackend(Backend):
         self._tracker = ConnectionTracker(_cancelled_error)
         self._stream_options = True
         self._own_client = client is None
+        self.timeout: float | None = timeout
         if client is not None:
             self._client = client
             self.base_url = str(client.base_url).rstrip("/")
             self._api_key = getattr(client, "api_key", None)
+            limit = getattr(client, "timeout", timeout)  # a number or an httpx.Timeout
+            self.timeout = limit if isinstance(limit, (int, float)) else getattr(limit, "read", None)
         else:
             if self.source is not None:
                 base_url = base_url or self.source.resolved_base_url()
@@ -134,9 +151,13 @@ class OpenAIBackend(Backend):
                 default_headers=headers,
                 http_client=http,
             )
-        self._secrets = secret_values(v for v in (self._api_key, *(headers or {}).values()) if v != PLACEHOLDER_KEY)
+        # replies go through a copy without the client's own retries (the conversation retries, and shows it)
+        with_options = getattr(self._client, "with_options", None)
+        self._stream_client = with_options(max_retries=0) if callable(with_options) else self._client
+        secrets = (self._api_key, url_password(self.base_url), *(headers or {}).values())
+        self._secrets = secret_values(v for v in secrets if v != PLACEHOLDER_KEY)
         self._model_given = bool(model)
-        self.model = model or urlparse(self.base_url).netloc or self.base_url  # replaced in load()
+        self.model = model or urlparse(self.base_url).hostname or self.base_url  # replaced in load()
         self.context_window = context_window
 
     # ------------------------------------------------------------------ loading
@@ -208,13 +229,14 @@ class OpenAIBackend(Backend):
 
     def _open(self, params: dict[str, Any]) -> Any:
         openai = _import_openai()
+        client = self._stream_client
         if self._stream_options:
             try:
-                return self._client.chat.completions.create(**params, stream_options={"include_usage": True})
+                return client.chat.completions.create(**params, stream_options={"include_usage": True})
             except openai.BadRequestError:
                 logger.debug("%s rejected stream_options; retrying without", self.base_url)
                 self._stream_options = False
-        return self._client.chat.completions.create(**params)
+        return client.chat.completions.create(**params)
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
@@ -244,6 +266,7 @@ class OpenAIBackend(Backend):
         threading.Thread(target=watch, name="nbchat-openai-stop", daemon=True).start()
         stop = StopSequenceFilter(settings.stop)
         finish: str | None = None
+        progress = {"chunks": 0, "text": False}  # what arrived: the error message depends on it
         try:
             current[0] = stream = self._open(params)
             if cancel.is_set():
@@ -251,11 +274,13 @@ class OpenAIBackend(Backend):
                 return
             with stream:
                 for chunk in stream:
+                    progress["chunks"] += 1
                     if chunk.usage is not None:
                         _record_usage(chunk.usage, info)
                     for choice in chunk.choices[:1]:
                         delta = getattr(choice.delta, "content", None) if choice.delta else None
                         if delta:
+                            progress["text"] = True
                             out = stop.feed(delta)
                             if out:
                                 yield out
@@ -266,6 +291,8 @@ class OpenAIBackend(Backend):
                         break
                     if cancel.is_set():
                         return
+            if not progress["chunks"] and not cancel.is_set():
+                self._check_content_type(stream)
             tail = stop.flush()
             if tail:
                 yield tail
@@ -273,10 +300,34 @@ class OpenAIBackend(Backend):
         except openai.OpenAIError as exc:
             if cancel.is_set():
                 return
-            raise self._explain(exc) from (None if mentions_secret(exc, self._secrets) else exc)
+            raise self._explain(exc, current[0] is not None, progress["text"]) from (
+                None if mentions_secret(exc, self._secrets) else exc
+            )
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a chunk that is not what the API says
+            if cancel.is_set():
+                return
+            where = self._where()
+            msg = (
+                f"{where} sent a malformed chunk in its event stream ({type(exc).__name__}: {exc}); "
+                f"{'the partial reply is kept. ' if progress['text'] else ''}Send again; if it persists, the "
+                "server is not fully OpenAI-compatible (check its version and log)."
+            )
+            raise BackendError(redact(msg, self._secrets), brief="malformed stream") from None
         finally:
             finished.set()
             self._tracker.cancel = None
+
+    def _check_content_type(self, stream: Any) -> None:
+        """An empty stream that was no event stream at all (a proxy's HTML page, JSON): say so."""
+        response = getattr(stream, "response", None)
+        kind = str(getattr(response, "headers", {}).get("content-type", "")) if response is not None else ""
+        if kind and not kind.startswith("text/event-stream"):
+            msg = (
+                f"{self._where()} answered with {kind.split(';')[0]} instead of an event stream. A proxy, login "
+                "page or a server that is not OpenAI-compatible may be in the way; check base_url (usually ending "
+                "in /v1)."
+            )
+            raise BackendError(redact(msg, self._secrets))
 
     def _abort(self, stream: Any) -> None:
         self._tracker.abort(getattr(stream, "response", None))
@@ -285,28 +336,63 @@ class OpenAIBackend(Backend):
                 stream.close()
 
     # ------------------------------------------------------------------ errors
-    def _explain(self, exc: BaseException) -> BackendError:
-        """A :class:`BackendError` saying what happened and what to do, with secrets removed."""
+    def _where(self) -> str:
+        url = without_password(self.base_url)
+        return f"{self.source.title} ({url})" if self.source else url
+
+    def _explain(self, exc: BaseException, answered: bool = False, text: bool = False) -> BackendError:
+        """A :class:`BackendError` saying what happened and what to do, with secrets removed.
+
+        ``answered``: the server had sent its response headers; ``text``: part of the reply had arrived (then the
+        message says the partial reply is kept, and nothing is retried).
+        """
         openai = _import_openai()
-        where = f"{self.source.title} ({self.base_url})" if self.source else self.base_url
+        where = self._where()
         detail = server_detail(exc)
         status = getattr(exc, "status_code", None)
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        wait = retry_after_seconds(headers) if status is not None else None
+        kept = " The partial reply is kept." if text else ""
+        seconds = f"{self.timeout:g} s" if isinstance(self.timeout, (int, float)) else "the timeout"
+        retryable, brief = False, None
         key_help = (
             f"Check the key in {' / '.join(self.source.all_key_vars())} (environment or .env)."
             if self.source
             else "Check api_key= (or $NBCHAT_API_KEY)."
         )
         if isinstance(exc, openai.APITimeoutError):
-            msg = (
-                f"{where} did not answer in time. The server may be busy or still loading the model; "
-                "send again, or pass a longer timeout=."
-            )
+            if answered:
+                msg = (
+                    f"{where} answered, then sent nothing for {seconds} "
+                    f"{'in the middle of the reply' if text else 'before the first token'}.{kept} The server may "
+                    "be overloaded or stuck; send again, or pass a longer timeout=."
+                )
+            else:
+                msg = (
+                    f"{where} did not answer within {seconds}. The server may be busy or still loading the "
+                    "model; send again, or pass a longer timeout=."
+                )
         elif isinstance(exc, openai.APIConnectionError):
+            kind = connection_failure(exc)
             cause = root_cause(exc)
-            msg = (
-                f"Lost or could not open the connection to {where} ({cause}). Check that the server is running "
-                "and that the URL (usually ending in /v1) is right, then send again; any partial reply is kept."
-            )
+            host = urlparse(self.base_url).hostname or self.base_url
+            if kind == "dns":
+                msg = (
+                    f"Could not find the host {host!r} of {where} (name lookup failed: {cause}). Check the spelling "
+                    "of the URL and your network/VPN, then send again."
+                )
+            elif answered and text:
+                msg = f"The connection to {where} broke in the middle of the reply ({cause}).{kept} Send again."
+            elif answered:
+                msg = f"{where} closed the connection before sending any reply text ({cause}). Send again."
+                retryable, brief = True, "connection lost"
+            else:
+                msg = (
+                    f"Could not connect to {where} ({cause}). Check that the server is running and that the URL "
+                    "(usually ending in /v1) is right, then send again."
+                )
+                retryable = kind in ("refused", "reset")
+                brief = "connection refused" if kind == "refused" else "connection failed"
         elif isinstance(exc, openai.AuthenticationError):
             msg = f"{where} rejected the API key (401: {detail}). {key_help}"
         elif isinstance(exc, openai.PermissionDeniedError):
@@ -318,20 +404,41 @@ class OpenAIBackend(Backend):
                 "the API version (/v1)."
             )
         elif isinstance(exc, openai.RateLimitError):
-            msg = f"{where} is rate-limiting requests or the quota is used up (429: {detail}). Wait, then send again."
-        elif isinstance(exc, openai.InternalServerError):
+            if wait is None:
+                msg = (
+                    f"{where} is rate-limiting requests or the quota is used up (429: {detail}). Wait, or check "
+                    "your plan's limits, then send again."
+                )
+            else:
+                msg = (
+                    f"{where} is rate-limiting requests (429: {detail}) and asks to wait {wait:.0f} s; then send again."
+                )
+                retryable, brief = True, "server busy (429)"
+        elif isinstance(exc, openai.InternalServerError) or (status is not None and status >= 500):
+            names = {502: "bad gateway", 503: "server unavailable", 504: "gateway timeout"}
             msg = f"{where} failed with HTTP {status} ({detail}). Send again; if it persists, check the server's log."
+            if status in names:
+                msg = (
+                    f"{where} answered HTTP {status} ({detail}): the server or a proxy in front of it is overloaded, "
+                    "restarting or cannot reach the model. Send again in a moment; if it persists, check the server."
+                )
+                retryable, brief = True, f"{names[status]} ({status})"
         elif isinstance(exc, openai.BadRequestError):
             msg = f"{where} rejected the request (400: {detail}). Check the model name and the settings."
         elif status is not None:
             msg = f"{where} answered HTTP {status} ({detail})."
         else:
-            msg = f"{where} reported an error during the reply: {detail}. Send again."
-        return BackendError(redact(msg, self._secrets))
+            msg = f"{where} reported an error during the reply: {detail.rstrip('.')}.{kept} Send again."
+        return BackendError(
+            redact(msg, self._secrets),
+            retryable=retryable and not text,
+            retry_after=wait if retryable else None,
+            brief=brief,
+        )
 
     def describe(self) -> dict[str, Any]:
         """Backend, model, context window, base URL and source name; never the key."""
-        out = {**super().describe(), "base_url": self.base_url}
+        out = {**super().describe(), "base_url": without_password(self.base_url)}
         if self.source:
             out["source"] = self.source.name
         return out

@@ -23,7 +23,7 @@ from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._aio import Stopped, iterate_async
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
-from ._http import mentions_secret, redact, secret_values
+from ._http import connection_failure, mentions_secret, redact, secret_values
 from .prompt_formats import resolve_prompt_format
 
 __all__ = ["TGIBackend", "is_tgi_client"]
@@ -220,7 +220,13 @@ class TGIBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - every client error becomes a BackendError with advice
             if cancel.is_set():
                 return
-            raise BackendError(self._explain(exc)) from (None if mentions_secret(exc, self._secrets) else exc)
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            busy = status in (502, 503, 504) or type(exc).__name__ in ("OverloadedError", "ShardNotReadyError")
+            refused = connection_failure(exc) == "refused"
+            brief = "connection refused" if refused else f"server busy ({status})" if status else "server busy"
+            raise BackendError(self._explain(exc), retryable=not started and (busy or refused), brief=brief) from (
+                None if mentions_secret(exc, self._secrets) else exc
+            )
         finally:
             if events is not None and hasattr(events, "close"):
                 with contextlib.suppress(Exception):

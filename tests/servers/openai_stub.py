@@ -6,10 +6,22 @@ The model name picks the behaviour; the path prefix picks the server's quirks::
     (any other name)      echo: "You said: <last user message>", one word per chunk, usage in the last chunk
     "slow"                like echo, 100 words, 50 ms apart (for Stop)
     "missing-model"       404 model_not_found
+    "unauthorized"        401; the error body echoes the Authorization header (as some gateways do)
+    "unauthorized-once"   that 401 for the first request of each question, then echo
     "forbidden"           403
-    "rate-limited"        429
+    "rate-limited"        429 without Retry-After (a used-up quota: waiting will not help)
+    "rate-limited-long"   429 with Retry-After: 30 (longer than nbchat waits by itself)
+    "busy-once"           429 with Retry-After: 1 for the first request of each question and key, then echo
+    "flaky-once"          503 without Retry-After for the first request of each question and key, then echo
     "server-error"        500
-    "cut-off"             two chunks, then the stream ends without a finish_reason
+    "bad-gateway"         502, with retry-after-ms: 50
+    "unavailable"         503, with retry-after-ms: 50
+    "gateway-timeout"     504, with retry-after-ms: 50
+    "cut-off"             two chunks, then the stream ends cleanly without a finish_reason
+    "drop"                two chunks, then the connection is dropped in the middle of the response body
+    "malformed"           two chunks, then a chunk that is not JSON
+    "error-event"         two chunks, then an ``{"error": ...}`` event (a server failing mid-reply)
+    "html"                200 with an HTML page instead of an event stream (a proxy's error page)
     "silent"              200 and SSE headers, then nothing (until the client goes away)
     "no-headers"          waits 30 s before answering at all
 
@@ -19,7 +31,8 @@ The model name picks the behaviour; the path prefix picks the server's quirks::
     /strict/v1            400 for requests with ``stream_options`` (older servers)
     /auth/v1              401 unless the key is "sk-right"; the error body echoes the Authorization header
 
-Every request body is appended to ``app.state.requests``. Run standalone: ``python openai_stub.py --port 8000``.
+Every request body is appended to ``app.state.requests``, its headers to ``app.state.headers``. Run standalone:
+``python openai_stub.py --port 8000``.
 """
 
 from __future__ import annotations
@@ -32,14 +45,33 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 app = FastAPI()
 app.state.requests = []
+app.state.headers = []
+_failed_once: set[tuple[str, str, str]] = set()  # (model, question, key) of requests that already failed once
 
 
-def _error(status: int, message: str, code: str, type_: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": type_, "param": None, "code": code}}, status)
+class _DroppedStream(Response):
+    """Sends the response head and ``chunks``, then returns without ending the body: the connection drops."""
+
+    def __init__(self, chunks: list[str]) -> None:
+        super().__init__(media_type="text/event-stream")
+        self.chunks = chunks
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for chunk in self.chunks:
+            await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+            await asyncio.sleep(0.05)
+
+
+def _error(
+    status: int, message: str, code: str, type_: str = "invalid_request_error", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return JSONResponse(body, status, headers=headers)
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> str:
@@ -74,8 +106,18 @@ async def models(variant: str = "") -> Any:
 async def chat(request: Request, variant: str = "") -> Any:
     body = await request.json()
     app.state.requests.append(body)
+    app.state.headers.append(dict(request.headers))
     model = body.get("model", "")
-    if variant == "auth" and request.headers.get("authorization") != "Bearer sk-right":
+    question = str(body["messages"][-1].get("content", "")) if body.get("messages") else ""
+    first = (model, question, request.headers.get("authorization", ""))
+    once = model.endswith("-once") and first not in _failed_once
+    if once:
+        _failed_once.add(first)
+    if (
+        (variant == "auth" and request.headers.get("authorization") != "Bearer sk-right")
+        or model == "unauthorized"
+        or (model == "unauthorized-once" and once)
+    ):
         auth = request.headers.get("authorization")
         return _error(401, f"Incorrect API key provided. Received: Authorization: {auth}", "invalid_api_key")
     if variant == "strict" and "stream_options" in body:
@@ -85,9 +127,27 @@ async def chat(request: Request, variant: str = "") -> Any:
     if model == "forbidden":
         return _error(403, "This key has no access to the model in your region.", "unsupported_country")
     if model == "rate-limited":
-        return _error(429, "Rate limit reached for requests. Try again in 20s.", "rate_limit_exceeded", "requests")
+        return _error(429, "You exceeded your current quota.", "insufficient_quota", "insufficient_quota")
+    if model == "rate-limited-long":
+        headers = {"retry-after": "30"}
+        return _error(429, "Rate limit reached for requests.", "rate_limit_exceeded", "requests", headers)
+    if model in ("busy-once", "flaky-once") and once:
+        if model == "busy-once":
+            return _error(429, "Rate limit reached.", "rate_limit_exceeded", "requests", {"retry-after": "1"})
+        return _error(503, "The engine is currently overloaded.", "overloaded", "server_error")
     if model == "server-error":
         return _error(500, "The server had an error while processing your request.", "server_error", "server_error")
+    gateway = {"bad-gateway": (502, "Bad gateway"), "unavailable": (503, "Service unavailable"),
+               "gateway-timeout": (504, "Gateway timeout")}  # fmt: skip
+    if model in gateway:
+        status, text = gateway[model]
+        return _error(status, text, "upstream_error", "server_error", {"retry-after-ms": "50"})
+    if model == "html":
+        return HTMLResponse("<html><body><h1>502 Bad Gateway</h1></body></html>")
+    if model == "drop":
+        return _DroppedStream(
+            [_chunk(model, {"role": "assistant", "content": "You"}), _chunk(model, {"content": " said"})]
+        )
     if model == "no-headers":
         for _ in range(300):
             if await request.is_disconnected():
@@ -129,6 +189,11 @@ async def chat(request: Request, variant: str = "") -> Any:
             sent, text = sent + 1, text + piece
             if model == "cut-off" and sent == 2:
                 return  # the connection ends: no finish_reason, no [DONE]
+            if model == "malformed" and sent == 2:
+                yield 'data: {"id": "chatcmpl-stub", "choices": [{"delta": {"content": \n\n'
+            if model == "error-event" and sent == 2:
+                yield f"data: {json.dumps({'error': {'message': 'The model crashed mid-reply.', 'code': 500}})}\n\n"
+                return
         yield _chunk(model, {}, finish)
         if usage_wanted:
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sent, "total_tokens": prompt_tokens + sent}

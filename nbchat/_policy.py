@@ -1,0 +1,468 @@
+"""What an administrator sets for every user of a shared install (a JupyterHub class, a lab server).
+
+An administrator sets these in the environment of each user's kernel (JupyterHub: ``singleuser.extraEnv`` or
+``c.Spawner.environment``), or in a TOML/JSON file named by ``$NBCHAT_CONFIG`` with the same keys; a variable
+in the environment wins over the file:
+
+==============================  ==========================  ==================================================
+environment variable            file key                    effect
+==============================  ==========================  ==================================================
+``NBCHAT_DEFAULT_MODEL``        ``default_model``           what ``nbchat.Chat()`` with no model uses (any
+                                                            spec string: a server URL, ``"openai:…"``,
+                                                            ``"embedded"``, a model directory, …)
+``NBCHAT_DEFAULT_MODEL_NAME``   ``default_model_name``      the model's name on that server (``model=``)
+``NBCHAT_ALLOWED_MODELS``       ``allowed_models``          comma-separated patterns (a list in a file); any
+                                                            other model is refused. Unset: all are allowed
+``NBCHAT_MAX_NEW_TOKENS``       ``max_new_tokens``          cap on *Max new tokens* (slider, Python, ``%%chat``)
+``NBCHAT_MAX_TEMPERATURE``      ``max_temperature``         cap on *Temperature*
+``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
+==============================  ==========================  ==================================================
+
+A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
+(``openai:``, ``http://hub-llm:8000``); the keywords ``embedded``, ``callable`` (any Python function) and
+``local`` (any local model) name kinds. Each model is matched as one of these strings: ``embedded``; a server URL
+(``http://host:port/v1``); ``tgi:<url>``; ``<source>:<model>``; ``local:<name or path>`` (also the bare name);
+``callable:<module>.<function>``. The administrator's default model is always allowed.
+
+This is a guard-rail for a class, not a sandbox: code in a user's kernel runs as that user and can change its own
+environment. Hard limits belong on the shared server (its own ``--max-model-len``, a network policy so kernels
+reach only it); keys for online sources are best held by a gateway in front of them.
+
+Invalid values (``NBCHAT_MAX_NEW_TOKENS=lots``, a missing ``$NBCHAT_CONFIG`` file) make every chat fail with a
+message naming the setting: a class should not silently run without the limits its administrator meant to set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import json
+import os
+import re
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ._errors import NbchatError
+from ._settings import MAX_TEMPERATURE, GenerationSettings
+
+__all__ = [
+    "CONFIG_VAR",
+    "ENV_VARS",
+    "ModelNotAllowedError",
+    "Policy",
+    "PolicyWarning",
+    "current_policy",
+]
+
+CONFIG_VAR = "NBCHAT_CONFIG"
+ENV_VARS = {
+    "default_model": "NBCHAT_DEFAULT_MODEL",
+    "default_model_name": "NBCHAT_DEFAULT_MODEL_NAME",
+    "allowed_models": "NBCHAT_ALLOWED_MODELS",
+    "max_new_tokens": "NBCHAT_MAX_NEW_TOKENS",
+    "max_temperature": "NBCHAT_MAX_TEMPERATURE",
+    "admin_contact": "NBCHAT_ADMIN_CONTACT",
+}
+DEFAULT_CONTACT = "your JupyterHub administrator"
+_KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
+_GLOB = re.compile(r"[*?\[]")
+_SCHEME = re.compile(r"^([A-Za-z][\w.+-]+):(.*)$", re.S)
+_PACKAGE_DIR = str(Path(__file__).parent)
+_PASS_THROUGH = ("traitlets", "IPython", "ipywidgets", "anywidget")  # frames between a user's line and nbchat
+
+
+class ModelNotAllowedError(NbchatError):
+    """The administrator's policy does not allow this model; the message lists what is allowed and who to ask."""
+
+
+class PolicyWarning(UserWarning):
+    """A setting was above the administrator's cap and was lowered to it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """The administrator's settings in force (see the module docstring for where each comes from).
+
+    Attributes
+    ----------
+    default_model : str or None
+        Spec used by ``nbchat.Chat()`` with no model; ``None``: the embedded model.
+    default_model_name : str or None
+        ``model=`` for the default (the model's name on a server).
+    allowed_models : tuple of str
+        Patterns of allowed models; empty means every model is allowed.
+    max_new_tokens : int or None
+        Cap on max new tokens per reply; ``None``: no cap.
+    max_temperature : float or None
+        Cap on the temperature; ``None``: the usual range (0 to 2).
+    admin_contact : str
+        Who to ask for another model or a higher limit.
+    origin : dict
+        For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
+    """
+
+    default_model: str | None = None
+    default_model_name: str | None = None
+    allowed_models: tuple[str, ...] = ()
+    max_new_tokens: int | None = None
+    max_temperature: float | None = None
+    admin_contact: str = DEFAULT_CONTACT
+    origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    # ---------------------------------------------------------------- models
+    def apply_default(self, spec: Any, model: str | None, source: str | None) -> tuple[Any, str | None]:
+        """``(spec, model)`` with the administrator's default filled in.
+
+        No spec, model or source at all gives the default model (and its server-side name); the default's own
+        spec string without ``model=`` gets the default's name too.
+        """
+        if self.default_model is None:
+            return spec, model
+        if spec is None and model is None and source is None:
+            return self.default_model, self.default_model_name
+        if model is None and source is None and isinstance(spec, str) and _same_spec(spec, self.default_model):
+            return spec, self.default_model_name
+        return spec, model
+
+    def allows(self, spec: Any, *, model: str | None = None, source: str | None = None) -> bool:
+        """Whether ``spec`` (as passed to :class:`nbchat.Chat`) may be used."""
+        if not self.allowed_models:
+            return True
+        if getattr(spec, "_nbchat_admitted", False):  # a backend this policy already let through
+            return True
+        names = identities(spec, model=model, source=source)
+        patterns = list(self.allowed_models)
+        if self.default_model is not None:
+            patterns += identities(self.default_model, model=self.default_model_name)
+        return any(_matches(name, pattern) for name in names for pattern in patterns)
+
+    def check(self, spec: Any, *, model: str | None = None, source: str | None = None) -> None:
+        """Raise :class:`ModelNotAllowedError` unless :meth:`allows` says yes.
+
+        Raises
+        ------
+        ModelNotAllowedError
+            Naming the model as it was matched, the allowed patterns, where they were set, and who to ask.
+        """
+        if self.allows(spec, model=model, source=source):
+            return
+        shown = identities(spec, model=model, source=source)[0]
+        where = self.origin.get("allowed_models", f"${ENV_VARS['allowed_models']}")
+        default = (
+            f" nbchat.Chat() with no model uses the class default ({self.default_model})." if self.default_model else ""
+        )
+        msg = (
+            f"The model {shown!r} is not allowed here. Allowed: {', '.join(self.allowed_models)} "
+            f"(set by {where}).{default} To use another model, ask {self.admin_contact}."
+        )
+        raise ModelNotAllowedError(msg)
+
+    # ---------------------------------------------------------------- settings
+    def token_limit(self, limit: int) -> int:
+        """``limit`` (a context window or slider maximum) lowered to the cap on max new tokens."""
+        return limit if self.max_new_tokens is None else max(1, min(limit, self.max_new_tokens))
+
+    def temperature_limit(self) -> float:
+        """The highest temperature allowed: the cap, else 2."""
+        return MAX_TEMPERATURE if self.max_temperature is None else min(MAX_TEMPERATURE, self.max_temperature)
+
+    def over_cap(self, name: str, value: float) -> tuple[float, str] | None:
+        """``(cap, message)`` if ``value`` of setting ``name`` is above the administrator's cap, else ``None``."""
+        cap = self.max_new_tokens if name == "max_new_tokens" else self.max_temperature
+        if cap is None or value <= cap:
+            return None
+        key = "max_new_tokens" if name == "max_new_tokens" else "max_temperature"
+        where = self.origin.get(key, f"${ENV_VARS[key]}")
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        msg = (
+            f"{name}={shown} is above the limit set for this class ({cap:g}, by {where}); using {cap:g}. "
+            f"For more, ask {self.admin_contact}."
+        )
+        return cap, msg
+
+    def cap(self, settings: GenerationSettings, *, quiet_defaults: bool = False) -> GenerationSettings:
+        """``settings`` with max new tokens and temperature lowered to the caps, a :class:`PolicyWarning` for each.
+
+        With ``quiet_defaults``, values equal to nbchat's defaults (256 tokens, temperature 0.7) are lowered
+        without a warning: nobody asked for them.
+        """
+        defaults = GenerationSettings()
+        changes: dict[str, Any] = {}
+        for name in ("max_new_tokens", "temperature"):
+            value = getattr(settings, name)
+            over = self.over_cap(name, value)
+            if over is not None:
+                cap, msg = over
+                changes[name] = int(cap) if name == "max_new_tokens" else float(cap)
+                if not (quiet_defaults and value == getattr(defaults, name)):
+                    warnings.warn(msg, PolicyWarning, stacklevel=_caller_stacklevel())
+        return settings.replace(**changes) if changes else settings
+
+    # ---------------------------------------------------------------- display
+    @property
+    def active(self) -> bool:
+        """Whether anything is set."""
+        return any(
+            (self.default_model, self.allowed_models, self.max_new_tokens is not None, self.max_temperature is not None)
+        )
+
+    def describe(self) -> str:
+        """A few lines for users: what is set and where it came from (there are never keys in a policy)."""
+        if not self.active:
+            return "No nbchat policy is set: every model and setting is allowed."
+
+        def line(key: str, text: str) -> str:
+            return f"  {text}   ({self.origin[key]})" if key in self.origin else f"  {text}"
+
+        out = ["nbchat policy:"]
+        if self.default_model:
+            name = f", model={self.default_model_name!r}" if self.default_model_name else ""
+            out.append(line("default_model", f"default model: {self.default_model!r}{name}"))
+        if self.allowed_models:
+            out.append(line("allowed_models", f"allowed models: {', '.join(self.allowed_models)}"))
+        if self.max_new_tokens is not None:
+            out.append(line("max_new_tokens", f"max new tokens: at most {self.max_new_tokens}"))
+        if self.max_temperature is not None:
+            out.append(line("max_temperature", f"temperature: at most {self.max_temperature:g}"))
+        out.append(f"  questions: {self.admin_contact}")
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+# ------------------------------------------------------------------------------------------------ reading
+_file_cache: dict[tuple[str, float, int], dict[str, Any]] = {}
+_file_lock = threading.Lock()
+
+
+def current_policy() -> Policy:
+    """The policy in force now: ``$NBCHAT_CONFIG``'s file, then the ``NBCHAT_*`` variables over it.
+
+    Read on every call (the file is cached while unchanged), so a kernel sees what its environment says.
+
+    Raises
+    ------
+    NbchatError
+        If a value is invalid or ``$NBCHAT_CONFIG`` names a file that cannot be read; the message names it.
+    """
+    raw: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    config = os.environ.get(CONFIG_VAR, "").strip()
+    if config:
+        for key, value in _read_config(Path(config).expanduser()).items():
+            raw[key], origin[key] = value, config
+    for key, var in ENV_VARS.items():
+        value = os.environ.get(var, "").strip()
+        if value:
+            raw[key], origin[key] = value, f"${var}"
+    return _build(raw, origin)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        msg = f"${CONFIG_VAR} names {path}, which cannot be read ({exc.strerror}). Ask your administrator to fix it."
+        raise NbchatError(msg) from exc
+    cache_key = (str(path), stat.st_mtime, stat.st_size)
+    with _file_lock:
+        if cache_key in _file_cache:
+            return _file_cache[cache_key]
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else _toml_loads(text)
+    except ValueError as exc:  # json.JSONDecodeError and tomllib.TOMLDecodeError are ValueErrors
+        msg = f"{path} (from ${CONFIG_VAR}) is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}"
+        raise NbchatError(msg) from exc
+    if isinstance(data, dict) and isinstance(data.get("nbchat"), dict):
+        data = data["nbchat"]  # keys may sit in an [nbchat] table
+    if not isinstance(data, dict):
+        msg = f"{path} (from ${CONFIG_VAR}) must hold a table of settings, got {type(data).__name__}."
+        raise NbchatError(msg)
+    by_var = {var.lower(): key for key, var in ENV_VARS.items()}
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        key = by_var.get(str(name).lower(), str(name).lower())
+        if key not in ENV_VARS:
+            msg = f"{path} (from ${CONFIG_VAR}): unknown setting {name!r}; known: {', '.join(ENV_VARS)}."
+            raise NbchatError(msg)
+        out[key] = value
+    with _file_lock:
+        _file_cache.clear()
+        _file_cache[cache_key] = out
+    return out
+
+
+def _toml_loads(text: str) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError as exc:
+            msg = f"Reading a TOML ${CONFIG_VAR} on Python 3.10 needs tomli (pip install tomli), or use a .json file."
+            raise NbchatError(msg) from exc
+    return tomllib.loads(text)
+
+
+def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
+    def bad(key: str, value: Any, what: str) -> NbchatError:
+        return NbchatError(f"{origin[key]}: {key} = {value!r} is not {what}. Ask your administrator to fix it.")
+
+    fields: dict[str, Any] = {}
+    for key in ("default_model", "default_model_name", "admin_contact"):
+        if key in raw:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                raise bad(key, raw[key], "a non-empty string")
+            fields[key] = raw[key].strip()
+    if "allowed_models" in raw:
+        value = raw["allowed_models"]
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise bad("allowed_models", value, "a comma-separated string or a list of strings")
+        fields["allowed_models"] = tuple(i.strip() for i in items if i.strip())
+    if "max_new_tokens" in raw:
+        value = raw["max_new_tokens"]
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = 0
+        if isinstance(value, (bool, float)) or number < 1:
+            raise bad("max_new_tokens", value, "a whole number >= 1")
+        fields["max_new_tokens"] = number
+    if "max_temperature" in raw:
+        value = raw["max_temperature"]
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            number = -1.0
+        if isinstance(value, bool) or not 0.0 <= number <= MAX_TEMPERATURE:
+            raise bad("max_temperature", value, f"a number between 0 and {MAX_TEMPERATURE:g}")
+        fields["max_temperature"] = number
+    return Policy(**fields, origin=origin)
+
+
+# ------------------------------------------------------------------------------------------------ matching
+def identities(spec: Any, *, model: str | None = None, source: str | None = None) -> list[str]:
+    """The strings ``spec`` is matched as against allowed patterns, most specific first (see module docstring)."""
+    if source is not None:
+        name = spec if isinstance(spec, str) and model is None and ":" not in spec else model
+        return [f"{source.strip().lower()}:{(name or '').strip()}"]
+    if spec is None:
+        return ["embedded"] if model is None else identities(model)
+    if isinstance(spec, (str, os.PathLike)):
+        return _string_identities(os.fspath(spec), model)
+    from .backends import Backend
+
+    if isinstance(spec, Backend):
+        info = spec.describe()
+        out = [f"{spec.kind}:{spec.model}"]
+        if info.get("base_url"):
+            out.insert(0, str(info["base_url"]).rstrip("/"))
+        if info.get("url"):
+            out.insert(0, f"tgi:{str(info['url']).rstrip('/')}")
+        return out
+    module = type(spec).__module__ or ""
+    if module.startswith("openai") and hasattr(spec, "base_url"):
+        return [str(spec.base_url).rstrip("/")]
+    if module.startswith("text_generation") and hasattr(spec, "base_url"):
+        return [f"tgi:{str(spec.base_url).rstrip('/')}"]
+    if callable(spec):
+        qualname = getattr(spec, "__qualname__", None) or type(spec).__qualname__
+        return [f"callable:{getattr(spec, '__module__', None) or module}.{qualname}"]
+    return [f"object:{module}.{type(spec).__qualname__}"]
+
+
+def _string_identities(text: str, model: str | None) -> list[str]:
+    from .backends.sources import SOURCES
+
+    stripped = text.strip()
+    lower = stripped.lower()
+    if lower == "embedded":
+        return ["embedded"]
+    if lower.startswith("tgi:"):
+        return [f"tgi:{stripped[4:].strip().rstrip('/')}"]
+    if lower.startswith(("http://", "https://")):
+        return [stripped.rstrip("/")]
+    match = _SCHEME.match(stripped)
+    if match and match.group(1).lower() in SOURCES and not Path(stripped).expanduser().exists():
+        return [f"{match.group(1).lower()}:{match.group(2).strip() or model or ''}"]
+    out = [f"local:{stripped}", stripped]
+    path = Path(stripped).expanduser()
+    if path.exists():
+        resolved = f"local:{path.resolve()}"
+        if resolved not in out:
+            out.append(resolved)
+    return out
+
+
+def _matches(name: str, pattern: str) -> bool:
+    name, pattern = name.strip().lower(), pattern.strip().lower()
+    if not pattern:
+        return False
+    pattern = _KINDS.get(pattern, pattern)
+    if _GLOB.search(pattern):
+        return fnmatch.fnmatchcase(name, pattern)
+    if name == pattern or name == pattern.rstrip("/"):
+        return True
+    if pattern.endswith((":", "/")):
+        return name.startswith(pattern)
+    return name.startswith(pattern + "/")
+
+
+def _same_spec(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel that points a warning at the user's line: the first frame outside nbchat and the libraries
+    between it and the user (traitlets for ``chat.max_new_tokens = ...``, IPython for ``%%chat``)."""
+    dirs = [_PACKAGE_DIR]
+    for name in _PASS_THROUGH:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            dirs.append(str(Path(module.__file__).parent))
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(tuple(dirs)):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+# ------------------------------------------------------------------------------------------------ hooks
+def admit(spec: Any, model: str | None, source: str | None) -> tuple[Any, str | None]:
+    """Resolution's hook: the default filled in, then the allowed list checked. Returns ``(spec, model)``."""
+    policy = current_policy()
+    spec, model = policy.apply_default(spec, model, source)
+    policy.check(spec, model=model, source=source)
+    return spec, model
+
+
+def mark_admitted(backend: Any) -> Any:
+    """Note on ``backend`` that the policy let it through (so a view reusing it is not checked again)."""
+    with contextlib.suppress(AttributeError):  # a backend with __slots__ is checked again: correct if slower
+        backend._nbchat_admitted = True
+    return backend
+
+
+def cap_settings(settings: GenerationSettings, *, quiet_defaults: bool = False) -> GenerationSettings:
+    """The conversation's hook: settings lowered to the caps, with a :class:`PolicyWarning` for each."""
+    return current_policy().cap(settings, quiet_defaults=quiet_defaults)
+
+
+def cap_for_view(widget: Any, name: str, value: float) -> float:
+    """The widget's hook: ``value`` lowered to the cap, with a notice in the chat and a :class:`PolicyWarning`."""
+    over = current_policy().over_cap(name, value)
+    if over is None:
+        return value
+    cap, msg = over
+    with contextlib.suppress(Exception):  # no comm yet (during construction): the warning still says it
+        widget.send({"kind": "notice", "level": "warning", "text": msg})
+    warnings.warn(msg, PolicyWarning, stacklevel=_caller_stacklevel())
+    return int(cap) if name == "max_new_tokens" else float(cap)

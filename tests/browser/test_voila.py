@@ -1,0 +1,41 @@
+"""Voila: a notebook rendered as a web app (code hidden); the chat works there as in JupyterLab."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import free_port
+from .frontends import ECHO_CODE, chat_and_watch, grew, running, screenshot, wait_ready, write_notebook
+
+pytestmark = pytest.mark.browser
+
+
+def test_voila_app_chat_streams(page: Any, tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    notebook = write_notebook(
+        root / "savanna guide.ipynb", ECHO_CODE, "chat = nbchat.Chat(echo, max_new_tokens=64, temperature=0)\nchat"
+    )
+    port = free_port()
+    command = [
+        sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0", "--show_tracebacks=True",
+    ]  # fmt: skip
+    with running(command, tmp_path / "voila.log", cwd=root) as server:
+        server.wait_for_log("Voilà is running at", timeout=60)
+        page.goto(f"http://127.0.0.1:{port}/")
+        chat = page.locator(".nbchat").first
+        chat.wait_for(timeout=90_000)
+        wait_ready(page, chat)
+        assert page.locator("text=def echo").count() == 0  # Voila hides the code
+        assert page.title().startswith("savanna guide")
+
+        reply, lengths = chat_and_watch(page, chat, "Which animals live in the savanna?")
+        assert "You said: Which animals live in the savanna?. Turn 1" in reply
+        assert grew(lengths), f"the reply did not grow in steps: {lengths}"
+        reply, _ = chat_and_watch(page, chat, "Which of these is the strongest?")
+        assert "Turn 2" in reply
+        screenshot(page, "voila")

@@ -1,0 +1,173 @@
+"""``nbchat web``: arguments, the port it picks, the notebook it writes (Voila itself: tests/browser/test_web.py)."""
+
+from __future__ import annotations
+
+import ast
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbchat import _cli
+from nbchat._cli import CliError, build_parser, find_free_port, notebook_code, voila_command, write_notebook
+
+
+def parse(*argv: str) -> object:
+    return build_parser().parse_args(["web", *argv])
+
+
+@pytest.fixture
+def bots(tmp_path: Path) -> Path:
+    """A directory with a module and a script that define chat functions."""
+    (tmp_path / "coursebots.py").write_text("def respond(message, history):\n    return 'You said: ' + message\n")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "echo.py").write_text(
+        "class Bot:\n    @staticmethod\n    def respond(message, history):\n        return message\n"
+    )
+    return tmp_path
+
+
+def test_arguments() -> None:
+    args = parse(
+        "http://127.0.0.1:8000/v1", "--model", "chatglm3-6b", "--port", "20600", "--host", "0.0.0.0",
+        "--system", "You are a legal assistant.", "--max-new-tokens", "64", "--temperature", "0",
+        "--no-history", "-o", "timeout=30", "-o", "prompt_format=falcon",
+    )  # fmt: skip
+    assert args.spec == "http://127.0.0.1:8000/v1"
+    assert (args.model, args.port, args.host) == ("chatglm3-6b", 20600, "0.0.0.0")
+    assert (args.system, args.max_new_tokens, args.temperature, args.no_history) == (
+        "You are a legal assistant.",
+        64,
+        0.0,
+        True,
+    )
+    assert _cli.backend_options(args.option) == {"timeout": 30, "prompt_format": "falcon"}
+    defaults = parse()
+    assert (defaults.spec, defaults.port, defaults.host, defaults.title) == (None, None, "127.0.0.1", "nbchat")
+
+
+def test_keys_are_refused_on_the_command_line() -> None:
+    with pytest.raises(CliError, match=r"environment or a \.env file"):
+        _cli.backend_options(["api_key=sk-123"])
+    with pytest.raises(CliError, match="KEY=VALUE"):
+        _cli.backend_options(["prompt_format"])
+
+
+def test_free_port_is_the_first_free_one_in_the_range() -> None:
+    first = find_free_port()
+    assert 20500 <= first <= 20799
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", first))
+        taken.listen()
+        second = find_free_port()
+        assert second != first
+        assert 20500 <= second <= 20799
+        assert not _cli.port_is_free("127.0.0.1", first)
+        with pytest.raises(CliError, match="No free port in"):
+            find_free_port(start=first, end=first)
+        assert _cli.main(["web", "--port", str(first)]) == 2  # a port in use is refused before anything starts
+
+
+def test_model_specs_and_functions_are_told_apart(bots: Path) -> None:
+    assert _cli.split_callable("openai:gpt-4o-mini", bots) is None
+    assert _cli.split_callable("kimi:", bots) is None
+    assert _cli.split_callable("http://127.0.0.1:8000/v1", bots) is None
+    assert _cli.split_callable("tgi:http://127.0.0.1:8080", bots) is None
+    assert _cli.split_callable("HuggingFaceTB/SmolLM2-135M-Instruct", bots) is None
+    assert _cli.split_callable("coursebots:respond", bots) == ("module", "coursebots", "respond")
+    assert _cli.split_callable("scripts/echo.py:Bot.respond", bots) == (
+        "file",
+        str(bots / "scripts" / "echo.py"),
+        "Bot.respond",
+    )
+    with pytest.raises(CliError, match="no module 'nosuchmodule'"):
+        _cli.split_callable("nosuchmodule:fn", bots)
+    with pytest.raises(CliError, match="is not a file"):
+        _cli.split_callable("missing.py:fn", bots)
+
+
+def test_generated_code_passes_only_what_was_given(bots: Path) -> None:
+    code = notebook_code(parse(), bots)
+    assert "chat = nbchat.Chat()\nchat\n" in code  # the admin's default or the embedded model
+    code = notebook_code(
+        parse("http://127.0.0.1:8000/v1", "--model", "m", "--system", 'It\'s "quoted"\n', "--temperature", "0.2"),
+        bots,
+    )
+    ast.parse(code)  # valid Python whatever the text holds
+    assert (
+        "nbchat.Chat('http://127.0.0.1:8000/v1', model='m', system_prompt='It\\'s \"quoted\"\\n', temperature=0.2)"
+        in code
+    )
+    assert f"os.chdir({str(bots)!r})" in code
+    assert "api_key" not in code
+    code = notebook_code(parse("coursebots:respond", "--no-history"), bots)
+    assert "from coursebots import respond as model" in code
+    assert "nbchat.Chat(model, history=False)" in code
+    code = notebook_code(parse("scripts/echo.py:Bot.respond"), bots)
+    assert "model = model['Bot'].respond" in code
+
+
+def test_written_notebook_and_voila_command(bots: Path, tmp_path: Path) -> None:
+    import nbformat
+
+    out = tmp_path / "out"
+    out.mkdir()
+    path = write_notebook(parse("embedded", "--title", "Course bot!"), out, bots)
+    assert path == out / "Course bot.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert [c.cell_type for c in nb.cells] == ["code"]
+    assert "nbchat.Chat('embedded')" in nb.cells[0].source
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    command = voila_command(path, "127.0.0.1", 20501)
+    assert command[:4] == [sys.executable, "-m", "voila", str(path)]
+    assert {"--port=20501", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser"} <= set(command)
+
+
+def test_page_url() -> None:
+    assert _cli.page_url("127.0.0.1", 20500) == "http://127.0.0.1:20500/"
+    assert _cli.page_url("0.0.0.0", 20500) == "http://127.0.0.1:20500/"
+    assert _cli.page_url("::1", 20500) == "http://[::1]:20500/"
+
+
+@pytest.fixture
+def in_bots(bots: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(bots)
+    return bots
+
+
+def test_dry_run_and_errors_from_the_command(in_bots: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli.main(["web", "coursebots:respond", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "from coursebots import respond as model" in out
+    assert "-m voila" in out
+    assert "--port=205" in out
+    assert _cli.main(["web", "nosuchmodule:fn"]) == 2
+    assert "no module 'nosuchmodule'" in capsys.readouterr().err
+    assert _cli.main([]) == 2  # no command: the help
+
+
+def test_console_script_and_python_m() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nbchat", "web", "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "Serve a chat page for MODEL through Voila" in result.stdout
+    script = Path(sys.executable).with_name("nbchat")
+    assert script.exists(), "the nbchat console script is missing: pip install -e ."
+
+
+@pytest.mark.notebook
+def test_generated_notebook_runs_in_a_real_kernel(bots: Path, tmp_path: Path) -> None:
+    """What Voila executes: the generated notebook, in a kernel whose directory is the temporary one."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    out = tmp_path / "served"
+    out.mkdir()
+    path = write_notebook(parse("coursebots:respond", "--system", "Be kind."), out, bots)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(out)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
