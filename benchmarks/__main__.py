@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("transport", "compare", "local", "start", "server")
+SECTIONS = ("transport", "compare", "local", "llamacpp", "start", "server")
 
 
 def main() -> int:
@@ -40,6 +40,10 @@ def main() -> int:
 
         figures += import_figure(runs)
         figures += server_figures(runs, 24 if args.quick else 96)
+    if "llamacpp" in args.only and not args.quick:  # the full run only: CI's short mode keeps to the rest
+        from .llamacpp import llamacpp_figures
+
+        figures += llamacpp_figures(runs, 96)
     if "start" in args.only:
         from .local import start_figures
 

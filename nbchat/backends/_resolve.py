@@ -104,7 +104,21 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
         from .openai import OpenAIBackend
 
         return OpenAIBackend(model, source=source, **options)
-    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded"):
+    engine = options.pop("backend", None)  # for .gguf files: "transformers" (default) or "llama.cpp"
+    if engine not in (None, "transformers", "llama.cpp"):
+        msg = f"backend must be 'transformers' or 'llama.cpp' (for .gguf files), got {engine!r}."
+        raise ValueError(msg)
+    embedded = spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded")
+    if engine == "llama.cpp":
+        from .llamacpp import LlamaCppBackend
+
+        if embedded:
+            return LlamaCppBackend.embedded(**options)
+        if (isinstance(spec, str) or hasattr(spec, "__fspath__")) and os.fspath(spec).endswith(".gguf"):
+            return LlamaCppBackend(os.fspath(spec), **options)
+        msg = f"backend='llama.cpp' runs .gguf files (or the embedded model); {spec!r} is not one."
+        raise ValueError(msg)
+    if embedded:
         from .transformers import TransformersBackend
 
         return TransformersBackend.embedded(**options)
