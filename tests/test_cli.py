@@ -59,6 +59,8 @@ def test_free_port_is_the_first_free_one_in_the_range() -> None:
     first = find_free_port()
     assert 20500 <= first <= 20799
     with socket.socket() as taken:
+        # as servers do (and as port_is_free checks): a port still in TIME_WAIT after an earlier test is usable
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         taken.bind(("127.0.0.1", first))
         taken.listen()
         second = find_free_port()
