@@ -25,23 +25,43 @@ print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
 """
 
 
-def _start_times(cache: str) -> tuple[float, float]:
+_START_SCRIPT_LLAMA_CPP = """
+import time
+t0 = time.perf_counter()
+import nbchat
+conv = nbchat.Conversation(backend="llama.cpp", load="now")
+print(f"{time.perf_counter() - t0:.4f}")
+"""
+
+
+def _start_times(cache: str, script: str = _START_SCRIPT) -> tuple[float, ...]:
     env = {**os.environ, "NBCHAT_CACHE_DIR": cache, "TRANSFORMERS_VERBOSITY": "error"}
     out = subprocess.run(
-        [sys.executable, "-c", _START_SCRIPT], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    return float(out[-2]), float(out[-1])
+    return tuple(float(x) for x in out[-2 if script == _START_SCRIPT else -1 :])
 
 
 def start_figures(runs: int) -> list[Figure]:
-    """Cold start (GGUF conversion into an empty cache) and warm start (converted copy), in fresh processes."""
+    """Embedded model start in fresh processes: llama.cpp (the default when installed: no conversion, no torch), and
+    transformers cold (GGUF conversion into an empty cache) and warm (the converted copy)."""
+    from nbchat.backends.llamacpp import llama_cpp_available
+
+    figures = []
     with tempfile.TemporaryDirectory(prefix="nbchat-bench-cache-") as cache:
+        if llama_cpp_available():
+            llama = sorted(_start_times(cache, _START_SCRIPT_LLAMA_CPP)[0] for _ in range(runs))[runs // 2]
+            figures.append(
+                Figure("embedded model start (llama.cpp)", llama, "s", None, "", "≤ 2 s", llama <= 2,
+                       note="import nbchat and llama_cpp, map the GGUF file, read its chat template; new process")
+            )  # fmt: skip
         _, cold = _start_times(cache)
         warm_runs = [_start_times(cache) for _ in range(runs)]
     warm = sorted(w for _, w in warm_runs)[len(warm_runs) // 2]
     import_s = sorted(i for i, _ in warm_runs)[len(warm_runs) // 2]
     return [
-        Figure("embedded model start, warm", warm, "s", cold, "cold start (GGUF conversion)", "≤ 2 s",
+        *figures,
+        Figure("embedded model start, warm (transformers)", warm, "s", cold, "cold start (GGUF conversion)", "≤ 2 s",
                warm <= 2, note=f"plus {import_s:.2f} s to import torch + transformers in a new process"),
     ]  # fmt: skip
 

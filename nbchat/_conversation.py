@@ -65,7 +65,8 @@ class Conversation(HistoryEditing):
     Parameters
     ----------
     spec : str, client object, callable, Backend or None, default None
-        What answers. ``None``: the embedded SmolLM2-135M-Instruct, or the administrator's default model where one
+        What answers. ``None``: the embedded SmolLM2-135M-Instruct (a GGUF file, run by llama.cpp when
+        ``nbchat[llamacpp]`` is installed, else by transformers), or the administrator's default model where one
         is set (``$NBCHAT_DEFAULT_MODEL``, see :mod:`nbchat._policy`). A string: a local model (name, directory, hub id,
         ``.gguf`` file), an online source (``"openai:gpt-4o-mini"``, ``"kimi:"``), a server URL
         (``"http://127.0.0.1:8000/v1"``) or ``"tgi:<url>"``. An ``openai.OpenAI`` or ``text_generation.Client``
@@ -98,7 +99,9 @@ class Conversation(HistoryEditing):
         Autosave: the conversation is written to this JSON file after every reply and every edit, and read back
         from it here if it exists, so a chat survives kernel restarts (settings come from these arguments).
     **backend_options
-        Passed to the backend (``device=``, ``dtype=``, ``api_key=``, ``prompt_format=``, ...).
+        Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
+        ``backend="llama.cpp"`` or ``backend="transformers"`` chooses the engine of a ``.gguf`` file or the
+        embedded model (default: llama.cpp when llama-cpp-python is installed).
 
     Raises
     ------
@@ -106,6 +109,8 @@ class Conversation(HistoryEditing):
         If ``spec`` names nothing that can be found (the message lists where it looked).
     ValueError, TypeError
         If a setting is out of range.
+    MissingDependencyError
+        If ``backend="llama.cpp"`` is asked for and llama-cpp-python is not installed (the message says how).
     """
 
     def __init__(

@@ -277,7 +277,11 @@ def request_code(conv: Conversation, message_id: str) -> str:
     for key in ("model", "source"):
         if spec.get(key) is not None:
             args.append(f"    {key}={spec[key]!r},")
-    args += [f"    {k}={v!r}," for k, v in (spec.get("options") or {}).items()]
+    options = dict(spec.get("options") or {})
+    local_file = not spec["object"] and (spec["spec"] is None or str(spec["spec"]).lower().endswith(".gguf"))
+    if local_file and request.get("backend") in ("llama.cpp", "transformers"):
+        options.setdefault("backend", request["backend"])  # the engine that answered, wherever the code runs
+    args += [f"    {k}={v!r}," for k, v in options.items()]
     args += [
         f"    system_prompt={system!r},",
         f"    max_new_tokens={settings['max_new_tokens']!r},",

@@ -1,7 +1,8 @@
-"""The embedded SmolLM2-135M-Instruct run by llama.cpp: the same behaviour as the transformers path, faster.
+"""What only the llama.cpp engine has: shared models, its context window, seeds, choosing it.
 
-These tests fail (they do not skip) when llama-cpp-python is missing: CI installs ``nbchat[llamacpp]``, and a
-failed build of it must fail CI.
+The behaviour both local engines share (streaming, Stop, stop strings, prefix reuse, ...) is tested on both in
+tests/test_local_engines.py. These tests fail (they do not skip) when llama-cpp-python is missing: CI installs
+``nbchat[llamacpp]``, and a failed build of it must fail CI.
 """
 
 from __future__ import annotations
@@ -43,112 +44,15 @@ def conversation() -> nbchat.Conversation:
     return make()
 
 
-def test_answers_through_conversation_streaming_several_deltas(conversation: nbchat.Conversation) -> None:
-    conversation.clear()
-    deltas: list[str] = []
-    unsubscribe = conversation.subscribe(lambda e: deltas.append(e.text) if e.kind == "delta" else None)
-    try:
-        reply = conversation.ask("Which animals live in the savanna?")
-    finally:
-        unsubscribe()
-    assert reply.strip()
-    assert len(deltas) > 1
-    assert "".join(deltas) == reply
-    stats = conversation.history[-1].stats
-    assert stats["backend"] == "llama.cpp"
-    assert stats["model"] == "SmolLM2-135M-Instruct"
-    assert 0 < stats["tokens"] <= 24
-    assert stats["prompt_tokens"] > 5
-    assert stats["ttft_s"] > 0
-    assert stats["tokens_per_s"] > 0
-    assert stats["finish_reason"] in ("stop", "length")
-
-
-def test_prompt_is_the_gguf_chat_template_as_transformers_renders_it(conversation: nbchat.Conversation) -> None:
-    """Same template, same tokens: the two local paths see the very same prompt."""
-    from nbchat.backends.transformers import TransformersBackend
-
-    messages = [
-        {"role": "system", "content": "You are a zoologist."},
-        {"role": "user", "content": "Which animals live in the savanna? Ünïcödé, 象, 🦁"},
-        {"role": "assistant", "content": "Lions, zebras and elephants."},
-        {"role": "user", "content": "Which is the strongest?"},
-    ]
-    ours = conversation.backend
-    theirs = TransformersBackend.embedded()
-    theirs.load()
-    assert ours.render_prompt(messages) == theirs.render_prompt(messages)
-    assert ours.render_prompt(messages).endswith("<|im_start|>assistant\n")  # type: ignore[union-attr]
+def test_context_window_and_prompt_before_and_after_loading(conversation: nbchat.Conversation) -> None:
+    """(tests/test_local_engines.py checks the prompt is the one transformers renders, token for token.)"""
+    messages = [{"role": "user", "content": "Which animals live in the savanna?"}]
     assert LlamaCppBackend.embedded(n_ctx=768).render_prompt(messages) is None  # not loaded yet
-    assert ours.count_tokens(messages) == theirs.count_tokens(messages)
-    assert ours.context_window == 4096  # min(trained context 8192, the 4096 default cap)
+    assert LlamaCppBackend.embedded(n_ctx=768).count_tokens(messages) is None
+    assert conversation.backend.context_window == 4096  # min(trained context 8192, the 4096 default cap)
 
 
-def test_greedy_is_deterministic(conversation: nbchat.Conversation) -> None:
-    conversation.clear()
-    first = conversation.ask("Name a colour.")
-    conversation.clear()
-    second = conversation.ask("Name a colour.")  # the whole prompt is in the cache now: still the same answer
-    assert first == second
-
-
-def test_max_new_tokens_is_obeyed(conversation: nbchat.Conversation) -> None:
-    conversation.clear()
-    conversation.settings = conversation.settings.replace(max_new_tokens=5)
-    try:
-        conversation.ask("Tell me a long story about a lion.")
-    finally:
-        conversation.settings = conversation.settings.replace(max_new_tokens=24)
-    stats = conversation.history[-1].stats
-    assert stats["tokens"] == 5
-    assert stats["finish_reason"] == "length"
-
-
-def test_end_of_turn_token_finishes_with_stop(conversation: nbchat.Conversation) -> None:
-    conversation.clear()
-    conversation.settings = conversation.settings.replace(max_new_tokens=200)
-    try:
-        reply = conversation.ask("Say yes.")
-    finally:
-        conversation.settings = conversation.settings.replace(max_new_tokens=24)
-    stats = conversation.history[-1].stats
-    assert stats["finish_reason"] == "stop"
-    assert stats["tokens"] < 200
-    assert "<|im_end|>" not in reply
-
-
-def test_stop_sequences_never_show(conversation: nbchat.Conversation) -> None:
-    conversation.clear()
-    conversation.settings = conversation.settings.replace(max_new_tokens=40)
-    reply = conversation.ask("Count from 1 to 10, separated by commas.")
-    assert "5" in reply  # the model counts
-    conversation.clear()
-    conversation.settings = conversation.settings.replace(stop=("5",))
-    try:
-        stopped = conversation.ask("Count from 1 to 10, separated by commas.")
-    finally:
-        conversation.settings = conversation.settings.replace(stop=(), max_new_tokens=24)
-    assert "5" not in stopped
-    assert stopped == reply[: reply.index("5")]
-    assert conversation.history[-1].stats["finish_reason"] == "stop"
-
-
-def test_multi_turn_history_and_system_prompt_reach_the_template(conversation: nbchat.Conversation) -> None:
-    conversation.clear()
-    conversation.system_prompt = "You are a zoologist."
-    try:
-        conversation.ask("Which animals live in the savanna?")
-        conversation.ask("Which of these is the strongest?")
-        prompt = conversation.backend.render_prompt(conversation.build_messages()) or ""
-    finally:
-        conversation.system_prompt = ""
-    assert prompt.startswith("<|im_start|>system\nYou are a zoologist.<|im_end|>")
-    assert "Which animals live in the savanna?" in prompt
-    assert conversation.history[1].content in prompt
-    assert conversation.history[-1].stats["prompt_tokens"] > conversation.history[1].stats["prompt_tokens"]
-
-
-def test_stop_ends_the_worker_within_a_token_and_the_model_stays_usable(conversation: nbchat.Conversation) -> None:
+def test_stop_releases_the_shared_model_at_once(conversation: nbchat.Conversation) -> None:
     conversation.clear()
     conversation.settings = conversation.settings.replace(max_new_tokens=400)
     try:
@@ -188,25 +92,6 @@ def test_closing_the_stream_early_keeps_the_model_usable(conversation: nbchat.Co
     assert info.cached_tokens == info.prompt_tokens - 1  # the prompt was still in the cache
     assert info.completion_tokens == full_info.completion_tokens == 50
     assert info.finish_reason == "length"
-
-
-def test_prefix_reuse_changes_nothing_and_is_reported() -> None:
-    """Greedy answers are identical with and without llama.cpp's prefix reuse, across turns and an edit."""
-    turns = ["Which animals live in the savanna?", "Which of these is the strongest?", "And the fastest?"]
-    # two llama.cpp contexts (n_ctx tells them apart), so that one's resets do not evict the other's cache
-    with_cache, without = make(max_new_tokens=20, n_ctx=2048), make(max_new_tokens=20, n_ctx=1024, prefix_cache=False)
-    assert with_cache.backend._shared is not without.backend._shared  # type: ignore[attr-defined]
-    for text in turns:
-        assert with_cache.ask(text) == without.ask(text)
-    cached = [m.stats["cached_tokens"] for m in with_cache.history if m.role == "assistant"]
-    prompts = [m.stats["prompt_tokens"] for m in with_cache.history if m.role == "assistant"]
-    assert all(c and c > p * 0.6 for c, p in zip(cached[1:], prompts[1:], strict=True)), (cached, prompts)
-    assert all(m.stats["cached_tokens"] is None for m in without.history if m.role == "assistant")
-    # a changed system message invalidates the cache after "<|im_start|>system\nYou are a": still the same answers
-    for conv in (with_cache, without):
-        conv.system_prompt = "You are a poet."
-    assert with_cache.ask("Describe a lion.") == without.ask("Describe a lion.")
-    assert with_cache.history[-1].stats["cached_tokens"] == 6
 
 
 def test_instances_are_shared_per_file_context_and_threads() -> None:
@@ -294,6 +179,9 @@ def test_choosing_the_backend_for_a_gguf_file(monkeypatch: pytest.MonkeyPatch) -
         importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a)
     )
     assert gguf_backend_kind() == "transformers"  # not installed: transformers runs GGUF files too
+    assert nbchat.Conversation(load="lazy").backend.kind == "transformers"  # what the demo set-up gets
+    with pytest.raises(MissingDependencyError):
+        gguf_backend_kind(None, {"n_threads": 2})  # an option only llama.cpp has
     with pytest.raises(MissingDependencyError) as caught:
         gguf_backend_kind("llama.cpp")
     assert INSTALL_COMMAND in str(caught.value)
@@ -302,11 +190,38 @@ def test_choosing_the_backend_for_a_gguf_file(monkeypatch: pytest.MonkeyPatch) -
         LlamaCppBackend.embedded()
 
 
-def test_backend_option_chooses_the_engine_for_gguf() -> None:
+def test_backend_option_chooses_the_engine_for_gguf(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert nbchat.Conversation(load="lazy").backend.kind == "llama.cpp"  # installed: the default for the embedded
+    assert nbchat.Conversation("embedded", load="lazy").backend.kind == "llama.cpp"
     assert nbchat.Conversation(backend="llama.cpp", load="lazy").backend.kind == "llama.cpp"
     assert nbchat.Conversation(backend="transformers", load="lazy").backend.kind == "transformers"
-    assert nbchat.Conversation(load="lazy").backend.kind == "transformers"  # the default stays transformers
+    assert nbchat.Conversation(dtype="bfloat16", load="lazy").backend.kind == "transformers"  # a transformers option
+    assert nbchat.Conversation(n_threads=1, load="lazy").backend.n_threads == 1
+    # any .gguf file, by path or by name in a model-zoo directory
+    from nbchat._embedded import embedded_gguf_path
+
+    (tmp_path / "tiny.gguf").symlink_to(embedded_gguf_path())
+    assert nbchat.Conversation(str(tmp_path / "tiny.gguf"), load="lazy").backend.kind == "llama.cpp"
+    monkeypatch.setenv("NBCHAT_MODEL_PATH", str(tmp_path))
+    zoo = nbchat.Conversation("tiny", load="lazy").backend
+    assert (zoo.kind, zoo.model) == ("llama.cpp", "tiny")
+    assert nbchat.Conversation("tiny", backend="transformers", load="lazy").backend.kind == "transformers"
     with pytest.raises(ValueError, match="backend must be"):
         nbchat.Conversation(backend="vllm", load="lazy")
     with pytest.raises(ValueError, match=r"runs \.gguf files"):
         nbchat.Conversation(lambda m, h: "x", backend="llama.cpp", load="lazy")
+    with pytest.raises(ValueError, match="is a server"):
+        nbchat.Conversation("http://127.0.0.1:9/v1", backend="transformers", load="lazy")
+    with pytest.raises(ValueError, match="pass the options of one"):
+        nbchat.Conversation(dtype="float32", n_threads=1, load="lazy")
+
+
+def test_copy_as_code_names_the_engine_that_answered(capsys: pytest.CaptureFixture[str]) -> None:
+    conv = nbchat.Conversation(temperature=0, max_new_tokens=12, load="now")  # the default engine: llama.cpp
+    conv.ask("Hi!")
+    reply = conv.ask("Name a fruit.")
+    code = conv.request_code(conv.history[-1].id)
+    assert "backend='llama.cpp'," in code  # the same engine wherever the snippet runs
+    capsys.readouterr()
+    exec(compile(code, "<copied code>", "exec"), {})
+    assert capsys.readouterr().out == reply + "\n"

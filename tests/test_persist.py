@@ -83,9 +83,9 @@ def test_file_never_contains_keys(tmp_path: Path) -> None:
         ('{"format": "nbchat.conversation", "version": 99, "messages": []}', "Unsupported"),
         ('{"format": "nbchat.conversation", "version": 1, "messages": [{"id": "a"}]}', "missing or invalid 'parent'"),
         (
-            '{"format": "nbchat.conversation", "version": 1, "messages": [{"id": "a", "parent": "ghost", "role": "user",'
-            ' "content": "x", "status": "done", "error": null, "stats": {}, "pinned": false, "excluded": false,'
-            ' "created": 1}]}',
+            '{"format": "nbchat.conversation", "version": 1, "messages": [{"id": "a", "parent": "ghost",'
+            ' "role": "user", "content": "x", "status": "done", "error": null, "stats": {}, "pinned": false,'
+            ' "excluded": false, "created": 1}]}',
             "invalid 'parent'",
         ),
         (

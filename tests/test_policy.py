@@ -223,13 +223,15 @@ def test_default_model_for_chat_with_no_model(policy: pytest.MonkeyPatch, comms:
 
 
 def test_embedded_spec_string_and_default(policy: pytest.MonkeyPatch) -> None:
-    from nbchat.backends.transformers import TransformersBackend
+    from nbchat._embedded import EMBEDDED_MODEL_NAME
+    from nbchat.backends.llamacpp import gguf_backend_kind
 
-    assert isinstance(resolve_backend("embedded"), TransformersBackend)
+    engine = gguf_backend_kind()  # llama.cpp where llama-cpp-python is installed, else transformers
+    backend = resolve_backend("embedded")
+    assert (backend.kind, backend.model) == (engine, EMBEDDED_MODEL_NAME)
     policy.setenv("NBCHAT_DEFAULT_MODEL", "embedded")
     backend = resolve_backend(None)
-    assert isinstance(backend, TransformersBackend)
-    assert backend.model == TransformersBackend.embedded().model
+    assert (backend.kind, backend.model) == (engine, EMBEDDED_MODEL_NAME)
 
 
 def test_a_backend_let_through_once_is_not_refused_again(policy: pytest.MonkeyPatch) -> None:

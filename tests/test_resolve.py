@@ -80,9 +80,14 @@ def test_local_name_from_the_model_zoo_answers(zoo: Path) -> None:
 
 
 def test_gguf_file_in_the_zoo(zoo: Path) -> None:
+    from nbchat.backends.llamacpp import gguf_backend_kind
+
     backend = resolve_backend("smol")
+    assert backend.kind == gguf_backend_kind()  # llama.cpp where installed, else transformers
+    assert (backend.path, backend.model) == (zoo / "smol.gguf", "smol")  # found by name, not loaded yet
+    backend = resolve_backend("smol", backend="transformers")
     assert isinstance(backend, TransformersBackend)
-    assert backend.path == zoo / "smol.gguf"  # found by name, not loaded yet
+    assert backend.path == zoo / "smol.gguf"
 
 
 def test_name_from_the_hugging_face_cache(

@@ -111,9 +111,7 @@ def test_keys_never_leave_the_kernel(tmp_path: Path, openai_stub) -> None:
     the key is in none of the saved notebook (widget state stored), the conversation files, the messages sent to
     the browser, the DEBUG logs of every library, or the reprs and transcripts."""
     (tmp_path / "key.txt").write_text(ARG_KEY)
-    (tmp_path / ".env").write_text(
-        f"NBCHAT_OPENAI_API_KEY={DOTENV_KEY}\nNBCHAT_OPENAI_BASE_URL={openai_stub.url}/v1\n"
-    )
+    (tmp_path / ".env").write_text(f"NBCHAT_OPENAI_API_KEY={DOTENV_KEY}\nNBCHAT_OPENAI_BASE_URL={openai_stub.url}/v1\n")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in KEY_CELLS]
     saved_env = dict(os.environ)

@@ -1,4 +1,4 @@
-"""``Conversation(spec, model=..., source=...)`` and ``nbchat.Chat(spec, model=...)``: the served model's name as a keyword.
+"""``Conversation(spec, model=..., source=...)``, ``Chat(spec, model=...)``: the served model's name as a keyword.
 
 These need the controller and the widget to take the spec as their first parameter and forward ``model=`` and
 ``source=`` to :func:`nbchat.backends.resolve_backend`.

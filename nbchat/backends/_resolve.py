@@ -2,9 +2,10 @@
 
 ::
 
-    None, "embedded"                  embedded SmolLM2-135M-Instruct (transformers), or an admin's default
+    None, "embedded"                  embedded SmolLM2-135M-Instruct (GGUF), or an admin's default
     "internlm2-chat-7b"               local name: $NBCHAT_MODEL_PATH dirs, Hugging Face cache, then the hub
-    "/models/chatglm3-6b", "x.gguf"   a directory or GGUF file (transformers)
+    "/models/chatglm3-6b"             a model directory (transformers)
+    "/models/x.gguf"                  a GGUF file: llama.cpp when llama-cpp-python is installed, else transformers
     "org/name"                        hub id: the Hugging Face cache, else downloaded when the model loads
     "openai:gpt-4o-mini", "kimi:"     online source, model (or the source's default)
     "http://127.0.0.1:8000/v1"        any OpenAI-compatible server (model= names the served model)
@@ -61,7 +62,11 @@ def resolve_backend(
         the spec itself (``model="/models/x"`` works as before).
     **options
         Passed to the backend's constructor: ``api_key=``, ``timeout=``, ``base_url=`` (servers and sources);
-        ``prompt_format=``, ``token=``, ``headers=`` (TGI); ``device=``, ``dtype=``, ``name=`` (local models).
+        ``prompt_format=``, ``token=``, ``headers=`` (TGI); ``name=``, ``prefix_cache=`` (local models);
+        ``device=``, ``dtype=`` (transformers); ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` (llama.cpp).
+        ``backend="llama.cpp"`` or ``"transformers"`` chooses the engine of a ``.gguf`` file or the embedded model;
+        default: llama.cpp when llama-cpp-python is installed (``nbchat[llamacpp]``) and no transformers-only option
+        is given, else transformers (see :func:`nbchat.backends.llamacpp.gguf_backend_kind`).
 
     Returns
     -------
@@ -72,6 +77,10 @@ def resolve_backend(
     ------
     TypeError
         If ``spec`` is none of the above, or options do not fit it.
+    ValueError
+        If ``backend=`` is not ``"llama.cpp"`` or ``"transformers"``, or names an engine for a model it cannot run.
+    MissingDependencyError
+        If llama.cpp is asked for (``backend="llama.cpp"``, ``n_ctx=``, ...) and llama-cpp-python is not installed.
     ModelNotFoundError
         If a local name is not found; the message lists every place tried and how to fix it.
     BackendError
@@ -104,30 +113,29 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
         from .openai import OpenAIBackend
 
         return OpenAIBackend(model, source=source, **options)
-    engine = options.pop("backend", None)  # for .gguf files: "transformers" (default) or "llama.cpp"
-    if engine not in (None, "transformers", "llama.cpp"):
-        msg = f"backend must be 'transformers' or 'llama.cpp' (for .gguf files), got {engine!r}."
-        raise ValueError(msg)
+    engine = options.pop("backend", None)  # for .gguf files: "llama.cpp" (when installed) or "transformers"
     embedded = spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded")
-    if engine == "llama.cpp":
-        from .llamacpp import LlamaCppBackend
+    if engine is not None:
+        from .llamacpp import BACKEND_CHOICES
 
-        if embedded:
-            return LlamaCppBackend.embedded(**options)
-        if (isinstance(spec, str) or hasattr(spec, "__fspath__")) and os.fspath(spec).endswith(".gguf"):
-            return LlamaCppBackend(os.fspath(spec), **options)
-        msg = f"backend='llama.cpp' runs .gguf files (or the embedded model); {spec!r} is not one."
-        raise ValueError(msg)
+        if engine not in BACKEND_CHOICES:
+            msg = f"backend must be 'llama.cpp' or 'transformers' (for .gguf files), got {engine!r}."
+            raise ValueError(msg)
+        is_gguf = (isinstance(spec, str) or hasattr(spec, "__fspath__")) and os.fspath(spec).endswith(".gguf")
+        if engine == "llama.cpp" and not (embedded or is_gguf):
+            msg = f"backend='llama.cpp' runs .gguf files (or the embedded model); {spec!r} is not one."
+            raise ValueError(msg)
     if embedded:
-        from .transformers import TransformersBackend
-
-        return TransformersBackend.embedded(**options)
+        return _gguf_backend(None, engine, options)
     if isinstance(spec, str) or hasattr(spec, "__fspath__"):
-        return _resolve_string(os.fspath(spec), model, options)
+        return _resolve_string(os.fspath(spec), model, options, engine)
     if _is_openai_client(spec):
         from .openai import OpenAIBackend
 
         return OpenAIBackend(model, client=spec, **options)
+    if engine is not None:
+        msg = f"backend={engine!r} chooses the engine of a local model; {type(spec).__name__!r} is not one."
+        raise ValueError(msg)
     from .tgi import TGIBackend, is_tgi_client
 
     if is_tgi_client(spec):
@@ -147,10 +155,35 @@ def _is_openai_client(obj: Any) -> bool:
     return (type(obj).__module__ or "").startswith("openai") and hasattr(obj, "chat") and hasattr(obj, "base_url")
 
 
-def _resolve_string(text: str, model: str | None, options: dict[str, Any]) -> Backend:
+def _gguf_backend(path: str | os.PathLike[str] | None, engine: str | None, options: dict[str, Any]) -> Backend:
+    """A ``.gguf`` file (``None``: the embedded model) on llama.cpp when installed, else on transformers."""
+    from .llamacpp import gguf_backend_kind
+
+    if gguf_backend_kind(engine, options) == "llama.cpp":
+        from .llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend.embedded(**options) if path is None else LlamaCppBackend(path, **options)
+    from .transformers import TransformersBackend
+
+    return TransformersBackend.embedded(**options) if path is None else TransformersBackend(path, **options)
+
+
+def _local_backend(path: str | os.PathLike[str], engine: str | None, options: dict[str, Any]) -> Backend:
+    """A model directory (transformers) or ``.gguf`` file (see :func:`_gguf_backend`) found on disk."""
+    if os.fspath(path).lower().endswith(".gguf"):
+        return _gguf_backend(path, engine, options)
+    from .transformers import TransformersBackend
+
+    return TransformersBackend(path, **options)
+
+
+def _resolve_string(text: str, model: str | None, options: dict[str, Any], engine: str | None = None) -> Backend:
     from .sources import SOURCES
 
     stripped = text.strip()
+    if engine is not None and stripped.lower().startswith(("tgi:", "http://", "https://")):
+        msg = f"backend={engine!r} chooses the engine of a local model; {text!r} is a server."
+        raise ValueError(msg)
     if stripped.lower().startswith("tgi:"):
         from .tgi import TGIBackend
 
@@ -180,7 +213,7 @@ def _resolve_string(text: str, model: str | None, options: dict[str, Any]) -> Ba
             f"path alone: Conversation({text!r})."
         )
         raise TypeError(msg)
-    return _resolve_local(text, options)
+    return _resolve_local(text, options, engine)
 
 
 def hf_cache_dir() -> Path:
@@ -221,14 +254,16 @@ def _cache_candidates(name: str, cache: Path) -> list[str]:
     return [*out, alias] if alias and alias not in out else out
 
 
-def _resolve_local(name: str, options: dict[str, Any]) -> Backend:
+def _resolve_local(name: str, options: dict[str, Any], engine: str | None = None) -> Backend:
     """A local model by path or name (LazyLLM's order: model zoo, then cache, then download)."""
     from .transformers import TransformersBackend
 
     path = Path(name).expanduser()
     looks_like_path = name.endswith(".gguf") or name.startswith(("/", ".", "~", "\\")) or path.is_absolute()
     if path.exists() or looks_like_path:
-        return TransformersBackend(name, **options)  # raises ModelNotFoundError for a missing path
+        if not path.exists():
+            return TransformersBackend(name, **options)  # raises ModelNotFoundError naming the missing path
+        return _local_backend(name, engine, options)
     label = options.pop("name", None) or name
     tried: list[str] = []
     zoo = [d for d in os.environ.get(MODEL_PATH_VAR, "").split(os.pathsep) if d.strip()]
@@ -236,7 +271,7 @@ def _resolve_local(name: str, options: dict[str, Any]) -> Backend:
         base = Path(directory).expanduser()
         for candidate in dict.fromkeys([base / name, base / f"{name}.gguf", base / name.split("/")[-1]]):
             if candidate.exists():
-                return TransformersBackend(candidate, name=label, **options)
+                return _local_backend(candidate, engine, {**options, "name": label})
         tried.append(f"{base / name} (and .gguf) — from ${MODEL_PATH_VAR}")
     if not zoo:
         tried.append(f"${MODEL_PATH_VAR} — not set, so no model-zoo directory was searched")

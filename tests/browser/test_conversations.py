@@ -12,7 +12,7 @@ from .lab import current_notebook, open_notebook, run_all
 
 pytestmark = pytest.mark.browser
 
-SETUP = '''\
+SETUP = """\
 import itertools
 import nbchat
 
@@ -23,7 +23,7 @@ def bot(message, history):
     return f"Answer #{n} to: {message}\\n\\n```python\\nprint('hello {n}')\\n```"
 
 chat = nbchat.Chat(bot, system_prompt="You are a test double.")
-chat'''
+chat"""
 
 
 @pytest.fixture
