@@ -10,167 +10,56 @@ stream at the same time and a turn takes about as long as the slowest column. Th
 Listeners never build widget state themselves: a conversation may call them while holding its lock, and building
 the state reads every column's history, so the sync thread does it (and nothing waits on two locks at once).
 
-Blind mode (an arena): column names are replaced by letters everywhere the browser or the notebook can see them
-(synced traits, stats, status lines, :attr:`Compare.results`) until the user votes or presses "Reveal".
+Blind mode, votes and results are a mixin (:mod:`nbchat._arena`); columns, turns and the spec helpers are plain
+data in :mod:`nbchat._compare_columns`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
-import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anywidget
 import traitlets
 
+from ._arena import RESULT_COLUMNS as RESULT_COLUMNS  # re-exported: tests import it from here
+from ._arena import Arena
+from ._compare_columns import (
+    _SETTINGS,
+    Column,
+    _apply_settings,
+    _candidates,
+    _checked_settings,
+    _combo_name,
+    _letter,
+    _Reply,
+    _split_item,
+    _sweep_factory,
+    _Turn,
+)
 from ._conversation import Conversation, ConversationEvent
-from ._errors import ConversationBusyError, MissingDependencyError, NbchatError
+from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage, check_text
-from ._settings import GenerationSettings
 from ._widget import _DeltaBatcher, _message_state
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["Column", "Compare"]
 
 logger = logging.getLogger(__name__)
 
 _STATIC = Path(__file__).parent / "static"
-_GENERATION = ("max_new_tokens", "temperature", "top_p", "stop")
-_SETTINGS = (*_GENERATION, "system_prompt", "history")
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")
 _HIDDEN_STATS = ("backend", "model")  # stats that would name the model in blind mode
 _SYNC_IDLE_S = 2.0  # the sync thread ends after this long without work (started again on demand)
-RESULT_COLUMNS = (
-    "turn", "column", "model", "settings", "temperature", "max_new_tokens", "system_prompt", "prompt", "reply",
-    "status", "error", "tokens", "ttft_s", "tokens_per_s", "duration_s", "vote",
-)  # fmt: skip
 
 
-def _letter(index: int) -> str:
-    """0 → "A", 25 → "Z", 26 → "AA": the blind names."""
-    out = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        out = chr(65 + rest) + out
-    return out
-
-
-def _settings_text(settings: GenerationSettings, system_prompt: str) -> str:
-    """``temperature=0.7 · max_new_tokens=256`` (and the system message, shortened), for headers and results."""
-    parts = [f"temperature={settings.temperature:g}", f"max_new_tokens={settings.max_new_tokens}"]
-    if settings.top_p != 1.0:
-        parts.append(f"top_p={settings.top_p:g}")
-    if system_prompt.strip():
-        short = system_prompt.strip().replace("\n", " ")
-        parts.append(f"system={short[:40] + '…' if len(short) > 40 else short!r}")
-    return " · ".join(parts)
-
-
-def _checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[GenerationSettings, str, bool]:
-    """``conv``'s settings, system message and history flag with ``values`` applied; nothing is changed yet.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a name not in ``_SETTINGS`` or a value out of range (the message says which).
-    """
-    unknown = sorted(set(values) - set(_SETTINGS))
-    if unknown:
-        msg = f"Unknown setting(s) {', '.join(unknown)}; a column takes {', '.join(_SETTINGS)}."
-        raise TypeError(msg)
-    changes = {k: values[k] for k in _GENERATION if k in values}
-    if isinstance(changes.get("max_new_tokens"), (float, str)):  # from the browser's number field
-        changes["max_new_tokens"] = int(float(changes["max_new_tokens"]))
-    if isinstance(changes.get("temperature"), str):
-        changes["temperature"] = float(changes["temperature"])
-    settings = conv.settings.replace(**changes) if changes else conv.settings
-    system = str(values["system_prompt"] or "") if "system_prompt" in values else conv.system_prompt
-    history = bool(values["history"]) if "history" in values else conv.use_history
-    return settings, system, history
-
-
-def _apply_settings(conv: Conversation, values: Mapping[str, Any]) -> None:
-    """Set ``values`` (names from ``_SETTINGS``) on ``conv``, all or nothing."""
-    conv.settings, conv.system_prompt, conv.use_history = _checked_settings(conv, values)
-
-
-def _combo_name(combo: Mapping[str, Any]) -> str | None:
-    """``temperature=0.7, max_new_tokens=64``: a sweep column's name (None when nothing varies)."""
-    parts = []
-    for key, value in combo.items():
-        shown = repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={shown}")
-    return ", ".join(parts) or None
-
-
-@dataclasses.dataclass(eq=False)
-class Column:
-    """One column of a :class:`Compare`: a name and the :class:`~nbchat.Conversation` that answers in it.
-
-    Attributes
-    ----------
-    id : str
-        Stable identifier (``"c1"``, ``"c2"``, ...); says nothing about the model, so it is safe in blind mode.
-    name : str
-        The column's name (the model name unless one was given).
-    conversation : Conversation
-        The column's conversation: history, settings (``conversation.settings``), backend.
-    letter : str
-        Its blind name (``"A"``, ``"B"``, ...), assigned when blind mode is turned on.
-    """
-
-    id: str
-    name: str
-    conversation: Conversation
-    letter: str = ""
-    owned: bool = dataclasses.field(default=True, repr=False)  # created by the Compare: closed when removed
-    _batcher: _DeltaBatcher | None = dataclasses.field(default=None, repr=False)
-    _unsubscribe: Any = dataclasses.field(default=None, repr=False)
-
-    @property
-    def label(self) -> str:
-        """``model · backend`` as the Chat widget shows it."""
-        info = self.conversation.backend.describe()
-        return " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
-
-
-@dataclasses.dataclass(eq=False)
-class _Reply:
-    """One column's part of a turn, recorded when the prompt was sent (the message fills in as it streams)."""
-
-    column: Column
-    user_id: str
-    message: ChatMessage
-    future: Future[ChatMessage]
-    settings: GenerationSettings
-    system_prompt: str
-    model: str
-
-
-@dataclasses.dataclass(eq=False)
-class _Turn:
-    index: int
-    prompt: str
-    replies: list[_Reply]
-    vote: str | None = None  # winning column id, "tie", or None
-
-    @property
-    def done(self) -> bool:
-        return all(r.message.status != "streaming" for r in self.replies)
-
-
-class Compare(anywidget.AnyWidget):
+class Compare(Arena, anywidget.AnyWidget):
     """Several models side by side in one widget: one message box, one column per model, answers streamed at once.
 
     Parameters
@@ -481,148 +370,6 @@ class Compare(anywidget.AnyWidget):
             self._turn_log.clear()
         self._sync()
 
-    # ------------------------------------------------------------------ blind mode and votes
-    def vote(self, winner: Column | str | int, turn: int | None = None) -> None:
-        """Record which answer of a turn was better, or ``"tie"``; reveals the names in blind mode.
-
-        Parameters
-        ----------
-        winner : Column, name, letter, id or index, or "tie"
-        turn : int, optional
-            Turn number (1 is the first prompt); default: the latest turn.
-
-        Raises
-        ------
-        ValueError
-            If there is no such turn, it is still streaming, or ``winner`` did not answer in it.
-        """
-        with self._state_lock:
-            if not self._turn_log:
-                msg = "Nothing to vote on yet: send a prompt first."
-                raise ValueError(msg)
-            index = len(self._turn_log) if turn is None else int(turn)
-            if not 1 <= index <= len(self._turn_log):
-                msg = f"There is no turn {index}; turns go from 1 to {len(self._turn_log)}."
-                raise ValueError(msg)
-            record = self._turn_log[index - 1]
-        if not record.done:
-            msg = f"Turn {index} is still streaming; vote when every column has answered."
-            raise ValueError(msg)
-        if winner == "tie":
-            choice = "tie"
-        else:
-            answered = {r.column.id: r.column for r in record.replies}
-            col = answered.get(winner) if isinstance(winner, str) else None
-            col = col or self._find_in(winner, list(answered.values()))
-            choice = col.id
-        with self._state_lock:
-            record.vote = choice
-        if self.blind:
-            self.revealed = True
-        self._sync()
-
-    def _find_in(self, ref: Column | str | int, cols: list[Column]) -> Column:
-        hidden = self._hidden()
-        for col in cols:
-            if ref is col or ref in (col.id, col.letter if hidden else col.name) or (not hidden and ref == col.letter):
-                return col
-        if isinstance(ref, int) and not isinstance(ref, bool):
-            found = self._find(ref)
-            if found in cols:
-                return found
-        names = ", ".join(repr(self._shown_name(c)) for c in cols)
-        msg = f"{ref!r} did not answer in this turn; pick one of {names} or 'tie'."
-        raise ValueError(msg)
-
-    def reveal(self) -> None:
-        """Show the model names (blind mode)."""
-        self.revealed = True
-
-    @property
-    def votes(self) -> list[dict[str, Any]]:
-        """One record per voted turn: ``turn``, ``prompt``, ``winner`` (a column name, or "tie"), ``columns``."""
-        with self._state_lock:
-            turns = [t for t in self._turn_log if t.vote is not None]
-        out = []
-        for t in turns:
-            names = {r.column.id: self._shown_name(r.column) for r in t.replies}
-            winner = "tie" if t.vote == "tie" else names.get(t.vote or "", t.vote)
-            out.append({"turn": t.index, "prompt": t.prompt, "winner": winner, "columns": list(names.values())})
-        return out
-
-    def _hidden(self) -> bool:
-        return bool(self.blind and not self.revealed)
-
-    def _shown_name(self, col: Column) -> str:
-        return col.letter if self._hidden() and col.letter else col.name
-
-    @traitlets.observe("blind")
-    def _on_blind(self, change: dict[str, Any]) -> None:
-        if change["new"]:
-            with self._state_lock:
-                if self.shuffle:
-                    random.shuffle(self._cols)
-                for i, col in enumerate(self._cols):
-                    col.letter = _letter(i)
-            self.revealed = False
-        self._sync()
-
-    @traitlets.observe("revealed")
-    def _on_revealed(self, change: dict[str, Any]) -> None:
-        self._sync()
-
-    # ------------------------------------------------------------------ results
-    def records(self) -> list[dict[str, Any]]:
-        """One dict per (turn, column), the rows of :attr:`results` (no pandas needed)."""
-        hidden = self._hidden()
-        with self._state_lock:
-            turns = list(self._turn_log)
-        rows = []
-        for t in turns:
-            for r in t.replies:
-                m, stats = r.message, r.message.stats
-                vote = t.vote if t.vote in (None, "tie") else "win" if t.vote == r.column.id else "loss"
-                rows.append({
-                    "turn": t.index,
-                    "column": self._shown_name(r.column),
-                    "model": "(hidden)" if hidden else r.model,
-                    "settings": _settings_text(r.settings, r.system_prompt),
-                    "temperature": r.settings.temperature,
-                    "max_new_tokens": r.settings.max_new_tokens,
-                    "system_prompt": r.system_prompt,
-                    "prompt": t.prompt,
-                    "reply": m.content,
-                    "status": m.status,
-                    "error": self._redact(m.error, r.column) if hidden and m.error else m.error,
-                    "tokens": stats.get("tokens"),
-                    "ttft_s": stats.get("ttft_s"),
-                    "tokens_per_s": stats.get("tokens_per_s"),
-                    "duration_s": stats.get("duration_s"),
-                    "vote": vote,
-                })  # fmt: skip
-        return rows
-
-    @property
-    def results(self) -> pd.DataFrame:
-        """A pandas DataFrame, one row per (turn, column).
-
-        Columns: ``turn``, ``column`` (name; its letter while blind), ``model`` ("(hidden)" while blind),
-        ``settings`` (text), ``temperature``, ``max_new_tokens``, ``system_prompt``, ``prompt``, ``reply`` (partial
-        text if stopped or failed), ``status`` (done, streaming, stopped, error, incomplete), ``error``, ``tokens``,
-        ``ttft_s`` (seconds to first text), ``tokens_per_s``, ``duration_s``, ``vote`` (win, loss, tie or None).
-
-        Raises
-        ------
-        MissingDependencyError
-            If pandas is not installed (:meth:`records` gives the same rows as dicts).
-        """
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            msg = "Compare.results needs pandas: pip install pandas (or use Compare.records() for plain dicts)."
-            raise MissingDependencyError(msg) from exc
-        return pd.DataFrame(self.records(), columns=list(RESULT_COLUMNS))
-
     # ------------------------------------------------------------------ sweeps
     @classmethod
     def sweep(cls, base: Any = None, *, blind: bool = False, shuffle: bool | None = None, **grid: Any) -> Compare:
@@ -768,15 +515,6 @@ class Compare(anywidget.AnyWidget):
                 state["error"] = self._redact(m.error, col)
         return state
 
-    @staticmethod
-    def _redact(text: str, col: Column) -> str:
-        """``text`` with the column's name, model and spec replaced by its letter."""
-        spec = col.conversation.spec.get("spec") if isinstance(col.conversation.spec, dict) else None
-        secrets_ = {col.name, col.conversation.backend.model, col.label, spec or ""}
-        for word in sorted((w for w in secrets_ if w and len(w) > 1), key=len, reverse=True):
-            text = text.replace(word, col.letter or "?")
-        return text
-
     # ------------------------------------------------------------------ browser → Python
     def _on_custom_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if not isinstance(content, dict):
@@ -858,63 +596,3 @@ class Compare(anywidget.AnyWidget):
         names = ", ".join(self._shown_name(c) for c in self.columns) if hasattr(self, "_cols") else ""
         turns = len(self._turn_log) if hasattr(self, "_turn_log") else 0
         return f"<nbchat.Compare {names or 'no columns'} · {turns} turns>"
-
-
-def _candidates(base: str) -> Iterator[str]:
-    """``base``, ``base (2)``, ``base (3)``, ...: default column names."""
-    yield base
-    for i in itertools.count(2):
-        yield f"{base} ({i})"
-
-
-def _split_item(item: Any) -> tuple[str | None, Any, dict[str, Any]]:
-    """(name, spec, options) of one item of ``models``: ``spec``, ``(name, spec)`` or ``(spec, {options})``."""
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-        first, second = item
-        if isinstance(second, Mapping) and not {"spec", "name"} & set(second):
-            return None, first, dict(second)  # ("http://127.0.0.1:8000/v1", {"model": "x"})
-        return first, second, {}  # ("my name", spec)
-    return None, item, {}
-
-
-def _sweep_factory(base: Any, existing: Any, options: dict[str, Any]) -> Any:
-    """A function ``settings -> Conversation`` for :meth:`Compare.sweep`."""
-    from .backends import Backend
-
-    if isinstance(existing, Conversation):
-        if options:
-            msg = f"Options {', '.join(options)} apply to a new model; the base conversation already has its backend."
-            raise TypeError(msg)
-        start = {
-            "system_prompt": existing.system_prompt,
-            "max_new_tokens": existing.settings.max_new_tokens,
-            "temperature": existing.settings.temperature,
-            "top_p": existing.settings.top_p,
-            "stop": existing.settings.stop,
-            "history": existing.use_history,
-        }
-        spec = existing.spec
-
-        def from_conversation(settings: dict[str, Any]) -> Conversation:
-            kwargs = {**start, **settings}
-            if not spec.get("object"):
-                try:  # a new backend from the same spec: local weights are shared, caches are not
-                    return Conversation(
-                        spec.get("spec"), model=spec.get("model"), source=spec.get("source"),
-                        **spec.get("options", {}), **kwargs,
-                    )  # fmt: skip
-                except (NbchatError, TypeError):  # e.g. an api_key= that was not saved with the spec
-                    logger.debug("nbchat sweep shares the base backend", exc_info=True)
-            return Conversation(existing.backend, **kwargs)
-
-        return from_conversation
-    if isinstance(base, Backend):
-        if options:
-            msg = f"Options {', '.join(options)} cannot be applied to an existing backend object."
-            raise TypeError(msg)
-        return lambda settings: Conversation(base, **settings)
-    if isinstance(base, Mapping):
-        described = {k: v for k, v in base.items() if k != "name"}
-        spec = described.pop("spec", None)
-        return lambda settings: Conversation(spec, **{**described, **options, **settings})
-    return lambda settings: Conversation(base, **{**options, **settings})
