@@ -10,6 +10,10 @@ const NOTICE_MS = 6000;
 const MAX_BOX_HEIGHT = 200;
 /** Beyond this many characters the box is not measured: it is at its largest. */
 const LONG_TEXT = 4000;
+/** While a question is typed, its text goes to the kernel at most this often (ms) when the model can prefill. */
+export const DRAFT_MS = 150;
+/** Longer drafts are not sent (prefilling them would take longer than typing them). */
+const LONGEST_DRAFT = 20_000;
 
 export class Controls {
   readonly element: HTMLElement;
@@ -22,6 +26,8 @@ export class Controls {
   private readonly unsubscribe: (() => void)[] = [];
   /** False once the kernel behind the model is gone: nothing can be sent. */
   private connected = true;
+  private draftTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastDraft = "";
 
   constructor(private readonly model: ChatModel) {
     this.textarea = h("textarea", {
@@ -41,7 +47,7 @@ export class Controls {
     ]);
 
     this.textarea.addEventListener("keydown", this.onKeyDown);
-    this.textarea.addEventListener("input", this.autosize);
+    this.textarea.addEventListener("input", this.onInput);
     this.sendButton.addEventListener("click", this.onSend);
     this.stopButton.addEventListener("click", this.onStop);
     this.clearButton.addEventListener("click", this.onClear);
@@ -78,9 +84,10 @@ export class Controls {
   dispose(): void {
     if (this.noticeTimer !== null) clearTimeout(this.noticeTimer);
     this.noticeTimer = null;
+    this.cancelDraft();
     for (const off of this.unsubscribe.splice(0)) off();
     this.textarea.removeEventListener("keydown", this.onKeyDown);
-    this.textarea.removeEventListener("input", this.autosize);
+    this.textarea.removeEventListener("input", this.onInput);
     this.sendButton.removeEventListener("click", this.onSend);
     this.stopButton.removeEventListener("click", this.onStop);
     this.clearButton.removeEventListener("click", this.onClear);
@@ -111,9 +118,33 @@ export class Controls {
     if (this.generating || !this.connected) return;
     const text = this.textarea.value;
     if (text.trim() === "") return;
+    this.cancelDraft();
     this.send({ kind: "submit", text });
     this.textarea.value = "";
     this.autosize();
+  }
+
+  /**
+   * Send the text typed so far, at most every `DRAFT_MS`, so that a local model evaluates the question's prompt
+   * while it is typed and the reply starts as soon as it is sent. Only when the kernel says the model can
+   * (`prefill_drafts`); the draft never leaves the kernel.
+   */
+  private scheduleDraft(): void {
+    if (!this.model.get("prefill_drafts") || this.draftTimer !== null) return;
+    this.draftTimer = setTimeout(() => {
+      this.draftTimer = null;
+      const text = this.textarea.value;
+      if (text.trim() === "" || text.length > LONGEST_DRAFT || text === this.lastDraft) return;
+      if (this.generating || !this.connected) return;
+      this.lastDraft = text;
+      this.send({ kind: "draft", text });
+    }, DRAFT_MS);
+  }
+
+  private cancelDraft(): void {
+    if (this.draftTimer !== null) clearTimeout(this.draftTimer);
+    this.draftTimer = null;
+    this.lastDraft = "";
   }
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
@@ -127,6 +158,11 @@ export class Controls {
   private readonly onSend = (): void => {
     this.submit();
     this.textarea.focus();
+  };
+
+  private readonly onInput = (): void => {
+    this.autosize();
+    this.scheduleDraft();
   };
 
   private readonly onStop = (): void => this.send({ kind: "stop" });

@@ -106,6 +106,8 @@ export interface ChatTraits {
   temperature_limit: number;
   use_history: boolean;
   context?: ContextInfo | null;
+  /** The model evaluates a question's prompt while it is typed (local llama.cpp): send drafts. */
+  prefill_drafts?: boolean;
 }
 
 export type ChatModel = AnyModel<ChatTraits>;
@@ -124,6 +126,7 @@ export type ServerMessage =
 /** Browser → Python. */
 export type ClientMessage =
   | { kind: "submit"; text: string }
+  | { kind: "draft"; text: string }
   | { kind: "stop" }
   | { kind: "clear" }
   | { kind: "sync" }

@@ -160,6 +160,8 @@ class Conversation(HistoryEditing):
         self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbchat-worker")
         self._cancel = threading.Event()
+        self._prefill_cancel = threading.Event()
+        self._draft: str | None = None  # the latest question being typed, for prefill()
         self._busy = False
         self._streaming: ChatMessage | None = None
         self._parts: list[str] = []
@@ -406,6 +408,8 @@ class Conversation(HistoryEditing):
     def _reply_to(self, user: ChatMessage) -> Future[ChatMessage]:
         """Start answering ``user`` (already in the tree and selected). Call with the lock held."""
         self._busy = True
+        self._prefill_cancel.set()  # a draft being evaluated ends within a few tokens; the reply goes next
+        self._draft = None
         self._cancel = threading.Event()
         selection = self._select(self._tree.path_to(user.id), None)
         messages = selection.messages
@@ -419,6 +423,42 @@ class Conversation(HistoryEditing):
         self._emit(ConversationEvent("message", message=user))
         self._emit(ConversationEvent("message", message=reply))
         return self._executor.submit(self._generate, reply, messages, settings, cancel)
+
+    def prefill(self, text: str) -> None:
+        """Let the model evaluate the prompt for a question while it is typed; returns at once.
+
+        The widget calls this with the message box's text while the user types (at most every 150 ms) when the
+        backend can use it (``backend.can_prefill``: llama.cpp). The worker thread evaluates the prompt the question
+        would get (:meth:`build_messages`) into the model's cache, so when it is sent only the last few tokens are
+        left to evaluate and the reply starts sooner. Nothing is added to the history and the reply is the same as
+        without it. Ignored while a reply is generated or before the model has loaded; :meth:`send` cancels it.
+
+        Parameters
+        ----------
+        text : str
+            The question as typed so far.
+        """
+        if not self.backend.can_prefill or not isinstance(text, str) or not text.strip():
+            return
+        with self._lock:
+            if self._busy or not self._loaded.is_set() or self.load_error is not None:
+                return
+            queued, self._draft = self._draft is not None, text  # a queued task takes the latest draft
+            if queued:
+                return
+            self._prefill_cancel = cancel = threading.Event()
+        self._executor.submit(self._prefill, cancel)
+
+    def _prefill(self, cancel: threading.Event) -> None:
+        with self._lock:
+            text, self._draft = self._draft, None
+            if text is None or self._busy or cancel.is_set():
+                return
+            messages = self.build_messages(text)
+        try:
+            self.backend.prefill(messages, cancel)
+        except Exception:  # typing ahead is an optimisation: it never puts an error in the chat
+            logger.debug("prefill failed", exc_info=True)
 
     def ask(self, text: str, timeout: float | None = None) -> str:
         """Send ``text`` and block until the reply is done; return the reply text.

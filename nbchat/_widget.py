@@ -123,6 +123,7 @@ class Chat(anywidget.AnyWidget):
     status_text = traitlets.Unicode("").tag(sync=True)
     progress = traitlets.Float(None, allow_none=True, help="loading progress in [0, 1], or None").tag(sync=True)
     model_label = traitlets.Unicode("").tag(sync=True)
+    prefill_drafts = traitlets.Bool(False).tag(sync=True)  # the browser sends the question as it is typed
     context = traitlets.Dict(help="context gauge: used, window, reserved, left_out").tag(sync=True)
     system_prompt = traitlets.Unicode("").tag(sync=True)
     max_new_tokens = traitlets.Int(DEFAULT_MAX_NEW_TOKENS).tag(sync=True)
@@ -313,6 +314,7 @@ class Chat(anywidget.AnyWidget):
             self.progress = conv.progress if conv.status == "loading" else None
             info = conv.backend.describe()
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
+            self.prefill_drafts = conv.backend.can_prefill
             if conv.backend.context_window:
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
@@ -327,6 +329,8 @@ class Chat(anywidget.AnyWidget):
                 self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text})
             except ValueError as exc:
                 self.send({"kind": "notice", "level": "warning", "text": str(exc)})
+        elif kind == "draft":
+            self.conversation.prefill(str(content.get("text", "")))
         elif kind == "stop":
             self.conversation.stop()
         elif kind == "clear":

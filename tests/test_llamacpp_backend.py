@@ -208,7 +208,10 @@ def test_backend_option_chooses_the_engine_for_gguf(tmp_path: Any, monkeypatch: 
     assert nbchat.Conversation("tiny", backend="transformers", load="lazy").backend.kind == "transformers"
     with pytest.raises(ValueError, match="backend must be"):
         nbchat.Conversation(backend="vllm", load="lazy")
+    assert nbchat.Conversation("tiny", backend="llama.cpp", load="lazy").backend.kind == "llama.cpp"
     with pytest.raises(ValueError, match=r"runs \.gguf files"):
+        nbchat.Conversation(str(tmp_path), backend="llama.cpp", load="lazy")  # a directory: transformers' kind
+    with pytest.raises(ValueError, match="engine of a local model"):
         nbchat.Conversation(lambda m, h: "x", backend="llama.cpp", load="lazy")
     with pytest.raises(ValueError, match="is a server"):
         nbchat.Conversation("http://127.0.0.1:9/v1", backend="transformers", load="lazy")

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DRAFT_MS } from "../controls";
 import { mountChat } from "../widget";
 import { FakeModel } from "./fake_model";
 
@@ -46,6 +47,44 @@ function press(box: HTMLElement, init: KeyboardEventInit = {}): KeyboardEvent {
   box.dispatchEvent(event);
   return event;
 }
+
+describe("drafts for a model that prefills", () => {
+  it("sends the text typed so far at most every DRAFT_MS, and never after it was sent", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel({ prefill_drafts: true });
+    mount(model);
+    const box = byLabel<HTMLTextAreaElement>("Message");
+    type(box, "Which");
+    type(box, "Which ani");
+    expect(model.sent).toEqual([]); // throttled: nothing yet
+    vi.advanceTimersByTime(DRAFT_MS);
+    expect(model.sent).toEqual([{ kind: "draft", text: "Which ani" }]);
+    type(box, "Which ani"); // unchanged text: not sent again
+    vi.advanceTimersByTime(DRAFT_MS);
+    type(box, "Which animals");
+    press(box); // sent before the next draft was due: that draft is dropped
+    vi.advanceTimersByTime(5 * DRAFT_MS);
+    expect(model.sent).toEqual([
+      { kind: "draft", text: "Which ani" },
+      { kind: "submit", text: "Which animals" },
+    ]);
+  });
+
+  it("sends no drafts for a model that cannot use them, or while a reply streams", () => {
+    vi.useFakeTimers();
+    const plain = new FakeModel();
+    mount(plain);
+    type(byLabel<HTMLTextAreaElement>("Message"), "Which animals");
+    vi.advanceTimersByTime(5 * DRAFT_MS);
+    expect(plain.sent).toEqual([]);
+    cleanup?.();
+    const busy = new FakeModel({ prefill_drafts: true, status: "generating" });
+    mount(busy);
+    type(byLabel<HTMLTextAreaElement>("Message"), "Which animals");
+    vi.advanceTimersByTime(5 * DRAFT_MS);
+    expect(busy.sent).toEqual([]);
+  });
+});
 
 describe("composer", () => {
   it("has the labelled message box and buttons", () => {

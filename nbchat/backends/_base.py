@@ -65,6 +65,8 @@ class Backend:
     """
 
     kind: ClassVar[str] = "backend"
+    can_prefill: ClassVar[bool] = False
+    """True when :meth:`prefill` does something: the widget then sends the question while it is typed."""
     model: str = ""
     context_window: int | None = None
 
@@ -112,6 +114,26 @@ class Backend:
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """Tokens ``messages`` take as a prompt, or ``None`` if this backend cannot count them."""
+        return None
+
+    def prefill(self, messages: list[Message], cancel: threading.Event) -> int | None:
+        """Evaluate the prompt for ``messages`` ahead of a request (a question still being typed), if this backend can.
+
+        A later :meth:`stream` whose prompt starts with the same tokens evaluates only the tokens after them, so its
+        first token comes sooner. Must not change what :meth:`stream` generates.
+
+        Parameters
+        ----------
+        messages : list of dict
+            As for :meth:`stream`, the last one the user's draft.
+        cancel : threading.Event
+            Set when the work is no longer wanted (the question was sent); return as soon as possible.
+
+        Returns
+        -------
+        int or None
+            Prompt tokens now evaluated, or ``None`` when nothing was done (the default: servers and callables).
+        """
         return None
 
     def render_prompt(self, messages: list[Message]) -> str | None:

@@ -121,9 +121,8 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
         if engine not in BACKEND_CHOICES:
             msg = f"backend must be 'llama.cpp' or 'transformers' (for .gguf files), got {engine!r}."
             raise ValueError(msg)
-        is_gguf = (isinstance(spec, str) or hasattr(spec, "__fspath__")) and os.fspath(spec).endswith(".gguf")
-        if engine == "llama.cpp" and not (embedded or is_gguf):
-            msg = f"backend='llama.cpp' runs .gguf files (or the embedded model); {spec!r} is not one."
+        if not (embedded or isinstance(spec, str) or hasattr(spec, "__fspath__")):
+            msg = f"backend={engine!r} chooses the engine of a local model; {type(spec).__name__!r} is not one."
             raise ValueError(msg)
     if embedded:
         return _gguf_backend(None, engine, options)
@@ -133,9 +132,6 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
         from .openai import OpenAIBackend
 
         return OpenAIBackend(model, client=spec, **options)
-    if engine is not None:
-        msg = f"backend={engine!r} chooses the engine of a local model; {type(spec).__name__!r} is not one."
-        raise ValueError(msg)
     from .tgi import TGIBackend, is_tgi_client
 
     if is_tgi_client(spec):
@@ -169,9 +165,15 @@ def _gguf_backend(path: str | os.PathLike[str] | None, engine: str | None, optio
 
 
 def _local_backend(path: str | os.PathLike[str], engine: str | None, options: dict[str, Any]) -> Backend:
-    """A model directory (transformers) or ``.gguf`` file (see :func:`_gguf_backend`) found on disk."""
+    """A ``.gguf`` file (see :func:`_gguf_backend`), or a model directory or hub id (transformers)."""
     if os.fspath(path).lower().endswith(".gguf"):
         return _gguf_backend(path, engine, options)
+    if engine == "llama.cpp":
+        msg = (
+            f"backend='llama.cpp' runs .gguf files (or the embedded model); {os.fspath(path)!r} is not one. "
+            "Pass the path of a .gguf file, or leave backend= out to run this model with transformers."
+        )
+        raise ValueError(msg)
     from .transformers import TransformersBackend
 
     return TransformersBackend(path, **options)
@@ -280,7 +282,7 @@ def _resolve_local(name: str, options: dict[str, Any], engine: str | None = None
     for repo_id in candidates:
         snapshot = _cached_snapshot(repo_id, cache)
         if snapshot is not None:
-            return TransformersBackend(snapshot, name=label, **options)
+            return _local_backend(snapshot, engine, {**options, "name": label})
     tried.append(f"the Hugging Face cache {cache} ({', '.join(candidates) or f'no */{name} repository there'})")
     hub_id = name if _HUB_ID.match(name) else _HUB_ALIASES.get(name.lower())
     fix = (
@@ -299,6 +301,6 @@ def _resolve_local(name: str, options: dict[str, Any], engine: str | None = None
             msg += f"\nFor the online source, write {source + ':'!r} (its default model) or '{source}:<model>'."
         raise ModelNotFoundError(msg)
     tried.append(f"the Hugging Face Hub: {hub_id} (downloaded when the model loads)")
-    backend = TransformersBackend(hub_id, name=label, **options)
+    backend = _local_backend(hub_id, engine, {**options, "name": label})
     backend._searched = (tried, fix)
     return backend
