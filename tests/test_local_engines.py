@@ -137,12 +137,18 @@ def test_stop_ends_the_reply_within_a_token_and_the_model_stays_usable(conversat
         stop_s = time.perf_counter() - started
     finally:
         conversation.settings = conversation.settings.replace(max_new_tokens=24)
-    token_s = 1 / reply.stats["tokens_per_s"]
+    # token counts come from the backend once its stream has ended: on a loaded machine that can take longer
+    # than the worker waits for it after Stop (nbchat._generation.STATS_GRACE_S), and they are then unknown
+    rate, tokens = reply.stats["tokens_per_s"], reply.stats["tokens"]
+    token_s = 1 / rate if rate else 0.1
     assert reply.status == "stopped"
     assert reply.stats["finish_reason"] == "stopped"
     assert reply.content
-    assert reply.stats["tokens"] < 400
+    assert tokens is None or tokens < 400
+    assert len(reply.content) < 1000  # far from the 400 tokens it was allowed
     assert stop_s < max(0.5, 3 * token_s)
+    if conversation.backend.kind == "llama.cpp":  # the stream ended and released the shared model
+        assert not conversation.backend._shared.lock.locked()  # type: ignore[attr-defined]
     conversation.clear()
     assert conversation.ask("Name a colour.")
 
