@@ -21,6 +21,8 @@ function listen(model: CompareModel, event: string, callback: (...args: any[]) =
 /** Mount a Compare view for `model` inside `el`; returns the cleanup function. */
 export function mountCompare(model: CompareModel, el: HTMLElement, options: ColumnOptions = {}): () => void {
   const send = (message: CompareClientMessage) => model.send(message);
+  const limits = model.get("limits") ?? {};
+  const columnOptions: ColumnOptions = { ...options, limits };
   const columns = new Map<string, ColumnView>();
   const row = h("div", { class: "nbchat-compare-columns" });
   const noColumns = h("p", { class: "nbchat-empty", text: "No models yet: press “Add model”." });
@@ -37,7 +39,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   const votes = new VoteBar(send);
   // The composer is the Chat widget's: it sends submit / stop / clear and reads the aggregate `status` trait.
   const controls = new Controls(model as unknown as ChatModel);
-  const shared = new SettingsForm("Advanced options (all columns)", (values) => send({ kind: "settings", values }));
+  const shared = new SettingsForm("Advanced options (all columns)", (values) => send({ kind: "settings", values }), limits);
   const root = h("div", { class: "nbchat nbchat-compare" }, [
     h("div", { class: "nbchat-compare-toolbar" }, [
       addButton,
@@ -85,7 +87,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     infos.forEach((info, index) => {
       let view = columns.get(info.id);
       if (!view) {
-        view = new ColumnView(info, send, options);
+        view = new ColumnView(info, send, columnOptions);
         columns.set(info.id, view);
       }
       view.update(info, index, infos.length);

@@ -2,7 +2,7 @@
 // settings, and a compact message list. Messages are keyed by id and created once; token deltas re-render the
 // streaming reply at most once per animation frame. Replies are Markdown, sanitized by markdown.ts.
 import { describeSettings, SettingsForm } from "./compare_settings";
-import type { ColumnInfo, CompareMessage, Send } from "./compare_types";
+import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./compare_types";
 import { h, nextFrame, type Scheduler } from "./dom";
 import { formatStats, formatStatsTitle } from "./format";
 import { renderMarkdown } from "./markdown";
@@ -10,6 +10,8 @@ import { renderMarkdown } from "./markdown";
 export interface ColumnOptions {
   render?: (text: string) => string;
   schedule?: Scheduler;
+  /** An administrator's caps for the column's settings form. */
+  limits?: SettingsLimits;
 }
 
 interface Shown {
@@ -64,7 +66,11 @@ export class ColumnView {
     this.label = h("div", { class: "nbchat-compare-label" });
     this.settingsLine = h("div", { class: "nbchat-compare-settings" });
     this.statusText = h("span", { class: "nbchat-status-text" });
-    this.form = new SettingsForm("Settings", (values) => this.send({ kind: "settings", column: this.id, values }));
+    this.form = new SettingsForm(
+      "Settings",
+      (values) => this.send({ kind: "settings", column: this.id, values }),
+      options.limits,
+    );
     this.empty = h("div", { class: "nbchat-empty", text: "No answers yet." });
     this.list = h("div", { class: "nbchat-messages nbchat-compare-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
       this.empty,

@@ -1,7 +1,7 @@
 // A small settings form (system message, max new tokens, temperature) for one column or for all of them.
 // A field is committed when it changes (blur or Enter); a value from Python never replaces a field being edited.
 import { h, uniqueId } from "./dom";
-import type { ColumnSettings, SettingsValues } from "./compare_types";
+import type { ColumnSettings, SettingsLimits, SettingsValues } from "./compare_types";
 
 /** Settings shown in the form: a missing field means the columns differ ("mixed"). */
 export type ShownSettings = Partial<Pick<ColumnSettings, "system_prompt" | "max_new_tokens" | "temperature">>;
@@ -35,11 +35,27 @@ export class SettingsForm {
   readonly temperature: HTMLInputElement;
   private readonly cleanups: (() => void)[] = [];
 
-  constructor(summary: string, private readonly onChange: (values: SettingsValues) => void) {
+  /**
+   * @param limits An administrator's caps (the `limits` trait): the fields' maxima, and values typed above them are
+   *   lowered to them before they are sent (Python lowers them too).
+   */
+  constructor(
+    summary: string,
+    private readonly onChange: (values: SettingsValues) => void,
+    limits: SettingsLimits = {},
+  ) {
     const ids = { system: uniqueId("cmp-system"), tokens: uniqueId("cmp-tokens"), temp: uniqueId("cmp-temp") };
     this.systemPrompt = h("textarea", { id: ids.system, class: "nbchat-system", rows: 2 });
     this.maxTokens = h("input", { id: ids.tokens, type: "number", min: 1, step: 1, inputmode: "numeric" });
-    this.temperature = h("input", { id: ids.temp, type: "number", min: 0, max: 2, step: 0.05, inputmode: "decimal" });
+    const temperatureMax = limits.temperature ?? 2;
+    this.temperature = h("input", { id: ids.temp, type: "number", min: 0, max: temperatureMax, step: 0.05, inputmode: "decimal" });
+    if (limits.max_new_tokens) {
+      this.maxTokens.max = String(limits.max_new_tokens);
+      this.maxTokens.title = `At most ${limits.max_new_tokens} (set by the administrator)`;
+    }
+    if (limits.temperature !== undefined && limits.temperature !== null && limits.temperature < 2) {
+      this.temperature.title = `At most ${limits.temperature} (set by the administrator)`;
+    }
     const label = (id: string, text: string) => h("label", { for: id, text });
     this.element = h("details", { class: "nbchat-options nbchat-compare-settings-form" }, [
       h("summary", { text: summary }),
@@ -76,8 +92,12 @@ export class SettingsForm {
 
   private commitNumber(field: HTMLInputElement, name: "max_new_tokens" | "temperature"): void {
     if (field.value.trim() === "") return;
-    const value = Number(field.value);
+    let value = Number(field.value);
     if (!Number.isFinite(value)) return;
+    if (field.max !== "" && value > Number(field.max)) {
+      value = Number(field.max);
+      field.value = field.max;
+    }
     this.onChange({ [name]: name === "max_new_tokens" ? Math.round(value) : Math.round(value * 100) / 100 });
   }
 

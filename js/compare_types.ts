@@ -47,6 +47,13 @@ export interface CompareTraits {
   _turns: TurnInfo[];
   blind: boolean;
   revealed: boolean;
+  /** An administrator's caps on the settings (absent or null: none beyond the usual 0–2 temperature). */
+  limits?: SettingsLimits;
+}
+
+export interface SettingsLimits {
+  max_new_tokens?: number | null;
+  temperature?: number | null;
 }
 
 export type CompareModel = AnyModel<CompareTraits>;

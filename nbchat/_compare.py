@@ -47,6 +47,7 @@ from ._compare_columns import (
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage, check_text
+from ._policy import current_policy
 from ._widget import _DeltaBatcher, _message_state
 
 __all__ = ["Column", "Compare"]
@@ -110,6 +111,8 @@ class Compare(Arena, anywidget.AnyWidget):
     )
     blind = traitlets.Bool(False, help="arena mode: columns named A, B, ... until revealed").tag(sync=True)
     revealed = traitlets.Bool(False, help="blind mode: names shown again (after a vote or Reveal)").tag(sync=True)
+    # an administrator's caps (nbchat._policy): the settings forms' maxima; values above them are lowered anyway
+    limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
 
     def __init__(
         self,
@@ -119,7 +122,8 @@ class Compare(Arena, anywidget.AnyWidget):
         shuffle: bool | None = None,
         **options: Any,
     ) -> None:
-        super().__init__()
+        policy = current_policy()
+        super().__init__(limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()})
         self.shuffle = True if shuffle is None else bool(shuffle)
         self._defaults = {k: options.pop(k) for k in _SETTINGS if k in options}
         self._options = options

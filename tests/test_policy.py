@@ -295,6 +295,26 @@ def test_widget_limits_and_values_from_python_and_the_browser(
     assert fake.requests[-1][1].max_new_tokens == 100
 
 
+def test_compare_forms_show_the_caps_and_columns_obey_them(
+    policy: pytest.MonkeyPatch, comms: list[RecordingComm]
+) -> None:
+    policy.setenv("NBCHAT_MAX_NEW_TOKENS", "100")
+    policy.setenv("NBCHAT_MAX_TEMPERATURE", "1.2")
+    cmp = nbchat.Compare([FakeBackend(), FakeBackend()], max_new_tokens=50)
+    assert cmp.limits == {"max_new_tokens": 100, "temperature": 1.2}  # the forms' maxima in the browser
+    with pytest.warns(nbchat.PolicyWarning):
+        cmp.configure(max_new_tokens=4000, temperature=1.9)
+    assert {(c.conversation.settings.max_new_tokens, c.conversation.settings.temperature) for c in cmp.columns} == {
+        (100, 1.2)
+    }
+    cmp.close()
+    policy.delenv("NBCHAT_MAX_NEW_TOKENS")
+    policy.delenv("NBCHAT_MAX_TEMPERATURE")
+    free = nbchat.Compare([FakeBackend()])
+    assert free.limits == {"max_new_tokens": None, "temperature": 2.0}
+    free.close()
+
+
 def test_a_context_window_below_the_cap_still_limits(policy: pytest.MonkeyPatch, comms: list[RecordingComm]) -> None:
     policy.setenv("NBCHAT_MAX_NEW_TOKENS", "4000")
     chat = nbchat.Chat(conversation=nbchat.Conversation(FakeBackend(context_window=1000), load="now"))

@@ -258,6 +258,29 @@ describe("Compare view", () => {
     ]);
   });
 
+  it("settings forms show an administrator's caps and send values above them lowered", () => {
+    const model = new FakeCompareModel({
+      _columns: [column("c1", "alpha")],
+      limits: { max_new_tokens: 100, temperature: 1.2 },
+    });
+    mount(model);
+    const shared = el.querySelector<HTMLElement>(".nbchat-compare > .nbchat-compare-settings-form")!;
+    const input = (root: HTMLElement, label: string) => {
+      const id = [...root.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
+      return root.querySelector<HTMLInputElement>(`[id="${id}"]`)!;
+    };
+    for (const root of [shared, region("c1")]) {
+      expect(input(root, "Max new tokens").max).toBe("100");
+      expect(input(root, "Max new tokens").title).toContain("administrator");
+      expect(input(root, "Temperature").max).toBe("1.2");
+    }
+    const tokens = input(shared, "Max new tokens");
+    tokens.value = "4000";
+    tokens.dispatchEvent(new Event("change"));
+    expect(tokens.value).toBe("100");
+    expect(model.sent).toEqual([{ kind: "settings", values: { max_new_tokens: 100 } }]);
+  });
+
   it("diffs two answers of a turn word by word", () => {
     const model = threeColumns();
     model.update({
