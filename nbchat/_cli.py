@@ -340,7 +340,9 @@ def serve(args: argparse.Namespace) -> int:
                 stderr=subprocess.STDOUT if not args.verbose else None,
                 start_new_session=True,  # Ctrl+C reaches this process only; Voila gets a clean SIGTERM
             )
-            previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+            # Ctrl+C and SIGTERM stop Voila; SIGINT explicitly: a process started in the background by a shell
+            # inherits SIGINT ignored, and Python then leaves it ignored
+            previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 try:
                     _wait_for_port(args.host, port, proc, _START_TIMEOUT_S)
@@ -363,7 +365,8 @@ def serve(args: argparse.Namespace) -> int:
                 print("\nstopping…", flush=True)
                 return 0
             finally:
-                signal.signal(signal.SIGTERM, previous)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
                 _stop(proc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
