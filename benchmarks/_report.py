@@ -24,9 +24,13 @@ class Figure:
     goal: str = ""
     met: bool | None = None
     note: str = ""
+    paired_ratio: float | None = None
+    """Median of per-run ratios (each run beside the reference run next to it); shown as the ratio when given."""
 
     @property
     def ratio(self) -> float | None:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if self.value is None or not self.reference:
             return None
         return self.value / self.reference
