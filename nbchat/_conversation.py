@@ -446,7 +446,9 @@ class Conversation(HistoryEditing):
             queued, self._draft = self._draft is not None, text  # a queued task takes the latest draft
             if queued:
                 return
-            self._prefill_cancel = cancel = threading.Event()
+            if self._prefill_cancel.is_set():  # one event for every prefill queued or running since the last send
+                self._prefill_cancel = threading.Event()
+            cancel = self._prefill_cancel
         self._executor.submit(self._prefill, cancel)
 
     def _prefill(self, cancel: threading.Event) -> None:

@@ -74,10 +74,12 @@ def test_drafts_coalesce_to_the_latest_and_a_send_cancels_a_running_prefill() ->
     conv.prefill("Which")
     while fake.prefilled[-1] != "Which":
         time.sleep(0.005)
+    conv.prefill("Which ani")  # queued behind the running one
     fake.enqueue(["Lions."])
-    reply = conv.send("Which animals?").result(timeout=5)  # cancels the prefill: the reply does not wait for it
+    reply = conv.send("Which animals?").result(timeout=5)  # cancels both: the reply waits for neither
     assert reply.content == "Lions."
-    assert fake.cancelled == ["Which"]
+    assert fake.cancelled == ["Which"]  # the running one stopped; the queued one never started
+    assert fake.prefilled[-1] == "Which"
 
 
 def test_no_prefill_while_a_reply_streams_or_for_backends_that_cannot() -> None:
