@@ -1,35 +1,26 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ChatMessage } from "../types";
 import { mountChat } from "../widget";
-import { FakeModel, manualFrames, message } from "./fake_model";
+import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 import { getButton, getTextbox, key, queryButton, settle } from "./queries";
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-  vi.unstubAllGlobals();
-  vi.useRealTimers();
+const view = mountPoint({
+  teardown: () => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  },
 });
 
 function mount(model: FakeModel): void {
-  cleanup = mountChat(model.asModel(), el, { schedule: manualFrames().schedule });
+  view.keep(mountChat(model.asModel(), view.el, { schedule: manualFrames().schedule }));
 }
 
 const node = (id: string) => {
-  const found = el.querySelector<HTMLElement>(`[data-id="${id}"]`);
+  const found = view.el.querySelector<HTMLElement>(`[data-id="${id}"]`);
   if (!found) throw new Error(`no message ${id}`);
   return found;
 };
-const ids = () => [...el.querySelectorAll("[data-id]")].map((n) => n.getAttribute("data-id"));
+const ids = () => [...view.el.querySelectorAll("[data-id]")].map((n) => n.getAttribute("data-id"));
 
 const user = (id: string, content: string, extra: Partial<ChatMessage> = {}) => message(id, "user", content, extra);
 const reply = (id: string, content: string, extra: Partial<ChatMessage> = {}) => message(id, "assistant", content, extra);
@@ -108,7 +99,7 @@ describe("version switcher", () => {
     expect(node("u1")).toBe(u1);
     expect(node("a1")).toBe(a1);
     expect(node("u2b").querySelector(".nbchat-branch")?.textContent).toContain("2/2");
-    expect(el.querySelector('[data-id="u3"]')).toBeNull();
+    expect(view.el.querySelector('[data-id="u3"]')).toBeNull();
 
     // And back again: the old nodes come back in the order given.
     model.update({
@@ -310,7 +301,7 @@ describe("delete, pin, exclude", () => {
     expect(node("u2").dataset.inContext).toBe("true");
 
     model.update({ _messages: [user("u1", "Old"), reply("a1", "Older answer"), user("u2", "Now")] });
-    expect(el.querySelector(".nbchat-not-sent")).toBeNull();
+    expect(view.el.querySelector(".nbchat-not-sent")).toBeNull();
   });
 });
 

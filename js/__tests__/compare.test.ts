@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mountCompare } from "../compare";
 import { renderDiff } from "../compare_diff";
 import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare_types";
-import { manualFrames } from "./fake_model";
+import { manualFrames, mountPoint } from "./fake_model";
 import { getButton, getTextbox, key, queryButton } from "./queries";
 
 type Callback = (...args: any[]) => void;
@@ -67,29 +67,22 @@ function msg(id: string, role: "user" | "assistant", content: string, extra: Par
   return { id, role, content, status: "done", error: null, stats: null, turn: 1, ...extra };
 }
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-});
+const view = mountPoint();
 
 function mount(model: FakeCompareModel) {
   const frames = manualFrames();
-  cleanup = mountCompare(model as any, el, { schedule: frames.schedule });
+  view.keep(mountCompare(model as any, view.el, { schedule: frames.schedule }));
   return frames;
 }
 
-const region = (id: string) => el.querySelector<HTMLElement>(`[role="region"][data-column="${id}"]`)!;
+const region = (id: string) => view.el.querySelector<HTMLElement>(`[role="region"][data-column="${id}"]`)!;
 const assistantText = (id: string) =>
   [...region(id).querySelectorAll('[data-role="assistant"] .nbchat-content')].map((n) => n.textContent?.trim());
+/** The input that the `<label>` reading `label` under `root` names. */
+const input = (root: HTMLElement, label: string) => {
+  const id = [...root.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
+  return root.querySelector<HTMLInputElement>(`[id="${id}"]`)!;
+};
 
 const threeColumns = () =>
   new FakeCompareModel({ _columns: [column("c1", "alpha"), column("c2", "beta"), column("c3", "gamma")] });
@@ -98,14 +91,14 @@ describe("Compare view", () => {
   it("renders one labelled region per column, in order, with model and settings in the header", () => {
     const model = threeColumns();
     mount(model);
-    const regions = [...el.querySelectorAll<HTMLElement>('[role="region"][data-column]')];
+    const regions = [...view.el.querySelectorAll<HTMLElement>('[role="region"][data-column]')];
     expect(regions.map((r) => r.getAttribute("aria-label"))).toEqual(["alpha", "beta", "gamma"]);
     expect(regions[0].querySelector(".nbchat-compare-label")?.textContent).toBe("alpha · fake");
     expect(regions[0].querySelector(".nbchat-compare-settings")?.textContent).toBe("temperature 0.7 · max 64 tokens");
     // reorder: the same nodes move
     const first = regions[0];
     model.update({ _columns: [column("c2", "beta"), column("c1", "alpha"), column("c3", "gamma")] });
-    const after = [...el.querySelectorAll<HTMLElement>('[role="region"][data-column]')];
+    const after = [...view.el.querySelectorAll<HTMLElement>('[role="region"][data-column]')];
     expect(after.map((r) => r.dataset.column)).toEqual(["c2", "c1", "c3"]);
     expect(after[1]).toBe(first);
     expect(getButton(region("c2"), "Move beta left").disabled).toBe(true);
@@ -159,12 +152,12 @@ describe("Compare view", () => {
   it("sends the prompt once for all columns; Stop stops all, a column's Stop only that column", () => {
     const model = threeColumns();
     mount(model);
-    const box = getTextbox(el, "Message");
+    const box = getTextbox(view.el, "Message");
     box.value = "Has math been invented or discovered?";
-    getButton(el, "Send").click();
+    getButton(view.el, "Send").click();
     expect(model.sent).toEqual([{ kind: "submit", text: "Has math been invented or discovered?" }]);
     model.update({ status: "generating", _columns: [column("c1", "alpha", { status: "generating" }), column("c2", "beta")] });
-    getButton(el, "Stop").click();
+    getButton(view.el, "Stop").click();
     getButton(region("c1"), "Stop alpha").click();
     expect(getButton(region("c2"), "Stop beta").disabled).toBe(true);
     getButton(region("c2"), "Move beta left").click();
@@ -180,8 +173,8 @@ describe("Compare view", () => {
   it("adds a model from the form and shows notices from Python", () => {
     const model = threeColumns();
     mount(model);
-    getButton(el, "Add model").click();
-    const form = el.querySelector<HTMLFormElement>("form.nbchat-compare-add")!;
+    getButton(view.el, "Add model").click();
+    const form = view.el.querySelector<HTMLFormElement>("form.nbchat-compare-add")!;
     expect(form.hidden).toBe(false);
     const field = (label: string) => {
       const id = [...form.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
@@ -196,7 +189,7 @@ describe("Compare view", () => {
     expect(model.sent).toEqual([{ kind: "add", name: "srv", spec: "http://127.0.0.1:8000/v1", model: "qwen" }]);
     expect(form.hidden).toBe(true);
     model.custom({ kind: "notice", level: "warning", text: "Unknown source 'x'" });
-    expect(el.querySelector(".nbchat-notice")?.textContent).toBe("Unknown source 'x'");
+    expect(view.el.querySelector(".nbchat-notice")?.textContent).toBe("Unknown source 'x'");
   });
 
   it("blind mode: letters only, vote buttons after a finished turn, Reveal", () => {
@@ -207,13 +200,13 @@ describe("Compare view", () => {
       _turns: [turn],
     });
     mount(model);
-    expect([...el.querySelectorAll('[role="region"]')].map((r) => r.getAttribute("aria-label"))).toEqual(["A", "B"]);
+    expect([...view.el.querySelectorAll('[role="region"]')].map((r) => r.getAttribute("aria-label"))).toEqual(["A", "B"]);
     expect(region("c1").querySelector<HTMLElement>(".nbchat-compare-label")?.hidden).toBe(true);
-    expect(queryButton(el, "A is better")).toBeNull(); // still streaming
+    expect(queryButton(view.el, "A is better")).toBeNull(); // still streaming
     model.update({ _turns: [{ ...turn, done: true }] });
-    getButton(el, "B is better").click();
-    getButton(el, "Tie").click();
-    getButton(el, "Reveal").click();
+    getButton(view.el, "B is better").click();
+    getButton(view.el, "Tie").click();
+    getButton(view.el, "Reveal").click();
     expect(model.sent).toEqual([
       { kind: "vote", turn: 1, winner: "c2" },
       { kind: "vote", turn: 1, winner: "tie" },
@@ -224,10 +217,10 @@ describe("Compare view", () => {
       _columns: [column("c1", "alpha"), column("c2", "beta")],
       _turns: [{ ...turn, done: true, vote: "c2" }],
     });
-    expect(el.querySelector(".nbchat-compare-vote")?.textContent).toContain("You voted: beta is better.");
-    expect(queryButton(el, "Reveal")).toBeNull();
+    expect(view.el.querySelector(".nbchat-compare-vote")?.textContent).toContain("You voted: beta is better.");
+    expect(queryButton(view.el, "Reveal")).toBeNull();
     // the toggle writes the trait
-    const toggle = el.querySelector<HTMLInputElement>('.nbchat-compare-toolbar input[type="checkbox"]')!;
+    const toggle = view.el.querySelector<HTMLInputElement>('.nbchat-compare-toolbar input[type="checkbox"]')!;
     toggle.click();
     expect(model.state.blind).toBe(false);
     expect(model.saves).toBe(1);
@@ -238,11 +231,7 @@ describe("Compare view", () => {
       _columns: [column("c1", "alpha"), column("c2", "beta", { settings: { ...settings, temperature: 0 } })],
     });
     mount(model);
-    const shared = el.querySelector<HTMLElement>(".nbchat-compare > .nbchat-compare-settings-form")!;
-    const input = (root: HTMLElement, label: string) => {
-      const id = [...root.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
-      return root.querySelector<HTMLInputElement>(`[id="${id}"]`)!;
-    };
+    const shared = view.el.querySelector<HTMLElement>(".nbchat-compare > .nbchat-compare-settings-form")!;
     expect(input(shared, "Temperature").value).toBe("");
     expect(input(shared, "Temperature").placeholder).toBe("mixed");
     expect(input(shared, "Max new tokens").value).toBe("64");
@@ -264,11 +253,7 @@ describe("Compare view", () => {
       limits: { max_new_tokens: 100, temperature: 1.2 },
     });
     mount(model);
-    const shared = el.querySelector<HTMLElement>(".nbchat-compare > .nbchat-compare-settings-form")!;
-    const input = (root: HTMLElement, label: string) => {
-      const id = [...root.querySelectorAll("label")].find((l) => l.textContent === label)!.htmlFor;
-      return root.querySelector<HTMLInputElement>(`[id="${id}"]`)!;
-    };
+    const shared = view.el.querySelector<HTMLElement>(".nbchat-compare > .nbchat-compare-settings-form")!;
     for (const root of [shared, region("c1")]) {
       expect(input(root, "Max new tokens").max).toBe("100");
       expect(input(root, "Max new tokens").title).toContain("administrator");
@@ -292,12 +277,12 @@ describe("Compare view", () => {
       },
     });
     mount(model);
-    getButton(el, "Compare answers").click();
-    const diff = el.querySelector<HTMLElement>(".nbchat-diff")!;
+    getButton(view.el, "Compare answers").click();
+    const diff = view.el.querySelector<HTMLElement>(".nbchat-diff")!;
     expect([...diff.querySelectorAll("del")].map((n) => n.textContent)).toEqual(["discovered"]);
     expect([...diff.querySelectorAll("ins")].map((n) => n.textContent)).toEqual(["invented"]);
-    expect(el.querySelector(".nbchat-diff-summary")?.textContent).toContain("1 words removed, 1 added");
-    const second = el.querySelectorAll<HTMLSelectElement>(".nbchat-diff-field select")[2];
+    expect(view.el.querySelector(".nbchat-diff-summary")?.textContent).toContain("1 words removed, 1 added");
+    const second = view.el.querySelectorAll<HTMLSelectElement>(".nbchat-diff-field select")[2];
     second.value = "c3";
     second.dispatchEvent(new Event("change"));
     expect(diff.textContent).toContain("Both.");
@@ -314,11 +299,10 @@ describe("Compare view", () => {
     mount(model);
     expect(model.sent).toEqual([{ kind: "sync" }]);
     model.custom({ kind: "sync", column: "c1", id: "a1", text: "partial so far" });
-    const box = getTextbox(el, "Message");
+    const box = getTextbox(view.el, "Message");
     key(box, "d"); // plain keys stay inside the widget (JupyterLab command mode)
-    cleanup?.();
-    cleanup = null;
+    view.unmount();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".nbchat-compare")).toBeNull();
+    expect(view.el.querySelector(".nbchat-compare")).toBeNull();
   });
 });

@@ -1,38 +1,25 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DRAFT_MS } from "../controls";
 import { mountChat } from "../widget";
-import { FakeModel } from "./fake_model";
+import { FakeModel, mountPoint } from "./fake_model";
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-  vi.useRealTimers();
-});
+const view = mountPoint({ teardown: () => vi.useRealTimers() });
 
 function mount(model: FakeModel): void {
-  cleanup = mountChat(model.asModel(), el);
+  view.keep(mountChat(model.asModel(), view.el));
 }
 
 /** The control a screen reader would announce under `name`. */
 function byLabel<T extends HTMLElement>(name: string): T {
-  const label = [...el.querySelectorAll("label")].find((l) => l.textContent === name);
-  if (label) return el.ownerDocument.getElementById(label.htmlFor) as T;
-  const labelled = el.querySelector<T>(`[aria-label="${name}"]`);
+  const label = [...view.el.querySelectorAll("label")].find((l) => l.textContent === name);
+  if (label) return view.el.ownerDocument.getElementById(label.htmlFor) as T;
+  const labelled = view.el.querySelector<T>(`[aria-label="${name}"]`);
   if (!labelled) throw new Error(`no control labelled ${name}`);
   return labelled;
 }
 
 function button(name: string): HTMLButtonElement {
-  const found = [...el.querySelectorAll("button")].find((b) => b.textContent === name);
+  const found = [...view.el.querySelectorAll("button")].find((b) => b.textContent === name);
   if (!found) throw new Error(`no button ${name}`);
   return found;
 }
@@ -77,7 +64,7 @@ describe("drafts for a model that prefills", () => {
     type(byLabel<HTMLTextAreaElement>("Message"), "Which animals");
     vi.advanceTimersByTime(5 * DRAFT_MS);
     expect(plain.sent).toEqual([]);
-    cleanup?.();
+    view.unmount();
     const busy = new FakeModel({ prefill_drafts: true, status: "generating" });
     mount(busy);
     type(byLabel<HTMLTextAreaElement>("Message"), "Which animals");
@@ -181,7 +168,7 @@ describe("composer", () => {
     const model = new FakeModel();
     mount(model);
     model.custom({ kind: "notice", level: "warning", text: "A reply is still being generated…" });
-    const notice = el.querySelector<HTMLElement>('.nbchat-notice[role="status"]');
+    const notice = view.el.querySelector<HTMLElement>('.nbchat-notice[role="status"]');
     expect(notice?.getAttribute("aria-live")).toBe("polite");
     expect(notice?.textContent).toBe("A reply is still being generated…");
     expect(notice?.dataset.level).toBe("warning");
@@ -193,7 +180,7 @@ describe("composer", () => {
 describe("advanced options", () => {
   it("is a collapsed <details> with labelled controls", () => {
     mount(new FakeModel({ max_new_tokens: 300, max_new_tokens_limit: 2048, temperature: 0.7, use_history: false }));
-    const details = el.querySelector("details");
+    const details = view.el.querySelector("details");
     expect(details?.open).toBe(false);
     expect(details?.querySelector("summary")?.textContent).toBe("Advanced options");
     expect(byLabel("System message").tagName).toBe("TEXTAREA");
@@ -205,7 +192,7 @@ describe("advanced options", () => {
     ]);
     const history = byLabel<HTMLInputElement>("Use history");
     expect([history.type, history.checked]).toEqual(["checkbox", false]);
-    expect(el.textContent).toContain("300");
+    expect(view.el.textContent).toContain("300");
   });
 
   it("uses ids unique to each view of the same model", () => {
@@ -284,15 +271,15 @@ describe("widget", () => {
   it("shows the model label, status text and a progress bar while loading", () => {
     const model = new FakeModel({ status: "loading", status_text: "loading tiny… ", progress: 0.25, model_label: "tiny · fake" });
     mount(model);
-    expect(el.querySelector(".nbchat")).not.toBeNull();
-    expect(el.querySelector(".nbchat-title")?.textContent).toBe("tiny · fake");
-    expect(el.querySelector(".nbchat-status-text")?.textContent).toBe("loading tiny… ");
-    const progress = el.querySelector("progress");
+    expect(view.el.querySelector(".nbchat")).not.toBeNull();
+    expect(view.el.querySelector(".nbchat-title")?.textContent).toBe("tiny · fake");
+    expect(view.el.querySelector(".nbchat-status-text")?.textContent).toBe("loading tiny… ");
+    const progress = view.el.querySelector("progress");
     expect(progress?.hidden).toBe(false);
     expect(progress?.value).toBe(0.25);
     model.update({ status: "ready", progress: null, status_text: "tiny · fake · cpu" });
     expect(progress?.hidden).toBe(true);
-    expect(el.querySelector<HTMLElement>(".nbchat")?.dataset.status).toBe("ready");
+    expect(view.el.querySelector<HTMLElement>(".nbchat")?.dataset.status).toBe("ready");
   });
 
   it("keeps plain keys from reaching notebook shortcuts, but lets chords through", () => {
@@ -311,18 +298,17 @@ describe("widget", () => {
     const model = new FakeModel();
     mount(model);
     expect(model.listenerCount()).toBeGreaterThan(0);
-    cleanup?.();
-    cleanup = null;
+    view.unmount();
     expect(model.listenerCount()).toBe(0);
-    expect(el.querySelector(".nbchat")).toBeNull();
+    expect(view.el.querySelector(".nbchat")).toBeNull();
   });
 
   it("is an anywidget module whose render returns the cleanup", async () => {
     const widget = (await import("../widget")).default;
     const model = new FakeModel();
     const render = typeof widget === "function" ? (await widget()).render : widget.render;
-    const dispose = await render!({ model: model.asModel(), el } as any);
-    expect(el.querySelector(".nbchat")).not.toBeNull();
+    const dispose = await render!({ model: model.asModel(), el: view.el } as any);
+    expect(view.el.querySelector(".nbchat")).not.toBeNull();
     expect(typeof dispose).toBe("function");
     await (dispose as () => void)();
     expect(model.listenerCount()).toBe(0);

@@ -1,6 +1,7 @@
 // A stand-in for the anywidget model: the synced traits in a plain object, the
 // listeners in a map, and a record of everything the view sent to Python.
 import type { AnyModel } from "@anywidget/types";
+import { afterEach, beforeEach } from "vitest";
 import type { ChatMessage, ChatModel, ChatTraits, ClientMessage, ServerMessage } from "../types";
 
 type Callback = (...args: any[]) => void;
@@ -127,5 +128,54 @@ export function manualFrames() {
     run(): void {
       for (const callback of queue.splice(0)) callback();
     },
+  };
+}
+
+/** Where a test mounts its view: see `mountPoint`. */
+export interface MountPoint {
+  /** This test's element, attached to the document. */
+  readonly el: HTMLElement;
+  /** Keep the mounted view's cleanup; it runs after the test unless `unmount()` ran it first. */
+  keep(cleanup: () => void): void;
+  /** Run the kept cleanup now, as closing the view would. */
+  unmount(): void;
+}
+
+/**
+ * Registers, in the calling file or `describe`, hooks that give every test a
+ * fresh `<div>` in the document and, after it, run the view's kept cleanup,
+ * remove the element, then `teardown` (whatever else the tests changed).
+ */
+export function mountPoint(options: { teardown?: () => void } = {}): MountPoint {
+  let current: HTMLElement | null = null;
+  let cleanup: (() => void) | null = null;
+  const unmount = () => {
+    const kept = cleanup;
+    cleanup = null;
+    kept?.();
+  };
+
+  beforeEach(() => {
+    current = document.createElement("div");
+    document.body.append(current);
+  });
+
+  afterEach(() => {
+    unmount();
+    current?.remove();
+    current = null;
+    options.teardown?.();
+  });
+
+  return {
+    get el(): HTMLElement {
+      if (!current) throw new Error("mountPoint().el exists only while a test runs");
+      return current;
+    },
+    keep(dispose: () => void): void {
+      if (cleanup) throw new Error("a view is already mounted here: unmount() it first");
+      cleanup = dispose;
+    },
+    unmount,
   };
 }

@@ -1,32 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { formatContext } from "../gauge";
 import { mountChat } from "../widget";
-import { FakeModel } from "./fake_model";
+import { FakeModel, mountPoint } from "./fake_model";
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
+const view = mountPoint();
 
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-});
-
-const gauge = () => el.querySelector<HTMLElement>(".nbchat-context")!;
-const meter = () => el.querySelector<HTMLElement>('[role="meter"]')!;
+const gauge = () => view.el.querySelector<HTMLElement>(".nbchat-context")!;
+const meter = () => view.el.querySelector<HTMLElement>('[role="meter"]')!;
 
 describe("context gauge", () => {
   it("shows used / window tokens, the room reserved for the reply, as a labelled meter", () => {
     const model = new FakeModel({ context: { used: 1234, window: 8192, reserved: 256, left_out: 0 } });
-    cleanup = mountChat(model.asModel(), el);
+    view.keep(mountChat(model.asModel(), view.el));
     expect(gauge().hidden).toBe(false);
     expect(gauge().textContent).toBe("1,234 / 8,192 tokens (256 reserved for the reply)");
-    expect(el.querySelector(".nbchat-header")?.contains(gauge())).toBe(true);
+    expect(view.el.querySelector(".nbchat-header")?.contains(gauge())).toBe(true);
     expect(meter().hidden).toBe(false);
     expect(meter().getAttribute("aria-label")).toBe("Context window");
     expect(meter().getAttribute("aria-valuenow")).toBe("1234");
@@ -37,7 +25,7 @@ describe("context gauge", () => {
 
   it("follows the trait and counts the messages not sent", () => {
     const model = new FakeModel({ context: { used: 100, window: 1000, reserved: 0, left_out: 0 } });
-    cleanup = mountChat(model.asModel(), el);
+    view.keep(mountChat(model.asModel(), view.el));
     expect(gauge().textContent).toBe("100 / 1,000 tokens");
     model.update({ context: { used: 900, window: 1000, reserved: 100, left_out: 3 } });
     expect(gauge().textContent).toBe("900 / 1,000 tokens (100 reserved for the reply) · 3 messages not sent");
@@ -49,7 +37,7 @@ describe("context gauge", () => {
 
   it("hides the bar when the window is unknown, showing only the token count", () => {
     const model = new FakeModel({ context: { used: 1234, window: null, reserved: 256, left_out: 0 } });
-    cleanup = mountChat(model.asModel(), el);
+    view.keep(mountChat(model.asModel(), view.el));
     expect(meter().hidden).toBe(true);
     expect(meter().hasAttribute("aria-valuemax")).toBe(false);
     expect(gauge().hidden).toBe(false);
@@ -58,10 +46,10 @@ describe("context gauge", () => {
 
   it("is hidden entirely when nothing is known (or the kernel sends no context)", () => {
     const model = new FakeModel({ context: { used: null, window: null, reserved: 0, left_out: 0 } });
-    cleanup = mountChat(model.asModel(), el);
+    view.keep(mountChat(model.asModel(), view.el));
     expect(gauge().hidden).toBe(true);
-    cleanup();
-    cleanup = mountChat(new FakeModel().asModel(), el);
+    view.unmount();
+    view.keep(mountChat(new FakeModel().asModel(), view.el));
     expect(gauge().hidden).toBe(true);
   });
 

@@ -2,12 +2,12 @@
 // tests/hostile_payloads.json (shared with the browser test) must come out
 // inert — no script, no handler, no fetch, no clobbering id, no way out of the
 // bubble — whether it is rendered whole, in chunks, or while it streams.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import payloads from "../../tests/hostile_payloads.json";
 import { WHOLE_MAX } from "../chunks";
 import { renderMarkdown } from "../markdown";
 import { mountChat } from "../widget";
-import { FakeModel, manualFrames, message } from "./fake_model";
+import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
 interface Payload {
   name: string;
@@ -81,28 +81,16 @@ describe("the hostile corpus", () => {
 });
 
 describe("the corpus in the chat", () => {
-  let el: HTMLElement;
-  let cleanup: (() => void) | null = null;
-
-  beforeEach(() => {
-    el = document.createElement("div");
-    document.body.append(el);
-  });
-
-  afterEach(() => {
-    cleanup?.();
-    cleanup = null;
-    el.remove();
-  });
+  const view = mountPoint();
 
   function mount(model: FakeModel) {
     const frames = manualFrames();
-    cleanup = mountChat(model.asModel(), el, { schedule: frames.schedule });
+    view.keep(mountChat(model.asModel(), view.el, { schedule: frames.schedule }));
     return frames;
   }
 
   function contents(): Element[] {
-    return [...el.querySelectorAll(".nbchat-content")];
+    return [...view.el.querySelectorAll(".nbchat-content")];
   }
 
   it("shows every payload as user text and as a reply, inert", () => {
@@ -112,7 +100,7 @@ describe("the corpus in the chat", () => {
     for (const content of contents()) expect(problems(content, true)).toEqual([]);
     // user text is shown exactly as typed, as text
     CORPUS.forEach((p, i) => {
-      const user = el.querySelector(`[data-id="u${i}"] .nbchat-content`)!;
+      const user = view.el.querySelector(`[data-id="u${i}"] .nbchat-content`)!;
       expect(user.textContent).toBe(p.text);
       expect(user.children).toHaveLength(0);
     });

@@ -1,30 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { renderMarkdown } from "../markdown";
 import { mountChat } from "../widget";
-import { FakeModel, manualFrames, message } from "./fake_model";
+import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-});
+const view = mountPoint();
 
 function mount(model: FakeModel) {
   const frames = manualFrames();
   const render = vi.fn(renderMarkdown);
-  cleanup = mountChat(model.asModel(), el, { render, schedule: frames.schedule });
+  view.keep(mountChat(model.asModel(), view.el, { render, schedule: frames.schedule }));
   return { frames, render };
 }
 
-const node = (id: string) => el.querySelector<HTMLElement>(`[data-id="${id}"]`);
+const node = (id: string) => view.el.querySelector<HTMLElement>(`[data-id="${id}"]`);
 const content = (id: string) => node(id)?.querySelector(".nbchat-content")?.textContent?.trim() ?? null;
 
 const streaming = (id: string, content = "") => message(id, "assistant", content, { status: "streaming" });
@@ -33,10 +21,10 @@ describe("message list", () => {
   it("renders one node per committed message, with role, id and status", () => {
     const model = new FakeModel({ _messages: [message("u1", "user", "Hi *there*"), message("a1", "assistant", "Hello **you**")] });
     mount(model);
-    const log = el.querySelector('[role="log"]');
+    const log = view.el.querySelector('[role="log"]');
     expect(log?.classList.contains("nbchat-messages")).toBe(true);
     expect(log?.getAttribute("aria-live")).toBe("polite");
-    const nodes = el.querySelectorAll("[data-role]");
+    const nodes = view.el.querySelectorAll("[data-role]");
     expect([...nodes].map((n) => n.getAttribute("data-role"))).toEqual(["user", "assistant"]);
     expect(node("u1")?.dataset.status).toBe("done");
     // User text is plain text; the reply is markdown.
@@ -93,7 +81,7 @@ describe("message list", () => {
     expect(node("a1")?.querySelector(".nbchat-content")?.innerHTML).toBe(a1Content);
     // Only the streaming reply was rendered: never the earlier one.
     expect(render.mock.calls.map((call) => call[0])).toEqual(["xxxxx"]);
-    expect([...el.querySelectorAll("[data-id]")].map((n) => n.getAttribute("data-id"))).toEqual(["u1", "a1", "u2", "a2"]);
+    expect([...view.el.querySelectorAll("[data-id]")].map((n) => n.getAttribute("data-id"))).toEqual(["u1", "a1", "u2", "a2"]);
   });
 
   it("commits the reply: final text, stats line, no typing indicator", () => {
@@ -164,8 +152,8 @@ describe("message list", () => {
     const model = new FakeModel({ _messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hello")] });
     mount(model);
     model.update({ _messages: [] });
-    expect(el.querySelectorAll("[data-id]")).toHaveLength(0);
-    expect(el.querySelector<HTMLElement>(".nbchat-empty")?.hidden).toBe(false);
+    expect(view.el.querySelectorAll("[data-id]")).toHaveLength(0);
+    expect(view.el.querySelector<HTMLElement>(".nbchat-empty")?.hidden).toBe(false);
   });
 
   it("replaces the text on sync instead of appending", () => {
@@ -206,16 +194,16 @@ describe("message list", () => {
   it("shows a failed load as an error in the chat", () => {
     const model = new FakeModel({ status: "error", status_text: "Could not load model foo: not found" });
     mount(model);
-    const box = el.querySelector(".nbchat-messages .nbchat-status-error");
+    const box = view.el.querySelector(".nbchat-messages .nbchat-status-error");
     expect(box?.getAttribute("role")).toBe("alert");
     expect(box?.textContent).toBe("Could not load model foo: not found");
     model.update({ status: "ready", status_text: "ok" });
-    expect(el.querySelector(".nbchat-status-error")).toBeNull();
+    expect(view.el.querySelector(".nbchat-status-error")).toBeNull();
   });
 
   it("renders the streaming message with requestAnimationFrame by default", async () => {
     const model = new FakeModel({ _messages: [streaming("a1")] });
-    cleanup = mountChat(model.asModel(), el);
+    view.keep(mountChat(model.asModel(), view.el));
     model.custom({ kind: "delta", id: "a1", text: "Hello" });
     expect(content("a1")).toBe("");
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -228,13 +216,13 @@ describe("message list", () => {
     model.update({ _messages: [] });
     model.custom({ kind: "delta", id: "a1", text: "late" });
     frames.run();
-    expect(el.querySelectorAll("[data-id]")).toHaveLength(0);
+    expect(view.el.querySelectorAll("[data-id]")).toHaveLength(0);
   });
 
   it("follows new text at the bottom, but not after the user scrolled up", () => {
     const model = new FakeModel({ _messages: [message("u1", "user", "Hi"), streaming("a1")] });
     const { frames } = mount(model);
-    const log = el.querySelector<HTMLElement>(".nbchat-messages")!;
+    const log = view.el.querySelector<HTMLElement>(".nbchat-messages")!;
     let top = 0;
     let height = 1000;
     Object.defineProperty(log, "clientHeight", { configurable: true, get: () => 400 });
@@ -265,8 +253,7 @@ describe("message list", () => {
     const { frames } = mount(model);
     model.custom({ kind: "delta", id: "a1", text: "x" });
     expect(frames.pending).toBe(1);
-    cleanup?.();
-    cleanup = null;
+    view.unmount();
     expect(frames.pending).toBe(0);
   });
 });

@@ -1,35 +1,25 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { formatFinishReason } from "../provenance";
 import type { Provenance } from "../types";
 import { mountChat } from "../widget";
-import { FakeModel, manualFrames, message } from "./fake_model";
+import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 import { getButton, queryButton, settle } from "./queries";
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
+const view = mountPoint({ teardown: () => vi.unstubAllGlobals() });
 let writeText: ReturnType<typeof vi.fn>;
 
 beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
   writeText = vi.fn(async (_text: string) => {});
   vi.stubGlobal("navigator", { clipboard: { writeText } });
 });
 
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-  vi.unstubAllGlobals();
-});
-
 function mount(model: FakeModel) {
   const frames = manualFrames();
-  cleanup = mountChat(model.asModel(), el, { schedule: frames.schedule });
+  view.keep(mountChat(model.asModel(), view.el, { schedule: frames.schedule }));
   return frames;
 }
 
-const node = (id: string) => el.querySelector<HTMLElement>(`[data-id="${id}"]`)!;
+const node = (id: string) => view.el.querySelector<HTMLElement>(`[data-id="${id}"]`)!;
 
 /** The definition list as {term: value}. */
 function definitions(root: ParentNode): Record<string, string> {
@@ -138,7 +128,7 @@ describe("details (provenance card)", () => {
     mount(model);
     model.custom({ kind: "provenance", id: "zzz", data: PROVENANCE });
     model.custom({ kind: "code", id: "zzz", code: "x" });
-    expect(el.querySelector(".nbchat-card")).toBeNull();
+    expect(view.el.querySelector(".nbchat-card")).toBeNull();
   });
 });
 
@@ -214,6 +204,6 @@ describe("copy code blocks", () => {
   it("adds nothing to user messages (plain text) or replies without code", () => {
     const model = new FakeModel({ _messages: [message("u1", "user", "```\nx\n```"), message("a1", "assistant", "no code")] });
     mount(model);
-    expect(el.querySelector(".nbchat-code-copy")).toBeNull();
+    expect(view.el.querySelector(".nbchat-code-copy")).toBeNull();
   });
 });

@@ -1,38 +1,25 @@
 // Long messages, a kernel that goes away, refused sends, odd text: the view
 // stays responsive, says what happened, and loses nothing.
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FRAME_CHARS, MARKDOWN_MAX, WHOLE_MAX, blockBoundaries, chunkEnds, formatSize } from "../chunks";
 import { USER_PREVIEW, USER_WHOLE_MAX } from "../messages";
 import { renderMarkdown } from "../markdown";
 import { mountChat } from "../widget";
-import { FakeModel, manualFrames, message } from "./fake_model";
+import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
-let el: HTMLElement;
-let cleanup: (() => void) | null = null;
-
-beforeEach(() => {
-  el = document.createElement("div");
-  document.body.append(el);
-});
-
-afterEach(() => {
-  cleanup?.();
-  cleanup = null;
-  el.remove();
-  vi.useRealTimers();
-});
+const view = mountPoint({ teardown: () => vi.useRealTimers() });
 
 function mount(model: FakeModel) {
   const frames = manualFrames();
   const render = vi.fn(renderMarkdown);
-  cleanup = mountChat(model.asModel(), el, { render, schedule: frames.schedule });
+  view.keep(mountChat(model.asModel(), view.el, { render, schedule: frames.schedule }));
   return { frames, render };
 }
 
-const node = (id: string) => el.querySelector<HTMLElement>(`[data-id="${id}"]`)!;
+const node = (id: string) => view.el.querySelector<HTMLElement>(`[data-id="${id}"]`)!;
 const content = (id: string) => node(id).querySelector<HTMLElement>(".nbchat-content")!;
-const button = (name: string) => [...el.querySelectorAll("button")].find((b) => b.textContent === name)!;
-const box = () => el.querySelector<HTMLTextAreaElement>('[aria-label="Message"]')!;
+const button = (name: string) => [...view.el.querySelectorAll("button")].find((b) => b.textContent === name)!;
+const box = () => view.el.querySelector<HTMLTextAreaElement>('[aria-label="Message"]')!;
 
 function paragraphs(chars: number): string {
   let text = "";
@@ -139,15 +126,15 @@ describe("a kernel that goes away", () => {
   it("keeps the chat readable, shows a banner and disables sending", () => {
     const model = new FakeModel({ _messages: [message("u1", "user", "hi"), message("a1", "assistant", "hello")] });
     mount(model);
-    const banner = el.querySelector<HTMLElement>(".nbchat-disconnected")!;
+    const banner = view.el.querySelector<HTMLElement>(".nbchat-disconnected")!;
     expect(banner.hidden).toBe(true);
     box().value = "draft";
     model.trigger("comm_live_update");
     expect(banner.hidden).toBe(false);
     expect(banner.getAttribute("role")).toBe("alert");
     expect(banner.textContent).toContain("run the cell again");
-    expect(el.querySelector<HTMLElement>(".nbchat")!.dataset.connected).toBe("false");
-    expect(el.querySelector(".nbchat-status-text")?.textContent).toBe("disconnected");
+    expect(view.el.querySelector<HTMLElement>(".nbchat")!.dataset.connected).toBe("false");
+    expect(view.el.querySelector(".nbchat-status-text")?.textContent).toBe("disconnected");
     expect(button("Send").disabled).toBe(true);
     expect(button("Clear").disabled).toBe(true);
     expect(box().readOnly).toBe(true);
@@ -158,20 +145,20 @@ describe("a kernel that goes away", () => {
     expect(content("a1").textContent?.trim()).toBe("hello");
     expect(node("u1").querySelector<HTMLButtonElement>('[data-action="edit"]')!.disabled).toBe(true);
     expect(node("a1").querySelector<HTMLButtonElement>('[data-action="copy"]')!.disabled).toBe(false);
-    for (const input of el.querySelectorAll<HTMLInputElement>(".nbchat-options input, .nbchat-options textarea")) {
+    for (const input of view.el.querySelectorAll<HTMLInputElement>(".nbchat-options input, .nbchat-options textarea")) {
       expect(input.disabled).toBe(true);
     }
     // a status change arriving late does not re-enable anything
     model.update({ status: "ready" });
     expect(button("Send").disabled).toBe(true);
-    expect(el.querySelector(".nbchat-status-text")?.textContent).toBe("disconnected");
+    expect(view.el.querySelector(".nbchat-status-text")?.textContent).toBe("disconnected");
   });
 
   it("also on comm:close", () => {
     const model = new FakeModel();
     mount(model);
     model.trigger("comm:close");
-    expect(el.querySelector<HTMLElement>(".nbchat-disconnected")!.hidden).toBe(false);
+    expect(view.el.querySelector<HTMLElement>(".nbchat-disconnected")!.hidden).toBe(false);
   });
 });
 
@@ -182,7 +169,7 @@ describe("refused sends", () => {
     box().value = "";
     model.custom({ kind: "notice", level: "warning", text: "A reply is still being generated", restore: "my question" });
     expect(box().value).toBe("my question");
-    expect(el.querySelector(".nbchat-notice")?.textContent).toContain("still being generated");
+    expect(view.el.querySelector(".nbchat-notice")?.textContent).toContain("still being generated");
     // typed something new meanwhile: both kept, the refused text first
     box().value = "newer";
     model.custom({ kind: "notice", level: "warning", text: "busy", restore: "older" });
