@@ -29,7 +29,11 @@ const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})\s*$/;
  * same whatever comes after it (link reference definitions aside).
  */
 export function blockBoundaries(text: string, from = 0): number[] {
-  const out: number[] = [];
+  return [...boundaries(text, from)];
+}
+
+/** `blockBoundaries`, lazily: the caller reads only as far as it needs. */
+function* boundaries(text: string, from: number): Generator<number> {
   let fence: string | null = null;
   let blank = false;
   let pos = from;
@@ -38,7 +42,7 @@ export function blockBoundaries(text: string, from = 0): number[] {
     const end = newline === -1 ? text.length : newline;
     const line = text.slice(pos, end);
     if (fence === null) {
-      if (blank && pos > from && line.length > 0 && !/^\s/.test(line)) out.push(pos);
+      if (blank && pos > from && line.length > 0 && !/^\s/.test(line)) yield pos;
       const open = FENCE_OPEN.exec(line);
       if (open) fence = open[1];
     } else {
@@ -49,7 +53,6 @@ export function blockBoundaries(text: string, from = 0): number[] {
     if (newline === -1) break;
     pos = newline + 1;
   }
-  return out;
 }
 
 /** Chunk ends after `from`: each chunk at least `min` characters where boundaries allow; the last is `text.length`. */
@@ -68,25 +71,7 @@ export function chunkEnds(text: string, from = 0, min = MIN_CHUNK): number[] {
  * `text.length`. Reads only as far as it needs.
  */
 export function nextChunkEnd(text: string, from: number, min = MIN_CHUNK): number {
-  let fence: string | null = null;
-  let blank = false;
-  let pos = from;
-  while (pos < text.length) {
-    const newline = text.indexOf("\n", pos);
-    const end = newline === -1 ? text.length : newline;
-    const line = text.slice(pos, end);
-    if (fence === null) {
-      if (blank && pos - from >= min && line.length > 0 && !/^\s/.test(line)) return pos;
-      const open = FENCE_OPEN.exec(line);
-      if (open) fence = open[1];
-    } else {
-      const close = FENCE_CLOSE.exec(line);
-      if (close && close[1][0] === fence[0] && close[1].length >= fence.length) fence = null;
-    }
-    blank = line.trim() === "";
-    if (newline === -1) break;
-    pos = newline + 1;
-  }
+  for (const pos of boundaries(text, from)) if (pos - from >= min) return pos;
   return text.length;
 }
 
