@@ -279,7 +279,7 @@ def request_code(conv: Conversation, message_id: str) -> str:
             args.append(f"    {key}={spec[key]!r},")
     options = dict(spec.get("options") or {})
     local_file = not spec["object"] and (spec["spec"] is None or str(spec["spec"]).lower().endswith(".gguf"))
-    if local_file and request.get("backend") in ("llama.cpp", "transformers"):
+    if local_file and request.get("backend") in ("llama.cpp", "llama-cpp-python", "transformers"):
         options.setdefault("backend", request["backend"])  # the engine that answered, wherever the code runs
     args += [f"    {k}={v!r}," for k, v in options.items()]
     args += [

@@ -5,7 +5,7 @@
     None, "embedded"                  embedded SmolLM2-135M-Instruct (GGUF), or an admin's default
     "internlm2-chat-7b"               local name: $NBCHAT_MODEL_PATH dirs, Hugging Face cache, then the hub
     "/models/chatglm3-6b"             a model directory (transformers)
-    "/models/x.gguf"                  a GGUF file: llama.cpp when llama-cpp-python is installed, else transformers
+    "/models/x.gguf"                  a GGUF file: llama.cpp (xllamacpp; backend= chooses another engine)
     "org/name"                        hub id: the Hugging Face cache, else downloaded when the model loads
     "openai:gpt-4o-mini", "kimi:"     online source, model (or the source's default)
     "http://127.0.0.1:8000/v1"        any OpenAI-compatible server (model= names the served model)
@@ -64,9 +64,9 @@ def resolve_backend(
         Passed to the backend's constructor: ``api_key=``, ``timeout=``, ``base_url=`` (servers and sources);
         ``prompt_format=``, ``token=``, ``headers=`` (TGI); ``name=``, ``prefix_cache=`` (local models);
         ``device=``, ``dtype=`` (transformers); ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` (llama.cpp).
-        ``backend="llama.cpp"`` or ``"transformers"`` chooses the engine of a ``.gguf`` file or the embedded model;
-        default: llama.cpp when llama-cpp-python is installed (``nbchat[llamacpp]``) and no transformers-only option
-        is given, else transformers (see :func:`nbchat.backends.llamacpp.gguf_backend_kind`).
+        ``backend="llama.cpp"``, ``"llama-cpp-python"`` or ``"transformers"`` chooses the engine of a ``.gguf`` file
+        or the embedded model; default: llama.cpp (the prebuilt ``xllamacpp`` nbchat depends on) unless a
+        transformers-only option is given (see :func:`nbchat.backends.llamacpp.gguf_backend_kind`).
 
     Returns
     -------
@@ -78,9 +78,9 @@ def resolve_backend(
     TypeError
         If ``spec`` is none of the above, or options do not fit it.
     ValueError
-        If ``backend=`` is not ``"llama.cpp"`` or ``"transformers"``, or names an engine for a model it cannot run.
+        If ``backend=`` is not one of the engines above, or names an engine for a model it cannot run.
     MissingDependencyError
-        If llama.cpp is asked for (``backend="llama.cpp"``, ``n_ctx=``, ...) and llama-cpp-python is not installed.
+        If an engine is asked for (``backend="llama-cpp-python"``, ``n_ctx=``, ...) whose package is not installed.
     ModelNotFoundError
         If a local name is not found; the message lists every place tried and how to fix it.
     BackendError
@@ -113,13 +113,14 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
         from .openai import OpenAIBackend
 
         return OpenAIBackend(model, source=source, **options)
-    engine = options.pop("backend", None)  # for .gguf files: "llama.cpp" (when installed) or "transformers"
+    engine = options.pop("backend", None)  # for .gguf files: "llama.cpp", "llama-cpp-python" or "transformers"
     embedded = spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded")
     if engine is not None:
         from .llamacpp import BACKEND_CHOICES
 
         if engine not in BACKEND_CHOICES:
-            msg = f"backend must be 'llama.cpp' or 'transformers' (for .gguf files), got {engine!r}."
+            choices = ", ".join(map(repr, BACKEND_CHOICES))
+            msg = f"backend must be one of {choices} (for .gguf files), got {engine!r}."
             raise ValueError(msg)
         if not (embedded or isinstance(spec, str) or hasattr(spec, "__fspath__")):
             msg = f"backend={engine!r} chooses the engine of a local model; {type(spec).__name__!r} is not one."
@@ -152,13 +153,18 @@ def _is_openai_client(obj: Any) -> bool:
 
 
 def _gguf_backend(path: str | os.PathLike[str] | None, engine: str | None, options: dict[str, Any]) -> Backend:
-    """A ``.gguf`` file (``None``: the embedded model) on llama.cpp when installed, else on transformers."""
+    """A ``.gguf`` file (``None``: the embedded model) on the engine :func:`gguf_backend_kind` chooses."""
     from .llamacpp import gguf_backend_kind
 
-    if gguf_backend_kind(engine, options) == "llama.cpp":
+    kind = gguf_backend_kind(engine, options)
+    if kind == "llama.cpp":
         from .llamacpp import LlamaCppBackend
 
         return LlamaCppBackend.embedded(**options) if path is None else LlamaCppBackend(path, **options)
+    if kind == "llama-cpp-python":
+        from .llamacpp_python import LlamaCppPythonBackend
+
+        return LlamaCppPythonBackend.embedded(**options) if path is None else LlamaCppPythonBackend(path, **options)
     from .transformers import TransformersBackend
 
     return TransformersBackend.embedded(**options) if path is None else TransformersBackend(path, **options)
@@ -168,9 +174,9 @@ def _local_backend(path: str | os.PathLike[str], engine: str | None, options: di
     """A ``.gguf`` file (see :func:`_gguf_backend`), or a model directory or hub id (transformers)."""
     if os.fspath(path).lower().endswith(".gguf"):
         return _gguf_backend(path, engine, options)
-    if engine == "llama.cpp":
+    if engine in ("llama.cpp", "llama-cpp-python"):
         msg = (
-            f"backend='llama.cpp' runs .gguf files (or the embedded model); {os.fspath(path)!r} is not one. "
+            f"backend={engine!r} runs .gguf files (or the embedded model); {os.fspath(path)!r} is not one. "
             "Pass the path of a .gguf file, or leave backend= out to run this model with transformers."
         )
         raise ValueError(msg)

