@@ -417,8 +417,10 @@ def test_two_embedded_columns_and_a_served_one(comms: list[RecordingComm], trans
 
 
 def weights(backend: Any) -> Any:
-    """The loaded model object of a local backend (llama.cpp's Llama or transformers' model)."""
-    return backend._shared.llm if backend.kind == "llama.cpp" else backend._model
+    """The loaded model of a local backend (llama.cpp's engine, llama-cpp-python's Llama, transformers' model)."""
+    if backend.kind == "llama.cpp":
+        return backend._shared.server
+    return backend._shared.llm if backend.kind == "llama-cpp-python" else backend._model
 
 
 @pytest.mark.model

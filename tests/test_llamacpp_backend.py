@@ -1,8 +1,7 @@
-"""What only the llama.cpp engine has: shared models, its context window, seeds, choosing it.
+"""What only the llama.cpp engine has: shared engines, its context window, seeds, choosing it.
 
-The behaviour both local engines share (streaming, Stop, stop strings, prefix reuse, ...) is tested on both in
-tests/test_local_engines.py. These tests fail (they do not skip) when llama-cpp-python is missing: CI installs
-``nbchat[llamacpp]``, and a failed build of it must fail CI.
+The behaviour the local engines share (streaming, Stop, stop strings, prefix reuse, ...) is tested on each in
+tests/test_local_engines.py. These tests fail (they do not skip) when xllamacpp is missing: nbchat depends on it.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from nbchat._errors import MissingDependencyError
 from nbchat._settings import GenerationSettings
 from nbchat.backends import GenerationInfo
 from nbchat.backends.llamacpp import INSTALL_COMMAND, LlamaCppBackend, gguf_backend_kind, physical_cores
+from nbchat.backends.llamacpp_python import INSTALL_COMMAND as COMPILE_COMMAND
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready", "llama_cpp_ready")]
 
@@ -26,10 +26,10 @@ STORY = "Write a long story about elephants."
 
 @pytest.fixture(scope="session")
 def llama_cpp_ready() -> None:
-    """Import llama_cpp: its absence is an error with the install command, not a skip."""
-    from nbchat.backends.llamacpp import _import_llama_cpp
+    """Import xllamacpp: its absence is an error with the install command, not a skip."""
+    from nbchat.backends.llamacpp import _import_xllamacpp
 
-    _import_llama_cpp()
+    _import_xllamacpp()
 
 
 def make(**options: Any) -> nbchat.Conversation:
@@ -75,7 +75,7 @@ def test_instances_are_shared_per_file_context_and_threads() -> None:
     for backend in (a, b, c):
         backend.load()
     assert a._shared is b._shared  # type: ignore[attr-defined]
-    assert a._shared.llm is b._shared.llm  # type: ignore[attr-defined]
+    assert a._shared.server is b._shared.server  # type: ignore[attr-defined]
     assert c._shared is not a._shared  # type: ignore[attr-defined]
     assert c.context_window == 512
 
@@ -143,26 +143,42 @@ def test_describe_names_the_backend_without_paths(conversation: nbchat.Conversat
     assert "/" not in repr(info)
 
 
+def hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
+    """Make ``modules`` look uninstalled to nbchat's checks (which use find_spec, never import)."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in modules else real_find_spec(name, *a)
+    )
+
+
 def test_choosing_the_backend_for_a_gguf_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert gguf_backend_kind() == "llama.cpp"  # installed: chosen automatically
+    assert gguf_backend_kind() == "llama.cpp"  # a dependency of nbchat: chosen automatically
     assert gguf_backend_kind("transformers") == "transformers"
     assert gguf_backend_kind(None, {"dtype": "bfloat16"}) == "transformers"  # an option only transformers has
     with pytest.raises(ValueError, match="backend must be one of"):
         gguf_backend_kind("llamacpp")
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a)
-    )
-    assert gguf_backend_kind() == "transformers"  # not installed: transformers runs GGUF files too
-    assert nbchat.Conversation(load="lazy").backend.kind == "transformers"  # what the demo set-up gets
+    hide(monkeypatch, "xllamacpp", "llama_cpp")
+    assert gguf_backend_kind() == "transformers"  # neither installed: transformers runs GGUF files too
+    assert nbchat.Conversation(load="lazy").backend.kind == "transformers"
     with pytest.raises(MissingDependencyError):
         gguf_backend_kind(None, {"n_threads": 2})  # an option only llama.cpp has
     with pytest.raises(MissingDependencyError) as caught:
         gguf_backend_kind("llama.cpp")
     assert INSTALL_COMMAND in str(caught.value)
+    with pytest.raises(MissingDependencyError) as caught:
+        gguf_backend_kind("llama-cpp-python")
+    assert COMPILE_COMMAND in str(caught.value)  # the optional engine still says how to build it
     assert "-DGGML_NATIVE=OFF" in str(caught.value)
     with pytest.raises(MissingDependencyError):
         LlamaCppBackend.embedded()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is optional")
+def test_llama_cpp_python_runs_gguf_files_where_xllamacpp_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert nbchat.Conversation(backend="llama-cpp-python", load="lazy").backend.kind == "llama-cpp-python"
+    hide(monkeypatch, "xllamacpp")
+    assert gguf_backend_kind() == "llama-cpp-python"
+    assert nbchat.Conversation(n_threads=1, load="lazy").backend.kind == "llama-cpp-python"
 
 
 def test_backend_option_chooses_the_engine_for_gguf(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,14 +1,16 @@
-"""Parity of the two local engines: the embedded SmolLM2-135M-Instruct on transformers and on llama.cpp.
+"""Parity of the local engines: the embedded SmolLM2-135M-Instruct on transformers, on llama.cpp (xllamacpp, the
+default) and on llama-cpp-python (optional: these tests skip it when it is not installed).
 
-Every test here runs once per engine and asks the same of both: streaming, stats, greedy determinism,
+Every test here runs once per engine and asks the same of each: streaming, stats, greedy determinism,
 max new tokens, end of turn, stop strings, history and system prompt through the GGUF's chat template, Stop, the
 model staying usable after it, prefix reuse that changes no answer, and the widget naming the engine.
 What only one engine has is tested in tests/test_embedded_model.py (transformers) and
-tests/test_llamacpp_backend.py (llama.cpp). llama.cpp's absence fails these tests (CI installs it).
+tests/test_llamacpp_backend.py (llama.cpp). xllamacpp's absence fails these tests (nbchat depends on it).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from typing import Any
 
@@ -18,7 +20,17 @@ import nbchat
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready")]
 
-ENGINES = ["transformers", "llama.cpp"]
+ENGINES = [
+    "transformers",
+    "llama.cpp",
+    pytest.param(
+        "llama-cpp-python",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python (optional) is not installed"
+        ),
+    ),
+]
+LLAMA_CPP = ("llama.cpp", "llama-cpp-python")
 STORY = "Write a long story about elephants."
 
 
@@ -147,7 +159,7 @@ def test_stop_ends_the_reply_within_a_token_and_the_model_stays_usable(conversat
     assert tokens is None or tokens < 400
     assert len(reply.content) < 1000  # far from the 400 tokens it was allowed
     assert stop_s < max(0.5, 3 * token_s)
-    if conversation.backend.kind == "llama.cpp":  # the stream ended and released the shared model
+    if conversation.backend.kind in LLAMA_CPP:  # the stream ended and released the shared model
         assert not conversation.backend._shared.lock.locked()  # type: ignore[attr-defined]
     conversation.clear()
     assert conversation.ask("Name a colour.")
@@ -158,8 +170,8 @@ def test_prefix_reuse_changes_no_answer(engine: str) -> None:
     """Greedy answers are the same with and without reusing the previous turn's key/value cache."""
     turns = ["Which animals live in the savanna?", "Which of these is the strongest?", "And the fastest?"]
     # llama.cpp: two contexts (n_ctx tells them apart), so that one's resets do not evict the other's cache
-    with_cache = make(engine, max_new_tokens=20, **({"n_ctx": 2048} if engine == "llama.cpp" else {}))
-    without = make(engine, max_new_tokens=20, prefix_cache=False, **({"n_ctx": 1024} if engine == "llama.cpp" else {}))
+    with_cache = make(engine, max_new_tokens=20, **({"n_ctx": 2048} if engine in LLAMA_CPP else {}))
+    without = make(engine, max_new_tokens=20, prefix_cache=False, **({"n_ctx": 1024} if engine in LLAMA_CPP else {}))
     for text in turns:
         assert with_cache.ask(text) == without.ask(text)
     cached = [m.stats["cached_tokens"] for m in with_cache.history if m.role == "assistant"]
@@ -186,7 +198,8 @@ def test_the_widget_names_the_engine_and_streams(engine: str, comms: list) -> No
     assert chat._messages[-1]["stats"]["backend"] == engine
 
 
-def test_both_engines_see_the_same_prompt_tokens() -> None:
+@pytest.mark.parametrize("engine", ENGINES[1:])
+def test_both_engines_see_the_same_prompt_tokens(engine: str) -> None:
     """One chat template (from the GGUF metadata), one tokenizer: the same prompt, token for token."""
     messages = [
         {"role": "system", "content": "You are a zoologist."},
@@ -194,6 +207,6 @@ def test_both_engines_see_the_same_prompt_tokens() -> None:
         {"role": "assistant", "content": "Lions, zebras and elephants."},
         {"role": "user", "content": "Which is the strongest?"},
     ]
-    llama, torch = make("llama.cpp").backend, make("transformers").backend
+    llama, torch = make(engine).backend, make("transformers").backend
     assert llama.render_prompt(messages) == torch.render_prompt(messages)
     assert llama.count_tokens(messages) == torch.count_tokens(messages)

@@ -110,12 +110,14 @@ def test_the_widget_asks_for_drafts_only_when_the_model_can_use_them(comms: list
 
 @pytest.mark.model
 @pytest.mark.usefixtures("embedded_ready")
-def test_llama_cpp_prefill_changes_no_answer_and_leaves_little_to_evaluate() -> None:
+@pytest.mark.parametrize("engine", ["llama.cpp", "llama-cpp-python"])
+def test_llama_cpp_prefill_changes_no_answer_and_leaves_little_to_evaluate(engine: str) -> None:
     """Greedy answers are the same with and without typing ahead; after it, only a few prompt tokens are new."""
-    from nbchat.backends.llamacpp import LlamaCppBackend
-
-    typed = nbchat.Conversation(LlamaCppBackend.embedded(n_ctx=2048), load="now", temperature=0, max_new_tokens=16)
-    plain = nbchat.Conversation(LlamaCppBackend.embedded(n_ctx=1024), load="now", temperature=0, max_new_tokens=16)
+    if engine == "llama-cpp-python":
+        pytest.importorskip("llama_cpp", reason="llama-cpp-python is optional")
+    options = {"backend": engine, "load": "now", "temperature": 0, "max_new_tokens": 16}
+    typed = nbchat.Conversation(n_ctx=2048, **options)
+    plain = nbchat.Conversation(n_ctx=1024, **options)
     for question in ["Which animals live in the savanna?", "Which of these is the strongest?"]:
         for n in range(4, len(question) + 1, 6):  # typed a few characters at a time, last draft a word short
             typed.prefill(question[:n])
