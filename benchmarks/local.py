@@ -26,34 +26,43 @@ print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
 
 
 _START_SCRIPT_LLAMA_CPP = """
-import time
+import resource, sys, time
 t0 = time.perf_counter()
 import nbchat
-conv = nbchat.Conversation(backend="llama.cpp", load="now")
-print(f"{time.perf_counter() - t0:.4f}")
+conv = nbchat.Conversation(backend=sys.argv[1], load="now", temperature=0, max_new_tokens=8)
+t1 = time.perf_counter()
+conv.ask("Hi!")
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+print(f"{t1 - t0:.4f} {time.perf_counter() - t1:.4f} {rss:.1f}")
 """
 
 
-def _start_times(cache: str, script: str = _START_SCRIPT) -> tuple[float, ...]:
+def _start_times(cache: str, script: str = _START_SCRIPT, *args: str) -> tuple[float, ...]:
     env = {**os.environ, "NBCHAT_CACHE_DIR": cache, "TRANSFORMERS_VERBOSITY": "error"}
     out = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    return tuple(float(x) for x in out[-2 if script == _START_SCRIPT else -1 :])
+    return tuple(float(x) for x in out[-2 if script == _START_SCRIPT else -3 :])
 
 
 def start_figures(runs: int) -> list[Figure]:
-    """Embedded model start in fresh processes: llama.cpp (the default when installed: no conversion, no torch), and
-    transformers cold (GGUF conversion into an empty cache) and warm (the converted copy)."""
+    """Embedded model start in fresh processes: llama.cpp (the default: no conversion, no torch), llama-cpp-python
+    (optional), and transformers cold (GGUF conversion into an empty cache) and warm (the converted copy)."""
     from nbchat.backends.llamacpp import llama_cpp_available
+    from nbchat.backends.llamacpp_python import llama_cpp_python_available
 
     figures = []
     with tempfile.TemporaryDirectory(prefix="nbchat-bench-cache-") as cache:
-        if llama_cpp_available():
-            llama = sorted(_start_times(cache, _START_SCRIPT_LLAMA_CPP)[0] for _ in range(runs))[runs // 2]
+        for engine, available in (("llama.cpp", llama_cpp_available()),
+                                  ("llama-cpp-python", llama_cpp_python_available())):  # fmt: skip
+            if not available:
+                continue
+            results = sorted(_start_times(cache, _START_SCRIPT_LLAMA_CPP, engine) for _ in range(runs))
+            start, first_reply, rss = results[runs // 2]
             figures.append(
-                Figure("embedded model start (llama.cpp)", llama, "s", None, "", "≤ 2 s", llama <= 2,
-                       note="import nbchat and llama_cpp, map the GGUF file, read its chat template; new process")
+                Figure(f"embedded model start ({engine})", start, "s", None, "", "≤ 2 s", start <= 2,
+                       note=f"import nbchat, load the GGUF file (memory-mapped), new process; then an 8-token reply "
+                            f"in {first_reply:.2f} s; peak resident memory {rss:.0f} MiB")
             )  # fmt: skip
         _, cold = _start_times(cache)
         warm_runs = [_start_times(cache) for _ in range(runs)]
