@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import nbchat
-from nbchat._errors import MissingDependencyError
+from nbchat._errors import BackendError, MissingDependencyError
 from nbchat._settings import GenerationSettings
 from nbchat.backends import GenerationInfo
 from nbchat.backends.llamacpp import INSTALL_COMMAND, LlamaCppBackend, gguf_backend_kind, physical_cores
@@ -219,3 +219,29 @@ def test_copy_as_code_names_the_engine_that_answered(capsys: pytest.CaptureFixtu
     capsys.readouterr()
     exec(compile(code, "<copied code>", "exec"), {})
     assert capsys.readouterr().out == reply + "\n"
+
+
+def test_the_gguf_header_reads_as_the_gguf_package_reads_it(tmp_path: Any) -> None:
+    """nbchat reads two keys of the header itself (the gguf package builds every field first: seconds); same values."""
+    import gguf
+
+    from nbchat._embedded import embedded_gguf_path
+    from nbchat.backends.llamacpp import gguf_metadata
+
+    reader = gguf.GGUFReader(embedded_gguf_path())
+    meta = gguf_metadata(embedded_gguf_path())
+    assert meta["chat_template"] == reader.get_field("tokenizer.chat_template").contents()
+    assert meta["context_length"] == reader.get_field("llama.context_length").contents() == 8192
+    # a base model: no chat template, refused with a clear error before llama.cpp starts
+    writer = gguf.GGUFWriter(tmp_path / "base.gguf", "llama")
+    writer.add_context_length(2048)
+    writer.add_token_list(["a", "b", "<s>"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    assert gguf_metadata(tmp_path / "base.gguf") == {"chat_template": None, "context_length": 2048}
+    with pytest.raises(BackendError, match="no chat template"):
+        LlamaCppBackend(tmp_path / "base.gguf").load()
+    (tmp_path / "not.gguf").write_bytes(b"PK\x03\x04 a zip file")
+    with pytest.raises(BackendError, match="not a GGUF file"):
+        LlamaCppBackend(tmp_path / "not.gguf").load()

@@ -159,25 +159,71 @@ def _import_xllamacpp() -> Any:
     return xllamacpp
 
 
+# GGUF value types (ggml's gguf.h: enum gguf_type) -> struct format of one value; 8 is a string, 9 an array
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+
 def gguf_metadata(path: Path) -> dict[str, Any]:
-    """The chat template and trained context of a GGUF file, read from its header with the ``gguf`` package.
+    """The chat template and trained context of a GGUF file, read from its header (key/value section).
+
+    The ``gguf`` package's ``GGUFReader`` answers the same but builds every field of the file first (the whole
+    vocabulary and merges: 5 s on two busy cores, plus 1.3 s to import it); this reads the header once, skipping
+    arrays, and stops at the tensor table.
 
     Returns
     -------
     dict
         ``{"chat_template": str or None, "context_length": int or None}``.
+
+    Raises
+    ------
+    BackendError
+        If the file is not a GGUF file (wrong magic number) or its header is cut short.
     """
-    from gguf import GGUFReader
+    import struct
 
-    reader = GGUFReader(path)
+    def read(fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        data = file.read(size)
+        if len(data) != size:
+            msg = f"{path.name} ends inside its GGUF header: the file is incomplete. Download it again."
+            raise BackendError(msg)
+        return struct.unpack("<" + fmt, data)[0]
 
-    def value(key: str) -> Any:
-        field = reader.get_field(key)
-        return None if field is None else field.contents()
+    def string() -> str:
+        return file.read(read("Q")).decode("utf-8", errors="replace")
 
-    arch = value("general.architecture")
-    trained = value(f"{arch}.context_length") if arch else None
-    return {"chat_template": value("tokenizer.chat_template"), "context_length": trained}
+    def skip(kind: int) -> None:
+        if kind == 8:
+            file.seek(read("Q"), os.SEEK_CUR)
+        elif kind == 9:
+            item, count = read("I"), read("Q")
+            if item in _GGUF_SCALARS:
+                file.seek(count * struct.calcsize(_GGUF_SCALARS[item]), os.SEEK_CUR)
+            else:
+                for _ in range(count):
+                    skip(item)
+        else:
+            file.seek(struct.calcsize(_GGUF_SCALARS[kind]), os.SEEK_CUR)
+
+    values: dict[str, Any] = {}
+    with path.open("rb") as file:
+        if file.read(4) != b"GGUF":
+            msg = f"{path.name} is not a GGUF file (it does not start with 'GGUF'). Check the path."
+            raise BackendError(msg)
+        read("I")  # version
+        read("Q")  # tensors
+        for _ in range(read("Q")):
+            key, kind = string(), read("I")
+            wanted = key in ("general.architecture", "tokenizer.chat_template") or key.endswith(".context_length")
+            if wanted and kind == 8:
+                values[key] = string()
+            elif wanted and kind in _GGUF_SCALARS and kind != 7:
+                values[key] = read(_GGUF_SCALARS[kind])
+            else:
+                skip(kind)
+    trained = values.get(f"{values.get('general.architecture')}.context_length")
+    return {"chat_template": values.get("tokenizer.chat_template"), "context_length": trained}
 
 
 @dataclasses.dataclass
