@@ -48,7 +48,7 @@ class CliError(Exception):
 
 # ------------------------------------------------------------------------------------------------ arguments
 def build_parser() -> argparse.ArgumentParser:
-    """The ``nbchat`` argument parser (subcommand ``web``)."""
+    """The ``nbchat`` argument parser (subcommands ``web`` and ``serve``)."""
     parser = argparse.ArgumentParser(
         prog="nbchat", description="Chat with any LLM: in a notebook (import nbchat), or as a web page (nbchat web)."
     )
@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--theme", choices=["light", "dark"], default="light", help="page theme")
     web.add_argument("--verbose", action="store_true", help="show Voila's log")
     web.add_argument("--dry-run", action="store_true", help="print the notebook code and the Voila command, then exit")
+    from ._serve import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 
@@ -385,10 +388,24 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _serve_engine(args: argparse.Namespace) -> int:
+    """``nbchat serve``: llama.cpp's server for a class (see :mod:`nbchat._serve`); errors printed, status 2."""
+    from ._errors import NbchatError
+    from ._serve import run_serve
+
+    try:
+        return run_serve(args)
+    except (NbchatError, ValueError) as exc:
+        print(f"nbchat serve: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nbchat`` command (and ``python -m nbchat``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve_engine(args)
     if args.command != "web":
         parser.print_help()
         return 2

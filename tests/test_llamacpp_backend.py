@@ -27,9 +27,9 @@ STORY = "Write a long story about elephants."
 @pytest.fixture(scope="session")
 def llama_cpp_ready() -> None:
     """Import xllamacpp: its absence is an error with the install command, not a skip."""
-    from nbchat.backends.llamacpp import _import_xllamacpp
+    from nbchat.backends.llamacpp import import_xllamacpp
 
-    _import_xllamacpp()
+    import_xllamacpp()
 
 
 def make(**options: Any) -> nbchat.Conversation:

@@ -39,6 +39,8 @@ __all__ = [
     "INSTALL_COMMAND",
     "LlamaCppBackend",
     "gguf_backend_kind",
+    "gguf_metadata",
+    "import_xllamacpp",
     "llama_cpp_available",
     "physical_cores",
 ]
@@ -149,7 +151,14 @@ def _require_xllamacpp() -> None:
         raise MissingDependencyError(msg)
 
 
-def _import_xllamacpp() -> Any:
+def import_xllamacpp() -> Any:
+    """The ``xllamacpp`` module.
+
+    Raises
+    ------
+    MissingDependencyError
+        If it is not installed or its compiled library cannot be loaded (the message gives the install command).
+    """
     _require_xllamacpp()
     try:
         import xllamacpp
@@ -378,7 +387,7 @@ class LlamaCppBackend(Backend):
 
     def _start(self, n_ctx: int) -> _Shared:
         """A new engine on this file: one slot of ``n_ctx`` tokens, listening on 127.0.0.1 behind a random key."""
-        xllamacpp = _import_xllamacpp()
+        xllamacpp = import_xllamacpp()
         import httpx
 
         params = xllamacpp.CommonParams()

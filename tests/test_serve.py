@@ -1,0 +1,75 @@
+"""``nbchat serve``: llama.cpp's own server (xllamacpp) with parallel slots, as a class would run it.
+
+The server is a real llama.cpp server process on 127.0.0.1; nbchat talks to it as to any OpenAI-compatible server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import nbchat
+from nbchat._cli import main
+from tests.servers._runner import free_port, wait_until_up
+
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready")]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CLASS_KEY": "k-class-123"}
+    command = [sys.executable, "-m", "nbchat", "serve", "--slots", "2", "--ctx-per-slot", "1024", "--port", str(port),
+               "--api-key-env", "CLASS_KEY"]  # fmt: skip
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", proc, timeout=120)
+        yield f"http://127.0.0.1:{port}/v1", proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
+
+
+def test_two_students_are_answered_at_the_same_time(served: tuple[str, subprocess.Popen[str]]) -> None:
+    url, _ = served
+    students = [nbchat.Conversation(url, api_key="k-class-123", temperature=0, max_new_tokens=12, load="now")
+                for _ in range(2)]  # fmt: skip
+    alone = students[0].ask("Name a bird.")
+    students[0].clear()
+    futures = [s.send("Name a bird.") for s in students]
+    replies = [f.result(timeout=120) for f in futures]
+    assert [r.status for r in replies] == ["done", "done"]
+    assert [r.content for r in replies] == [alone, alone]  # greedy: the same answer in either slot
+    assert all(0 < r.stats["tokens"] <= 12 for r in replies)
+
+
+def test_the_key_is_required_and_ctrl_c_stops_it(served: tuple[str, subprocess.Popen[str]]) -> None:
+    url, proc = served
+    wrong = nbchat.Conversation(url, model="SmolLM2-135M-Instruct", api_key="not-the-key", load="now")
+    reply = wrong.send("Hi").result(timeout=60)
+    assert reply.status == "error"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert f"at {url}" in out  # the URL to give nbchat.Chat
+    assert 'api_key=os.environ["CLASS_KEY"]' in out
+    assert "k-class-123" not in out  # the key itself is never printed
+
+
+def test_bad_flags_are_refused_before_llama_cpp_starts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["serve", "--slots", "0"]) == 2
+    assert "--slots must be at least 1" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path / "missing.gguf")]) == 2
+    assert "runs a .gguf file" in capsys.readouterr().err
+    os.environ.pop("NBCHAT_TEST_UNSET_KEY", None)
+    assert main(["serve", "--api-key-env", "NBCHAT_TEST_UNSET_KEY"]) == 2
+    assert "NBCHAT_TEST_UNSET_KEY is empty or unset" in capsys.readouterr().err
