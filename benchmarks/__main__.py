@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("transport", "compare", "local", "llamacpp", "start", "server", "browser")
+SECTIONS = ("transport", "compare", "local", "llamacpp", "start", "classroom", "server", "browser")
 
 
 def main() -> int:
@@ -48,6 +48,10 @@ def main() -> int:
         from .local import start_figures
 
         figures += start_figures(1 if args.quick else 3)
+    if "classroom" in args.only:  # nbchat serve (llama.cpp's server) with parallel slots, N students at once
+        from .classroom import classroom_figures
+
+        figures += classroom_figures(args.quick)
     if "browser" in args.only:  # JupyterLab in headless Chromium (the test set-up installs both)
         from .browser import browser_figures
 

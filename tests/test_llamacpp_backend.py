@@ -137,7 +137,8 @@ def test_describe_names_the_backend_without_paths(conversation: nbchat.Conversat
         "context_window": 4096,
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "n_ctx": 4096,
-        "n_threads": physical_cores(),
+        "n_threads": 1,  # a small model decodes fastest on one thread
+        "n_threads_batch": physical_cores(),
         "device": "cpu",
     }
     assert "/" not in repr(info)

@@ -37,6 +37,7 @@ __all__ = [
     "BACKEND_CHOICES",
     "DEFAULT_MAX_CONTEXT",
     "INSTALL_COMMAND",
+    "SMALL_MODEL_BYTES",
     "LlamaCppBackend",
     "gguf_backend_kind",
     "gguf_metadata",
@@ -57,6 +58,8 @@ _TRANSFORMERS_ONLY_OPTIONS = ("device", "dtype")
 _LLAMA_CPP_ONLY_OPTIONS = ("n_ctx", "n_threads", "n_gpu_layers", "seed")
 _WAIT_S = 0.05  # how often a chat waiting for a shared model checks Stop
 _TOKEN_CACHE_SIZE = 8  # prompts whose tokens are kept (see LlamaCppBackend._tokenize)
+SMALL_MODEL_BYTES = 1 << 30
+"""GGUF files below this size decode on one thread by default (see :class:`LlamaCppBackend`)."""
 _N_BATCH = 256  # prompt tokens per llama.cpp batch: Stop during a long prompt waits for one batch at most
 _END = object()  # end of a request's chunks, in the queue between the request thread and the stream
 
@@ -251,7 +254,7 @@ class _Shared:
 
 
 # One engine per (file, n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
-_SHARED: dict[tuple[str, int | None, int, int], _Shared] = {}
+_SHARED: dict[tuple[str, int | None, int, int, int], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -281,8 +284,11 @@ class LlamaCppBackend(Backend):
         Context window in tokens (prompt plus reply). Default: the model's trained context, at most
         :data:`DEFAULT_MAX_CONTEXT` (4096); the key/value cache for all of it is allocated when the model loads.
     n_threads : int, optional
-        Threads for decoding and prompt evaluation. Default: the number of physical cores (:func:`physical_cores`);
-        decoding is bound by memory bandwidth, which hyper-threads do not add.
+        Threads for decoding and prompt evaluation. Default: the physical cores (:func:`physical_cores`) for prompt
+        evaluation (compute-bound) and, for decoding, one thread for a file under :data:`SMALL_MODEL_BYTES` (a
+        small model's layers take microseconds, so threads that meet after each one lose more than they add: the
+        embedded model decoded 132-135 tok/s on one thread and 37-76 on two, on two busy cores) and the physical
+        cores for larger files (bound by memory bandwidth, which hyper-threads do not add).
     n_gpu_layers : int, default 0
         Layers to offload to a GPU (only with a GPU build of xllamacpp; ``-1`` for all).
     seed : int, optional
@@ -334,7 +340,9 @@ class LlamaCppBackend(Backend):
                 raise ValueError(msg)
         self.model = name or self.path.stem
         self.n_ctx_arg = n_ctx
-        self.n_threads = n_threads or physical_cores()
+        self.n_threads_batch = n_threads or physical_cores()
+        small = self.path.stat().st_size < SMALL_MODEL_BYTES
+        self.n_threads = n_threads or (1 if small else physical_cores())
         self.n_gpu_layers = int(n_gpu_layers)
         self.seed = seed
         self.prefix_cache = prefix_cache
@@ -367,7 +375,7 @@ class LlamaCppBackend(Backend):
         """
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
-        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_gpu_layers)
+        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
@@ -395,7 +403,8 @@ class LlamaCppBackend(Backend):
         params.n_ctx = n_ctx
         params.n_parallel = 1
         params.n_batch = params.n_ubatch = _N_BATCH
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = self.n_threads
+        params.cpuparams.n_threads = self.n_threads
+        params.cpuparams_batch.n_threads = self.n_threads_batch
         params.n_gpu_layers = self.n_gpu_layers
         params.warmup = False  # a warm-up decode costs a second on a cold page cache; the first reply warms it
         params.verbosity = -1  # llama.cpp's log lines would land in the notebook's output
@@ -563,6 +572,7 @@ class LlamaCppBackend(Backend):
             "file": self.path.name,
             "n_ctx": self.context_window,
             "n_threads": self.n_threads,
+            "n_threads_batch": self.n_threads_batch,
             "device": "cpu" if self.n_gpu_layers == 0 else f"gpu ({self.n_gpu_layers} layers)",
         }
 
