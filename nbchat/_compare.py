@@ -567,7 +567,8 @@ class Compare(Arena, anywidget.AnyWidget):
         name = str(content.get("name") or "").strip() or None
         model = str(content.get("model") or "").strip() or None
         try:
-            self.add(spec, name=name, **({"model": model} if model else {}))
+            # origin="browser": a URL typed into the page never receives a key from the environment or .env
+            self.add(spec, name=name, origin="browser", **({"model": model} if model else {}))
         except (NbchatError, ValueError, TypeError):
             raise
         except Exception as exc:  # whatever a spec does wrong is shown in the widget, never raised into the kernel
