@@ -256,7 +256,8 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
         msg = (
             f"{path} sets the option {name!r}, which a conversation file may not set (a shared file must not send "
             f"your key elsewhere, write files or change how nbchat connects). If you trust it, pass it in code: "
-            f"Conversation.load({str(path)!r}, {name}=...). Options a file may set: {', '.join(sorted(LOADABLE_OPTIONS))}."
+            f"Conversation.load({str(path)!r}, {name}=...). "
+            f"Options a file may set: {', '.join(sorted(LOADABLE_OPTIONS))}."
         )
         raise ConversationFileError(msg)
     kwargs: dict[str, Any] = dict(saved_options)
