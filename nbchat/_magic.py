@@ -14,6 +14,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ._conversation import Conversation, _wait
 from ._errors import GenerationError
+from ._static_html import reply_bundle
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -37,12 +38,13 @@ class ChatMagics(Magics):
     @argument("--new", action="store_true", help="start a new conversation with this model")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
-        """Send the cell as a prompt; the reply streams into the output as Markdown.
+        """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
+        its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
         Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]``.
         Interrupt the kernel to stop a reply (its partial text is kept).
         """
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
         args = parse_argstring(self.chat, line)
         args.model, args.system = _unquote(args.model), _unquote(args.system)
@@ -57,7 +59,7 @@ class ChatMagics(Magics):
         if args.system is not None:
             conv.system_prompt = args.system
         conv.use_history = not args.no_history
-        handle = display(Markdown("*…*"), display_id=True)
+        handle = display(reply_bundle("…"), raw=True, display_id=True)
         future = conv.send(cell.strip())
         shown = ""
         try:
@@ -65,7 +67,7 @@ class ChatMagics(Magics):
                 partial = conv.partial_reply()
                 text = partial[1] if partial else ""
                 if text != shown:
-                    handle.update(Markdown(text + " ▌"))
+                    handle.update(reply_bundle(text + " ▌"), raw=True)
                     shown = text
                 time.sleep(_REFRESH_S)
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
@@ -73,14 +75,14 @@ class ChatMagics(Magics):
         try:
             reply_text = _wait(conv, future, None)
         except GenerationError as exc:
-            handle.update(Markdown(f"{exc.partial}\n\n**Error:** {exc}"))
+            handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
             return None
         reply = conv.history[-1]
         stats = reply.stats
-        footer = f"\n\n<sub>{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
+        footer = f"{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
         if reply.status == "stopped":
             footer += " · stopped"
-        handle.update(Markdown(reply_text + footer + "</sub>"))
+        handle.update(reply_bundle(reply_text, footer), raw=True)
         return None
 
     def _conversation(self, model: str | None, *, new: bool) -> Conversation:

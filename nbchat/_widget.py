@@ -19,6 +19,7 @@ from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
+from ._static_html import markdown_html
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
 
 __all__ = ["Chat"]
@@ -221,16 +222,18 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ notebook output
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The widget view plus a static Markdown transcript, for viewers without a live kernel.
+        """The widget view plus a static transcript, for viewers without a live kernel.
 
-        GitHub, nbviewer and a notebook reopened without its kernel show ``text/markdown``: the latest messages,
-        at most ~32,000 characters, as of the last change made from Python (see :meth:`_refresh_transcript`).
+        GitHub, nbviewer, nbconvert and a notebook reopened without its kernel show ``text/html``: the latest
+        messages, at most ~32,000 characters, as of the last change made from Python (see
+        :meth:`_refresh_transcript`), rendered without any markup of a model's or user's own
+        (:func:`nbchat._static_html.markdown_html`: raw HTML shown as text, no image fetched).
         """
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/markdown": self._transcript()}, metadata
+        return {**data, "text/html": markdown_html(self._transcript())}, metadata
 
     def _ipython_display_(self) -> None:
         """Display with a display id, so later replies refresh the saved transcript of every view."""
