@@ -19,8 +19,8 @@ from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
-from ._static_html import markdown_html
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._static_html import markdown_html
 
 __all__ = ["Chat"]
 
