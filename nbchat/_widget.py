@@ -146,6 +146,9 @@ class Chat(anywidget.AnyWidget):
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
+        self.page_settings: frozenset[str] = _BROWSER_SETTINGS
+        """Settings the page may change: ``system_prompt``, ``max_new_tokens``, ``temperature``, ``use_history``
+        (all by default; ``nbchat web --system`` removes ``system_prompt``). Caps still apply to the rest."""
         settings, policy = conversation.settings, current_policy()
         super().__init__(
             max_new_tokens_limit=policy.token_limit(_DEFAULT_TOKEN_LIMIT),  # an administrator's caps, if any
@@ -353,7 +356,7 @@ class Chat(anywidget.AnyWidget):
             elif kind == "edit":
                 conv.edit(message_id, str(content.get("text", "")))
             elif kind == "branch":
-                conv.switch_branch(message_id, int(content.get("step", 1)))
+                conv.switch_branch(message_id, _step(content))
             elif kind == "delete":
                 conv.delete(message_id)
             elif kind == "pin":
@@ -384,6 +387,10 @@ class Chat(anywidget.AnyWidget):
                 resend.append(name)
                 continue
             label = _SETTING_NAMES.get(name, name)
+            if name not in self.page_settings:
+                resend.append(name)
+                self.send({"kind": "notice", "level": "warning", "text": f"{label} is fixed on this page."})
+                continue
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
@@ -431,3 +438,12 @@ class Chat(anywidget.AnyWidget):
     def _on_generation_setting(self, change: dict[str, Any]) -> None:
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
+
+
+def _step(content: dict[str, Any]) -> int:
+    """The ``step`` of a ``branch`` message from the browser: a whole number, 1 when missing."""
+    step = content.get("step", 1)
+    if isinstance(step, bool) or not isinstance(step, int):
+        msg = f"A branch step must be a whole number, got {step!r}."
+        raise ValueError(msg)
+    return int(step)
