@@ -20,9 +20,14 @@ environment variable            file key                    effect
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
 (``openai:``, ``http://hub-llm:8000``); the keywords ``embedded``, ``callable`` (any Python function) and
-``local`` (any local model) name kinds. Each model is matched as one of these strings: ``embedded``; a server URL
-(``http://host:port/v1``); ``tgi:<url>``; ``<source>:<model>``; ``local:<name or path>`` (also the bare name);
-``callable:<module>.<function>``. The administrator's default model is always allowed.
+``local`` (any local model) name kinds. Each model is matched by what it really contacts, whatever option or object
+produced it (:func:`backend_identities`): ``embedded``; a server URL in its normal form
+(:func:`nbchat._spec.endpoint_of`: no user name or password, lower-case host without a trailing dot, explicit
+port, ``..`` removed); ``tgi:<url>``; ``<source>:<model>`` only at the source's official endpoint;
+``local:<path>`` with ``..`` and symbolic links resolved (a name not on disk also as ``local:<name>`` and the bare
+name); ``callable:<module>.<function>``; ``object:<module>.<class>`` for any backend class not nbchat's own. URL
+patterns are compared part by part (scheme, host, port, path; an IPv6 address as an address, never as a glob).
+The administrator's default model is always allowed.
 
 This is a guard-rail for a class, not a sandbox: code in a user's kernel runs as that user and can change its own
 environment. Hard limits belong on the shared server (its own ``--max-model-len``, a network policy so kernels
