@@ -23,6 +23,15 @@ import { markInvisible } from "./invisible";
 
 const LANGUAGES = { bash, cpp, java, javascript, json, markdown, plaintext, python, sql, typescript, yaml };
 for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, language);
+
+// highlight.js compiles a grammar on its first use (~150 ms for java): do it while the page is idle, one
+// language per idle period, rather than in the middle of a reply.
+function compileWhenIdle(names: string[]): void {
+  const idle = globalThis.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 100));
+  const name = names.shift();
+  if (name !== undefined) idle(() => (hljs.highlight("x", { language: name }), compileWhenIdle(names)));
+}
+compileWhenIdle(Object.keys(LANGUAGES));
 hljs.registerAliases(["shell", "console", "zsh"], { languageName: "bash" });
 
 const ALLOWED_TAGS = [
@@ -53,13 +62,13 @@ function escapeHtml(text: string): string {
 }
 
 /**
- * How much highlighting one task (one render of the page) may do. highlight.js cannot be interrupted and some
- * inputs take seconds (long identifiers in js/ts/java, `a a a …` in cpp), so code is highlighted in pieces of
- * whole lines (at most `pieceChars`) while the task has spent less than `ms` on it; the rest of the block, a
- * line longer than `lineChars` and everything after it, and any block over `blockChars` is shown plain
- * (escaped). One piece costs at most ~25 ms even on pathological input, so a task stays within ~75 ms.
+ * How much highlighting one task (one render of the page) may do. highlight.js cannot be interrupted, some inputs
+ * take seconds (long identifiers in js/ts/java, `a a a …` in cpp), and thousands of highlighted spans make the
+ * layout slow: a block over `blockChars` is shown plain (escaped); smaller ones are highlighted in pieces of whole
+ * lines (at most `pieceChars`) while the task has spent less than `ms` on it, and the rest of the block (also a
+ * line over `lineChars` and everything after it) is plain. One piece costs a few ms even on pathological input.
  */
-export const HIGHLIGHT_BUDGET = { ms: 50, pieceChars: 2_000, lineChars: 1_000, blockChars: 100_000 };
+export const HIGHLIGHT_BUDGET = { ms: 25, pieceChars: 1_000, lineChars: 1_000, blockChars: 20_000 };
 
 let spentMs = 0; // highlighting time of the current task; reset when the task ends
 let resetPending = false;
@@ -70,8 +79,11 @@ function highlightWithinBudget(code: string, language: string): string {
   let start = 0;
   while (start < code.length) {
     let end = Math.min(code.length, start + HIGHLIGHT_BUDGET.pieceChars);
-    const newline = end < code.length ? code.lastIndexOf("\n", end) : -1;
-    if (newline > start) end = newline + 1;
+    if (end < code.length) {
+      const newline = code.lastIndexOf("\n", end - 1);
+      const next = code.indexOf("\n", start); // a line longer than a piece is one piece (and measured whole)
+      end = newline >= start ? newline + 1 : next < 0 ? code.length : next + 1;
+    }
     const piece = code.slice(start, end);
     const longest = Math.max(...piece.split("\n").map((line) => line.length));
     if (spentMs >= HIGHLIGHT_BUDGET.ms || longest > HIGHLIGHT_BUDGET.lineChars) break;

@@ -66,13 +66,13 @@ describe("invisible characters in code", () => {
 
 describe("highlighting budget", () => {
   it("is a constant: pieces of whole lines, a time budget per task", () => {
-    expect(HIGHLIGHT_BUDGET).toEqual({ ms: 50, pieceChars: 2_000, lineChars: 1_000, blockChars: 100_000 });
+    expect(HIGHLIGHT_BUDGET).toEqual({ ms: 25, pieceChars: 1_000, lineChars: 1_000, blockChars: 20_000 });
   });
 
   it("shows a line longer than the budget, and everything after it, as plain code", async () => {
     for (const lang of ["cpp", "java", "typescript"]) {
       await new Promise((resolve) => setTimeout(resolve, 0)); // each in a task of its own (a fresh budget)
-      const body = `return 1;\n${"a ".repeat(24_500)}\nreturn 0;`; // the issue's 8-second cpp fence
+      const body = `return 1;\n${"a ".repeat(4_000)}\nreturn 0;`; // a pathological 8 kB line
       const code = rendered(`\`\`\`${lang}\n${body}\n\`\`\``).querySelector("pre code");
       expect(code?.textContent).toBe(`${body}\n`); // every character is there
       const marked = [...(code?.querySelectorAll("[class^=hljs-]") ?? [])].map((s) => s.textContent);
@@ -83,17 +83,17 @@ describe("highlighting budget", () => {
   it("stops highlighting when the task's time budget is spent, in every block, and resumes in the next task", async () => {
     let clock = 0;
     vi.spyOn(performance, "now").mockImplementation(() => {
-      clock += 7; // every piece "takes" 7 ms: the budget (50 ms) lasts a few pieces
+      clock += 7; // every piece "takes" 7 ms: the budget (25 ms) lasts a few pieces
       return clock;
     });
     const line = `int f${"x".repeat(150)}(int a) { return a; }\n`;
-    const body = line.repeat(250); // ~45 kB, 23 pieces
+    const body = line.repeat(100); // ~18 kB (under blockChars), 18 pieces
     const first = rendered(`\`\`\`cpp\n${body}\`\`\`\n\n\`\`\`python\ndef g(): pass\n\`\`\``);
     const [big, small] = first.querySelectorAll("pre code");
     expect(big?.textContent).toBe(body);
     const highlighted = big?.querySelectorAll(".hljs-keyword").length ?? 0;
     expect(highlighted).toBeGreaterThan(0); // the first pieces
-    expect(highlighted).toBeLessThan(250); // not all of them
+    expect(highlighted).toBeLessThan(100); // not all of them
     expect(small?.querySelector(".hljs-keyword")).toBeNull(); // the budget is the task's, not the block's
     await new Promise((resolve) => setTimeout(resolve, 0));
     const next = rendered("```python\ndef g(): pass\n```");
@@ -102,6 +102,9 @@ describe("highlighting budget", () => {
 
   it("shows a block over blockChars as plain code and highlights ordinary code", () => {
     const huge = `x = 1\n`.repeat(HIGHLIGHT_BUDGET.blockChars / 6 + 1);
+    const fence = rendered(`\`\`\`cpp\n${"a ".repeat(24_500)}\n\`\`\``).querySelector("pre code"); // the issue's
+    expect(fence?.querySelector("[class^=hljs-]")).toBeNull();
+    expect(fence?.textContent).toBe(`${"a ".repeat(24_500)}\n`);
     expect(rendered(`\`\`\`python\n${huge}\`\`\``).querySelector("[class^=hljs-]")).toBeNull();
     const small = rendered("```python\ndef f():\n    return 1\n```");
     expect(small.querySelector(".hljs-keyword")?.textContent).toBe("def");
