@@ -17,7 +17,6 @@ data in :mod:`nbchat._compare_columns`.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -48,11 +47,12 @@ from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage, check_text
 from ._policy import current_policy
+from ._redact import redacting_logger
 from ._widget import _DeltaBatcher, _message_state
 
 __all__ = ["Column", "Compare"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _STATIC = Path(__file__).parent / "static"
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")

@@ -10,7 +10,6 @@ Data path of one turn::
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import threading
@@ -25,14 +24,14 @@ from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
 from ._policy import cap_settings
-from ._redact import redact_text, redact_url
+from ._redact import redact_text, redact_url, redacting_logger
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 
 __all__ = ["Conversation", "ConversationEvent"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 Status = Literal["loading", "ready", "generating", "error"]
 

@@ -8,9 +8,10 @@ the values of query parameters named like credentials (``api_key``, ``key``, ``t
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["MASK", "is_key_like", "redact_text", "redact_url"]
+__all__ = ["MASK", "RedactingFilter", "is_key_like", "redact_text", "redact_url", "redacting_logger"]
 
 MASK = "***"
 
@@ -56,3 +57,25 @@ def redact_text(text: str) -> str:
     if "://" not in text:
         return text
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record's message and traceback through :func:`redact_text`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        record.msg, record.args = redact_text(message), None
+        return True
+
+
+def redacting_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with a :class:`RedactingFilter`: what nbchat logs never holds a URL's
+    credentials (a filter applies to its own logger only, so each module asks for its logger here)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger

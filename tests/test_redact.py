@@ -111,3 +111,22 @@ def test_every_text_a_server_spec_becomes_is_redacted(comms: list) -> None:
     for secret in ("sk-lone-user-cred-123", "sk-query-key-456", "sk-k-789"):
         assert not [t for t in texts if secret in t], secret
     assert "127.0.0.1" in conv.spec["spec"]
+
+
+def test_log_records_are_redacted(caplog: object) -> None:
+    import logging
+
+    from nbchat._redact import redacting_logger
+
+    logger = redacting_logger("nbchat.test_redaction")
+    url = "https://u:sk-log-pass-123@host.example/v1?token=sk-log-tok-456"
+    with caplog.at_level(logging.DEBUG, logger="nbchat.test_redaction"):  # type: ignore[attr-defined]
+        try:
+            raise ConnectionError(f"could not reach {url}")
+        except ConnectionError:
+            logger.debug("request to %s failed", url, exc_info=True)
+    text = caplog.text  # type: ignore[attr-defined]
+    assert "host.example" in text
+    assert "could not reach" in text  # the traceback is kept ...
+    assert "sk-log-pass-123" not in text  # ... without the credentials
+    assert "sk-log-tok-456" not in text

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 from .._errors import BackendError, MissingDependencyError
+from .._redact import redacting_logger
 from .._settings import GenerationSettings
 from .._spec import endpoint_of
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
@@ -30,7 +30,7 @@ from .sources import SOURCES, Source, get_source, server_key, source_credentials
 
 __all__ = ["OpenAIBackend"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 PLACEHOLDER_KEY = "not-needed"
 """Sent to servers that need no key (local servers ignore it; the ``openai`` client insists on one)."""

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 from .._errors import BackendError, MissingDependencyError
+from .._redact import redacting_logger
 from .._settings import GenerationSettings
 from .._spec import endpoint_of
 from ._aio import Stopped, iterate_async
@@ -36,7 +36,7 @@ from .prompt_formats import resolve_prompt_format
 
 __all__ = ["TGIBackend", "is_tgi_client"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _FINISH = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
 
