@@ -133,6 +133,10 @@ class Policy:
             return spec, self.default_model_name
         return spec, model
 
+    def is_default(self, spec: Any) -> bool:
+        """Whether ``spec`` is the administrator's default model's own spec string."""
+        return self.default_model is not None and isinstance(spec, str) and _same_spec(spec, self.default_model)
+
     def allows(self, spec: Any, *, model: str | None = None, source: str | None = None) -> bool:
         """Whether ``spec`` (as passed to :class:`nbchat.Chat`) may be used."""
         if not self.allowed_models:
@@ -505,6 +509,11 @@ def admit(spec: Any, model: str | None, source: str | None) -> tuple[Any, str | 
     if spec is None or isinstance(spec, (str, os.PathLike)):
         policy.check(spec, model=model, source=source)
     return spec, model
+
+
+def is_default_model(spec: Any) -> bool:
+    """Whether ``spec`` is the administrator's default model (it then counts as set in the environment)."""
+    return current_policy().is_default(spec)
 
 
 def admit_backend(backend: Any) -> None:

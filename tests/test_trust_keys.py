@@ -281,3 +281,15 @@ def test_no_credential_survives_a_redirect_to_another_host(redirecting: Any) -> 
 def test_resolve_backend_checks_the_origin_argument() -> None:
     with pytest.raises(ValueError, match="origin must be one of"):
         resolve_backend(FakeBackend(), origin="anywhere")
+
+
+def test_the_administrators_default_server_keeps_its_key_when_loaded_from_a_file(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, openai_stub, captured: list[dict[str, str]]
+) -> None:
+    """A class's saved conversation names the class server: $NBCHAT_DEFAULT_MODEL says it is the administrator's."""
+    url = f"{openai_stub.url}/v1"
+    monkeypatch.setenv("NBCHAT_API_KEY", ENV_KEY)
+    monkeypatch.setenv("NBCHAT_DEFAULT_MODEL", url)
+    shared = saved_file(clean_env / "class.json", url, {})
+    assert nbchat.Conversation.load(shared, model="echo", load="now").ask("hi") == "You said: hi"
+    assert seen_keys(captured, ENV_KEY)

@@ -93,7 +93,7 @@ def resolve_backend(
         Where ``spec`` came from: a spec from a conversation file or a widget message never receives a key from
         the environment or ``.env`` it was not configured with (see :mod:`nbchat.backends.sources`).
     """
-    from .._policy import admit, admit_backend
+    from .._policy import admit, admit_backend, is_default_model
     from .sources import ORIGINS
 
     if origin not in ORIGINS:
@@ -101,8 +101,8 @@ def resolve_backend(
         raise ValueError(msg)
     given = spec
     spec, model = admit(spec, model, source)
-    if spec is not given and given is None:
-        origin = "environment"  # the administrator's default model
+    if (spec is not given and given is None) or is_default_model(spec):
+        origin = "environment"  # the administrator's default model, wherever its spec was written
     backend = _resolve_backend(spec, source=source, model=model, origin=origin, **options)
     try:
         admit_backend(backend)
