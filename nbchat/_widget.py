@@ -193,19 +193,21 @@ class Chat(anywidget.AnyWidget):
         """The visible conversation as a Markdown transcript."""
         return self.conversation.to_markdown()
 
-    def ask(self, text: str, timeout: float | None = None) -> str:
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
 
-        The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
+        ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
+        :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
+        :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout)
+            return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
             self._refresh_transcript()
 
-    def send_message(self, text: str) -> Any:
-        """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
-        return self.conversation.send(text)
+    def send_message(self, text: str, *, attachments: Any = None) -> Any:
+        """Send ``text`` (and ``attachments``) without waiting; returns a Future of the reply's message."""
+        return self.conversation.send(text, attachments=attachments)
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked "stopped"."""
