@@ -416,7 +416,7 @@ class Conversation(HistoryEditing):
         Raises
         ------
         ValueError
-            If ``text`` is empty or only whitespace.
+            If ``text`` is empty or only whitespace and there are no attachments.
         AttachmentError
             If an attachment cannot be made, or has an image and the model cannot see images (then nothing is
             added to the history: send it to a vision model, or without the image).
@@ -425,8 +425,9 @@ class Conversation(HistoryEditing):
         ConversationBusyError
             If a reply is still being generated: wait for it or call :meth:`stop` first.
         """
-        check_text(text)
         parts = self.make_attachments(attachments)
+        if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
+            check_text(text)
         with self._lock:
             self._refuse_while_busy("send again")
             self.check_images(parts)
