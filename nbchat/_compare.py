@@ -292,22 +292,34 @@ class Compare(Arena, anywidget.AnyWidget):
         raise KeyError(msg)
 
     # ------------------------------------------------------------------ turns
-    def send_message(self, text: str) -> dict[str, Future[ChatMessage]]:
+    def send_message(self, text: str, *, attachments: Any = None) -> dict[str, Future[ChatMessage]]:
         """Send ``text`` to every column at once; returns ``{column name: Future of the reply}`` without waiting.
+
+        ``attachments``: figures, images, DataFrames, exceptions, ... as for :meth:`nbchat.Conversation.send`,
+        converted once and sent to every column.
 
         Raises
         ------
         ValueError
             If ``text`` is empty, or there are no columns.
+        AttachmentError
+            If an attachment cannot be made, or a column's model cannot see an attached image (nothing is sent to
+            any column then).
         ConversationBusyError
             If a column is still answering (nothing is sent then): wait, or :meth:`stop`.
         """
-        check_text(text)
+        if not attachments:
+            check_text(text)
         with self._state_lock:
             cols = list(self._cols)
             if not cols:
                 msg = "There are no models to compare yet: add one with Compare.add(...) or the Add model button."
                 raise ValueError(msg)
+            parts = cols[0].conversation.make_attachments(attachments)
+            if not parts:
+                check_text(text)
+            for col in cols:  # every column can take them, or none is asked
+                col.conversation.check_images(parts)
             busy = [self._shown_name(c) for c in cols if c.conversation.busy]
             if busy:
                 msg = f"{', '.join(busy)} still answering; wait for it or press Stop, then send again."
@@ -318,7 +330,7 @@ class Compare(Arena, anywidget.AnyWidget):
                 conv = col.conversation
                 settings, system = conv.settings, conv.system_prompt
                 try:
-                    future = conv.send(text)
+                    future = conv.send(text, attachments=parts)
                 except ConversationBusyError:  # started answering something else in the meantime
                     logger.warning("nbchat compare: column %s was busy; it sits this turn out", col.id)
                     continue
@@ -329,8 +341,8 @@ class Compare(Arena, anywidget.AnyWidget):
         self._request_sync()
         return futures
 
-    def ask(self, text: str, timeout: float | None = None) -> dict[str, str]:
-        """Send ``text`` to every column and wait for all of them; returns ``{column name: reply text}``.
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> dict[str, str]:
+        """Send ``text`` (and ``attachments``) to every column and wait for all; returns ``{column name: reply text}``.
 
         A column that fails or is stopped gives its partial text (its error is in the column and in
         :attr:`results`); the other columns go on. Ctrl+C / interrupting the kernel stops every column.
@@ -342,7 +354,7 @@ class Compare(Arena, anywidget.AnyWidget):
         TimeoutError
             If the replies are not all done within ``timeout`` seconds (they go on streaming).
         """
-        futures = self.send_message(text)
+        futures = self.send_message(text, attachments=attachments)
         deadline = None if timeout is None else time.monotonic() + timeout
         answers: dict[str, str] = {}
         try:

@@ -349,3 +349,23 @@ def test_chat_magic_interpolates_variables_cells_and_the_last_error() -> None:
         assert fake.requests[-1][0][-1]["content"] == "Keep {n} as typed"
     finally:
         shell.run_line_magic("reload_ext", "nbchat")
+
+
+def test_compare_sends_attachments_to_every_column_or_to_none(comms) -> None:
+    seeing, blind = FakeBackend(images=True, model="seeing"), FakeBackend(model="blind")
+    cmp = nbchat.Compare([seeing, blind], load="now")
+    with pytest.raises(AttachmentError, match="blind \\(fake\\) cannot see images"):
+        cmp.ask("What is this?", attachments=[png(8, 8)])
+    assert seeing.requests == []
+    assert blind.requests == []
+    answers = cmp.ask("Summarise", attachments=[KeyError("k")])
+    assert all("KeyError: 'k'" in a for a in answers.values())
+    cmp.close()
+
+
+def test_the_embedded_model_refuses_images_before_loading() -> None:
+    conv = nbchat.Conversation(load="lazy")  # llama.cpp or transformers on the GGUF file: text only
+    assert conv.backend.image_input is False
+    with pytest.raises(AttachmentError, match="cannot see images"):
+        conv.send("What is this?", attachments=[png(8, 8)])
+    assert conv.history == []
