@@ -435,9 +435,14 @@ class Conversation(HistoryEditing):
 
     def make_attachments(self, objects: Any, names: list[str] | None = None) -> list[Attachment]:
         """Convert ``objects`` with this conversation's ``image_max_side`` and ``attachment_tokens``, within the
-        administrator's caps (see :func:`nbchat._convert.to_attachments`)."""
-        from ._convert import to_attachments
+        administrator's caps (see :func:`nbchat._convert.to_attachments`).
 
+        Without ``names``, an object that is a notebook variable is named after it (else after its kind).
+        """
+        from ._convert import notebook_names, to_attachments
+
+        if names is None:  # `ask(..., attachments=[sales])` in a notebook: the attachment is called "sales"
+            names = notebook_names(objects)
         parts = to_attachments(objects, max_side=self.image_max_side, tokens=self.attachment_tokens, names=names)
         current_policy().check_attachments(len(parts), [len(a.data) or len(a.text.encode()) for a in parts])
         return parts

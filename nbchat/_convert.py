@@ -23,7 +23,14 @@ from ._attachments import (
     truncate_to_tokens,
 )
 
-__all__ = ["describe_type", "format_exception", "summarize_frame", "to_attachment", "to_attachments"]
+__all__ = [
+    "describe_type",
+    "format_exception",
+    "notebook_names",
+    "summarize_frame",
+    "to_attachment",
+    "to_attachments",
+]
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
 _TEXT_MEDIA = {".csv": "text/csv", ".md": "text/markdown", ".json": "application/json", ".py": "text/x-python"}
@@ -37,10 +44,29 @@ def to_attachments(objects: Any, *, max_side: int = DEFAULT_MAX_SIDE, tokens: in
     if objects is None:
         return []
     items = list(objects) if isinstance(objects, (list, tuple)) else [objects]
-    return [
-        to_attachment(obj, name=(names[n] if names and n < len(names) else None), max_side=max_side, tokens=tokens)
-        for n, obj in enumerate(items)
-    ]
+    out = []
+    for n, obj in enumerate(items):
+        name = names[n] if names and n < len(names) and names[n] else None
+        out.append(to_attachment(obj, name=name, max_side=max_side, tokens=tokens))
+    return out
+
+
+def notebook_names(objects: Any) -> list[str] | None:
+    """For each object, the name of a notebook variable holding it (``""`` if none); ``None`` outside IPython.
+
+    Strings and numbers are never looked up (many variables may hold the same small value).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    shell = get_ipython()
+    if shell is None or objects is None:
+        return None
+    items = list(objects) if isinstance(objects, (list, tuple)) else [objects]
+    namespace = [(k, v) for k, v in shell.user_ns.items() if not k.startswith("_") and k not in ("In", "Out")]
+    plain = (str, bytes, int, float, bool, type(None))
+    return ["" if isinstance(obj, plain) else next((k for k, v in namespace if v is obj), "") for obj in items]
 
 
 def to_attachment(
