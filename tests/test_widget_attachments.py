@@ -140,3 +140,43 @@ def test_details_show_the_thumbnail_instead_of_the_image_bytes(comms: list[Recor
     assert parts[1]["name"] == "image, 300×200"
     assert parts[1]["thumbnail"] == chat.conversation.history[0].attachments[0].thumbnail
     assert "data:image/png" not in json.dumps(data)
+
+
+# ------------------------------------------------------------------------------------------------ saved notebooks
+SETUP = (
+    "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt, numpy as np, nbchat\n"
+    "def bot(messages):\n    return 'Seen.'\n"
+    "chat = nbchat.Chat(bot, images=True)\nchat"
+)
+WITH_IMAGES = (
+    "for n in range(10):\n"
+    "    fig, ax = plt.subplots(figsize=(6, 4))\n"
+    "    ax.plot(np.sin(np.linspace(0, 3 + n, 200)))\n"
+    "    chat.ask(f'What does plot {n} show?', attachments=[fig])\n"
+    "    plt.close(fig)"
+)
+WITHOUT_IMAGES = "for n in range(10):\n    chat.ask(f'What does plot {n} show?')"
+
+
+def _saved_size(tmp_path, cells: list[str], name: str) -> tuple[int, str]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=True).execute()
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path.stat().st_size, path.read_text()
+
+
+@pytest.mark.notebook
+def test_a_saved_notebook_grows_by_a_few_kb_per_image(tmp_path) -> None:
+    plain, _ = _saved_size(tmp_path, [SETUP, WITHOUT_IMAGES], "plain.ipynb")
+    with_images, text = _saved_size(tmp_path, [SETUP, WITH_IMAGES], "images.ipynb")
+    per_image = (with_images - plain) / 10
+    print(f"saved notebook: {plain / 1024:.1f} KiB without images, {with_images / 1024:.1f} KiB with 10 figures: "
+          f"{per_image / 1024:.1f} KiB per image")  # fmt: skip
+    assert "data:image/png" not in text  # the figures themselves are not in the notebook, only JPEG thumbnails
+    assert text.count("data:image/jpeg;base64,") == 10
+    assert per_image < 8 * 1024  # a thumbnail and the attachment record: a few KiB, however large the image
