@@ -369,3 +369,15 @@ def test_the_embedded_model_refuses_images_before_loading() -> None:
     with pytest.raises(AttachmentError, match="cannot see images"):
         conv.send("What is this?", attachments=[png(8, 8)])
     assert conv.history == []
+
+
+def test_copy_as_code_sends_the_images_again() -> None:
+    conv = conversation()
+    conv.ask("first", attachments=[png(8, 8)])
+    conv.ask("What now?", attachments=[png(9, 9)])
+    code = conv.request_code(conv.history[-1].id).replace("    MODEL,", "    again,")
+    again = FakeBackend(images=True)
+    exec(code, {"again": again})  # the snippet as a user would run it, with the model defined
+    messages = again.requests[-1][0]
+    assert [p["type"] for p in messages[0]["content"]] == ["text", "image_url"]
+    assert messages[-1]["content"][1]["image_url"]["url"] == conv.history[2].attachments[0].data_url()
