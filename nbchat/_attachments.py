@@ -17,6 +17,7 @@ import base64
 import dataclasses
 import hashlib
 import io
+import re
 from typing import Any, Literal
 
 from ._errors import NbchatError
@@ -44,6 +45,9 @@ DEFAULT_TEXT_TOKENS = 1500
 CHARS_PER_TOKEN = 4  # the usual estimate for English text and code with BPE tokenizers
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 """Image formats accepted (Pillow's format name → media type); a GIF is sent as its first frame, as PNG."""
+
+
+_THUMBNAIL = re.compile(r"data:image/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*")  # what nbchat makes, nothing else
 
 
 class AttachmentError(NbchatError, ValueError):
@@ -132,6 +136,9 @@ def attachment_from_dict(raw: Any, blobs: dict[str, bytes]) -> Attachment:
         for k in ("width", "height")
     ):
         msg = f"attachment {raw.get('name')!r} has a field of the wrong type."
+        raise AttachmentError(msg)
+    if raw.get("thumbnail") and not _THUMBNAIL.fullmatch(raw["thumbnail"]):  # a file must not smuggle in a URL
+        msg = f"attachment {raw.get('name')!r} has a thumbnail that is not a base64 image data URL."
         raise AttachmentError(msg)
     values = {k: raw[k] for k in fields if k in raw}
     data = b""

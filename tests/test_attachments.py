@@ -237,6 +237,18 @@ def test_a_file_whose_image_does_not_match_its_hash_is_refused(tmp_path: Path) -
         tree_from_dict(data)
 
 
+@pytest.mark.parametrize(
+    "thumbnail", ["https://example.invalid/t.png", "data:image/svg+xml;base64,PHN2Zz4=", "javascript:alert(1)"]
+)
+def test_a_file_cannot_smuggle_a_remote_or_script_thumbnail(tmp_path: Path, thumbnail: str) -> None:
+    conv = conversation()
+    conv.ask("first", attachments=[png(30, 20)])
+    data = json.loads(conv.save(tmp_path / "c.json").read_text())
+    data["messages"][0]["attachments"][0]["thumbnail"] = thumbnail
+    with pytest.raises(nbchat.NbchatError, match="not a base64 image data URL"):
+        tree_from_dict(data)
+
+
 _IMAGES = [png(4 + n, 3 + n, (n * 40, 10, 200)) for n in range(3)]
 _attachment = st.one_of(
     st.sampled_from(_IMAGES).map(lambda data: image_attachment(data, "img.png")),
