@@ -85,7 +85,7 @@ class ChatMessage:
         if images and any(a.kind == "image" for a in self.attachments):
             parts = [{"type": "text", "text": self.content}] if self.content else []
             return {"role": self.role, "content": parts + [a.to_part() for a in self.attachments]}
-        text = "\n\n".join([self.content, *(a.as_text() for a in self.attachments)])
+        text = "\n\n".join(t for t in [self.content, *(a.as_text() for a in self.attachments)] if t)
         return {"role": self.role, "content": text}
 
     def has_images(self) -> bool:

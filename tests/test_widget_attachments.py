@@ -180,3 +180,17 @@ def test_a_saved_notebook_grows_by_a_few_kb_per_image(tmp_path) -> None:
     assert "data:image/png" not in text  # the figures themselves are not in the notebook, only JPEG thumbnails
     assert text.count("data:image/jpeg;base64,") == 10
     assert per_image < 8 * 1024  # a thumbnail and the attachment record: a few KiB, however large the image
+
+
+def test_a_dropped_text_file_becomes_a_text_attachment(comms: list[RecordingComm]) -> None:
+    chat, fake = make_chat(comms, images=False)  # text goes to every model
+    comm = comms[-1]
+    csv = b"city,units\nLagos,3\nLima,5\n"
+    browser(chat, {"kind": "attach", "token": "t1", "name": "sales.csv", "media_type": "text/csv"}, [csv])
+    assert comm.custom("attached")[-1]["attachment"]["text"] == csv.decode()
+    browser(chat, {"kind": "detach", "token": "t1"})  # removed from the tray: forgotten
+    assert chat._uploads == {}
+    browser(chat, {"kind": "attach", "token": "t2", "name": "sales.csv", "media_type": "text/csv"}, [csv])
+    browser(chat, {"kind": "submit", "text": "", "attachments": ["t2"]})  # an attachment alone may be sent
+    wait_for_reply(chat)
+    assert fake.requests[-1][0][-1]["content"] == "sales.csv (text/csv):\n```\ncity,units\nLagos,3\nLima,5\n\n```"

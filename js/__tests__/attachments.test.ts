@@ -130,3 +130,21 @@ describe("@name completion", () => {
     expect((el.querySelector("[role=listbox]") as HTMLElement).hidden).toBe(true);
   });
 });
+
+describe("Details", () => {
+  it("shows an image part of the request as its thumbnail, never a remote URL", async () => {
+    const { renderProvenance } = await import("../provenance");
+    const [, request] = renderProvenance({
+      backend: "openai", model: "m", settings: {}, system_prompt: "", prompt: null, stats: null,
+      messages: [{ role: "user", content: [
+        { type: "text", text: "What is this?" },
+        { type: "image", name: "shot.png, 300×200", thumbnail: THUMB },
+        { type: "image", name: "evil", thumbnail: "https://evil.example/x.png" },
+      ] }],
+    });
+    const figures = [...request.querySelectorAll("figure")];
+    expect(figures.map((f) => f.querySelector("figcaption")!.textContent)).toEqual(["image: shot.png, 300×200", "image: evil"]);
+    expect([...request.querySelectorAll("img")].map((i) => i.getAttribute("src"))).toEqual([THUMB]);
+    expect(request.querySelector("pre")!.textContent).toBe("What is this?");
+  });
+});
