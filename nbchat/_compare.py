@@ -48,6 +48,7 @@ from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage, check_text
 from ._policy import current_policy
+from ._uploads import BrowserAttachments
 from ._widget import _DeltaBatcher, _message_state
 
 __all__ = ["Column", "Compare"]
@@ -136,6 +137,7 @@ class Compare(Arena, anywidget.AnyWidget):
         self._sync_wanted = threading.Event()
         self._sync_thread: threading.Thread | None = None
         self._closed = False
+        self._attachments = BrowserAttachments()  # files pasted or dropped in the composer, @name (notebook's)
         items = list(models.items()) if isinstance(models, Mapping) else list(models)
         try:
             for item in items:
@@ -532,21 +534,45 @@ class Compare(Arena, anywidget.AnyWidget):
         return state
 
     # ------------------------------------------------------------------ browser → Python
-    def _on_custom_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
             return
         kind = content.get("kind")
         try:
+            if kind in ("submit", "attach", "detach", "complete"):
+                self._from_composer(kind, content, buffers)
+                return
             self._handle(kind, content)
         except (NbchatError, ValueError, TypeError, KeyError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self.send({"kind": "notice", "level": "warning", "text": str(text)})
 
+    def _from_composer(self, kind: str, content: dict[str, Any], buffers: Any) -> None:
+        """The shared message box: a question (with attachments and ``@name``), an upload, ``@`` completion."""
+        first = self._cols[0].conversation if self._cols else None
+        sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first else {}
+        if kind == "attach":
+            self.send(self._attachments.upload(content, buffers, **sizes))
+        elif kind == "detach":
+            self._attachments.forget([content.get("token")])
+        elif kind == "complete":
+            items = self._attachments.completions(str(content.get("prefix", "")))
+            self.send({"kind": "completions", "request": content.get("request"), "items": items})
+        else:
+            text, tokens = str(content.get("text", "")), content.get("attachments")
+            try:
+                make = first.make_attachments if first else (lambda objects, names: [])
+                self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
+            except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
+                kept = self._attachments.pending(tokens)
+                notice = {"kind": "notice", "level": "warning", "text": str(exc), "restore": text}
+                self.send({**notice, "attachments": kept})
+            else:
+                self._attachments.forget(tokens)
+
     def _handle(self, kind: Any, content: dict[str, Any]) -> None:
         column = content.get("column")
-        if kind == "submit":
-            self.send_message(str(content.get("text", "")))
-        elif kind == "stop":
+        if kind == "stop":
             self.stop(str(column) if column else None)
         elif kind == "add":
             self._add_from_browser(content)

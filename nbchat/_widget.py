@@ -7,23 +7,20 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-import types
-import uuid
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
-from ._attachments import Attachment, AttachmentError, image_attachment, text_attachment
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._uploads import BrowserAttachments, thumbnails_for
 
 __all__ = ["Chat"]
 
@@ -37,11 +34,6 @@ _EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", 
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
 _SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
-_UPLOAD_MAX_BYTES = 20 * 2**20  # a pasted or dropped file larger than this is refused (the browser checks too)
-_MAX_UPLOADS = 64  # attachments uploaded but not sent yet, kept per widget; the oldest go first
-_COMPLETIONS = 20  # @name suggestions sent per request
-_REFERENCE = re.compile(r"(?<![\w@])@([A-Za-z_]\w*)")  # @name in a message: attach that variable
-_HIDDEN_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
 
 
 def _message_state(m: ChatMessage) -> dict[str, Any]:
@@ -89,14 +81,6 @@ class _DeltaBatcher:
             self._send({"kind": "delta", "id": self._id, "text": "".join(self._parts)})
             self._last = time.monotonic()
         self._parts = []
-
-
-def _visible(name: str, namespace: dict[str, Any]) -> bool:
-    """A user's variable: not private, not IPython's, not a module, function or class."""
-    if name.startswith("_") or name in _HIDDEN_NAMES or name not in namespace:
-        return False
-    value = namespace[name]
-    return not isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type))
 
 
 class Chat(anywidget.AnyWidget):
@@ -175,8 +159,7 @@ class Chat(anywidget.AnyWidget):
             temperature=settings.temperature,
             use_history=conversation.use_history,
         )
-        self.namespace = namespace
-        self._uploads: dict[str, Attachment] = {}  # pasted/dropped files, by token, until sent
+        self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = _DeltaBatcher(self.send)
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
@@ -349,12 +332,14 @@ class Chat(anywidget.AnyWidget):
         if kind == "submit":
             self._submit(str(content.get("text", "")), content.get("attachments"))
         elif kind == "attach":
-            self._attach_upload(content, buffers)
+            conv = self.conversation
+            self.send(self._attachments.upload(content, buffers, max_side=conv.image_max_side,
+                                               tokens=conv.attachment_tokens))  # fmt: skip
         elif kind == "detach":
-            self._uploads.pop(str(content.get("token", "")), None)
+            self._attachments.forget([content.get("token")])
         elif kind == "complete":
-            self.send({"kind": "completions", "request": content.get("request"),
-                       "items": self._completions(str(content.get("prefix", "")))})  # fmt: skip
+            items = self._attachments.completions(str(content.get("prefix", "")))
+            self.send({"kind": "completions", "request": content.get("request"), "items": items})
         elif kind == "draft":
             self.conversation.prefill(str(content.get("text", "")))
         elif kind == "stop":
@@ -369,120 +354,26 @@ class Chat(anywidget.AnyWidget):
             self._edit_from_browser(kind, content)
 
     # ------------------------------------------------------------------ attachments from the browser
+    @property
+    def namespace(self) -> dict[str, Any] | None:
+        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
+        return self._attachments.namespace
+
+    @namespace.setter
+    def namespace(self, value: dict[str, Any] | None) -> None:
+        self._attachments.namespace = value
+
     def _submit(self, text: str, tokens: Any) -> None:
         """Send the message box: ``text``, the uploads named by ``tokens``, and the variables named ``@name``."""
-        tokens = [t for t in tokens if isinstance(t, str)] if isinstance(tokens, list) else []
+        conv = self.conversation
         try:
-            uploads = [self._uploads[t] for t in tokens if t in self._uploads]
-            objects, names = self._references(text)
-            attachments = uploads + self.conversation.make_attachments(objects, names)
-            self.conversation.send(text, attachments=attachments)
+            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
         except (ConversationBusyError, NbchatError, ValueError) as exc:
             # nothing was sent: the browser puts the text and the attachments back
-            kept = [{"token": t, **self._uploads[t].to_dict()} for t in tokens if t in self._uploads]
+            kept = self._attachments.pending(tokens)
             self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text, "attachments": kept})
         else:
-            for token in tokens:
-                self._uploads.pop(token, None)
-
-    def _attach_upload(self, content: dict[str, Any], buffers: Any) -> None:
-        """A pasted, dropped or chosen file: convert it (downscale, thumbnail), keep it until sent, answer."""
-        name = str(content.get("name") or "pasted")[:200]
-        token = str(content.get("token") or uuid.uuid4().hex)[:64]
-        data = bytes(buffers[0]) if buffers else b""
-        try:
-            if not data:
-                msg = f"{name} is empty; nothing to attach."
-                raise AttachmentError(msg)
-            if len(data) > _UPLOAD_MAX_BYTES:
-                msg = f"{name} is larger than {_UPLOAD_MAX_BYTES // 2**20} MiB; attach a smaller file."
-                raise AttachmentError(msg)
-            current_policy().check_attachments(1, [len(data)])
-            attachment = self._convert_upload(name, str(content.get("media_type") or ""), data)
-        except (NbchatError, ValueError) as exc:
-            self.send({"kind": "attached", "token": token, "error": str(exc)})
-            return
-        while len(self._uploads) >= _MAX_UPLOADS:
-            self._uploads.pop(next(iter(self._uploads)))
-        self._uploads[token] = attachment
-        self.send({"kind": "attached", "token": token, "attachment": attachment.to_dict()})
-
-    def _convert_upload(self, name: str, media_type: str, data: bytes) -> Attachment:
-        conv = self.conversation
-        if media_type.startswith("image/"):
-            return image_attachment(data, name, max_side=conv.image_max_side)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            msg = f"{name} is neither an image (PNG, JPEG, WebP, GIF) nor UTF-8 text; it cannot be attached."
-            raise AttachmentError(msg) from exc
-        return text_attachment(text, name, media_type=media_type or "text/plain", tokens=conv.attachment_tokens)
-
-    def _thumbnails_for(self, data: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Provenance for the browser: each image part's data URL replaced by its thumbnail (Details shows it)."""
-        if data is None:
-            return None
-        thumbs = {a.data_url(): a for m in self.conversation.tree.nodes.values() for a in m.attachments
-                  if a.kind == "image"}  # fmt: skip
-        messages = []
-        for m in data.get("messages", []):
-            if isinstance(m.get("content"), list):
-                parts = []
-                for p in m["content"]:
-                    if p.get("type") == "image_url":
-                        a = thumbs.get(p["image_url"]["url"])
-                        label = f"{a.name}, {a.width}×{a.height}" if a else "image"
-                        parts.append({"type": "image", "name": label, "thumbnail": a.thumbnail if a else ""})
-                    else:
-                        parts.append(p)
-                m = {**m, "content": parts}
-            messages.append(m)
-        return {**data, "messages": messages}
-
-    def _namespace(self) -> dict[str, Any]:
-        if self.namespace is not None:
-            return self.namespace
-        try:
-            from IPython import get_ipython
-        except ImportError:  # pragma: no cover - IPython comes with ipywidgets
-            return {}
-        shell = get_ipython()
-        return shell.user_ns if shell is not None else {}
-
-    def _references(self, text: str) -> tuple[list[Any], list[str]]:
-        """The variables named ``@name`` in ``text`` (each once; unknown names are left as text)."""
-        from ._interpolate import last_error
-
-        namespace, objects, names = self._namespace(), [], []
-        for name in _REFERENCE.findall(text):
-            if name in names:
-                continue
-            if name == "Err" and "Err" not in namespace:
-                error = last_error()
-                if error is None:
-                    msg = "@Err is the last error, but no cell has raised one in this kernel yet."
-                    raise AttachmentError(msg)
-                objects.append(error)
-            elif _visible(name, namespace):
-                objects.append(namespace[name])
-            else:
-                continue
-            names.append(name)
-        return objects, names
-
-    def _completions(self, prefix: str) -> list[dict[str, str]]:
-        """Variables whose name starts with ``prefix`` (then those containing it), with a short type label."""
-        from ._convert import describe_type
-        from ._interpolate import last_error
-
-        namespace, lowered = self._namespace(), prefix.lower()
-        names = [n for n in namespace if _visible(n, namespace) and lowered in n.lower()]
-        names.sort(key=lambda n: (not n.lower().startswith(lowered), n.lower()))
-        items = [{"name": n, "type": describe_type(namespace[n])} for n in names[:_COMPLETIONS]]
-        error = last_error()
-        if error is not None and "err".startswith(lowered) and "Err" not in namespace:
-            items.insert(0, {"name": "Err", "type": f"last error: {type(error).__name__}"})
-        return items[:_COMPLETIONS]
+            self._attachments.forget(tokens)
 
     def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
         conv, message_id = self.conversation, str(content.get("id") or "")
@@ -504,7 +395,8 @@ class Chat(anywidget.AnyWidget):
                     data = conv.request_of(message_id)
                 except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
                     data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-                self.send({"kind": "provenance", "id": message_id, "data": self._thumbnails_for(data)})
+                attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+                self.send({"kind": "provenance", "id": message_id, "data": thumbnails_for(data, attachments)})
             elif kind == "code":
                 self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
         except (KeyError, ValueError, NbchatError) as exc:

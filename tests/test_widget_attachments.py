@@ -59,7 +59,7 @@ def test_a_pasted_image_goes_to_the_kernel_and_the_state_carries_its_thumbnail_o
     image_bytes = len(chat.conversation.history[0].attachments[0].data)
     assert "data:image/png" not in state  # the image itself never goes into synced state
     assert len(state) < image_bytes / 4  # the thumbnail is small next to it
-    assert chat._uploads == {}  # sent: the kernel forgets the upload
+    assert chat._attachments.uploads == {}  # sent: the kernel forgets the upload
 
 
 def test_a_text_only_model_refuses_and_the_browser_gets_text_and_attachment_back(
@@ -75,7 +75,7 @@ def test_a_text_only_model_refuses_and_the_browser_gets_text_and_attachment_back
     assert [a["token"] for a in notice["attachments"]] == ["t1"]
     assert chat.conversation.history == []
     assert fake.requests == []
-    assert "t1" in chat._uploads  # still there: the user can send it to another model or remove it
+    assert "t1" in chat._attachments.uploads  # still there: the user can send it to another model or remove it
 
 
 def test_uploads_that_are_not_images_or_text_are_refused(comms: list[RecordingComm], monkeypatch) -> None:
@@ -89,7 +89,7 @@ def test_uploads_that_are_not_images_or_text_are_refused(comms: list[RecordingCo
     assert "neither an image" in errors["t1"]
     assert "not a readable image" in errors["t2"]
     assert "over the 0.0001 MiB allowed" in errors["t3"]
-    assert chat._uploads == {}
+    assert chat._attachments.uploads == {}
 
 
 def test_at_name_completes_variables_and_attaches_them(comms: list[RecordingComm]) -> None:
@@ -189,8 +189,33 @@ def test_a_dropped_text_file_becomes_a_text_attachment(comms: list[RecordingComm
     browser(chat, {"kind": "attach", "token": "t1", "name": "sales.csv", "media_type": "text/csv"}, [csv])
     assert comm.custom("attached")[-1]["attachment"]["text"] == csv.decode()
     browser(chat, {"kind": "detach", "token": "t1"})  # removed from the tray: forgotten
-    assert chat._uploads == {}
+    assert chat._attachments.uploads == {}
     browser(chat, {"kind": "attach", "token": "t2", "name": "sales.csv", "media_type": "text/csv"}, [csv])
     browser(chat, {"kind": "submit", "text": "", "attachments": ["t2"]})  # an attachment alone may be sent
     wait_for_reply(chat)
     assert fake.requests[-1][0][-1]["content"] == "sales.csv (text/csv):\n```\ncity,units\nLagos,3\nLima,5\n\n```"
+
+
+def test_compare_takes_uploads_and_at_names_from_its_message_box(comms: list[RecordingComm]) -> None:
+    seeing, blind = FakeBackend(images=True, model="seeing"), FakeBackend(model="blind")
+    cmp = nbchat.Compare([seeing, blind], load="now")
+    comm = comms[-1]
+    browser(cmp, {"kind": "attach", "token": "t1", "name": "shot.png", "media_type": "image/png"}, [png(40, 30)])
+    assert comm.custom("attached")[-1]["attachment"]["name"] == "shot.png"
+    browser(cmp, {"kind": "submit", "text": "What is this?", "attachments": ["t1"]})
+    notice = comm.custom("notice")[-1]
+    assert "blind (fake) cannot see images" in notice["text"]
+    assert notice["restore"] == "What is this?"
+    assert [a["token"] for a in notice["attachments"]] == ["t1"]
+    assert seeing.requests == []
+    assert blind.requests == []
+    cmp._attachments.namespace = {"notes": ["buy milk"]}
+    browser(cmp, {"kind": "complete", "prefix": "no", "request": 3})
+    assert comm.custom("completions")[-1]["items"] == [{"name": "notes", "type": "list"}]
+    browser(cmp, {"kind": "submit", "text": "Summarise @notes"})
+    deadline = time.monotonic() + 10
+    while len(blind.requests) < 1 or len(seeing.requests) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert "buy milk" in blind.requests[-1][0][-1]["content"]
+    cmp.close()
