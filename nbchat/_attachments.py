@@ -43,6 +43,7 @@ THUMBNAIL_SIDE = 96
 DEFAULT_TEXT_TOKENS = 1500
 """Token budget of one text attachment (``Conversation(attachment_tokens=)``), estimated as characters / 4."""
 CHARS_PER_TOKEN = 4  # the usual estimate for English text and code with BPE tokenizers
+MAX_PIXELS = 64_000_000  # an image with more pixels is refused before it is decoded (a small file can expand hugely)
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 """Image formats accepted (Pillow's format name → media type); a GIF is sent as its first frame, as PNG."""
 
@@ -224,8 +225,11 @@ def image_attachment(data: bytes, name: str, *, max_side: int = DEFAULT_MAX_SIDE
             if fmt not in IMAGE_TYPES:
                 msg = f"{name}: {fmt or 'this'} images are not accepted; use PNG, JPEG, WebP or GIF."
                 raise AttachmentError(msg)
-            img.load()
             width, height = img.size
+            if width * height > MAX_PIXELS:
+                msg = f"{name} has {width}×{height} pixels, more than the {MAX_PIXELS:,} accepted; attach a smaller image."
+                raise AttachmentError(msg)
+            img.load()
             scale = min(1.0, max_side / max(width, height))
             if scale < 1.0 or fmt == "GIF":
                 size = (max(1, round(width * scale)), max(1, round(height * scale)))

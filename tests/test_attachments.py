@@ -84,6 +84,14 @@ def test_numpy_array_and_downscaling() -> None:
         to_attachment(np.zeros((4, 4, 3), dtype=np.float64))
 
 
+def test_an_image_of_too_many_pixels_is_refused_before_decoding() -> None:
+    buf = io.BytesIO()
+    Image.new("1", (9000, 8000)).save(buf, format="PNG")  # 72 megapixels in a few kB
+    assert len(buf.getvalue()) < 100_000
+    with pytest.raises(AttachmentError, match="9000×8000 pixels"):
+        to_attachment(buf.getvalue())
+
+
 def test_small_images_keep_their_bytes() -> None:
     data = png(40, 30)
     attachment = image_attachment(data, "dot.png")
