@@ -227,7 +227,7 @@ def image_attachment(data: bytes, name: str, *, max_side: int = DEFAULT_MAX_SIDE
                 raise AttachmentError(msg)
             width, height = img.size
             if width * height > MAX_PIXELS:
-                msg = f"{name} has {width}×{height} pixels, more than the {MAX_PIXELS:,} accepted; attach a smaller image."
+                msg = f"{name} has {width}×{height} pixels, over the {MAX_PIXELS:,} accepted; attach a smaller."
                 raise AttachmentError(msg)
             img.load()
             scale = min(1.0, max_side / max(width, height))
