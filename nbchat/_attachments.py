@@ -227,7 +227,8 @@ def image_attachment(data: bytes, name: str, *, max_side: int = DEFAULT_MAX_SIDE
                 raise AttachmentError(msg)
             width, height = img.size
             if width * height > MAX_PIXELS:
-                msg = f"{name} has {width}×{height} pixels, over the {MAX_PIXELS:,} accepted; attach a smaller."
+                limit = f"{MAX_PIXELS:,}"
+                msg = f"{name} has {width}×{height} pixels, over the {limit} accepted; attach a smaller image."
                 raise AttachmentError(msg)
             img.load()
             scale = min(1.0, max_side / max(width, height))
