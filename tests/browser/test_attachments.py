@@ -1,6 +1,6 @@
 """Attachments in JupyterLab, in a real browser: paste an image, @name a DataFrame, Details, reload, saved size.
 
-Runs the tutorial notebook 04_ask_about_your_data.ipynb (a stand-in model that sees images and says what it got).
+Runs the tutorial notebook 07_ask_about_your_data.ipynb (a stand-in model that sees images and says what it got).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .lab import current_notebook, open_notebook, run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("embedded_ready")]
 
-NOTEBOOK = "04_ask_about_your_data.ipynb"
+NOTEBOOK = "07_ask_about_your_data.ipynb"
 WIDGETS_SETTINGS = "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
 
 # A 300×200 PNG drawn on a canvas in the page, pasted into the message box as a screenshot would be.
