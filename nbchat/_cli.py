@@ -21,6 +21,7 @@ import argparse
 import ast
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -33,6 +34,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ._environment import environment
 
 __all__ = ["PORT_RANGE", "build_parser", "find_free_port", "main", "notebook_code", "voila_command", "write_notebook"]
 
@@ -87,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--theme", choices=["light", "dark"], default="light", help="page theme")
     web.add_argument("--verbose", action="store_true", help="show Voila's log")
     web.add_argument("--dry-run", action="store_true", help="print the notebook code and the Voila command, then exit")
+    env = sub.add_parser(
+        "env",
+        help="print the versions of Python and of the packages nbchat runs on (for bug reports)",
+        description="Print Python, the platform and the installed version of each package nbchat's behaviour "
+        "depends on (engines, widget stack, clients); 'not installed' where one is missing.",
+    )
+    env.add_argument("--json", action="store_true", help="one JSON object instead of aligned lines")
     from ._serve import add_serve_parser
 
     add_serve_parser(sub)
@@ -213,8 +223,39 @@ def notebook_code(args: argparse.Namespace, cwd: Path) -> str:
     if args.no_history:
         arguments.append("history=False")
     arguments += [f"{k}={v!r}" for k, v in backend_options(args.option).items()]
-    lines += ["", f"chat = nbchat.Chat({', '.join(arguments)})", "chat"]
+    setup = [f"chat = nbchat.Chat({', '.join(arguments)})"]
+    if args.system:  # the operator's system message: visitors cannot change it from the page
+        setup.append('chat.page_settings = chat.page_settings - {"system_prompt"}')
+    cap = _operator_token_cap(args.max_new_tokens)
+    if cap is not None:  # the operator's reply limit is a cap (the administrator's policy): visitors cannot raise it
+        lines.insert(lines.index("import nbchat"), f"os.environ['NBCHAT_MAX_NEW_TOKENS'] = {str(cap)!r}")
+    lines += [
+        "",
+        "try:",
+        *(f"    {line}" for line in setup),
+        "except Exception as exc:  # visitors see a short error; the traceback goes to the log of `nbchat web`",
+        "    import traceback",
+        "",
+        "    traceback.print_exc(file=sys.__stderr__)",
+        "    print(f'The chat could not start: {type(exc).__name__}. See the log of `nbchat web`.')",
+        "    chat = None",
+        "chat",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _operator_token_cap(requested: int | None) -> int | None:
+    """``--max-new-tokens``, lowered to an administrator's cap if one is in force (never raising it)."""
+    if requested is None:
+        return None
+    from ._errors import NbchatError
+    from ._policy import current_policy
+
+    try:
+        admin = current_policy().max_new_tokens
+    except NbchatError:  # an invalid policy: the kernel reports it when the chat starts
+        return requested
+    return requested if admin is None else min(requested, admin)
 
 
 def write_notebook(args: argparse.Namespace, directory: Path, cwd: Path) -> Path:
@@ -273,7 +314,7 @@ def voila_command(notebook: Path, host: str, port: int, theme: str = "light") ->
         "--Voila.port_retries=0",  # the printed URL must be the one served
         f"--theme={theme}",
         "--strip_sources=True",
-        "--show_tracebacks=True",  # a model that fails to load says why on the page
+        "--show_tracebacks=False",  # visitors see a short error; tracebacks stay in the log
     ]
 
 
@@ -388,6 +429,15 @@ def _version() -> str:
         return "0.0.0"
 
 
+def print_environment(as_json: bool = False) -> None:
+    """``nbchat env``: the versions :func:`nbchat._environment.environment` reads, one per line (or as JSON)."""
+    versions = environment()
+    if as_json:
+        print(json.dumps(versions, indent=2))
+        return
+    width = max(map(len, versions))
+    for name, version in versions.items():
+        print(f"{name:<{width}}  {version or 'not installed'}")
 def _serve_engine(args: argparse.Namespace) -> int:
     """``nbchat serve``: llama.cpp's server for a class (see :mod:`nbchat._serve`); errors printed, status 2."""
     from ._errors import NbchatError
@@ -404,6 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nbchat`` command (and ``python -m nbchat``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "env":
+        print_environment(as_json=args.json)
+        return 0
     if args.command == "serve":
         return _serve_engine(args)
     if args.command != "web":

@@ -20,6 +20,8 @@ from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._static_html import markdown_html
+from ._uploads import BrowserAttachments, thumbnails_for
 
 __all__ = ["Chat"]
 
@@ -104,6 +106,9 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
+    namespace : dict, optional
+        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
+        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
     **backend_options
         Passed to the backend (``device=``, ``dtype=``, ...).
 
@@ -137,6 +142,7 @@ class Chat(anywidget.AnyWidget):
         spec: Any = None,
         *,
         conversation: Conversation | None = None,
+        namespace: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if conversation is None:
@@ -145,6 +151,9 @@ class Chat(anywidget.AnyWidget):
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
+        self.page_settings: frozenset[str] = _BROWSER_SETTINGS
+        """Settings the page may change: ``system_prompt``, ``max_new_tokens``, ``temperature``, ``use_history``
+        (all by default; ``nbchat web --system`` removes ``system_prompt``). Caps still apply to the rest."""
         settings, policy = conversation.settings, current_policy()
         super().__init__(
             max_new_tokens_limit=policy.token_limit(_DEFAULT_TOKEN_LIMIT),  # an administrator's caps, if any
@@ -154,6 +163,7 @@ class Chat(anywidget.AnyWidget):
             temperature=settings.temperature,
             use_history=conversation.use_history,
         )
+        self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = _DeltaBatcher(self.send)
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
@@ -193,19 +203,21 @@ class Chat(anywidget.AnyWidget):
         """The visible conversation as a Markdown transcript."""
         return self.conversation.to_markdown()
 
-    def ask(self, text: str, timeout: float | None = None) -> str:
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
 
-        The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
+        ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
+        :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
+        :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout)
+            return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
             self._refresh_transcript()
 
-    def send_message(self, text: str) -> Any:
-        """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
-        return self.conversation.send(text)
+    def send_message(self, text: str, *, attachments: Any = None) -> Any:
+        """Send ``text`` (and ``attachments``) without waiting; returns a Future of the reply's message."""
+        return self.conversation.send(text, attachments=attachments)
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked "stopped"."""
@@ -221,16 +233,18 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ notebook output
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The widget view plus a static Markdown transcript, for viewers without a live kernel.
+        """The widget view plus a static transcript, for viewers without a live kernel.
 
-        GitHub, nbviewer and a notebook reopened without its kernel show ``text/markdown``: the latest messages,
-        at most ~32,000 characters, as of the last change made from Python (see :meth:`_refresh_transcript`).
+        GitHub, nbviewer, nbconvert and a notebook reopened without its kernel show ``text/html``: the latest
+        messages, at most ~32,000 characters, as of the last change made from Python (see
+        :meth:`_refresh_transcript`), rendered without any markup of a model's or user's own
+        (:func:`nbchat._static_html.markdown_html`: raw HTML shown as text, no image fetched).
         """
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/markdown": self._transcript()}, metadata
+        return {**data, "text/html": markdown_html(self._transcript())}, metadata
 
     def _ipython_display_(self) -> None:
         """Display with a display id, so later replies refresh the saved transcript of every view."""
@@ -319,16 +333,19 @@ class Chat(anywidget.AnyWidget):
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "submit":
-            text = str(content.get("text", ""))
-            try:
-                self.conversation.send(text)
-            except ConversationBusyError as exc:  # sent while a reply streams: the browser puts the text back
-                self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text})
-            except ValueError as exc:
-                self.send({"kind": "notice", "level": "warning", "text": str(exc)})
+            self._submit(str(content.get("text", "")), content.get("attachments"))
+        elif kind == "attach":
+            conv = self.conversation
+            self.send(self._attachments.upload(content, buffers, max_side=conv.image_max_side,
+                                               tokens=conv.attachment_tokens))  # fmt: skip
+        elif kind == "detach":
+            self._attachments.forget([content.get("token")])
+        elif kind == "complete":
+            items = self._attachments.completions(str(content.get("prefix", "")))
+            self.send({"kind": "completions", "request": content.get("request"), "items": items})
         elif kind == "draft":
             self.conversation.prefill(str(content.get("text", "")))
         elif kind == "stop":
@@ -342,6 +359,28 @@ class Chat(anywidget.AnyWidget):
         elif kind in _EDITS:
             self._edit_from_browser(kind, content)
 
+    # ------------------------------------------------------------------ attachments from the browser
+    @property
+    def namespace(self) -> dict[str, Any] | None:
+        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
+        return self._attachments.namespace
+
+    @namespace.setter
+    def namespace(self, value: dict[str, Any] | None) -> None:
+        self._attachments.namespace = value
+
+    def _submit(self, text: str, tokens: Any) -> None:
+        """Send the message box: ``text``, the uploads named by ``tokens``, and the variables named ``@name``."""
+        conv = self.conversation
+        try:
+            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
+        except (ConversationBusyError, NbchatError, ValueError) as exc:
+            # nothing was sent: the browser puts the text and the attachments back
+            kept = self._attachments.pending(tokens)
+            self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text, "attachments": kept})
+        else:
+            self._attachments.forget(tokens)
+
     def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
         conv, message_id = self.conversation, str(content.get("id") or "")
         try:
@@ -350,7 +389,7 @@ class Chat(anywidget.AnyWidget):
             elif kind == "edit":
                 conv.edit(message_id, str(content.get("text", "")))
             elif kind == "branch":
-                conv.switch_branch(message_id, int(content.get("step", 1)))
+                conv.switch_branch(message_id, _step(content))
             elif kind == "delete":
                 conv.delete(message_id)
             elif kind == "pin":
@@ -362,7 +401,8 @@ class Chat(anywidget.AnyWidget):
                     data = conv.request_of(message_id)
                 except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
                     data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-                self.send({"kind": "provenance", "id": message_id, "data": data})
+                attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+                self.send({"kind": "provenance", "id": message_id, "data": thumbnails_for(data, attachments)})
             elif kind == "code":
                 self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
         except (KeyError, ValueError, NbchatError) as exc:
@@ -381,6 +421,10 @@ class Chat(anywidget.AnyWidget):
                 resend.append(name)
                 continue
             label = _SETTING_NAMES.get(name, name)
+            if name not in self.page_settings:
+                resend.append(name)
+                self.send({"kind": "notice", "level": "warning", "text": f"{label} is fixed on this page."})
+                continue
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
@@ -428,3 +472,12 @@ class Chat(anywidget.AnyWidget):
     def _on_generation_setting(self, change: dict[str, Any]) -> None:
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
+
+
+def _step(content: dict[str, Any]) -> int:
+    """The ``step`` of a ``branch`` message from the browser: a whole number, 1 when missing."""
+    step = content.get("step", 1)
+    if isinstance(step, bool) or not isinstance(step, int):
+        msg = f"A branch step must be a whole number, got {step!r}."
+        raise ValueError(msg)
+    return int(step)
