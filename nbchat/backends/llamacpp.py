@@ -15,7 +15,6 @@ chat template and tokenizer (``/apply-template``, ``/tokenize``), behind a rando
 from __future__ import annotations
 
 import atexit
-import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -23,6 +22,7 @@ import os
 import queue
 import secrets
 import threading
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -243,17 +243,33 @@ class _Shared:
     """One llama.cpp engine (an ``xllamacpp.Server`` with one slot); ``lock``: one reply at a time uses it."""
 
     server: Any
-    client: Any  # httpx.Client for the engine's template and tokenizer endpoints, with the engine's key
+    url: str  # where the engine listens on 127.0.0.1 (its chat template and tokenizer endpoints)
+    key: str  # the random API key it was started with
     n_ctx: int
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = self.client.post(path, json=body)
-        response.raise_for_status()
-        return response.json()
+        """POST ``body`` as JSON to the engine's ``path`` on 127.0.0.1; the decoded JSON answer.
+
+        The standard library's client (two small local calls per new prompt, cached), with no proxy: the key must
+        reach only this engine, whatever ``$http_proxy`` says.
+        """
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
+        )
+        try:
+            with _DIRECT.open(request, timeout=60) as response:
+                return json.loads(response.read())
+        except OSError as exc:
+            msg = f"llama.cpp's engine did not answer {path}: {exc}. Restart the kernel if this persists."
+            raise BackendError(msg) from exc
 
 
-# One engine per (file, n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 directly, never through a proxy
+
+# One engine per ( n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
 _SHARED: dict[tuple[str, int | None, int, int, int], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -266,8 +282,6 @@ def _close_shared() -> None:
         _SHARED.clear()
     for entry in entries:
         if entry.lock.acquire(timeout=1.0):
-            with contextlib.suppress(Exception):
-                entry.client.close()
             entry.server = None  # xllamacpp.Server's destructor ends its loop thread
 
 
@@ -396,8 +410,6 @@ class LlamaCppBackend(Backend):
     def _start(self, n_ctx: int) -> _Shared:
         """A new engine on this file: one slot of ``n_ctx`` tokens, listening on 127.0.0.1 behind a random key."""
         xllamacpp = import_xllamacpp()
-        import httpx
-
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
         params.n_ctx = n_ctx
@@ -428,10 +440,7 @@ class LlamaCppBackend(Backend):
                 "(upgrade xllamacpp), or use backend='transformers'."
             )
             raise BackendError(msg) from exc
-        client = httpx.Client(
-            base_url=server.listening_address, headers={"Authorization": f"Bearer {key}"}, timeout=60.0
-        )
-        return _Shared(server=server, client=client, n_ctx=n_ctx)
+        return _Shared(server=server, url=str(server.listening_address).rstrip("/"), key=key, n_ctx=n_ctx)
 
     # ------------------------------------------------------------------ prompts
     @property
