@@ -66,10 +66,14 @@ def class_load(students: int, slots: int, max_new: int) -> dict[str, float]:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
-    ttfts = sorted(r.stats["ttft_s"] for r in replies)
-    tokens = sum(r.stats["tokens"] or 0 for r in replies)
+    ttfts = sorted(r.stats["ttft_s"] for r in replies if r.stats.get("ttft_s") is not None)
+    tokens = sum(r.stats.get("tokens") or 0 for r in replies)
+    failed = sum(r.status != "done" for r in replies)
+    if not ttfts:
+        return {"tps": 0.0, "p50": float("nan"), "p95": float("nan"), "tokens": 0, "wall": wall, "failed": failed}
     p95 = ttfts[min(len(ttfts) - 1, round(0.95 * (len(ttfts) - 1)))]
-    return {"tps": tokens / wall, "p50": statistics.median(ttfts), "p95": p95, "tokens": tokens, "wall": wall}
+    return {"tps": tokens / wall, "p50": statistics.median(ttfts), "p95": p95, "tokens": tokens, "wall": wall,
+            "failed": failed}  # fmt: skip
 
 
 def classroom_figures(quick: bool) -> list[Figure]:
@@ -85,5 +89,7 @@ def classroom_figures(quick: bool) -> list[Figure]:
             single["tps"], "one slot (one request at a time)", "", None,
             note=f"TTFT p50 {batched['p50'] * 1000:.0f} ms, p95 {batched['p95'] * 1000:.0f} ms per student "
                  f"(one slot: p50 {single['p50'] * 1000:.0f} ms, p95 {single['p95'] * 1000:.0f} ms); "
-                 f"{max_new} tokens each, greedy, the embedded model; load average {load:.1f}"))  # fmt: skip
+                 f"{max_new} tokens each, greedy, the embedded model; load average {load:.1f}"
+                 + (f"; replies not done: {batched['failed']} and {single['failed']}"
+                    if batched["failed"] or single["failed"] else "")))  # fmt: skip
     return figures
