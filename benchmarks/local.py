@@ -32,7 +32,10 @@ import nbchat
 conv = nbchat.Conversation(backend=sys.argv[1], load="now", temperature=0, max_new_tokens=8)
 t1 = time.perf_counter()
 conv.ask("Hi!")
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+# peak resident memory of this process: VmHWM (ru_maxrss would carry the parent's peak across fork and exec)
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+peak_kib = int(status["VmHWM"].split()[0]) if "VmHWM" in status else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss = peak_kib / 1024
 print(f"{t1 - t0:.4f} {time.perf_counter() - t1:.4f} {rss:.1f}")
 """
 
