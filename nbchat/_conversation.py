@@ -1,4 +1,4 @@
-"""The conversation controller: history, settings, a worker thread, cancellation. No widget import.
+"""The conversation controller: history and its editing, settings, a worker thread, cancellation. No widget import.
 
 Data path of one turn::
 
@@ -9,6 +9,7 @@ Data path of one turn::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -16,26 +17,36 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any, Literal
 
 from ._context import Selection, select_context
-from ._editing import HistoryEditing
 from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
+from ._persist import (
+    conversation_to_dict,
+    read_conversation,
+    read_tree,
+    request_code,
+    to_markdown,
+    validate_messages,
+    write_conversation,
+)
 from ._policy import cap_settings
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 from .backends._http import without_password
 
-__all__ = ["Conversation", "ConversationEvent"]
+__all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["loading", "ready", "generating", "error"]
 
+_STOP_GRACE_S = 5.0  # how long ask(timeout=) waits for the reply it stopped to end
 # Backend options never copied into `spec` (saved files, "Copy as code"): keys, tokens, headers, ...
 _SECRET_OPTION = re.compile(r"key|token|secret|passw|auth|credential|header|cookie", re.IGNORECASE)
 
@@ -59,7 +70,7 @@ class ConversationEvent:
     progress: float | None = None
 
 
-class Conversation(HistoryEditing):
+class Conversation:
     """A chat with one model: history, settings and streaming generation, usable from plain Python.
 
     Parameters
@@ -173,8 +184,6 @@ class Conversation(HistoryEditing):
         self._load_started = False
         self.save_to = Path(save_to) if save_to is not None else None
         if self.save_to is not None and self.save_to.exists():
-            from ._persist import read_tree
-
             self._tree = read_tree(self.save_to)
         if load == "now":
             self._start_load().result()
@@ -315,6 +324,163 @@ class Conversation(HistoryEditing):
         if self._busy:
             msg = f"A reply is still being generated; wait for it or press Stop, then {action}."
             raise ConversationBusyError(msg)
+
+    # ------------------------------------------------------------------ editing
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The visible history as OpenAI-style dicts ``[{"role": ..., "content": ...}, ...]``.
+
+        Setting it replaces the whole conversation with these messages (validated: roles ``user`` and
+        ``assistant`` — a leading ``system`` message becomes :attr:`system_prompt` — and string contents).
+
+        Raises
+        ------
+        ValueError, TypeError
+            On a malformed list; the conversation is left unchanged.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            return [m.to_openai() for m in self._tree.branch()]
+
+    @messages.setter
+    def messages(self, value: list[dict[str, str]]) -> None:
+        system, records = validate_messages(value)
+        with self._lock:
+            self._refuse_while_busy("replace the history")
+            self._tree.clear()
+            for record in records:
+                self._tree.append(ChatMessage(record["role"], record["content"]))
+            if system is not None:
+                self.system_prompt = system
+        self._changed()
+
+    def regenerate(self, message_id: str | None = None) -> Future[ChatMessage]:
+        """Generate a new answer to the same question; the old one stays as an alternative ("‹ 1/2 ›").
+
+        Parameters
+        ----------
+        message_id : str, optional
+            An assistant message; default: the last one of the visible branch.
+
+        Raises
+        ------
+        ValueError
+            If there is no assistant message to regenerate.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            self._refuse_while_busy("regenerate")
+            target = self._tree.get(message_id) if message_id else self._last_of_role("assistant")
+            if target is None or target.role != "assistant" or target.parent is None:
+                msg = "There is no answer to regenerate yet; send a message first."
+                raise ValueError(msg)
+            return self._reply_to(self._tree.get(target.parent))
+
+    def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
+        """Replace a user message by ``text`` as a new alternative, and answer it; later turns are kept aside.
+
+        Raises
+        ------
+        ValueError
+            If ``message_id`` is not a user message or ``text`` is empty.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        check_text(text)
+        with self._lock:
+            self._refuse_while_busy("edit")
+            original = self._tree.get(message_id)
+            if original.role != "user":
+                msg = "Only your own messages can be edited; regenerate an answer instead."
+                raise ValueError(msg)
+            user = self._tree.add(ChatMessage("user", text, pinned=original.pinned), original.parent)
+            return self._reply_to(user)
+
+    def switch_branch(self, message_id: str, step: int) -> str:
+        """Show the alternative ``step`` places after ``message_id`` (‹ = -1, › = +1); returns the shown id."""
+        with self._lock:
+            self._refuse_while_busy("switch versions")
+            shown = self._tree.step(message_id, step)
+        self._changed()
+        return shown
+
+    def delete(self, message_id: str) -> None:
+        """Delete one message; the messages after it stay (they follow its predecessor).
+
+        Raises
+        ------
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            self._refuse_while_busy("delete")
+            self._tree.delete(message_id)
+            self._requests.pop(message_id, None)
+        self._changed()
+
+    def set_flags(self, message_id: str, *, pinned: bool | None = None, excluded: bool | None = None) -> None:
+        """Pin a message (always sent, even when older ones are left out) or exclude it (never sent)."""
+        with self._lock:
+            node = self._tree.get(message_id)
+            if pinned is not None:
+                node.pinned = bool(pinned)
+            if excluded is not None:
+                node.excluded = bool(excluded)
+        self._changed()
+
+    def _last_of_role(self, role: str) -> ChatMessage | None:
+        return next((m for m in reversed(self._tree.branch()) if m.role == role), None)
+
+    # ------------------------------------------------------------------ files and text
+    def save(self, path: str | Path) -> Path:
+        """Write the conversation (every branch, settings, model spec; never keys) as versioned JSON.
+
+        See :mod:`nbchat._persist` for the format. Returns the path written.
+        """
+        description, settings = self.backend.describe(), self.settings
+        with self._lock:
+            data = conversation_to_dict(
+                self._tree,
+                spec=self.spec,
+                description=description,
+                system_prompt=self.system_prompt,
+                settings=settings,
+                history=self.use_history,
+            )
+        return write_conversation(data, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Conversation:
+        """Open a conversation saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The JSON file.
+        spec, **options
+            Override the saved model spec and settings (needed when the saved model was a Python object).
+
+        Raises
+        ------
+        NbchatError
+            If the file is not a valid nbchat conversation (the message says what is wrong).
+        """
+        saved = read_conversation(Path(path), spec, options)
+        conv = cls(saved.spec, **saved.options)
+        with conv._lock:
+            conv._tree = saved.tree
+        conv._changed()
+        return conv
+
+    def to_markdown(self) -> str:
+        """The visible conversation as a readable Markdown transcript."""
+        return to_markdown(self.history, system_prompt=self.system_prompt, description=self.backend.describe())
+
+    def request_code(self, message_id: str) -> str:
+        """A runnable Python snippet that re-sends exactly the request behind an assistant message."""
+        return request_code(self.request_of(message_id), self.spec)
 
     # ------------------------------------------------------------------ what is sent
     def build_messages(self, text: str | None = None) -> list[dict[str, str]]:
@@ -468,14 +634,24 @@ class Conversation(HistoryEditing):
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
         (or Ctrl+C) stops generation and keeps the partial reply, marked "stopped".
 
+        Parameters
+        ----------
+        text : str
+            The user's message.
+        timeout : float, optional
+            Seconds to wait for the whole reply; default: no limit. When they are up, the reply is stopped (its
+            partial text is kept, marked "stopped") and ``TimeoutError`` is raised.
+
         Raises
         ------
         ValueError, ConversationBusyError
             As :meth:`send`.
         GenerationError
             If the reply failed; its partial text stays in the history and is in ``error.partial``.
+        TimeoutError
+            If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
-        return _wait(self, self.send(text), timeout)
+        return wait_for_reply(self, self.send(text), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -542,14 +718,37 @@ def _public(description: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in description.items() if k in ("backend", "model")}
 
 
-def _wait(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
-    """Block on a reply; Ctrl+C / kernel interrupt stops it (partial text kept) and re-raises."""
+def wait_for_reply(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
+    """Block until ``future`` (a reply of ``conversation``) is done; return its text.
+
+    Ctrl+C / a kernel interrupt stops the reply (partial text kept) and re-raises; so does running out of
+    ``timeout`` seconds, as ``TimeoutError``. The reply is finished (stopped) when either is raised, unless its
+    backend ignores Stop for more than a few seconds.
+
+    Raises
+    ------
+    GenerationError
+        If the reply failed or is incomplete; its partial text is in ``error.partial``.
+    TimeoutError
+        If ``timeout`` seconds passed first.
+    KeyboardInterrupt
+        After stopping the reply.
+    """
     try:
         reply = future.result(timeout)
     except KeyboardInterrupt:
         conversation.stop()
         future.result()
         raise
+    except FutureTimeoutError as exc:  # the builtin TimeoutError from Python 3.11 on, another class on 3.10
+        conversation.stop()
+        with contextlib.suppress(FutureTimeoutError):
+            future.result(_STOP_GRACE_S)
+        msg = (
+            f"No complete reply within {timeout} s; it was stopped (its partial text is kept, marked 'stopped'). "
+            "Ask with a larger timeout=, or lower max_new_tokens."
+        )
+        raise TimeoutError(msg) from exc
     if reply.status in ("error", "incomplete"):
         raise GenerationError(reply.error or "generation failed", partial=reply.content)
     return reply.content

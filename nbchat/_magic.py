@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ._conversation import Conversation, _wait
+from ._conversation import Conversation, wait_for_reply
 from ._errors import GenerationError
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
@@ -71,7 +71,7 @@ class ChatMagics(Magics):
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
             conv.stop()
         try:
-            reply_text = _wait(conv, future, None)
+            reply_text = wait_for_reply(conv, future, None)
         except GenerationError as exc:
             handle.update(Markdown(f"{exc.partial}\n\n**Error:** {exc}"))
             return None

@@ -22,19 +22,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from ._errors import NbchatError
 from ._messages import ChatMessage
+from ._settings import GenerationSettings
 from ._tree import MessageTree
-
-if TYPE_CHECKING:
-    from ._conversation import Conversation
 
 __all__ = [
     "FORMAT",
     "VERSION",
+    "ConversationFileError",
+    "SavedConversation",
     "conversation_to_dict",
     "read_conversation",
     "read_tree",
@@ -57,32 +58,48 @@ class ConversationFileError(NbchatError, ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- to and from dicts
-def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
-    """The conversation in the file format above (a new dict; JSON-serialisable)."""
-    with conv._lock:
-        tree = conv.tree
-        ordered: list[ChatMessage] = []
-        stack = list(reversed(tree.children.get("", [])))
-        while stack:  # depth-first, children in creation order: parents always come first
-            node = tree.nodes[stack.pop()]
-            ordered.append(node)
-            stack.extend(reversed(tree.children.get(node.id, [])))
-        messages = [m.to_dict() for m in ordered if m.status != "streaming"]
-        kept = {m["id"] for m in messages}
-        selected = {k: v for k, v in tree.selected.items() if v in kept}
-    info = conv.backend.describe()
-    settings = conv.settings
+def conversation_to_dict(
+    tree: MessageTree,
+    *,
+    spec: Mapping[str, Any],
+    description: Mapping[str, Any],
+    system_prompt: str,
+    settings: GenerationSettings,
+    history: bool,
+) -> dict[str, Any]:
+    """The file format above, from plain data (a new dict; JSON-serialisable).
+
+    Parameters
+    ----------
+    tree : MessageTree
+        Every message; the caller holds whatever lock guards it. Streaming messages are left out.
+    spec : mapping
+        How the model was given (``Conversation.spec``: ``spec``, ``model``, ``source``, ``object``, ``options``).
+    description : mapping
+        ``Backend.describe()``: its ``backend`` and ``model`` are saved as ``backend`` and ``name``.
+    system_prompt, settings, history
+        The conversation's system message, generation settings and "send earlier turns" flag.
+    """
+    ordered: list[ChatMessage] = []
+    stack = list(reversed(tree.children.get("", [])))
+    while stack:  # depth-first, children in creation order: parents always come first
+        node = tree.nodes[stack.pop()]
+        ordered.append(node)
+        stack.extend(reversed(tree.children.get(node.id, [])))
+    messages = [m.to_dict() for m in ordered if m.status != "streaming"]
+    kept = {m["id"] for m in messages}
+    selected = {k: v for k, v in tree.selected.items() if v in kept}
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {**conv.spec, "backend": info.get("backend"), "name": info.get("model")},
+        "model": {**spec, "backend": description.get("backend"), "name": description.get("model")},
         "settings": {
-            "system_prompt": conv.system_prompt,
+            "system_prompt": system_prompt,
             "max_new_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "stop": list(settings.stop),
-            "history": conv.use_history,
+            "history": history,
         },
         "messages": messages,
         "selected": selected,
@@ -188,9 +205,12 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, str]]]:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def write_conversation(conv: Conversation, path: Path) -> Path:
-    """Write atomically (temporary file, then rename), so an interrupted save never leaves half a file."""
-    text = json.dumps(conversation_to_dict(conv), ensure_ascii=False, indent=1)
+def write_conversation(data: Mapping[str, Any], path: Path) -> Path:
+    """Write ``data`` (from :func:`conversation_to_dict`) as JSON to ``path``; returns ``path``.
+
+    Atomic (temporary file, then rename), so an interrupted save never leaves half a file.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -215,8 +235,26 @@ def read_tree(path: Path) -> MessageTree:
     return tree_from_dict(_read_json(path))
 
 
-def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: dict[str, Any]) -> Conversation:
-    """A new conversation from a saved file; ``spec`` and ``options`` override what the file says."""
+class SavedConversation(NamedTuple):
+    """What :func:`read_conversation` found: the messages, and how to build the conversation again."""
+
+    tree: MessageTree
+    """Every saved message, validated."""
+    spec: Any
+    """The model spec to pass to ``Conversation``: the caller's, else the saved one (``None``: embedded model)."""
+    options: dict[str, Any]
+    """Keyword arguments for ``Conversation``: saved ``model``/``source``, backend options and settings,
+    overridden by the caller's."""
+
+
+def read_conversation(path: Path, spec: Any, options: Mapping[str, Any]) -> SavedConversation:
+    """Read and check a saved file; ``spec`` and ``options`` override what the file says.
+
+    Raises
+    ------
+    ConversationFileError
+        If the file is not a valid conversation, or its model was a Python object and ``spec`` is None.
+    """
     data = _read_json(path)
     tree = tree_from_dict(data)  # validate everything before building anything
     saved_model, settings = data.get("model") or {}, dict(data.get("settings") or {})
@@ -233,20 +271,20 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
     names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history")
     kwargs.update({k: v for k, v in settings.items() if k in names})
     kwargs.update(options)
-    conv = cls(spec if spec is not None else saved_model.get("spec"), **kwargs)
-    conv._tree = tree
-    conv._changed()
-    return conv
+    return SavedConversation(tree, spec if spec is not None else saved_model.get("spec"), kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- text
-def to_markdown(conv: Conversation) -> str:
-    """A readable transcript of the visible branch: system message, then each message with its status."""
-    info = conv.backend.describe()
+def to_markdown(history: list[ChatMessage], *, system_prompt: str, description: Mapping[str, Any]) -> str:
+    """A readable transcript: the system message, then each message of ``history`` with its status.
+
+    ``description`` is ``Backend.describe()`` (its ``model`` and ``backend`` head the transcript).
+    """
+    info = description
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
-    if conv.system_prompt.strip():
-        lines += [f"> **System:** {_quote(conv.system_prompt)}", ""]
-    for m in conv.history:
+    if system_prompt.strip():
+        lines += [f"> **System:** {_quote(system_prompt)}", ""]
+    for m in history:
         who = "User" if m.role == "user" else "Assistant"
         lines += [f"**{who}:**", "", m.content or "*(no text)*", ""]
         notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
@@ -259,10 +297,16 @@ def _quote(text: str) -> str:
     return text.replace("\n", "\n> ")
 
 
-def request_code(conv: Conversation, message_id: str) -> str:
-    """A runnable Python snippet that sends exactly the request that produced ``message_id`` with nbchat."""
-    request = conv.request_of(message_id)
-    spec = conv.spec
+def request_code(request: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """A runnable Python snippet that sends exactly ``request`` again with nbchat.
+
+    Parameters
+    ----------
+    request : mapping
+        ``Conversation.request_of(message_id)``: backend, model, settings and the messages sent.
+    spec : mapping
+        ``Conversation.spec``: how the model was given (a Python object becomes a ``MODEL`` placeholder).
+    """
     settings = request["settings"]
     messages = request["messages"]
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""

@@ -92,6 +92,22 @@ def test_stop_keeps_partial_reply_marked_stopped() -> None:
     assert conv.messages[-2] == {"role": "user", "content": "long story"}
 
 
+def test_ask_timeout_stops_the_reply_it_gave_up_on() -> None:
+    conv, fake = make(delay=0.05)
+    fake.enqueue([f"{i} " for i in range(200)])  # 10 s of text
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="stopped"):
+        conv.ask("count slowly", timeout=0.3)
+    assert time.monotonic() - started < 5
+    assert not conv.busy  # the next question is not refused as "still being generated"
+    reply = conv.history[-1]
+    assert reply.status == "stopped"
+    assert reply.content.startswith("0 ")  # the partial text is kept
+    assert len(reply.content.split()) < 200
+    fake.enqueue(["next"])
+    assert conv.ask("again") == "next"
+
+
 def test_error_keeps_user_message_and_partial_text() -> None:
     conv, fake = make()
     fake.enqueue(["par", "tial"], error=RuntimeError("server went away"))
