@@ -1,5 +1,5 @@
 // anywidget entry point of nbchat.Compare: N columns side by side (one per model or setting), one shared message
-// box, blind voting and a word diff of two answers. Python (nbchat/_compare.py) owns every column's state;
+// box, blind voting and a word diff of two answers. Python (nbchat/compare/) owns every column's state;
 // this view renders the traits and routes token deltas to their column by id.
 import { AddForm } from "./compare_add";
 import { ColumnView, type ColumnOptions } from "./compare_column";

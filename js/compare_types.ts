@@ -1,4 +1,4 @@
-// The protocol of the Compare widget (nbchat/_compare.py): synced traits and custom messages.
+// The protocol of the Compare widget (nbchat/compare/): synced traits and custom messages.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
 import type { ChatMessage, ChatStatus } from "./types";

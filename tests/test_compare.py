@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import nbchat
-from nbchat._compare import RESULT_COLUMNS
+from nbchat.compare import RESULT_COLUMNS
 from nbchat.testing import FakeBackend, RecordingComm
 
 PROMPT = "Has math been invented or discovered?"

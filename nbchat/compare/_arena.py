@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._compare_columns import Column, _letter, _settings_text
-from ._errors import MissingDependencyError
+from .._errors import MissingDependencyError
+from ._columns import Column, letter, settings_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +126,7 @@ class Arena(traitlets.HasTraits):
                 if self.shuffle:
                     random.shuffle(self._cols)
                 for i, col in enumerate(self._cols):
-                    col.letter = _letter(i)
+                    col.letter = letter(i)
             self.revealed = False
         self._sync()
 
@@ -149,7 +149,7 @@ class Arena(traitlets.HasTraits):
                     "turn": t.index,
                     "column": self._shown_name(r.column),
                     "model": "(hidden)" if hidden else r.model,
-                    "settings": _settings_text(r.settings, r.system_prompt),
+                    "settings": settings_text(r.settings, r.system_prompt),
                     "temperature": r.settings.temperature,
                     "max_new_tokens": r.settings.max_new_tokens,
                     "system_prompt": r.system_prompt,
