@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -99,9 +100,12 @@ class Conversation:
         Stop sequences; never part of the reply.
     history : bool, default True
         Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
-    load : {"background", "now", "lazy"}, default "background"
-        When to load the model: in a background thread at once (the widget shows progress), before returning,
-        or at the first question.
+    prepare : {"background", "now", "lazy"}, default "background"
+        When to prepare the model (load its weights, check the server): in a background thread at once (the widget
+        shows progress), before returning, or at the first question.
+    load : {"background", "now", "lazy"}, optional
+        Deprecated (a ``FutureWarning``): the old name of ``prepare``; ``load`` now means reading a file
+        (:meth:`load`).
     retries : int, default 2
         How often a failed request is sent again by itself when the failure is temporary (connection refused,
         429 with ``Retry-After``, 502/503/504), only before any text of the reply arrived; the status line shows
@@ -136,7 +140,8 @@ class Conversation:
         top_p: float = 1.0,
         stop: list[str] | tuple[str, ...] = (),
         history: bool = True,
-        load: Literal["background", "now", "lazy"] = "background",
+        prepare: Literal["background", "now", "lazy"] = "background",
+        load: Literal["background", "now", "lazy"] | None = None,
         retries: int = DEFAULT_RETRIES,
         save_to: str | Path | None = None,
         **backend_options: Any,
@@ -185,12 +190,16 @@ class Conversation:
         self.save_to = Path(save_to) if save_to is not None else None
         if self.save_to is not None and self.save_to.exists():
             self._tree = read_tree(self.save_to)
-        if load == "now":
+        if load is not None:
+            msg = f"Conversation(load={load!r}) is now Conversation(prepare={load!r}); load= will be removed."
+            warnings.warn(msg, FutureWarning, stacklevel=2)
+            prepare = load
+        if prepare == "now":
             self._start_load().result()
-        elif load == "background":
+        elif prepare == "background":
             self._start_load()
-        elif load != "lazy":
-            msg = f"load must be 'background', 'now' or 'lazy', got {load!r}."
+        elif prepare != "lazy":
+            msg = f"prepare must be 'background', 'now' or 'lazy', got {prepare!r}."
             raise ValueError(msg)
 
     # ------------------------------------------------------------------ settings
@@ -257,7 +266,7 @@ class Conversation:
             return
         self._set_status("loading", f"loading {self.backend.model}…")
         try:
-            self.backend.load(progress=lambda text, fraction: self._set_status("loading", text, fraction))
+            self.backend.prepare(progress=lambda text, fraction: self._set_status("loading", text, fraction))
         except Exception as exc:
             logger.debug("loading %s failed", self.backend.model, exc_info=True)
             self.load_error = exc
@@ -271,13 +280,19 @@ class Conversation:
         device = self.backend.describe().get("device")
         return f"ready · {device}" if device else "ready"
 
-    def wait_until_loaded(self, timeout: float | None = None) -> None:
-        """Block until the model is loaded (or failed to load).
+    def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Block until the model is prepared (weights loaded, server checked), or failed to be.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default: no limit.
 
         Raises
         ------
         NbchatError
-            If loading failed (the message says why) or did not finish within ``timeout`` seconds.
+            If preparing failed (the message says why; the cause is also in :attr:`load_error`) or did not finish
+            within ``timeout`` seconds.
         """
         if not self._load_started:
             self._start_load()
@@ -286,6 +301,12 @@ class Conversation:
             raise NbchatError(msg)
         if self.load_error is not None:
             raise NbchatError(str(self.status_text)) from self.load_error
+
+    def wait_until_loaded(self, timeout: float | None = None) -> None:
+        """Deprecated (a ``FutureWarning``): the old name of :meth:`wait_until_ready`."""
+        msg = "Conversation.wait_until_loaded() is now wait_until_ready(); the old name will be removed."
+        warnings.warn(msg, FutureWarning, stacklevel=2)
+        self.wait_until_ready(timeout)
 
     # ------------------------------------------------------------------ history
     @property

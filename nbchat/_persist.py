@@ -332,7 +332,7 @@ def request_code(request: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
         f"    temperature={settings['temperature']!r},",
         f"    top_p={settings['top_p']!r},",
         f"    stop={list(settings['stop'])!r},",
-        "    load='now',",
+        "    prepare='now',",
     ]
     body = ",\n".join(f"    {m!r}" for m in history)
     return "\n".join(

@@ -43,7 +43,7 @@ def wait_idle(conv: nbchat.Conversation, timeout: float = 10) -> None:
 
 
 def make_chat(comms: list[RecordingComm], fn: Any = None, **kwargs: Any) -> tuple[nbchat.Chat, RecordingComm]:
-    conv = nbchat.Conversation(fn if fn is not None else FakeBackend(), load="now", **kwargs)
+    conv = nbchat.Conversation(fn if fn is not None else FakeBackend(), prepare="now", **kwargs)
     return nbchat.Chat(conversation=conv), comms[-1]
 
 
@@ -104,9 +104,9 @@ def test_out_of_range_settings_from_python_raise_with_the_range(comms: list[Reco
     for bad in ({"max_new_tokens": 0}, {"max_new_tokens": -1}, {"temperature": 50}, {"temperature": -0.1},
                 {"top_p": 0}, {"top_p": 1.5}):  # fmt: skip
         with pytest.raises(ValueError, match="must be"):
-            nbchat.Conversation(FakeBackend(), load="lazy", **bad)
+            nbchat.Conversation(FakeBackend(), prepare="lazy", **bad)
     with pytest.raises(TypeError, match="integer"):
-        nbchat.Conversation(FakeBackend(), load="lazy", max_new_tokens=2.5)
+        nbchat.Conversation(FakeBackend(), prepare="lazy", max_new_tokens=2.5)
 
 
 def test_out_of_range_settings_from_the_browser_are_refused_with_a_notice(comms: list[RecordingComm]) -> None:

@@ -21,7 +21,7 @@ QUESTION = "Which animals live in the savanna?"
 
 def served_chat(served: ServedModel, **settings: object) -> nbchat.Conversation:
     backend = OpenAIBackend(served.model, base_url=served.base_url, timeout=120)
-    return nbchat.Conversation(backend, load="now", **settings)  # type: ignore[arg-type]
+    return nbchat.Conversation(backend, prepare="now", **settings)  # type: ignore[arg-type]
 
 
 def wait_for_text(conv: nbchat.Conversation, timeout: float = 60) -> None:
@@ -84,7 +84,7 @@ def test_stop_mid_stream_keeps_partial_text(transformers_serve: ServedModel) -> 
 
 def test_without_model_name_the_error_asks_for_one(transformers_serve: ServedModel) -> None:
     """`GET /v1/models` answers 500 when the server has no Hugging Face cache directory (as in this fixture)."""
-    conv = nbchat.Conversation(OpenAIBackend(base_url=transformers_serve.base_url), load="now")
+    conv = nbchat.Conversation(OpenAIBackend(base_url=transformers_serve.base_url), prepare="now")
     assert conv.status == "error"
     assert "HTTP 500" in conv.status_text
     assert "model='...'" in conv.status_text

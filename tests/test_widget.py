@@ -14,7 +14,7 @@ from nbchat.testing import FakeBackend, RecordingComm
 
 def make_chat(comms: list[RecordingComm], **kwargs: object) -> tuple[nbchat.Chat, FakeBackend, RecordingComm]:
     fake = FakeBackend(delay=kwargs.pop("delay", 0.0), context_window=kwargs.pop("context_window", None))  # type: ignore[arg-type]
-    conv = nbchat.Conversation(fake, load="now", **kwargs)  # type: ignore[arg-type]
+    conv = nbchat.Conversation(fake, prepare="now", **kwargs)  # type: ignore[arg-type]
     chat = nbchat.Chat(conversation=conv)
     return chat, fake, comms[-1]
 

@@ -107,7 +107,7 @@ class Compare(Arena, anywidget.AnyWidget):
         Settings for every column (also applied to the Chat/Conversation objects given); a dict item's own
         settings win over these. Left out: each column keeps its own (Conversation defaults for new ones).
     **options
-        Passed to each Conversation created here from a spec: ``load=``, ``device=``, ``api_key=``, ...
+        Passed to each Conversation created here from a spec: ``prepare=``, ``device=``, ``api_key=``, ...
 
     Raises
     ------
@@ -426,7 +426,7 @@ class Compare(Arena, anywidget.AnyWidget):
         **grid
             ``temperature=[0, 0.7, 1.2]``, ``max_new_tokens=[32, 128]``, ``system_prompt=[...]``, ``top_p=``,
             ``history=``: a list sweeps (every combination gets a column), a single value applies to all columns.
-            Other keywords go to each Conversation (``load=``, ``device=``, ...), for a spec base only.
+            Other keywords go to each Conversation (``prepare=``, ``device=``, ...), for a spec base only.
 
         Examples
         --------
