@@ -115,7 +115,10 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "");
     else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "");
-    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+    else if (msg.kind === "notice") {
+      controls.showNotice(msg.level ?? "info", msg.text ?? "");
+      if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take
+    }
   };
 
   const unsubscribe = [

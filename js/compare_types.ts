@@ -1,4 +1,5 @@
-// The protocol of the Compare widget (nbchat/compare/): synced traits and custom messages.
+// The protocol of the Compare widget (nbchat/compare/, typed in nbchat/_view.py): synced traits and custom messages,
+// checked against js/protocol.json by js/__tests__/protocol.test.ts.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
 import type { ChatMessage, ChatStatus } from "./types";
@@ -65,7 +66,7 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 export type CompareServerMessage =
   | { kind: "delta"; column: string; id: string; text: string }
   | { kind: "sync"; column: string; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string };
+  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string };
 
 /** Browser → Python. `column` is a column id; left out, a message applies to every column. */
 export type CompareClientMessage =

@@ -26,12 +26,19 @@ from typing import Any, Generic, Literal, TypedDict, TypeVar, Union
 from ._messages import ChatMessage
 
 __all__ = [
+    "CHAT_ACCEPTS",
+    "CHAT_SENDS",
+    "COMPARE_ACCEPTS",
+    "COMPARE_SENDS",
     "DELTA_INTERVAL_S",
+    "RECORDS",
     "AddRequest",
     "BranchRequest",
     "CodeMessage",
+    "ColumnDeltaMessage",
     "ColumnRequest",
     "ColumnStopRequest",
+    "ColumnSyncMessage",
     "DeltaBatcher",
     "DeltaMessage",
     "EditRequest",
@@ -43,6 +50,7 @@ __all__ = [
     "PlainRequest",
     "ProtocolError",
     "ProvenanceMessage",
+    "ReplyStats",
     "Route",
     "SettingsRequest",
     "StateSync",
@@ -74,33 +82,54 @@ class MessageState(TypedDict):
     content: str
     status: Literal["done", "streaming", "stopped", "error", "incomplete"]
     error: str | None
-    stats: dict[str, Any]
+    stats: ReplyStats
     pinned: bool
     excluded: bool
 
 
-class _DeltaRequired(TypedDict):
+class ReplyStats(TypedDict, total=False):
+    """``ChatMessage.stats`` as the browser gets it: what :func:`nbchat._generation.run_reply` measured, plus
+    ``left_out`` (messages not sent to fit the context window) and the ``backend``/``model`` that answered."""
+
+    tokens: int | None
+    prompt_tokens: int | None
+    cached_tokens: int | None
+    ttft_s: float | None
+    tokens_per_s: float | None
+    duration_s: float | None
+    finish_reason: str | None
+    retries: int
+    backend: str
+    model: str
+    left_out: int
+
+
+class DeltaMessage(TypedDict):
+    """Text appended to the streaming message ``id`` (batched: at most one per :data:`DELTA_INTERVAL_S`)."""
+
     kind: Literal["delta"]
     id: str
     text: str
 
 
-class DeltaMessage(_DeltaRequired, total=False):
-    """Text appended to the streaming message ``id`` (batched: at most one per :data:`DELTA_INTERVAL_S`)."""
+class SyncMessage(TypedDict):
+    """The whole text so far of the streaming message ``id``, for a view opened mid-stream."""
 
-    column: str  # Compare: the column's id
-
-
-class _SyncRequired(TypedDict):
     kind: Literal["sync"]
     id: str
     text: str
 
 
-class SyncMessage(_SyncRequired, total=False):
-    """The whole text so far of the streaming message ``id``, for a view opened mid-stream."""
+class ColumnDeltaMessage(DeltaMessage):
+    """Compare: a :class:`DeltaMessage` of the column ``column`` (its id)."""
 
-    column: str  # Compare: the column's id
+    column: str
+
+
+class ColumnSyncMessage(SyncMessage):
+    """Compare: a :class:`SyncMessage` of the column ``column`` (its id)."""
+
+    column: str
 
 
 class _NoticeRequired(TypedDict):
@@ -367,11 +396,11 @@ class MessageRequest(TypedDict):
 
 
 class BranchRequest(TypedDict):
-    """Chat: show the alternative ``step`` places after message ``id``."""
+    """Chat: show the alternative before (``step`` -1) or after (+1) message ``id``."""
 
     kind: Literal["branch"]
     id: str
-    step: int
+    step: Literal[-1, 1]
 
 
 class EditRequest(TypedDict):
@@ -390,22 +419,26 @@ class FlagRequest(TypedDict):
     value: bool
 
 
-class ColumnStopRequest(TypedDict, total=False):
+class _ColumnStopRequired(TypedDict):
+    kind: Literal["stop"]
+
+
+class ColumnStopRequest(_ColumnStopRequired, total=False):
     """Compare: stop one column's reply (``column``: its id), or every column's when ``column`` is left out."""
 
-    kind: Literal["stop"]
     column: str
 
 
 class _AddRequired(TypedDict):
     kind: Literal["add"]
     spec: str
+    name: str
 
 
 class AddRequest(_AddRequired, total=False):
-    """Compare: add a column for ``spec`` (the "Add model" form), named ``name``, with ``model=``."""
+    """Compare: add a column for ``spec`` (the "Add model" form), named ``name`` (empty: the model's name), with
+    ``model=`` (the model's name on a server)."""
 
-    name: str
     model: str
 
 
@@ -417,11 +450,11 @@ class ColumnRequest(TypedDict):
 
 
 class MoveRequest(TypedDict):
-    """Compare: move the column ``column`` ``step`` places to the right (negative: left)."""
+    """Compare: move the column ``column`` one place left (``step`` -1) or right (+1)."""
 
     kind: Literal["move"]
     column: str
-    step: int
+    step: Literal[-1, 1]
 
 
 class _SettingsRequired(TypedDict):
@@ -436,12 +469,54 @@ class SettingsRequest(_SettingsRequired, total=False):
     column: str
 
 
-class _VoteRequired(TypedDict):
+class VoteRequest(TypedDict):
+    """Compare: ``winner`` (a column id or ``"tie"``) was better in turn ``turn`` (1 is the first prompt)."""
+
     kind: Literal["vote"]
+    turn: int
     winner: str
 
 
-class VoteRequest(_VoteRequired, total=False):
-    """Compare: ``winner`` (a column id or ``"tie"``) was better in turn ``turn`` (default: the latest)."""
-
-    turn: int | None
+# ---------------------------------------------------------------------------------------------- the protocol
+# What each widget sends and accepts, by kind: the tables tests/test_protocol.py checks against js/protocol.json
+# (as js/__tests__/protocol.test.ts checks the TypeScript types). The widgets route exactly these kinds.
+CHAT_SENDS: dict[str, type[Mapping[str, Any]]] = {
+    "delta": DeltaMessage,
+    "sync": SyncMessage,
+    "notice": NoticeMessage,
+    "provenance": ProvenanceMessage,
+    "code": CodeMessage,
+}
+CHAT_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
+    "submit": TextRequest,
+    "draft": TextRequest,
+    "stop": PlainRequest,
+    "clear": PlainRequest,
+    "sync": PlainRequest,
+    "branch": BranchRequest,
+    "edit": EditRequest,
+    "regenerate": MessageRequest,
+    "delete": MessageRequest,
+    "pin": FlagRequest,
+    "exclude": FlagRequest,
+    "provenance": MessageRequest,
+    "code": MessageRequest,
+}
+COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
+    "delta": ColumnDeltaMessage,
+    "sync": ColumnSyncMessage,
+    "notice": NoticeMessage,
+}
+COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
+    "submit": TextRequest,
+    "stop": ColumnStopRequest,
+    "clear": PlainRequest,
+    "sync": PlainRequest,
+    "add": AddRequest,
+    "remove": ColumnRequest,
+    "move": MoveRequest,
+    "settings": SettingsRequest,
+    "vote": VoteRequest,
+    "reveal": PlainRequest,
+}
+RECORDS: dict[str, type[Mapping[str, Any]]] = {"MessageState": MessageState, "ReplyStats": ReplyStats}

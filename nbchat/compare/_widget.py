@@ -37,17 +37,17 @@ from .._messages import ChatMessage, check_text
 from .._policy import current_policy
 from .._view import (
     AddRequest,
+    ColumnDeltaMessage,
     ColumnRequest,
     ColumnStopRequest,
+    ColumnSyncMessage,
     DeltaBatcher,
-    DeltaMessage,
     MoveRequest,
     PlainRequest,
     ProtocolError,
     Route,
     SettingsRequest,
     StateSync,
-    SyncMessage,
     TextRequest,
     VoteRequest,
     dispatch,
@@ -161,7 +161,7 @@ class Compare(Arena, anywidget.AnyWidget):
         self._state = StateSync(self._sync_now, name="nbchat-compare-sync")
         self._closed = False
         self._routes: dict[str, Route[Any]] = {
-            "submit": Route(TextRequest, lambda r: self.send_message(r["text"])),
+            "submit": Route(TextRequest, self._submit_from_browser),
             "stop": Route(ColumnStopRequest, lambda r: self.stop(r.get("column") or None)),
             "add": Route(AddRequest, self._add_from_browser),
             "remove": Route(ColumnRequest, lambda r: self.remove(r["column"])),
@@ -260,7 +260,7 @@ class Compare(Arena, anywidget.AnyWidget):
             if self.blind:
                 used = {c.letter for c in self._cols}
                 column.letter = next(letter(i) for i in itertools.count() if letter(i) not in used)
-            batcher = DeltaBatcher(lambda content, cid=column.id: self.send(DeltaMessage(**content, column=cid)))
+            batcher = DeltaBatcher(lambda content, cid=column.id: self.send(ColumnDeltaMessage(**content, column=cid)))
             self._links[column.id] = _Link(batcher, conv.subscribe(lambda e, col=column: self._on_event(col, e)))
             self._cols.append(column)
         if sync:
@@ -551,6 +551,12 @@ class Compare(Arena, anywidget.AnyWidget):
                 logger.warning("nbchat compare ignored a browser message: %s", text)
             self.send(notice(str(text)))
 
+    def _submit_from_browser(self, request: TextRequest) -> None:
+        try:
+            self.send_message(request["text"])
+        except ConversationBusyError as exc:  # sent while a column streams: the browser puts the text back
+            self.send(notice(str(exc), restore=request["text"]))
+
     def _settings_from_browser(self, request: SettingsRequest) -> None:
         values = dict(request["values"])
         if "use_history" in values:
@@ -561,7 +567,7 @@ class Compare(Arena, anywidget.AnyWidget):
         for col in self.columns:
             partial = col.conversation.partial_reply()
             if partial is not None:
-                self.send(SyncMessage(kind="sync", column=col.id, id=partial[0], text=partial[1]))
+                self.send(ColumnSyncMessage(kind="sync", column=col.id, id=partial[0], text=partial[1]))
 
     def _add_from_browser(self, content: AddRequest) -> None:
         spec = str(content.get("spec") or "").strip()
