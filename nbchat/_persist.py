@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -141,8 +141,8 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree) -> ChatMessage:
     if not isinstance(raw, dict):
         msg = f"{where} is not an object."
         raise ConversationFileError(msg)
-    checks = {
-        "id": lambda v: isinstance(v, str) and v and v not in tree.nodes,
+    checks: dict[str, Callable[[Any], bool]] = {
+        "id": lambda v: isinstance(v, str) and v != "" and v not in tree.nodes,
         "parent": lambda v: v is None or (isinstance(v, str) and v in tree.nodes),
         "role": lambda v: v in _ROLES,
         "content": lambda v: isinstance(v, str),

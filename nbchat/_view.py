@@ -300,7 +300,7 @@ class Route(Generic[Request]):
     """One entry of a dispatch table: the ``TypedDict`` a message of this kind must match, and its handler."""
 
     request: type[Request]
-    handle: Callable[[Request], None]
+    handle: Callable[[Request], object]  # what it returns (a Future, a message id) is not used
 
 
 def dispatch(routes: Mapping[str, Route[Any]], content: object) -> None:
@@ -432,13 +432,13 @@ class ColumnStopRequest(_ColumnStopRequired, total=False):
 class _AddRequired(TypedDict):
     kind: Literal["add"]
     spec: str
-    name: str
 
 
 class AddRequest(_AddRequired, total=False):
-    """Compare: add a column for ``spec`` (the "Add model" form), named ``name`` (empty: the model's name), with
-    ``model=`` (the model's name on a server)."""
+    """Compare: add a column for ``spec`` (the "Add model" form), named ``name`` (empty or left out: the model's
+    name), with ``model=`` (the model's name on a server)."""
 
+    name: str
     model: str
 
 

@@ -338,6 +338,7 @@ class Chat(anywidget.AnyWidget):
 
     def _send_provenance(self, request: MessageRequest) -> None:
         conv, message_id = self.conversation, request["id"]
+        data: dict[str, Any] | None
         try:
             data = conv.request_of(message_id)
         except KeyError:  # loaded or hand-set messages have no recorded request: the card says so

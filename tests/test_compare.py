@@ -27,7 +27,7 @@ def fakes(*lengths: int, delay: float = 0.0, prefix: str = "model") -> list[Fake
 
 
 def make(comms: list[RecordingComm], models: Any, **kwargs: Any) -> tuple[nbchat.Compare, RecordingComm]:
-    kwargs.setdefault("load", "now")
+    kwargs.setdefault("prepare", "now")
     kwargs.setdefault("max_new_tokens", 1000)
     cmp = nbchat.Compare(models, **kwargs)
     return cmp, comms[-1]

@@ -42,6 +42,7 @@ from .._view import (
     ColumnStopRequest,
     ColumnSyncMessage,
     DeltaBatcher,
+    DeltaMessage,
     MoveRequest,
     PlainRequest,
     ProtocolError,
@@ -135,8 +136,6 @@ class Compare(Arena, anywidget.AnyWidget):
     status = traitlets.Unicode("ready", help="generating if any column is, else loading if any is, else ready").tag(
         sync=True
     )
-    blind = traitlets.Bool(False, help="arena mode: columns named A, B, ... until revealed").tag(sync=True)
-    revealed = traitlets.Bool(False, help="blind mode: names shown again (after a vote or Reveal)").tag(sync=True)
     # an administrator's caps (nbchat._policy): the settings forms' maxima; values above them are lowered anyway
     limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
 
@@ -260,12 +259,20 @@ class Compare(Arena, anywidget.AnyWidget):
             if self.blind:
                 used = {c.letter for c in self._cols}
                 column.letter = next(letter(i) for i in itertools.count() if letter(i) not in used)
-            batcher = DeltaBatcher(lambda content, cid=column.id: self.send(ColumnDeltaMessage(**content, column=cid)))
-            self._links[column.id] = _Link(batcher, conv.subscribe(lambda e, col=column: self._on_event(col, e)))
+            self._links[column.id] = self._link(column)
             self._cols.append(column)
         if sync:
             self._sync()
         return column
+
+    def _link(self, column: Column) -> _Link:
+        def send_delta(content: DeltaMessage) -> None:
+            self.send(ColumnDeltaMessage(**content, column=column.id))
+
+        def on_event(event: ConversationEvent) -> None:
+            self._on_event(column, event)
+
+        return _Link(DeltaBatcher(send_delta), column.conversation.subscribe(on_event))
 
     def remove(self, column: Column | str | int) -> None:
         """Remove a column (stopping its reply). Its past answers stay in :attr:`results`.
