@@ -62,6 +62,12 @@ class Chat(anywidget.AnyWidget):
         (``model=`` there is the model's name on a server or online source).
     conversation : Conversation, optional
         View an existing conversation instead of creating one (then the other arguments must be left out).
+    **options
+        :class:`~nbchat.Conversation` arguments (the settings below, ``model=``, ``source=``, ``save_to=``, ...)
+        and backend options (``device=``, ``api_key=``, ...).
+
+    Other Parameters
+    ----------------
     system_prompt : str, default ""
         The system message (editable under "Advanced options").
     max_new_tokens : int, default 256
@@ -75,9 +81,6 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
-    **options
-        Other :class:`~nbchat.Conversation` arguments (``model=``, ``source=``, ``save_to=``, ...) and backend
-        options (``device=``, ``api_key=``, ...).
 
     Raises
     ------

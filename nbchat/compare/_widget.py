@@ -104,11 +104,15 @@ class Compare(Arena, anywidget.AnyWidget):
         Arena mode: columns are named "A", "B", ... (in shuffled order) until you vote or press "Reveal".
     shuffle : bool, optional
         Shuffle the columns when blind mode is turned on. Default: True.
+    **options
+        The settings below, and what is passed to each Conversation created here from a spec: ``prepare=``,
+        ``device=``, ``api_key=``, ...
+
+    Other Parameters
+    ----------------
     system_prompt, max_new_tokens, temperature, top_p, stop, history
         Settings for every column (also applied to the Chat/Conversation objects given); a dict item's own
         settings win over these. Left out: each column keeps its own (Conversation defaults for new ones).
-    **options
-        Passed to each Conversation created here from a spec: ``prepare=``, ``device=``, ``api_key=``, ...
 
     Raises
     ------
