@@ -9,14 +9,9 @@ import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, Co
 import { VoteBar } from "./compare_vote";
 import { Controls } from "./controls";
 import { h, uniqueId } from "./dom";
-import type { ChatModel } from "./types";
+import { disconnectedBanner, mountShell } from "./shell";
 import "./widget.css";
 import "./compare.css";
-
-function listen(model: CompareModel, event: string, callback: (...args: any[]) => void): () => void {
-  model.on(event, callback);
-  return () => model.off(event, callback);
-}
 
 /** Mount a Compare view for `model` inside `el`; returns the cleanup function. */
 export function mountCompare(model: CompareModel, el: HTMLElement, options: ColumnOptions = {}): () => void {
@@ -38,7 +33,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   });
   const votes = new VoteBar(send);
   // The composer is the Chat widget's: it sends submit / stop / clear and reads the aggregate `status` trait.
-  const controls = new Controls(model as unknown as ChatModel);
+  const controls = new Controls(model);
+  const banner = disconnectedBanner("comparison");
   const shared = new SettingsForm("Advanced options (all columns)", (values) => send({ kind: "settings", values }), limits);
   const root = h("div", { class: "nbchat nbchat-compare" }, [
     h("div", { class: "nbchat-compare-toolbar" }, [
@@ -46,6 +42,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
       h("div", { class: "nbchat-check" }, [blindBox, h("label", { for: blindId, text: "Blind" })]),
       diffButton,
     ]),
+    banner,
     addForm.element,
     row,
     noColumns,
@@ -55,11 +52,6 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     shared.element,
   ]);
 
-  const keepKeys = (event: KeyboardEvent) => {
-    // JupyterLab's command-mode shortcuts must not fire while typing or clicking in the widget.
-    if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
-  };
-  root.addEventListener("keydown", keepKeys);
   addButton.addEventListener("click", () => {
     if (addForm.isOpen) addForm.close();
     else addForm.open();
@@ -121,31 +113,37 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     }
   };
 
-  const unsubscribe = [
-    listen(model, "change:_columns", () => {
-      showColumns();
-      showMessages();
-    }),
-    listen(model, "change:_messages", showMessages),
-    listen(model, "change:_turns", showArena),
-    listen(model, "change:blind", showArena),
-    listen(model, "change:revealed", showArena),
-    listen(model, "msg:custom", onCustom),
-  ];
+  const disconnect = () => {
+    addForm.close();
+    for (const control of [addButton, blindBox]) control.disabled = true;
+    controls.setConnected(false);
+  };
+  const cleanup = mountShell(model, root, {
+    events: {
+      "change:_columns": () => {
+        showColumns();
+        showMessages();
+      },
+      "change:_messages": showMessages,
+      "change:_turns": showArena,
+      "change:blind": showArena,
+      "change:revealed": showArena,
+      "msg:custom": onCustom,
+    },
+    disconnect,
+    dispose: () => {
+      for (const view of columns.values()) view.dispose();
+      controls.dispose();
+      shared.dispose();
+    },
+  });
   showColumns();
   showMessages();
   el.append(root);
   // A view opened mid-stream has missed the deltas so far: ask for the partial replies.
   if ([...columns.values()].some((c) => c.hasStreaming())) send({ kind: "sync" });
 
-  return () => {
-    for (const off of unsubscribe) off();
-    root.removeEventListener("keydown", keepKeys);
-    for (const view of columns.values()) view.dispose();
-    controls.dispose();
-    shared.dispose();
-    root.remove();
-  };
+  return cleanup;
 }
 
 export default {

@@ -43,6 +43,8 @@ export interface TurnInfo {
 }
 
 export interface CompareTraits {
+  /** "generating" if any column is, else "loading" if any is, else "ready" (the composer reads it). */
+  status: ChatStatus;
   _columns: ColumnInfo[];
   _messages: Record<string, CompareMessage[]>;
   _turns: TurnInfo[];

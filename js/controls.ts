@@ -1,6 +1,10 @@
 // The composer: message box, Send / Stop / Clear, and transient notices.
 import { h, listen } from "./dom";
-import type { ChatModel, ClientMessage } from "./types";
+import type { AnyModel } from "@anywidget/types";
+import type { ChatTraits, ClientMessage } from "./types";
+
+/** What the composer reads of a widget's model: Chat's and Compare's both have these traits. */
+export type ComposerModel = AnyModel<Pick<ChatTraits, "status" | "prefill_drafts">>;
 
 export type NoticeLevel = "info" | "warning" | "error";
 
@@ -29,7 +33,7 @@ export class Controls {
   private draftTimer: ReturnType<typeof setTimeout> | null = null;
   private lastDraft = "";
 
-  constructor(private readonly model: ChatModel) {
+  constructor(private readonly model: ComposerModel) {
     this.textarea = h("textarea", {
       class: "nbchat-input",
       "aria-label": "Message",

@@ -1,10 +1,11 @@
 // anywidget entry point: builds the chat view for one model and wires it up.
 import type { AnyWidget } from "@anywidget/types";
 import { Controls } from "./controls";
-import { h, listen } from "./dom";
+import { h } from "./dom";
 import { ContextGauge } from "./gauge";
 import { MessageList, type MessageListOptions } from "./messages";
 import { Options } from "./options";
+import { disconnectedBanner, mountShell } from "./shell";
 import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
 import "./widget.css";
 
@@ -21,8 +22,6 @@ function readStatus(model: ChatModel): ChatStatus {
  * text being typed from the old box.
  */
 const drafts = new WeakMap<object, HTMLTextAreaElement>();
-/** How often a view checks whether it was detached without being disposed (ms). */
-const DETACH_CHECK_MS = 2000;
 
 /** Mount a chat view for `model` inside `el`; returns the cleanup function. */
 export function mountChat(model: ChatModel, el: HTMLElement, options: MessageListOptions = {}): () => void {
@@ -38,12 +37,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const list = new MessageList({ ...options, send: (message) => model.send(message) });
   const controls = new Controls(model);
   const settings = new Options(model);
-  const banner = h("div", {
-    class: "nbchat-disconnected",
-    role: "alert",
-    hidden: true,
-    text: "Disconnected: the kernel was restarted or shut down. This is a read-only copy of the chat; run the cell again to chat.",
-  });
+  const banner = disconnectedBanner("chat");
   const root = h("div", { class: "nbchat", "data-connected": "true" }, [
     h("div", { class: "nbchat-header" }, [title, statusLine, gauge.element]),
     banner,
@@ -51,14 +45,6 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     controls.element,
     settings.element,
   ]);
-
-  // JupyterLab binds plain keys in command mode (D D deletes the cell, arrows move between cells) on any
-  // focused element that is not a text field: keep keys pressed inside the chat inside the chat. Chords
-  // with Ctrl/Cmd/Alt (save, command palette, ...) still reach the application.
-  const keepKeys = (event: KeyboardEvent) => {
-    if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
-  };
-  root.addEventListener("keydown", keepKeys);
 
   const showLabel = () => {
     title.textContent = model.get("model_label") || "nbchat";
@@ -89,31 +75,31 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
   };
 
-  // ipywidgets marks a model's comm dead when its kernel restarts (`comm_live_update`; it only ever goes from
-  // live to dead after a view exists) and closes it when the widget is closed (`comm:close`).
   const disconnect = () => {
-    if (root.dataset.connected === "false") return;
-    root.dataset.connected = "false";
     root.dataset.status = "disconnected";
     statusText.textContent = "disconnected";
     progress.hidden = true;
-    banner.hidden = false;
     controls.setConnected(false);
     settings.setDisabled(true);
     list.setConnected(false);
   };
-
-  const unsubscribe = [
-    listen(model, "change:model_label", showLabel),
-    listen(model, "change:status", showStatus),
-    listen(model, "change:status_text", showStatus),
-    listen(model, "change:progress", showStatus),
-    listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
-    listen(model, "change:context", showContext),
-    listen(model, "msg:custom", onCustom),
-    listen(model, "comm_live_update", disconnect),
-    listen(model, "comm:close", disconnect),
-  ];
+  const cleanup = mountShell(model, root, {
+    events: {
+      "change:model_label": showLabel,
+      "change:status": showStatus,
+      "change:status_text": showStatus,
+      "change:progress": showStatus,
+      [`change:${MESSAGES_TRAIT}`]: showMessages,
+      "change:context": showContext,
+      "msg:custom": onCustom,
+    },
+    disconnect,
+    dispose: () => {
+      list.dispose();
+      controls.dispose();
+      settings.dispose();
+    },
+  });
   showLabel();
   showStatus();
   showMessages();
@@ -125,24 +111,6 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   // A view opened mid-stream has missed the deltas so far: ask for the partial text.
   if (list.hasStreaming()) model.send({ kind: "sync" });
 
-  let disposed = false;
-  const cleanup = () => {
-    if (disposed) return;
-    disposed = true;
-    clearInterval(detachTimer);
-    for (const off of unsubscribe) off();
-    root.removeEventListener("keydown", keepKeys);
-    list.dispose();
-    controls.dispose();
-    settings.dispose();
-    root.remove();
-  };
-  // An output refresh can drop this view's DOM without disposing the view: stop listening once detached.
-  let seenConnected = false;
-  const detachTimer = setInterval(() => {
-    if (root.isConnected) seenConnected = true;
-    else if (seenConnected) cleanup();
-  }, DETACH_CHECK_MS);
   return cleanup;
 }
 

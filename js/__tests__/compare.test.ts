@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { mountCompare } from "../compare";
+import { DETACH_CHECK_MS } from "../shell";
 import { renderDiff } from "../compare_diff";
 import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare_types";
 import { manualFrames, mountPoint } from "./fake_model";
@@ -48,6 +49,10 @@ class FakeCompareModel {
   }
   custom(message: CompareServerMessage): void {
     this.emit("msg:custom", message, []);
+  }
+  /** A Backbone event of the real model, e.g. "comm_live_update" when the kernel restarts. */
+  trigger(event: string): void {
+    this.emit(event);
   }
   listenerCount(): number {
     return [...this.listeners.values()].reduce((n, s) => n + s.size, 0);
@@ -304,5 +309,48 @@ describe("Compare view", () => {
     view.unmount();
     expect(model.listenerCount()).toBe(0);
     expect(view.el.querySelector(".nbchat-compare")).toBeNull();
+  });
+
+  it("puts a refused prompt back in the box, like Chat", () => {
+    const model = threeColumns();
+    mount(model);
+    expect(getTextbox(view.el, "Message").value).toBe("");
+    model.custom({ kind: "notice", level: "warning", text: "beta still answering", restore: "my prompt" });
+    expect(getTextbox(view.el, "Message").value).toBe("my prompt");
+  });
+
+  for (const event of ["comm_live_update", "comm:close"]) {
+    it(`says when the kernel is gone (${event}) and stops sending; the answers stay readable`, () => {
+      const model = threeColumns();
+      model.update({ _messages: { c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "hello")] } });
+      mount(model);
+      const banner = view.el.querySelector<HTMLElement>(".nbchat-disconnected")!;
+      expect(banner.hidden).toBe(true);
+      model.trigger(event);
+      expect(banner.hidden).toBe(false);
+      expect(banner.getAttribute("role")).toBe("alert");
+      expect(view.el.querySelector<HTMLElement>(".nbchat-compare")!.dataset.connected).toBe("false");
+      expect(getButton(view.el, "Send").disabled).toBe(true);
+      expect(getButton(view.el, "Add model").disabled).toBe(true);
+      const box = getTextbox(view.el, "Message");
+      box.value = "anyone?";
+      key(box, "Enter");
+      expect(model.sent).toEqual([]);
+      expect(assistantText("c1")).toEqual(["hello"]);
+    });
+  }
+
+  it("stops listening once its DOM is dropped without a dispose (an output refresh)", () => {
+    vi.useFakeTimers();
+    try {
+      const model = threeColumns();
+      mount(model);
+      vi.advanceTimersByTime(DETACH_CHECK_MS); // seen in the page
+      view.el.replaceChildren(); // the front-end replaced the output
+      vi.advanceTimersByTime(DETACH_CHECK_MS);
+      expect(model.listenerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
