@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { WHOLE_MAX } from "../chunks";
 import { mountCompare } from "../compare";
 import { DETACH_CHECK_MS } from "../shell";
 import { renderDiff } from "../compare_diff";
@@ -352,5 +353,36 @@ describe("Compare view", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("renders a long reply in chunks over several frames, and streams it re-rendering only the tail", () => {
+    let text = "";
+    for (let i = 0; text.length < 3 * WHOLE_MAX; i++) text += `Paragraph ${i}: ${"word ".repeat(150)}\n\n`;
+    const paragraphs = text.split("\n\n").length - 1;
+    const model = threeColumns();
+    model.update({ _messages: { c1: [msg("u1", "user", "go"), msg("a1", "assistant", text)] } });
+    const frames = mount(model);
+    const answer = () => region("c1").querySelector<HTMLElement>('[data-role="assistant"] .nbchat-content')!;
+    let rounds = 0;
+    while (frames.pending) {
+      frames.run();
+      rounds += 1;
+    }
+    expect(rounds).toBeGreaterThan(1); // not all in one frame
+    expect(answer().querySelector(".nbchat-rendering")).toBeNull();
+    expect(answer().querySelectorAll("p").length).toBe(paragraphs);
+
+    // streaming: the same reply arrives in deltas; the kept chunks are not rebuilt per frame
+    model.update({ status: "generating", _messages: { c2: [msg("u2", "user", "go"), msg("a2", "assistant", "", { status: "streaming" })] } });
+    const streamed = () => region("c2").querySelector<HTMLElement>('[data-role="assistant"] .nbchat-content')!;
+    let firstChunk: Element | null = null;
+    for (let at = 0; at < text.length; at += 4000) {
+      model.custom({ kind: "delta", column: "c2", id: "a2", text: text.slice(at, at + 4000) });
+      while (frames.pending) frames.run();
+      if (at > 2 * WHOLE_MAX && !firstChunk) firstChunk = streamed().querySelector(".nbchat-chunks > .nbchat-chunk");
+    }
+    expect(firstChunk).not.toBeNull();
+    expect(streamed().querySelector(".nbchat-chunks > .nbchat-chunk")).toBe(firstChunk); // kept, not re-rendered
+    expect(streamed().querySelector(".nbchat-typing")).not.toBeNull();
   });
 });
