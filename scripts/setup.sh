@@ -34,6 +34,11 @@ fi
 VPY=$VENV/bin/python
 pip_install() { "$VPY" -m pip install -q --disable-pip-version-check "$@"; }
 
+# torch==2.13.0+cpu comes from a local find-links folder where the machine has one, else from PyTorch's CPU index.
+torch_index=()
+"$VPY" -c "import torch" 2>/dev/null || "$VPY" -m pip download -q --no-deps -d "$(mktemp -d)" "torch==2.13.0+cpu" \
+  >/dev/null 2>&1 || torch_index=(--extra-index-url https://download.pytorch.org/whl/cpu)
+
 if [ $locked = 1 ]; then
   if ! "$VPY" -c 'import sys, platform; sys.exit(not (sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64"))'; then
     echo "The locks in requirements/ are made for CPython 3.11 on Linux x86_64; this is $("$VPY" -V) on $(uname -m)." >&2
@@ -41,10 +46,6 @@ if [ $locked = 1 ]; then
     exit 1
   fi
   step "installing the locked versions ($lock, hashes checked)"
-  # torch==2.13.0+cpu comes from a local find-links folder where the machine has one, else from PyTorch's CPU index.
-  torch_index=()
-  "$VPY" -m pip download -q --no-deps -d "$(mktemp -d)" "torch==2.13.0+cpu" >/dev/null 2>&1 \
-    || torch_index=(--extra-index-url https://download.pytorch.org/whl/cpu)
   # llama-cpp-python is built from source: the portable build (the native build crashed at the first token on
   # machines whose CPUs report AVX-512 under virtualisation).
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
@@ -54,13 +55,15 @@ if [ $locked = 1 ]; then
   pip_install --no-deps --no-build-isolation -e .
 else
   step "installing the newest releases pyproject.toml allows (NBCHAT_LOCK=none: no lock)"
-  # torch stays the CPU build 2.13.0: a bare 'torch' requirement would pull gigabytes of CUDA packages.
-  "$VPY" -c "import torch" 2>/dev/null || pip_install "torch==${NBCHAT_TORCH_VERSION:-2.13.0}"
+  # torch stays the CPU build 2.13.0 (requirements/torch-cpu.txt): a bare 'torch' requirement would pull gigabytes
+  # of CUDA packages, and newer CPU builds are not on every machine's package index.
+  # The constraint keeps it there while everything else moves to its newest release.
   pip_install --upgrade pip  # pip >= 25.1 reads [dependency-groups]
   group_args=()
   for g in ${groups//,/ }; do group_args+=(--group "$g"); done
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
-    pip_install --upgrade --upgrade-strategy eager -e ".[${extras}]" "${group_args[@]}"
+    pip_install --upgrade --upgrade-strategy eager "${torch_index[@]}" -c requirements/torch-cpu.txt -r requirements/build.in \
+    -e ".[${extras}]" "${group_args[@]}"
   pip_install --upgrade --no-deps $(grep -v '^#' requirements/no-deps.in)
 fi
 
