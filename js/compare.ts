@@ -9,7 +9,7 @@ import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, Co
 import { VoteBar } from "./compare_vote";
 import { Controls } from "./controls";
 import { h, uniqueId } from "./dom";
-import { disconnectedBanner, mountShell } from "./shell";
+import { disconnectedBanner, dispatcher, mountShell } from "./shell";
 import "./widget.css";
 import "./compare.css";
 
@@ -103,15 +103,14 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     votes.update(turns, model.get("_columns") ?? [], blind, Boolean(model.get("revealed")));
     diff.refresh();
   };
-  const onCustom = (msg: CompareServerMessage) => {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "");
-    else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "");
-    else if (msg.kind === "notice") {
+  const onCustom = dispatcher<CompareServerMessage>({
+    delta: (msg) => columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? ""),
+    sync: (msg) => columns.get(msg.column)?.applySync(msg.id, msg.text ?? ""),
+    notice: (msg) => {
       controls.showNotice(msg.level ?? "info", msg.text ?? "");
       if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take
-    }
-  };
+    },
+  });
 
   const disconnect = () => {
     addForm.close();

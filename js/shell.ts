@@ -73,3 +73,19 @@ export function mountShell(model: Listenable, root: HTMLElement, options: ShellO
   }, DETACH_CHECK_MS);
   return cleanup;
 }
+
+/** One handler per message kind, each typed with its own message: a kind without a handler does not compile. */
+export type Handlers<M extends { kind: string }> = { [K in M["kind"]]: (message: Extract<M, { kind: K }>) => void };
+
+/**
+ * The `msg:custom` listener for a table of handlers (the kernel's messages, typed in types.ts/compare_types.ts and
+ * checked against js/protocol.json). A message that is not an object or has a kind no handler takes is ignored.
+ */
+export function dispatcher<M extends { kind: string }>(handlers: Handlers<M>): (message: unknown) => void {
+  return (message) => {
+    if (!message || typeof message !== "object") return;
+    const kind = (message as { kind?: unknown }).kind;
+    if (typeof kind !== "string" || !Object.prototype.hasOwnProperty.call(handlers, kind)) return;
+    (handlers[kind as M["kind"]] as (m: unknown) => void)(message);
+  };
+}

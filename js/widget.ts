@@ -5,7 +5,7 @@ import { h } from "./dom";
 import { ContextGauge } from "./gauge";
 import { MessageList, type MessageListOptions } from "./messages";
 import { Options } from "./options";
-import { disconnectedBanner, mountShell } from "./shell";
+import { disconnectedBanner, dispatcher, mountShell } from "./shell";
 import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
 import "./widget.css";
 
@@ -63,17 +63,16 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   };
   const showMessages = () => list.setMessages(model.get(MESSAGES_TRAIT) ?? []);
   const showContext = () => gauge.update(model.get("context"));
-  const onCustom = (msg: ServerMessage) => {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "");
-    else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "");
-    else if (msg.kind === "notice") {
+  const onCustom = dispatcher<ServerMessage>({
+    delta: (msg) => list.applyDelta(msg.id, msg.text ?? ""),
+    sync: (msg) => list.applySync(msg.id, msg.text ?? ""),
+    notice: (msg) => {
       controls.showNotice(msg.level ?? "info", msg.text ?? "");
       if (typeof msg.restore === "string") controls.restore(msg.restore);
-    }
-    else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
-    else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
-  };
+    },
+    provenance: (msg) => list.applyProvenance(msg.id, msg.data ?? null),
+    code: (msg) => list.applyCode(msg.id, String(msg.code ?? "")),
+  });
 
   const disconnect = () => {
     root.dataset.status = "disconnected";

@@ -5,6 +5,8 @@
 // may accept more types), and send only what the kernel accepts.
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { dispatcher } from "../shell";
+import type { ServerMessage } from "../types";
 
 // vitest runs from the project root; ts.sys reads files without Node's typings
 const js = (file: string) => ts.sys.resolvePath(`${ts.sys.getCurrentDirectory()}/js/${file}`);
@@ -144,5 +146,24 @@ describe("the TypeScript protocol matches js/protocol.json", () => {
     const ours = new Map<string, Field>([["id", { optional: false, types: new Set(["string"]) }]]);
     expect(readerProblems(ours, wire)).toEqual(["missing field retries"]);
     expect(writerProblems(new Map([["id", { optional: false, types: new Set(["number"]) }]]), schemaFields({ id: "string" }))).toHaveLength(1);
+  });
+});
+
+describe("the browser's dispatch table", () => {
+  it("calls the handler of the message's kind and ignores anything else", () => {
+    const seen: string[] = [];
+    const onCustom = dispatcher<ServerMessage>({
+      delta: (m) => seen.push(`delta ${m.id} ${m.text}`),
+      sync: (m) => seen.push(`sync ${m.id}`),
+      notice: (m) => seen.push(`notice ${m.level}`),
+      provenance: (m) => seen.push(`provenance ${m.id}`),
+      code: (m) => seen.push(`code ${m.code}`),
+    });
+    onCustom({ kind: "delta", id: "a1", text: "Hi" });
+    onCustom({ kind: "notice", level: "warning", text: "busy" });
+    for (const odd of [null, "delta", 42, { kind: "launch" }, { kind: "toString" }, { kind: "__proto__" }, { id: "x" }]) {
+      onCustom(odd);
+    }
+    expect(seen).toEqual(["delta a1 Hi", "notice warning"]);
   });
 });
