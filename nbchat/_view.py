@@ -7,6 +7,10 @@ through a table of :class:`Route` s, each a ``TypedDict`` that the message is ch
 takes it. The TypedDicts here and the TypeScript types in ``js/types.ts``/``js/compare_types.ts`` are checked
 against one schema, ``js/protocol.json``, by ``tests/test_protocol.py`` and ``js/__tests__/protocol.test.ts``.
 
+A new message kind: its ``TypedDict`` here and a row in :data:`CHAT_ACCEPTS` (or ``..._SENDS``, ``COMPARE_...``),
+a :class:`Route` in the widget's table, the entry in ``js/protocol.json``, and the member of the TypeScript union;
+the two protocol tests name whatever is missing.
+
 Conversations call their listeners from the thread that made a change, sometimes while holding their lock
 (``send`` announces the question and the reply placeholder under it). A widget's listener therefore never builds
 widget state: it batches deltas (:class:`DeltaBatcher`) and asks its :class:`StateSync` for a rebuild, which runs
