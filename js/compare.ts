@@ -52,6 +52,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     shared.element,
   ]);
 
+  const stopDrops = controls.acceptDrops(root);
   addButton.addEventListener("click", () => {
     if (addForm.isOpen) addForm.close();
     else addForm.open();
@@ -109,7 +110,10 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     notice: (msg) => {
       controls.showNotice(msg.level ?? "info", msg.text ?? "");
       if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take
+      if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     },
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    completions: (msg) => controls.completions(msg.request, msg.items ?? []),
   });
 
   const disconnect = () => {
@@ -131,6 +135,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     },
     disconnect,
     dispose: () => {
+      stopDrops();
       for (const view of columns.values()) view.dispose();
       controls.dispose();
       shared.dispose();

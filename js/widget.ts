@@ -46,6 +46,8 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     settings.element,
   ]);
 
+  const stopDrops = controls.acceptDrops(root);
+
   const showLabel = () => {
     title.textContent = model.get("model_label") || "nbchat";
   };
@@ -69,7 +71,10 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     notice: (msg) => {
       controls.showNotice(msg.level ?? "info", msg.text ?? "");
       if (typeof msg.restore === "string") controls.restore(msg.restore);
+      if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     },
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    completions: (msg) => controls.completions(msg.request, msg.items ?? []),
     provenance: (msg) => list.applyProvenance(msg.id, msg.data ?? null),
     code: (msg) => list.applyCode(msg.id, String(msg.code ?? "")),
   });
@@ -94,6 +99,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     },
     disconnect,
     dispose: () => {
+      stopDrops();
       list.dispose();
       controls.dispose();
       settings.dispose();

@@ -37,12 +37,16 @@ __all__ = [
     "DELTA_INTERVAL_S",
     "RECORDS",
     "AddRequest",
+    "AttachRequest",
+    "AttachedMessage",
     "BranchRequest",
     "CodeMessage",
     "ColumnDeltaMessage",
     "ColumnRequest",
     "ColumnStopRequest",
     "ColumnSyncMessage",
+    "CompleteRequest",
+    "CompletionsMessage",
     "DeltaBatcher",
     "DeltaMessage",
     "EditRequest",
@@ -58,8 +62,10 @@ __all__ = [
     "Route",
     "SettingsRequest",
     "StateSync",
+    "SubmitRequest",
     "SyncMessage",
     "TextRequest",
+    "TokenRequest",
     "VoteRequest",
     "check_request",
     "dispatch",
@@ -89,6 +95,7 @@ class MessageState(TypedDict):
     stats: ReplyStats
     pinned: bool
     excluded: bool
+    attachments: list[dict[str, Any]]  # Attachment.to_dict(): kind, media_type, name, thumbnail, ... (no bytes)
 
 
 class ReplyStats(TypedDict, total=False):
@@ -144,9 +151,30 @@ class _NoticeRequired(TypedDict):
 
 class NoticeMessage(_NoticeRequired, total=False):
     """Something the user should read (a refused setting, a busy conversation); ``restore`` goes back into the
-    message box (a question that could not be sent)."""
+    message box with ``attachments`` in its tray (a question that could not be sent)."""
 
     restore: str
+    attachments: list[dict[str, Any]]
+
+
+class _AttachedRequired(TypedDict):
+    kind: Literal["attached"]
+    token: str
+
+
+class AttachedMessage(_AttachedRequired, total=False):
+    """The answer to an :class:`AttachRequest`: the converted ``attachment`` (thumbnail, no bytes), or ``error``."""
+
+    attachment: dict[str, Any]
+    error: str
+
+
+class CompletionsMessage(TypedDict):
+    """The answer to a :class:`CompleteRequest`: the notebook variables whose names start with its prefix."""
+
+    kind: Literal["completions"]
+    request: int
+    items: list[dict[str, str]]
 
 
 class ProvenanceMessage(TypedDict):
@@ -167,12 +195,18 @@ class CodeMessage(TypedDict):
 
 
 def notice(
-    text: str, *, level: Literal["info", "warning", "error"] = "warning", restore: str | None = None
+    text: str,
+    *,
+    level: Literal["info", "warning", "error"] = "warning",
+    restore: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> NoticeMessage:
     """A :class:`NoticeMessage` (a warning unless ``level`` says otherwise)."""
     message = NoticeMessage(kind="notice", level=level, text=text)
     if restore is not None:
         message["restore"] = restore
+    if attachments is not None:
+        message["attachments"] = attachments
     return message
 
 
@@ -301,14 +335,19 @@ Request = TypeVar("Request", bound=Mapping[str, Any])
 
 @dataclasses.dataclass(frozen=True)
 class Route(Generic[Request]):
-    """One entry of a dispatch table: the ``TypedDict`` a message of this kind must match, and its handler."""
+    """One entry of a dispatch table: the ``TypedDict`` a message of this kind must match, and its handler.
+
+    ``handle(message)``, or ``handle(message, buffers)`` with ``with_buffers`` (binary parts: an upload's bytes).
+    What it returns (a Future, a message id) is not used.
+    """
 
     request: type[Request]
-    handle: Callable[[Request], object]  # what it returns (a Future, a message id) is not used
+    handle: Callable[..., object]
+    with_buffers: bool = False
 
 
-def dispatch(routes: Mapping[str, Route[Any]], content: object) -> None:
-    """Check ``content`` against the route of its ``kind`` and call the route's handler with it.
+def dispatch(routes: Mapping[str, Route[Any]], content: object, buffers: Any = ()) -> None:
+    """Check ``content`` against the route of its ``kind`` and call the route's handler with it (and ``buffers``).
 
     Raises
     ------
@@ -323,7 +362,10 @@ def dispatch(routes: Mapping[str, Route[Any]], content: object) -> None:
         msg = f"Unknown widget message kind {content.get('kind')!r}; this nbchat knows {', '.join(sorted(routes))}."
         raise ProtocolError(msg)
     check_request(route.request, content)
-    route.handle(content)
+    if route.with_buffers:
+        route.handle(content, list(buffers or ()))
+    else:
+        route.handle(content)
 
 
 def check_request(kind: type[Mapping[str, Any]], content: Mapping[str, Any]) -> None:
@@ -379,11 +421,47 @@ def _accepts(annotation: Any, value: object) -> bool:
 
 
 class TextRequest(TypedDict):
-    """``submit``: send ``text`` (Chat: to the conversation, Compare: to every column); ``draft``: the question as
-    typed so far (Chat, for ``Conversation.prefill``)."""
+    """Chat: ``draft``, the question as typed so far (for ``Conversation.prefill``)."""
 
-    kind: Literal["submit", "draft"]
+    kind: Literal["draft"]
     text: str
+
+
+class _SubmitRequired(TypedDict):
+    kind: Literal["submit"]
+    text: str
+
+
+class SubmitRequest(_SubmitRequired, total=False):
+    """Send the message box: ``text`` (Chat: to the conversation, Compare: to every column), with the uploads
+    named by the tokens in ``attachments`` and the notebook variables named ``@name`` in the text."""
+
+    attachments: list[str]
+
+
+class AttachRequest(TypedDict):
+    """Upload one file pasted or dropped in the message box (its bytes are the message's one buffer); the kernel
+    keeps it under ``token`` until the message is sent and answers with an :class:`AttachedMessage`."""
+
+    kind: Literal["attach"]
+    token: str
+    name: str
+    media_type: str
+
+
+class TokenRequest(TypedDict):
+    """``detach``: forget the upload ``token`` (removed from the tray)."""
+
+    kind: Literal["detach"]
+    token: str
+
+
+class CompleteRequest(TypedDict):
+    """``@`` completion: the notebook variables whose names start with ``prefix``; the answer carries ``request``."""
+
+    kind: Literal["complete"]
+    prefix: str
+    request: int
 
 
 class PlainRequest(TypedDict):
@@ -488,11 +566,16 @@ CHAT_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "delta": DeltaMessage,
     "sync": SyncMessage,
     "notice": NoticeMessage,
+    "attached": AttachedMessage,
+    "completions": CompletionsMessage,
     "provenance": ProvenanceMessage,
     "code": CodeMessage,
 }
 CHAT_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
-    "submit": TextRequest,
+    "submit": SubmitRequest,
+    "attach": AttachRequest,
+    "detach": TokenRequest,
+    "complete": CompleteRequest,
     "draft": TextRequest,
     "stop": PlainRequest,
     "clear": PlainRequest,
@@ -510,9 +593,14 @@ COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "delta": ColumnDeltaMessage,
     "sync": ColumnSyncMessage,
     "notice": NoticeMessage,
+    "attached": AttachedMessage,
+    "completions": CompletionsMessage,
 }
 COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
-    "submit": TextRequest,
+    "submit": SubmitRequest,
+    "attach": AttachRequest,
+    "detach": TokenRequest,
+    "complete": CompleteRequest,
     "stop": ColumnStopRequest,
     "clear": PlainRequest,
     "sync": PlainRequest,

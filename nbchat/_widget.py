@@ -18,9 +18,14 @@ from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._static_html import markdown_html
+from ._uploads import BrowserAttachments, thumbnails_for
 from ._view import (
+    AttachRequest,
     BranchRequest,
     CodeMessage,
+    CompleteRequest,
+    CompletionsMessage,
     DeltaBatcher,
     EditRequest,
     FlagRequest,
@@ -30,8 +35,10 @@ from ._view import (
     ProvenanceMessage,
     Route,
     StateSync,
+    SubmitRequest,
     SyncMessage,
     TextRequest,
+    TokenRequest,
     dispatch,
     message_state,
     notice,
@@ -62,6 +69,9 @@ class Chat(anywidget.AnyWidget):
         (``model=`` there is the model's name on a server or online source).
     conversation : Conversation, optional
         View an existing conversation instead of creating one (then the other arguments must be left out).
+    namespace : dict, optional
+        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
+        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
     **options
         :class:`~nbchat.Conversation` arguments (the settings below, ``model=``, ``source=``, ``save_to=``, ...)
         and backend options (``device=``, ``api_key=``, ...).
@@ -119,6 +129,7 @@ class Chat(anywidget.AnyWidget):
         spec: Any = None,
         *,
         conversation: Conversation | None = None,
+        namespace: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if conversation is None:
@@ -127,6 +138,9 @@ class Chat(anywidget.AnyWidget):
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
+        self.page_settings: frozenset[str] = _BROWSER_SETTINGS
+        """Settings the page may change: ``system_prompt``, ``max_new_tokens``, ``temperature``, ``use_history``
+        (all by default; ``nbchat web --system`` removes ``system_prompt``). Caps still apply to the rest."""
         settings, policy = conversation.settings, current_policy()
         super().__init__(
             max_new_tokens_limit=policy.token_limit(_DEFAULT_TOKEN_LIMIT),  # an administrator's caps, if any
@@ -136,6 +150,7 @@ class Chat(anywidget.AnyWidget):
             temperature=settings.temperature,
             use_history=conversation.use_history,
         )
+        self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = DeltaBatcher(self.send)
         self._state = StateSync(self._sync, name="nbchat-chat-sync")
         self._display_id = f"nbchat-{self.model_id}"
@@ -143,7 +158,10 @@ class Chat(anywidget.AnyWidget):
         self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
         self._routes: dict[str, Route[Any]] = {
-            "submit": Route(TextRequest, self._submit),
+            "submit": Route(SubmitRequest, self._submit),
+            "attach": Route(AttachRequest, self._upload, with_buffers=True),
+            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
+            "complete": Route(CompleteRequest, self._send_completions),
             "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),
             "stop": Route(PlainRequest, lambda _: conversation.stop()),
             "clear": Route(PlainRequest, lambda _: conversation.clear()),
@@ -191,20 +209,22 @@ class Chat(anywidget.AnyWidget):
         """The visible conversation as a Markdown transcript."""
         return self.conversation.to_markdown()
 
-    def ask(self, text: str, timeout: float | None = None) -> str:
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
 
-        The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
+        ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
+        :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
+        :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout)
+            return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
             self._state.now()
             self._refresh_transcript()
 
-    def send_message(self, text: str) -> Any:
-        """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
-        return self.conversation.send(text)
+    def send_message(self, text: str, *, attachments: Any = None) -> Any:
+        """Send ``text`` (and ``attachments``) without waiting; returns a Future of the reply's message."""
+        return self.conversation.send(text, attachments=attachments)
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked "stopped"."""
@@ -230,16 +250,18 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ notebook output
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The widget view plus a static Markdown transcript, for viewers without a live kernel.
+        """The widget view plus a static transcript, for viewers without a live kernel.
 
-        GitHub, nbviewer and a notebook reopened without its kernel show ``text/markdown``: the latest messages,
-        at most ~32,000 characters, as of the last change made from Python (see :meth:`_refresh_transcript`).
+        GitHub, nbviewer, nbconvert and a notebook reopened without its kernel show ``text/html``: the latest
+        messages, at most ~32,000 characters, as of the last change made from Python (see
+        :meth:`_refresh_transcript`), rendered without any markup of a model's or user's own
+        (:func:`nbchat._static_html.markdown_html`: raw HTML shown as text, no image fetched).
         """
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/markdown": self._transcript()}, metadata
+        return {**data, "text/html": markdown_html(self._transcript())}, metadata
 
     def _ipython_display_(self) -> None:
         """Display with a display id, so later replies refresh the saved transcript of every view."""
@@ -314,10 +336,10 @@ class Chat(anywidget.AnyWidget):
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
         try:
-            dispatch(self._routes, content)
+            dispatch(self._routes, content, buffers)
         except (KeyError, ValueError, NbchatError) as exc:  # ProtocolError is a ValueError
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             if isinstance(exc, ProtocolError):
@@ -327,12 +349,35 @@ class Chat(anywidget.AnyWidget):
         if content.get("kind") in _SETTLE_NOW:
             self._state.now()
 
-    def _submit(self, request: TextRequest) -> None:
-        text = request["text"]
+    # ------------------------------------------------------------------ attachments from the browser
+    @property
+    def namespace(self) -> dict[str, Any] | None:
+        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
+        return self._attachments.namespace
+
+    @namespace.setter
+    def namespace(self, value: dict[str, Any] | None) -> None:
+        self._attachments.namespace = value
+
+    def _submit(self, request: SubmitRequest) -> None:
+        """Send the message box: its text, the uploads named by its tokens, and the variables named ``@name``."""
+        conv, text, tokens = self.conversation, request["text"], request.get("attachments")
         try:
-            self.conversation.send(text)
-        except ConversationBusyError as exc:  # sent while a reply streams: the browser puts the text back
-            self.send(notice(str(exc), restore=text))
+            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
+        except (ConversationBusyError, NbchatError, ValueError) as exc:
+            # nothing was sent: the browser puts the text and the attachments back
+            self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
+        else:
+            self._attachments.forget(tokens)
+
+    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
+        conv = self.conversation
+        sizes = {"max_side": conv.image_max_side, "tokens": conv.attachment_tokens}
+        self.send(self._attachments.upload(dict(request), buffers, **sizes))
+
+    def _send_completions(self, request: CompleteRequest) -> None:
+        items = self._attachments.completions(request["prefix"])
+        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
 
     def _send_partial(self) -> None:
         partial = self.conversation.partial_reply()
@@ -346,7 +391,8 @@ class Chat(anywidget.AnyWidget):
             data = conv.request_of(message_id)
         except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
             data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-        self.send(ProvenanceMessage(kind="provenance", id=message_id, data=data))
+        attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+        self.send(ProvenanceMessage(kind="provenance", id=message_id, data=thumbnails_for(data, attachments)))
 
     def _send_code(self, request: MessageRequest) -> None:
         code = self.conversation.request_code(request["id"])
@@ -364,6 +410,10 @@ class Chat(anywidget.AnyWidget):
                 resend.append(name)
                 continue
             label = _SETTING_NAMES.get(name, name)
+            if name not in self.page_settings:
+                resend.append(name)
+                self.send(notice(f"{label} is fixed on this page."))
+                continue
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
@@ -411,3 +461,4 @@ class Chat(anywidget.AnyWidget):
     def _on_generation_setting(self, change: dict[str, Any]) -> None:
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
+

@@ -6,14 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent / "nbchat"
-
-# The one cycle left, owned by issue #14 ("trust"): the model-spec grammar lives in both _policy and
-# backends/_resolve. Its fix removes it; strict xfail makes this test fail (XPASS) once it is gone.
-KNOWN_CYCLE = frozenset({"nbchat._policy", "nbchat.backends", "nbchat.backends._resolve"})
-
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
     out = {}
@@ -110,11 +103,5 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert private == []
 
 
-def test_no_import_cycles_but_the_known_one() -> None:
-    found = cycles(imports()[0])
-    assert [sorted(c) for c in found if c != KNOWN_CYCLE] == []
-
-
-@pytest.mark.xfail(strict=True, reason="issue #14 (helper 'trust') removes the _policy <-> backends <-> _resolve cycle")
 def test_no_import_cycles() -> None:
-    assert cycles(imports()[0]) == []
+    assert [sorted(c) for c in cycles(imports()[0])] == []

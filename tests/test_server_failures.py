@@ -20,7 +20,7 @@ from nbchat._errors import BackendError
 from nbchat._generation import RETRY_CAP_S, retry_wait
 from nbchat.backends._http import retry_after_seconds
 from nbchat.backends.openai import OpenAIBackend
-from nbchat.testing import RecordingComm
+from nbchat.testing import RecordingComm, wait_for_view
 from tests.servers._runner import free_port
 
 DNS_FAILS = "http://nbchat-stub.invalid/v1"  # .invalid never resolves (RFC 6761): fails locally, no traffic
@@ -61,6 +61,7 @@ def submit(chat: nbchat.Chat, text: str) -> None:
     """What the Send button does: a custom message from the browser."""
     chat._handle_custom_msg({"kind": "submit", "text": text}, [])
     wait_idle(chat.conversation)
+    wait_for_view(chat)  # the view's own thread shows the finished reply a moment later
 
 
 def browser_messages(comm: RecordingComm) -> list[dict[str, Any]]:

@@ -156,6 +156,8 @@ describe("the browser's dispatch table", () => {
       delta: (m) => seen.push(`delta ${m.id} ${m.text}`),
       sync: (m) => seen.push(`sync ${m.id}`),
       notice: (m) => seen.push(`notice ${m.level}`),
+      attached: (m) => seen.push(`attached ${m.token}`),
+      completions: (m) => seen.push(`completions ${m.request}`),
       provenance: (m) => seen.push(`provenance ${m.id}`),
       code: (m) => seen.push(`code ${m.code}`),
     });

@@ -30,6 +30,10 @@ class CallableBackend(Backend):
         ``stop`` (or ``**kwargs``) receive the widget's settings.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
+    images : bool, default False
+        Whether the function takes images: then a user message with image attachments reaches it with a list of
+        OpenAI content parts as ``content`` (``message`` is that list in the ``fn(message, history)`` form).
+        Without it, a message with an image is refused before the function is called.
 
     Notes
     -----
@@ -40,8 +44,9 @@ class CallableBackend(Backend):
 
     kind = "callable"
 
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, images: bool = False) -> None:
         self.fn = fn
+        self.image_input = bool(images)
         self.model = name or getattr(fn, "__name__", type(fn).__name__)
         try:
             params = inspect.signature(fn).parameters
@@ -55,6 +60,12 @@ class CallableBackend(Backend):
         self._takes_messages = required == ["messages"]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params]
+
+    def policy_identities(self) -> list[str]:
+        """``callable:<module>.<qualified name>`` of the function."""
+        fn = self.fn
+        qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+        return [f"callable:{getattr(fn, '__module__', None) or type(fn).__module__}.{qualname}"]
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event

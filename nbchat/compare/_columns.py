@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from .._conversation import Conversation
 from .._errors import NbchatError
 from .._messages import ChatMessage
+from .._redact import redacting_logger
 from .._settings import GenerationSettings
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "sweep_factory",
 ]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 GENERATION = ("max_new_tokens", "temperature", "top_p", "stop")
 SETTINGS = (*GENERATION, "system_prompt", "history")

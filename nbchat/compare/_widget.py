@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -35,12 +34,17 @@ from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
 from .._messages import ChatMessage, check_text
 from .._policy import current_policy
+from .._redact import redacting_logger
+from .._uploads import BrowserAttachments
 from .._view import (
     AddRequest,
+    AttachRequest,
     ColumnDeltaMessage,
     ColumnRequest,
     ColumnStopRequest,
     ColumnSyncMessage,
+    CompleteRequest,
+    CompletionsMessage,
     DeltaBatcher,
     DeltaMessage,
     MoveRequest,
@@ -49,7 +53,8 @@ from .._view import (
     Route,
     SettingsRequest,
     StateSync,
-    TextRequest,
+    SubmitRequest,
+    TokenRequest,
     VoteRequest,
     dispatch,
     message_state,
@@ -72,7 +77,7 @@ from ._columns import (
 
 __all__ = ["Compare"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _STATIC = Path(__file__).parent.parent / "static"
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")
@@ -163,8 +168,12 @@ class Compare(Arena, anywidget.AnyWidget):
         self._state_lock = threading.RLock()
         self._state = StateSync(self._sync_now, name="nbchat-compare-sync")
         self._closed = False
+        self._attachments = BrowserAttachments()  # files pasted or dropped in the composer, @name (notebook's)
         self._routes: dict[str, Route[Any]] = {
-            "submit": Route(TextRequest, self._submit_from_browser),
+            "submit": Route(SubmitRequest, self._submit_from_browser),
+            "attach": Route(AttachRequest, self._upload, with_buffers=True),
+            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
+            "complete": Route(CompleteRequest, self._send_completions),
             "stop": Route(ColumnStopRequest, lambda r: self.stop(r.get("column") or None)),
             "add": Route(AddRequest, self._add_from_browser),
             "remove": Route(ColumnRequest, lambda r: self.remove(r["column"])),
@@ -339,22 +348,34 @@ class Compare(Arena, anywidget.AnyWidget):
         raise KeyError(msg)
 
     # ------------------------------------------------------------------ turns
-    def send_message(self, text: str) -> dict[str, Future[ChatMessage]]:
+    def send_message(self, text: str, *, attachments: Any = None) -> dict[str, Future[ChatMessage]]:
         """Send ``text`` to every column at once; returns ``{column name: Future of the reply}`` without waiting.
+
+        ``attachments``: figures, images, DataFrames, exceptions, ... as for :meth:`nbchat.Conversation.send`,
+        converted once and sent to every column.
 
         Raises
         ------
         ValueError
             If ``text`` is empty, or there are no columns.
+        AttachmentError
+            If an attachment cannot be made, or a column's model cannot see an attached image (nothing is sent to
+            any column then).
         ConversationBusyError
             If a column is still answering (nothing is sent then): wait, or :meth:`stop`.
         """
-        check_text(text)
+        if not attachments:
+            check_text(text)
         with self._state_lock:
             cols = list(self._cols)
             if not cols:
                 msg = "There are no models to compare yet: add one with Compare.add(...) or the Add model button."
                 raise ValueError(msg)
+            parts = cols[0].conversation.make_attachments(attachments)
+            if not parts:
+                check_text(text)
+            for col in cols:  # every column can take them, or none is asked
+                col.conversation.check_images(parts)
             busy = [self._shown_name(c) for c in cols if c.conversation.busy]
             if busy:
                 msg = f"{', '.join(busy)} still answering; wait for it or press Stop, then send again."
@@ -365,7 +386,7 @@ class Compare(Arena, anywidget.AnyWidget):
                 conv = col.conversation
                 settings, system = conv.settings, conv.system_prompt
                 try:
-                    future = conv.send(text)
+                    future = conv.send(text, attachments=parts)
                 except ConversationBusyError:  # started answering something else in the meantime
                     logger.warning("nbchat compare: column %s was busy; it sits this turn out", col.id)
                     continue
@@ -376,8 +397,8 @@ class Compare(Arena, anywidget.AnyWidget):
         self._request_sync()
         return futures
 
-    def ask(self, text: str, timeout: float | None = None) -> dict[str, str]:
-        """Send ``text`` to every column and wait for all of them; returns ``{column name: reply text}``.
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> dict[str, str]:
+        """Send ``text`` (and ``attachments``) to every column and wait for all; returns ``{column name: reply text}``.
 
         A column that fails or is stopped gives its partial text (its error is in the column and in
         :attr:`results`); the other columns go on. Ctrl+C / interrupting the kernel stops every column.
@@ -389,7 +410,7 @@ class Compare(Arena, anywidget.AnyWidget):
         TimeoutError
             If the replies are not all done within ``timeout`` seconds (they go on streaming).
         """
-        futures = self.send_message(text)
+        futures = self.send_message(text, attachments=attachments)
         deadline = None if timeout is None else time.monotonic() + timeout
         answers: dict[str, str] = {}
         try:
@@ -552,21 +573,40 @@ class Compare(Arena, anywidget.AnyWidget):
         return state
 
     # ------------------------------------------------------------------ browser → Python
-    def _on_custom_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
         try:
-            dispatch(self._routes, content)
+            dispatch(self._routes, content, buffers)
         except (NbchatError, ValueError, TypeError, KeyError) as exc:  # ProtocolError is a ValueError
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             if isinstance(exc, ProtocolError):
                 logger.warning("nbchat compare ignored a browser message: %s", text)
             self.send(notice(str(text)))
 
-    def _submit_from_browser(self, request: TextRequest) -> None:
+    def _submit_from_browser(self, request: SubmitRequest) -> None:
+        """The shared message box: a question, with the uploads its tokens name and the variables named ``@name``."""
+        first = self._first_conversation()
+        text, tokens = request["text"], request.get("attachments")
         try:
-            self.send_message(request["text"])
-        except ConversationBusyError as exc:  # sent while a column streams: the browser puts the text back
-            self.send(notice(str(exc), restore=request["text"]))
+            make = first.make_attachments if first else (lambda objects, names: [])
+            self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
+        except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
+            self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
+        else:
+            self._attachments.forget(tokens)
+
+    def _first_conversation(self) -> Conversation | None:
+        with self._state_lock:
+            return self._cols[0].conversation if self._cols else None
+
+    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
+        first = self._first_conversation()  # its sizes apply: a column's model may downscale further
+        sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first else {}
+        self.send(self._attachments.upload(dict(request), buffers, **sizes))
+
+    def _send_completions(self, request: CompleteRequest) -> None:
+        items = self._attachments.completions(request["prefix"])
+        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
 
     def _settings_from_browser(self, request: SettingsRequest) -> None:
         values = dict(request["values"])
@@ -588,7 +628,8 @@ class Compare(Arena, anywidget.AnyWidget):
         name = str(content.get("name") or "").strip() or None
         model = str(content.get("model") or "").strip() or None
         try:
-            self.add(spec, name=name, **({"model": model} if model else {}))
+            # origin="browser": a URL typed into the page never receives a key from the environment or .env
+            self.add(spec, name=name, origin="browser", **({"model": model} if model else {}))
         except (NbchatError, ValueError, TypeError):
             raise
         except Exception as exc:  # whatever a spec does wrong is shown in the widget, never raised into the kernel
