@@ -65,7 +65,9 @@ class ChatMagics(Magics):
         if args.system is not None:
             conv.system_prompt = args.system
         conv.use_history = not args.no_history
-        text, objects, names = cell.strip(), [], []
+        text = cell.strip()
+        objects: list[Any] = []
+        names: list[str] = []
         try:
             if not args.raw and self.shell is not None:
                 text, objects, names = interpolate(text, self.shell.user_ns, tokens=conv.attachment_tokens)

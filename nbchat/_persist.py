@@ -273,7 +273,8 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
         if role not in _ROLES:
             msg = f"messages[{n}] has role {role!r}; use 'user' or 'assistant' (a 'system' message only first)."
             raise ConversationFileError(msg)
-        content, attachments = m["content"], []
+        content = m["content"]
+        attachments: list[Any] = []
         if isinstance(content, list):
             content, attachments = _from_parts(content, f"messages[{n}]")
         out.append({"role": role, "content": content, "attachments": attachments})
@@ -283,7 +284,8 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
 def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
     from ._attachments import image_attachment
 
-    texts, images = [], []
+    texts: list[str] = []
+    images: list[Any] = []
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):

@@ -30,6 +30,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .._attachments import Attachment
 from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
 from .._messages import ChatMessage, check_text
@@ -82,6 +83,11 @@ logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 _STATIC = Path(__file__).parent.parent / "static"
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")
 _HIDDEN_STATS = ("backend", "model")  # stats that would name the model in blind mode
+
+
+def _no_attachments(objects: list[Any], names: list[str]) -> list[Attachment]:
+    """No column yet: nothing to convert for."""
+    return []
 
 
 @dataclasses.dataclass
@@ -588,7 +594,7 @@ class Compare(Arena, anywidget.AnyWidget):
         first = self._first_conversation()
         text, tokens = request["text"], request.get("attachments")
         try:
-            make = first.make_attachments if first else (lambda objects, names: [])
+            make = first.make_attachments if first else _no_attachments
             self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
         except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
             self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
