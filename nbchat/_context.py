@@ -50,6 +50,7 @@ def select_context(
 
     Notes
     -----
+    Reasoning of earlier replies is not sent (nor counted) unless ``backend.send_reasoning``.
     When the prompt plus ``max_new_tokens`` would exceed ``backend.context_window``, the oldest unpinned messages
     are dropped, a question together with its answer, until it fits (tokens counted by ``backend.count_tokens``;
     nothing is dropped when the backend cannot count).
@@ -81,7 +82,7 @@ def _fit(
     budget = window - max_new_tokens
     body = list(body)
     while body:
-        count = backend.count_tokens(head + [m.to_openai() for m in body] + tail)
+        count = backend.count_tokens(head + [m.to_openai(reasoning=backend.send_reasoning) for m in body] + tail)
         if count is None or count <= budget:
             break
         victim = next((i for i, m in enumerate(body) if not m.pinned), None)

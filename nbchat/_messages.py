@@ -32,7 +32,13 @@ class ChatMessage:
     role : {"user", "assistant"}
         Who wrote it. The system message is a setting of the conversation, not a message.
     content : str
-        The text. For an assistant message that was stopped or failed, the partial reply.
+        The text (for an assistant message: the answer). For an assistant message that was stopped or failed, the
+        partial reply.
+    reasoning : str
+        For an assistant message of a reasoning model: what it thought before answering (a server's
+        ``reasoning_content``/``reasoning`` field, or a local model's ``<think>`` block); ``""`` when none. Kept,
+        shown and saved, but not sent back to the model (see :meth:`to_openai`). A reply stopped while thinking keeps
+        its partial reasoning.
     status : MessageStatus
         See :data:`MessageStatus`.
     error : str or None
@@ -41,6 +47,12 @@ class ChatMessage:
         For assistant messages: ``tokens`` (generated tokens, or None), ``prompt_tokens``, ``ttft_s`` (seconds
         from request to first text), ``tokens_per_s`` (decode rate after the first token), ``duration_s``,
         ``finish_reason``, ``backend``, ``model``, ``left_out`` (earlier messages dropped to fit the context).
+        Of a reasoning reply also: ``first_answer_s`` (seconds from request to the first answer text; ``ttft_s``
+        is to the first token of either kind), ``thinking_s`` (seconds from the first reasoning text to the first
+        answer text, or to the end when no answer came), ``thinking_tokens`` (reasoning tokens, as the server
+        reported or counted with the model's tokenizer), ``tokens_estimated`` (True when ``tokens`` and
+        ``thinking_tokens`` are estimates: the server reported no usage and no tokenizer was at hand), ``notice``
+        (e.g. that ``thinking=`` could not be applied to this model).
     id : str
         Stable identifier, unique within the process; the widget keys its DOM nodes on it.
     parent : str or None
@@ -56,6 +68,7 @@ class ChatMessage:
 
     role: str
     content: str
+    reasoning: str = ""
     status: MessageStatus = "done"
     error: str | None = None
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -65,9 +78,19 @@ class ChatMessage:
     excluded: bool = False
     created: float = dataclasses.field(default_factory=time.time)
 
-    def to_openai(self) -> dict[str, str]:
-        """``{"role": ..., "content": ...}`` as chat-completion APIs take it."""
-        return {"role": self.role, "content": self.content}
+    def to_openai(self, *, reasoning: bool = False) -> dict[str, str]:
+        """``{"role": ..., "content": ...}`` as chat-completion APIs take it.
+
+        Parameters
+        ----------
+        reasoning : bool, default False
+            Add ``"reasoning_content"`` to an assistant message that has reasoning; only for a backend that wants
+            it back (``Backend.send_reasoning``). DeepSeek's API rejects a request that carries it (400).
+        """
+        out = {"role": self.role, "content": self.content}
+        if reasoning and self.reasoning and self.role == "assistant":
+            out["reasoning_content"] = self.reasoning
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-serialisable (the saved-file form); a new dict, ``stats`` copied too.

@@ -8,9 +8,9 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 1``)::
                 "object": bool (the model was a Python object: pass it again to load),
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
-                   "stop": [str], "history": bool},
-      "messages": [{"id", "parent", "role", "content", "status", "error", "stats", "pinned", "excluded",
-                    "created"}, ...],     # every message of every branch, parents before children
+                   "stop": [str], "history": bool, "thinking": bool | null (optional)},
+      "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
+                    "stats", "pinned", "excluded", "created"}, ...],     # every message of every branch, parents before children
       "selected": {"<parent id or empty>": "<child id shown>", ...}
     }
 
@@ -83,6 +83,7 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
             "top_p": settings.top_p,
             "stop": list(settings.stop),
             "history": conv.use_history,
+            "thinking": settings.thinking,
         },
         "messages": messages,
         "selected": selected,
@@ -140,9 +141,14 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree) -> ChatMessage:
         if key not in raw or not ok(raw[key]):
             msg = f"{where} has a missing or invalid {key!r}: {str(raw.get(key))[:80]!r}."
             raise ConversationFileError(msg)
+    reasoning = raw.get("reasoning", "")  # optional: files written before reasoning was kept have none
+    if not isinstance(reasoning, str):
+        msg = f"{where} has an invalid 'reasoning': {str(reasoning)[:80]!r} (expected text)."
+        raise ConversationFileError(msg)
     return ChatMessage(
         role=raw["role"],
         content=raw["content"],
+        reasoning=reasoning,
         status=raw["status"],
         error=raw["error"],
         stats=dict(raw["stats"]),
@@ -230,7 +236,7 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]
-    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history")
+    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history", "thinking")
     kwargs.update({k: v for k, v in settings.items() if k in names})
     kwargs.update(options)
     conv = cls(spec if spec is not None else saved_model.get("spec"), **kwargs)
@@ -248,11 +254,28 @@ def to_markdown(conv: Conversation) -> str:
         lines += [f"> **System:** {_quote(conv.system_prompt)}", ""]
     for m in conv.history:
         who = "User" if m.role == "user" else "Assistant"
-        lines += [f"**{who}:**", "", m.content or "*(no text)*", ""]
+        lines += [f"**{who}:**", ""]
+        if m.reasoning:
+            lines += [*_thinking_section(m), ""]
+        lines += [m.content or "*(no text)*", ""]
         notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
         if m.status in notes:
             lines += [f"*— {notes[m.status]}*", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _thinking_section(m: ChatMessage) -> list[str]:
+    """The reasoning as a collapsed ``<details>`` block; its text cannot close the block or add HTML.
+
+    ``<`` and ``&`` are escaped, so a ``</details>`` or a tag in the reasoning shows as text (markdown renderers
+    then sanitize the rest as they do for the answer).
+    """
+    summary = "Thoughts (stopped)" if m.status == "stopped" and not m.content else "Thoughts"
+    seconds = m.stats.get("thinking_s")
+    if isinstance(seconds, (int, float)):
+        summary += f" · {seconds:.0f} s"
+    text = m.reasoning.replace("&", "&amp;").replace("<", "&lt;")
+    return ["<details>", f"<summary>{summary}</summary>", "", text, "", "</details>"]
 
 
 def _quote(text: str) -> str:
@@ -288,6 +311,7 @@ def request_code(conv: Conversation, message_id: str) -> str:
         f"    temperature={settings['temperature']!r},",
         f"    top_p={settings['top_p']!r},",
         f"    stop={list(settings['stop'])!r},",
+        *([f"    thinking={settings['thinking']!r},"] if settings.get("thinking") is not None else []),
         "    load='now',",
     ]
     body = ",\n".join(f"    {m!r}" for m in history)
