@@ -175,7 +175,7 @@ def _thinking_stats(
     if tokens is None:
         try:
             tokens = backend.count_text_tokens(reasoning)
-        except Exception:  # noqa: BLE001 - a count is a nicety; never fail the reply over it
+        except Exception:  # a count is a nicety; never fail the reply over it
             logger.debug("counting reasoning tokens failed", exc_info=True)
             tokens = None
     thought_until = first_answer if first_answer is not None else end

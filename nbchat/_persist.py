@@ -9,8 +9,9 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 1``)::
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
                    "stop": [str], "history": bool, "thinking": bool | null (optional)},
-      "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
-                    "stats", "pinned", "excluded", "created"}, ...],     # every message of every branch, parents before children
+      # every message of every branch, parents before children ("reasoning" is optional, default ""):
+      "messages": [{"id", "parent", "role", "content", "reasoning", "status", "error", "stats", "pinned",
+                    "excluded", "created"}, ...],
       "selected": {"<parent id or empty>": "<child id shown>", ...}
     }
 
