@@ -66,7 +66,8 @@ def select_context(
     kept = _fit(head, candidates, tail, backend, max_new_tokens)
     kept_ids = {m.id for m in kept}
     left_out = [m for m in body if m.id not in kept_ids]
-    return Selection(head + [m.to_openai() for m in kept] + tail, kept + ([question] if question else []), left_out)
+    sent = [m.to_openai(reasoning=backend.send_reasoning) for m in kept]
+    return Selection(head + sent + tail, kept + ([question] if question else []), left_out)
 
 
 def _fit(

@@ -179,11 +179,14 @@ def _thinking_stats(
             logger.debug("counting reasoning tokens failed", exc_info=True)
             tokens = None
     thought_until = first_answer if first_answer is not None else end
-    return {
+    out = {
         "first_answer_s": None if first_answer is None else round(first_answer - start, 4),
         "thinking_s": None if first_thought is None else round(thought_until - first_thought, 4),
         "thinking_tokens": tokens,
     }
+    if info.reasoning_tokens is not None and info.reasoning_tokens_estimated:
+        out["thinking_tokens_estimated"] = True
+    return out
 
 
 def retry_wait(exc: BaseException, tries: int, retries: int) -> float | None:

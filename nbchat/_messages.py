@@ -50,7 +50,8 @@ class ChatMessage:
         Of a reasoning reply also: ``first_answer_s`` (seconds from request to the first answer text; ``ttft_s``
         is to the first token of either kind), ``thinking_s`` (seconds from the first reasoning text to the first
         answer text, or to the end when no answer came), ``thinking_tokens`` (reasoning tokens, as the server
-        reported or counted with the model's tokenizer), ``tokens_estimated`` (True when ``tokens`` and
+        reported or counted with the model's tokenizer; ``thinking_tokens_estimated`` when counted as streamed
+        chunks), ``tokens_estimated`` (True when ``tokens`` and
         ``thinking_tokens`` are estimates: the server reported no usage and no tokenizer was at hand), ``notice``
         (e.g. that ``thinking=`` could not be applied to this model).
     id : str

@@ -67,6 +67,9 @@ class GenerationInfo:
     reasoning_tokens : int or None
         Of ``completion_tokens``, the tokens spent on reasoning, if the backend knows (servers report it in
         ``usage.completion_tokens_details.reasoning_tokens``); else the controller counts the reasoning text.
+    reasoning_tokens_estimated : bool
+        True when ``reasoning_tokens`` is an estimate (one streamed reasoning chunk counted as one token: vLLM
+        reports usage without ``reasoning_tokens``).
     tokens_estimated : bool
         True when ``completion_tokens`` is an estimate (a server that reports no usage and no tokenizer at hand:
         one streamed chunk counted as one token).
@@ -81,6 +84,7 @@ class GenerationInfo:
     prompt: str | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    reasoning_tokens_estimated: bool = False
     tokens_estimated: bool = False
     notice: str | None = None
 
@@ -108,7 +112,7 @@ class Backend:
     """True when earlier replies' reasoning is sent back with the history (as ``"reasoning_content"``): only for a
     model that wants it. Default False: DeepSeek's API rejects a request that carries it, and model makers advise
     against it."""
-    thinking_switch: ClassVar[str] = ""
+    thinking_switch: str = ""
     """How this backend applies ``thinking=`` (``GenerationSettings.thinking``), in words for the Details card and
     the notice; empty when it has no general switch (see :meth:`stream` of each backend)."""
     model: str = ""

@@ -48,6 +48,18 @@ class Source:
         Whether the API accepts ``temperature=0``; if not, greedy requests leave the temperature out.
     model_hint : str
         Extra help shown when no model is given and there is no default.
+    thinking : str
+        How ``thinking=`` (on/off; ``None`` sends nothing) reaches this source's reasoning models:
+
+        - ``"enable_thinking"``: ``"enable_thinking": true/false`` in the body (DashScope's Qwen3 / qwen-plus).
+        - ``"thinking_type"``: ``"thinking": {"type": "enabled" | "disabled"}`` (Zhipu GLM-4.5 and later,
+          Volcengine Ark's Doubao seed models).
+        - ``"reasoning_effort"``: ``"reasoning_effort": "high" | "low"`` (OpenAI's o-series and gpt-5, gpt-oss on
+          Hugging Face): these models always reason; off asks for as little as the API allows.
+        - ``"model:<thinking>|<plain>"``: the switch is the choice of model (DeepSeek: ``deepseek-reasoner`` or
+          ``deepseek-chat``; Kimi: ``kimi-k2-thinking`` or ``kimi-k2-0905-preview``); applied only when the chat
+          uses one of the two.
+        - ``""``: none (SenseNova); the reply carries a notice that the setting was not applied.
     """
 
     name: str
@@ -59,6 +71,20 @@ class Source:
     tokens_field: str = "max_tokens"
     zero_temperature: bool = True
     model_hint: str = ""
+    thinking: str = ""
+
+    @property
+    def thinking_help(self) -> str:
+        """How ``thinking=`` is sent to this source, in words (``""`` when it has no switch)."""
+        if self.thinking.startswith("model:"):
+            thinker, plain = self.thinking.removeprefix("model:").split("|")
+            return f"model choice: {thinker} (on) / {plain} (off)"
+        names = {
+            "enable_thinking": "enable_thinking",
+            "thinking_type": 'thinking: {"type": "enabled" | "disabled"}',
+            "reasoning_effort": "reasoning_effort high (on) / low (off)",
+        }
+        return names.get(self.thinking, "")
 
     @property
     def env_prefix(self) -> str:
@@ -86,6 +112,7 @@ SOURCES: dict[str, Source] = {
             ("OPENAI_API_KEY",),
             "https://platform.openai.com/api-keys",
             tokens_field="max_completion_tokens",
+            thinking="reasoning_effort",
         ),
         Source(
             "sensenova",
@@ -104,6 +131,7 @@ SOURCES: dict[str, Source] = {
             "glm-4",
             ("ZHIPUAI_API_KEY", "GLM_API_KEY"),
             "https://open.bigmodel.cn/usercenter/apikeys",
+            thinking="thinking_type",
         ),
         Source(
             "kimi",
@@ -112,6 +140,7 @@ SOURCES: dict[str, Source] = {
             "moonshot-v1-8k",
             ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
             "https://platform.moonshot.cn/console/api-keys",
+            thinking="model:kimi-k2-thinking|kimi-k2-0905-preview",
         ),
         Source(
             "qwen",
@@ -120,6 +149,7 @@ SOURCES: dict[str, Source] = {
             "qwen-plus",
             ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
             "https://dashscope.console.aliyun.com/apiKey",
+            thinking="enable_thinking",
         ),
         Source(
             "doubao",
@@ -128,6 +158,7 @@ SOURCES: dict[str, Source] = {
             None,
             ("ARK_API_KEY", "DOUBAO_API_KEY"),
             "https://console.volcengine.com/ark/region:ark+cn-beijing/apiKey",
+            thinking="thinking_type",
             model_hint=(
                 "Doubao needs the model id or the inference endpoint id (ep-...) of a model activated in your "
                 "Volcengine Ark console, e.g. nbchat.Chat('doubao:ep-20240101000000-abcde') or "
@@ -141,6 +172,7 @@ SOURCES: dict[str, Source] = {
             "deepseek-chat",
             ("DEEPSEEK_API_KEY",),
             "https://platform.deepseek.com/api_keys",
+            thinking="model:deepseek-reasoner|deepseek-chat",
         ),
         Source(
             "hf",
@@ -149,6 +181,7 @@ SOURCES: dict[str, Source] = {
             "openai/gpt-oss-20b",
             ("HF_TOKEN", "HUGGINGFACE_API_KEY", "HF_API_KEY"),
             "https://huggingface.co/settings/tokens",
+            thinking="reasoning_effort",
         ),
     )
 }
