@@ -10,11 +10,12 @@ from typing import Any
 
 from .._settings import GenerationSettings
 from ._aio import Stopped, iterate_async
-from ._base import Backend, GenerationInfo, Message, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, Reasoning, StopSequenceFilter
+from .thinking import ThinkSplitter
 
 __all__ = ["CallableBackend"]
 
-_SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop")
+_SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop", "thinking")
 
 
 class CallableBackend(Backend):
@@ -26,8 +27,9 @@ class CallableBackend(Backend):
         Either ``fn(message: str, history: list[dict]) -> str | Iterator[str]`` (the last user message and the
         earlier OpenAI-style messages, system message included) or ``fn(messages: list[dict])`` when its only
         required parameter is named ``messages``. Returning a string gives the whole reply at once; yielding
-        strings streams deltas. Keyword parameters named ``max_new_tokens``, ``temperature``, ``top_p`` or
-        ``stop`` (or ``**kwargs``) receive the widget's settings.
+        strings streams deltas. Keyword parameters named ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``
+        or ``thinking`` (or ``**kwargs``) receive the widget's settings. A reply that starts with a
+        ``<think>…</think>`` block (a local reasoning model's raw text) shows it as reasoning, not as the answer.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
 
@@ -58,8 +60,8 @@ class CallableBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Call the function and yield its reply (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Call the function and yield its reply (see :meth:`Backend.stream`); a ``<think>`` block is reasoning."""
         kwargs = {n: getattr(settings, n) for n in self._setting_names}
         if "stop" in kwargs:
             kwargs["stop"] = list(settings.stop)
@@ -71,6 +73,7 @@ class CallableBackend(Backend):
             result = _from_async(result, cancel)
         chunks = [result] if isinstance(result, str) else result
         stop = StopSequenceFilter(settings.stop)
+        splitter = ThinkSplitter()
         try:
             for chunk in chunks:
                 if cancel.is_set():
@@ -80,12 +83,11 @@ class CallableBackend(Backend):
                     raise TypeError(msg)
                 out = stop.feed(chunk)
                 if out:
-                    yield out
+                    yield from splitter.feed(out)
                 if stop.stopped:
                     break
-            tail = stop.flush()
-            if tail:
-                yield tail
+            yield from splitter.feed(stop.flush())
+            yield from splitter.flush()
             info.finish_reason = "stop"
         finally:
             close = getattr(chunks, "close", None)

@@ -24,6 +24,7 @@ __all__ = [
     "CLOSE_TAG",
     "OPEN_TAG",
     "ThinkSplitter",
+    "no_switch_notice",
     "prompt_opens_think",
     "split_think",
     "split_think_text",
@@ -180,3 +181,11 @@ def template_with_thinking(template: str, thinking: bool) -> str:
     template defines the switch for every renderer alike (transformers passes ``enable_thinking=`` directly).
     """
     return f"{{%- set enable_thinking = {'true' if thinking else 'false'} %}}{template}"
+
+
+def no_switch_notice(model: str, thinking: bool) -> str:
+    """The notice for a local model whose chat template has no thinking switch."""
+    return (
+        f"thinking={thinking} was not applied: {model}'s chat template has no enable_thinking switch, so the model "
+        "decides whether it thinks."
+    )

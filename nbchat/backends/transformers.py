@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._gguf import converted_gguf_dir, quiet_progress_bars
+from .thinking import ThinkSplitter, no_switch_notice, prompt_opens_think, template_takes_thinking
 
 if TYPE_CHECKING:
     import torch
@@ -72,6 +73,7 @@ class TransformersBackend(Backend):
     """
 
     kind = "transformers"
+    thinking_switch = "enable_thinking in the chat template (Qwen3, SmolLM3 and others that take it)"
     _searched: tuple[list[str], str] | None = None  # set by resolve_backend: places tried before the hub, and a fix
 
     def __init__(
@@ -213,8 +215,17 @@ class TransformersBackend(Backend):
         return str(cached), None
 
     # ------------------------------------------------------------------ generation
-    def _render(self, messages: list[Message]) -> str:
-        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
+        extra = {}
+        if thinking is not None and template_takes_thinking(self._tokenizer.chat_template):
+            extra["enable_thinking"] = thinking  # Qwen3's documented switch; templates without it ignore nothing
+        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **extra)
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` with the model's tokenizer (``None`` before the model is loaded)."""
+        if self._tokenizer is None:
+            return None
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def render_prompt(self, messages: list[Message]) -> str | None:
         """The chat template applied to ``messages`` (``None`` before the model is loaded)."""
@@ -228,15 +239,21 @@ class TransformersBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`).
+
+        A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning;
+        ``settings.thinking`` becomes the template's ``enable_thinking`` where it takes one, else a notice.
+        """
         if self._model is None:
             self.load()
         torch = _import_torch()
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         tokenizer, model = self._tokenizer, self._model
-        prompt = self._render(messages)
+        prompt = self._render(messages, settings.thinking)
+        if settings.thinking is not None and not template_takes_thinking(tokenizer.chat_template):
+            info.notice = no_switch_notice(self.model, settings.thinking)
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         prompt_len = int(inputs["input_ids"].shape[1])
         info.prompt, info.prompt_tokens = prompt, prompt_len
@@ -285,16 +302,16 @@ class TransformersBackend(Backend):
         thread = threading.Thread(target=run, name="nbchat-generate", daemon=True)
         thread.start()
         stop = StopSequenceFilter(settings.stop)
+        splitter = ThinkSplitter(opened=prompt_opens_think(prompt))
         finished = False
         try:
             for text in streamer:
                 out = stop.feed(text)
                 if out:
-                    yield out
+                    yield from splitter.feed(out)
             finished = True
-            tail = stop.flush()
-            if tail:
-                yield tail
+            yield from splitter.feed(stop.flush())
+            yield from splitter.flush()
         finally:
             if not finished:  # the consumer left early: end generation after the current token
                 abandoned.set()
