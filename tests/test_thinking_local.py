@@ -64,11 +64,13 @@ def test_enable_thinking_through_the_transformers_path(thinking_model: Path) -> 
     # the template opened the block: everything the model wrote is reasoning, none of it answer
     assert conv.backend.render_prompt([{"role": "user", "content": "hi"}]).endswith("<think>\n")
     assert prompt_on.endswith("<|im_start|>assistant\n<think>\n")
-    assert on.reasoning and not on.content
+    assert on.reasoning
+    assert not on.content
     assert on.stats["thinking_tokens"] > 0
     assert "notice" not in on.stats
     # thinking off: the template wrote an empty block; the model's text is the answer
-    assert off.content and not off.reasoning
+    assert off.content
+    assert not off.reasoning
     conv.close()
 
 
