@@ -11,6 +11,7 @@ import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
 import { renderMarkdown } from "./markdown";
+import { ThinkingBlock } from "./thinking";
 import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
 
 export interface MessageListOptions {
@@ -32,6 +33,10 @@ interface Shown {
 interface View {
   node: HTMLElement;
   content: HTMLElement;
+  /** The "Thinking…" block of a reasoning reply (created with the view, hidden while empty). */
+  thinking: ThinkingBlock | null;
+  /** The reasoning and state it last showed. */
+  thinkingKey: string;
   actions: MessageActions;
   shown: Shown;
   /** The chunked renderer of a long reply (null: rendered whole). */
@@ -96,6 +101,8 @@ export class MessageList {
   private placing = Infinity;
   private readonly messages = new Map<string, ChatMessage>();
   private readonly live = new Map<string, string>();
+  /** Streamed reasoning of replies being generated. */
+  private readonly liveReasoning = new Map<string, string>();
   private readonly pending = new Map<string, Pending>();
   /** Ids removed from the list (Clear): late deltas for them are dropped. */
   private readonly removed = new Set<string>();
@@ -201,9 +208,14 @@ export class MessageList {
     }
   }
 
-  /** Append streamed text to message `id`. */
-  applyDelta(id: string, text: string): void {
+  /** Append streamed text (and reasoning) to message `id`. */
+  applyDelta(id: string, text: string, reasoning = ""): void {
     const msg = this.messages.get(id);
+    if (reasoning !== "" && !this.removed.has(id) && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, (this.liveReasoning.get(id) ?? msg?.reasoning ?? "") + reasoning);
+      if (msg) this.markDirty(id);
+    }
+    if (text === "") return;
     if (!msg) {
       if (this.removed.has(id)) return;
       const before = this.pending.get(id);
@@ -215,9 +227,13 @@ export class MessageList {
     this.markDirty(id);
   }
 
-  /** Replace the streamed text of message `id` with the full partial text. */
-  applySync(id: string, text: string): void {
+  /** Replace the streamed text (and reasoning) of message `id` with the full partial text. */
+  applySync(id: string, text: string, reasoning?: string): void {
     const msg = this.messages.get(id);
+    if (reasoning !== undefined && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, reasoning);
+      if (msg) this.markDirty(id);
+    }
     if (!msg) {
       if (!this.removed.has(id)) this.pending.set(id, { text, full: true });
       return;
@@ -375,6 +391,8 @@ export class MessageList {
     const view: View = {
       node,
       content,
+      thinking: null,
+      thinkingKey: "",
       actions,
       shown: { text: null, status: "", error: null, stats: "" },
       chunked: null,
@@ -397,6 +415,7 @@ export class MessageList {
     const streaming = msg.status === "streaming";
     const text = streaming ? (this.live.get(msg.id) ?? msg.content) : msg.content;
     const stats = msg.role === "assistant" && !streaming ? JSON.stringify(msg.stats ?? null) : "";
+    if (msg.role === "assistant") this.renderThinking(view, msg, text, streaming);
     const shown = view.shown;
     const textChanged = text !== shown.text;
     const statusChanged = msg.status !== shown.status;
@@ -443,6 +462,22 @@ export class MessageList {
       target = last;
     }
     target.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
+  }
+
+  /** The reasoning block above the answer: live while thinking, collapsed once the answer starts. */
+  private renderThinking(view: View, msg: ChatMessage, text: string, streaming: boolean): void {
+    const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
+    if (!streaming) this.liveReasoning.delete(msg.id);
+    if (reasoning === "" && view.thinking === null) return;
+    const answered = text !== "";
+    const key = JSON.stringify([reasoning.length, msg.status, answered, streaming ? null : msg.stats]);
+    if (key === view.thinkingKey) return;
+    view.thinkingKey = key;
+    if (view.thinking === null) {
+      view.thinking = new ThinkingBlock(this.render);
+      view.content.before(view.thinking.element);
+    }
+    view.thinking.update({ text: reasoning, streaming, answered, status: msg.status, stats: msg.stats });
   }
 
   /** User text is never HTML. A very long message shows its start and a "Show all" button. */

@@ -16,12 +16,24 @@ export interface Stats {
   backend?: string;
   model?: string;
   left_out?: number;
+  /** Seconds from the request to the first answer text (`ttft_s` counts the first token of either kind). */
+  first_answer_s?: number | null;
+  /** Seconds from the first reasoning text to the first answer text (or the end). */
+  thinking_s?: number | null;
+  thinking_tokens?: number | null;
+  thinking_tokens_estimated?: boolean;
+  /** `tokens` is an estimate: the server reported no usage. */
+  tokens_estimated?: boolean;
+  /** Something to know about this reply that is not an error (e.g. `thinking=` not applied). */
+  notice?: string;
 }
 
 export interface ChatMessage {
   id: string;
   role: Role;
   content: string;
+  /** A reasoning model's thoughts before the answer; "" or missing when none. */
+  reasoning?: string;
   status: MessageStatus;
   error: string | null;
   stats: Stats | null;
@@ -117,8 +129,8 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 
 /** Python → browser. */
 export type ServerMessage =
-  | { kind: "delta"; id: string; text: string }
-  | { kind: "sync"; id: string; text: string }
+  | { kind: "delta"; id: string; text: string; reasoning?: string }
+  | { kind: "sync"; id: string; text: string; reasoning?: string }
   | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string }
   | { kind: "provenance"; id: string; data: Provenance | null }
   | { kind: "code"; id: string; code: string };

@@ -43,7 +43,10 @@ def _message_state(m: ChatMessage) -> dict[str, Any]:
 
 
 class _DeltaBatcher:
-    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush)."""
+    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush).
+
+    Reasoning deltas travel in the same message, as ``"reasoning"`` beside ``"text"``.
+    """
 
     def __init__(self, send: Any, interval: float = _DELTA_INTERVAL_S) -> None:
         self._send = send
@@ -51,15 +54,16 @@ class _DeltaBatcher:
         self._lock = threading.Lock()
         self._id: str | None = None
         self._parts: list[str] = []
+        self._thoughts: list[str] = []
         self._last = 0.0
         self._timer: threading.Timer | None = None
 
-    def add(self, message_id: str, text: str) -> None:
+    def add(self, message_id: str, text: str, *, reasoning: bool = False) -> None:
         with self._lock:
             if self._id != message_id:
                 self._flush_locked()
                 self._id = message_id
-            self._parts.append(text)
+            (self._thoughts if reasoning else self._parts).append(text)
             wait = self._interval - (time.monotonic() - self._last)
             if wait <= 0:
                 self._flush_locked()
@@ -76,10 +80,13 @@ class _DeltaBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._parts and self._id is not None:
-            self._send({"kind": "delta", "id": self._id, "text": "".join(self._parts)})
+        if (self._parts or self._thoughts) and self._id is not None:
+            content = {"kind": "delta", "id": self._id, "text": "".join(self._parts)}
+            if self._thoughts:
+                content["reasoning"] = "".join(self._thoughts)
+            self._send(content)
             self._last = time.monotonic()
-        self._parts = []
+        self._parts, self._thoughts = [], []
 
 
 class Chat(anywidget.AnyWidget):
@@ -266,8 +273,8 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
-        if event.kind == "delta" and event.message is not None:
-            self._batcher.add(event.message.id, event.text)
+        if event.kind in ("delta", "reasoning") and event.message is not None:
+            self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
         elif event.kind in ("message", "tree", "clear"):
             self._batcher.flush()
             if not self._answer_follows(event):
@@ -338,7 +345,8 @@ class Chat(anywidget.AnyWidget):
         elif kind == "sync":
             partial = self.conversation.partial_reply()
             if partial is not None:
-                self.send({"kind": "sync", "id": partial[0], "text": partial[1]})
+                reasoning = self.conversation.partial_reasoning()
+                self.send({"kind": "sync", "id": partial[0], "text": partial[1], "reasoning": reasoning})
         elif kind in _EDITS:
             self._edit_from_browser(kind, content)
 

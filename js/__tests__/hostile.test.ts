@@ -18,9 +18,13 @@ const CORPUS = payloads as Payload[];
 const ALLOWED = new Set([
   "A", "BLOCKQUOTE", "BR", "CODE", "DEL", "EM", "H1", "H2", "H3", "H4", "H5", "H6", "HR", "LI", "OL", "P", "PRE",
   "S", "SPAN", "STRONG", "SUB", "SUP", "TABLE", "TBODY", "TD", "TH", "THEAD", "TR", "UL",
+  // the MathML KaTeX emits for math (markdown.ts allows these and nothing else of MathML)
+  "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup",
+  "mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded",
+  "mphantom", "menclose", "merror", "mmultiscripts", "mprescripts", "none",
 ]);
-/** What the widget itself adds around rendered Markdown (wrappers, "Copy code", "Show all"). */
-const WIDGET_OWN = new Set(["DIV", "BUTTON"]);
+/** What the widget itself adds around rendered Markdown (wrappers, "Copy code", "Show all", the thinking block). */
+const WIDGET_OWN = new Set(["DIV", "BUTTON", "DETAILS", "SUMMARY"]);
 
 /** Everything that could run, fetch, navigate or clobber; returns the problems found. */
 function problems(root: Element, own = false): string[] {
