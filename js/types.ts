@@ -117,6 +117,8 @@ export interface ChatTraits {
   temperature: number;
   temperature_limit: number;
   use_history: boolean;
+  /** Reasoning models: think first ("on"), answer at once ("off"), or the model's default. */
+  thinking?: "default" | "on" | "off";
   context?: ContextInfo | null;
   /** The model evaluates a question's prompt while it is typed (local llama.cpp): send drafts. */
   prefill_drafts?: boolean;

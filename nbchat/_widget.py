@@ -31,7 +31,8 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 
 _EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
-_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
+_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
+_THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
 
 
@@ -111,6 +112,9 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
+    thinking : bool or None, default None
+        Reasoning models: think first (True), answer at once (False), or the model's default (None); the
+        "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
     **backend_options
         Passed to the backend (``device=``, ``dtype=``, ...).
 
@@ -138,6 +142,9 @@ class Chat(anywidget.AnyWidget):
     temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
     temperature_limit = traitlets.Float(MAX_TEMPERATURE).tag(sync=True)
     use_history = traitlets.Bool(True).tag(sync=True)
+    thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
+        sync=True
+    )
 
     def __init__(
         self,
@@ -160,6 +167,7 @@ class Chat(anywidget.AnyWidget):
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             use_history=conversation.use_history,
+            thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
         self._batcher = _DeltaBatcher(self.send)
         self._display_id = f"nbchat-{self.model_id}"
@@ -405,6 +413,10 @@ class Chat(anywidget.AnyWidget):
                     self.send({"kind": "notice", "level": "warning", "text": text})
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
+
+    @traitlets.observe("thinking")
+    def _on_thinking(self, change: dict[str, Any]) -> None:
+        self.conversation.thinking = _THINKING[change["new"]]
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:
