@@ -14,6 +14,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ._conversation import Conversation, _wait
 from ._errors import GenerationError
+from ._persist import thinking_details
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -34,13 +35,17 @@ class ChatMagics(Magics):
     @argument("--max-new-tokens", type=int, default=None, help="reply length limit in tokens")
     @argument("--system", default=None, help="system message for this conversation")
     @argument("--no-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument(
+        "--thinking", choices=("on", "off", "default"), default=None, help="reasoning models: think first, or not"
+    )
     @argument("--new", action="store_true", help="start a new conversation with this model")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
         """Send the cell as a prompt; the reply streams into the output as Markdown.
 
-        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]``.
-        Interrupt the kernel to stop a reply (its partial text is kept).
+        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history]
+        [--thinking on|off|default] [--new]``. A reasoning model's thoughts stream as a quote, then fold into a
+        collapsed "Thoughts" section. Interrupt the kernel to stop a reply (its partial text and thoughts are kept).
         """
         from IPython.display import Markdown, display
 
@@ -52,6 +57,8 @@ class ChatMagics(Magics):
             for k, v in (("temperature", args.temperature), ("max_new_tokens", args.max_new_tokens))
             if v is not None
         }
+        if args.thinking is not None:
+            changes["thinking"] = {"on": True, "off": False, "default": None}[args.thinking]
         if changes:
             conv.settings = conv.settings.replace(**changes)
         if args.system is not None:
@@ -64,6 +71,9 @@ class ChatMagics(Magics):
             while not future.done():
                 partial = conv.partial_reply()
                 text = partial[1] if partial else ""
+                thoughts = conv.partial_reasoning()
+                if thoughts and not text:  # still thinking: show the thoughts as they come, as a quote
+                    text = "*Thinking…*\n\n> " + thoughts.replace("<", "&lt;").replace("\n", "\n> ")
                 if text != shown:
                     handle.update(Markdown(text + " ▌"))
                     shown = text
@@ -80,7 +90,8 @@ class ChatMagics(Magics):
         footer = f"\n\n<sub>{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
         if reply.status == "stopped":
             footer += " · stopped"
-        handle.update(Markdown(reply_text + footer + "</sub>"))
+        thoughts = "\n".join(thinking_details(reply)) + "\n\n" if reply.reasoning else ""
+        handle.update(Markdown(thoughts + reply_text + footer + "</sub>"))
         return None
 
     def _conversation(self, model: str | None, *, new: bool) -> Conversation:

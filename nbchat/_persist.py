@@ -40,6 +40,7 @@ __all__ = [
     "read_conversation",
     "read_tree",
     "request_code",
+    "thinking_details",
     "to_markdown",
     "tree_from_dict",
     "validate_messages",
@@ -257,7 +258,7 @@ def to_markdown(conv: Conversation) -> str:
         who = "User" if m.role == "user" else "Assistant"
         lines += [f"**{who}:**", ""]
         if m.reasoning:
-            lines += [*_thinking_section(m), ""]
+            lines += [*thinking_details(m), ""]
         lines += [m.content or "*(no text)*", ""]
         notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
         if m.status in notes:
@@ -265,8 +266,9 @@ def to_markdown(conv: Conversation) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _thinking_section(m: ChatMessage) -> list[str]:
-    """The reasoning as a collapsed ``<details>`` block; its text cannot close the block or add HTML.
+def thinking_details(m: ChatMessage) -> list[str]:
+    """Markdown lines: the reasoning of ``m`` as a collapsed ``<details>`` block; its text cannot close the block or
+    add HTML.
 
     ``<`` and ``&`` are escaped, so a ``</details>`` or a tag in the reasoning shows as text (markdown renderers
     then sanitize the rest as they do for the answer).
