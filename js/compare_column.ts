@@ -266,6 +266,7 @@ export class ColumnView {
     if (msg.status === "error") {
       view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
     } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: msg.error }));
+    if (!streaming && typeof msg.stats?.notice === "string") view.meta.append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const line = h("div", { class: "nbchat-meta" });
     const badge = BADGES[msg.status];
     if (badge) line.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: badge }));

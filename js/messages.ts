@@ -507,6 +507,8 @@ export class MessageList {
       // e.g. why an "incomplete" reply may be cut off: worth reading, not an alarm.
       append(h("div", { class: "nbchat-note", text: msg.error }));
     }
+    // e.g. that thinking= could not be applied to this model
+    if (!streaming && typeof msg.stats?.notice === "string") append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const meta = h("div", { class: "nbchat-meta" });
     // A reply that failed part-way keeps its text: mark it as incomplete, next to the error.
     const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : BADGES[msg.status];

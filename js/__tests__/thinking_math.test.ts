@@ -133,3 +133,19 @@ describe("math", () => {
     list.element.remove();
   });
 });
+
+describe("stats of a reasoning reply", () => {
+  it("says when the answer began, marks estimates, shows a notice", () => {
+    const { list } = listWithManualFrames();
+    const stats = {
+      tokens: 42, tokens_estimated: true, ttft_s: 0.2, first_answer_s: 3.5, thinking_s: 3.3, thinking_tokens: 30,
+      notice: "thinking=True was not applied: SenseNova has no switch for thinking; the model decides.",
+    };
+    list.setMessages([reply({ status: "done", content: "ok", reasoning: "hm", stats })]);
+    const line = list.element.querySelector(".nbchat-stats")!;
+    expect(line.textContent).toBe("~42 tokens · TTFT 0.20 s · answer at 3.50 s");
+    expect(line.getAttribute("title")).toContain("token counts estimated");
+    expect(list.element.querySelector(".nbchat-note")!.textContent).toContain("SenseNova has no switch");
+    list.element.remove();
+  });
+});
