@@ -547,7 +547,7 @@ class Conversation(HistoryEditing):
             )
         with self._lock:
             reply.content = "".join(self._parts)
-            reply.reasoning = "".join(self._thoughts)
+            reply.reasoning = "".join(self._thoughts).rstrip()  # models end their thoughts with blank lines
             reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
             reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
             self._streaming, self._parts, self._thoughts = None, [], []
