@@ -60,7 +60,9 @@ export class ThinkingBlock {
     const live = state.streaming && !state.answered;
     this.element.dataset.state = live ? "thinking" : state.status === "stopped" && !state.answered ? "stopped" : "done";
     this.summary.textContent = thinkingSummary(state);
-    if (!this.userToggled && this.element.open !== live) this.element.open = live;
+    // open while thinking, and when there is no answer to show instead (stopped while thinking)
+    const open = live || !state.answered;
+    if (!this.userToggled && this.element.open !== open) this.element.open = open;
     if (state.text !== this.shownText) {
       this.body.innerHTML = state.text === "" ? "" : this.render(state.text);
       this.shownText = state.text;

@@ -54,6 +54,7 @@ describe("thinking block", () => {
     list.setMessages([reply({ status: "stopped", reasoning: "step one, step two", stats: { thinking_s: 3 } })]);
     const block = list.element.querySelector<HTMLDetailsElement>(".nbchat-thinking")!;
     expect(block.dataset.state).toBe("stopped");
+    expect(block.open).toBe(true); // no answer to show instead: the thoughts stay open
     expect(block.querySelector("summary")!.textContent).toBe("Thinking stopped after 3 s");
     expect(block.querySelector(".nbchat-thinking-body")!.textContent).toContain("step one, step two");
     list.element.remove();

@@ -92,14 +92,16 @@ class Traffic:
 
 
 PAGE_STATE = """() => {
-    const contents = [...document.querySelectorAll('.nbchat .nbchat-content')];
+    // answers, user messages and thinking blocks (math renders as MathML inside them: allowed, but never a link)
+    const contents = [...document.querySelectorAll('.nbchat .nbchat-content, .nbchat .nbchat-thinking-body')];
     const inside = contents.flatMap((c) => [...c.querySelectorAll('*')]);
     const handlers = inside.flatMap((el) => [...el.attributes].filter((a) => a.name.startsWith('on'))
         .map((a) => el.tagName + ' ' + a.name));
     const badHrefs = inside.filter((el) => el.tagName === 'A' && el.hasAttribute('href')
         && !/^(https?:|mailto:)/i.test(el.getAttribute('href'))).map((el) => el.getAttribute('href'));
     const forbidden = inside.filter((el) => el.matches(
-        'script,style,img,svg,math,iframe,frame,object,embed,form,input,textarea,select,base,meta,link,video,audio,'
+        'script,style,img,svg,mglyph,maction,iframe,frame,object,embed,form,input,textarea,select,base,meta,link,video,'
+        + 'audio,[href]:not(a),'
         + 'source,template,noscript,marquee,details,x-widget,button:not(.nbchat-code-copy):not(.nbchat-show-all)'))
         .map((el) => el.tagName);
     return {
