@@ -43,8 +43,8 @@ def thinker(message, history):
         time.sleep(0.05)
         yield f"Step {i}: the area grows as $r^2$. "
     yield "\n</think>\n\n"
-    for part in ["The area of a circle is ", r"$A = \pi r^2$", ", so for $r = 2$:", "\n\n", r"$$A = 4\pi \approx 12.57$$",
-                 "\n\nPrinting costs $5 and $10."]:
+    for part in ["The area of a circle is ", r"$A = \pi r^2$", ", so for $r = 2$:", "\n\n",
+                 r"$$A = 4\pi \approx 12.57$$", "\n\nPrinting costs $5 and $10."]:
         time.sleep(0.05)
         yield part
 
