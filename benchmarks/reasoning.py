@@ -1,4 +1,4 @@
-"""A reasoning stream (vLLM's dialect, replayed by tests/servers/reasoning_stub.py): TTFT split into thinking and answer.
+"""A reasoning stream (vLLM's dialect, replayed by tests/servers/reasoning_stub.py): TTFT of thinking and of answer.
 
 The stub sends 40 reasoning chunks 50 ms apart, then the answer. nbchat's ``ttft_s`` (first token of either kind)
 and ``first_answer_s`` are set beside the same instants read straight from the ``openai`` client's stream.
@@ -29,7 +29,8 @@ def _raw(base_url: str) -> tuple[float, float]:
                 thought = time.perf_counter() - start
             if answer is None and delta.content:
                 answer = time.perf_counter() - start
-    assert thought is not None and answer is not None
+    assert thought is not None, "no reasoning chunk"
+    assert answer is not None, "no answer chunk"
     return thought, answer
 
 
@@ -55,8 +56,19 @@ def reasoning_figures(runs: int) -> list[Figure]:
     thought = statistics.median(o[0] for o in ours)
     answer = statistics.median(o[1] for o in ours)
     return [
-        Figure("time to first thinking token (ttft_s, reasoning stub)", thought, "s", raw_thought,
-               "raw openai client: first reasoning chunk", note="40 reasoning chunks 50 ms apart"),  # fmt: skip
-        Figure("time to first answer token (first_answer_s, reasoning stub)", answer, "s", raw_answer,
-               "raw openai client: first content chunk"),  # fmt: skip
+        Figure(
+            "time to first thinking token (ttft_s, reasoning stub)",
+            thought,
+            "s",
+            raw_thought,
+            "raw openai client: first reasoning chunk",
+            note="40 reasoning chunks 50 ms apart",
+        ),
+        Figure(
+            "time to first answer token (first_answer_s, reasoning stub)",
+            answer,
+            "s",
+            raw_answer,
+            "raw openai client: first content chunk",
+        ),
     ]
