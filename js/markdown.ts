@@ -249,3 +249,23 @@ export function sanitizeHtml(html: string): string {
 export function renderMarkdown(text: string): string {
   return sanitizeHtml(md.render(text));
 }
+
+// User messages are plain text, never Markdown: only their math is rendered. A parser with every rule off but the
+// math rule splits the text into text and TeX; the text keeps every character and space (escaped), the TeX goes to
+// KaTeX, and the whole goes through the same sanitizer.
+const mathOnly = new MarkdownIt("zero");
+mathOnly.inline.ruler.before("text", "nbchat_math", mathRule);
+const MAYBE_MATH = /\$|\\\(|\\\[/;
+
+/** A user message with its math rendered (sanitized HTML), or null when it has no math: show it as plain text. */
+export function renderUserMath(text: string): string | null {
+  if (!MAYBE_MATH.test(text)) return null;
+  const children = mathOnly.parseInline(text, {})[0]?.children ?? [];
+  if (!children.some((t: { type: string }) => t.type === "math")) return null;
+  const html = children
+    .map((t: { type: string; content: string; meta: unknown }) =>
+      t.type === "math" ? renderTex(t.content, Boolean((t.meta as { display?: boolean } | null)?.display)) : escapeHtml(t.content),
+    )
+    .join("");
+  return sanitizeHtml(html);
+}

@@ -10,7 +10,7 @@ import { ChunkedRenderer, WHOLE_MAX, formatSize } from "./chunks";
 import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
-import { renderMarkdown } from "./markdown";
+import { renderMarkdown, renderUserMath } from "./markdown";
 import { ThinkingBlock } from "./thinking";
 import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
 
@@ -484,7 +484,9 @@ export class MessageList {
   private renderUser(view: View, text: string): void {
     const { content } = view;
     if (text.length <= USER_WHOLE_MAX || view.expanded) {
-      content.textContent = text;
+      const math = text.length <= WHOLE_MAX ? renderUserMath(text) : null; // only the math is rendered
+      if (math === null) content.textContent = text;
+      else content.innerHTML = math;
       return;
     }
     content.textContent = text.slice(0, USER_PREVIEW);

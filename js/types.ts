@@ -90,6 +90,8 @@ export interface GenerationSettings {
   temperature?: number | null;
   top_p?: number | null;
   stop?: string[] | null;
+  /** true: think first; false: answer at once; null: the model's default. */
+  thinking?: boolean | null;
 }
 
 /** What produced a reply: the answer to `{kind: "provenance"}`. */
@@ -103,6 +105,8 @@ export interface Provenance {
   /** The rendered prompt text, for backends that take one string; null otherwise. */
   prompt: string | null;
   stats: Stats | null;
+  /** How `thinking=` reaches this model, in words ("" when it has no switch). */
+  thinking_switch?: string;
 }
 
 export interface ChatTraits {

@@ -403,6 +403,7 @@ class Conversation(HistoryEditing):
             "messages": messages,
             "prompt": self.backend.render_prompt(messages),
             "stats": dict(reply.stats),
+            "thinking_switch": self.backend.thinking_switch,  # how thinking= reaches this model, in words
         }
 
     # ------------------------------------------------------------------ generation

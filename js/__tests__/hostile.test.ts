@@ -7,6 +7,7 @@ import payloads from "../../tests/hostile_payloads.json";
 import { WHOLE_MAX } from "../chunks";
 import { renderMarkdown } from "../markdown";
 import { mountChat } from "../widget";
+import { renderUserMath } from "../markdown";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
 interface Payload {
@@ -102,11 +103,17 @@ describe("the corpus in the chat", () => {
     mount(new FakeModel({ _messages: list }));
     expect(contents()).toHaveLength(2 * CORPUS.length);
     for (const content of contents()) expect(problems(content, true)).toEqual([]);
-    // user text is shown exactly as typed, as text
+    // user text is shown exactly as typed, as text; only math in it is rendered (its TeX kept in the annotation)
     CORPUS.forEach((p, i) => {
       const user = view.el.querySelector(`[data-id="u${i}"] .nbchat-content`)!;
-      expect(user.textContent).toBe(p.text);
-      expect(user.children).toHaveLength(0);
+      if (renderUserMath(p.text) === null) {
+        expect(user.textContent).toBe(p.text);
+        expect(user.children).toHaveLength(0);
+      } else {
+        const tex = [...user.querySelectorAll("annotation")].map((a) => a.textContent).join("");
+        expect(tex.length, p.name).toBeGreaterThan(0);
+        expect(p.text, p.name).toContain(tex.slice(0, 10));
+      }
     });
   });
 

@@ -150,3 +150,40 @@ describe("stats of a reasoning reply", () => {
     list.element.remove();
   });
 });
+
+describe("details of a reasoning reply", () => {
+  it("shows the thinking setting, how it reached the model, and the thinking figures", async () => {
+    const { renderProvenance } = await import("../provenance");
+    const [list] = renderProvenance({
+      backend: "openai", model: "deepseek-chat", system_prompt: "", messages: [], prompt: null,
+      settings: { max_new_tokens: 256, temperature: 0.7, top_p: 1, stop: [], thinking: true },
+      thinking_switch: "model choice: deepseek-reasoner (on) / deepseek-chat (off)",
+      stats: { ttft_s: 0.3, first_answer_s: 9.5, thinking_s: 9.2, thinking_tokens: 840 },
+    });
+    const text = list.textContent ?? "";
+    expect(text).toContain("Thinkingon (model choice: deepseek-reasoner (on) / deepseek-chat (off))");
+    expect(text).toContain("Time thinking9.20 s · 840 tokens");
+    expect(text).toContain("First answer token9.50 s");
+  });
+});
+
+describe("math in user messages", () => {
+  it("renders only the math; the rest stays plain text, every space and tag as typed", async () => {
+    const { renderUserMath } = await import("../markdown");
+    expect(renderUserMath("no math here, just **stars** and $5 and $10")).toBeNull();
+    const root = document.createElement("div");
+    root.innerHTML = renderUserMath("Why is  $e^{i\\pi} = -1$?\n<b>not bold</b> **not bold** \\[x\\]")!;
+    expect(root.querySelectorAll("math").length).toBe(2);
+    expect(root.querySelector("b, strong")).toBeNull();
+    expect(root.textContent).toContain("Why is  ");
+    expect(root.textContent).toContain("<b>not bold</b> **not bold**");
+  });
+
+  it("shows in the message list", () => {
+    const { list } = listWithManualFrames();
+    list.setMessages([{ id: "u1", role: "user", content: "Solve $x^2 = 4$ please", status: "done", error: null, stats: null }]);
+    const content = list.element.querySelector('[data-role="user"] .nbchat-content')!;
+    expect(content.querySelector("math annotation")!.textContent).toBe("x^2 = 4");
+    list.element.remove();
+  });
+});
