@@ -169,9 +169,17 @@ def test_hostile_payloads_render_inert(lab: Lab, page: Any, hostile_notebook: st
     )
     users = chat.locator('[data-role="user"] .nbchat-content')
     assert users.count() == len(PAYLOADS)
-    # user text is shown exactly as typed, as text
-    shown = users.evaluate_all("(els) => els.map((el) => el.textContent)")
-    assert shown == [p["text"] for p in PAYLOADS]
+    # user text is shown exactly as typed, as text; only math in it is rendered, its TeX kept in the annotation
+    shown = users.evaluate_all(
+        "(els) => els.map((el) => el.querySelector('math') ? "
+        "{tex: [...el.querySelectorAll('annotation')].map((a) => a.textContent)} : el.textContent)"
+    )
+    for payload, text in zip(PAYLOADS, shown, strict=True):
+        if isinstance(text, dict):
+            assert text["tex"], payload["name"]
+            assert all(tex in payload["text"] for tex in text["tex"]), payload["name"]
+        else:
+            assert text == payload["text"], payload["name"]
 
     # click every link and button inside the messages, and hover every link
     links = chat.locator(".nbchat-content a")
