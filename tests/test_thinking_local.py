@@ -128,3 +128,25 @@ def test_a_callable_writing_think_tags_streams_reasoning() -> None:
     assert kinds.index("delta") > kinds.index("reasoning")  # thinking streamed first, live
     assert conv.build_messages("next")[-2] == {"role": "assistant", "content": "Hello! Here is `<think>` in code."}
     assert "<details>" in conv.to_markdown()
+
+
+def test_reasoning_is_saved_and_old_files_load_without_it(tmp_path: Path) -> None:
+    import json
+
+    def thinker(message: str, history: list) -> str:
+        return "<think>Because.</think>Yes."
+
+    conv = nbchat.Conversation(thinker, load="now", thinking=True)
+    conv.ask("Why?")
+    path = conv.save(tmp_path / "chat.json")
+    loaded = nbchat.Conversation.load(path, thinker)
+    assert loaded.history[-1].reasoning == "Because."
+    assert loaded.thinking is True
+    data = json.loads(path.read_text())
+    for m in data["messages"]:  # a file written before reasoning was kept
+        m.pop("reasoning")
+    data["settings"].pop("thinking")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    assert nbchat.Conversation.load(old, thinker).history[-1].reasoning == ""
+    assert "thinking=True" in conv.request_code(conv.history[-1].id)
