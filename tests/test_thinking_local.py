@@ -123,7 +123,7 @@ def test_a_callable_writing_think_tags_streams_reasoning() -> None:
     conv.subscribe(lambda e: seen.append((e.kind, e.text)) if e.kind in ("delta", "reasoning") else None)
     assert conv.ask("hi") == "Hello! Here is `<think>` in code."
     reply = conv.history[-1]
-    assert reply.reasoning == "The user says 'hi'.\n"
+    assert reply.reasoning == "The user says 'hi'."
     kinds = [k for k, _ in seen]
     assert kinds.index("delta") > kinds.index("reasoning")  # thinking streamed first, live
     assert conv.build_messages("next")[-2] == {"role": "assistant", "content": "Hello! Here is `<think>` in code."}

@@ -15,7 +15,8 @@ from .thinking import ThinkSplitter
 
 __all__ = ["CallableBackend"]
 
-_SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop", "thinking")
+_SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop")
+_NAMED_ONLY = ("thinking",)  # given only to a function that names the parameter, never through **kwargs
 
 
 class CallableBackend(Backend):
@@ -27,9 +28,11 @@ class CallableBackend(Backend):
         Either ``fn(message: str, history: list[dict]) -> str | Iterator[str]`` (the last user message and the
         earlier OpenAI-style messages, system message included) or ``fn(messages: list[dict])`` when its only
         required parameter is named ``messages``. Returning a string gives the whole reply at once; yielding
-        strings streams deltas. Keyword parameters named ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``
-        or ``thinking`` (or ``**kwargs``) receive the widget's settings. A reply that starts with a
-        ``<think>…</think>`` block (a local reasoning model's raw text) shows it as reasoning, not as the answer.
+        strings streams deltas. Keyword parameters named ``max_new_tokens``, ``temperature``, ``top_p`` or
+        ``stop`` (or ``**kwargs``) receive the widget's settings; a parameter named ``thinking`` receives
+        ``thinking=`` (True, False or None; not passed through ``**kwargs``, which may forward to an API). A reply
+        that starts with a ``<think>…</think>`` block (a local reasoning model's raw text) shows it as reasoning,
+        not as the answer.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
 
@@ -56,7 +59,9 @@ class CallableBackend(Backend):
         ]
         self._takes_messages = required == ["messages"]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params]
+        self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params] + [
+            n for n in _NAMED_ONLY if n in params
+        ]
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
