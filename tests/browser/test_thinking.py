@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOT = ROOT / "docs" / "images" / "thinking-and-math.png"
 
-SETUP = r'''
+SETUP = r"""
 import json, time
 import nbchat
 
@@ -49,7 +49,7 @@ def thinker(message, history):
         yield part
 
 chat = nbchat.Chat(thinker)
-chat'''
+chat"""
 
 
 @pytest.fixture
@@ -83,9 +83,7 @@ def ask(chat: Any, text: str) -> None:
         time.sleep(0.05)
 
 
-def test_thinking_streams_collapses_expands_stops_and_renders_math(
-    lab: Lab, page: Any, thinking_notebook: str
-) -> None:
+def test_thinking_streams_collapses_expands_stops_and_renders_math(lab: Lab, page: Any, thinking_notebook: str) -> None:
     traffic = Traffic(page, lab)
     open_notebook(lab, page, thinking_notebook)
     run_all(page)
