@@ -150,3 +150,42 @@ def test_reasoning_is_saved_and_old_files_load_without_it(tmp_path: Path) -> Non
     old.write_text(json.dumps(data))
     assert nbchat.Conversation.load(old, thinker).history[-1].reasoning == ""
     assert "thinking=True" in conv.request_code(conv.history[-1].id)
+
+
+def test_a_callable_without_thinking_parameter_gets_a_notice_and_one_with_it_the_setting() -> None:
+    seen: list[object] = []
+
+    def plain(message: str, history: list) -> str:
+        return "ok"
+
+    def switchable(message: str, history: list, thinking: bool | None = None) -> str:
+        seen.append(thinking)
+        return "ok"
+
+    conv = nbchat.Conversation(plain, load="now", thinking=False)
+    conv.ask("hi")
+    assert "takes no 'thinking' parameter" in conv.history[-1].stats["notice"]
+    conv = nbchat.Conversation(switchable, load="now", thinking=False)
+    conv.ask("hi")
+    assert seen == [False]
+    assert "notice" not in conv.history[-1].stats
+
+
+def test_the_context_gauge_counts_what_is_sent() -> None:
+    from nbchat.backends import Reasoning
+    from nbchat.testing import FakeBackend
+
+    counted: list[list[dict]] = []
+
+    class Counting(FakeBackend):
+        def count_tokens(self, messages: list) -> int:
+            counted.append(messages)
+            return sum(len(str(m)) for m in messages)
+
+    fake = Counting(context_window=100_000)
+    fake.enqueue([Reasoning("a very long thought " * 50), "short answer"])
+    conv = nbchat.Conversation(fake, load="now")
+    conv.ask("q")
+    usage = conv.context_usage()
+    assert all("reasoning_content" not in m for m in counted[-1])
+    assert usage["used"] < len("a very long thought " * 50)

@@ -44,6 +44,7 @@ class CallableBackend(Backend):
     """
 
     kind = "callable"
+    thinking_switch = "a parameter named thinking"
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
         self.fn = fn
@@ -68,6 +69,11 @@ class CallableBackend(Backend):
     ) -> Iterator[str | Reasoning]:
         """Call the function and yield its reply (see :meth:`Backend.stream`); a ``<think>`` block is reasoning."""
         kwargs = {n: getattr(settings, n) for n in self._setting_names}
+        if settings.thinking is not None and "thinking" not in kwargs:
+            info.notice = (
+                f"thinking={settings.thinking} was not applied: {self.model} takes no 'thinking' parameter "
+                "(add one to receive the setting)."
+            )
         if "stop" in kwargs:
             kwargs["stop"] = list(settings.stop)
         if self._takes_messages:

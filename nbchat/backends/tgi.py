@@ -188,6 +188,11 @@ class TGIBackend(Backend):
         """
         prompt = self.render(messages)
         info.prompt = prompt
+        if settings.thinking is not None:
+            info.notice = (
+                f"thinking={settings.thinking} was not applied: TGI takes a raw prompt, and nbchat's prompt formats "
+                "have no thinking switch; the model decides."
+            )
         stops = list(dict.fromkeys([*settings.stop, *self.format.stop]))
         stop = StopSequenceFilter(stops)
         splitter = ThinkSplitter(opened=prompt_opens_think(prompt))
