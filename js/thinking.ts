@@ -1,6 +1,7 @@
 // The "Thinking…" block above a reply: a reasoning model's thoughts, streamed live, collapsed once the answer
 // starts ("Thought for 12 s · 840 tokens"), expandable. Its text goes through the same Markdown + sanitizer
 // pipeline as the answer (renderMarkdown), so it is exactly as safe.
+import { WHOLE_MAX } from "./chunks";
 import { h } from "./dom";
 import type { Stats } from "./types";
 
@@ -42,6 +43,9 @@ export class ThinkingBlock {
   private readonly summary: HTMLElement;
   private readonly body: HTMLElement;
   private shownText: string | null = null;
+  /** The text to show once the block is open (a closed block renders nothing: a long history stays cheap). */
+  private text = "";
+  private streaming = false;
   /** The user opened or closed it: their choice wins over the automatic collapse. */
   private userToggled = false;
 
@@ -53,6 +57,7 @@ export class ThinkingBlock {
     this.summary.addEventListener("click", () => {
       this.userToggled = true;
     });
+    this.element.addEventListener("toggle", () => this.renderBody());
   }
 
   update(state: ThinkingState): void {
@@ -63,9 +68,19 @@ export class ThinkingBlock {
     // open while thinking, and when there is no answer to show instead (stopped while thinking)
     const open = live || !state.answered;
     if (!this.userToggled && this.element.open !== open) this.element.open = open;
-    if (state.text !== this.shownText) {
-      this.body.innerHTML = state.text === "" ? "" : this.render(state.text);
-      this.shownText = state.text;
-    }
+    this.text = state.text;
+    this.streaming = state.streaming;
+    this.renderBody();
+  }
+
+  /** Render the thoughts if the block is open and they changed. Very long thoughts stream as plain text (each frame
+   * would re-render all their Markdown) and get their Markdown once complete. */
+  private renderBody(): void {
+    if (!this.element.open || this.text === this.shownText) return;
+    const plain = this.streaming && this.text.length > WHOLE_MAX;
+    this.body.classList.toggle("nbchat-plain", plain);
+    if (plain) this.body.textContent = this.text;
+    else this.body.innerHTML = this.text === "" ? "" : this.render(this.text);
+    this.shownText = plain ? null : this.text;
   }
 }

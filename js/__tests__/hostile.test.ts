@@ -117,6 +117,22 @@ describe("the corpus in the chat", () => {
     });
   });
 
+  it("stays inert as a reasoning model's thoughts, streamed and committed", () => {
+    const text = CORPUS.map((p) => p.text).join("\n\n");
+    const model = new FakeModel({ _messages: [message("u1", "user", "go"), message("a1", "assistant", "", { status: "streaming" })], status: "generating" });
+    const frames = mount(model);
+    for (const p of CORPUS) {
+      model.custom({ kind: "delta", id: "a1", text: "", reasoning: `${p.text}\n\n` });
+      frames.run();
+    }
+    const body = () => view.el.querySelector(".nbchat-thinking-body")!;
+    expect(problems(body(), true)).toEqual([]);
+    model.update({ _messages: [message("u1", "user", "go"), message("a1", "assistant", "", { status: "done", reasoning: text })], status: "ready" });
+    frames.run();
+    expect(body().textContent!.length).toBeGreaterThan(100);
+    expect(problems(body(), true)).toEqual([]);
+  });
+
   it("stays inert when a long reply is rendered in chunks, and while it streams", () => {
     let text = "";
     for (let i = 0; text.length < 3 * WHOLE_MAX; i++) text += `## Part ${i}\n\n${CORPUS[i % CORPUS.length].text}\n\n`;

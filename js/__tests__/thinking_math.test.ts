@@ -129,6 +129,8 @@ describe("math", () => {
   it("renders math in the thinking block and in user-facing answers alike", () => {
     const { list } = listWithManualFrames();
     list.setMessages([reply({ status: "done", content: "So $a+b$.", reasoning: "Since $a = 1$." })]);
+    list.element.querySelector<HTMLElement>(".nbchat-thinking summary")!.click(); // collapsed: rendered when opened
+    list.element.querySelector(".nbchat-thinking")!.dispatchEvent(new Event("toggle"));
     expect(list.element.querySelector(".nbchat-thinking-body math")).not.toBeNull();
     expect(list.element.querySelector(".nbchat-content math")).not.toBeNull();
     list.element.remove();
@@ -184,6 +186,22 @@ describe("math in user messages", () => {
     list.setMessages([{ id: "u1", role: "user", content: "Solve $x^2 = 4$ please", status: "done", error: null, stats: null }]);
     const content = list.element.querySelector('[data-role="user"] .nbchat-content')!;
     expect(content.querySelector("math annotation")!.textContent).toBe("x^2 = 4");
+    list.element.remove();
+  });
+});
+
+describe("thinking block cost", () => {
+  it("renders collapsed thoughts only when opened", () => {
+    let renders = 0;
+    const list = new MessageList({ render: (t) => { renders += 1; return `<p>${t.length}</p>`; }, schedule: (fn) => { fn(); return () => {}; } });
+    document.body.append(list.element);
+    const many = Array.from({ length: 20 }, (_, i) => reply({ id: `a${i}`, status: "done", content: "answer", reasoning: `thought ${i}` }));
+    list.setMessages(many);
+    const answers = renders;
+    expect(answers).toBe(20); // the answers; no thoughts yet
+    list.element.querySelector<HTMLElement>(".nbchat-thinking summary")!.click();
+    list.element.querySelector<HTMLDetailsElement>(".nbchat-thinking")!.dispatchEvent(new Event("toggle"));
+    expect(renders).toBe(answers + 1);
     list.element.remove();
   });
 });
