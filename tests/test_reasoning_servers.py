@@ -179,3 +179,20 @@ def test_a_source_without_switch_says_so(stub_url: str, requests: list[dict]) ->
     conv.ask("hi")
     assert "SenseNova has no switch for thinking" in conv.history[-1].stats["notice"]
     conv.close()
+
+
+@pytest.mark.model
+def test_fastchat_counts_with_the_served_models_tokenizer(stub_url: str, requests: list[dict], embedded_ready) -> None:
+    from tests.servers.transformers_serve import embedded_model_dir
+
+    directory = embedded_model_dir()
+    backend = OpenAIBackend("replay", base_url=f"{stub_url}/fastchat/v1", tokenizer=directory)
+    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv.ask("hi")
+    from transformers import AutoTokenizer
+
+    expected = len(AutoTokenizer.from_pretrained(directory).encode(ANSWER))
+    stats = conv.history[-1].stats
+    assert stats["tokens"] == expected
+    assert "tokens_estimated" not in stats
+    conv.close()

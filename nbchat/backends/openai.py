@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -82,10 +83,11 @@ class OpenAIBackend(Backend):
     send_reasoning : bool, default False
         Send earlier replies' reasoning back as ``reasoning_content`` in the history. Off by default: the model
         makers advise against it, and DeepSeek's API rejects such a request (400). Only for a model that wants it.
-    tokenizer : object or callable, optional
-        Counts tokens where the server reports no usage (FastChat): a callable ``text -> int``, or an object
-        with ``encode(text) -> list`` (a Hugging Face tokenizer of the served model). Without one, such counts
-        are estimated (one streamed chunk = one token) and marked so in the stats.
+    tokenizer : str, os.PathLike, object or callable, optional
+        Counts tokens where the server reports no usage (FastChat): the served model's directory or hub id (its
+        tokenizer is loaded with transformers from local files, at the first count), an object with
+        ``encode(text) -> list`` (a Hugging Face tokenizer), or a callable ``text -> int``. Without one, such
+        counts are estimated (one streamed chunk = one token) and marked so in the stats.
 
     Raises
     ------
@@ -303,6 +305,10 @@ class OpenAIBackend(Backend):
         tokenizer = self._tokenizer
         if tokenizer is None:
             return None
+        if isinstance(tokenizer, (str, os.PathLike)):
+            from transformers import AutoTokenizer  # only for a tokenizer named by path or hub id
+
+            tokenizer = self._tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer), local_files_only=True)
         if hasattr(tokenizer, "encode"):
             return len(tokenizer.encode(text))
         return int(tokenizer(text))
