@@ -60,6 +60,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
   };
   root.addEventListener("keydown", keepKeys);
+  const stopDrops = controls.acceptDrops(root);
   addButton.addEventListener("click", () => {
     if (addForm.isOpen) addForm.close();
     else addForm.open();
@@ -115,7 +116,13 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? "");
     else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "", msg.reasoning);
-    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+    else if (msg.kind === "notice") {
+      controls.showNotice(msg.level ?? "info", msg.text ?? "");
+      if (typeof msg.restore === "string") controls.restore(msg.restore);
+      if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
+    }
+    else if (msg.kind === "attached") controls.attached(msg.token, msg.attachment, msg.error);
+    else if (msg.kind === "completions") controls.completions(msg.request, msg.items ?? []);
   };
 
   const unsubscribe = [
@@ -138,6 +145,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   return () => {
     for (const off of unsubscribe) off();
     root.removeEventListener("keydown", keepKeys);
+    stopDrops();
     for (const view of columns.values()) view.dispose();
     controls.dispose();
     shared.dispose();

@@ -3,7 +3,8 @@
 // Everything from the kernel goes in as text (`textContent`), never as HTML.
 import { copyFrom } from "./clipboard";
 import { h } from "./dom";
-import type { ClientMessage, Provenance, Stats } from "./types";
+import { safeThumbnail } from "./attachments";
+import type { ClientMessage, Provenance, RequestPart, Stats } from "./types";
 
 const FINISH_REASONS: Record<string, string> = {
   stop: "stop",
@@ -71,6 +72,22 @@ function statsRows(stats: Stats | null | undefined): HTMLElement[] {
   return rows;
 }
 
+/** A message's content as sent: its text, or each content part (an image as its thumbnail and name). */
+function requestContent(content: unknown): HTMLElement[] {
+  if (!Array.isArray(content)) return [h("pre", { class: "nbchat-request-text", text: String(content ?? "") })];
+  return content.map((part: RequestPart) => {
+    if (part?.type === "image") {
+      const src = safeThumbnail(part.thumbnail);
+      const label = String(part.name ?? "image");
+      return h("figure", { class: "nbchat-request-image" }, [
+        ...(src ? [h("img", { class: "nbchat-thumb", src, alt: label })] : []),
+        h("figcaption", { text: `image: ${label}` }),
+      ]);
+    }
+    return h("pre", { class: "nbchat-request-text", text: String((part as { text?: unknown })?.text ?? "") });
+  });
+}
+
 /** The request as sent: the rendered prompt when there is one, else each message. */
 function requestView(data: Provenance): HTMLElement {
   const body = h("div", { class: "nbchat-request-body" });
@@ -81,7 +98,7 @@ function requestView(data: Provenance): HTMLElement {
       body.append(
         h("div", { class: "nbchat-request-msg" }, [
           h("div", { class: "nbchat-request-role", text: String(m?.role ?? "") }),
-          h("pre", { class: "nbchat-request-text", text: String(m?.content ?? "") }),
+          ...requestContent(m?.content),
         ]),
       );
     }

@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import Any, Literal
 
+from ._attachments import Attachment
+
 __all__ = ["ChatMessage", "MessageStatus", "check_text"]
 
 MessageStatus = Literal["done", "streaming", "stopped", "error", "incomplete"]
@@ -65,6 +67,8 @@ class ChatMessage:
         Never sent to the model (still shown and saved).
     created : float
         Unix time the message was added.
+    attachments : list of Attachment
+        Images and text parts of a user message besides its text (see :mod:`nbchat._attachments`); empty for most.
     """
 
     role: str
@@ -78,20 +82,38 @@ class ChatMessage:
     pinned: bool = False
     excluded: bool = False
     created: float = dataclasses.field(default_factory=time.time)
+    attachments: list[Attachment] = dataclasses.field(default_factory=list)
 
-    def to_openai(self, *, reasoning: bool = False) -> dict[str, str]:
+    def to_openai(self, images: bool = True, *, reasoning: bool = False) -> dict[str, Any]:
         """``{"role": ..., "content": ...}`` as chat-completion APIs take it.
 
         Parameters
         ----------
+        images : bool, default True
+            With image attachments and ``images=True``, ``content`` is a list of OpenAI content parts: the text,
+            each text attachment as a text part, each image as an ``image_url`` part with a data URL. Otherwise
+            ``content`` is a string: the text, then each attachment's text (an image as ``[image NAME, W×H]``).
         reasoning : bool, default False
             Add ``"reasoning_content"`` to an assistant message that has reasoning; only for a backend that wants
             it back (``Backend.send_reasoning``). DeepSeek's API rejects a request that carries it (400).
         """
-        out = {"role": self.role, "content": self.content}
+        out = self._openai_content(images)
         if reasoning and self.reasoning and self.role == "assistant":
             out["reasoning_content"] = self.reasoning
         return out
+
+    def _openai_content(self, images: bool) -> dict[str, Any]:
+        if not self.attachments:
+            return {"role": self.role, "content": self.content}
+        if images and any(a.kind == "image" for a in self.attachments):
+            parts = [{"type": "text", "text": self.content}] if self.content else []
+            return {"role": self.role, "content": parts + [a.to_part() for a in self.attachments]}
+        text = "\n\n".join(t for t in [self.content, *(a.as_text() for a in self.attachments)] if t)
+        return {"role": self.role, "content": text}
+
+    def has_images(self) -> bool:
+        """Whether an attachment is an image."""
+        return any(a.kind == "image" for a in self.attachments)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-serialisable (the saved-file form); a new dict, ``stats`` copied too.
@@ -101,6 +123,7 @@ class ChatMessage:
         """
         out = {name: getattr(self, name) for name in _FIELDS}
         out["stats"] = dict(self.stats)
+        out["attachments"] = [a.to_dict() for a in self.attachments]  # image bytes are stored once, by hash
         return out
 
 

@@ -15,6 +15,9 @@ environment variable            file key                    effect
                                                             other model is refused. Unset: all are allowed
 ``NBCHAT_MAX_NEW_TOKENS``       ``max_new_tokens``          cap on *Max new tokens* (slider, Python, ``%%chat``)
 ``NBCHAT_MAX_TEMPERATURE``      ``max_temperature``         cap on *Temperature*
+``NBCHAT_MAX_ATTACHMENTS``      ``max_attachments``         cap on attachments per message (0: none allowed)
+``NBCHAT_MAX_ATTACHMENT_MB``     ``max_attachment_mb``       cap on one attachment's size in MiB (a file or a
+                                                            paste as uploaded; an object as converted)
 ``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
 ==============================  ==========================  ==================================================
 
@@ -66,6 +69,8 @@ ENV_VARS = {
     "max_new_tokens": "NBCHAT_MAX_NEW_TOKENS",
     "max_temperature": "NBCHAT_MAX_TEMPERATURE",
     "admin_contact": "NBCHAT_ADMIN_CONTACT",
+    "max_attachments": "NBCHAT_MAX_ATTACHMENTS",
+    "max_attachment_mb": "NBCHAT_MAX_ATTACHMENT_MB",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -101,6 +106,10 @@ class Policy:
         Cap on the temperature; ``None``: the usual range (0 to 2).
     admin_contact : str
         Who to ask for another model or a higher limit.
+    max_attachments : int or None
+        Cap on attachments per message; ``None``: no cap.
+    max_attachment_mb : float or None
+        Cap on one attachment's size in MiB; ``None``: no cap.
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -112,6 +121,34 @@ class Policy:
     max_temperature: float | None = None
     admin_contact: str = DEFAULT_CONTACT
     origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
+    max_attachments: int | None = None
+    max_attachment_mb: float | None = None
+
+    # ---------------------------------------------------------------- attachments
+    def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
+        """Refuse ``count`` attachments of ``sizes`` bytes each when over the administrator's caps.
+
+        Raises
+        ------
+        NbchatError
+            Naming the cap, where it was set, and who to ask.
+        """
+        if self.max_attachments is not None and count > self.max_attachments:
+            msg = (
+                f"At most {self.max_attachments} attachments per message are allowed here ({count} given; set by "
+                f"{self.origin.get('max_attachments', 'the policy')}). Remove some, or ask {self.admin_contact}."
+            )
+            raise NbchatError(msg)
+        if self.max_attachment_mb is not None:
+            limit = self.max_attachment_mb * 2**20
+            for size in sizes:
+                if size > limit:
+                    msg = (
+                        f"An attachment of {size / 2**20:.1f} MiB is over the {self.max_attachment_mb:g} MiB allowed "
+                        f"here (set by {self.origin.get('max_attachment_mb', 'the policy')}). Attach a smaller file, "
+                        f"or ask {self.admin_contact}."
+                    )
+                    raise NbchatError(msg)
 
     # ---------------------------------------------------------------- models
     def apply_default(self, spec: Any, model: str | None, source: str | None) -> tuple[Any, str | None]:
@@ -208,7 +245,7 @@ class Policy:
         """Whether anything is set."""
         return any(
             (self.default_model, self.allowed_models, self.max_new_tokens is not None, self.max_temperature is not None)
-        )
+        ) or self.max_attachments is not None or self.max_attachment_mb is not None
 
     def describe(self) -> str:
         """A few lines for users: what is set and where it came from (there are never keys in a policy)."""
@@ -228,6 +265,10 @@ class Policy:
             out.append(line("max_new_tokens", f"max new tokens: at most {self.max_new_tokens}"))
         if self.max_temperature is not None:
             out.append(line("max_temperature", f"temperature: at most {self.max_temperature:g}"))
+        if self.max_attachments is not None:
+            out.append(line("max_attachments", f"attachments per message: at most {self.max_attachments}"))
+        if self.max_attachment_mb is not None:
+            out.append(line("max_attachment_mb", f"attachment size: at most {self.max_attachment_mb:g} MiB"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -344,6 +385,24 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         if isinstance(value, bool) or not 0.0 <= number <= MAX_TEMPERATURE:
             raise bad("max_temperature", value, f"a number between 0 and {MAX_TEMPERATURE:g}")
         fields["max_temperature"] = number
+    if "max_attachments" in raw:
+        value = raw["max_attachments"]
+        try:
+            count = int(str(value).strip())
+        except ValueError:
+            count = -1
+        if isinstance(value, (bool, float)) or count < 0:
+            raise bad("max_attachments", value, "a whole number >= 0")
+        fields["max_attachments"] = count
+    if "max_attachment_mb" in raw:
+        value = raw["max_attachment_mb"]
+        try:
+            size = float(str(value).strip())
+        except ValueError:
+            size = 0.0
+        if isinstance(value, bool) or not size > 0:
+            raise bad("max_attachment_mb", value, "a number of MiB > 0")
+        fields["max_attachment_mb"] = size
     return Policy(**fields, origin=origin)
 
 

@@ -20,6 +20,7 @@ from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._uploads import BrowserAttachments, thumbnails_for
 
 __all__ = ["Chat"]
 
@@ -115,6 +116,9 @@ class Chat(anywidget.AnyWidget):
     thinking : bool or None, default None
         Reasoning models: think first (True), answer at once (False), or the model's default (None); the
         "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
+    namespace : dict, optional
+        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
+        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
     **backend_options
         Passed to the backend (``device=``, ``dtype=``, ...).
 
@@ -151,6 +155,7 @@ class Chat(anywidget.AnyWidget):
         spec: Any = None,
         *,
         conversation: Conversation | None = None,
+        namespace: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if conversation is None:
@@ -169,6 +174,7 @@ class Chat(anywidget.AnyWidget):
             use_history=conversation.use_history,
             thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
+        self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = _DeltaBatcher(self.send)
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
@@ -208,19 +214,21 @@ class Chat(anywidget.AnyWidget):
         """The visible conversation as a Markdown transcript."""
         return self.conversation.to_markdown()
 
-    def ask(self, text: str, timeout: float | None = None) -> str:
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
 
-        The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
+        ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
+        :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
+        :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout)
+            return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
             self._refresh_transcript()
 
-    def send_message(self, text: str) -> Any:
-        """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
-        return self.conversation.send(text)
+    def send_message(self, text: str, *, attachments: Any = None) -> Any:
+        """Send ``text`` (and ``attachments``) without waiting; returns a Future of the reply's message."""
+        return self.conversation.send(text, attachments=attachments)
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked "stopped"."""
@@ -334,16 +342,19 @@ class Chat(anywidget.AnyWidget):
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "submit":
-            text = str(content.get("text", ""))
-            try:
-                self.conversation.send(text)
-            except ConversationBusyError as exc:  # sent while a reply streams: the browser puts the text back
-                self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text})
-            except ValueError as exc:
-                self.send({"kind": "notice", "level": "warning", "text": str(exc)})
+            self._submit(str(content.get("text", "")), content.get("attachments"))
+        elif kind == "attach":
+            conv = self.conversation
+            self.send(self._attachments.upload(content, buffers, max_side=conv.image_max_side,
+                                               tokens=conv.attachment_tokens))  # fmt: skip
+        elif kind == "detach":
+            self._attachments.forget([content.get("token")])
+        elif kind == "complete":
+            items = self._attachments.completions(str(content.get("prefix", "")))
+            self.send({"kind": "completions", "request": content.get("request"), "items": items})
         elif kind == "draft":
             self.conversation.prefill(str(content.get("text", "")))
         elif kind == "stop":
@@ -357,6 +368,28 @@ class Chat(anywidget.AnyWidget):
                 self.send({"kind": "sync", "id": partial[0], "text": partial[1], "reasoning": reasoning})
         elif kind in _EDITS:
             self._edit_from_browser(kind, content)
+
+    # ------------------------------------------------------------------ attachments from the browser
+    @property
+    def namespace(self) -> dict[str, Any] | None:
+        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
+        return self._attachments.namespace
+
+    @namespace.setter
+    def namespace(self, value: dict[str, Any] | None) -> None:
+        self._attachments.namespace = value
+
+    def _submit(self, text: str, tokens: Any) -> None:
+        """Send the message box: ``text``, the uploads named by ``tokens``, and the variables named ``@name``."""
+        conv = self.conversation
+        try:
+            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
+        except (ConversationBusyError, NbchatError, ValueError) as exc:
+            # nothing was sent: the browser puts the text and the attachments back
+            kept = self._attachments.pending(tokens)
+            self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text, "attachments": kept})
+        else:
+            self._attachments.forget(tokens)
 
     def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
         conv, message_id = self.conversation, str(content.get("id") or "")
@@ -378,7 +411,8 @@ class Chat(anywidget.AnyWidget):
                     data = conv.request_of(message_id)
                 except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
                     data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-                self.send({"kind": "provenance", "id": message_id, "data": data})
+                attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+                self.send({"kind": "provenance", "id": message_id, "data": thumbnails_for(data, attachments)})
             elif kind == "code":
                 self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
         except (KeyError, ValueError, NbchatError) as exc:

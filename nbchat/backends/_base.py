@@ -14,8 +14,12 @@ from .._settings import GenerationSettings
 
 __all__ = ["Backend", "Delta", "GenerationInfo", "Message", "ProgressCallback", "Reasoning", "StopSequenceFilter"]
 
-Message = dict[str, str]
+Message = dict[str, Any]
 """One OpenAI-style chat message: ``{"role": "system" | "user" | "assistant", "content": str}``.
+
+For a backend whose :attr:`Backend.image_input` is not ``False``, a user message with images has a list of OpenAI
+content parts as ``content`` (``{"type": "text", "text": ...}``, ``{"type": "image_url", "image_url": {"url":
+"data:image/png;base64,..."}}``); every other message, and every message for other backends, has a string.
 
 An assistant message may also carry ``"reasoning_content"`` (its reasoning), but only when the backend asks for it
 (:attr:`Backend.send_reasoning`); by default reasoning is never sent back to a model.
@@ -115,6 +119,9 @@ class Backend:
     thinking_switch: str = ""
     """How this backend applies ``thinking=`` (``GenerationSettings.thinking``), in words for the Details card and
     the notice; empty when it has no general switch (see :meth:`stream` of each backend)."""
+    image_input: bool | None = False
+    """Whether the model sees images: ``True``, ``False`` (a message with an image is refused before anything is
+    sent), or ``None`` when unknown (images are sent; the server says if it cannot take them)."""
     model: str = ""
     context_window: int | None = None
 

@@ -60,6 +60,9 @@ class Source:
           ``deepseek-chat``; Kimi: ``kimi-k2-thinking`` or ``kimi-k2-0905-preview``); applied only when the chat
           uses one of the two.
         - ``""``: none (SenseNova); the reply carries a notice that the setting was not applied.
+    vision_models : tuple of str
+        Models of this source known to take images (checked against the provider's model list); the default
+        model, when not among them, is known not to. Other models: unknown (images are sent, the server decides).
     """
 
     name: str
@@ -72,6 +75,7 @@ class Source:
     zero_temperature: bool = True
     model_hint: str = ""
     thinking: str = ""
+    vision_models: tuple[str, ...] = ()
 
     @property
     def thinking_help(self) -> str:
@@ -85,6 +89,12 @@ class Source:
             "reasoning_effort": "reasoning_effort high (on) / low (off)",
         }
         return names.get(self.thinking, "")
+
+    def sees_images(self, model: str | None) -> bool | None:
+        """Whether ``model`` takes images: ``True``/``False`` when known (see :attr:`vision_models`), else ``None``."""
+        if model in self.vision_models:
+            return True
+        return False if model == self.default_model else None
 
     @property
     def env_prefix(self) -> str:
@@ -113,6 +123,7 @@ SOURCES: dict[str, Source] = {
             "https://platform.openai.com/api-keys",
             tokens_field="max_completion_tokens",
             thinking="reasoning_effort",
+            vision_models=("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5", "gpt-5-mini"),
         ),
         Source(
             "sensenova",
@@ -132,6 +143,7 @@ SOURCES: dict[str, Source] = {
             ("ZHIPUAI_API_KEY", "GLM_API_KEY"),
             "https://open.bigmodel.cn/usercenter/apikeys",
             thinking="thinking_type",
+            vision_models=("glm-4v", "glm-4v-plus", "glm-4v-flash"),
         ),
         Source(
             "kimi",
@@ -141,6 +153,7 @@ SOURCES: dict[str, Source] = {
             ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
             "https://platform.moonshot.cn/console/api-keys",
             thinking="model:kimi-k2-thinking|kimi-k2-0905-preview",
+            vision_models=("moonshot-v1-8k-vision-preview", "moonshot-v1-32k-vision-preview"),
         ),
         Source(
             "qwen",
@@ -150,6 +163,7 @@ SOURCES: dict[str, Source] = {
             ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
             "https://dashscope.console.aliyun.com/apiKey",
             thinking="enable_thinking",
+            vision_models=("qwen-vl-plus", "qwen-vl-max"),
         ),
         Source(
             "doubao",
