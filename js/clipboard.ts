@@ -1,6 +1,7 @@
 // Copying to the clipboard, the transient "Copied" state of a button, and the
 // "Copy code" button on every rendered code block.
 import { h } from "./dom";
+import { stripInvisible } from "./invisible";
 
 /** How long a button shows "Copied" (ms). */
 const COPIED_MS = 1500;
@@ -73,6 +74,27 @@ export async function copyFrom(button: HTMLElement, text: string): Promise<boole
 }
 
 /**
+ * The text "Copy code" copies: the code without the badges that stand for invisible characters, and without any
+ * invisible character left in it (see ./invisible.ts); `removed` counts both.
+ */
+export function codeToCopy(code: Element): { text: string; removed: number } {
+  const clone = code.cloneNode(true) as Element;
+  const badges = clone.querySelectorAll(".nbchat-invisible");
+  for (const badge of badges) badge.remove();
+  const stripped = stripInvisible(clone.textContent ?? "");
+  return { text: stripped.text, removed: stripped.removed + badges.length };
+}
+
+/** Copy a code block (see `codeToCopy`); the button says how many invisible characters were left out. */
+async function copyCode(button: HTMLElement, code: Element): Promise<boolean> {
+  const { text, removed } = codeToCopy(code);
+  const ok = await copyText(text);
+  const note = removed === 1 ? "1 invisible character left out" : `${removed} invisible characters left out`;
+  flash(button, !ok ? "Copy failed" : removed > 0 ? `Copied (${note})` : "Copied");
+  return ok;
+}
+
+/**
  * Give every `pre > code` block under `root` a "Copy code" button. The block is
  * wrapped so the button stays in the corner when the code scrolls sideways and
  * is never part of the code's own text. Run after each render of sanitized HTML.
@@ -82,7 +104,7 @@ export function addCodeCopyButtons(root: HTMLElement): void {
     const code = pre.querySelector(":scope > code");
     if (!code || pre.parentElement?.classList.contains("nbchat-codeblock")) continue;
     const button = h("button", { type: "button", class: "nbchat-code-copy", text: "Copy code" });
-    button.addEventListener("click", () => void copyFrom(button, code.textContent ?? ""));
+    button.addEventListener("click", () => void copyCode(button, code));
     const wrapper = h("div", { class: "nbchat-codeblock" });
     pre.replaceWith(wrapper);
     wrapper.append(pre, button);

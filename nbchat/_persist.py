@@ -42,12 +42,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "LOADABLE_OPTIONS",
     "VERSION",
     "conversation_to_dict",
     "read_conversation",
     "read_tree",
     "request_code",
-    "thinking_details",
     "to_markdown",
     "tree_from_dict",
     "validate_messages",
@@ -60,6 +60,25 @@ _READABLE = (1, 2)  # versions this nbchat reads
 _ROLES = ("user", "assistant")
 _STATUSES = ("done", "stopped", "error", "incomplete")
 _MAX_FILE_BYTES = 256 * 1024 * 1024
+LOADABLE_OPTIONS = frozenset(
+    {
+        "backend",  # the engine of a .gguf file: "llama.cpp" or "transformers"
+        "name",
+        "context_window",
+        "timeout",
+        "max_retries",
+        "prompt_format",  # a name, or a Jinja chat template (rendered in jinja2's sandbox)
+        "prefix_cache",
+        "device",
+        "dtype",
+        "n_ctx",
+        "n_threads",
+        "n_gpu_layers",
+        "seed",
+    }
+)
+"""Backend options a conversation file may set. Anything else (``base_url``, ``save_to``, ``headers``, ...) could
+send a key elsewhere or touch files: :meth:`Conversation.load` refuses it, and it must be passed in code."""
 
 
 class ConversationFileError(NbchatError, ValueError):
@@ -313,7 +332,23 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
             f"({saved_model.get('name')!r}); pass it again: Conversation.load(path, your_model)."
         )
         raise ConversationFileError(msg)
-    kwargs: dict[str, Any] = dict(saved_model.get("options") or {})
+    saved_options = saved_model.get("options") or {}
+    if not isinstance(saved_options, dict):
+        msg = f'{path}: "model.options" must be an object, got {type(saved_options).__name__}.'
+        raise ConversationFileError(msg)
+    refused = sorted(k for k in saved_options if k not in LOADABLE_OPTIONS and k not in options)
+    if refused:
+        name = refused[0]
+        msg = (
+            f"{path} sets the option {name!r}, which a conversation file may not set (a shared file must not send "
+            f"your key elsewhere, write files or change how nbchat connects). If you trust it, pass it in code: "
+            f"Conversation.load({str(path)!r}, {name}=...). "
+            f"Options a file may set: {', '.join(sorted(LOADABLE_OPTIONS))}."
+        )
+        raise ConversationFileError(msg)
+    kwargs: dict[str, Any] = dict(saved_options)
+    if spec is None and saved_model.get("spec") is not None:
+        kwargs["origin"] = "file"  # the file's model gets no key from the environment or .env it was not set up with
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]
@@ -327,8 +362,13 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
 
 
 # ---------------------------------------------------------------------------------------------- text
-def to_markdown(conv: Conversation) -> str:
-    """A readable transcript of the visible branch: system message, then each message with its status."""
+def to_markdown(conv: Conversation, *, html: bool = True) -> str:
+    """A readable transcript of the visible branch: system message, then each message with its status.
+
+    A reply's reasoning comes before it: with ``html=True`` as a collapsed ``<details>`` section (Markdown files,
+    GitHub), with ``html=False`` as a quote (for renderers that show raw HTML as text, as the static transcript of
+    saved notebooks does: :func:`nbchat._static_html.markdown_html`).
+    """
     info = conv.backend.describe()
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
     if conv.system_prompt.strip():
@@ -337,7 +377,7 @@ def to_markdown(conv: Conversation) -> str:
         who = "User" if m.role == "user" else "Assistant"
         lines += [f"**{who}:**", ""]
         if m.reasoning:
-            lines += [*thinking_details(m), ""]
+            lines += [*(_thinking_details(m) if html else _thinking_quote(m)), ""]
         lines += [m.content or "*(no text)*", ""]
         for a in m.attachments:
             size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
@@ -348,17 +388,25 @@ def to_markdown(conv: Conversation) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def thinking_details(m: ChatMessage) -> list[str]:
+def _thinking_summary(m: ChatMessage) -> str:
+    summary = "Thoughts (stopped)" if m.status == "stopped" and not m.content else "Thoughts"
+    seconds = m.stats.get("thinking_s")
+    return f"{summary} · {seconds:.0f} s" if isinstance(seconds, (int, float)) else summary
+
+
+def _thinking_quote(m: ChatMessage) -> list[str]:
+    """The reasoning as a Markdown quote headed by its summary (no HTML of its own)."""
+    return [f"> *{_thinking_summary(m)}*", ">", *(f"> {line}" if line else ">" for line in m.reasoning.splitlines())]
+
+
+def _thinking_details(m: ChatMessage) -> list[str]:
     """Markdown lines: the reasoning of ``m`` as a collapsed ``<details>`` block; its text cannot close the block or
     add HTML.
 
     ``<`` and ``&`` are escaped, so a ``</details>`` or a tag in the reasoning shows as text (markdown renderers
     then sanitize the rest as they do for the answer).
     """
-    summary = "Thoughts (stopped)" if m.status == "stopped" and not m.content else "Thoughts"
-    seconds = m.stats.get("thinking_s")
-    if isinstance(seconds, (int, float)):
-        summary += f" · {seconds:.0f} s"
+    summary = _thinking_summary(m)
     text = m.reasoning.replace("&", "&amp;").replace("<", "&lt;")
     return ["<details>", f"<summary>{summary}</summary>", "", text, "", "</details>"]
 

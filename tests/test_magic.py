@@ -20,7 +20,8 @@ def shell() -> Iterator[InteractiveShell]:
 
 
 def markdown_outputs(captured: object) -> list[str]:
-    return [o.data.get("text/markdown", "") for o in captured.outputs]  # type: ignore[attr-defined]
+    """The HTML of each output (the reply rendered from Markdown, see nbchat._static_html)."""
+    return [o.data.get("text/html", "") for o in captured.outputs]  # type: ignore[attr-defined]
 
 
 def test_chat_magic_answers_and_keeps_the_conversation(shell: InteractiveShell) -> None:
@@ -80,5 +81,5 @@ def test_chat_magic_thinking_switch_and_folded_thoughts(shell: InteractiveShell)
     final = markdown_outputs(out)[-1]
     assert fake.requests[-1][1].thinking is True
     assert final.index("<details>") < final.index("Hello.")
-    assert "&lt;/details>&lt;script>" in final  # the thoughts cannot close the section or add HTML
+    assert "&lt;/details&gt;&lt;script&gt;" in final  # the thoughts cannot close the section or add HTML
     assert final.count("</details>") == 1

@@ -69,6 +69,12 @@ class CallableBackend(Backend):
             n for n in _NAMED_ONLY if n in params
         ]
 
+    def policy_identities(self) -> list[str]:
+        """``callable:<module>.<qualified name>`` of the function."""
+        fn = self.fn
+        qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+        return [f"callable:{getattr(fn, '__module__', None) or type(fn).__module__}.{qualname}"]
+
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
     ) -> Iterator[str | Reasoning]:
