@@ -189,3 +189,17 @@ def test_the_context_gauge_counts_what_is_sent() -> None:
     usage = conv.context_usage()
     assert all("reasoning_content" not in m for m in counted[-1])
     assert usage["used"] < len("a very long thought " * 50)
+
+
+def test_the_static_transcript_quotes_the_thoughts_as_text(comms: list) -> None:  # type: ignore[type-arg]
+    def thinker(message: str, history: list) -> str:
+        return "<think>Hmm </details><script>alert(1)</script></think>Yes."
+
+    chat = nbchat.Chat(thinker, load="now")
+    chat.ask("Why?")
+    data, _ = chat._repr_mimebundle_()
+    html = data["text/html"]
+    assert "<script" not in html
+    assert "&lt;/details&gt;&lt;script&gt;" in html  # the thoughts, as text
+    assert html.index("Thoughts") < html.index("Yes.")
+    assert "<details>" in chat.to_markdown()  # a Markdown file keeps the folded section
