@@ -7,21 +7,30 @@
 #               fails; accept one on purpose with NBCHAT_AUDIT_IGNORE="GHSA-... PYSEC-..." and say why in the commit.
 # Both ask their registry's advisory database over the network (registry.npmjs.org's bulk advisory endpoint,
 # pypi.org's JSON API); without it (offline, or behind a registry mirror that does not serve them) the script says
-# so and fails rather than pass unaudited.
-# Environment: NBCHAT_VENV=.venv (the environment to audit), NBCHAT_AUDIT_EXTRAS=openai,tgi,web,llamacpp,local,
+# so and exits with status 3 ("not audited"), never 0. Exit status: 0 clean, 1 an advisory found, 3 not audited.
+# Environment: NBCHAT_VENV=.venv (the environment to audit), NBCHAT_AUDIT_EXTRAS=transformers,openai,tgi,web,llamacpp,
 # PIP_AUDIT=pip-audit (else a pinned pip-audit is installed once into ${XDG_CACHE_HOME:-~/.cache}/nbchat-pip-audit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${NBCHAT_VENV:-.venv}
-EXTRAS=${NBCHAT_AUDIT_EXTRAS:-openai,tgi,web,llamacpp,local}
+EXTRAS=${NBCHAT_AUDIT_EXTRAS:-transformers,openai,tgi,web,llamacpp}
 PIP_AUDIT_VERSION=2.10.1
 status=0
 
-echo "==> npm audit --omit=dev --audit-level=high (the JavaScript bundled into nbchat/static/)"
-if ! npm audit --omit=dev --audit-level=high; then
-  echo "npm audit failed: a high-severity advisory above, or registry.npmjs.org could not be reached." >&2
-  status=1
-fi
+unaudited=0  # a database that could not be asked: reported, exit status 3 unless an advisory was found (1)
+verdict() { "$VENV/bin/python" scripts/audit_verdict.py "$1"; }  # 0 clean, 1 advisory, 3 not audited
+record() {  # record STATUS: an advisory fails the audit; an unreachable database is reported
+  case $1 in
+    0) ;;
+    3) unaudited=1 ;;
+    *) status=1 ;;
+  esac
+}
+
+echo "==> npm audit --omit=dev (the JavaScript bundled into nbchat/static/; high or critical fails)"
+set +e
+npm audit --omit=dev --json 2>/dev/null | verdict npm; record $?
+set -e
 
 echo "==> pip-audit (nbchat's runtime dependencies installed in $VENV; extras: $EXTRAS)"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -33,7 +42,7 @@ if [ -z "$tool" ]; then
   home=${XDG_CACHE_HOME:-$HOME/.cache}/nbchat-pip-audit
   if [ ! -x "$home/bin/pip-audit" ]; then
     python3 -m venv "$home"
-    "$home/bin/python" -m pip install --quiet "pip-audit==$PIP_AUDIT_VERSION"
+    "$home/bin/python" -m pip install --quiet "pip-audit==$PIP_AUDIT_VERSION" 2>&1 | grep -v "^WARNING: Location" || true
   fi
   tool=$home/bin/pip-audit
 fi
@@ -72,11 +81,13 @@ EOF
 echo "auditing $(wc -l < "$shipped") packages"
 ignore=()
 for id in ${NBCHAT_AUDIT_IGNORE:-}; do ignore+=(--ignore-vuln "$id"); done
-# --strict: a package whose advisories could not be fetched fails the audit (a mirror without PyPI's JSON API
-# answers 404 for each one, and pip-audit would otherwise report "No known vulnerabilities found")
-if ! "$tool" --requirement "$shipped" --no-deps --disable-pip --strict --progress-spinner off "${ignore[@]}"; then
-  echo "pip-audit failed: a known advisory above, or packages it could not audit (pypi.org's JSON API with its" \
-    "vulnerability data was not reachable; a registry mirror or proxy does not serve it)." >&2
-  status=1
+set +e
+"$tool" --requirement "$shipped" --no-deps --disable-pip --progress-spinner off -f json "${ignore[@]}" 2>/dev/null \
+  | verdict pip-audit; record $?
+set -e
+if [ $status = 0 ] && [ $unaudited = 1 ]; then
+  echo "Not audited: an advisory database above could not be reached from this machine (offline, or a registry" \
+    "mirror that does not serve it). No advisory was found in what could be checked." >&2
+  exit 3
 fi
 exit $status
