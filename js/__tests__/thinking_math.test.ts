@@ -205,3 +205,14 @@ describe("thinking block cost", () => {
     list.element.remove();
   });
 });
+
+describe("math and code", () => {
+  it("leaves TeX in inline code and code blocks alone", () => {
+    const root = document.createElement("div");
+    root.innerHTML = renderMarkdown("Run `echo $HOME and $x$` then:\n\n```bash\nprice=$5; echo $x^2$\n```\n\nbut $x^2$ here.");
+    expect(root.querySelectorAll("code math").length).toBe(0);
+    expect(root.querySelector("code")!.textContent).toBe("echo $HOME and $x$");
+    expect(root.querySelector("pre code")!.textContent).toContain("echo $x^2$");
+    expect(root.querySelectorAll("p math").length).toBe(1);
+  });
+});
