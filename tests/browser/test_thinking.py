@@ -152,6 +152,14 @@ def test_thinking_streams_collapses_expands_stops_and_renders_math(lab: Lab, pag
     assert traffic.dialogs == []
     longest = page.evaluate("() => window.__longest")
     assert longest < 200, f"a frame took {longest:.0f} ms"
+
+    # the Thinking choice in Advanced options reaches the kernel; this function has no switch, and the reply says so
+    chat.locator("summary", has_text="Advanced options").click()
+    chat.get_by_label("Thinking", exact=True).select_option("off")
+    ask(chat, "What is the area of a circle of radius 1?")
+    noted = chat.locator('[data-role="assistant"]').last
+    page.wait_for_function("(el) => el.dataset.status === 'done'", arg=noted.element_handle(), timeout=60_000)
+    assert "thinking=False was not applied" in noted.locator(".nbchat-note").inner_text()
     print(json.dumps({"screenshot": str(SCREENSHOT.relative_to(ROOT)), "longest_frame_ms": longest}))
 
 
