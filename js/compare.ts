@@ -105,8 +105,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     diff.refresh();
   };
   const onCustom = dispatcher<CompareServerMessage>({
-    delta: (msg) => columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? ""),
-    sync: (msg) => columns.get(msg.column)?.applySync(msg.id, msg.text ?? ""),
+    delta: (msg) => columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? ""),
+    sync: (msg) => columns.get(msg.column)?.applySync(msg.id, msg.text ?? "", msg.reasoning),
     notice: (msg) => {
       controls.showNotice(msg.level ?? "info", msg.text ?? "");
       if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take

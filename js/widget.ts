@@ -66,8 +66,8 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const showMessages = () => list.setMessages(model.get(MESSAGES_TRAIT) ?? []);
   const showContext = () => gauge.update(model.get("context"));
   const onCustom = dispatcher<ServerMessage>({
-    delta: (msg) => list.applyDelta(msg.id, msg.text ?? ""),
-    sync: (msg) => list.applySync(msg.id, msg.text ?? ""),
+    delta: (msg) => list.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? ""),
+    sync: (msg) => list.applySync(msg.id, msg.text ?? "", msg.reasoning),
     notice: (msg) => {
       controls.showNotice(msg.level ?? "info", msg.text ?? "");
       if (typeof msg.restore === "string") controls.restore(msg.restore);

@@ -90,6 +90,7 @@ class MessageState(TypedDict):
     parent: str | None
     role: Literal["user", "assistant"]
     content: str
+    reasoning: str  # the model's thinking before its answer ("" if none)
     status: Literal["done", "streaming", "stopped", "error", "incomplete"]
     error: str | None
     stats: ReplyStats
@@ -113,22 +114,34 @@ class ReplyStats(TypedDict, total=False):
     backend: str
     model: str
     left_out: int
+    first_answer_s: float | None  # a reply with reasoning: seconds to the first answer text
+    thinking_s: float | None
+    thinking_tokens: int | None
+    thinking_tokens_estimated: bool
+    tokens_estimated: bool  # the server reported no usage: ``tokens`` is an estimate
+    notice: str  # something to know that is not an error (e.g. ``thinking=`` not applied)
 
 
-class DeltaMessage(TypedDict):
-    """Text appended to the streaming message ``id`` (batched: at most one per :data:`DELTA_INTERVAL_S`)."""
-
+class _DeltaRequired(TypedDict):
     kind: Literal["delta"]
     id: str
     text: str
 
 
+class DeltaMessage(_DeltaRequired, total=False):
+    """Text appended to the streaming message ``id`` (batched: at most one per :data:`DELTA_INTERVAL_S`), and
+    ``reasoning`` appended to its thinking."""
+
+    reasoning: str
+
+
 class SyncMessage(TypedDict):
-    """The whole text so far of the streaming message ``id``, for a view opened mid-stream."""
+    """The whole text (and ``reasoning``) so far of the streaming message ``id``, for a view opened mid-stream."""
 
     kind: Literal["sync"]
     id: str
     text: str
+    reasoning: str
 
 
 class ColumnDeltaMessage(DeltaMessage):
@@ -220,6 +233,8 @@ def message_state(m: ChatMessage) -> MessageState:
 class DeltaBatcher:
     """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush).
 
+    Reasoning deltas travel in the same message, as ``"reasoning"`` beside ``"text"``.
+
     Parameters
     ----------
     send : callable
@@ -234,16 +249,18 @@ class DeltaBatcher:
         self._lock = threading.Lock()
         self._id: str | None = None
         self._parts: list[str] = []
+        self._thoughts: list[str] = []
         self._last = 0.0
         self._timer: threading.Timer | None = None
 
-    def add(self, message_id: str, text: str) -> None:
-        """Queue ``text`` for the message ``message_id`` (a new id first sends what was queued for the old one)."""
+    def add(self, message_id: str, text: str, *, reasoning: bool = False) -> None:
+        """Queue ``text`` (of the reply, or of its ``reasoning``) for the message ``message_id`` (a new id first
+        sends what was queued for the old one)."""
         with self._lock:
             if self._id != message_id:
                 self._flush_locked()
                 self._id = message_id
-            self._parts.append(text)
+            (self._thoughts if reasoning else self._parts).append(text)
             wait = self._interval - (time.monotonic() - self._last)
             if wait <= 0:
                 self._flush_locked()
@@ -261,10 +278,13 @@ class DeltaBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._parts and self._id is not None:
-            self._send(DeltaMessage(kind="delta", id=self._id, text="".join(self._parts)))
+        if (self._parts or self._thoughts) and self._id is not None:
+            content = DeltaMessage(kind="delta", id=self._id, text="".join(self._parts))
+            if self._thoughts:
+                content["reasoning"] = "".join(self._thoughts)
+            self._send(content)
             self._last = time.monotonic()
-        self._parts = []
+        self._parts, self._thoughts = [], []
 
 
 class StateSync:

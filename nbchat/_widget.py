@@ -55,7 +55,8 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 # Browser messages that change the tree without starting a reply: the view is rebuilt before the handler returns.
 _SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
-_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
+_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
+_THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
 
 
@@ -91,6 +92,9 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
+    thinking : bool or None, default None
+        Reasoning models: think first (True), answer at once (False), or the model's default (None); the
+        "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
 
     Raises
     ------
@@ -123,6 +127,9 @@ class Chat(anywidget.AnyWidget):
     temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
     temperature_limit = traitlets.Float(MAX_TEMPERATURE).tag(sync=True)
     use_history = traitlets.Bool(True).tag(sync=True)
+    thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
+        sync=True
+    )
 
     def __init__(
         self,
@@ -149,6 +156,7 @@ class Chat(anywidget.AnyWidget):
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             use_history=conversation.use_history,
+            thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = DeltaBatcher(self.send)
@@ -275,7 +283,7 @@ class Chat(anywidget.AnyWidget):
         self._displayed = True
 
     def _transcript(self) -> str:
-        text = self.conversation.to_markdown()
+        text = self.conversation.to_markdown(html=False)  # shown through markdown_html: no HTML of its own
         if len(text) > _TRANSCRIPT_MAX_CHARS:
             text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
         return text
@@ -298,8 +306,8 @@ class Chat(anywidget.AnyWidget):
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
         """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
-        if event.kind == "delta" and event.message is not None:
-            self._batcher.add(event.message.id, event.text)
+        if event.kind in ("delta", "reasoning") and event.message is not None:
+            self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
             return
         if event.kind in ("message", "tree", "clear"):
             self._batcher.flush()  # the text streamed so far reaches the browser before the committed message
@@ -382,7 +390,8 @@ class Chat(anywidget.AnyWidget):
     def _send_partial(self) -> None:
         partial = self.conversation.partial_reply()
         if partial is not None:
-            self.send(SyncMessage(kind="sync", id=partial[0], text=partial[1]))
+            reasoning = self.conversation.partial_reasoning()
+            self.send(SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=reasoning))
 
     def _send_provenance(self, request: MessageRequest) -> None:
         conv, message_id = self.conversation, request["id"]
@@ -430,6 +439,10 @@ class Chat(anywidget.AnyWidget):
                     self.send(notice(text))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
+
+    @traitlets.observe("thinking")
+    def _on_thinking(self, change: dict[str, Any]) -> None:
+        self.conversation.thinking = _THINKING[change["new"]]
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ import pytest
 import nbchat
 from nbchat import _view
 from nbchat._errors import BackendError
+from nbchat.backends import Reasoning
 from nbchat.testing import FakeBackend, RecordingComm
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "js" / "protocol.json").read_text(encoding="utf-8"))
@@ -89,12 +90,15 @@ def test_stats_of_real_replies_fit_the_schema() -> None:
     conv = nbchat.Conversation(fake, prepare="now", retries=1)
     fake.enqueue(["fine"])  # after one retry: "retries" in the stats
     conv.ask("hi")
+    fake.enqueue([Reasoning("first "), Reasoning("this"), "then that"])  # the thinking stats
+    conv.ask("think")
     fake.enqueue(["cut"], finish_reason=None)
     with pytest.raises(nbchat.GenerationError):
         conv.ask("again")
     declared = {k.rstrip("?") for k in SCHEMA["records"]["ReplyStats"]["fields"]}
     replies = [m for m in conv.history if m.role == "assistant"]
     assert "retries" in replies[0].stats
+    assert "thinking_s" in replies[1].stats
     for reply in replies:
         assert set(reply.stats) <= declared, f"undeclared stats: {set(reply.stats) - declared}"
         _view.check_request(_view.ReplyStats, reply.stats)

@@ -496,9 +496,9 @@ class Compare(Arena, anywidget.AnyWidget):
     def _on_event(self, col: Column, event: ConversationEvent) -> None:
         """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
         link = self._links.get(col.id)
-        if event.kind == "delta" and event.message is not None:
+        if event.kind in ("delta", "reasoning") and event.message is not None:
             if link is not None:
-                link.batcher.add(event.message.id, event.text)
+                link.batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
             return
         if event.kind in ("message", "tree", "clear") and link is not None:
             link.batcher.flush()  # the text streamed so far reaches the browser before the committed message
@@ -624,7 +624,8 @@ class Compare(Arena, anywidget.AnyWidget):
         for col in self.columns:
             partial = col.conversation.partial_reply()
             if partial is not None:
-                self.send(ColumnSyncMessage(kind="sync", column=col.id, id=partial[0], text=partial[1]))
+                text, reasoning = partial[1], col.conversation.partial_reasoning()
+                self.send(ColumnSyncMessage(kind="sync", column=col.id, id=partial[0], text=text, reasoning=reasoning))
 
     def _add_from_browser(self, content: AddRequest) -> None:
         spec = str(content.get("spec") or "").strip()
