@@ -131,7 +131,7 @@ def llamacpp_figures(runs: int, max_new: int) -> list[Figure]:
                note=f"best of 5, 1 and {threads} threads; the floors below divide it by the bytes read per token; "
                     f"load average at the start {load:.1f} on {os.cpu_count()} CPUs"),
     ]  # fmt: skip
-    settings = {"load": "now", "temperature": 0, "max_new_tokens": max_new}
+    settings = {"prepare": "now", "temperature": 0, "max_new_tokens": max_new}
     with recording_comms():
         fast = nbchat.Chat(conversation=nbchat.Conversation(LlamaCppBackend.embedded(), **settings))
         slow = nbchat.Chat(conversation=nbchat.Conversation(TransformersBackend.embedded(), **settings))

@@ -3,7 +3,7 @@
 // kernel answers with the attachment record and a thumbnail it made. The only images the view ever shows
 // are these thumbnails: data URLs of the user's own attachments, checked again here (`safeThumbnail`).
 import { h } from "./dom";
-import type { Attachment, ChatModel, PendingAttachment } from "./types";
+import type { Attachment, ComposerModel, PendingAttachment } from "./types";
 
 /** Files larger than this are refused in the browser (the kernel checks again, and the admin may cap lower). */
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
@@ -70,7 +70,7 @@ export class AttachmentTray {
   private readonly pending = new Map<string, { chip: HTMLElement; ready: boolean }>();
 
   constructor(
-    private readonly model: ChatModel,
+    private readonly model: ComposerModel,
     private readonly notify: (text: string) => void,
   ) {
     this.element = h("div", { class: "nbchat-tray", "aria-label": "Attachments to send", hidden: true });

@@ -1,11 +1,14 @@
 // One column of the Compare widget: a header (name, model, settings, status, ← → Stop ×), the column's own
 // settings, and a compact message list. Messages are keyed by id and created once; token deltas re-render the
 // streaming reply at most once per animation frame. Replies are Markdown, sanitized by markdown.ts.
+import { ChunkedRenderer, WHOLE_MAX } from "./chunks";
+import { addCodeCopyButtons } from "./clipboard";
 import { describeSettings, SettingsForm } from "./compare_settings";
 import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./compare_types";
 import { h, nextFrame, type Scheduler } from "./dom";
 import { formatStats, formatStatsTitle } from "./format";
 import { renderMarkdown } from "./markdown";
+import { ThinkingBlock } from "./thinking";
 
 export interface ColumnOptions {
   render?: (text: string) => string;
@@ -19,6 +22,10 @@ interface Shown {
   content: HTMLElement;
   meta: HTMLElement;
   key: string;
+  /** The chunked renderer of a long reply (null: rendered whole), as in the Chat widget. */
+  chunked: ChunkedRenderer | null;
+  /** The "Thinking…" block of an assistant message (hidden while it has no reasoning). */
+  thinking: ThinkingBlock | null;
 }
 
 const BADGES: Record<string, string> = { stopped: "stopped", incomplete: "incomplete" };
@@ -44,6 +51,7 @@ export class ColumnView {
   private messages: CompareMessage[] = [];
   /** Live text of streaming replies, and text that arrived before its message did. */
   private readonly live = new Map<string, string>();
+  private readonly liveReasoning = new Map<string, string>();
   private readonly early = new Map<string, { text: string; full: boolean }>();
   private readonly dirty = new Set<string>();
   private cancelFrame: (() => void) | null = null;
@@ -144,8 +152,13 @@ export class ColumnView {
     this.scrollIfStuck();
   }
 
-  applyDelta(id: string, text: string): void {
+  applyDelta(id: string, text: string, reasoning = ""): void {
     const msg = this.find(id);
+    if (reasoning !== "" && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, (this.liveReasoning.get(id) ?? msg?.reasoning ?? "") + reasoning);
+      if (msg) this.markDirty(id);
+    }
+    if (text === "") return;
     if (!msg) {
       const before = this.early.get(id);
       this.early.set(id, { text: (before?.text ?? "") + text, full: before?.full ?? false });
@@ -156,8 +169,12 @@ export class ColumnView {
     this.markDirty(id);
   }
 
-  applySync(id: string, text: string): void {
+  applySync(id: string, text: string, reasoning?: string): void {
     const msg = this.find(id);
+    if (reasoning !== undefined && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, reasoning);
+      if (msg) this.markDirty(id);
+    }
     if (!msg) {
       this.early.set(id, { text, full: true });
       return;
@@ -209,12 +226,13 @@ export class ColumnView {
     if (this.cancelFrame) return;
     this.cancelFrame = this.schedule(() => {
       this.cancelFrame = null;
-      for (const dirty of this.dirty) {
+      const ids = [...this.dirty];
+      this.dirty.clear(); // a paint with work left marks its message dirty again, for the next frame
+      for (const dirty of ids) {
         const msg = this.find(dirty);
         const view = this.shown.get(dirty);
         if (msg && view) this.paint(view, msg);
       }
-      this.dirty.clear();
       this.scrollIfStuck();
     });
   }
@@ -222,31 +240,52 @@ export class ColumnView {
   private createView(msg: CompareMessage): Shown {
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
     const meta = h("div", { class: "nbchat-compare-meta" });
+    const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render) : null;
+    const bubble = h("div", { class: "nbchat-bubble" }, thinking ? [thinking.element, content] : [content]);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
-      h("div", { class: "nbchat-bubble" }, [content]),
+      bubble,
       meta,
     ]);
-    return { node, content, meta, key: "" };
+    thinking?.update({ text: "", streaming: false, answered: false, status: msg.status, stats: null });
+    return { node, content, meta, key: "", chunked: null, thinking };
   }
 
   private paint(view: Shown, msg: CompareMessage): void {
     const streaming = msg.status === "streaming";
     const text = this.textOf(msg);
-    const key = JSON.stringify([text, msg.status, msg.error, streaming ? null : msg.stats]);
+    const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
+    if (!streaming) this.liveReasoning.delete(msg.id);
+    const key = JSON.stringify([text, reasoning.length, msg.status, msg.error, streaming ? null : msg.stats]);
     if (key === view.key) return;
     view.key = key;
+    view.thinking?.update({ text: reasoning, streaming, answered: text !== "", status: msg.status, stats: msg.stats });
     view.node.dataset.status = msg.status;
     if (streaming) view.node.setAttribute("aria-busy", "true");
     else view.node.removeAttribute("aria-busy");
     if (msg.role === "user") view.content.textContent = text;
-    else {
+    else if (text.length <= WHOLE_MAX) {
+      view.chunked = null;
       view.content.innerHTML = text === "" ? "" : this.render(text);
-      if (streaming) view.content.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
+      addCodeCopyButtons(view.content);
+    } else {
+      // A long reply is rendered in pieces, the tail again per frame, so the page never freezes (chunks.ts).
+      view.content.querySelector(":scope > .nbchat-typing")?.remove();
+      if (!view.chunked?.attached) {
+        view.chunked = new ChunkedRenderer(view.content, { render: this.render, decorate: addCodeCopyButtons });
+      }
+      if (view.chunked.show(text, !streaming)) {
+        view.key = ""; // work left: paint again next frame
+        this.markDirty(msg.id);
+      }
+    }
+    if (msg.role === "assistant" && streaming) {
+      view.content.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
     }
     view.meta.replaceChildren();
     if (msg.status === "error") {
       view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
     } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: msg.error }));
+    if (!streaming && typeof msg.stats?.notice === "string") view.meta.append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const line = h("div", { class: "nbchat-meta" });
     const badge = BADGES[msg.status];
     if (badge) line.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: badge }));

@@ -3,7 +3,7 @@
 import { AttachmentTray } from "./attachments";
 import { h, listen } from "./dom";
 import { type Completion, MentionPopup } from "./mention";
-import type { Attachment, ChatModel, ClientMessage, PendingAttachment } from "./types";
+import type { Attachment, ClientMessage, ComposerModel, PendingAttachment } from "./types";
 
 export type NoticeLevel = "info" | "warning" | "error";
 
@@ -36,7 +36,7 @@ export class Controls {
   private draftTimer: ReturnType<typeof setTimeout> | null = null;
   private lastDraft = "";
 
-  constructor(private readonly model: ChatModel) {
+  constructor(private readonly model: ComposerModel) {
     this.textarea = h("textarea", {
       class: "nbchat-input",
       "aria-label": "Message",

@@ -1,7 +1,7 @@
 // `@name` in the message box: the kernel's variables offered as you type (name and type), completed on
 // Enter, Tab or a click. The kernel attaches each `@name` it knows when the message is sent.
 import { h, uniqueId } from "./dom";
-import type { ChatModel } from "./types";
+import type { ComposerModel } from "./types";
 
 /** The `@word` being typed just before the caret, or null. */
 export function mentionAt(text: string, caret: number): { start: number; prefix: string } | null {
@@ -23,7 +23,7 @@ export class MentionPopup {
   private at: { start: number; prefix: string } | null = null;
 
   constructor(
-    private readonly model: ChatModel,
+    private readonly model: ComposerModel,
     private readonly textarea: HTMLTextAreaElement,
   ) {
     this.element = h("div", { class: "nbchat-mentions", role: "listbox", id: uniqueId("mentions"), "aria-label": "Variables", hidden: true });

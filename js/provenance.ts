@@ -41,6 +41,11 @@ function stopList(stop: unknown): string {
   return stop.map((s) => JSON.stringify(String(s))).join(", ");
 }
 
+function thinkingSetting(value: boolean | null | undefined, via: string | undefined): string {
+  const choice = value === true ? "on" : value === false ? "off" : "model default";
+  return via && value !== null && value !== undefined ? `${choice} (${via})` : choice;
+}
+
 function row(term: string, value: string): HTMLElement[] {
   return [h("dt", { text: term }), h("dd", { text: value })];
 }
@@ -55,6 +60,12 @@ function statsRows(stats: Stats | null | undefined): HTMLElement[] {
     ...row("Duration", num(s.duration_s, 2, " s")),
     ...row("Finish reason", formatFinishReason(s.finish_reason)),
   ];
+  if (isNumber(s.thinking_s) || isNumber(s.first_answer_s)) {
+    const tokens = isNumber(s.thinking_tokens) ? ` · ${s.thinking_tokens_estimated ? "~" : ""}${s.thinking_tokens} tokens` : "";
+    rows.push(...row("Time thinking", `${num(s.thinking_s, 2, " s")}${tokens}`));
+    rows.push(...row("First answer token", num(s.first_answer_s, 2, " s")));
+  }
+  if (s.tokens_estimated) rows.push(...row("Token counts", "estimated: the server reported no usage"));
   if (isNumber(s.left_out) && s.left_out > 0) {
     rows.push(...row("Left out", `${s.left_out} earlier message${s.left_out === 1 ? "" : "s"} (context window)`));
   }
@@ -109,6 +120,7 @@ export function renderProvenance(data: Provenance | null | undefined): HTMLEleme
     ...row("Temperature", temperature(settings.temperature)),
     ...row("Top p", num(settings.top_p)),
     ...row("Stop sequences", stopList(settings.stop)),
+    ...row("Thinking", thinkingSetting(settings.thinking, data.thinking_switch)),
     ...row("System message", data.system_prompt ? data.system_prompt : "none"),
     ...statsRows(data.stats),
   ]);

@@ -1,14 +1,20 @@
-// The protocol shared with the Python side (nbchat/_widget.py): synced traits
-// and the custom messages that travel in both directions.
+// The protocol shared with the Python side (nbchat/_view.py, used by nbchat/_widget.py): synced traits and the
+// custom messages that travel in both directions. js/protocol.json is the one schema both sides are checked
+// against (js/__tests__/protocol.test.ts, tests/test_protocol.py).
 import type { AnyModel } from "@anywidget/types";
 
 export type Role = "user" | "assistant";
 export type MessageStatus = "done" | "streaming" | "stopped" | "error" | "incomplete";
 export type ChatStatus = "loading" | "ready" | "generating" | "error";
 
+/** A reply's `stats` (Python: `ReplyStats` in nbchat/_view.py; both checked against js/protocol.json). */
 export interface Stats {
   tokens?: number | null;
   prompt_tokens?: number | null;
+  /** Prompt tokens served from the backend's cache (prefix reuse), if it says. */
+  cached_tokens?: number | null;
+  /** Requests sent again after a temporary failure (absent: none). */
+  retries?: number;
   ttft_s?: number | null;
   tokens_per_s?: number | null;
   duration_s?: number | null;
@@ -16,6 +22,16 @@ export interface Stats {
   backend?: string;
   model?: string;
   left_out?: number;
+  /** Seconds from the request to the first answer text (`ttft_s` counts the first token of either kind). */
+  first_answer_s?: number | null;
+  /** Seconds from the first reasoning text to the first answer text (or the end). */
+  thinking_s?: number | null;
+  thinking_tokens?: number | null;
+  thinking_tokens_estimated?: boolean;
+  /** `tokens` is an estimate: the server reported no usage. */
+  tokens_estimated?: boolean;
+  /** Something to know about this reply that is not an error (e.g. `thinking=` not applied). */
+  notice?: string;
 }
 
 /** An image or text part of a user message besides its text (nbchat/_attachments.py `Attachment.to_dict`). */
@@ -42,6 +58,8 @@ export interface ChatMessage {
   id: string;
   role: Role;
   content: string;
+  /** A reasoning model's thoughts before the answer; "" or missing when none. */
+  reasoning?: string;
   status: MessageStatus;
   error: string | null;
   stats: Stats | null;
@@ -100,6 +118,8 @@ export interface GenerationSettings {
   temperature?: number | null;
   top_p?: number | null;
   stop?: string[] | null;
+  /** true: think first; false: answer at once; null: the model's default. */
+  thinking?: boolean | null;
 }
 
 /** A content part of a request as Details shows it. */
@@ -116,6 +136,8 @@ export interface Provenance {
   /** The rendered prompt text, for backends that take one string; null otherwise. */
   prompt: string | null;
   stats: Stats | null;
+  /** How `thinking=` reaches this model, in words ("" when it has no switch). */
+  thinking_switch?: string;
 }
 
 export interface ChatTraits {
@@ -130,6 +152,8 @@ export interface ChatTraits {
   temperature: number;
   temperature_limit: number;
   use_history: boolean;
+  /** Reasoning models: think first ("on"), answer at once ("off"), or the model's default. */
+  thinking?: "default" | "on" | "off";
   context?: ContextInfo | null;
   /** The model evaluates a question's prompt while it is typed (local llama.cpp): send drafts. */
   prefill_drafts?: boolean;
@@ -137,13 +161,16 @@ export interface ChatTraits {
 
 export type ChatModel = AnyModel<ChatTraits>;
 
+/** What the composer (controls, attachment tray, `@` completion) reads of a model: Chat's and Compare's both fit. */
+export type ComposerModel = AnyModel<Pick<ChatTraits, "status" | "prefill_drafts">>;
+
 /** Name of the synced trait that holds the committed messages. */
 export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 
 /** Python → browser. */
 export type ServerMessage =
-  | { kind: "delta"; id: string; text: string }
-  | { kind: "sync"; id: string; text: string }
+  | { kind: "delta"; id: string; text: string; reasoning?: string }
+  | { kind: "sync"; id: string; text: string; reasoning?: string }
   | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string; attachments?: PendingAttachment[] }
   | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
   | { kind: "completions"; request: number; items: { name: string; type: string }[] }

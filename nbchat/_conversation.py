@@ -1,4 +1,4 @@
-"""The conversation controller: history, settings, a worker thread, cancellation. No widget import.
+"""The conversation controller: history and its editing, settings, a worker thread, cancellation. No widget import.
 
 Data path of one turn::
 
@@ -9,33 +9,45 @@ Data path of one turn::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from ._editing import HistoryEditing
 from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
+from ._persist import (
+    conversation_to_dict,
+    read_conversation,
+    read_tree,
+    request_code,
+    to_markdown,
+    validate_messages,
+    write_conversation,
+)
 from ._policy import cap_settings, current_policy
 from ._redact import redact_text, redact_url, redacting_logger
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 
-__all__ = ["Conversation", "ConversationEvent"]
+__all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 Status = Literal["loading", "ready", "generating", "error"]
 
+_STOP_GRACE_S = 5.0  # how long ask(timeout=) waits for the reply it stopped to end
 # Backend options never copied into `spec` (saved files, "Copy as code"): keys, tokens, headers, ...
 _SECRET_OPTION = re.compile(r"key|token|secret|passw|auth|credential|header|cookie", re.IGNORECASE)
 
@@ -46,20 +58,21 @@ class ConversationEvent:
 
     Attributes
     ----------
-    kind : {"status", "message", "delta", "tree", "clear"}
+    kind : {"status", "message", "delta", "reasoning", "tree", "clear"}
         ``status``: ``status``/``text``/``progress`` changed. ``message``: ``message`` was added or committed
-        (its final text, status and stats). ``delta``: ``text`` was appended to the streaming ``message``.
+        (its final text, reasoning, status and stats). ``delta``: ``text`` was appended to the streaming
+        ``message``'s answer. ``reasoning``: ``text`` was appended to its reasoning (thinking).
         ``tree``: the visible branch or a message's flags changed (edit, branch switch, delete, pin, exclude,
         history replaced). ``clear``: the history was emptied.
     """
 
-    kind: Literal["status", "message", "delta", "tree", "clear"]
+    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear"]
     message: ChatMessage | None = None
     text: str = ""
     progress: float | None = None
 
 
-class Conversation(HistoryEditing):
+class Conversation:
     """A chat with one model: history, settings and streaming generation, usable from plain Python.
 
     Parameters
@@ -86,11 +99,18 @@ class Conversation(HistoryEditing):
         Nucleus sampling mass in (0, 1].
     stop : list of str, optional
         Stop sequences; never part of the reply.
+    thinking : bool or None, default None
+        Reasoning models: think before answering (``True``), answer at once (``False``), or the model's default
+        (``None``). Mapped per backend (``enable_thinking`` for chat templates that take it, the source's switch
+        online); a reply notes it where the model has no switch. See :class:`~nbchat.GenerationSettings`.
     history : bool, default True
         Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
-    load : {"background", "now", "lazy"}, default "background"
-        When to load the model: in a background thread at once (the widget shows progress), before returning,
-        or at the first question.
+    prepare : {"background", "now", "lazy"}, default "background"
+        When to prepare the model (load its weights, check the server): in a background thread at once (the widget
+        shows progress), before returning, or at the first question.
+    load : {"background", "now", "lazy"}, optional
+        Deprecated (a ``FutureWarning``): the old name of ``prepare``; ``load`` now means reading a file
+        (:meth:`load`).
     retries : int, default 2
         How often a failed request is sent again by itself when the failure is temporary (connection refused,
         429 with ``Retry-After``, 502/503/504), only before any text of the reply arrived; the status line shows
@@ -131,8 +151,10 @@ class Conversation(HistoryEditing):
         temperature: float = DEFAULT_TEMPERATURE,
         top_p: float = 1.0,
         stop: list[str] | tuple[str, ...] = (),
+        thinking: bool | None = None,
         history: bool = True,
-        load: Literal["background", "now", "lazy"] = "background",
+        prepare: Literal["background", "now", "lazy"] = "background",
+        load: Literal["background", "now", "lazy"] | None = None,
         retries: int = DEFAULT_RETRIES,
         save_to: str | Path | None = None,
         image_max_side: int = DEFAULT_MAX_SIDE,
@@ -150,7 +172,9 @@ class Conversation(HistoryEditing):
         self.image_max_side = image_max_side
         self.attachment_tokens = attachment_tokens
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
-            GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop)),
+            GenerationSettings(
+                max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop), thinking=thinking
+            ),
             quiet_defaults=True,
         )
         self.system_prompt = system_prompt
@@ -180,6 +204,7 @@ class Conversation(HistoryEditing):
         self._busy = False
         self._streaming: ChatMessage | None = None
         self._parts: list[str] = []
+        self._thoughts: list[str] = []  # reasoning deltas of the reply being streamed
         self.status: Status = "loading"
         self.status_text = f"loading {self.backend.model}…"
         self.progress: float | None = None
@@ -188,15 +213,17 @@ class Conversation(HistoryEditing):
         self._load_started = False
         self.save_to = Path(save_to) if save_to is not None else None
         if self.save_to is not None and self.save_to.exists():
-            from ._persist import read_tree
-
             self._tree = read_tree(self.save_to)
-        if load == "now":
+        if load is not None:
+            msg = f"Conversation(load={load!r}) is now Conversation(prepare={load!r}); load= will be removed."
+            warnings.warn(msg, FutureWarning, stacklevel=2)
+            prepare = load
+        if prepare == "now":
             self._start_load().result()
-        elif load == "background":
+        elif prepare == "background":
             self._start_load()
-        elif load != "lazy":
-            msg = f"load must be 'background', 'now' or 'lazy', got {load!r}."
+        elif prepare != "lazy":
+            msg = f"prepare must be 'background', 'now' or 'lazy', got {prepare!r}."
             raise ValueError(msg)
 
     # ------------------------------------------------------------------ settings
@@ -264,7 +291,7 @@ class Conversation(HistoryEditing):
             return
         self._set_status("loading", f"loading {self.backend.model}…")
         try:
-            self.backend.load(progress=lambda text, fraction: self._set_status("loading", text, fraction))
+            self.backend.prepare(progress=lambda text, fraction: self._set_status("loading", text, fraction))
         except Exception as exc:
             logger.debug("loading %s failed", self.backend.model, exc_info=True)
             self.load_error = exc
@@ -278,13 +305,19 @@ class Conversation(HistoryEditing):
         device = self.backend.describe().get("device")
         return f"ready · {device}" if device else "ready"
 
-    def wait_until_loaded(self, timeout: float | None = None) -> None:
-        """Block until the model is loaded (or failed to load).
+    def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Block until the model is prepared (weights loaded, server checked), or failed to be.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default: no limit.
 
         Raises
         ------
         NbchatError
-            If loading failed (the message says why) or did not finish within ``timeout`` seconds.
+            If preparing failed (the message says why; the cause is also in :attr:`load_error`) or did not finish
+            within ``timeout`` seconds.
         """
         if not self._load_started:
             self._start_load()
@@ -293,6 +326,12 @@ class Conversation(HistoryEditing):
             raise NbchatError(msg)
         if self.load_error is not None:
             raise NbchatError(str(self.status_text)) from self.load_error
+
+    def wait_until_loaded(self, timeout: float | None = None) -> None:
+        """Deprecated (a ``FutureWarning``): the old name of :meth:`wait_until_ready`."""
+        msg = "Conversation.wait_until_loaded() is now wait_until_ready(); the old name will be removed."
+        warnings.warn(msg, FutureWarning, stacklevel=2)
+        self.wait_until_ready(timeout)
 
     # ------------------------------------------------------------------ history
     @property
@@ -318,6 +357,20 @@ class Conversation(HistoryEditing):
                 return None
             return self._streaming.id, "".join(self._parts)
 
+    def partial_reasoning(self) -> str:
+        """The reasoning so far of the reply being streamed (``""`` when none, or when nothing streams)."""
+        with self._lock:
+            return "".join(self._thoughts) if self._streaming is not None else ""
+
+    @property
+    def thinking(self) -> bool | None:
+        """The thinking setting for the next reply: True (on), False (off), None (the model's default)."""
+        return self._settings.thinking
+
+    @thinking.setter
+    def thinking(self, value: bool | None) -> None:
+        self.settings = self._settings.replace(thinking=value)
+
     def clear(self) -> None:
         """Stop any reply in progress and empty the history (settings are kept)."""
         self.stop()
@@ -331,6 +384,172 @@ class Conversation(HistoryEditing):
         if self._busy:
             msg = f"A reply is still being generated; wait for it or press Stop, then {action}."
             raise ConversationBusyError(msg)
+
+    # ------------------------------------------------------------------ editing
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The visible history as OpenAI-style dicts ``[{"role": ..., "content": ...}, ...]``.
+
+        Setting it replaces the whole conversation with these messages (validated: roles ``user`` and
+        ``assistant`` — a leading ``system`` message becomes :attr:`system_prompt` — and string contents).
+
+        Raises
+        ------
+        ValueError, TypeError
+            On a malformed list; the conversation is left unchanged.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            return [m.to_openai() for m in self._tree.branch()]
+
+    @messages.setter
+    def messages(self, value: list[dict[str, str]]) -> None:
+        system, records = validate_messages(value)
+        with self._lock:
+            self._refuse_while_busy("replace the history")
+            self._tree.clear()
+            for record in records:
+                self._tree.append(ChatMessage(record["role"], record["content"], attachments=record["attachments"]))
+            if system is not None:
+                self.system_prompt = system
+        self._changed()
+
+    def regenerate(self, message_id: str | None = None) -> Future[ChatMessage]:
+        """Generate a new answer to the same question; the old one stays as an alternative ("‹ 1/2 ›").
+
+        Parameters
+        ----------
+        message_id : str, optional
+            An assistant message; default: the last one of the visible branch.
+
+        Raises
+        ------
+        ValueError
+            If there is no assistant message to regenerate.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            self._refuse_while_busy("regenerate")
+            target = self._tree.get(message_id) if message_id else self._last_of_role("assistant")
+            if target is None or target.role != "assistant" or target.parent is None:
+                msg = "There is no answer to regenerate yet; send a message first."
+                raise ValueError(msg)
+            self.check_images(self._tree.get(target.parent).attachments)
+            return self._reply_to(self._tree.get(target.parent))
+
+    def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
+        """Replace a user message by ``text`` as a new alternative, and answer it; later turns are kept aside.
+
+        Raises
+        ------
+        ValueError
+            If ``message_id`` is not a user message or ``text`` is empty.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        check_text(text)
+        with self._lock:
+            self._refuse_while_busy("edit")
+            original = self._tree.get(message_id)
+            if original.role != "user":
+                msg = "Only your own messages can be edited; regenerate an answer instead."
+                raise ValueError(msg)
+            self.check_images(original.attachments)
+            edited = ChatMessage("user", text, pinned=original.pinned, attachments=list(original.attachments))
+            user = self._tree.add(edited, original.parent)
+            return self._reply_to(user)
+
+    def switch_branch(self, message_id: str, step: int) -> str:
+        """Show the alternative ``step`` places after ``message_id`` (‹ = -1, › = +1); returns the shown id."""
+        with self._lock:
+            self._refuse_while_busy("switch versions")
+            shown = self._tree.step(message_id, step)
+        self._changed()
+        return shown
+
+    def delete(self, message_id: str) -> None:
+        """Delete one message; the messages after it stay (they follow its predecessor).
+
+        Raises
+        ------
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            self._refuse_while_busy("delete")
+            self._tree.delete(message_id)
+            self._requests.pop(message_id, None)
+        self._changed()
+
+    def set_flags(self, message_id: str, *, pinned: bool | None = None, excluded: bool | None = None) -> None:
+        """Pin a message (always sent, even when older ones are left out) or exclude it (never sent)."""
+        with self._lock:
+            node = self._tree.get(message_id)
+            if pinned is not None:
+                node.pinned = bool(pinned)
+            if excluded is not None:
+                node.excluded = bool(excluded)
+        self._changed()
+
+    def _last_of_role(self, role: str) -> ChatMessage | None:
+        return next((m for m in reversed(self._tree.branch()) if m.role == role), None)
+
+    # ------------------------------------------------------------------ files and text
+    def save(self, path: str | Path) -> Path:
+        """Write the conversation (every branch, settings, model spec; never keys) as versioned JSON.
+
+        See :mod:`nbchat._persist` for the format. Returns the path written.
+        """
+        description, settings = self.backend.describe(), self.settings
+        with self._lock:
+            data = conversation_to_dict(
+                self._tree,
+                spec=self.spec,
+                description=description,
+                system_prompt=self.system_prompt,
+                settings=settings,
+                history=self.use_history,
+            )
+        return write_conversation(data, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Conversation:
+        """Open a conversation saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The JSON file.
+        spec, **options
+            Override the saved model spec and settings (needed when the saved model was a Python object). A file
+            may set only the backend options in :data:`nbchat._persist.LOADABLE_OPTIONS` (engine, context window,
+            timeout, ...); others (``base_url``, ``headers``, ...) must be passed here. A server URL saved in the
+            file gets no key from the environment or ``.env`` (pass ``api_key=`` here to send one).
+
+        Raises
+        ------
+        NbchatError
+            If the file is not a valid nbchat conversation, or sets an option a file may not set (the message names
+            it and says how to pass it in code).
+        """
+        saved = read_conversation(Path(path), spec, options)
+        conv = cls(saved.spec, **saved.options)
+        with conv._lock:
+            conv._tree = saved.tree
+        conv._changed()
+        return conv
+
+    def to_markdown(self, *, html: bool = True) -> str:
+        """The visible conversation as a readable Markdown transcript (``html=False``: reasoning as a quote, not a
+        ``<details>`` section; see :func:`nbchat._persist.to_markdown`)."""
+        description = self.backend.describe()
+        return to_markdown(self.history, system_prompt=self.system_prompt, description=description, html=html)
+
+    def request_code(self, message_id: str) -> str:
+        """A runnable Python snippet that re-sends exactly the request behind an assistant message."""
+        return request_code(self.request_of(message_id), self.spec)
 
     # ------------------------------------------------------------------ what is sent
     def build_messages(self, text: str | None = None) -> list[dict[str, str]]:
@@ -388,7 +607,7 @@ class Conversation(HistoryEditing):
             system, sent, settings = self._requests[message_id]
         images = self.backend.image_input is not False
         head = [{"role": "system", "content": system}] if system.strip() else []
-        messages = head + [m.to_openai(images) for m in sent]
+        messages = head + [m.to_openai(images, reasoning=self.backend.send_reasoning) for m in sent]
         return {
             **self.backend.describe(),
             "settings": dataclasses.asdict(settings),
@@ -396,6 +615,7 @@ class Conversation(HistoryEditing):
             "messages": messages,
             "prompt": self.backend.render_prompt(messages),
             "stats": dict(reply.stats),
+            "thinking_switch": self.backend.thinking_switch,  # how thinking= reaches this model, in words
         }
 
     # ------------------------------------------------------------------ generation
@@ -481,7 +701,7 @@ class Conversation(HistoryEditing):
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
         self._requests[reply.id] = (self.system_prompt, selection.sent, self.settings)
         reply.stats = {"left_out": len(selection.left_out)}
-        self._streaming, self._parts = reply, []
+        self._streaming, self._parts, self._thoughts = reply, [], []
         if not self._load_started:
             self._start_load()
         settings, cancel = self.settings, self._cancel
@@ -533,14 +753,24 @@ class Conversation(HistoryEditing):
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
         (or Ctrl+C) stops generation and keeps the partial reply, marked "stopped".
 
+        Parameters
+        ----------
+        text : str
+            The user's message.
+        timeout : float, optional
+            Seconds to wait for the whole reply; default: no limit. When they are up, the reply is stopped (its
+            partial text is kept, marked "stopped") and ``TimeoutError`` is raised.
+
         Raises
         ------
         ValueError, ConversationBusyError
             As :meth:`send`.
         GenerationError
             If the reply failed; its partial text stays in the history and is in ``error.partial``.
+        TimeoutError
+            If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
-        return _wait(self, self.send(text, attachments=attachments), timeout)
+        return wait_for_reply(self, self.send(text, attachments=attachments), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -559,6 +789,11 @@ class Conversation(HistoryEditing):
                 self._parts.append(delta)
             self._emit(ConversationEvent("delta", message=reply, text=delta))
 
+        def on_reasoning(delta: str) -> None:
+            with self._lock:
+                self._thoughts.append(delta)
+            self._emit(ConversationEvent("reasoning", message=reply, text=delta))
+
         unseen = self.backend.image_input is False and _has_image_parts(messages)  # known only after loading
         if self.load_error is not None or unseen:
             from ._generation import ReplyOutcome, describe_error
@@ -572,13 +807,21 @@ class Conversation(HistoryEditing):
                 self._set_status("generating", text or generating)
 
             outcome = run_reply(
-                self.backend, messages, settings, cancel, on_delta, retries=self.retries, on_status=on_status
+                self.backend,
+                messages,
+                settings,
+                cancel,
+                on_delta,
+                retries=self.retries,
+                on_status=on_status,
+                on_reasoning=on_reasoning,
             )
         with self._lock:
             reply.content = "".join(self._parts)
+            reply.reasoning = "".join(self._thoughts).rstrip()  # models end their thoughts with blank lines
             reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
             reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
-            self._streaming, self._parts = None, []
+            self._streaming, self._parts, self._thoughts = None, [], []
             self._busy = False
         self._emit(ConversationEvent("message", message=reply))
         if self.load_error is not None:
@@ -614,14 +857,37 @@ def _public(description: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in description.items() if k in ("backend", "model")}
 
 
-def _wait(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
-    """Block on a reply; Ctrl+C / kernel interrupt stops it (partial text kept) and re-raises."""
+def wait_for_reply(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
+    """Block until ``future`` (a reply of ``conversation``) is done; return its text.
+
+    Ctrl+C / a kernel interrupt stops the reply (partial text kept) and re-raises; so does running out of
+    ``timeout`` seconds, as ``TimeoutError``. The reply is finished (stopped) when either is raised, unless its
+    backend ignores Stop for more than a few seconds.
+
+    Raises
+    ------
+    GenerationError
+        If the reply failed or is incomplete; its partial text is in ``error.partial``.
+    TimeoutError
+        If ``timeout`` seconds passed first.
+    KeyboardInterrupt
+        After stopping the reply.
+    """
     try:
         reply = future.result(timeout)
     except KeyboardInterrupt:
         conversation.stop()
         future.result()
         raise
+    except FutureTimeoutError as exc:  # the builtin TimeoutError from Python 3.11 on, another class on 3.10
+        conversation.stop()
+        with contextlib.suppress(FutureTimeoutError):
+            future.result(_STOP_GRACE_S)
+        msg = (
+            f"No complete reply within {timeout} s; it was stopped (its partial text is kept, marked 'stopped'). "
+            "Ask with a larger timeout=, or lower max_new_tokens."
+        )
+        raise TimeoutError(msg) from exc
     if reply.status in ("error", "incomplete"):
         raise GenerationError(reply.error or "generation failed", partial=reply.content)
     return reply.content

@@ -8,10 +8,10 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                 "object": bool (the model was a Python object: pass it again to load),
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
-                   "stop": [str], "history": bool},
-      "messages": [{"id", "parent", "role", "content", "status", "error", "stats", "pinned", "excluded",
-                    "created", "attachments": [{"kind", "media_type", "name", "sha256", "text", "width",
-                    "height", "thumbnail", "note"}, ...]}, ...],  # every message of every branch, parents first
+                   "stop": [str], "history": bool, "thinking": bool | null (optional)},
+      "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
+                    "stats", "pinned", "excluded", "created", "attachments": [{"kind", "media_type", "name",
+                    "sha256", "text", "width", "height", "thumbnail", "note"}, ...]}, ...],  # parents first
       "selected": {"<parent id or empty>": "<child id shown>", ...},
       "images": {"<sha256>": "<base64 of the image bytes>", ...}  # each image once, however often attached
     }
@@ -29,21 +29,22 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from ._attachments import AttachmentError, approx_tokens, attachment_from_dict
 from ._errors import NbchatError
 from ._messages import ChatMessage
+from ._settings import GenerationSettings
 from ._tree import MessageTree
-
-if TYPE_CHECKING:
-    from ._conversation import Conversation
 
 __all__ = [
     "FORMAT",
     "LOADABLE_OPTIONS",
     "VERSION",
+    "ConversationFileError",
+    "SavedConversation",
     "conversation_to_dict",
     "read_conversation",
     "read_tree",
@@ -86,39 +87,56 @@ class ConversationFileError(NbchatError, ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- to and from dicts
-def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
-    """The conversation in the file format above (a new dict; JSON-serialisable)."""
-    with conv._lock:
-        tree = conv.tree
-        ordered: list[ChatMessage] = []
-        stack = list(reversed(tree.children.get("", [])))
-        while stack:  # depth-first, children in creation order: parents always come first
-            node = tree.nodes[stack.pop()]
-            ordered.append(node)
-            stack.extend(reversed(tree.children.get(node.id, [])))
-        kept_messages = [m for m in ordered if m.status != "streaming"]
-        messages = [m.to_dict() for m in kept_messages]
-        images = {
-            a.sha256: base64.b64encode(a.data).decode("ascii")
-            for m in kept_messages
-            for a in m.attachments
-            if a.kind == "image"
-        }
-        kept = {m["id"] for m in messages}
-        selected = {k: v for k, v in tree.selected.items() if v in kept}
-    info = conv.backend.describe()
-    settings = conv.settings
+def conversation_to_dict(
+    tree: MessageTree,
+    *,
+    spec: Mapping[str, Any],
+    description: Mapping[str, Any],
+    system_prompt: str,
+    settings: GenerationSettings,
+    history: bool,
+) -> dict[str, Any]:
+    """The file format above, from plain data (a new dict; JSON-serialisable).
+
+    Parameters
+    ----------
+    tree : MessageTree
+        Every message; the caller holds whatever lock guards it. Streaming messages are left out.
+    spec : mapping
+        How the model was given (``Conversation.spec``: ``spec``, ``model``, ``source``, ``object``, ``options``).
+    description : mapping
+        ``Backend.describe()``: its ``backend`` and ``model`` are saved as ``backend`` and ``name``.
+    system_prompt, settings, history
+        The conversation's system message, generation settings and "send earlier turns" flag.
+    """
+    ordered: list[ChatMessage] = []
+    stack = list(reversed(tree.children.get("", [])))
+    while stack:  # depth-first, children in creation order: parents always come first
+        node = tree.nodes[stack.pop()]
+        ordered.append(node)
+        stack.extend(reversed(tree.children.get(node.id, [])))
+    kept_messages = [m for m in ordered if m.status != "streaming"]
+    messages = [m.to_dict() for m in kept_messages]
+    images = {
+        a.sha256: base64.b64encode(a.data).decode("ascii")
+        for m in kept_messages
+        for a in m.attachments
+        if a.kind == "image"
+    }
+    kept = {m["id"] for m in messages}
+    selected = {k: v for k, v in tree.selected.items() if v in kept}
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {**conv.spec, "backend": info.get("backend"), "name": info.get("model")},
+        "model": {**spec, "backend": description.get("backend"), "name": description.get("model")},
         "settings": {
-            "system_prompt": conv.system_prompt,
+            "system_prompt": system_prompt,
             "max_new_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "stop": list(settings.stop),
-            "history": conv.use_history,
+            "history": history,
+            "thinking": settings.thinking,
         },
         "messages": messages,
         "selected": selected,
@@ -182,8 +200,8 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
     if not isinstance(raw, dict):
         msg = f"{where} is not an object."
         raise ConversationFileError(msg)
-    checks = {
-        "id": lambda v: isinstance(v, str) and v and v not in tree.nodes,
+    checks: dict[str, Callable[[Any], bool]] = {
+        "id": lambda v: isinstance(v, str) and v != "" and v not in tree.nodes,
         "parent": lambda v: v is None or (isinstance(v, str) and v in tree.nodes),
         "role": lambda v: v in _ROLES,
         "content": lambda v: isinstance(v, str),
@@ -198,6 +216,10 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         if key not in raw or not ok(raw[key]):
             msg = f"{where} has a missing or invalid {key!r}: {str(raw.get(key))[:80]!r}."
             raise ConversationFileError(msg)
+    reasoning = raw.get("reasoning", "")  # optional: files written before reasoning was kept have none
+    if not isinstance(reasoning, str):
+        msg = f"{where} has an invalid 'reasoning': {str(reasoning)[:80]!r} (expected text)."
+        raise ConversationFileError(msg)
     attachments = raw.get("attachments", [])
     if not isinstance(attachments, list):
         msg = f"{where} has attachments that are not a list."
@@ -211,6 +233,7 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         attachments=parts,
         role=raw["role"],
         content=raw["content"],
+        reasoning=reasoning,
         status=raw["status"],
         error=raw["error"],
         stats=dict(raw["stats"]),
@@ -256,7 +279,8 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
         if role not in _ROLES:
             msg = f"messages[{n}] has role {role!r}; use 'user' or 'assistant' (a 'system' message only first)."
             raise ConversationFileError(msg)
-        content, attachments = m["content"], []
+        content = m["content"]
+        attachments: list[Any] = []
         if isinstance(content, list):
             content, attachments = _from_parts(content, f"messages[{n}]")
         out.append({"role": role, "content": content, "attachments": attachments})
@@ -266,7 +290,8 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
 def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
     from ._attachments import image_attachment
 
-    texts, images = [], []
+    texts: list[str] = []
+    images: list[Any] = []
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
@@ -288,9 +313,12 @@ def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def write_conversation(conv: Conversation, path: Path) -> Path:
-    """Write atomically (temporary file, then rename), so an interrupted save never leaves half a file."""
-    text = json.dumps(conversation_to_dict(conv), ensure_ascii=False, indent=1)
+def write_conversation(data: Mapping[str, Any], path: Path) -> Path:
+    """Write ``data`` (from :func:`conversation_to_dict`) as JSON to ``path``; returns ``path``.
+
+    Atomic (temporary file, then rename), so an interrupted save never leaves half a file.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -315,8 +343,27 @@ def read_tree(path: Path) -> MessageTree:
     return tree_from_dict(_read_json(path))
 
 
-def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: dict[str, Any]) -> Conversation:
-    """A new conversation from a saved file; ``spec`` and ``options`` override what the file says."""
+class SavedConversation(NamedTuple):
+    """What :func:`read_conversation` found: the messages, and how to build the conversation again."""
+
+    tree: MessageTree
+    """Every saved message, validated."""
+    spec: Any
+    """The model spec to pass to ``Conversation``: the caller's, else the saved one (``None``: embedded model)."""
+    options: dict[str, Any]
+    """Keyword arguments for ``Conversation``: saved ``model``/``source``, backend options and settings,
+    overridden by the caller's."""
+
+
+def read_conversation(path: Path, spec: Any, options: Mapping[str, Any]) -> SavedConversation:
+    """Read and check a saved file; ``spec`` and ``options`` override what the file says.
+
+    Raises
+    ------
+    ConversationFileError
+        If the file is not a valid conversation, its model was a Python object and ``spec`` is None, or it sets
+        a backend option not in :data:`LOADABLE_OPTIONS` that ``options`` does not override.
+    """
     data = _read_json(path)
     tree = tree_from_dict(data)  # validate everything before building anything
     saved_model, settings = data.get("model") or {}, dict(data.get("settings") or {})
@@ -346,25 +393,34 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]
-    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history")
+    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history", "thinking")
     kwargs.update({k: v for k, v in settings.items() if k in names})
     kwargs.update(options)
-    conv = cls(spec if spec is not None else saved_model.get("spec"), **kwargs)
-    conv._tree = tree
-    conv._changed()
-    return conv
+    return SavedConversation(tree, spec if spec is not None else saved_model.get("spec"), kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- text
-def to_markdown(conv: Conversation) -> str:
-    """A readable transcript of the visible branch: system message, then each message with its status."""
-    info = conv.backend.describe()
+def to_markdown(
+    history: list[ChatMessage], *, system_prompt: str, description: Mapping[str, Any], html: bool = True
+) -> str:
+    """A readable transcript: the system message, then each message of ``history`` with its status.
+
+    ``description`` is ``Backend.describe()`` (its ``model`` and ``backend`` head the transcript).
+
+    A reply's reasoning comes before it: with ``html=True`` as a collapsed ``<details>`` section (Markdown files,
+    GitHub), with ``html=False`` as a quote (for renderers that show raw HTML as text, as the static transcript of
+    saved notebooks does: :func:`nbchat._static_html.markdown_html`).
+    """
+    info = description
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
-    if conv.system_prompt.strip():
-        lines += [f"> **System:** {_quote(conv.system_prompt)}", ""]
-    for m in conv.history:
+    if system_prompt.strip():
+        lines += [f"> **System:** {_quote(system_prompt)}", ""]
+    for m in history:
         who = "User" if m.role == "user" else "Assistant"
-        lines += [f"**{who}:**", "", m.content or "*(no text)*", ""]
+        lines += [f"**{who}:**", ""]
+        if m.reasoning:
+            lines += [*(_thinking_details(m) if html else _thinking_quote(m)), ""]
+        lines += [m.content or "*(no text)*", ""]
         for a in m.attachments:
             size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
             lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
@@ -374,14 +430,43 @@ def to_markdown(conv: Conversation) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _thinking_summary(m: ChatMessage) -> str:
+    summary = "Thoughts (stopped)" if m.status == "stopped" and not m.content else "Thoughts"
+    seconds = m.stats.get("thinking_s")
+    return f"{summary} · {seconds:.0f} s" if isinstance(seconds, (int, float)) else summary
+
+
+def _thinking_quote(m: ChatMessage) -> list[str]:
+    """The reasoning as a Markdown quote headed by its summary (no HTML of its own)."""
+    return [f"> *{_thinking_summary(m)}*", ">", *(f"> {line}" if line else ">" for line in m.reasoning.splitlines())]
+
+
+def _thinking_details(m: ChatMessage) -> list[str]:
+    """Markdown lines: the reasoning of ``m`` as a collapsed ``<details>`` block; its text cannot close the block or
+    add HTML.
+
+    ``<`` and ``&`` are escaped, so a ``</details>`` or a tag in the reasoning shows as text (markdown renderers
+    then sanitize the rest as they do for the answer).
+    """
+    summary = _thinking_summary(m)
+    text = m.reasoning.replace("&", "&amp;").replace("<", "&lt;")
+    return ["<details>", f"<summary>{summary}</summary>", "", text, "", "</details>"]
+
+
 def _quote(text: str) -> str:
     return text.replace("\n", "\n> ")
 
 
-def request_code(conv: Conversation, message_id: str) -> str:
-    """A runnable Python snippet that sends exactly the request that produced ``message_id`` with nbchat."""
-    request = conv.request_of(message_id)
-    spec = conv.spec
+def request_code(request: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """A runnable Python snippet that sends exactly ``request`` again with nbchat.
+
+    Parameters
+    ----------
+    request : mapping
+        ``Conversation.request_of(message_id)``: backend, model, settings and the messages sent.
+    spec : mapping
+        ``Conversation.spec``: how the model was given (a Python object becomes a ``MODEL`` placeholder).
+    """
     settings = request["settings"]
     messages = request["messages"]
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
@@ -407,7 +492,8 @@ def request_code(conv: Conversation, message_id: str) -> str:
         f"    temperature={settings['temperature']!r},",
         f"    top_p={settings['top_p']!r},",
         f"    stop={list(settings['stop'])!r},",
-        "    load='now',",
+        *([f"    thinking={settings['thinking']!r},"] if settings.get("thinking") is not None else []),
+        "    prepare='now',",
     ]
     body = ",\n".join(f"    {m!r}" for m in history)
     text, images = question["content"], []

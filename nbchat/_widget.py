@@ -7,8 +7,7 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 
 from __future__ import annotations
 
-import threading
-import time
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,71 +16,48 @@ import traitlets
 
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
-from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
+from ._view import (
+    AttachRequest,
+    BranchRequest,
+    CodeMessage,
+    CompleteRequest,
+    CompletionsMessage,
+    DeltaBatcher,
+    EditRequest,
+    FlagRequest,
+    MessageRequest,
+    PlainRequest,
+    ProtocolError,
+    ProvenanceMessage,
+    Route,
+    StateSync,
+    SubmitRequest,
+    SyncMessage,
+    TextRequest,
+    TokenRequest,
+    dispatch,
+    message_state,
+    notice,
+)
 
 __all__ = ["Chat"]
 
+logger = logging.getLogger(__name__)
+
 _STATIC = Path(__file__).parent / "static"
 _TRANSCRIPT_MAX_CHARS = 32_000  # the static transcript in saved notebooks keeps the latest messages up to this size
-_DELTA_INTERVAL_S = 1 / 30  # at most ~30 delta messages per second per view model
 _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
 
-
-_EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code"})
+# Browser messages that change the tree without starting a reply: the view is rebuilt before the handler returns.
+_SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
-_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
+_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
+_THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
-
-
-def _message_state(m: ChatMessage) -> dict[str, Any]:
-    """What the browser needs of a message: every field but the creation time (it would churn synced state)."""
-    state = m.to_dict()
-    del state["created"]
-    return state
-
-
-class _DeltaBatcher:
-    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush)."""
-
-    def __init__(self, send: Any, interval: float = _DELTA_INTERVAL_S) -> None:
-        self._send = send
-        self._interval = interval
-        self._lock = threading.Lock()
-        self._id: str | None = None
-        self._parts: list[str] = []
-        self._last = 0.0
-        self._timer: threading.Timer | None = None
-
-    def add(self, message_id: str, text: str) -> None:
-        with self._lock:
-            if self._id != message_id:
-                self._flush_locked()
-                self._id = message_id
-            self._parts.append(text)
-            wait = self._interval - (time.monotonic() - self._last)
-            if wait <= 0:
-                self._flush_locked()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def flush(self) -> None:
-        with self._lock:
-            self._flush_locked()
-
-    def _flush_locked(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._parts and self._id is not None:
-            self._send({"kind": "delta", "id": self._id, "text": "".join(self._parts)})
-            self._last = time.monotonic()
-        self._parts = []
 
 
 class Chat(anywidget.AnyWidget):
@@ -89,10 +65,20 @@ class Chat(anywidget.AnyWidget):
 
     Parameters
     ----------
-    model : str, callable, Backend or None, default None
-        What answers; ``None`` is the embedded SmolLM2-135M-Instruct (offline). See :class:`nbchat.Conversation`.
+    spec : str, client object, callable, Backend or None, default None
+        What answers; ``None`` is the embedded SmolLM2-135M-Instruct (offline). See :class:`nbchat.Conversation`
+        (``model=`` there is the model's name on a server or online source).
     conversation : Conversation, optional
         View an existing conversation instead of creating one (then the other arguments must be left out).
+    namespace : dict, optional
+        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
+        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
+    **options
+        :class:`~nbchat.Conversation` arguments (the settings below, ``model=``, ``source=``, ``save_to=``, ...)
+        and backend options (``device=``, ``api_key=``, ...).
+
+    Other Parameters
+    ----------------
     system_prompt : str, default ""
         The system message (editable under "Advanced options").
     max_new_tokens : int, default 256
@@ -106,11 +92,16 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
-    namespace : dict, optional
-        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
-        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
-    **backend_options
-        Passed to the backend (``device=``, ``dtype=``, ...).
+    thinking : bool or None, default None
+        Reasoning models: think first (True), answer at once (False), or the model's default (None); the
+        "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
+
+    Raises
+    ------
+    TypeError
+        If ``conversation=`` is given together with a spec or options.
+    ModelNotFoundError, ValueError
+        As :class:`~nbchat.Conversation`.
 
     Examples
     --------
@@ -136,6 +127,9 @@ class Chat(anywidget.AnyWidget):
     temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
     temperature_limit = traitlets.Float(MAX_TEMPERATURE).tag(sync=True)
     use_history = traitlets.Bool(True).tag(sync=True)
+    thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
+        sync=True
+    )
 
     def __init__(
         self,
@@ -162,14 +156,33 @@ class Chat(anywidget.AnyWidget):
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             use_history=conversation.use_history,
+            thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
-        self._batcher = _DeltaBatcher(self.send)
+        self._batcher = DeltaBatcher(self.send)
+        self._state = StateSync(self._sync, name="nbchat-chat-sync")
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
-        self._sync_status()
-        self._sync_messages()
+        self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
+        self._routes: dict[str, Route[Any]] = {
+            "submit": Route(SubmitRequest, self._submit),
+            "attach": Route(AttachRequest, self._upload, with_buffers=True),
+            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
+            "complete": Route(CompleteRequest, self._send_completions),
+            "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),
+            "stop": Route(PlainRequest, lambda _: conversation.stop()),
+            "clear": Route(PlainRequest, lambda _: conversation.clear()),
+            "sync": Route(PlainRequest, lambda _: self._send_partial()),
+            "regenerate": Route(MessageRequest, lambda r: conversation.regenerate(r["id"] or None)),
+            "edit": Route(EditRequest, lambda r: conversation.edit(r["id"], r["text"])),
+            "branch": Route(BranchRequest, lambda r: conversation.switch_branch(r["id"], r["step"])),
+            "delete": Route(MessageRequest, lambda r: conversation.delete(r["id"])),
+            "pin": Route(FlagRequest, lambda r: conversation.set_flags(r["id"], pinned=r["value"])),
+            "exclude": Route(FlagRequest, lambda r: conversation.set_flags(r["id"], excluded=r["value"])),
+            "provenance": Route(MessageRequest, self._send_provenance),
+            "code": Route(MessageRequest, self._send_code),
+        }
         self.on_msg(self._on_custom_message)
 
     # ------------------------------------------------------------------ public API
@@ -184,6 +197,7 @@ class Chat(anywidget.AnyWidget):
     @messages.setter
     def messages(self, value: list[dict[str, str]]) -> None:
         self.conversation.messages = value
+        self._state.now()
         self._refresh_transcript()
 
     def on_reply(self, callback: Any) -> Any:
@@ -213,6 +227,7 @@ class Chat(anywidget.AnyWidget):
         try:
             return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
+            self._state.now()
             self._refresh_transcript()
 
     def send_message(self, text: str, *, attachments: Any = None) -> Any:
@@ -226,7 +241,17 @@ class Chat(anywidget.AnyWidget):
     def clear(self) -> None:
         """Stop any reply and empty the conversation."""
         self.conversation.clear()
+        self._state.now()
         self._refresh_transcript()
+
+    def close(self) -> None:
+        """Stop listening to the conversation and close the widget (the conversation stays usable)."""
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            self._batcher.flush()
+            self._state.close()
+        super().close()
 
     def __repr__(self) -> str:
         return f"<nbchat.Chat {self.model_label or self.conversation.backend.model} · {len(self._messages)} messages>"
@@ -258,7 +283,7 @@ class Chat(anywidget.AnyWidget):
         self._displayed = True
 
     def _transcript(self) -> str:
-        text = self.conversation.to_markdown()
+        text = self.conversation.to_markdown(html=False)  # shown through markdown_html: no HTML of its own
         if len(text) > _TRANSCRIPT_MAX_CHARS:
             text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
         return text
@@ -280,84 +305,57 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
-        if event.kind == "delta" and event.message is not None:
-            self._batcher.add(event.message.id, event.text)
-        elif event.kind in ("message", "tree", "clear"):
-            self._batcher.flush()
-            if not self._answer_follows(event):
-                self._sync_messages()
-        elif event.kind == "status":
-            self._sync_status()
+        """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
+        if event.kind in ("delta", "reasoning") and event.message is not None:
+            self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
+            return
+        if event.kind in ("message", "tree", "clear"):
+            self._batcher.flush()  # the text streamed so far reaches the browser before the committed message
+        self._state.request()
 
-    def _answer_follows(self, event: ConversationEvent) -> bool:
-        """A new question whose reply placeholder is announced next: sync both at once, on the reply's event.
-
-        The browser gets the whole history per sync; with thousands of messages, one sync per turn start instead
-        of two keeps the first tokens from queueing behind them.
-        """
-        message = event.message
-        if event.kind != "message" or message is None or message.role != "user":
-            return False
-        partial = self.conversation.partial_reply()
-        if partial is None or partial[0] not in self.conversation.tree.nodes:
-            return False
-        return self.conversation.tree.get(partial[0]).parent == message.id
-
-    def _sync_messages(self) -> None:
+    def _sync(self) -> None:
+        """Rebuild the synced state from the conversation (traits only send what changed); see :class:`StateSync`."""
         conv = self.conversation
-        with conv._lock:
-            branch = conv.history
-            positions = [conv.tree.position(m.id) for m in branch]
+        tree = conv.tree
+        branch = conv.history
+        try:
+            positions = [tree.position(m.id) for m in branch]
+        except (KeyError, ValueError):  # the tree changed between the two reads: the next request rebuilds
+            self._state.request()
+            return
         try:
             context = conv.context_usage()
         except Exception:  # noqa: BLE001 - counting tokens must never break the view
             context = {"used": None, "window": conv.backend.context_window, "reserved": 0, "left_out": []}
         left_out = set(context.pop("left_out"))
+        info = conv.backend.describe()
         with self.hold_sync():
             self._messages = [
-                {**_message_state(m), "branch": list(position), "in_context": m.id not in left_out}
+                {**message_state(m), "branch": list(position), "in_context": m.id not in left_out}
                 for m, position in zip(branch, positions, strict=True)
             ]
             self.context = {**context, "left_out": len(left_out)}
-
-    def _sync_status(self) -> None:
-        conv = self.conversation
-        with self.hold_sync():
             self.status = conv.status
             self.status_text = conv.status_text
             self.progress = conv.progress if conv.status == "loading" else None
-            info = conv.backend.describe()
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
             self.prefill_drafts = conv.backend.can_prefill
             if conv.backend.context_window:
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
-        kind = content.get("kind") if isinstance(content, dict) else None
-        if kind == "submit":
-            self._submit(str(content.get("text", "")), content.get("attachments"))
-        elif kind == "attach":
-            conv = self.conversation
-            self.send(self._attachments.upload(content, buffers, max_side=conv.image_max_side,
-                                               tokens=conv.attachment_tokens))  # fmt: skip
-        elif kind == "detach":
-            self._attachments.forget([content.get("token")])
-        elif kind == "complete":
-            items = self._attachments.completions(str(content.get("prefix", "")))
-            self.send({"kind": "completions", "request": content.get("request"), "items": items})
-        elif kind == "draft":
-            self.conversation.prefill(str(content.get("text", "")))
-        elif kind == "stop":
-            self.conversation.stop()
-        elif kind == "clear":
-            self.conversation.clear()
-        elif kind == "sync":
-            partial = self.conversation.partial_reply()
-            if partial is not None:
-                self.send({"kind": "sync", "id": partial[0], "text": partial[1]})
-        elif kind in _EDITS:
-            self._edit_from_browser(kind, content)
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
+        try:
+            dispatch(self._routes, content, buffers)
+        except (KeyError, ValueError, NbchatError) as exc:  # ProtocolError is a ValueError
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            if isinstance(exc, ProtocolError):
+                logger.warning("nbchat ignored a browser message: %s", text)
+            self.send(notice(str(text)))
+            return
+        if content.get("kind") in _SETTLE_NOW:
+            self._state.now()
 
     # ------------------------------------------------------------------ attachments from the browser
     @property
@@ -369,45 +367,45 @@ class Chat(anywidget.AnyWidget):
     def namespace(self, value: dict[str, Any] | None) -> None:
         self._attachments.namespace = value
 
-    def _submit(self, text: str, tokens: Any) -> None:
-        """Send the message box: ``text``, the uploads named by ``tokens``, and the variables named ``@name``."""
-        conv = self.conversation
+    def _submit(self, request: SubmitRequest) -> None:
+        """Send the message box: its text, the uploads named by its tokens, and the variables named ``@name``."""
+        conv, text, tokens = self.conversation, request["text"], request.get("attachments")
         try:
             conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
         except (ConversationBusyError, NbchatError, ValueError) as exc:
             # nothing was sent: the browser puts the text and the attachments back
-            kept = self._attachments.pending(tokens)
-            self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text, "attachments": kept})
+            self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
         else:
             self._attachments.forget(tokens)
 
-    def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
-        conv, message_id = self.conversation, str(content.get("id") or "")
+    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
+        conv = self.conversation
+        sizes = {"max_side": conv.image_max_side, "tokens": conv.attachment_tokens}
+        self.send(self._attachments.upload(dict(request), buffers, **sizes))
+
+    def _send_completions(self, request: CompleteRequest) -> None:
+        items = self._attachments.completions(request["prefix"])
+        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
+
+    def _send_partial(self) -> None:
+        partial = self.conversation.partial_reply()
+        if partial is not None:
+            reasoning = self.conversation.partial_reasoning()
+            self.send(SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=reasoning))
+
+    def _send_provenance(self, request: MessageRequest) -> None:
+        conv, message_id = self.conversation, request["id"]
+        data: dict[str, Any] | None
         try:
-            if kind == "regenerate":
-                conv.regenerate(message_id or None)
-            elif kind == "edit":
-                conv.edit(message_id, str(content.get("text", "")))
-            elif kind == "branch":
-                conv.switch_branch(message_id, _step(content))
-            elif kind == "delete":
-                conv.delete(message_id)
-            elif kind == "pin":
-                conv.set_flags(message_id, pinned=bool(content.get("value")))
-            elif kind == "exclude":
-                conv.set_flags(message_id, excluded=bool(content.get("value")))
-            elif kind == "provenance":
-                try:
-                    data = conv.request_of(message_id)
-                except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
-                    data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-                attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
-                self.send({"kind": "provenance", "id": message_id, "data": thumbnails_for(data, attachments)})
-            elif kind == "code":
-                self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
-        except (KeyError, ValueError, NbchatError) as exc:
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self.send({"kind": "notice", "level": "warning", "text": str(text)})
+            data = conv.request_of(message_id)
+        except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
+            data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
+        attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+        self.send(ProvenanceMessage(kind="provenance", id=message_id, data=thumbnails_for(data, attachments)))
+
+    def _send_code(self, request: MessageRequest) -> None:
+        code = self.conversation.request_code(request["id"])
+        self.send(CodeMessage(kind="code", id=request["id"], code=code))
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """A change from the browser: settings only, validated; out-of-range values are refused or clamped.
@@ -423,14 +421,14 @@ class Chat(anywidget.AnyWidget):
             label = _SETTING_NAMES.get(name, name)
             if name not in self.page_settings:
                 resend.append(name)
-                self.send({"kind": "notice", "level": "warning", "text": f"{label} is fixed on this page."})
+                self.send(notice(f"{label} is fixed on this page."))
                 continue
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
                 resend.append(name)
                 text = f"{label}: {value!r} was refused, {getattr(self, name)!r} is kept. {exc}"
-                self.send({"kind": "notice", "level": "warning", "text": text})
+                self.send(notice(text))
             else:
                 kept = getattr(self, name)
                 if name == "max_new_tokens" and kept != value:
@@ -438,9 +436,13 @@ class Chat(anywidget.AnyWidget):
                         f"{label} is at most {kept} here (the model's context window, or a limit set for this "
                         f"installation); {value!r} was lowered to {kept}."
                     )
-                    self.send({"kind": "notice", "level": "warning", "text": text})
+                    self.send(notice(text))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
+
+    @traitlets.observe("thinking")
+    def _on_thinking(self, change: dict[str, Any]) -> None:
+        self.conversation.thinking = _THINKING[change["new"]]
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:
@@ -473,11 +475,3 @@ class Chat(anywidget.AnyWidget):
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
 
-
-def _step(content: dict[str, Any]) -> int:
-    """The ``step`` of a ``branch`` message from the browser: a whole number, 1 when missing."""
-    step = content.get("step", 1)
-    if isinstance(step, bool) or not isinstance(step, int):
-        msg = f"A branch step must be a whole number, got {step!r}."
-        raise ValueError(msg)
-    return int(step)

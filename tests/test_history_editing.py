@@ -10,7 +10,7 @@ from nbchat.testing import FakeBackend
 
 def make(**kwargs: object) -> tuple[nbchat.Conversation, FakeBackend]:
     fake = FakeBackend(context_window=kwargs.pop("context_window", None))  # type: ignore[arg-type]
-    return nbchat.Conversation(fake, load="now", **kwargs), fake  # type: ignore[arg-type]
+    return nbchat.Conversation(fake, prepare="now", **kwargs), fake  # type: ignore[arg-type]
 
 
 def contents(conv: nbchat.Conversation) -> list[str]:
@@ -114,7 +114,13 @@ def test_provenance_records_the_exact_request() -> None:
     record = conv.request_of(reply.id)
     assert record["backend"] == "fake"
     assert record["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"}]
-    assert record["settings"] == {"max_new_tokens": 256, "temperature": 0.2, "top_p": 1.0, "stop": ("END",)}
+    assert record["settings"] == {
+        "max_new_tokens": 256,
+        "temperature": 0.2,
+        "top_p": 1.0,
+        "stop": ("END",),
+        "thinking": None,
+    }
     assert record["stats"]["finish_reason"] == "stop"
     assert record["prompt"] is None  # the fake sends structured messages
 
@@ -175,7 +181,7 @@ def test_to_markdown_transcript() -> None:
 
 def test_edits_are_refused_while_generating() -> None:
     fake = FakeBackend(delay=0.05)
-    conv = nbchat.Conversation(fake, load="now")
+    conv = nbchat.Conversation(fake, prepare="now")
     conv.ask("a")
     fake.enqueue(["x "] * 40)
     future = conv.send("b")

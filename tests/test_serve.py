@@ -41,7 +41,7 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
 
 def test_two_students_are_answered_at_the_same_time(served: tuple[str, subprocess.Popen[str]]) -> None:
     url, _ = served
-    students = [nbchat.Conversation(url, api_key="k-class-123", temperature=0, max_new_tokens=12, load="now")
+    students = [nbchat.Conversation(url, api_key="k-class-123", temperature=0, max_new_tokens=12, prepare="now")
                 for _ in range(2)]  # fmt: skip
     alone = students[0].ask("Name a bird.")
     students[0].clear()
@@ -54,7 +54,7 @@ def test_two_students_are_answered_at_the_same_time(served: tuple[str, subproces
 
 def test_the_key_is_required_and_ctrl_c_stops_it(served: tuple[str, subprocess.Popen[str]]) -> None:
     url, proc = served
-    wrong = nbchat.Conversation(url, model="SmolLM2-135M-Instruct", api_key="not-the-key", load="now")
+    wrong = nbchat.Conversation(url, model="SmolLM2-135M-Instruct", api_key="not-the-key", prepare="now")
     reply = wrong.send("Hi").result(timeout=60)
     assert reply.status == "error"
     proc.send_signal(signal.SIGINT)

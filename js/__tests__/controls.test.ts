@@ -203,7 +203,7 @@ describe("advanced options", () => {
     const cleanupSecond = mountChat(model.asModel(), second);
     const ids = [...document.querySelectorAll("[id]")].map((n) => n.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.length).toBe(10); // 5 per view; the fifth is the @name completion list
+    expect(ids.length).toBe(12); // 6 per view: system, max new tokens, temperature, thinking, history, @name list
     cleanupSecond();
     second.remove();
   });

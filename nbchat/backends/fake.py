@@ -10,7 +10,7 @@ from typing import Any
 
 from .._errors import BackendError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 
 __all__ = ["FakeBackend"]
 
@@ -61,11 +61,15 @@ class FakeBackend(Backend):
         self.model = model
         self.record = record
         self.requests: list[tuple[list[Message], GenerationSettings]] = []
-        self._script: deque[tuple[list[str], BaseException | None, str | None]] = deque()
+        self._script: deque[tuple[list[str | Reasoning], BaseException | None, str | None]] = deque()
         self.loaded = False
 
     def enqueue(
-        self, chunks: list[str] | None = None, *, error: BaseException | None = None, finish_reason: str | None = "stop"
+        self,
+        chunks: list[str | Reasoning] | None = None,
+        *,
+        error: BaseException | None = None,
+        finish_reason: str | None = "stop",
     ) -> None:
         """Script the next reply: ``chunks`` streamed in order, then ``error`` raised (if given).
 
@@ -74,7 +78,7 @@ class FakeBackend(Backend):
         """
         self._script.append((list(chunks or []), error, finish_reason))
 
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Mark as loaded (nothing to load)."""
         self.loaded = True
 
@@ -84,8 +88,8 @@ class FakeBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Yield the next scripted chunks (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Yield the next scripted chunks (see :meth:`Backend.stream`); :class:`Reasoning` chunks pass as they are."""
         if self.record:
             self.requests.append(([dict(m) for m in messages], settings))
         if self._script:
@@ -102,6 +106,9 @@ class FakeBackend(Backend):
             if self.delay:
                 time.sleep(self.delay)
             produced += 1
+            if isinstance(chunk, Reasoning):
+                yield chunk
+                continue
             out = stop.feed(chunk)
             if out:
                 yield out

@@ -31,7 +31,8 @@ from typing import Any
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
+from .thinking import no_switch_notice, prompt_opens_think, split_think, template_takes_thinking
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -316,7 +317,7 @@ class LlamaCppBackend(Backend):
     Attributes
     ----------
     context_window : int or None
-        The ``n_ctx`` in use (known after :meth:`load`).
+        The ``n_ctx`` in use (known after :meth:`prepare`).
 
     Notes
     -----
@@ -327,6 +328,7 @@ class LlamaCppBackend(Backend):
     """
 
     kind = "llama.cpp"
+    thinking_switch = "enable_thinking in the GGUF's chat template (Qwen3 and others that take it)"
     can_prefill = True
 
     def __init__(
@@ -362,6 +364,7 @@ class LlamaCppBackend(Backend):
         self.prefix_cache = prefix_cache
         self.context_window = None
         self._shared: _Shared | None = None
+        self._takes_thinking = False  # the chat template reads enable_thinking
         self._token_cache: OrderedDict[str, list[int]] = OrderedDict()  # prompt -> tokens, see _tokenize
         self._token_cache_lock = threading.Lock()
 
@@ -379,7 +382,7 @@ class LlamaCppBackend(Backend):
         return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
 
     # ------------------------------------------------------------------ loading
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Start llama.cpp on the GGUF file (memory-mapped; shared with other chats on the same file).
 
         Raises
@@ -390,10 +393,11 @@ class LlamaCppBackend(Backend):
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
         key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
+        meta = gguf_metadata(self.path)
+        self._takes_thinking = template_takes_thinking(meta["chat_template"])
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
-                meta = gguf_metadata(self.path)
                 if not meta["chat_template"]:
                     msg = (
                         f"{self.model} has no chat template in its GGUF metadata (it is probably a base model, not a "
@@ -446,15 +450,27 @@ class LlamaCppBackend(Backend):
     @property
     def _engine(self) -> _Shared:
         if self._shared is None:
-            self.load()
+            self.prepare()
         assert self._shared is not None
         return self._shared
 
-    def _render(self, messages: list[Message]) -> str:
+    def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
         """The prompt text: the GGUF's chat template applied to ``messages`` by llama.cpp, ending with the
-        assistant's turn (the same rendering llama.cpp's server gives ``/v1/chat/completions``)."""
-        body = {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
+        assistant's turn (the same rendering llama.cpp's server gives ``/v1/chat/completions``).
+
+        ``thinking`` sets the template's ``enable_thinking`` where it reads one (see :mod:`nbchat.backends.thinking`).
+        """
+        body: dict[str, Any] = {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
+        if thinking is not None and self._takes_thinking:
+            body["chat_template_kwargs"] = {"enable_thinking": thinking}
         return str(self._engine.post("/apply-template", body)["prompt"])
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` with the model's vocabulary (``None`` before the model is loaded)."""
+        if self._shared is None:
+            return None
+        body = {"content": text, "add_special": False, "parse_special": False}
+        return len(self._engine.post("/tokenize", body)["tokens"])
 
     def render_prompt(self, messages: list[Message]) -> str | None:
         """The GGUF's chat template applied to ``messages`` (``None`` before the model is loaded)."""
@@ -517,10 +533,15 @@ class LlamaCppBackend(Backend):
     # ------------------------------------------------------------------ generation
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Stream the reply from llama.cpp and yield its text (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Stream the reply from llama.cpp and yield its text (see :meth:`Backend.stream`).
+
+        A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning.
+        """
         shared = self._engine
-        prompt = self._render(messages)
+        prompt = self._render(messages, settings.thinking)
+        if settings.thinking is not None and not self._takes_thinking:
+            info.notice = no_switch_notice(self.model, settings.thinking)
         tokens = self._tokenize(prompt)
         n_ctx = shared.n_ctx
         info.prompt, info.prompt_tokens = prompt, len(tokens)
@@ -550,7 +571,7 @@ class LlamaCppBackend(Backend):
             if cancel.is_set():
                 return
         try:
-            yield from self._generate(shared, request, info, cancel)
+            yield from split_think(self._generate(shared, request, info, cancel), opened=prompt_opens_think(prompt))
         finally:
             lock.release()
 

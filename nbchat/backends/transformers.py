@@ -9,16 +9,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._gguf import converted_gguf_dir, quiet_progress_bars
-
-if TYPE_CHECKING:
-    import torch
+from .thinking import ThinkSplitter, no_switch_notice, prompt_opens_think, template_takes_thinking
 
 __all__ = ["TransformersBackend"]
 
@@ -66,7 +64,7 @@ class TransformersBackend(Backend):
     Attributes
     ----------
     context_window : int or None
-        ``max_position_embeddings`` from the model config (known after :meth:`load`).
+        ``max_position_embeddings`` from the model config (known after :meth:`prepare`).
 
     Notes
     -----
@@ -83,6 +81,7 @@ class TransformersBackend(Backend):
     """
 
     kind = "transformers"
+    thinking_switch = "enable_thinking in the chat template (Qwen3, SmolLM3 and others that take it)"
     _searched: tuple[list[str], str] | None = None  # set by resolve_backend: places tried before the hub, and a fix
 
     def __init__(
@@ -126,7 +125,7 @@ class TransformersBackend(Backend):
         return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
 
     # ------------------------------------------------------------------ loading
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Load tokenizer and weights (shared with other chats on the same model); see the class notes."""
         torch = _import_torch()
         report = progress or (lambda text, fraction: None)
@@ -159,6 +158,7 @@ class TransformersBackend(Backend):
         if gguf_file:
             kwargs["gguf_file"] = gguf_file
         processor = None
+        model: Any  # AutoModelForCausalLM or AutoModelForImageTextToText, whichever the config asks for
         try:
             with quiet_progress_bars():
                 if gguf_file is None and _sees_images(directory):
@@ -184,7 +184,7 @@ class TransformersBackend(Backend):
                 "(download it first with `hf download <id>` where the network allows)."
             )
             raise ModelNotFoundError(msg) from exc
-        model.to(self.device)
+        model.to(self.device or "cpu")
         model.eval()
         if tokenizer.chat_template is None and getattr(processor, "chat_template", None) is None:
             msg = (
@@ -214,7 +214,8 @@ class TransformersBackend(Backend):
         """Where to load from: (directory or hub id, gguf file name or None)."""
         if self.path is None or self.path.suffix != ".gguf":
             return (str(self.path) if self.path else self.source), None
-        cached = converted_gguf_dir(self.path, convert=False)
+        path = self.path
+        cached = converted_gguf_dir(path, convert=False)
         if cached is None:
             done = threading.Event()
             start = time.monotonic()
@@ -223,7 +224,7 @@ class TransformersBackend(Backend):
                 while not done.wait(0.5):
                     elapsed = time.monotonic() - start
                     report(
-                        f"first start: converting {self.path.name} for transformers… {elapsed:.0f} s "
+                        f"first start: converting {path.name} for transformers… {elapsed:.0f} s "
                         "(cached afterwards)",
                         min(0.55, 0.05 + elapsed / 40),
                     )
@@ -239,19 +240,40 @@ class TransformersBackend(Backend):
         return str(cached), None
 
     # ------------------------------------------------------------------ generation
-    def _render(self, messages: list[Message]) -> str:
-        if self._processor is not None:
-            return self._processor.apply_chat_template(_hf_parts(messages), add_generation_prompt=True, tokenize=False)
-        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    def _template_kwargs(self, thinking: bool | None) -> dict[str, Any]:
+        """``enable_thinking=`` for chat templates that take it (Qwen3's documented switch), else nothing."""
+        template = getattr(self._processor or self._tokenizer, "chat_template", None)
+        return {"enable_thinking": thinking} if thinking is not None and template_takes_thinking(template) else {}
 
-    def _inputs(self, messages: list[Message]) -> Any:
+    def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
+        extra = self._template_kwargs(thinking)
+        if self._processor is not None:
+            return str(
+                self._processor.apply_chat_template(
+                    _hf_parts(messages), add_generation_prompt=True, tokenize=False, **extra
+                )
+            )
+        return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **extra))
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` with the model's tokenizer (``None`` before the model is loaded)."""
+        if self._tokenizer is None:
+            return None
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _inputs(self, messages: list[Message], thinking: bool | None = None) -> Any:
         """Token ids (and, with images, ``pixel_values`` and friends) for ``messages``, on the model's device."""
         model = self._model
         if self._processor is None:
-            prompt = self._render(messages)
+            prompt = self._render(messages, thinking)
             return self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         inputs = self._processor.apply_chat_template(
-            _hf_parts(messages), add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+            _hf_parts(messages),
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            **self._template_kwargs(thinking),
         ).to(model.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
@@ -271,16 +293,22 @@ class TransformersBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`).
+
+        A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning;
+        ``settings.thinking`` becomes the template's ``enable_thinking`` where it takes one, else a notice.
+        """
         if self._model is None:
-            self.load()
+            self.prepare()
         torch = _import_torch()
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         tokenizer, model = self._tokenizer, self._model
-        prompt = self._render(messages)
-        inputs = self._inputs(messages)
+        prompt = self._render(messages, settings.thinking)
+        if settings.thinking is not None and not self._template_kwargs(settings.thinking):
+            info.notice = no_switch_notice(self.model, settings.thinking)
+        inputs = self._inputs(messages, settings.thinking)
         images = "pixel_values" in inputs  # the same placeholder ids stand for any image: no prefix cache then
         prompt_len = int(inputs["input_ids"].shape[1])
         info.prompt, info.prompt_tokens = prompt, prompt_len
@@ -294,7 +322,7 @@ class TransformersBackend(Backend):
         abandoned = threading.Event()  # the consumer stopped reading (Stop, an error, a closed generator)
 
         class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:  # torch tensors (imported lazily)
                 done = cancel.is_set() or abandoned.is_set()
                 return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
@@ -330,16 +358,16 @@ class TransformersBackend(Backend):
         thread = threading.Thread(target=run, name="nbchat-generate", daemon=True)
         thread.start()
         stop = StopSequenceFilter(settings.stop)
+        splitter = ThinkSplitter(opened=prompt_opens_think(prompt))
         finished = False
         try:
             for text in streamer:
                 out = stop.feed(text)
                 if out:
-                    yield out
+                    yield from splitter.feed(out)
             finished = True
-            tail = stop.flush()
-            if tail:
-                yield tail
+            yield from splitter.feed(stop.flush())
+            yield from splitter.flush()
         finally:
             if not finished:  # the consumer left early: end generation after the current token
                 abandoned.set()
@@ -431,7 +459,7 @@ def _hf_parts(messages: list[Message]) -> list[dict[str, Any]]:
     for m in messages:
         content = m["content"]
         if isinstance(content, str):
-            parts = [{"type": "text", "text": content}]
+            parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
         else:
             parts = []
             for part in content:
