@@ -56,7 +56,8 @@ def class_load(students: int, slots: int, max_new: int) -> dict[str, float]:
 
     proc, url = _start(slots, 1024)
     try:
-        convs = [nbchat.Conversation(url, temperature=0, max_new_tokens=max_new, prepare="now") for _ in range(students)]
+        options = {"temperature": 0, "max_new_tokens": max_new, "prepare": "now"}
+        convs = [nbchat.Conversation(url, **options) for _ in range(students)]
         convs[0].ask("Hi")  # warm: page cache, first graph
         convs[0].clear()
         start = time.perf_counter()
