@@ -438,6 +438,8 @@ def print_environment(as_json: bool = False) -> None:
     width = max(map(len, versions))
     for name, version in versions.items():
         print(f"{name:<{width}}  {version or 'not installed'}")
+
+
 def _serve_engine(args: argparse.Namespace) -> int:
     """``nbchat serve``: llama.cpp's server for a class (see :mod:`nbchat._serve`); errors printed, status 2."""
     from ._errors import NbchatError

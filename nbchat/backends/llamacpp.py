@@ -165,7 +165,7 @@ def import_xllamacpp() -> Any:
     """
     _require_xllamacpp()
     try:
-        import xllamacpp
+        import xllamacpp  # type: ignore[import-untyped]  # no type information shipped
     except (ImportError, OSError) as exc:  # OSError: the compiled library failed to load
         msg = f"xllamacpp is installed but could not be imported ({exc}). Reinstall it:\n    {INSTALL_COMMAND}"
         raise MissingDependencyError(msg) from exc

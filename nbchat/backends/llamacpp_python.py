@@ -83,7 +83,7 @@ class _Shared:
 
 
 # One Llama per (file, n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
-_SHARED: dict[tuple[str, int, int, int], _Shared] = {}
+_SHARED: dict[tuple[str, int | None, int, int], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -274,7 +274,7 @@ class LlamaCppPythonBackend(Backend):
         ``thinking`` sets the template's ``enable_thinking`` where it reads one (see :mod:`nbchat.backends.thinking`).
         """
         formatter = self._thinking_templates.get(thinking, self._template) if thinking is not None else self._template
-        return formatter(messages=messages).prompt
+        return str(formatter(messages=messages).prompt)
 
     def count_text_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` with the model's vocabulary (``None`` before the model is loaded)."""
@@ -299,7 +299,7 @@ class LlamaCppPythonBackend(Backend):
                 return tokens
         # BOS only when the model wants one and the template did not write it (as llama.cpp's server does)
         add_bos = self._add_bos and not (self._bos_text and prompt.startswith(self._bos_text))
-        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        tokens = list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True))
         with self._token_cache_lock:
             self._token_cache[prompt] = tokens
             while len(self._token_cache) > _TOKEN_CACHE_SIZE:
