@@ -1,6 +1,7 @@
 // Copying to the clipboard, the transient "Copied" state of a button, and the
 // "Copy code" button on every rendered code block.
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 
 /** How long a button shows "Copied" (ms). */
 const COPIED_MS = 1500;
@@ -66,9 +67,9 @@ export function setLabel(button: HTMLElement, label: string): void {
 }
 
 /** Copy `text` and report it on `button` ("Copied" or "Copy failed"). */
-export async function copyFrom(button: HTMLElement, text: string): Promise<boolean> {
+export async function copyFrom(button: HTMLElement, text: string, i18n: I18n = EN): Promise<boolean> {
   const ok = await copyText(text);
-  flash(button, ok ? "Copied" : "Copy failed");
+  flash(button, i18n.t(ok ? "copy.done" : "copy.failed"));
   return ok;
 }
 
@@ -77,12 +78,12 @@ export async function copyFrom(button: HTMLElement, text: string): Promise<boole
  * wrapped so the button stays in the corner when the code scrolls sideways and
  * is never part of the code's own text. Run after each render of sanitized HTML.
  */
-export function addCodeCopyButtons(root: HTMLElement): void {
+export function addCodeCopyButtons(root: HTMLElement, i18n: I18n = EN): void {
   for (const pre of root.querySelectorAll("pre")) {
     const code = pre.querySelector(":scope > code");
     if (!code || pre.parentElement?.classList.contains("nbchat-codeblock")) continue;
-    const button = h("button", { type: "button", class: "nbchat-code-copy", text: "Copy code" });
-    button.addEventListener("click", () => void copyFrom(button, code.textContent ?? ""));
+    const button = h("button", { type: "button", class: "nbchat-code-copy", text: i18n.t("copy.code") });
+    button.addEventListener("click", () => void copyFrom(button, code.textContent ?? "", i18n));
     const wrapper = h("div", { class: "nbchat-codeblock" });
     pre.replaceWith(wrapper);
     wrapper.append(pre, button);

@@ -49,6 +49,8 @@ export interface CompareTraits {
   revealed: boolean;
   /** An administrator's caps on the settings (absent or null: none beyond the usual 0–2 temperature). */
   limits?: SettingsLimits;
+  /** The UI language chosen in Python (`lang=`, `$NBCHAT_LANG`, policy); "" lets the browser decide. */
+  lang?: string;
 }
 
 export interface SettingsLimits {

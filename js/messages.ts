@@ -10,6 +10,7 @@ import { ChunkedRenderer, WHOLE_MAX, formatSize } from "./chunks";
 import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
+import { EN, type I18n } from "./i18n";
 import { renderMarkdown } from "./markdown";
 import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
 
@@ -20,6 +21,8 @@ export interface MessageListOptions {
   schedule?: Scheduler;
   /** Where the message actions go (the model's `send`); nowhere when absent. */
   send?: (message: ClientMessage) => void;
+  /** The view's language; English when absent. */
+  i18n?: I18n;
 }
 
 interface Shown {
@@ -52,7 +55,7 @@ interface Pending {
   full: boolean;
 }
 
-const BADGES: Record<string, string> = { stopped: "stopped", incomplete: "incomplete" };
+const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
 /** A user message longer than this shows only its first `USER_PREVIEW` characters, until "Show all". */
 export const USER_WHOLE_MAX = 50_000;
 export const USER_PREVIEW = 20_000;
@@ -80,11 +83,14 @@ export class MessageList {
   private readonly render: (text: string) => string;
   private readonly schedule: Scheduler;
   private readonly send: (message: ClientMessage) => void;
+  private readonly i18n: I18n;
   private generating = false;
   /** False once the kernel is gone: actions that would send something are disabled. */
   private connected = true;
   /** Id of the last assistant message in the list: the one "Regenerate" applies to. */
   private lastAssistant: string | undefined;
+  /** Text of the last user message of the visible list. */
+  private lastUserText: string | null = null;
   private readonly views = new Map<string, View>();
   /** Groups of `PAGE_SIZE` consecutive message nodes, in order (see `PAGE_SIZE`). */
   private readonly pages: HTMLElement[] = [];
@@ -107,8 +113,9 @@ export class MessageList {
     this.render = options.render ?? renderMarkdown;
     this.schedule = options.schedule ?? nextFrame;
     this.send = options.send ?? (() => {});
+    this.i18n = options.i18n ?? EN;
     this.thread = h("div", { class: "nbchat-thread" });
-    this.empty = h("div", { class: "nbchat-empty", text: "No messages yet. Ask something below." });
+    this.empty = h("div", { class: "nbchat-empty", text: this.i18n.t("list.empty") });
     this.element = h("div", { class: "nbchat-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
       this.thread,
       this.empty,
@@ -126,6 +133,7 @@ export class MessageList {
     const fresh = CAN_DEFER ? list.reduce((n, m) => n + (this.views.has(m.id) ? 0 : 1), 0) : 0;
     this.deferBefore = fresh > DEFER_OVER ? Math.floor(list.length / PAGE_SIZE) - 1 : 0;
     this.lastAssistant = [...list].reverse().find((m) => m.role === "assistant")?.id;
+    this.lastUserText = [...list].reverse().find((m) => m.role === "user")?.content ?? null;
     for (const msg of list) {
       seen.add(msg.id);
       let view = this.views.get(msg.id);
@@ -252,7 +260,7 @@ export class MessageList {
         this.statusError = h("div", { class: "nbchat-error nbchat-status-error", role: "alert" });
         this.element.append(this.statusError);
       }
-      this.statusError.textContent = text || "Something went wrong.";
+      this.statusError.textContent = text || this.i18n.t("list.error");
     } else if (this.statusError) {
       this.statusError.remove();
       this.statusError = null;
@@ -268,6 +276,16 @@ export class MessageList {
       const msg = this.messages.get(id);
       if (msg) this.updateActions(view, msg, true);
     }
+  }
+
+  /** No message is shown (the starter prompts may show). */
+  isEmpty(): boolean {
+    return this.views.size === 0;
+  }
+
+  /** The last question asked in the shown branch ("↑ in an empty box"), or null. */
+  lastQuestion(): string | null {
+    return this.lastUserText;
   }
 
   hasStreaming(): boolean {
@@ -298,14 +316,14 @@ export class MessageList {
       return;
     }
     const context = this.actionContext(msg.id);
-    const key = JSON.stringify([context, msg.status, msg.branch, msg.pinned, msg.excluded, msg.in_context, msg.content.length]);
+    const key = JSON.stringify([context, msg.status, msg.branch, msg.pinned, msg.excluded, msg.in_context, msg.content.length, msg.feedback ?? null]);
     if (key === view.actionsKey && !force) return;
     view.actions.update(msg, context);
     view.actionsKey = key;
   }
 
   private actionContext(id: string): ActionContext {
-    return { generating: this.generating || !this.connected, lastAssistant: id === this.lastAssistant };
+    return { generating: this.generating || !this.connected, lastAssistant: id === this.lastAssistant, offline: !this.connected };
   }
 
   /** The text of message `id` as shown: the live text while it streams. */
@@ -370,6 +388,7 @@ export class MessageList {
     const actions = new MessageActions(node, bubble, content, msg, {
       send: (message) => this.send(message),
       textOf: (id) => this.textOf(id),
+      i18n: this.i18n,
     });
     node.append(actions.bar);
     const view: View = {
@@ -424,11 +443,15 @@ export class MessageList {
         content.classList.toggle("nbchat-deferred", view.deferred);
         if (view.deferred) content.textContent = text; // rendered when its page is seen (renderDeferred)
         else content.innerHTML = text === "" ? "" : this.render(text);
-        addCodeCopyButtons(content);
+        addCodeCopyButtons(content, this.i18n);
       }
     } else {
       if (!view.chunked?.attached) {
-        view.chunked = new ChunkedRenderer(content, { render: this.render, decorate: addCodeCopyButtons });
+        view.chunked = new ChunkedRenderer(content, {
+          render: this.render,
+          decorate: (element) => addCodeCopyButtons(element, this.i18n),
+          i18n: this.i18n,
+        });
       }
       view.pending = view.chunked.show(text, !streaming);
       if (view.pending) this.markDirty(msg.id);
@@ -455,7 +478,7 @@ export class MessageList {
     content.textContent = text.slice(0, USER_PREVIEW);
     content.append(
       h("span", { class: "nbchat-elided", text: "…" }),
-      h("button", { type: "button", class: "nbchat-show-all", text: `Show all (${formatSize(text.length)})` }),
+      h("button", { type: "button", class: "nbchat-show-all", text: this.i18n.t("msg.showAll", { size: formatSize(text.length, this.i18n) }) }),
     );
   }
 
@@ -467,18 +490,18 @@ export class MessageList {
       old.remove();
     }
     if (msg.status === "error") {
-      append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
+      append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || this.i18n.t("msg.failed") }));
     } else if (msg.error) {
       // e.g. why an "incomplete" reply may be cut off: worth reading, not an alarm.
       append(h("div", { class: "nbchat-note", text: msg.error }));
     }
     const meta = h("div", { class: "nbchat-meta" });
     // A reply that failed part-way keeps its text: mark it as incomplete, next to the error.
-    const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : BADGES[msg.status];
-    if (badge) meta.append(h("span", { class: "nbchat-badge", "data-kind": badge, text: badge }));
+    const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : msg.status in BADGES ? (msg.status as keyof typeof BADGES) : null;
+    if (badge) meta.append(h("span", { class: "nbchat-badge", "data-kind": badge, text: this.i18n.t(BADGES[badge]) }));
     if (msg.role === "assistant" && !streaming) {
-      const line = formatStats(msg.stats);
-      if (line) meta.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats) || null, text: line }));
+      const line = formatStats(msg.stats, this.i18n);
+      if (line) meta.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats, this.i18n) || null, text: line }));
     }
     if (meta.childElementCount > 0) append(meta);
   }

@@ -37,6 +37,16 @@ export interface ChatMessage {
   excluded?: boolean;
   /** False when the next request will not include this message; default true. */
   in_context?: boolean;
+  /** The user's rating of an answer: thumbs up/down and an optional comment; null or missing: not rated. */
+  feedback?: Feedback | null;
+}
+
+/** `ChatMessage.feedback` (Python `nbchat.ChatMessage.feedback`). */
+export interface Feedback {
+  rating: "up" | "down" | null;
+  comment?: string;
+  /** Unix time of the last change (seconds). */
+  time?: number;
 }
 
 export interface MessageFlags {
@@ -108,6 +118,10 @@ export interface ChatTraits {
   context?: ContextInfo | null;
   /** The model evaluates a question's prompt while it is typed (local llama.cpp): send drafts. */
   prefill_drafts?: boolean;
+  /** The UI language chosen in Python (`lang=`, `$NBCHAT_LANG`, policy); "" lets the browser decide. */
+  lang?: string;
+  /** Starter prompts shown as cards while the chat is empty. */
+  prompts?: string[];
 }
 
 export type ChatModel = AnyModel<ChatTraits>;
@@ -121,7 +135,11 @@ export type ServerMessage =
   | { kind: "sync"; id: string; text: string }
   | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string }
   | { kind: "provenance"; id: string; data: Provenance | null }
-  | { kind: "code"; id: string; code: string };
+  | { kind: "code"; id: string; code: string }
+  | { kind: "export"; format: ExportFormat; text: string; filename: string };
+
+/** What "Export" asks the kernel for: `to_markdown()` or the `save()` file. */
+export type ExportFormat = "markdown" | "json";
 
 /** Browser → Python. */
 export type ClientMessage =
@@ -137,4 +155,6 @@ export type ClientMessage =
   | { kind: "pin"; id: string; value: boolean }
   | { kind: "exclude"; id: string; value: boolean }
   | { kind: "provenance"; id: string }
-  | { kind: "code"; id: string };
+  | { kind: "code"; id: string }
+  | { kind: "feedback"; id: string; rating: "up" | "down" | null; comment: string }
+  | { kind: "export"; format: ExportFormat };

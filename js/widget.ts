@@ -2,9 +2,12 @@
 import type { AnyWidget } from "@anywidget/types";
 import { Controls } from "./controls";
 import { h, listen } from "./dom";
+import { ExportMenu } from "./export";
 import { ContextGauge } from "./gauge";
+import { I18n, resolveLanguage } from "./i18n";
 import { MessageList, type MessageListOptions } from "./messages";
 import { Options } from "./options";
+import { StarterPrompts } from "./prompts";
 import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
 import "./widget.css";
 
@@ -26,28 +29,33 @@ const DETACH_CHECK_MS = 2000;
 
 /** Mount a chat view for `model` inside `el`; returns the cleanup function. */
 export function mountChat(model: ChatModel, el: HTMLElement, options: MessageListOptions = {}): () => void {
+  // The language is chosen once per view: Python's choice, else JupyterLab's, else the browser's.
+  const i18n = options.i18n ?? new I18n(resolveLanguage(model.get("lang")));
   const title = h("div", { class: "nbchat-title" });
   const statusText = h("span", { class: "nbchat-status-text" });
-  const progress = h("progress", { class: "nbchat-progress", max: 1, "aria-label": "Loading progress" });
+  const progress = h("progress", { class: "nbchat-progress", max: 1, "aria-label": i18n.t("status.loading") });
   const statusLine = h("div", { class: "nbchat-statusline" }, [
     h("span", { class: "nbchat-dot", "aria-hidden": "true" }),
     statusText,
     progress,
   ]);
-  const gauge = new ContextGauge();
-  const list = new MessageList({ ...options, send: (message) => model.send(message) });
-  const controls = new Controls(model);
-  const settings = new Options(model);
+  const gauge = new ContextGauge(i18n);
+  const list = new MessageList({ ...options, i18n, send: (message) => model.send(message) });
+  const controls = new Controls(model, i18n, () => list.lastQuestion());
+  const settings = new Options(model, i18n);
+  const exporter = new ExportMenu((message) => model.send(message), i18n);
+  const prompts = new StarterPrompts({ send: (text) => controls.sendText(text), fill: (text, a, b) => controls.fill(text, a, b) }, i18n);
   const banner = h("div", {
     class: "nbchat-disconnected",
     role: "alert",
     hidden: true,
-    text: "Disconnected: the kernel was restarted or shut down. This is a read-only copy of the chat; run the cell again to chat.",
+    text: i18n.t("banner.disconnected"),
   });
-  const root = h("div", { class: "nbchat", "data-connected": "true" }, [
-    h("div", { class: "nbchat-header" }, [title, statusLine, gauge.element]),
+  const root = h("div", { class: "nbchat", "data-connected": "true", lang: i18n.locale, "data-lang": i18n.lang }, [
+    h("div", { class: "nbchat-header" }, [title, statusLine, gauge.element, exporter.element]),
     banner,
     list.element,
+    prompts.element,
     controls.element,
     settings.element,
   ]);
@@ -56,12 +64,14 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   // focused element that is not a text field: keep keys pressed inside the chat inside the chat. Chords
   // with Ctrl/Cmd/Alt (save, command palette, ...) still reach the application.
   const keepKeys = (event: KeyboardEvent) => {
+    // Esc anywhere in the chat stops the reply (unless a part of it used Esc already: closing an editor, ...).
+    if (event.key === "Escape" && !event.defaultPrevented && controls.stopReply()) event.preventDefault();
     if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
   };
   root.addEventListener("keydown", keepKeys);
 
   const showLabel = () => {
-    title.textContent = model.get("model_label") || "nbchat";
+    title.textContent = model.get("model_label") || i18n.t("app.name");
   };
   const showStatus = () => {
     if (root.dataset.connected === "false") return; // the last word was "disconnected"
@@ -74,8 +84,17 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     progress.hidden = !loading;
     if (loading) progress.value = Math.min(1, Math.max(0, value));
     list.setStatus(status, text);
+    prompts.setDisabled(status !== "ready" || root.dataset.connected === "false");
   };
-  const showMessages = () => list.setMessages(model.get(MESSAGES_TRAIT) ?? []);
+  const showMessages = () => {
+    list.setMessages(model.get(MESSAGES_TRAIT) ?? []);
+    prompts.setVisible(list.isEmpty());
+  };
+  const showPrompts = () => {
+    prompts.set(model.get("prompts"));
+    prompts.setVisible(list.isEmpty());
+    prompts.setDisabled(readStatus(model) !== "ready" || root.dataset.connected === "false");
+  };
   const showContext = () => gauge.update(model.get("context"));
   const onCustom = (msg: ServerMessage) => {
     if (!msg || typeof msg !== "object") return;
@@ -87,6 +106,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     }
     else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
     else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
+    else if (msg.kind === "export") exporter.receive(msg.format, String(msg.text ?? ""), String(msg.filename || "chat"));
   };
 
   // ipywidgets marks a model's comm dead when its kernel restarts (`comm_live_update`; it only ever goes from
@@ -95,11 +115,13 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     if (root.dataset.connected === "false") return;
     root.dataset.connected = "false";
     root.dataset.status = "disconnected";
-    statusText.textContent = "disconnected";
+    statusText.textContent = i18n.t("status.disconnected");
     progress.hidden = true;
     banner.hidden = false;
     controls.setConnected(false);
     settings.setDisabled(true);
+    exporter.setDisabled(true);
+    prompts.setDisabled(true);
     list.setConnected(false);
   };
 
@@ -110,6 +132,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     listen(model, "change:progress", showStatus),
     listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
     listen(model, "change:context", showContext),
+    listen(model, "change:prompts", showPrompts),
     listen(model, "msg:custom", onCustom),
     listen(model, "comm_live_update", disconnect),
     listen(model, "comm:close", disconnect),
@@ -118,6 +141,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   showStatus();
   showMessages();
   showContext();
+  showPrompts();
   const previous = drafts.get(model);
   if (previous && !previous.isConnected) controls.textarea.value = previous.value;
   drafts.set(model, controls.textarea);
