@@ -119,7 +119,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "");
     else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "");
-    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", msg.text ?? "");
+    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
   };
 
   const unsubscribe = [

@@ -67,7 +67,7 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 export type CompareServerMessage =
   | { kind: "delta"; column: string; id: string; text: string }
   | { kind: "sync"; column: string; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string };
+  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; key?: string; params?: Record<string, string> };
 
 /** Browser → Python. `column` is a column id; left out, a message applies to every column. */
 export type CompareClientMessage =

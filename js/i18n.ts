@@ -200,6 +200,15 @@ const en = {
   "cmp.diffHint": "Send a prompt to at least two columns, then pick two of their answers.",
   "cmp.same": "{a} and {b} gave the same answer.",
   "cmp.changes": "From {a} to {b}: {removed} words removed, {added} added.",
+  // written by Python (nbchat/_i18n.py holds the same keys and texts)
+  "py.busy": "A reply is still being generated; wait for it or press Stop, then send again.",
+  "py.empty": "The message is empty; type something to send.",
+  "py.refused": "{label}: {value} was refused, {kept} is kept. {reason}",
+  "py.lowered": "{label} is at most {kept} here (the model's context window, or a limit set for this installation); {value} was lowered to {kept}.",
+  "py.status.loading": "loading {model}…",
+  "py.status.ready": "ready",
+  "py.status.readyOn": "ready · {device}",
+  "py.status.generating": "generating with {model}…",
 } as const;
 
 /** A catalogue key. */
@@ -385,6 +394,14 @@ const zh: Catalogue = {
   "cmp.diffHint": "至少向两列发送问题，再从中选两个回答。",
   "cmp.same": "{a} 和 {b} 的回答完全相同。",
   "cmp.changes": "从 {a} 到 {b}：删去 {removed} 个词，新增 {added} 个词。",
+  "py.busy": "回复还在生成中；请等它结束或点击停止，然后再发送。",
+  "py.empty": "消息是空的，请先输入内容再发送。",
+  "py.refused": "{label}：{value} 无效，仍使用 {kept}。{reason}",
+  "py.lowered": "这里的{label}最多为 {kept}（受模型的上下文窗口或本机设定的上限限制）；{value} 已调低为 {kept}。",
+  "py.status.loading": "正在加载 {model}…",
+  "py.status.ready": "就绪",
+  "py.status.readyOn": "就绪 · {device}",
+  "py.status.generating": "{model} 正在生成…",
 };
 
 export const CATALOGUES: Record<Lang, Catalogue> = { en, zh };
@@ -441,6 +458,20 @@ export class I18n {
   t(key: Key, params: Params = {}): string {
     const text = this.strings[key] ?? en[key] ?? key;
     return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+  }
+
+  /**
+   * A text the kernel sent with its catalogue key (a notice, the status line): shown in this view's language when
+   * the key is known here, else as the kernel wrote it. A `label_key` parameter names a catalogue key for `label`.
+   */
+  fromKernel(fallback: string, key: unknown, params: unknown): string {
+    if (typeof key !== "string" || !(key in this.strings)) return fallback;
+    const values: Params = {};
+    if (params && typeof params === "object") {
+      for (const [name, value] of Object.entries(params as Record<string, unknown>)) values[name] = String(value);
+    }
+    if (values.label_key && values.label_key in this.strings) values.label = this.t(values.label_key as Key);
+    return this.t(key as Key, values);
   }
 
   /** A counted phrase: `base.one` or `base.other` by the language's plural rules, `{n}` formatted. */

@@ -120,6 +120,8 @@ export interface ChatTraits {
   prefill_drafts?: boolean;
   /** The UI language chosen in Python (`lang=`, `$NBCHAT_LANG`, policy); "" lets the browser decide. */
   lang?: string;
+  /** Catalogue key and parameters of `status_text` (empty: show `status_text` as it is). */
+  status_i18n?: { key?: string; params?: Record<string, string> };
   /** Starter prompts shown as cards while the chat is empty. */
   prompts?: string[];
 }
@@ -133,7 +135,7 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 export type ServerMessage =
   | { kind: "delta"; id: string; text: string }
   | { kind: "sync"; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string }
+  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string; key?: string; params?: Record<string, string> }
   | { kind: "provenance"; id: string; data: Provenance | null }
   | { kind: "code"; id: string; code: string }
   | { kind: "export"; format: ExportFormat; text: string; filename: string };

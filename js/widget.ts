@@ -76,7 +76,8 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const showStatus = () => {
     if (root.dataset.connected === "false") return; // the last word was "disconnected"
     const status = readStatus(model);
-    const text = model.get("status_text") ?? "";
+    const keyed = model.get("status_i18n");
+    const text = i18n.fromKernel(model.get("status_text") ?? "", keyed?.key, keyed?.params);
     root.dataset.status = status;
     statusText.textContent = text;
     const value = model.get("progress");
@@ -101,7 +102,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "");
     else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "");
     else if (msg.kind === "notice") {
-      controls.showNotice(msg.level ?? "info", msg.text ?? "");
+      controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
       if (typeof msg.restore === "string") controls.restore(msg.restore);
     }
     else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
@@ -129,6 +130,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     listen(model, "change:model_label", showLabel),
     listen(model, "change:status", showStatus),
     listen(model, "change:status_text", showStatus),
+    listen(model, "change:status_i18n", showStatus),
     listen(model, "change:progress", showStatus),
     listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
     listen(model, "change:context", showContext),

@@ -48,7 +48,7 @@ from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
 from ._messages import ChatMessage, check_text
 from ._policy import current_policy
-from ._widget import _DeltaBatcher, _message_state
+from ._widget import _DeltaBatcher, _message_state, choose_lang
 
 __all__ = ["Column", "Compare"]
 
@@ -77,6 +77,9 @@ class Compare(Arena, anywidget.AnyWidget):
         Arena mode: columns are named "A", "B", ... (in shuffled order) until you vote or press "Reveal".
     shuffle : bool, optional
         Shuffle the columns when blind mode is turned on. Default: True.
+    lang : {"en", "zh", "auto"}, optional
+        The widget's language; default: the administrator's ``$NBCHAT_LANG``, else the browser's. See
+        :class:`nbchat.Chat`.
     system_prompt, max_new_tokens, temperature, top_p, stop, history
         Settings for every column (also applied to the Chat/Conversation objects given); a dict item's own
         settings win over these. Left out: each column keeps its own (Conversation defaults for new ones).
@@ -113,6 +116,7 @@ class Compare(Arena, anywidget.AnyWidget):
     revealed = traitlets.Bool(False, help="blind mode: names shown again (after a vote or Reveal)").tag(sync=True)
     # an administrator's caps (nbchat._policy): the settings forms' maxima; values above them are lowered anyway
     limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
+    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
 
     def __init__(
         self,
@@ -120,10 +124,14 @@ class Compare(Arena, anywidget.AnyWidget):
         *,
         blind: bool = False,
         shuffle: bool | None = None,
+        lang: str | None = None,
         **options: Any,
     ) -> None:
         policy = current_policy()
-        super().__init__(limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()})
+        super().__init__(
+            limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()},
+            lang=choose_lang(lang, policy.lang),
+        )
         self.shuffle = True if shuffle is None else bool(shuffle)
         self._defaults = {k: options.pop(k) for k in _SETTINGS if k in options}
         self._options = options

@@ -157,6 +157,7 @@ class Conversation(HistoryEditing):
         self._requests: dict[str, tuple[str, list[ChatMessage], GenerationSettings]] = {}
         self._listeners: list[Callable[[ConversationEvent], None]] = []
         self._reply_callbacks: list[Callable[[ChatMessage], None]] = []
+        self._feedback_callbacks: list[Callable[[dict[str, Any]], None]] = []  # see on_feedback
         self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbchat-worker")
         self._cancel = threading.Event()

@@ -5,6 +5,8 @@ A mixin of :class:`nbchat.Conversation`, kept apart so the controller module sta
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from ._conversation import Conversation
 
 __all__ = ["HistoryEditing"]
+
+logger = logging.getLogger(__name__)
 
 
 class HistoryEditing:
@@ -125,6 +129,65 @@ class HistoryEditing:
             if excluded is not None:
                 node.excluded = bool(excluded)
         self._changed()
+
+    def set_feedback(self, message_id: str, rating: str | None, comment: str = "") -> None:
+        """Rate an assistant message: ``"up"``, ``"down"`` or ``None`` (no rating), with an optional comment.
+
+        The rating is kept on the message (:attr:`~nbchat.ChatMessage.feedback`, saved with the conversation) and
+        passed to every :meth:`on_feedback` callback. A rating of ``None`` with no comment removes the feedback.
+
+        Raises
+        ------
+        KeyError
+            If there is no message ``message_id``.
+        ValueError
+            For a user message, a rating other than "up", "down" or None, or a comment that is not a string.
+        """
+        from ._feedback import check_feedback, feedback_record
+
+        rating, comment = check_feedback(rating, comment)
+        with self._lock:
+            node = self._tree.get(message_id)
+            if node.role != "assistant":
+                msg = "Only answers (assistant messages) can be rated."
+                raise ValueError(msg)
+            rated = rating is not None or comment != ""
+            node.feedback = {"rating": rating, "comment": comment, "time": time.time()} if rated else None
+            record = feedback_record(self._tree, node)
+        self._changed()
+        for callback in list(self._feedback_callbacks):
+            try:
+                callback(record)
+            except Exception:  # a broken log must not break the chat; it is logged
+                logger.exception("nbchat feedback callback failed")
+
+    def on_feedback(self, callback: Any) -> Any:
+        """Call ``callback(record)`` on every change of a rating (a dict of :data:`nbchat._feedback.FEEDBACK_COLUMNS`).
+
+        Returns a function that removes the callback. ``nbchat web --feedback FILE.jsonl`` uses this to append each
+        record to a file.
+        """
+        self._feedback_callbacks.append(callback)
+        return lambda: self._feedback_callbacks.remove(callback) if callback in self._feedback_callbacks else None
+
+    def feedback_records(self) -> list[dict[str, Any]]:
+        """Every rated answer, in every branch, as flat records (oldest message first).
+
+        Keys: ``message_id``, ``rating`` ("up", "down" or None), ``comment``, ``time`` (Unix seconds of the last
+        change), ``question``, ``answer``, ``model``, ``backend``.
+        """
+        from ._feedback import feedback_record
+
+        with self._lock:
+            rated = [m for m in self._tree.nodes.values() if m.feedback is not None]
+            rated.sort(key=lambda m: m.created)
+            return [feedback_record(self._tree, m) for m in rated]
+
+    def to_json(self) -> str:
+        """The conversation file's text, exactly what :meth:`save` writes (the widget's "Download as nbchat JSON")."""
+        from ._persist import conversation_json
+
+        return conversation_json(self)
 
     def _last_of_role(self, role: str) -> ChatMessage | None:
         return next((m for m in reversed(self._tree.branch()) if m.role == role), None)

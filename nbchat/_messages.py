@@ -52,6 +52,10 @@ class ChatMessage:
         Never sent to the model (still shown and saved).
     created : float
         Unix time the message was added.
+    feedback : dict or None
+        A user's rating of an assistant message: ``{"rating": "up" | "down" | None, "comment": str, "time": float}``
+        (``time``: Unix seconds of the last change); ``None``: not rated. Set from the widget's thumbs or with
+        :meth:`nbchat.Conversation.set_feedback`; saved with the conversation.
     """
 
     role: str
@@ -64,6 +68,7 @@ class ChatMessage:
     pinned: bool = False
     excluded: bool = False
     created: float = dataclasses.field(default_factory=time.time)
+    feedback: dict[str, Any] | None = None
 
     def to_openai(self) -> dict[str, str]:
         """``{"role": ..., "content": ...}`` as chat-completion APIs take it."""
@@ -77,6 +82,8 @@ class ChatMessage:
         """
         out = {name: getattr(self, name) for name in _FIELDS}
         out["stats"] = dict(self.stats)
+        if self.feedback is not None:
+            out["feedback"] = dict(self.feedback)
         return out
 
 

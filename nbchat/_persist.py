@@ -10,7 +10,8 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 1``)::
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
                    "stop": [str], "history": bool},
       "messages": [{"id", "parent", "role", "content", "status", "error", "stats", "pinned", "excluded",
-                    "created"}, ...],     # every message of every branch, parents before children
+                    "created", "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
+                   ...],                 # every message of every branch, parents before children
       "selected": {"<parent id or empty>": "<child id shown>", ...}
     }
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT",
     "VERSION",
+    "conversation_json",
     "conversation_to_dict",
     "read_conversation",
     "read_tree",
@@ -151,7 +153,24 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree) -> ChatMessage:
         pinned=raw["pinned"],
         excluded=raw["excluded"],
         created=float(raw["created"]),
+        feedback=_feedback_from_dict(raw.get("feedback"), where),
     )
+
+
+def _feedback_from_dict(raw: Any, where: str) -> dict[str, Any] | None:
+    """The optional ``feedback`` of a saved message (files written before it existed have none)."""
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("rating") not in ("up", "down", None)
+        or not isinstance(raw.get("comment", ""), str)
+        or isinstance(raw.get("time", 0.0), bool)
+        or not isinstance(raw.get("time", 0.0), (int, float))
+    ):
+        msg = f'{where} has an invalid "feedback": {str(raw)[:80]!r} (expected rating "up", "down" or null).'
+        raise ConversationFileError(msg)
+    return {"rating": raw.get("rating"), "comment": raw.get("comment", ""), "time": float(raw.get("time", 0.0))}
 
 
 def validate_messages(value: Any) -> tuple[str | None, list[dict[str, str]]]:
@@ -188,9 +207,14 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, str]]]:
 
 
 # ---------------------------------------------------------------------------------------------- files
+def conversation_json(conv: Conversation) -> str:
+    """The conversation file's text (what :func:`write_conversation` writes), e.g. for a download."""
+    return json.dumps(conversation_to_dict(conv), ensure_ascii=False, indent=1)
+
+
 def write_conversation(conv: Conversation, path: Path) -> Path:
     """Write atomically (temporary file, then rename), so an interrupted save never leaves half a file."""
-    text = json.dumps(conversation_to_dict(conv), ensure_ascii=False, indent=1)
+    text = conversation_json(conv)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -16,6 +16,10 @@ environment variable            file key                    effect
 ``NBCHAT_MAX_NEW_TOKENS``       ``max_new_tokens``          cap on *Max new tokens* (slider, Python, ``%%chat``)
 ``NBCHAT_MAX_TEMPERATURE``      ``max_temperature``         cap on *Temperature*
 ``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
+``NBCHAT_LANG``                 ``lang``                    the widgets' language: ``en`` or ``zh`` (Simplified
+                                                            Chinese); unset: the browser's. ``lang=`` wins
+``NBCHAT_PROMPTS``              ``prompts``                 starter prompts for every chat: a list in a file;
+                                                            one per line (or a JSON list) in the variable
 ==============================  ==========================  ==================================================
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
@@ -66,6 +70,8 @@ ENV_VARS = {
     "max_new_tokens": "NBCHAT_MAX_NEW_TOKENS",
     "max_temperature": "NBCHAT_MAX_TEMPERATURE",
     "admin_contact": "NBCHAT_ADMIN_CONTACT",
+    "lang": "NBCHAT_LANG",
+    "prompts": "NBCHAT_PROMPTS",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -101,6 +107,10 @@ class Policy:
         Cap on the temperature; ``None``: the usual range (0 to 2).
     admin_contact : str
         Who to ask for another model or a higher limit.
+    lang : str
+        The widgets' language (``"en"``, ``"zh"``); ``""``: the browser's. ``Chat(lang=...)`` wins over it.
+    prompts : tuple of str
+        Starter prompts shown in every empty chat that sets none itself (``Chat(prompts=...)`` wins).
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -111,6 +121,8 @@ class Policy:
     max_new_tokens: int | None = None
     max_temperature: float | None = None
     admin_contact: str = DEFAULT_CONTACT
+    lang: str = ""
+    prompts: tuple[str, ...] = ()
     origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     # ---------------------------------------------------------------- models
@@ -228,6 +240,10 @@ class Policy:
             out.append(line("max_new_tokens", f"max new tokens: at most {self.max_new_tokens}"))
         if self.max_temperature is not None:
             out.append(line("max_temperature", f"temperature: at most {self.max_temperature:g}"))
+        if self.lang:
+            out.append(line("lang", f"language: {self.lang}"))
+        if self.prompts:
+            out.append(line("prompts", f"starter prompts: {len(self.prompts)}"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -344,6 +360,24 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         if isinstance(value, bool) or not 0.0 <= number <= MAX_TEMPERATURE:
             raise bad("max_temperature", value, f"a number between 0 and {MAX_TEMPERATURE:g}")
         fields["max_temperature"] = number
+    if "lang" in raw:
+        from ._i18n import LANGS, normalize_lang  # a leaf module: no cycle
+
+        lang = normalize_lang(raw["lang"]) if isinstance(raw["lang"], str) else None
+        if lang is None:
+            raise bad("lang", raw["lang"], f"a language nbchat speaks ({', '.join(LANGS)}) or 'auto'")
+        fields["lang"] = lang
+    if "prompts" in raw:
+        value = raw["prompts"]
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else text.splitlines()
+            except ValueError:
+                raise bad("prompts", raw["prompts"], "a JSON list of strings or one prompt per line") from None
+        if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
+            raise bad("prompts", raw["prompts"], "a list of strings (one prompt per line in the variable)")
+        fields["prompts"] = tuple(i.strip() for i in value if i.strip())
     return Policy(**fields, origin=origin)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import traitlets
 
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
+from ._i18n import LANGS, normalize_lang, notice, status_text
+from ._i18n import text as ui_text
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
@@ -29,10 +32,55 @@ _DELTA_INTERVAL_S = 1 / 30  # at most ~30 delta messages per second per view mod
 _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
 
 
-_EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code"})
+_EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
-_SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
+_SETTING_KEYS = {"max_new_tokens": "options.maxNewTokens", "temperature": "options.temperature"}
+
+
+def choose_lang(lang: str | None, default: str) -> str:
+    """The view language: ``lang`` when given (normalized), else the administrator's ``default`` ("" = browser's).
+
+    Raises
+    ------
+    ValueError
+        For a language nbchat has no catalogue for.
+    """
+    if lang is None:
+        return default
+    chosen = normalize_lang(lang)
+    if chosen is None:
+        msg = f"lang={lang!r}: nbchat speaks {', '.join(LANGS)} (or 'auto' for the browser's language)."
+        raise ValueError(msg)
+    return chosen
+
+
+def check_prompts(prompts: Any) -> list[str]:
+    """Starter prompts as a list of non-empty strings.
+
+    Raises
+    ------
+    TypeError
+        If ``prompts`` is a single string or not a list of strings.
+    """
+    is_list = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
+    if not is_list:
+        example = '["What is a token?", "Explain {topic} simply"]'
+        msg = f"prompts must be a list of strings, e.g. {example}; got {prompts!r:.80}."
+        raise TypeError(msg)
+    return [p.strip() for p in prompts if p.strip()]
+
+
+def export_filename(label: str, ext: str) -> str:
+    """``chat-<model>-YYYYmmdd-HHMM.<ext>``: a file name that says what and when, safe on every system."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in label.split("/")[-1])[:40].strip("-.") or "nbchat"
+    return f"chat-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
+
+
+def info_device(conv: Conversation) -> str | None:
+    """The device the model runs on, as the ready line names it, or None."""
+    device = conv.backend.describe().get("device")
+    return str(device) if device else None
 
 
 def _message_state(m: ChatMessage) -> dict[str, Any]:
@@ -104,6 +152,12 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
+    lang : {"en", "zh", "auto"}, optional
+        The widget's language (English, Simplified Chinese). Default: the administrator's ``$NBCHAT_LANG``, else
+        the browser's (JupyterLab's language setting when it chose one). Notices written by Python follow it.
+    prompts : list of str, optional
+        Starter prompts shown as cards while the chat is empty; a click sends one, or puts it in the message box
+        when it has a ``{…}`` placeholder to complete. Default: the administrator's ``$NBCHAT_PROMPTS``, else none.
     **backend_options
         Passed to the backend (``device=``, ``dtype=``, ...).
 
@@ -131,22 +185,33 @@ class Chat(anywidget.AnyWidget):
     temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
     temperature_limit = traitlets.Float(MAX_TEMPERATURE).tag(sync=True)
     use_history = traitlets.Bool(True).tag(sync=True)
+    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
+    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
+    status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
 
     def __init__(
         self,
         spec: Any = None,
         *,
         conversation: Conversation | None = None,
+        lang: str | None = None,
+        prompts: list[str] | None = None,
         **options: Any,
     ) -> None:
+        policy = current_policy()
+        ui = {
+            "lang": choose_lang(lang, policy.lang),
+            "prompts": check_prompts(prompts) if prompts is not None else list(policy.prompts),
+        }
         if conversation is None:
             conversation = Conversation(spec, **options)
         elif spec is not None or options:
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
-        settings, policy = conversation.settings, current_policy()
+        settings = conversation.settings
         super().__init__(
+            **ui,
             max_new_tokens_limit=policy.token_limit(_DEFAULT_TOKEN_LIMIT),  # an administrator's caps, if any
             temperature_limit=policy.temperature_limit(),
             system_prompt=conversation.system_prompt,
@@ -185,13 +250,53 @@ class Chat(anywidget.AnyWidget):
         return self.conversation.save(path)
 
     @classmethod
-    def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Chat:
-        """A widget on a conversation saved with :meth:`save`. See :meth:`nbchat.Conversation.load`."""
-        return cls(conversation=Conversation.load(path, spec, **options))
+    def load(
+        cls,
+        path: str | Path,
+        spec: Any = None,
+        *,
+        lang: str | None = None,
+        prompts: list[str] | None = None,
+        **options: Any,
+    ) -> Chat:
+        """A widget on a conversation saved with :meth:`save` (or downloaded from the widget as nbchat JSON).
+
+        See :meth:`nbchat.Conversation.load`; ``lang`` and ``prompts`` as for :class:`Chat`.
+        """
+        return cls(conversation=Conversation.load(path, spec, **options), lang=lang, prompts=prompts)
 
     def to_markdown(self) -> str:
         """The visible conversation as a Markdown transcript."""
         return self.conversation.to_markdown()
+
+    def to_json(self) -> str:
+        """The conversation file's text, as :meth:`save` writes it (the widget's "Download as nbchat JSON")."""
+        return self.conversation.to_json()
+
+    @property
+    def feedback(self) -> Any:
+        """The ratings given to answers (thumbs up/down and comments), to collect a class's feedback.
+
+        Returns
+        -------
+        pandas.DataFrame or list of dict
+            One row per rated answer, columns ``message_id``, ``rating`` ("up", "down" or None), ``comment``,
+            ``time`` (Unix seconds), ``question``, ``answer``, ``model``, ``backend``: a DataFrame when pandas is
+            installed (the ``compare`` extra), else the same rows as dicts
+            (:meth:`nbchat.Conversation.feedback_records`).
+        """
+        from ._feedback import FEEDBACK_COLUMNS
+
+        records = self.conversation.feedback_records()
+        try:
+            import pandas as pd
+        except ImportError:
+            return records
+        return pd.DataFrame(records, columns=list(FEEDBACK_COLUMNS))
+
+    def on_feedback(self, callback: Any) -> Any:
+        """Call ``callback(record)`` on every rating given in the widget; see :meth:`Conversation.on_feedback`."""
+        return self.conversation.on_feedback(callback)
 
     def ask(self, text: str, timeout: float | None = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
@@ -311,6 +416,7 @@ class Chat(anywidget.AnyWidget):
         with self.hold_sync():
             self.status = conv.status
             self.status_text = conv.status_text
+            self.status_i18n = status_text(conv.status, conv.status_text, str(conv.backend.model), info_device(conv))
             self.progress = conv.progress if conv.status == "loading" else None
             info = conv.backend.describe()
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
@@ -325,10 +431,11 @@ class Chat(anywidget.AnyWidget):
             text = str(content.get("text", ""))
             try:
                 self.conversation.send(text)
-            except ConversationBusyError as exc:  # sent while a reply streams: the browser puts the text back
-                self.send({"kind": "notice", "level": "warning", "text": str(exc), "restore": text})
+            except ConversationBusyError:  # sent while a reply streams: the browser puts the text back
+                self.send({**notice("warning", "py.busy", self.lang), "restore": text})
             except ValueError as exc:
-                self.send({"kind": "notice", "level": "warning", "text": str(exc)})
+                empty = not text.strip()
+                self.send(notice("warning", "py.empty", self.lang) if empty else self._plain_notice(str(exc)))
         elif kind == "draft":
             self.conversation.prefill(str(content.get("text", "")))
         elif kind == "stop":
@@ -339,6 +446,8 @@ class Chat(anywidget.AnyWidget):
             partial = self.conversation.partial_reply()
             if partial is not None:
                 self.send({"kind": "sync", "id": partial[0], "text": partial[1]})
+        elif kind == "export":
+            self._export(str(content.get("format", "")))
         elif kind in _EDITS:
             self._edit_from_browser(kind, content)
 
@@ -365,9 +474,35 @@ class Chat(anywidget.AnyWidget):
                 self.send({"kind": "provenance", "id": message_id, "data": data})
             elif kind == "code":
                 self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
+            elif kind == "feedback":
+                rating = content.get("rating")
+                conv.set_feedback(message_id, rating, str(content.get("comment") or ""))
+        except ConversationBusyError:
+            self.send(notice("warning", "py.busy", self.lang))
         except (KeyError, ValueError, NbchatError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self.send({"kind": "notice", "level": "warning", "text": str(text)})
+            self.send(self._plain_notice(str(text)))
+
+    def _plain_notice(self, text: str) -> dict[str, Any]:
+        """A notice whose text has no catalogue key (an error message written where it happened)."""
+        return {"kind": "notice", "level": "warning", "text": text}
+
+    def _export(self, fmt: str) -> None:
+        """Answer the widget's Export: the Markdown transcript or the conversation file, with a file name."""
+        conv = self.conversation
+        try:
+            if fmt == "markdown":
+                text, ext = conv.to_markdown(), "md"
+            elif fmt == "json":
+                text, ext = conv.to_json(), "json"
+            else:
+                msg = f"unknown export format {fmt!r} (markdown or json)"
+                raise ValueError(msg)
+        except (ValueError, NbchatError, OSError) as exc:
+            self.send(notice("error", "export.failed", self.lang, reason=exc))
+            return
+        label = str(conv.backend.describe().get("model") or "")
+        self.send({"kind": "export", "format": fmt, "text": text, "filename": export_filename(label, ext)})
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """A change from the browser: settings only, validated; out-of-range values are refused or clamped.
@@ -380,21 +515,20 @@ class Chat(anywidget.AnyWidget):
             if name not in _BROWSER_SETTINGS:
                 resend.append(name)
                 continue
-            label = _SETTING_NAMES.get(name, name)
+            key = _SETTING_KEYS.get(name)
+            label = ui_text(key, self.lang) if key else name  # the browser shows its own text for label_key
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
                 resend.append(name)
-                text = f"{label}: {value!r} was refused, {getattr(self, name)!r} is kept. {exc}"
-                self.send({"kind": "notice", "level": "warning", "text": text})
+                kept = getattr(self, name)
+                params = {"label": label, "label_key": key or "", "value": repr(value), "kept": repr(kept)}
+                self.send(notice("warning", "py.refused", self.lang, **params, reason=exc))
             else:
                 kept = getattr(self, name)
                 if name == "max_new_tokens" and kept != value:
-                    text = (
-                        f"{label} is at most {kept} here (the model's context window, or a limit set for this "
-                        f"installation); {value!r} was lowered to {kept}."
-                    )
-                    self.send({"kind": "notice", "level": "warning", "text": text})
+                    params = {"label": label, "label_key": key or "", "value": repr(value), "kept": kept}
+                    self.send(notice("warning", "py.lowered", self.lang, **params))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
 

@@ -180,7 +180,7 @@ describe("composer", () => {
 describe("advanced options", () => {
   it("is a collapsed <details> with labelled controls", () => {
     mount(new FakeModel({ max_new_tokens: 300, max_new_tokens_limit: 2048, temperature: 0.7, use_history: false }));
-    const details = view.el.querySelector("details.nbchat-options");
+    const details = view.el.querySelector<HTMLDetailsElement>("details.nbchat-options");
     expect(details?.open).toBe(false);
     expect(details?.querySelector("summary")?.textContent).toBe("Advanced options");
     expect(byLabel("System message").tagName).toBe("TEXTAREA");
