@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ._messages import ChatMessage
     from ._tree import MessageTree
 
-__all__ = ["FEEDBACK_COLUMNS", "RATINGS", "JsonlFeedbackLog", "check_feedback", "feedback_record"]
+__all__ = ["FEEDBACK_COLUMNS", "RATINGS", "FeedbackLog", "check_feedback", "feedback_record"]
 
 RATINGS = ("up", "down")
 FEEDBACK_COLUMNS = ("message_id", "rating", "comment", "time", "question", "answer", "model", "backend")
@@ -61,7 +61,7 @@ def feedback_record(tree: MessageTree, message: ChatMessage) -> dict[str, Any]:
     }
 
 
-class JsonlFeedbackLog:
+class FeedbackLog:
     """A callback for :meth:`nbchat.Conversation.on_feedback` that appends each record as one JSON line to ``path``.
 
     Each change of a rating or comment is one line (the latest line for a ``message_id`` is its current state), so
