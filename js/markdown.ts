@@ -8,19 +8,30 @@
 import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
+import c from "highlight.js/lib/languages/c";
 import cpp from "highlight.js/lib/languages/cpp";
+import css from "highlight.js/lib/languages/css";
+import go from "highlight.js/lib/languages/go";
 import java from "highlight.js/lib/languages/java";
 import javascript from "highlight.js/lib/languages/javascript";
 import json from "highlight.js/lib/languages/json";
+import latex from "highlight.js/lib/languages/latex";
 import markdown from "highlight.js/lib/languages/markdown";
 import plaintext from "highlight.js/lib/languages/plaintext";
 import python from "highlight.js/lib/languages/python";
+import r from "highlight.js/lib/languages/r";
+import rust from "highlight.js/lib/languages/rust";
 import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
+import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 import MarkdownIt from "markdown-it";
 
-const LANGUAGES = { bash, cpp, java, javascript, json, markdown, plaintext, python, sql, typescript, yaml };
+// The languages students meet (Python, R, SQL, Bash, JS/TS, HTML/CSS, JSON/YAML, C/C++, Java, Go, Rust, LaTeX);
+// registered up front: anywidget loads one ES module from a string, so chunks split off it could not be fetched.
+const LANGUAGES = {
+  bash, c, cpp, css, go, java, javascript, json, latex, markdown, plaintext, python, r, rust, sql, typescript, xml, yaml,
+};
 for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, language);
 hljs.registerAliases(["shell", "console", "zsh"], { languageName: "bash" });
 
