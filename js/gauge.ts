@@ -22,14 +22,15 @@ export function formatContext(info: ContextInfo | null | undefined, i18n: I18n =
   const count = (n: number) => i18n.number(Math.round(n));
   let text: string;
   if (window !== null) {
-    text = used !== null ? i18n.t("context.used", { used: count(used), window: count(window) }) : i18n.t("context.window", { window: count(window) });
-    if (reserved > 0) text += i18n.t("context.reserved", { reserved: count(reserved) });
+    const params = { used: used === null ? "" : count(used), window: count(window), reserved: count(reserved) };
+    if (used !== null) text = i18n.t(reserved > 0 ? "context.usedReserved" : "context.used", params);
+    else text = i18n.t(reserved > 0 ? "context.windowReserved" : "context.window", params);
   } else if (used !== null) {
     text = i18n.t("context.tokens", { n: count(used) });
   } else {
     return "";
   }
-  if (leftOut > 0) text += i18n.count("context.notSent", leftOut);
+  if (leftOut > 0) text += ` · ${i18n.count("context.notSent", leftOut)}`;
   return text;
 }
 

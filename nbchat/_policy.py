@@ -224,7 +224,7 @@ class Policy:
 
     def describe(self) -> str:
         """A few lines for users: what is set and where it came from (there are never keys in a policy)."""
-        if not self.active:
+        if not self.active and not (self.lang or self.prompts):
             return "No nbchat policy is set: every model and setting is allowed."
 
         def line(key: str, text: str) -> str:
