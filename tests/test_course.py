@@ -118,7 +118,7 @@ def test_compare_takes_lang(comms: list[RecordingComm]) -> None:
 
 # ---------------------------------------------------------------------------------------------- keyed notices
 def test_notices_carry_catalogue_keys(comms: list[RecordingComm]) -> None:
-    chat, fake, comm = make_chat(comms, lang="zh")
+    chat, _, comm = make_chat(comms, lang="zh")
     chat._handle_custom_msg({"kind": "submit", "text": "   "}, [])
     empty = comm.custom("notice")[-1]
     assert (empty["key"], empty["text"]) == ("py.empty", MESSAGES["zh"]["py.empty"])
@@ -214,9 +214,8 @@ def test_files_without_feedback_still_load(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- nbchat web
 def test_web_passes_prompts_lang_and_feedback_file(tmp_path: Path) -> None:
-    args = build_parser().parse_args(
-        ["web", "embedded", "--lang", "zh", "--prompt", "什么是 token？", "--prompt", "解释 {概念}", "--feedback", "f.jsonl"]
-    )
+    prompts = ["--prompt", "什么是 token？", "--prompt", "解释 {概念}"]
+    args = build_parser().parse_args(["web", "embedded", "--lang", "zh", *prompts, "--feedback", "f.jsonl"])
     code = notebook_code(args, tmp_path)
     assert "prompts=['什么是 token？', '解释 {概念}']" in code
     assert "lang='zh'" in code
