@@ -33,6 +33,26 @@ type Action =
 
 type Rating = "up" | "down";
 
+/** A thumbs-up outline (drawn, not an emoji: not every system has an emoji font); turned over for thumbs down. */
+function thumbIcon(): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "14");
+  svg.setAttribute("height", "14");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "nbchat-thumb");
+  const path = document.createElementNS(ns, "path");
+  // Material Design "thumb_up" (Apache-2.0).
+  path.setAttribute(
+    "d",
+    "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z",
+  );
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
+
 /** The feedback fields of a message (`ChatMessage.feedback` on the Python side), or null. */
 function feedbackOf(msg: ChatMessage): { rating: Rating | null; comment: string } | null {
   const fb = msg.feedback;
@@ -113,10 +133,13 @@ export class MessageActions {
     this.bar = h("div", { class: "nbchat-msg-bar" }, [this.toolbar]);
     if (msg.role === "assistant") {
       // Thumbs up/down: toggle buttons (aria-pressed), so a screen reader says which one is chosen.
-      const thumb = (action: Action, icon: string, key: Key) =>
-        button(action, icon, { "aria-label": t(key), title: t(key), "aria-pressed": "false", "data-testid": `nbchat-${action}` });
-      this.buttons.set("rate-up", thumb("rate-up", "👍", "feedback.up"));
-      this.buttons.set("rate-down", thumb("rate-down", "👎", "feedback.down"));
+      const thumb = (action: Action, key: Key) => {
+        const b = button(action, "", { "aria-label": t(key), title: t(key), "aria-pressed": "false", "data-testid": `nbchat-${action}` });
+        b.append(thumbIcon());
+        return b;
+      };
+      this.buttons.set("rate-up", thumb("rate-up", "feedback.up"));
+      this.buttons.set("rate-down", thumb("rate-down", "feedback.down"));
       this.rating = h("span", { class: "nbchat-rating", role: "group", "aria-label": t("feedback.group") }, [
         this.buttons.get("rate-up")!,
         this.buttons.get("rate-down")!,

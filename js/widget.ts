@@ -52,7 +52,11 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     text: i18n.t("banner.disconnected"),
   });
   const root = h("div", { class: "nbchat", "data-connected": "true", lang: i18n.locale, "data-lang": i18n.lang }, [
-    h("div", { class: "nbchat-header" }, [title, statusLine, gauge.element, exporter.element]),
+    h("div", { class: "nbchat-header" }, [
+      title,
+      h("div", { class: "nbchat-header-end" }, [statusLine, exporter.element]),
+      gauge.element,
+    ]),
     banner,
     list.element,
     prompts.element,
