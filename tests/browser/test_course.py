@@ -120,7 +120,8 @@ def test_quickstart_in_the_browsers_language(
         assert [(r["rating"], r["comment"], r["question"]) for r in records] == [
             ("up", "Clear." if lang == "en" else "很清楚。", PROMPTS[lang][0])
         ]
-        # ... and as Markdown: the kernel's to_markdown()
+        # ... and as Markdown: the kernel's to_markdown() (the menu closed after the first download)
+        by_id(chat, "nbchat-export").click()
         with page.expect_download() as info:
             by_id(chat, "nbchat-export-markdown").click()
         markdown = Path(info.value.path()).read_text(encoding="utf-8")
