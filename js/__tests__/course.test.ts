@@ -1,6 +1,7 @@
 // Starter prompts, keyboard shortcuts, Export and ratings in the chat view (fake model; the browser tests drive
 // the same in JupyterLab).
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { renderMarkdown } from "../markdown";
 import { placeholderRange } from "../prompts";
 import { mountChat } from "../widget";
 import { FakeModel, message, mountPoint } from "./fake_model";
@@ -186,5 +187,31 @@ describe("ratings", () => {
     expect(byTestId("nbchat-rate-up").disabled).toBe(false);
     model.trigger("comm_live_update");
     expect(byTestId("nbchat-rate-up").disabled).toBe(true);
+  });
+});
+
+describe("code blocks", () => {
+  const samples: Record<string, string> = {
+    python: "def f(x):\n    return x",
+    r: "x <- c(1, 2)\nprint(mean(x))",
+    sql: "SELECT name FROM t WHERE id = 1;",
+    bash: "for f in *.txt; do echo $f; done",
+    js: "const x = () => 1;",
+    ts: "let n: number = 1;",
+    html: "<div class=\"a\">hi</div>",
+    css: "body { color: red; }",
+    json: "{\"a\": 1}",
+    yaml: "a: 1\nb: [x, y]",
+    c: "int main(void) { return 0; }",
+    cpp: "std::vector<int> v;",
+    java: "public class A { }",
+    go: "func main() { fmt.Println(1) }",
+    rust: "fn main() { let x: i32 = 1; }",
+    latex: "\\begin{equation} x^2 \\end{equation}",
+  };
+  it.each(Object.entries(samples))("highlights %s", (lang, code) => {
+    const html = renderMarkdown(`\`\`\`${lang}\n${code}\n\`\`\``);
+    expect(html).toContain(`language-${lang}`);
+    expect(html).toMatch(/class="hljs-[\w-]+"/);
   });
 });
