@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nbchat._environment import environment
+
 
 @dataclasses.dataclass
 class Figure:
@@ -78,6 +80,7 @@ def write_json(figures: list[Figure], path: Path, meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(), **meta},
+        "packages": environment(),  # the versions measured: a figure means little without them
         "figures": [{**dataclasses.asdict(f), "ratio": f.ratio} for f in figures],
     }
     path.write_text(json.dumps(data, indent=2))

@@ -22,6 +22,7 @@ import argparse
 import ast
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ._environment import environment
 
 __all__ = ["PORT_RANGE", "build_parser", "find_free_port", "main", "notebook_code", "voila_command", "write_notebook"]
 
@@ -103,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--theme", choices=["light", "dark"], default="light", help="page theme")
     web.add_argument("--verbose", action="store_true", help="show Voila's log")
     web.add_argument("--dry-run", action="store_true", help="print the notebook code and the Voila command, then exit")
+    env = sub.add_parser(
+        "env",
+        help="print the versions of Python and of the packages nbchat runs on (for bug reports)",
+        description="Print Python, the platform and the installed version of each package nbchat's behaviour "
+        "depends on (engines, widget stack, clients); 'not installed' where one is missing.",
+    )
+    env.add_argument("--json", action="store_true", help="one JSON object instead of aligned lines")
     return parser
 
 
@@ -409,10 +419,24 @@ def _version() -> str:
         return "0.0.0"
 
 
+def print_environment(as_json: bool = False) -> None:
+    """``nbchat env``: the versions :func:`nbchat._environment.environment` reads, one per line (or as JSON)."""
+    versions = environment()
+    if as_json:
+        print(json.dumps(versions, indent=2))
+        return
+    width = max(map(len, versions))
+    for name, version in versions.items():
+        print(f"{name:<{width}}  {version or 'not installed'}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nbchat`` command (and ``python -m nbchat``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "env":
+        print_environment(as_json=args.json)
+        return 0
     if args.command != "web":
         parser.print_help()
         return 2

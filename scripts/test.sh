@@ -4,6 +4,7 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not browser" -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
+VENV=${NBCHAT_VENV:-.venv}  # scripts/test-latest.sh runs the same tests in .venv-latest
 bash scripts/setup.sh --test
 
 printf '\n\033[1m==> front-end unit tests (vitest)\033[0m\n'
@@ -11,7 +12,7 @@ npm test --silent
 
 printf '\n\033[1m==> Python tests (pytest)\033[0m\n'
 set +e
-.venv/bin/python -m pytest "$@"
+"$VENV/bin/python" -m pytest "$@"
 status=$?
 set -e
 if [ $status = 5 ]; then

@@ -1,31 +1,116 @@
-"""The README's demo command installs what it then runs (CI runs the test set-up, which installs more)."""
+"""The README's set-up commands install what they then run, from locks that match pyproject.toml."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import tomllib
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
+SETUP = (ROOT / "scripts" / "setup.sh").read_text()
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.M)
 
 
-def demo_requirements() -> set[str]:
-    """Project names scripts/setup.sh installs without --test: the dependencies plus the extras it names."""
-    setup = (ROOT / "scripts" / "setup.sh").read_text()
-    extras = re.search(r'^extras="([^"]+)"$', setup, re.M)
-    assert extras is not None, "scripts/setup.sh no longer sets extras=\"...\" for the demo"
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+def setting(name: str) -> list[str]:
+    """A comma-separated list scripts/setup.sh sets, e.g. ``demo_extras`` or ``test_groups`` (empty if unset)."""
+    found = re.search(rf'^{name}="([^"]*)"$', SETUP, re.M)
+    return found.group(1).split(",") if found and found.group(1) else []
+
+
+def requirements_of(setup: str) -> list[Requirement]:
+    """pyproject.toml's dependencies plus the set-up's extras and dependency groups (markers evaluated here)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    extras = setting(f"{setup}_extras")
+    assert extras, f'scripts/setup.sh no longer sets {setup}_extras="..."'
     wanted = list(project["dependencies"])
-    for extra in extras.group(1).split(","):
+    for extra in extras:
         wanted += project["optional-dependencies"][extra]
-    return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in wanted}
+    for group in setting(f"{setup}_groups"):
+        wanted += pyproject["dependency-groups"][group]
+    reqs = [Requirement(r) for r in wanted]
+    return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+
+def lock(name: str) -> dict[str, Version]:
+    """``{canonical name: version}`` pinned in ``requirements/<name>.txt``."""
+    text = (ROOT / "requirements" / f"{name}.txt").read_text()
+    return {canonicalize_name(m[1]): Version(m[2]) for m in PIN.finditer(text)}
 
 
 def test_the_demo_installs_jupyterlab_and_a_kernel_and_compiles_nothing() -> None:
     demo = (ROOT / "scripts" / "demo.sh").read_text()
     assert "jupyter lab notebooks/01_first_chatbot.ipynb" in demo
-    names = demo_requirements()
-    assert {"jupyterlab", "ipykernel", "anywidget", "transformers", "torch"} <= names
-    # llama-cpp-python compiles llama.cpp for minutes: the demo works without it (transformers runs the model)
+    names = {canonicalize_name(r.name) for r in requirements_of("demo")}
+    assert {"jupyterlab", "ipykernel", "anywidget"} <= names
+    # llama-cpp-python compiles llama.cpp for minutes: the demo must not need a compiler
     assert "llama-cpp-python" not in names
+    assert "llama-cpp-python" not in lock("demo")
+
+
+@pytest.mark.parametrize("setup", ["demo", "test"])
+def test_each_lock_pins_every_requirement_within_pyproject_ranges(setup: str) -> None:
+    """Editing pyproject.toml without running scripts/lock.sh fails here, naming the package."""
+    pinned = lock(setup)
+    for req in requirements_of(setup):
+        name = canonicalize_name(req.name)
+        assert name in pinned, f"{req} is not in requirements/{setup}.txt: run scripts/lock.sh"
+        assert req.specifier.contains(pinned[name], prereleases=True), (
+            f"requirements/{setup}.txt pins {name}=={pinned[name]}, outside pyproject's {req}: run scripts/lock.sh"
+        )
+    # the locks hold the CPU build of torch, never CUDA libraries
+    assert str(pinned.get("torch", "")).endswith("+cpu") or "torch" not in pinned
+    assert not [n for n in pinned if n.startswith("nvidia-")]
+
+
+def test_every_locked_line_has_a_hash() -> None:
+    """pip installs the locks with --require-hashes: one pin without a hash would fail the whole set-up."""
+    for name in ("demo", "test", "no-deps"):
+        text = (ROOT / "requirements" / f"{name}.txt").read_text()
+        entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
+        assert entries
+        for entry in entries:
+            assert "==" in entry and "--hash=sha256:" in entry, f"requirements/{name}.txt: {entry.splitlines()[0]}"
+
+
+def test_setup_installs_from_the_locks_with_hashes_and_prints_the_versions() -> None:
+    assert "--require-hashes" in SETUP and '-r "$lock"' in SETUP
+    assert "-m nbchat env" in SETUP
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "scripts/test.sh" in ci
+
+
+def test_nbchat_env_prints_the_key_packages_of_this_environment() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nbchat", "env", "--json"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    import json
+
+    versions = json.loads(out)
+    from importlib import metadata
+
+    assert versions["python"] == sys.version.split()[0]
+    assert versions["anywidget"] == metadata.version("anywidget")
+    assert "transformers" in versions and "openai" in versions
+
+
+def test_lock_diff_reports_a_package_that_moved(tmp_path: Path) -> None:
+    """scripts/lock_diff.py (used by scripts/test-latest.sh) names a package whose installed version is not locked."""
+    from importlib import metadata
+
+    real = metadata.version("anywidget")
+    fake = tmp_path / "lock.txt"
+    fake.write_text(f"anywidget==0.0.1 \\\n    --hash=sha256:00\npackaging=={metadata.version('packaging')}\n")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lock_diff.py"), str(fake)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert re.search(rf"newer\s+anywidget\s+0\.0\.1 -> {re.escape(real)}", out)
+    assert not re.search(r"(newer|older)\s+packaging\s", out)  # locked at its installed version: not reported

@@ -82,12 +82,20 @@ def test_stop_mid_stream_keeps_partial_text(transformers_serve: ServedModel) -> 
     assert conv.ask("Hi").strip()  # the server let go of the stopped request
 
 
-def test_without_model_name_the_error_asks_for_one(transformers_serve: ServedModel) -> None:
-    """`GET /v1/models` answers 500 when the server has no Hugging Face cache directory (as in this fixture)."""
-    conv = nbchat.Conversation(OpenAIBackend(base_url=transformers_serve.base_url), load="now")
-    assert conv.status == "error"
-    assert "HTTP 500" in conv.status_text
-    assert "model='...'" in conv.status_text
+def test_without_model_name_nbchat_takes_the_model_the_server_lists(transformers_serve: ServedModel) -> None:
+    """No ``model=``: nbchat asks ``GET /v1/models`` and chats with the model the server lists.
+
+    (A server that cannot list its models gets an error asking for ``model=``: tests/test_openai_backend.py, against
+    the stub's ``/nomodels/v1``. Whether a given ``transformers serve`` release can list them is upstream's business.)
+    """
+    backend = OpenAIBackend(base_url=transformers_serve.base_url, timeout=120)
+    listed = backend.list_models()
+    assert listed, transformers_serve.log_tail()
+    conv = nbchat.Conversation(backend, load="now", max_new_tokens=3, temperature=0)
+    assert conv.status == "ready", conv.status_text
+    assert backend.model == listed[0]
+    assert conv.ask(QUESTION).strip()
+    assert conv.history[-1].stats["model"] == listed[0]
 
 
 def test_server_killed_mid_stream_then_another_server(embedded_ready: None) -> None:

@@ -181,8 +181,8 @@ class OpenAIBackend(Backend):
         Raises
         ------
         BackendError
-            If the server does not list any (``transformers serve`` answers 500 there when it has no Hugging Face
-            cache); the message asks for ``model=``.
+            If the server does not list any (``transformers serve`` before 5.24 answered 500 there without a Hugging
+            Face cache directory); the message asks for ``model=``.
         """
         if self._model_given:
             return
@@ -195,8 +195,8 @@ class OpenAIBackend(Backend):
         except openai.APIStatusError as exc:
             msg = (
                 f"No model given, and GET {self.base_url}/models answered HTTP {exc.status_code} "
-                f"({server_detail(exc)}). {ask} (transformers serve answers 500 there when it has no Hugging "
-                "Face cache directory.)"
+                f"({server_detail(exc)}). {ask} (Some servers cannot list their models: `transformers serve` "
+                "before 5.24 answered 500 there without a Hugging Face cache directory.)"
             )
             raise BackendError(redact(msg, self._secrets)) from None
         except openai.APIError as exc:

@@ -34,7 +34,11 @@ def _import_torch() -> Any:
         import torch
         import transformers  # noqa: F401 - checked here so the error names both
     except ImportError as exc:
-        msg = "Local models need torch and transformers: pip install nbchat (or pip install torch transformers)."
+        msg = (
+            "Hugging Face models on transformers need the 'transformers' extra: pip install 'nbchat[transformers]' "
+            "(on a machine without a GPU, install torch's CPU build first: pip install torch==2.13.0 --index-url "
+            "https://download.pytorch.org/whl/cpu)."
+        )
         raise MissingDependencyError(msg) from exc
     return torch
 

@@ -27,7 +27,7 @@ The model name picks the behaviour; the path prefix picks the server's quirks::
 
     prefix                quirk
     /v1                   none; ``GET /v1/models`` lists "echo" and "slow"
-    /nomodels/v1          ``GET /models`` answers 500, as ``transformers serve`` does without a Hugging Face cache
+    /nomodels/v1          ``GET /models`` answers 500, as ``transformers serve`` < 5.24 did without a Hugging Face cache
     /strict/v1            400 for requests with ``stream_options`` (older servers)
     /auth/v1              401 unless the key is "sk-right"; the error body echoes the Authorization header
 
