@@ -108,7 +108,7 @@ export class ColumnView {
     this.label.textContent = info.label && info.label !== name ? info.label : "";
     this.label.hidden = this.label.textContent === "";
     this.settingsLine.textContent = describeSettings(info.settings, this.i18n);
-    this.statusText.textContent = info.status_text ?? "";
+    this.statusText.textContent = this.i18n.fromKernel(info.status_text ?? "", info.status_i18n?.key, info.status_i18n?.params);
     this.left.disabled = index <= 0;
     this.right.disabled = index >= count - 1;
     this.stopButton.disabled = info.status !== "generating";

@@ -23,6 +23,8 @@ export interface ColumnInfo {
   settings: ColumnSettings;
   status: ChatStatus;
   status_text: string;
+  /** Catalogue key and parameters of `status_text` (empty: show it as it is). */
+  status_i18n?: { key?: string; params?: Record<string, string> };
 }
 
 export interface CompareMessage extends ChatMessage {

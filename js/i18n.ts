@@ -210,6 +210,8 @@ const en = {
   "py.status.ready": "ready",
   "py.status.readyOn": "ready · {device}",
   "py.status.generating": "generating with {model}…",
+  "py.status.loadingHidden": "loading…",
+  "py.status.generatingHidden": "generating…",
 } as const;
 
 /** A catalogue key. */
@@ -404,6 +406,8 @@ const zh: Catalogue = {
   "py.status.ready": "就绪",
   "py.status.readyOn": "就绪 · {device}",
   "py.status.generating": "{model} 正在生成…",
+  "py.status.loadingHidden": "正在加载…",
+  "py.status.generatingHidden": "正在生成…",
 };
 
 export const CATALOGUES: Record<Lang, Catalogue> = { en, zh };

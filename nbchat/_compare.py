@@ -46,6 +46,7 @@ from ._compare_columns import (
 )
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
+from ._i18n import status_text as ui_status
 from ._messages import ChatMessage, check_text
 from ._policy import current_policy
 from ._widget import _DeltaBatcher, _message_state, choose_lang
@@ -499,10 +500,15 @@ class Compare(Arena, anywidget.AnyWidget):
         conv = col.conversation
         settings = conv.settings
         status_text = conv.status_text
+        device = conv.backend.describe().get("device")
+        keyed = ui_status(conv.status, status_text, str(conv.backend.model), str(device) if device else None)
         if hidden:  # "loading SmolLM2…", "generating with gpt-4o-mini…" would name the model
             status_text = {"loading": "loading…", "ready": "ready", "generating": "generating…"}.get(
                 conv.status, self._redact(status_text, col)
             )
+            hidden_keys = {"loading": "py.status.loadingHidden", "ready": "py.status.ready"}
+            key = hidden_keys.get(conv.status, "py.status.generatingHidden" if conv.status == "generating" else "")
+            keyed = {"key": key, "params": {}} if key else {}
         return {
             "id": col.id,
             "name": self._shown_name(col),
@@ -517,6 +523,7 @@ class Compare(Arena, anywidget.AnyWidget):
             },
             "status": conv.status,
             "status_text": status_text,
+            "status_i18n": keyed,
         }
 
     def _message_state(self, col: Column, m: ChatMessage, turn_of: dict[str, int], hidden: bool) -> dict[str, Any]:

@@ -112,6 +112,10 @@ def test_compare_takes_lang(comms: list[RecordingComm]) -> None:
     cmp = nbchat.Compare({"a": FakeBackend()}, lang="zh")
     try:
         assert cmp.lang == "zh"
+        cmp.columns[0].conversation.wait_until_loaded(10)
+        cmp.blind = True  # a hidden column's status names no model, in either language
+        column = cmp._columns[0]
+        assert column["status_i18n"] == {"key": "py.status.ready", "params": {}}
     finally:
         cmp.close()
 
