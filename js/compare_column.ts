@@ -55,9 +55,9 @@ export class ColumnView {
 
   constructor(info: ColumnInfo, private readonly send: Send, options: ColumnOptions = {}) {
     this.id = info.id;
-    this.render = options.render ?? renderMarkdown;
-    this.schedule = options.schedule ?? nextFrame;
     const i18n = (this.i18n = options.i18n ?? EN);
+    this.render = options.render ?? ((text) => renderMarkdown(text, i18n));
+    this.schedule = options.schedule ?? nextFrame;
     const button = (text: string, onClick: () => void) => {
       const b = h("button", { type: "button", class: "nbchat-action", text });
       b.addEventListener("click", onClick);

@@ -25,6 +25,7 @@ import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 import MarkdownIt from "markdown-it";
+import { EN, type I18n } from "./i18n";
 
 // The languages students meet (Python, R, SQL, Bash, JS/TS, HTML/CSS, JSON/YAML, C/C++, Java, Go, Rust, LaTeX);
 // registered up front: anywidget loads one ES module from a string, so chunks split off it could not be fetched.
@@ -75,10 +76,11 @@ const md = new MarkdownIt({ html: false, linkify: true, breaks: false, typograph
 
 // Images never load: a placeholder with the alt text takes their place, so no
 // request leaves the page (a remote image is a tracking pixel waiting to happen).
-md.renderer.rules.image = (tokens, idx) => {
+md.renderer.rules.image = (tokens, idx, _options, env) => {
   const token = tokens[idx];
   const alt = token.children ? md.renderer.renderInlineAsText(token.children, md.options, {}) : token.content;
-  const label = alt.trim() === "" ? "image not loaded" : `${alt.trim()} (image not loaded)`;
+  const i18n = (env as { i18n?: I18n } | undefined)?.i18n ?? EN;
+  const label = alt.trim() === "" ? i18n.t("md.imageNotLoaded") : i18n.t("md.imageAlt", { alt: alt.trim() });
   return `<span class="nbchat-img-placeholder" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
 };
 
@@ -153,6 +155,6 @@ export function sanitizeHtml(html: string): string {
 }
 
 /** Render untrusted Markdown (a model reply) to sanitized HTML. */
-export function renderMarkdown(text: string): string {
-  return sanitizeHtml(md.render(text));
+export function renderMarkdown(text: string, i18n: I18n = EN): string {
+  return sanitizeHtml(md.render(text, { i18n }));
 }

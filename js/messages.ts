@@ -110,10 +110,10 @@ export class MessageList {
   private stick = true;
 
   constructor(options: MessageListOptions = {}) {
-    this.render = options.render ?? renderMarkdown;
+    this.i18n = options.i18n ?? EN;
+    this.render = options.render ?? ((text) => renderMarkdown(text, this.i18n));
     this.schedule = options.schedule ?? nextFrame;
     this.send = options.send ?? (() => {});
-    this.i18n = options.i18n ?? EN;
     this.thread = h("div", { class: "nbchat-thread" });
     this.empty = h("div", { class: "nbchat-empty", text: this.i18n.t("list.empty") });
     this.element = h("div", { class: "nbchat-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [

@@ -1,6 +1,7 @@
 // Starter prompts, keyboard shortcuts, Export and ratings in the chat view (fake model; the browser tests drive
 // the same in JupyterLab).
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { I18n } from "../i18n";
 import { renderMarkdown } from "../markdown";
 import { placeholderRange } from "../prompts";
 import { mountChat } from "../widget";
@@ -187,6 +188,14 @@ describe("ratings", () => {
     expect(byTestId("nbchat-rate-up").disabled).toBe(false);
     model.trigger("comm_live_update");
     expect(byTestId("nbchat-rate-up").disabled).toBe(true);
+  });
+});
+
+describe("markdown in the view's language", () => {
+  it("says in Chinese that an image was not loaded", () => {
+    expect(renderMarkdown("![狮子](http://example.com/lion.png)", new I18n("zh"))).toContain("狮子（图片未加载）");
+    expect(renderMarkdown("![](http://example.com/lion.png)", new I18n("zh"))).toContain("图片未加载");
+    expect(renderMarkdown("![lion](http://example.com/lion.png)")).toContain("lion (image not loaded)");
   });
 });
 

@@ -136,7 +136,7 @@ describe.each(LANGS)("no text outside the catalogue (%s)", (lang) => {
       context: { used: 1234, window: 8192, reserved: 256, left_out: 2 },
       _messages: [
         message("u1", "user", "question", { branch: [1, 2], pinned: true }),
-        message("a1", "assistant", "answer", { stats, feedback: { rating: "up", comment: "" }, in_context: false, excluded: true }),
+        message("a1", "assistant", "answer ![a chart](http://x/y.png) ![](http://x/z.png)", { stats, feedback: { rating: "up", comment: "" }, in_context: false, excluded: true }),
         message("u2", "user", "second"),
         message("a2", "assistant", "partial", { status: "stopped", stats }),
         message("u3", "user", "third"),
