@@ -144,7 +144,7 @@ export class MessageActions {
         this.buttons.get("rate-up")!,
         this.buttons.get("rate-down")!,
       ]);
-      this.bar.append(this.rating);
+      this.bar.prepend(this.rating); // first: always visible, under the answer (the actions show on hover)
     }
     this.bar.addEventListener("click", this.onClick);
   }
