@@ -64,6 +64,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
   };
   root.addEventListener("keydown", keepKeys);
+  const stopDrops = controls.acceptDrops(root);
   addButton.addEventListener("click", () => {
     if (addForm.isOpen) addForm.close();
     else addForm.open();
@@ -119,7 +120,13 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     if (!msg || typeof msg !== "object") return;
     if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "");
     else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "");
-    else if (msg.kind === "notice") controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
+    else if (msg.kind === "notice") {
+      controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
+      if (typeof msg.restore === "string") controls.restore(msg.restore);
+      if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
+    }
+    else if (msg.kind === "attached") controls.attached(msg.token, msg.attachment, msg.error);
+    else if (msg.kind === "completions") controls.completions(msg.request, msg.items ?? []);
   };
 
   const unsubscribe = [
@@ -142,6 +149,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   return () => {
     for (const off of unsubscribe) off();
     root.removeEventListener("keydown", keepKeys);
+    stopDrops();
     for (const view of columns.values()) view.dispose();
     controls.dispose();
     shared.dispose();

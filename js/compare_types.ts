@@ -1,7 +1,7 @@
 // The protocol of the Compare widget (nbchat/_compare.py): synced traits and custom messages.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
-import type { ChatMessage, ChatStatus } from "./types";
+import type { Attachment, ChatMessage, ChatStatus, PendingAttachment } from "./types";
 
 export interface ColumnSettings {
   system_prompt: string;
@@ -69,11 +69,24 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 export type CompareServerMessage =
   | { kind: "delta"; column: string; id: string; text: string }
   | { kind: "sync"; column: string; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; key?: string; params?: Record<string, string> };
+  | {
+      kind: "notice";
+      level: "info" | "warning" | "error";
+      text: string;
+      restore?: string;
+      attachments?: PendingAttachment[];
+      key?: string;
+      params?: Record<string, string>;
+    }
+  | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
+  | { kind: "completions"; request: number; items: { name: string; type: string }[] };
 
 /** Browser → Python. `column` is a column id; left out, a message applies to every column. */
 export type CompareClientMessage =
-  | { kind: "submit"; text: string }
+  | { kind: "submit"; text: string; attachments?: string[] }
+  | { kind: "attach"; token: string; name: string; media_type: string }
+  | { kind: "detach"; token: string }
+  | { kind: "complete"; prefix: string; request: number }
   | { kind: "stop"; column?: string }
   | { kind: "clear" }
   | { kind: "sync" }

@@ -1,8 +1,11 @@
-// The composer: message box, Send / Stop / Clear, and transient notices.
+// The composer: message box, Send / Stop / Clear / Attach, the attachment tray (paste, drop, choose a file),
+// `@name` completion of the kernel's variables, and transient notices.
+import { AttachmentTray } from "./attachments";
 import { h, listen } from "./dom";
 import { EN, type I18n } from "./i18n";
+import { type Completion, MentionPopup } from "./mention";
 import { ShortcutsHelp } from "./shortcuts";
-import type { ChatModel, ClientMessage } from "./types";
+import type { Attachment, ChatModel, ClientMessage, PendingAttachment } from "./types";
 
 export type NoticeLevel = "info" | "warning" | "error";
 
@@ -24,6 +27,10 @@ export class Controls {
   private readonly stopButton: HTMLButtonElement;
   private readonly clearButton: HTMLButtonElement;
   readonly shortcuts: ShortcutsHelp;
+  private readonly attachButton: HTMLButtonElement;
+  private readonly fileInput: HTMLInputElement;
+  readonly tray: AttachmentTray;
+  readonly mentions: MentionPopup;
   private readonly notice: HTMLElement;
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly unsubscribe: (() => void)[] = [];
@@ -37,7 +44,7 @@ export class Controls {
    */
   constructor(
     private readonly model: ChatModel,
-    i18n: I18n = EN,
+    private readonly i18n: I18n = EN,
     private readonly recall: () => string | null = () => null,
   ) {
     this.textarea = h("textarea", {
@@ -59,13 +66,37 @@ export class Controls {
     this.stopButton = button("stop");
     this.stopButton.setAttribute("aria-keyshortcuts", "Escape");
     this.clearButton = button("clear");
+    this.attachButton = h("button", {
+      type: "button",
+      class: "nbchat-button",
+      "data-testid": "nbchat-attach",
+      text: i18n.t("attach.button"),
+      title: i18n.t("attach.title"),
+    });
+    this.fileInput = h("input", {
+      type: "file",
+      multiple: true,
+      hidden: true,
+      "aria-label": i18n.t("attach.files"),
+      accept: "image/png,image/jpeg,image/webp,image/gif,text/*,.csv,.tsv,.md,.json,.py,.txt,.log",
+    });
     this.shortcuts = new ShortcutsHelp(i18n);
     this.notice = h("div", { class: "nbchat-notice", role: "status", "aria-live": "polite" });
-    const buttons = h("div", { class: "nbchat-buttons" }, [this.sendButton, this.stopButton, this.clearButton, this.shortcuts.button]);
+    this.tray = new AttachmentTray(model, (text) => this.showNotice("warning", text), i18n);
+    this.mentions = new MentionPopup(model, this.textarea, i18n);
+    const buttons = h("div", { class: "nbchat-buttons" }, [
+      this.sendButton,
+      this.stopButton,
+      this.clearButton,
+      this.attachButton,
+      this.shortcuts.button,
+    ]);
     this.element = h("div", { class: "nbchat-composer" }, [
       this.notice,
       this.shortcuts.panel,
-      h("div", { class: "nbchat-composer-row" }, [this.textarea, buttons]),
+      this.tray.element,
+      this.mentions.element,
+      h("div", { class: "nbchat-composer-row" }, [this.textarea, buttons, this.fileInput]),
     ]);
 
     this.textarea.addEventListener("keydown", this.onKeyDown);
@@ -73,6 +104,10 @@ export class Controls {
     this.sendButton.addEventListener("click", this.onSend);
     this.stopButton.addEventListener("click", this.onStop);
     this.clearButton.addEventListener("click", this.onClear);
+    this.attachButton.addEventListener("click", this.onAttach);
+    this.fileInput.addEventListener("change", this.onFiles);
+    this.textarea.addEventListener("paste", this.onPaste);
+    this.textarea.addEventListener("blur", this.onBlur);
     this.unsubscribe.push(listen(model, "change:status", () => this.updateStatus()));
     this.updateStatus();
   }
@@ -117,11 +152,54 @@ export class Controls {
     return true;
   }
 
+  /** Put back the attachments of a message the kernel did not send. */
+  restoreAttachments(list: PendingAttachment[]): void {
+    this.tray.restore(list);
+  }
+
+  /** The kernel's answer to an upload. */
+  attached(token: string, attachment: Attachment | undefined, error: string | undefined): void {
+    this.tray.attached(token, attachment, error);
+  }
+
+  /** The kernel's answer to an `@name` completion request. */
+  completions(request: number, items: Completion[]): void {
+    this.mentions.show(request, items);
+  }
+
+  /** Accept files dropped anywhere on `target` (the whole chat). Returns a function that stops it. */
+  acceptDrops(target: HTMLElement): () => void {
+    const over = (event: DragEvent) => {
+      if (!event.dataTransfer?.types.includes("Files") || !this.connected) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      target.classList.add("nbchat-dropping");
+    };
+    const leave = () => target.classList.remove("nbchat-dropping");
+    const drop = (event: DragEvent) => {
+      leave();
+      const files = event.dataTransfer?.files;
+      if (!files || files.length === 0 || !this.connected) return;
+      event.preventDefault();
+      event.stopPropagation();
+      this.tray.add(files);
+    };
+    target.addEventListener("dragover", over);
+    target.addEventListener("dragleave", leave);
+    target.addEventListener("drop", drop);
+    return () => {
+      target.removeEventListener("dragover", over);
+      target.removeEventListener("dragleave", leave);
+      target.removeEventListener("drop", drop);
+    };
+  }
+
   /** The kernel went away: keep the text, but nothing can be sent any more. */
   setConnected(connected: boolean): void {
     this.connected = connected;
     this.textarea.readOnly = !connected;
     this.clearButton.disabled = !connected;
+    this.attachButton.disabled = !connected;
     this.updateStatus();
   }
 
@@ -135,6 +213,11 @@ export class Controls {
     this.sendButton.removeEventListener("click", this.onSend);
     this.stopButton.removeEventListener("click", this.onStop);
     this.clearButton.removeEventListener("click", this.onClear);
+    this.attachButton.removeEventListener("click", this.onAttach);
+    this.fileInput.removeEventListener("change", this.onFiles);
+    this.textarea.removeEventListener("paste", this.onPaste);
+    this.textarea.removeEventListener("blur", this.onBlur);
+    this.mentions.dispose();
   }
 
   private get generating(): boolean {
@@ -157,13 +240,20 @@ export class Controls {
     this.stopButton.disabled = !generating || !this.connected;
   }
 
-  /** Send the message box's text; while a reply streams, do nothing and keep it. */
+  /** Send the message box's text and attachments; while a reply streams, do nothing and keep them. */
   private submit(): void {
     if (this.generating || !this.connected) return;
+    if (this.tray.busy()) {
+      this.showNotice("info", this.i18n.t("attach.uploading"));
+      return;
+    }
     const text = this.textarea.value;
-    if (text.trim() === "") return;
+    const attachments = this.tray.tokens();
+    if (text.trim() === "" && attachments.length === 0) return;
     this.cancelDraft();
-    this.send({ kind: "submit", text });
+    this.mentions.close();
+    this.send(attachments.length > 0 ? { kind: "submit", text, attachments } : { kind: "submit", text });
+    this.tray.clear();
     this.textarea.value = "";
     this.autosize();
   }
@@ -192,6 +282,7 @@ export class Controls {
   }
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
+    if (this.mentions.handleKey(event)) return;
     // An IME composition uses Enter and the arrows to pick a candidate: never act on them then.
     if (event.isComposing || event.keyCode === 229) return;
     if (event.key === "ArrowUp" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
@@ -219,6 +310,25 @@ export class Controls {
   private readonly onInput = (): void => {
     this.autosize();
     this.scheduleDraft();
+    if (this.connected) this.mentions.update();
+  };
+
+  private readonly onBlur = (): void => this.mentions.close();
+
+  private readonly onAttach = (): void => this.fileInput.click();
+
+  private readonly onFiles = (): void => {
+    if (this.fileInput.files) this.tray.add(this.fileInput.files);
+    this.fileInput.value = "";
+  };
+
+  /** A pasted image or file is attached; pasted text still goes into the box as usual. */
+  private readonly onPaste = (event: ClipboardEvent): void => {
+    const data = event.clipboardData;
+    const files = data ? [...data.files] : [];
+    if (files.length === 0 || !this.connected) return;
+    if (!data?.types.includes("text/plain")) event.preventDefault();
+    this.tray.add(files);
   };
 
   private readonly onStop = (): void => this.send({ kind: "stop" });

@@ -5,6 +5,7 @@
 // replies are rendered in chunks over several frames (chunks.ts), and a very
 // long user message shows its start with a "Show all" button, so that no
 // message, however big, freezes the page.
+import { renderAttachments } from "./attachments";
 import { MessageActions, type ActionContext } from "./actions";
 import { ChunkedRenderer, WHOLE_MAX, formatSize } from "./chunks";
 import { addCodeCopyButtons } from "./clipboard";
@@ -382,6 +383,8 @@ export class MessageList {
     // stay inside its bubble (the element isolates them from the page).
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}`, dir: "auto" });
     const bubble = h("div", { class: "nbchat-bubble" }, [content]);
+    const attachments = msg.role === "user" ? renderAttachments(msg.attachments, this.i18n) : null; // fixed once sent
+    if (attachments) bubble.append(attachments);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
       bubble,
     ]);

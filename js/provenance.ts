@@ -3,8 +3,9 @@
 // Everything from the kernel goes in as text (`textContent`), never as HTML.
 import { copyFrom } from "./clipboard";
 import { h } from "./dom";
+import { safeThumbnail } from "./attachments";
 import { EN, type I18n, type Key } from "./i18n";
-import type { ClientMessage, Provenance, Stats } from "./types";
+import type { ClientMessage, Provenance, RequestPart, Stats } from "./types";
 
 const FINISH_REASONS: Record<string, Key> = {
   stop: "finish.stop",
@@ -62,6 +63,22 @@ function statsRows(i18n: I18n, stats: Stats | null | undefined): HTMLElement[] {
   return rows;
 }
 
+/** A message's content as sent: its text, or each content part (an image as its thumbnail and name). */
+function requestContent(i18n: I18n, content: unknown): HTMLElement[] {
+  if (!Array.isArray(content)) return [h("pre", { class: "nbchat-request-text", text: String(content ?? "") })];
+  return content.map((part: RequestPart) => {
+    if (part?.type === "image") {
+      const src = safeThumbnail(part.thumbnail);
+      const label = String(part.name ?? i18n.t("prov.imageUnnamed"));
+      return h("figure", { class: "nbchat-request-image" }, [
+        ...(src ? [h("img", { class: "nbchat-thumb", src, alt: label })] : []),
+        h("figcaption", { text: i18n.t("prov.image", { name: label }) }),
+      ]);
+    }
+    return h("pre", { class: "nbchat-request-text", text: String((part as { text?: unknown })?.text ?? "") });
+  });
+}
+
 /** The request as sent: the rendered prompt when there is one, else each message. */
 function requestView(i18n: I18n, data: Provenance): HTMLElement {
   const body = h("div", { class: "nbchat-request-body" });
@@ -75,7 +92,7 @@ function requestView(i18n: I18n, data: Provenance): HTMLElement {
       body.append(
         h("div", { class: "nbchat-request-msg" }, [
           h("div", { class: "nbchat-request-role", text: String(m?.role ?? "") }),
-          h("pre", { class: "nbchat-request-text", text: String(m?.content ?? "") }),
+          ...requestContent(i18n, m?.content),
         ]),
       );
     }

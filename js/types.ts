@@ -18,6 +18,26 @@ export interface Stats {
   left_out?: number;
 }
 
+/** An image or text part of a user message besides its text (nbchat/_attachments.py `Attachment.to_dict`). */
+export interface Attachment {
+  kind: "image" | "text";
+  media_type: string;
+  name: string;
+  sha256: string;
+  /** The text of a text attachment (a DataFrame summary, a traceback, a file). */
+  text?: string;
+  width?: number | null;
+  height?: number | null;
+  /** `data:image/jpeg;base64,...` made by nbchat from the user's own image; "" for text. */
+  thumbnail?: string;
+  note?: string;
+}
+
+/** An attachment uploaded from this view (paste, drop, Attach) and kept by the kernel until sent. */
+export interface PendingAttachment extends Attachment {
+  token: string;
+}
+
 export interface ChatMessage {
   id: string;
   role: Role;
@@ -37,6 +57,8 @@ export interface ChatMessage {
   excluded?: boolean;
   /** False when the next request will not include this message; default true. */
   in_context?: boolean;
+  /** Images and text parts of a user message; default none. */
+  attachments?: Attachment[];
   /** The user's rating of an answer: thumbs up/down and an optional comment; null or missing: not rated. */
   feedback?: Feedback | null;
 }
@@ -90,14 +112,17 @@ export interface GenerationSettings {
   stop?: string[] | null;
 }
 
+/** A content part of a request as Details shows it. */
+export type RequestPart = { type: "text"; text: string } | { type: "image"; name: string; thumbnail: string };
+
 /** What produced a reply: the answer to `{kind: "provenance"}`. */
 export interface Provenance {
   backend: string;
   model: string;
   settings: GenerationSettings;
   system_prompt: string;
-  /** The exact messages sent (chat backends). */
-  messages: { role: string; content: string }[];
+  /** The exact messages sent (chat backends); an image part carries its thumbnail instead of its bytes. */
+  messages: { role: string; content: string | RequestPart[] }[];
   /** The rendered prompt text, for backends that take one string; null otherwise. */
   prompt: string | null;
   stats: Stats | null;
@@ -135,7 +160,18 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 export type ServerMessage =
   | { kind: "delta"; id: string; text: string }
   | { kind: "sync"; id: string; text: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string; key?: string; params?: Record<string, string> }
+  | {
+      kind: "notice";
+      level: "info" | "warning" | "error";
+      text: string;
+      restore?: string;
+      attachments?: PendingAttachment[];
+      /** Catalogue key of the text (nbchat/_i18n.py), to show it in the view's language. */
+      key?: string;
+      params?: Record<string, string>;
+    }
+  | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
+  | { kind: "completions"; request: number; items: { name: string; type: string }[] }
   | { kind: "provenance"; id: string; data: Provenance | null }
   | { kind: "code"; id: string; code: string }
   | { kind: "export"; format: ExportFormat; text: string; filename: string };
@@ -145,7 +181,10 @@ export type ExportFormat = "markdown" | "json";
 
 /** Browser → Python. */
 export type ClientMessage =
-  | { kind: "submit"; text: string }
+  | { kind: "submit"; text: string; attachments?: string[] }
+  | { kind: "attach"; token: string; name: string; media_type: string }
+  | { kind: "detach"; token: string }
+  | { kind: "complete"; prefix: string; request: number }
   | { kind: "draft"; text: string }
   | { kind: "stop" }
   | { kind: "clear" }

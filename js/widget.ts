@@ -73,6 +73,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
   };
   root.addEventListener("keydown", keepKeys);
+  const stopDrops = controls.acceptDrops(root);
 
   const showLabel = () => {
     title.textContent = model.get("model_label") || i18n.t("app.name");
@@ -108,7 +109,10 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     else if (msg.kind === "notice") {
       controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
       if (typeof msg.restore === "string") controls.restore(msg.restore);
+      if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     }
+    else if (msg.kind === "attached") controls.attached(msg.token, msg.attachment, msg.error);
+    else if (msg.kind === "completions") controls.completions(msg.request, msg.items ?? []);
     else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
     else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
     else if (msg.kind === "export") exporter.receive(msg.format, String(msg.text ?? ""), String(msg.filename || "chat"));
@@ -162,6 +166,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     clearInterval(detachTimer);
     for (const off of unsubscribe) off();
     root.removeEventListener("keydown", keepKeys);
+    stopDrops();
     list.dispose();
     controls.dispose();
     settings.dispose();

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ._attachments import Attachment, AttachmentError
 from ._conversation import Conversation, ConversationEvent
 from ._errors import (
     BackendError,
@@ -35,6 +36,8 @@ __version__ = "0.1.0"  # the package version: pyproject.toml reads it from here
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "Attachment",
+    "AttachmentError",
     "BackendError",
     "Chat",
     "ChatMessage",
@@ -53,6 +56,7 @@ __all__ = [
     "PolicyWarning",
     "__version__",
     "current_policy",
+    "to_attachment",
 ]
 
 
@@ -69,6 +73,10 @@ def __getattr__(name: str) -> Any:
         from ._widget import Chat
 
         return Chat
+    if name == "to_attachment":  # imports nothing heavy itself, but keeps `import nbchat` minimal
+        from ._convert import to_attachment
+
+        return to_attachment
     if name == "Compare":
         from ._compare import Compare
 

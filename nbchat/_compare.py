@@ -49,6 +49,7 @@ from ._errors import ConversationBusyError, NbchatError
 from ._i18n import status_text as ui_status
 from ._messages import ChatMessage, check_text
 from ._policy import current_policy
+from ._uploads import BrowserAttachments
 from ._widget import _DeltaBatcher, _message_state, choose_lang
 
 __all__ = ["Column", "Compare"]
@@ -145,6 +146,7 @@ class Compare(Arena, anywidget.AnyWidget):
         self._sync_wanted = threading.Event()
         self._sync_thread: threading.Thread | None = None
         self._closed = False
+        self._attachments = BrowserAttachments()  # files pasted or dropped in the composer, @name (notebook's)
         items = list(models.items()) if isinstance(models, Mapping) else list(models)
         try:
             for item in items:
@@ -301,22 +303,34 @@ class Compare(Arena, anywidget.AnyWidget):
         raise KeyError(msg)
 
     # ------------------------------------------------------------------ turns
-    def send_message(self, text: str) -> dict[str, Future[ChatMessage]]:
+    def send_message(self, text: str, *, attachments: Any = None) -> dict[str, Future[ChatMessage]]:
         """Send ``text`` to every column at once; returns ``{column name: Future of the reply}`` without waiting.
+
+        ``attachments``: figures, images, DataFrames, exceptions, ... as for :meth:`nbchat.Conversation.send`,
+        converted once and sent to every column.
 
         Raises
         ------
         ValueError
             If ``text`` is empty, or there are no columns.
+        AttachmentError
+            If an attachment cannot be made, or a column's model cannot see an attached image (nothing is sent to
+            any column then).
         ConversationBusyError
             If a column is still answering (nothing is sent then): wait, or :meth:`stop`.
         """
-        check_text(text)
+        if not attachments:
+            check_text(text)
         with self._state_lock:
             cols = list(self._cols)
             if not cols:
                 msg = "There are no models to compare yet: add one with Compare.add(...) or the Add model button."
                 raise ValueError(msg)
+            parts = cols[0].conversation.make_attachments(attachments)
+            if not parts:
+                check_text(text)
+            for col in cols:  # every column can take them, or none is asked
+                col.conversation.check_images(parts)
             busy = [self._shown_name(c) for c in cols if c.conversation.busy]
             if busy:
                 msg = f"{', '.join(busy)} still answering; wait for it or press Stop, then send again."
@@ -327,7 +341,7 @@ class Compare(Arena, anywidget.AnyWidget):
                 conv = col.conversation
                 settings, system = conv.settings, conv.system_prompt
                 try:
-                    future = conv.send(text)
+                    future = conv.send(text, attachments=parts)
                 except ConversationBusyError:  # started answering something else in the meantime
                     logger.warning("nbchat compare: column %s was busy; it sits this turn out", col.id)
                     continue
@@ -338,8 +352,8 @@ class Compare(Arena, anywidget.AnyWidget):
         self._request_sync()
         return futures
 
-    def ask(self, text: str, timeout: float | None = None) -> dict[str, str]:
-        """Send ``text`` to every column and wait for all of them; returns ``{column name: reply text}``.
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> dict[str, str]:
+        """Send ``text`` (and ``attachments``) to every column and wait for all; returns ``{column name: reply text}``.
 
         A column that fails or is stopped gives its partial text (its error is in the column and in
         :attr:`results`); the other columns go on. Ctrl+C / interrupting the kernel stops every column.
@@ -351,7 +365,7 @@ class Compare(Arena, anywidget.AnyWidget):
         TimeoutError
             If the replies are not all done within ``timeout`` seconds (they go on streaming).
         """
-        futures = self.send_message(text)
+        futures = self.send_message(text, attachments=attachments)
         deadline = None if timeout is None else time.monotonic() + timeout
         answers: dict[str, str] = {}
         try:
@@ -535,21 +549,45 @@ class Compare(Arena, anywidget.AnyWidget):
         return state
 
     # ------------------------------------------------------------------ browser → Python
-    def _on_custom_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
             return
         kind = content.get("kind")
         try:
+            if kind in ("submit", "attach", "detach", "complete"):
+                self._from_composer(kind, content, buffers)
+                return
             self._handle(kind, content)
         except (NbchatError, ValueError, TypeError, KeyError) as exc:
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self.send({"kind": "notice", "level": "warning", "text": str(text)})
 
+    def _from_composer(self, kind: str, content: dict[str, Any], buffers: Any) -> None:
+        """The shared message box: a question (with attachments and ``@name``), an upload, ``@`` completion."""
+        first = self._cols[0].conversation if self._cols else None
+        sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first else {}
+        if kind == "attach":
+            self.send(self._attachments.upload(content, buffers, **sizes))
+        elif kind == "detach":
+            self._attachments.forget([content.get("token")])
+        elif kind == "complete":
+            items = self._attachments.completions(str(content.get("prefix", "")))
+            self.send({"kind": "completions", "request": content.get("request"), "items": items})
+        else:
+            text, tokens = str(content.get("text", "")), content.get("attachments")
+            try:
+                make = first.make_attachments if first else (lambda objects, names: [])
+                self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
+            except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
+                kept = self._attachments.pending(tokens)
+                notice = {"kind": "notice", "level": "warning", "text": str(exc), "restore": text}
+                self.send({**notice, "attachments": kept})
+            else:
+                self._attachments.forget(tokens)
+
     def _handle(self, kind: Any, content: dict[str, Any]) -> None:
         column = content.get("column")
-        if kind == "submit":
-            self.send_message(str(content.get("text", "")))
-        elif kind == "stop":
+        if kind == "stop":
             self.stop(str(column) if column else None)
         elif kind == "add":
             self._add_from_browser(content)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ._messages import ChatMessage
 from .backends import Backend
@@ -24,7 +25,7 @@ class Selection:
         Earlier messages not sent: excluded, history off, empty failed replies, or dropped to fit the window.
     """
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     sent: list[ChatMessage]
     left_out: list[ChatMessage]
 
@@ -37,6 +38,7 @@ def select_context(
     backend: Backend,
     max_new_tokens: int,
     text: str | None = None,
+    images: bool = True,
 ) -> Selection:
     """Choose what to send for the next reply.
 
@@ -47,6 +49,8 @@ def select_context(
         question being answered.
     text : str, optional
         A new question that is not in the history yet.
+    images : bool, default True
+        Send image attachments as image parts; ``False`` (a model without image input) names them in the text.
 
     Notes
     -----
@@ -59,21 +63,23 @@ def select_context(
     question = body.pop() if text is None and body and body[-1].role == "user" else None
     candidates = [m for m in body if not m.excluded and (m.content or m.role == "user") and (use_history or m.pinned)]
     if question is not None:
-        tail = [question.to_openai()]
+        tail = [question.to_openai(images)]
     else:
         tail = [{"role": "user", "content": text}] if text is not None else []
-    kept = _fit(head, candidates, tail, backend, max_new_tokens)
+    kept = _fit(head, candidates, tail, backend, max_new_tokens, images)
     kept_ids = {m.id for m in kept}
     left_out = [m for m in body if m.id not in kept_ids]
-    return Selection(head + [m.to_openai() for m in kept] + tail, kept + ([question] if question else []), left_out)
+    sent = [m.to_openai(images) for m in kept]
+    return Selection(head + sent + tail, kept + ([question] if question else []), left_out)
 
 
 def _fit(
-    head: list[dict[str, str]],
+    head: list[dict[str, Any]],
     body: list[ChatMessage],
-    tail: list[dict[str, str]],
+    tail: list[dict[str, Any]],
     backend: Backend,
     max_new_tokens: int,
+    images: bool = True,
 ) -> list[ChatMessage]:
     window = backend.context_window
     if not window:
@@ -81,7 +87,7 @@ def _fit(
     budget = window - max_new_tokens
     body = list(body)
     while body:
-        count = backend.count_tokens(head + [m.to_openai() for m in body] + tail)
+        count = backend.count_tokens(head + [m.to_openai(images) for m in body] + tail)
         if count is None or count <= budget:
             break
         victim = next((i for i, m in enumerate(body) if not m.pinned), None)

@@ -19,12 +19,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
+from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
 from ._editing import HistoryEditing
 from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
-from ._policy import cap_settings
+from ._policy import cap_settings, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
@@ -98,6 +99,11 @@ class Conversation(HistoryEditing):
     save_to : str or Path, optional
         Autosave: the conversation is written to this JSON file after every reply and every edit, and read back
         from it here if it exists, so a chat survives kernel restarts (settings come from these arguments).
+    image_max_side : int, default 1024
+        Attached images are downscaled (Pillow) so their longer side is at most this many pixels.
+    attachment_tokens : int, default 1500
+        Budget of one text attachment (a DataFrame summary, a traceback, a ``repr``), in tokens estimated as
+        characters / 4; the context gauge counts what is actually sent.
     **backend_options
         Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
         ``backend="llama.cpp"`` or ``backend="transformers"`` chooses the engine of a ``.gguf`` file or the
@@ -128,12 +134,20 @@ class Conversation(HistoryEditing):
         load: Literal["background", "now", "lazy"] = "background",
         retries: int = DEFAULT_RETRIES,
         save_to: str | Path | None = None,
+        image_max_side: int = DEFAULT_MAX_SIDE,
+        attachment_tokens: int = DEFAULT_TEXT_TOKENS,
         **backend_options: Any,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             msg = f"retries must be an integer >= 0, got {retries!r}."
             raise ValueError(msg)
         self.retries = retries
+        for label, value in (("image_max_side", image_max_side), ("attachment_tokens", attachment_tokens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                msg = f"{label} must be a whole number >= 1, got {value!r}."
+                raise ValueError(msg)
+        self.image_max_side = image_max_side
+        self.attachment_tokens = attachment_tokens
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
             GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop)),
             quiet_defaults=True,
@@ -335,6 +349,7 @@ class Conversation(HistoryEditing):
             backend=self.backend,
             max_new_tokens=self.settings.max_new_tokens,
             text=text,
+            images=self.backend.image_input is not False,
         )
 
     def context_usage(self) -> dict[str, Any]:
@@ -370,7 +385,9 @@ class Conversation(HistoryEditing):
                 msg = f"No request is recorded for {message_id!r} (it was loaded or set, not generated here)."
                 raise KeyError(msg)
             system, sent, settings = self._requests[message_id]
-        messages = ([{"role": "system", "content": system}] if system.strip() else []) + [m.to_openai() for m in sent]
+        images = self.backend.image_input is not False
+        head = [{"role": "system", "content": system}] if system.strip() else []
+        messages = head + [m.to_openai(images) for m in sent]
         return {
             **self.backend.describe(),
             "settings": dataclasses.asdict(settings),
@@ -381,13 +398,16 @@ class Conversation(HistoryEditing):
         }
 
     # ------------------------------------------------------------------ generation
-    def send(self, text: str) -> Future[ChatMessage]:
+    def send(self, text: str, *, attachments: Any = None) -> Future[ChatMessage]:
         """Add a user message and start generating the reply in the worker thread.
 
         Parameters
         ----------
         text : str
             The user's message, as typed.
+        attachments : object or list, optional
+            Figures, images, arrays, paths, bytes, DataFrames, exceptions, ... (see
+            :func:`nbchat._convert.to_attachment`), kept in :attr:`ChatMessage.attachments`.
 
         Returns
         -------
@@ -397,14 +417,57 @@ class Conversation(HistoryEditing):
         Raises
         ------
         ValueError
-            If ``text`` is empty or only whitespace.
+            If ``text`` is empty or only whitespace and there are no attachments.
+        AttachmentError
+            If an attachment cannot be made, or has an image and the model cannot see images (then nothing is
+            added to the history: send it to a vision model, or without the image).
+        NbchatError
+            If the administrator's policy caps attachments (count or size) and they are over it.
         ConversationBusyError
             If a reply is still being generated: wait for it or call :meth:`stop` first.
         """
-        check_text(text)
+        parts = self.make_attachments(attachments)
+        if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
+            check_text(text)
         with self._lock:
             self._refuse_while_busy("send again")
-            return self._reply_to(self._tree.append(ChatMessage("user", text)))
+            self.check_images(parts)
+            return self._reply_to(self._tree.append(ChatMessage("user", text, attachments=parts)))
+
+    def make_attachments(self, objects: Any, names: list[str] | None = None) -> list[Attachment]:
+        """Convert ``objects`` with this conversation's ``image_max_side`` and ``attachment_tokens``, within the
+        administrator's caps (see :func:`nbchat._convert.to_attachments`).
+
+        Without ``names``, an object that is a notebook variable is named after it (else after its kind).
+        """
+        from ._convert import notebook_names, to_attachments
+
+        if names is None:  # `ask(..., attachments=[sales])` in a notebook: the attachment is called "sales"
+            names = notebook_names(objects)
+        parts = to_attachments(objects, max_side=self.image_max_side, tokens=self.attachment_tokens, names=names)
+        current_policy().check_attachments(len(parts), [len(a.data) or len(a.text.encode()) for a in parts])
+        return parts
+
+    def check_images(self, attachments: list[Attachment]) -> None:
+        """Refuse before sending when the model cannot see images and ``attachments`` has one.
+
+        Images in earlier messages are not refused: a model without image input gets ``[image NAME, W×H]`` in
+        their place.
+
+        Raises
+        ------
+        AttachmentError
+            Naming the model and what to do.
+        """
+        if self.backend.image_input is False and any(a.kind == "image" for a in attachments):
+            raise AttachmentError(self._no_images_message())
+
+    def _no_images_message(self) -> str:
+        return (
+            f"{self.backend.model} ({self.backend.kind}) cannot see images, so nothing was sent. Use a vision "
+            "model (e.g. an OpenAI-compatible one such as 'openai:gpt-4o-mini', or a local image-text-to-text "
+            "model), or remove the image."
+        )
 
     def _reply_to(self, user: ChatMessage) -> Future[ChatMessage]:
         """Start answering ``user`` (already in the tree and selected). Call with the lock held."""
@@ -463,8 +526,8 @@ class Conversation(HistoryEditing):
         except Exception:  # typing ahead is an optimisation: it never puts an error in the chat
             logger.debug("prefill failed", exc_info=True)
 
-    def ask(self, text: str, timeout: float | None = None) -> str:
-        """Send ``text`` and block until the reply is done; return the reply text.
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
+        """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text.
 
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
         (or Ctrl+C) stops generation and keeps the partial reply, marked "stopped".
@@ -476,7 +539,7 @@ class Conversation(HistoryEditing):
         GenerationError
             If the reply failed; its partial text stays in the history and is in ``error.partial``.
         """
-        return _wait(self, self.send(text), timeout)
+        return _wait(self, self.send(text, attachments=attachments), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -495,10 +558,12 @@ class Conversation(HistoryEditing):
                 self._parts.append(delta)
             self._emit(ConversationEvent("delta", message=reply, text=delta))
 
-        if self.load_error is not None:
+        unseen = self.backend.image_input is False and _has_image_parts(messages)  # known only after loading
+        if self.load_error is not None or unseen:
             from ._generation import ReplyOutcome, describe_error
 
-            outcome = ReplyOutcome("error", describe_error(self.load_error), {"finish_reason": "error"})
+            error = self._no_images_message() if unseen else describe_error(self.load_error)  # type: ignore[arg-type]
+            outcome = ReplyOutcome("error", error, {"finish_reason": "error"})
         else:
             generating = self.status_text
 
@@ -537,6 +602,11 @@ class Conversation(HistoryEditing):
     def __repr__(self) -> str:
         count = len(self._tree.branch())
         return f"<Conversation {self.backend.kind}:{self.backend.model} · {count} messages · {self.status}>"
+
+
+def _has_image_parts(messages: list[dict[str, Any]]) -> bool:
+    return any(isinstance(m.get("content"), list) and any(p.get("type") == "image_url" for p in m["content"])
+               for m in messages)  # fmt: skip
 
 
 def _public(description: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class HistoryEditing:
             self._refuse_while_busy("replace the history")
             self._tree.clear()
             for record in records:
-                self._tree.append(ChatMessage(record["role"], record["content"]))
+                self._tree.append(ChatMessage(record["role"], record["content"], attachments=record["attachments"]))
             if system is not None:
                 self.system_prompt = system
         self._changed()
@@ -76,6 +76,7 @@ class HistoryEditing:
             if target is None or target.role != "assistant" or target.parent is None:
                 msg = "There is no answer to regenerate yet; send a message first."
                 raise ValueError(msg)
+            self.check_images(self._tree.get(target.parent).attachments)
             return self._reply_to(self._tree.get(target.parent))
 
     def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
@@ -95,7 +96,9 @@ class HistoryEditing:
             if original.role != "user":
                 msg = "Only your own messages can be edited; regenerate an answer instead."
                 raise ValueError(msg)
-            user = self._tree.add(ChatMessage("user", text, pinned=original.pinned), original.parent)
+            self.check_images(original.attachments)
+            edited = ChatMessage("user", text, pinned=original.pinned, attachments=list(original.attachments))
+            user = self._tree.add(edited, original.parent)
             return self._reply_to(user)
 
     def switch_branch(self, message_id: str, step: int) -> str:

@@ -13,7 +13,8 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ._conversation import Conversation, _wait
-from ._errors import GenerationError
+from ._errors import GenerationError, NbchatError
+from ._interpolate import interpolate
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -35,12 +36,17 @@ class ChatMagics(Magics):
     @argument("--system", default=None, help="system message for this conversation")
     @argument("--no-history", action="store_true", help="send this prompt alone, without earlier turns")
     @argument("--new", action="store_true", help="start a new conversation with this model")
+    @argument("--raw", action="store_true", help="send the cell as typed: no {name} interpolation")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
         """Send the cell as a prompt; the reply streams into the output as Markdown.
 
-        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]``.
-        Interrupt the kernel to stop a reply (its partial text is kept).
+        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]
+        [--raw]``. Interrupt the kernel to stop a reply (its partial text is kept).
+
+        ``{name}``, ``{In[3]}``, ``{Out[3]}`` and ``{Err}`` in the cell are filled in from the notebook: plain
+        values as text, anything else (DataFrame, figure, image, the last error) as an attachment (see
+        :func:`nbchat._interpolate.interpolate`); ``{{`` and ``}}`` are literal braces.
         """
         from IPython.display import Markdown, display
 
@@ -57,8 +63,16 @@ class ChatMagics(Magics):
         if args.system is not None:
             conv.system_prompt = args.system
         conv.use_history = not args.no_history
+        text, objects, names = cell.strip(), [], []
+        try:
+            if not args.raw and self.shell is not None:
+                text, objects, names = interpolate(text, self.shell.user_ns, tokens=conv.attachment_tokens)
+            attachments = conv.make_attachments(objects, names)
+            future = conv.send(text, attachments=attachments)
+        except (NbchatError, ValueError) as exc:  # nothing was sent: say why, in the output
+            display(Markdown(f"**Not sent:** {exc}"))
+            return None
         handle = display(Markdown("*…*"), display_id=True)
-        future = conv.send(cell.strip())
         shown = ""
         try:
             while not future.done():

@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import Any, Literal
 
+from ._attachments import Attachment
+
 __all__ = ["ChatMessage", "MessageStatus", "check_text"]
 
 MessageStatus = Literal["done", "streaming", "stopped", "error", "incomplete"]
@@ -56,6 +58,8 @@ class ChatMessage:
         A user's rating of an assistant message: ``{"rating": "up" | "down" | None, "comment": str, "time": float}``
         (``time``: Unix seconds of the last change); ``None``: not rated. Set from the widget's thumbs or with
         :meth:`nbchat.Conversation.set_feedback`; saved with the conversation.
+    attachments : list of Attachment
+        Images and text parts of a user message besides its text (see :mod:`nbchat._attachments`); empty for most.
     """
 
     role: str
@@ -69,10 +73,29 @@ class ChatMessage:
     excluded: bool = False
     created: float = dataclasses.field(default_factory=time.time)
     feedback: dict[str, Any] | None = None
+    attachments: list[Attachment] = dataclasses.field(default_factory=list)
 
-    def to_openai(self) -> dict[str, str]:
-        """``{"role": ..., "content": ...}`` as chat-completion APIs take it."""
-        return {"role": self.role, "content": self.content}
+    def to_openai(self, images: bool = True) -> dict[str, Any]:
+        """``{"role": ..., "content": ...}`` as chat-completion APIs take it.
+
+        Parameters
+        ----------
+        images : bool, default True
+            With image attachments and ``images=True``, ``content`` is a list of OpenAI content parts: the text,
+            each text attachment as a text part, each image as an ``image_url`` part with a data URL. Otherwise
+            ``content`` is a string: the text, then each attachment's text (an image as ``[image NAME, W×H]``).
+        """
+        if not self.attachments:
+            return {"role": self.role, "content": self.content}
+        if images and any(a.kind == "image" for a in self.attachments):
+            parts = [{"type": "text", "text": self.content}] if self.content else []
+            return {"role": self.role, "content": parts + [a.to_part() for a in self.attachments]}
+        text = "\n\n".join(t for t in [self.content, *(a.as_text() for a in self.attachments)] if t)
+        return {"role": self.role, "content": text}
+
+    def has_images(self) -> bool:
+        """Whether an attachment is an image."""
+        return any(a.kind == "image" for a in self.attachments)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-serialisable (the saved-file form); a new dict, ``stats`` copied too.
@@ -84,6 +107,7 @@ class ChatMessage:
         out["stats"] = dict(self.stats)
         if self.feedback is not None:
             out["feedback"] = dict(self.feedback)
+        out["attachments"] = [a.to_dict() for a in self.attachments]  # image bytes are stored once, by hash
         return out
 
 

@@ -1,31 +1,40 @@
 """Conversations as files and text: versioned JSON, a Markdown transcript, and "copy as code" snippets.
 
-The file format (``"format": "nbchat.conversation"``, ``"version": 1``)::
+The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
 
     {
-      "format": "nbchat.conversation", "version": 1,
+      "format": "nbchat.conversation", "version": 2,
       "model": {"spec": "openai:gpt-4o-mini" | null (embedded), "model": str | null, "source": str | null,
                 "object": bool (the model was a Python object: pass it again to load),
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
                    "stop": [str], "history": bool},
       "messages": [{"id", "parent", "role", "content", "status", "error", "stats", "pinned", "excluded",
-                    "created", "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
-                   ...],                 # every message of every branch, parents before children
-      "selected": {"<parent id or empty>": "<child id shown>", ...}
+                    "created", "attachments": [{"kind", "media_type", "name", "sha256", "text", "width",
+                    "height", "thumbnail", "note"}, ...],
+                    "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
+                   ...],                 # every message of every branch, parents first
+      "selected": {"<parent id or empty>": "<child id shown>", ...},
+      "images": {"<sha256>": "<base64 of the image bytes>", ...}  # each image once, however often attached
     }
+
+Version 1 (before attachments: no ``"attachments"``, no ``"images"``) is still read.
 
 API keys are never written: they live in the environment, ``.env`` or client objects.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._attachments import AttachmentError, approx_tokens, attachment_from_dict
 from ._errors import NbchatError
 from ._messages import ChatMessage
 from ._tree import MessageTree
@@ -48,7 +57,8 @@ __all__ = [
 ]
 
 FORMAT = "nbchat.conversation"
-VERSION = 1
+VERSION = 2
+_READABLE = (1, 2)  # versions this nbchat reads
 _ROLES = ("user", "assistant")
 _STATUSES = ("done", "stopped", "error", "incomplete")
 _MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -69,7 +79,14 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
             node = tree.nodes[stack.pop()]
             ordered.append(node)
             stack.extend(reversed(tree.children.get(node.id, [])))
-        messages = [m.to_dict() for m in ordered if m.status != "streaming"]
+        kept_messages = [m for m in ordered if m.status != "streaming"]
+        messages = [m.to_dict() for m in kept_messages]
+        images = {
+            a.sha256: base64.b64encode(a.data).decode("ascii")
+            for m in kept_messages
+            for a in m.attachments
+            if a.kind == "image"
+        }
         kept = {m["id"] for m in messages}
         selected = {k: v for k, v in tree.selected.items() if v in kept}
     info = conv.backend.describe()
@@ -88,6 +105,7 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
         },
         "messages": messages,
         "selected": selected,
+        "images": images,
     }
 
 
@@ -102,16 +120,20 @@ def tree_from_dict(data: Any) -> MessageTree:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         msg = f'Not an nbchat conversation: expected a JSON object with "format": "{FORMAT}".'
         raise ConversationFileError(msg)
-    if data.get("version") != VERSION:
-        msg = f"Unsupported conversation file version {data.get('version')!r}; this nbchat reads version {VERSION}."
+    if data.get("version") not in _READABLE:
+        msg = (
+            f"Unsupported conversation file version {data.get('version')!r}; this nbchat reads versions "
+            f"{', '.join(map(str, _READABLE))}. A newer nbchat wrote it: upgrade nbchat to open it."
+        )
         raise ConversationFileError(msg)
     messages, selected = data.get("messages"), data.get("selected", {})
     if not isinstance(messages, list) or not isinstance(selected, dict):
         msg = '"messages" must be a list and "selected" an object.'
         raise ConversationFileError(msg)
+    blobs = _images(data.get("images", {}))
     tree = MessageTree()
     for n, raw in enumerate(messages):
-        message = _message_from_dict(raw, n, tree)
+        message = _message_from_dict(raw, n, tree, blobs)
         tree.add(message, message.parent)
     for parent, child in selected.items():
         if not isinstance(child, str) or child not in tree.nodes or (tree.nodes[child].parent or "") != parent:
@@ -121,7 +143,24 @@ def tree_from_dict(data: Any) -> MessageTree:
     return tree
 
 
-def _message_from_dict(raw: Any, n: int, tree: MessageTree) -> ChatMessage:
+def _images(raw: Any) -> dict[str, bytes]:
+    if not isinstance(raw, dict):
+        msg = '"images" must be an object mapping SHA-256 hashes to base64 image bytes.'
+        raise ConversationFileError(msg)
+    out: dict[str, bytes] = {}
+    for key, value in raw.items():
+        try:
+            data = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+        except (binascii.Error, ValueError):
+            data = b""
+        if not data or hashlib.sha256(data).hexdigest() != key:
+            msg = f'"images" entry {str(key)[:16]!r}… is not base64 bytes with that SHA-256.'
+            raise ConversationFileError(msg)
+        out[key] = data
+    return out
+
+
+def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, bytes]) -> ChatMessage:
     where = f"message {n}"
     if not isinstance(raw, dict):
         msg = f"{where} is not an object."
@@ -142,7 +181,17 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree) -> ChatMessage:
         if key not in raw or not ok(raw[key]):
             msg = f"{where} has a missing or invalid {key!r}: {str(raw.get(key))[:80]!r}."
             raise ConversationFileError(msg)
+    attachments = raw.get("attachments", [])
+    if not isinstance(attachments, list):
+        msg = f"{where} has attachments that are not a list."
+        raise ConversationFileError(msg)
+    try:
+        parts = [attachment_from_dict(a, blobs) for a in attachments]
+    except AttachmentError as exc:
+        msg = f"{where}: {exc}"
+        raise ConversationFileError(msg) from exc
     return ChatMessage(
+        attachments=parts,
         role=raw["role"],
         content=raw["content"],
         status=raw["status"],
@@ -173,13 +222,18 @@ def _feedback_from_dict(raw: Any, where: str) -> dict[str, Any] | None:
     return {"rating": raw.get("rating"), "comment": raw.get("comment", ""), "time": float(raw.get("time", 0.0))}
 
 
-def validate_messages(value: Any) -> tuple[str | None, list[dict[str, str]]]:
+def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
     """Check a list of OpenAI-style messages for ``conversation.messages = [...]``.
+
+    A user message's ``content`` may be a list of content parts: ``{"type": "text", "text": ...}`` (joined into
+    the text) and ``{"type": "image_url", "image_url": {"url": "data:image/...;base64,..."}}`` (an image
+    attachment; only data URLs: nothing is fetched), as :attr:`nbchat.Conversation.messages` gives them.
 
     Returns
     -------
     (str or None, list of dict)
-        The leading system message's content (or None), and the user/assistant messages.
+        The leading system message's content (or None), and the user/assistant messages as ``{"role",
+        "content": str, "attachments": [Attachment, ...]}``.
 
     Raises
     ------
@@ -190,20 +244,47 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, str]]]:
         msg = f"messages must be a list of {{'role': ..., 'content': ...}} dicts, got {type(value).__name__}."
         raise ConversationFileError(msg)
     system: str | None = None
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     for n, m in enumerate(value):
-        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), (str, list)):
             msg = f"messages[{n}] must be a dict with a string 'content', got {str(m)[:80]!r}."
             raise ConversationFileError(msg)
         role = m.get("role")
-        if role == "system" and n == 0:
+        if role == "system" and n == 0 and isinstance(m["content"], str):
             system = m["content"]
             continue
         if role not in _ROLES:
             msg = f"messages[{n}] has role {role!r}; use 'user' or 'assistant' (a 'system' message only first)."
             raise ConversationFileError(msg)
-        out.append({"role": role, "content": m["content"]})
+        content, attachments = m["content"], []
+        if isinstance(content, list):
+            content, attachments = _from_parts(content, f"messages[{n}]")
+        out.append({"role": role, "content": content, "attachments": attachments})
     return system, out
+
+
+def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
+    from ._attachments import image_attachment
+
+    texts, images = [], []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+            continue
+        image = part.get("image_url") if kind == "image_url" else None
+        url = image.get("url") if isinstance(image, dict) else None
+        head, _, payload = url.partition(",") if isinstance(url, str) else ("", "", "")
+        if not (head.startswith("data:image/") and head.endswith(";base64")):
+            msg = f"{where}: content parts must be text or image_url parts with a data:image/...;base64 URL."
+            raise ConversationFileError(msg)
+        try:
+            images.append(image_attachment(base64.b64decode(payload, validate=True), f"image {len(images) + 1}",
+                                           max_side=2**31))  # fmt: skip
+        except (binascii.Error, ValueError) as exc:
+            msg = f"{where}: an image part is not a readable base64 image: {exc}"
+            raise ConversationFileError(msg) from exc
+    return "\n\n".join(texts), images
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -273,6 +354,9 @@ def to_markdown(conv: Conversation) -> str:
     for m in conv.history:
         who = "User" if m.role == "user" else "Assistant"
         lines += [f"**{who}:**", "", m.content or "*(no text)*", ""]
+        for a in m.attachments:
+            size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
+            lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
         notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
         if m.status in notes:
             lines += [f"*— {notes[m.status]}*", ""]
@@ -315,15 +399,21 @@ def request_code(conv: Conversation, message_id: str) -> str:
         "    load='now',",
     ]
     body = ",\n".join(f"    {m!r}" for m in history)
+    text, images = question["content"], []
+    if isinstance(text, list):  # content parts: the text parts, then each image's bytes
+        images = [p["image_url"]["url"].partition(",")[2] for p in text if p.get("type") == "image_url"]
+        text = "\n\n".join(p["text"] for p in text if p.get("type") == "text")
+    attach = ", attachments=[" + ", ".join(f"base64.b64decode({i!r})" for i in images) + "]" if images else ""
     return "\n".join(
         [
+            *(["import base64"] if images else []),
             "import nbchat",
             "",
             "conv = nbchat.Conversation(",
             *args,
             ")",
             f"conv.messages = [\n{body},\n]" if history else "conv.messages = []",
-            f"print(conv.ask({question['content']!r}))",
+            f"print(conv.ask({text!r}{attach}))",
             "",
         ]
     )

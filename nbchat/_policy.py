@@ -15,6 +15,9 @@ environment variable            file key                    effect
                                                             other model is refused. Unset: all are allowed
 ``NBCHAT_MAX_NEW_TOKENS``       ``max_new_tokens``          cap on *Max new tokens* (slider, Python, ``%%chat``)
 ``NBCHAT_MAX_TEMPERATURE``      ``max_temperature``         cap on *Temperature*
+``NBCHAT_MAX_ATTACHMENTS``      ``max_attachments``         cap on attachments per message (0: none allowed)
+``NBCHAT_MAX_ATTACHMENT_MB``     ``max_attachment_mb``       cap on one attachment's size in MiB (a file or a
+                                                            paste as uploaded; an object as converted)
 ``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
 ``NBCHAT_LANG``                 ``lang``                    the widgets' language: ``en`` or ``zh`` (Simplified
                                                             Chinese); unset: the browser's. ``lang=`` wins
@@ -72,6 +75,8 @@ ENV_VARS = {
     "admin_contact": "NBCHAT_ADMIN_CONTACT",
     "lang": "NBCHAT_LANG",
     "prompts": "NBCHAT_PROMPTS",
+    "max_attachments": "NBCHAT_MAX_ATTACHMENTS",
+    "max_attachment_mb": "NBCHAT_MAX_ATTACHMENT_MB",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -111,6 +116,10 @@ class Policy:
         The widgets' language (``"en"``, ``"zh"``); ``""``: the browser's. ``Chat(lang=...)`` wins over it.
     prompts : tuple of str
         Starter prompts shown in every empty chat that sets none itself (``Chat(prompts=...)`` wins).
+    max_attachments : int or None
+        Cap on attachments per message; ``None``: no cap.
+    max_attachment_mb : float or None
+        Cap on one attachment's size in MiB; ``None``: no cap.
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -124,6 +133,34 @@ class Policy:
     lang: str = ""
     prompts: tuple[str, ...] = ()
     origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
+    max_attachments: int | None = None
+    max_attachment_mb: float | None = None
+
+    # ---------------------------------------------------------------- attachments
+    def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
+        """Refuse ``count`` attachments of ``sizes`` bytes each when over the administrator's caps.
+
+        Raises
+        ------
+        NbchatError
+            Naming the cap, where it was set, and who to ask.
+        """
+        if self.max_attachments is not None and count > self.max_attachments:
+            msg = (
+                f"At most {self.max_attachments} attachments per message are allowed here ({count} given; set by "
+                f"{self.origin.get('max_attachments', 'the policy')}). Remove some, or ask {self.admin_contact}."
+            )
+            raise NbchatError(msg)
+        if self.max_attachment_mb is not None:
+            limit = self.max_attachment_mb * 2**20
+            for size in sizes:
+                if size > limit:
+                    msg = (
+                        f"An attachment of {size / 2**20:.1f} MiB is over the {self.max_attachment_mb:g} MiB allowed "
+                        f"here (set by {self.origin.get('max_attachment_mb', 'the policy')}). Attach a smaller file, "
+                        f"or ask {self.admin_contact}."
+                    )
+                    raise NbchatError(msg)
 
     # ---------------------------------------------------------------- models
     def apply_default(self, spec: Any, model: str | None, source: str | None) -> tuple[Any, str | None]:
@@ -220,7 +257,7 @@ class Policy:
         """Whether anything is set."""
         return any(
             (self.default_model, self.allowed_models, self.max_new_tokens is not None, self.max_temperature is not None)
-        )
+        ) or self.max_attachments is not None or self.max_attachment_mb is not None
 
     def describe(self) -> str:
         """A few lines for users: what is set and where it came from (there are never keys in a policy)."""
@@ -244,6 +281,10 @@ class Policy:
             out.append(line("lang", f"language: {self.lang}"))
         if self.prompts:
             out.append(line("prompts", f"starter prompts: {len(self.prompts)}"))
+        if self.max_attachments is not None:
+            out.append(line("max_attachments", f"attachments per message: at most {self.max_attachments}"))
+        if self.max_attachment_mb is not None:
+            out.append(line("max_attachment_mb", f"attachment size: at most {self.max_attachment_mb:g} MiB"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -378,6 +419,24 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
             raise bad("prompts", raw["prompts"], "a list of strings (one prompt per line in the variable)")
         fields["prompts"] = tuple(i.strip() for i in value if i.strip())
+    if "max_attachments" in raw:
+        value = raw["max_attachments"]
+        try:
+            count = int(str(value).strip())
+        except ValueError:
+            count = -1
+        if isinstance(value, (bool, float)) or count < 0:
+            raise bad("max_attachments", value, "a whole number >= 0")
+        fields["max_attachments"] = count
+    if "max_attachment_mb" in raw:
+        value = raw["max_attachment_mb"]
+        try:
+            size = float(str(value).strip())
+        except ValueError:
+            size = 0.0
+        if isinstance(value, bool) or not size > 0:
+            raise bad("max_attachment_mb", value, "a number of MiB > 0")
+        fields["max_attachment_mb"] = size
     return Policy(**fields, origin=origin)
 
 

@@ -23,6 +23,7 @@ from ._i18n import text as ui_text
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._uploads import BrowserAttachments, thumbnails_for
 
 __all__ = ["Chat"]
 
@@ -158,6 +159,9 @@ class Chat(anywidget.AnyWidget):
     prompts : list of str, optional
         Starter prompts shown as cards while the chat is empty; a click sends one, or puts it in the message box
         when it has a ``{…}`` placeholder to complete. Default: the administrator's ``$NBCHAT_PROMPTS``, else none.
+    namespace : dict, optional
+        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
+        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
     **backend_options
         Passed to the backend (``device=``, ``dtype=``, ...).
 
@@ -196,6 +200,7 @@ class Chat(anywidget.AnyWidget):
         conversation: Conversation | None = None,
         lang: str | None = None,
         prompts: list[str] | None = None,
+        namespace: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         policy = current_policy()
@@ -219,6 +224,7 @@ class Chat(anywidget.AnyWidget):
             temperature=settings.temperature,
             use_history=conversation.use_history,
         )
+        self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = _DeltaBatcher(self.send)
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
@@ -298,19 +304,21 @@ class Chat(anywidget.AnyWidget):
         """Call ``callback(record)`` on every rating given in the widget; see :meth:`Conversation.on_feedback`."""
         return self.conversation.on_feedback(callback)
 
-    def ask(self, text: str, timeout: float | None = None) -> str:
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
 
-        The reply streams into every open view of this widget. See :meth:`nbchat.Conversation.ask`.
+        ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
+        :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
+        :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout)
+            return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
             self._refresh_transcript()
 
-    def send_message(self, text: str) -> Any:
-        """Send ``text`` without waiting; returns a Future of the reply's :class:`~nbchat.ChatMessage`."""
-        return self.conversation.send(text)
+    def send_message(self, text: str, *, attachments: Any = None) -> Any:
+        """Send ``text`` (and ``attachments``) without waiting; returns a Future of the reply's message."""
+        return self.conversation.send(text, attachments=attachments)
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked "stopped"."""
@@ -425,17 +433,19 @@ class Chat(anywidget.AnyWidget):
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+    def _on_custom_message(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "submit":
-            text = str(content.get("text", ""))
-            try:
-                self.conversation.send(text)
-            except ConversationBusyError:  # sent while a reply streams: the browser puts the text back
-                self.send({**notice("warning", "py.busy", self.lang), "restore": text})
-            except ValueError as exc:
-                empty = not text.strip()
-                self.send(notice("warning", "py.empty", self.lang) if empty else self._plain_notice(str(exc)))
+            self._submit(str(content.get("text", "")), content.get("attachments"))
+        elif kind == "attach":
+            conv = self.conversation
+            self.send(self._attachments.upload(content, buffers, max_side=conv.image_max_side,
+                                               tokens=conv.attachment_tokens))  # fmt: skip
+        elif kind == "detach":
+            self._attachments.forget([content.get("token")])
+        elif kind == "complete":
+            items = self._attachments.completions(str(content.get("prefix", "")))
+            self.send({"kind": "completions", "request": content.get("request"), "items": items})
         elif kind == "draft":
             self.conversation.prefill(str(content.get("text", "")))
         elif kind == "stop":
@@ -450,6 +460,34 @@ class Chat(anywidget.AnyWidget):
             self._export(str(content.get("format", "")))
         elif kind in _EDITS:
             self._edit_from_browser(kind, content)
+
+    # ------------------------------------------------------------------ attachments from the browser
+    @property
+    def namespace(self) -> dict[str, Any] | None:
+        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
+        return self._attachments.namespace
+
+    @namespace.setter
+    def namespace(self, value: dict[str, Any] | None) -> None:
+        self._attachments.namespace = value
+
+    def _submit(self, text: str, tokens: Any) -> None:
+        """Send the message box: ``text``, the uploads named by ``tokens``, and the variables named ``@name``."""
+        conv = self.conversation
+        try:
+            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
+        except (ConversationBusyError, NbchatError, ValueError) as exc:
+            # nothing was sent: the browser puts the text and the attachments back
+            kept = self._attachments.pending(tokens)
+            if isinstance(exc, ConversationBusyError):
+                said = notice("warning", "py.busy", self.lang)
+            elif isinstance(exc, ValueError) and not text.strip() and not kept:
+                said = notice("warning", "py.empty", self.lang)
+            else:
+                said = self._plain_notice(str(exc))
+            self.send({**said, "restore": text, "attachments": kept})
+        else:
+            self._attachments.forget(tokens)
 
     def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
         conv, message_id = self.conversation, str(content.get("id") or "")
@@ -471,7 +509,8 @@ class Chat(anywidget.AnyWidget):
                     data = conv.request_of(message_id)
                 except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
                     data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-                self.send({"kind": "provenance", "id": message_id, "data": data})
+                attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+                self.send({"kind": "provenance", "id": message_id, "data": thumbnails_for(data, attachments)})
             elif kind == "code":
                 self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
             elif kind == "feedback":

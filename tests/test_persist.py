@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nbchat
-from nbchat._persist import conversation_to_dict, tree_from_dict
+from nbchat._persist import VERSION, conversation_to_dict, tree_from_dict
 from nbchat.testing import FakeBackend
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
@@ -59,7 +59,7 @@ def test_save_and_load_round_trip_exactly(
     assert again.tree.selected == conv.tree.selected
     assert again.messages == conv.messages
     assert (again.system_prompt, again.settings) == (conv.system_prompt, conv.settings)
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == VERSION == 2
 
 
 def test_file_never_contains_keys(tmp_path: Path) -> None:

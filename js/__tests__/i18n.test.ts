@@ -94,7 +94,7 @@ function patterns(lang: Lang): RegExp[] {
 }
 
 /** Texts that are data, not interface: message contents, model names, the kernel's status line. */
-const DATA = ".nbchat-content, .nbchat-title, .nbchat-status-text, .nbchat-compare-name, .nbchat-compare-label, .nbchat-request-text, .nbchat-request-role, .nbchat-code-snippet, .nbchat-error, .nbchat-note, dd, option, .nbchat-prompt, .nbchat-compare-settings";
+const DATA = ".nbchat-content, .nbchat-title, .nbchat-status-text, .nbchat-compare-name, .nbchat-compare-label, .nbchat-request-text, .nbchat-request-role, .nbchat-code-snippet, .nbchat-attachment-text, .nbchat-error, .nbchat-note, dd, option, .nbchat-prompt, .nbchat-compare-settings";
 
 /** Visible texts and accessible names under `root` that are language (have letters) and not data. */
 function interfaceTexts(root: Element): string[] {
@@ -135,7 +135,14 @@ describe.each(LANGS)("no text outside the catalogue (%s)", (lang) => {
       prompts: [],
       context: { used: 1234, window: 8192, reserved: 256, left_out: 2 },
       _messages: [
-        message("u1", "user", "question", { branch: [1, 2], pinned: true }),
+        message("u1", "user", "question", {
+          branch: [1, 2],
+          pinned: true,
+          attachments: [
+            { kind: "image", media_type: "image/png", name: "chart.png", sha256: "x", width: 64, height: 48, thumbnail: "" },
+            { kind: "text", media_type: "text/csv", name: "data.csv", sha256: "y", text: "a,b" },
+          ],
+        }),
         message("a1", "assistant", "answer ![a chart](http://x/y.png) ![](http://x/z.png)", { stats, feedback: { rating: "up", comment: "" }, in_context: false, excluded: true }),
         message("u2", "user", "second"),
         message("a2", "assistant", "partial", { status: "stopped", stats }),
@@ -155,12 +162,20 @@ describe.each(LANGS)("no text outside the catalogue (%s)", (lang) => {
     model.custom({ kind: "code", id: "a1", code: "print(1)" });
     root.querySelector<HTMLButtonElement>('[data-testid="nbchat-rate-down"]')?.click();
     root.querySelector<HTMLButtonElement>('[data-action="edit"]')?.click();
-    model.custom({ kind: "notice", level: "warning", text: "busy", key: "py.busy", params: {} });
+    model.custom({
+      kind: "notice",
+      level: "warning",
+      text: "busy",
+      key: "py.busy",
+      params: {},
+      attachments: [{ token: "t1", kind: "text", media_type: "text/plain", name: "notes.txt", sha256: "z", text: "n" }],
+    });
     model.update({ status_text: "ready", status_i18n: { key: "py.status.ready", params: {} } });
     openEverything(root);
-    expect(strays(root, lang, ["tiny-model", "fake"])).toEqual([]);
+    const data = ["tiny-model", "fake", "chart.png", "data.csv", "text/csv", "📎 data.csv", "notes.txt", "text/plain", "📎 notes.txt"];
+    expect(strays(root, lang, data)).toEqual([]);
     model.trigger("comm_live_update");
-    expect(strays(root, lang, ["tiny-model", "fake"])).toEqual([]);
+    expect(strays(root, lang, data)).toEqual([]);
   });
 
   it("in the empty chat with starter prompts, loading", () => {

@@ -14,8 +14,12 @@ from .._settings import GenerationSettings
 
 __all__ = ["Backend", "GenerationInfo", "Message", "ProgressCallback", "StopSequenceFilter"]
 
-Message = dict[str, str]
-"""One OpenAI-style chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+Message = dict[str, Any]
+"""One OpenAI-style chat message: ``{"role": "system" | "user" | "assistant", "content": str}``.
+
+For a backend whose :attr:`Backend.image_input` is not ``False``, a user message with images has a list of OpenAI
+content parts as ``content`` (``{"type": "text", "text": ...}``, ``{"type": "image_url", "image_url": {"url":
+"data:image/png;base64,..."}}``); every other message, and every message for other backends, has a string."""
 
 ProgressCallback = Callable[[str, "float | None"], None]
 """``progress(text, fraction)`` reports loading progress; ``fraction`` in [0, 1] or ``None`` when unknown."""
@@ -67,6 +71,9 @@ class Backend:
     kind: ClassVar[str] = "backend"
     can_prefill: ClassVar[bool] = False
     """True when :meth:`prefill` does something: the widget then sends the question while it is typed."""
+    image_input: bool | None = False
+    """Whether the model sees images: ``True``, ``False`` (a message with an image is refused before anything is
+    sent), or ``None`` when unknown (images are sent; the server says if it cannot take them)."""
     model: str = ""
     context_window: int | None = None
 

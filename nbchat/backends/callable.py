@@ -30,6 +30,10 @@ class CallableBackend(Backend):
         ``stop`` (or ``**kwargs``) receive the widget's settings.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
+    images : bool, default False
+        Whether the function takes images: then a user message with image attachments reaches it with a list of
+        OpenAI content parts as ``content`` (``message`` is that list in the ``fn(message, history)`` form).
+        Without it, a message with an image is refused before the function is called.
 
     Notes
     -----
@@ -40,8 +44,9 @@ class CallableBackend(Backend):
 
     kind = "callable"
 
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, images: bool = False) -> None:
         self.fn = fn
+        self.image_input = bool(images)
         self.model = name or getattr(fn, "__name__", type(fn).__name__)
         try:
             params = inspect.signature(fn).parameters

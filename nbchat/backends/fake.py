@@ -6,6 +6,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 from .._errors import BackendError
 from .._settings import GenerationSettings
@@ -27,6 +28,9 @@ class FakeBackend(Backend):
         Model name shown in the widget.
     record : bool, default True
         Keep every request in :attr:`requests` (turn off for long runs: the list grows with each turn).
+    images : bool, default False
+        Pretend to see images (:attr:`~nbchat.backends.Backend.image_input`): messages with images then arrive
+        as OpenAI content parts, and the echo names each image.
 
     Attributes
     ----------
@@ -43,9 +47,16 @@ class FakeBackend(Backend):
     kind = "fake"
 
     def __init__(
-        self, *, delay: float = 0.0, context_window: int | None = None, model: str = "fake", record: bool = True
+        self,
+        *,
+        delay: float = 0.0,
+        context_window: int | None = None,
+        model: str = "fake",
+        record: bool = True,
+        images: bool = False,
     ) -> None:
         self.delay = delay
+        self.image_input = images
         self.context_window = context_window
         self.model = model
         self.record = record
@@ -69,7 +80,7 @@ class FakeBackend(Backend):
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """Whitespace-separated words in all message contents, plus 4 per message for the template."""
-        return sum(len(m["content"].split()) + 4 for m in messages)
+        return sum(len(_text(m["content"]).split()) + 4 for m in messages)
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
@@ -80,7 +91,7 @@ class FakeBackend(Backend):
         if self._script:
             chunks, error, finish = self._script.popleft()
         else:
-            chunks, error, finish = [f"You said: {messages[-1]['content']}"], None, "stop"
+            chunks, error, finish = [f"You said: {_text(messages[-1]['content'], images=True)}"], None, "stop"
         info.prompt_tokens = self.count_tokens(messages)
         stop = StopSequenceFilter(settings.stop)
         produced = 0
@@ -104,3 +115,10 @@ class FakeBackend(Backend):
             raise BackendError(str(error)) from error
         reached_limit = produced >= settings.max_new_tokens and not stop.stopped
         info.finish_reason = "length" if finish is not None and reached_limit else finish
+
+
+def _text(content: str | list[dict[str, Any]], images: bool = False) -> str:
+    """A message's text; of content parts (a backend with ``image_input``), the text parts (and ``[image]``s)."""
+    if isinstance(content, str):
+        return content
+    return " ".join(p["text"] if p.get("type") == "text" else "[image]" for p in content if images or "text" in p)

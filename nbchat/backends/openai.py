@@ -159,6 +159,8 @@ class OpenAIBackend(Backend):
         self._model_given = bool(model)
         self.model = model or urlparse(self.base_url).hostname or self.base_url  # replaced in load()
         self.context_window = context_window
+        # images: known for a source's listed models; unknown (None: sent, the server decides) for other servers
+        self.image_input = self.source.sees_images(model) if self.source is not None else None
 
     # ------------------------------------------------------------------ loading
     def list_models(self) -> list[str]:

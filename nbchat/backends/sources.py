@@ -48,6 +48,9 @@ class Source:
         Whether the API accepts ``temperature=0``; if not, greedy requests leave the temperature out.
     model_hint : str
         Extra help shown when no model is given and there is no default.
+    vision_models : tuple of str
+        Models of this source known to take images (checked against the provider's model list); the default
+        model, when not among them, is known not to. Other models: unknown (images are sent, the server decides).
     """
 
     name: str
@@ -59,6 +62,13 @@ class Source:
     tokens_field: str = "max_tokens"
     zero_temperature: bool = True
     model_hint: str = ""
+    vision_models: tuple[str, ...] = ()
+
+    def sees_images(self, model: str | None) -> bool | None:
+        """Whether ``model`` takes images: ``True``/``False`` when known (see :attr:`vision_models`), else ``None``."""
+        if model in self.vision_models:
+            return True
+        return False if model == self.default_model else None
 
     @property
     def env_prefix(self) -> str:
@@ -86,6 +96,7 @@ SOURCES: dict[str, Source] = {
             ("OPENAI_API_KEY",),
             "https://platform.openai.com/api-keys",
             tokens_field="max_completion_tokens",
+            vision_models=("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5", "gpt-5-mini"),
         ),
         Source(
             "sensenova",
@@ -104,6 +115,7 @@ SOURCES: dict[str, Source] = {
             "glm-4",
             ("ZHIPUAI_API_KEY", "GLM_API_KEY"),
             "https://open.bigmodel.cn/usercenter/apikeys",
+            vision_models=("glm-4v", "glm-4v-plus", "glm-4v-flash"),
         ),
         Source(
             "kimi",
@@ -112,6 +124,7 @@ SOURCES: dict[str, Source] = {
             "moonshot-v1-8k",
             ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
             "https://platform.moonshot.cn/console/api-keys",
+            vision_models=("moonshot-v1-8k-vision-preview", "moonshot-v1-32k-vision-preview"),
         ),
         Source(
             "qwen",
@@ -120,6 +133,7 @@ SOURCES: dict[str, Source] = {
             "qwen-plus",
             ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
             "https://dashscope.console.aliyun.com/apiKey",
+            vision_models=("qwen-vl-plus", "qwen-vl-max"),
         ),
         Source(
             "doubao",

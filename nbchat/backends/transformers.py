@@ -25,7 +25,7 @@ __all__ = ["TransformersBackend"]
 logger = logging.getLogger(__name__)
 
 # One loaded copy per (source, device, dtype): several chats on the same model share the weights.
-_LOADED: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_LOADED: dict[tuple[str, str, str], tuple[Any, ...]] = {}  # (model, tokenizer[, processor of a vision model])
 _LOADED_LOCK = threading.Lock()
 
 
@@ -70,6 +70,13 @@ class TransformersBackend(Backend):
 
     Notes
     -----
+    A vision-language model (a config whose ``model_type`` transformers maps to ``AutoModelForImageTextToText``:
+    LLaVA, Qwen2-VL, Idefics3, SmolVLM, Gemma 3, ...) is loaded with ``AutoProcessor`` and
+    ``AutoModelForImageTextToText``; its :attr:`image_input` is then ``True`` and messages with images go through
+    ``processor.apply_chat_template`` (images as PIL images decoded from nbchat's own data URLs: nothing is
+    fetched), so ``pixel_values`` reach the model. Other models (and ``.gguf`` files) have ``image_input = False``
+    once loaded (``None`` before: unknown).
+
     Generation runs ``model.generate`` in its own thread with a ``TextIteratorStreamer``; Stop reaches the model
     through a stopping criterion that reads the cancel event, so it takes effect after the current token.
     A ``.gguf`` file is converted once into the nbchat cache directory (see :func:`nbchat._embedded.cache_dir`).
@@ -100,6 +107,8 @@ class TransformersBackend(Backend):
         self.dtype: str | None = None
         self._model: Any = None
         self._tokenizer: Any = None
+        self._processor: Any = None  # vision-language models only
+        self.image_input = False if path.suffix == ".gguf" else None  # known once loaded
         self.context_window = None
         self.prefix_cache = prefix_cache
         self._cache: Any = None  # DynamicCache of the last request
@@ -133,12 +142,15 @@ class TransformersBackend(Backend):
         with _LOADED_LOCK:
             if key not in _LOADED:
                 _LOADED[key] = self._load_weights(dtype, report)
-            self._model, self._tokenizer = _LOADED[key]
+            self._model, self._tokenizer, *processor = _LOADED[key]
+        self._processor = processor[0] if processor else None
+        self.image_input = self._processor is not None
         config = self._model.config
+        config = getattr(config, "text_config", None) or config  # a vision-language model: its language model's
         self.context_window = getattr(config, "max_position_embeddings", None)
         report(f"{self.model} ready", 1.0)
 
-    def _load_weights(self, dtype: Any, report: ProgressCallback) -> tuple[Any, Any]:
+    def _load_weights(self, dtype: Any, report: ProgressCallback) -> tuple[Any, Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         directory, gguf_file = self._local_directory(report)
@@ -146,10 +158,20 @@ class TransformersBackend(Backend):
         kwargs: dict[str, Any] = {"dtype": dtype}
         if gguf_file:
             kwargs["gguf_file"] = gguf_file
+        processor = None
         try:
             with quiet_progress_bars():
-                tokenizer = AutoTokenizer.from_pretrained(directory, **({"gguf_file": gguf_file} if gguf_file else {}))
-                model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
+                if gguf_file is None and _sees_images(directory):
+                    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+                    processor = AutoProcessor.from_pretrained(directory)
+                    tokenizer = processor.tokenizer
+                    model = AutoModelForImageTextToText.from_pretrained(directory, **kwargs)
+                else:
+                    tokenizer = AutoTokenizer.from_pretrained(
+                        directory, **({"gguf_file": gguf_file} if gguf_file else {})
+                    )
+                    model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
         except OSError as exc:
             if self._searched is not None:
                 tried, fix = self._searched
@@ -164,13 +186,13 @@ class TransformersBackend(Backend):
             raise ModelNotFoundError(msg) from exc
         model.to(self.device)
         model.eval()
-        if tokenizer.chat_template is None:
+        if tokenizer.chat_template is None and getattr(processor, "chat_template", None) is None:
             msg = (
                 f"{self.model} has no chat template (it is probably a base model, not a chat model). "
                 "Use a chat/instruct model, or give a prompt format."
             )
             raise BackendError(msg)
-        return model, tokenizer
+        return model, tokenizer, processor
 
     def model_dir(self) -> str:
         """The directory (or hub id) transformers loads this model from, e.g. to serve it with ``transformers serve``.
@@ -218,7 +240,22 @@ class TransformersBackend(Backend):
 
     # ------------------------------------------------------------------ generation
     def _render(self, messages: list[Message]) -> str:
+        if self._processor is not None:
+            return self._processor.apply_chat_template(_hf_parts(messages), add_generation_prompt=True, tokenize=False)
         return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def _inputs(self, messages: list[Message]) -> Any:
+        """Token ids (and, with images, ``pixel_values`` and friends) for ``messages``, on the model's device."""
+        model = self._model
+        if self._processor is None:
+            prompt = self._render(messages)
+            return self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        inputs = self._processor.apply_chat_template(
+            _hf_parts(messages), add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+        ).to(model.device)
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+        return inputs
 
     def render_prompt(self, messages: list[Message]) -> str | None:
         """The chat template applied to ``messages`` (``None`` before the model is loaded)."""
@@ -228,6 +265,8 @@ class TransformersBackend(Backend):
         """Prompt tokens for ``messages`` after the chat template (``None`` before the model is loaded)."""
         if self._tokenizer is None:
             return None
+        if self._processor is not None:  # image tokens expanded as the model sees them
+            return int(self._inputs(messages)["input_ids"].shape[1])
         return len(self._tokenizer(self._render(messages), add_special_tokens=False)["input_ids"])
 
     def stream(
@@ -241,7 +280,8 @@ class TransformersBackend(Backend):
 
         tokenizer, model = self._tokenizer, self._model
         prompt = self._render(messages)
-        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        inputs = self._inputs(messages)
+        images = "pixel_values" in inputs  # the same placeholder ids stand for any image: no prefix cache then
         prompt_len = int(inputs["input_ids"].shape[1])
         info.prompt, info.prompt_tokens = prompt, prompt_len
         if self.context_window and prompt_len >= self.context_window:
@@ -264,12 +304,13 @@ class TransformersBackend(Backend):
             max_new = max(1, min(max_new, self.context_window - prompt_len))
         kwargs: dict[str, Any] = {
             **inputs,
-            "past_key_values": self._reusable_cache(inputs["input_ids"][0].tolist(), info),
             "max_new_tokens": max_new,
             "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([_Cancelled()]),
             "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
         }
+        if not images:
+            kwargs["past_key_values"] = self._reusable_cache(inputs["input_ids"][0].tolist(), info)
         if settings.greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
@@ -307,7 +348,7 @@ class TransformersBackend(Backend):
                         pass
             thread.join()
             self._record(result, prompt_len, max_new, stopped_on_string=stop.stopped, info=info)
-            self._remember_cache(kwargs["past_key_values"], result)
+            self._remember_cache(kwargs.get("past_key_values"), result)
         if "error" in result:
             raise BackendError(f"{self.model} failed while generating: {result['error']}") from result["error"]
 
@@ -358,3 +399,43 @@ class TransformersBackend(Backend):
     def describe(self) -> dict[str, Any]:
         """Backend, model, context window, device and dtype (no paths beyond the model name)."""
         return {**super().describe(), "device": self.device, "dtype": self.dtype}
+
+
+def _sees_images(directory: str) -> bool:
+    """Whether the model at ``directory`` (or hub id) is one transformers runs as ``AutoModelForImageTextToText``."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    try:
+        model_type = AutoConfig.from_pretrained(directory).model_type
+    except (OSError, ValueError, KeyError):
+        return False  # AutoModelForCausalLM reports the real problem
+    return model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+
+def _hf_parts(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as transformers' processors take them: content lists, images decoded to PIL from data URLs."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    out = []
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, str):
+            parts = [{"type": "text", "text": content}]
+        else:
+            parts = []
+            for part in content:
+                if part.get("type") == "image_url":
+                    head, _, data = part["image_url"]["url"].partition(",")
+                    if not head.startswith("data:image/"):  # nbchat makes data URLs only; nothing is fetched
+                        msg = "Only data: image URLs are sent to local models."
+                        raise BackendError(msg)
+                    image = Image.open(io.BytesIO(base64.b64decode(data)))
+                    parts.append({"type": "image", "image": image.convert("RGB")})
+                else:
+                    parts.append({"type": "text", "text": part.get("text", "")})
+        out.append({"role": m["role"], "content": parts})
+    return out

@@ -31,6 +31,11 @@ The model name picks the behaviour; the path prefix picks the server's quirks::
     /strict/v1            400 for requests with ``stream_options`` (older servers)
     /auth/v1              401 unless the key is "sk-right"; the error body echoes the Authorization header
 
+A message ``content`` may be a list of content parts, checked as the OpenAI API takes them (openai-python's
+``ChatCompletionContentPartTextParam`` / ``ChatCompletionContentPartImageParam``: ``{"type": "text", "text": str}``,
+``{"type": "image_url", "image_url": {"url": str, "detail"?: "auto" | "low" | "high"}}``); anything else is a 400
+``invalid_request_error``. The echo then says the text parts and ``[image <media type>]`` per image.
+
 Every request body is appended to ``app.state.requests``, its headers to ``app.state.headers``. Run standalone:
 ``python openai_stub.py --port 8000``.
 """
@@ -101,6 +106,31 @@ async def models(variant: str = "") -> Any:
     return {"object": "list", "data": listed}
 
 
+def _part_problem(part: Any) -> str | None:
+    if not isinstance(part, dict) or part.get("type") not in ("text", "image_url"):
+        return f"Invalid content part: {str(part)[:60]}; expected type 'text' or 'image_url'."
+    if part["type"] == "text":
+        return None if set(part) == {"type", "text"} and isinstance(part["text"], str) else "Invalid text part."
+    image = part.get("image_url")
+    if set(part) != {"type", "image_url"} or not isinstance(image, dict) or not isinstance(image.get("url"), str):
+        return "Invalid image_url part: expected {'type': 'image_url', 'image_url': {'url': ...}}."
+    if set(image) - {"url", "detail"} or image.get("detail", "auto") not in ("auto", "low", "high"):
+        return "Invalid image_url part: unknown field or detail."
+    return None
+
+
+def _said(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    out = []
+    for part in content:
+        if part["type"] == "text":
+            out.append(part["text"])
+        else:
+            out.append(f"[image {part['image_url']['url'].partition(';')[0].removeprefix('data:')}]")
+    return " ".join(out)
+
+
 @app.post("/v1/chat/completions")
 @app.post("/{variant}/v1/chat/completions")
 async def chat(request: Request, variant: str = "") -> Any:
@@ -108,6 +138,11 @@ async def chat(request: Request, variant: str = "") -> Any:
     app.state.requests.append(body)
     app.state.headers.append(dict(request.headers))
     model = body.get("model", "")
+    for message in body.get("messages") or []:
+        if isinstance(message.get("content"), list):
+            problems = [p for p in map(_part_problem, message["content"]) if p]
+            if problems:
+                return _error(400, problems[0], "invalid_value")
     question = str(body["messages"][-1].get("content", "")) if body.get("messages") else ""
     first = (model, question, request.headers.get("authorization", ""))
     once = model.endswith("-once") and first not in _failed_once
@@ -153,7 +188,7 @@ async def chat(request: Request, variant: str = "") -> Any:
             if await request.is_disconnected():
                 return JSONResponse({}, 499)
             await asyncio.sleep(0.1)
-    words = (["w"] * 100) if model == "slow" else f"You said: {body['messages'][-1]['content']}".split(" ")
+    words = (["w"] * 100) if model == "slow" else f"You said: {_said(body['messages'][-1]['content'])}".split(" ")
     max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 1000
     stop = body.get("stop") or []
     stop = [stop] if isinstance(stop, str) else stop
