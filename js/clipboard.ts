@@ -2,6 +2,7 @@
 // "Copy code" button on every rendered code block.
 import { h } from "./dom";
 import { EN, type I18n } from "./i18n";
+import { stripInvisible } from "./invisible";
 
 /** How long a button shows "Copied" (ms). */
 const COPIED_MS = 1500;
@@ -74,6 +75,26 @@ export async function copyFrom(button: HTMLElement, text: string, i18n: I18n = E
 }
 
 /**
+ * The text "Copy code" copies: the code without the badges that stand for invisible characters, and without any
+ * invisible character left in it (see ./invisible.ts); `removed` counts both.
+ */
+export function codeToCopy(code: Element): { text: string; removed: number } {
+  const clone = code.cloneNode(true) as Element;
+  const badges = clone.querySelectorAll(".nbchat-invisible");
+  for (const badge of badges) badge.remove();
+  const stripped = stripInvisible(clone.textContent ?? "");
+  return { text: stripped.text, removed: stripped.removed + badges.length };
+}
+
+/** Copy a code block (see `codeToCopy`); the button says how many invisible characters were left out. */
+async function copyCode(button: HTMLElement, code: Element, i18n: I18n): Promise<boolean> {
+  const { text, removed } = codeToCopy(code);
+  const ok = await copyText(text);
+  flash(button, !ok ? i18n.t("copy.failed") : removed > 0 ? i18n.count("copy.invisible", removed) : i18n.t("copy.done"));
+  return ok;
+}
+
+/**
  * Give every `pre > code` block under `root` a "Copy code" button. The block is
  * wrapped so the button stays in the corner when the code scrolls sideways and
  * is never part of the code's own text. Run after each render of sanitized HTML.
@@ -83,7 +104,7 @@ export function addCodeCopyButtons(root: HTMLElement, i18n: I18n = EN): void {
     const code = pre.querySelector(":scope > code");
     if (!code || pre.parentElement?.classList.contains("nbchat-codeblock")) continue;
     const button = h("button", { type: "button", class: "nbchat-code-copy", text: i18n.t("copy.code") });
-    button.addEventListener("click", () => void copyFrom(button, code.textContent ?? "", i18n));
+    button.addEventListener("click", () => void copyCode(button, code, i18n));
     const wrapper = h("div", { class: "nbchat-codeblock" });
     pre.replaceWith(wrapper);
     wrapper.append(pre, button);

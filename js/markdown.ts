@@ -26,6 +26,7 @@ import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 import MarkdownIt from "markdown-it";
 import { EN, type I18n } from "./i18n";
+import { markInvisible } from "./invisible";
 
 // The languages students meet (Python, R, SQL, Bash, JS/TS, HTML/CSS, JSON/YAML, C/C++, Java, Go, Rust, LaTeX);
 // registered up front: anywidget loads one ES module from a string, so chunks split off it could not be fetched.
@@ -34,6 +35,15 @@ const LANGUAGES = {
   bash, cpp, css, go, java, javascript, json, latex, markdown, plaintext, python, r, rust, sql, typescript, xml, yaml,
 };
 for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, language);
+
+// highlight.js compiles a grammar on its first use (~150 ms for java): do it while the page is idle, one
+// language per idle period, rather than in the middle of a reply.
+function compileWhenIdle(names: string[]): void {
+  const idle = globalThis.requestIdleCallback ?? ((run: () => void) => setTimeout(run, 100));
+  const name = names.shift();
+  if (name !== undefined) idle(() => (hljs.highlight("x", { language: name }), compileWhenIdle(names)));
+}
+compileWhenIdle(Object.keys(LANGUAGES));
 hljs.registerAliases(["shell", "console", "zsh"], { languageName: "bash" });
 hljs.registerAliases(["c", "h"], { languageName: "cpp" });
 
@@ -55,7 +65,7 @@ const FORBID_ATTR = [
 ];
 // Class names markdown-it and highlight.js produce, and nothing else: a reply
 // cannot borrow the widget's own classes.
-const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|align-(?:left|center|right)|img-placeholder)|[a-z]+_{1,2})$/;
+const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|invisible|align-(?:left|center|right)|img-placeholder)|[a-z]+_{1,2})$/;
 const SAFE_HREF = /^(?:https?:|mailto:)/i;
 /** Where a link may point: the web and e-mail; no javascript:, data:, vbscript:, file:, relative paths. */
 const ALLOWED_URI_REGEXP = /^(?:https?:|mailto:)/i;
@@ -64,10 +74,55 @@ function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
+/**
+ * How much highlighting one task (one render of the page) may do. highlight.js cannot be interrupted, some inputs
+ * take seconds (long identifiers in js/ts/java, `a a a …` in cpp), and thousands of highlighted spans make the
+ * layout slow: a block over `blockChars` is shown plain (escaped); smaller ones are highlighted in pieces of whole
+ * lines (at most `pieceChars`) while the task has spent less than `ms` on it, and the rest of the block (also a
+ * line over `lineChars` and everything after it) is plain. One piece costs a few ms even on pathological input.
+ */
+export const HIGHLIGHT_BUDGET = { ms: 25, pieceChars: 1_000, lineChars: 1_000, blockChars: 20_000 };
+
+let spentMs = 0; // highlighting time of the current task; reset when the task ends
+let resetPending = false;
+
+function highlightWithinBudget(code: string, language: string): string {
+  if (code.length > HIGHLIGHT_BUDGET.blockChars) return escapeHtml(code);
+  let out = "";
+  let start = 0;
+  while (start < code.length) {
+    let end = Math.min(code.length, start + HIGHLIGHT_BUDGET.pieceChars);
+    if (end < code.length) {
+      const newline = code.lastIndexOf("\n", end - 1);
+      const next = code.indexOf("\n", start); // a line longer than a piece is one piece (and measured whole)
+      end = newline >= start ? newline + 1 : next < 0 ? code.length : next + 1;
+    }
+    const piece = code.slice(start, end);
+    const longest = Math.max(...piece.split("\n").map((line) => line.length));
+    if (spentMs >= HIGHLIGHT_BUDGET.ms || longest > HIGHLIGHT_BUDGET.lineChars) break;
+    const began = performance.now();
+    out += hljs.highlight(piece, { language, ignoreIllegals: true }).value;
+    spentMs += performance.now() - began;
+    if (!resetPending) {
+      resetPending = true;
+      setTimeout(() => {
+        spentMs = 0;
+        resetPending = false;
+      }, 0);
+    }
+    start = end;
+  }
+  return out + escapeHtml(code.slice(start));
+}
+
+/** The catalogue of the view whose Markdown is being rendered (markdown-it's highlight callback gets no env). */
+let rendering: I18n = EN;
+
 function highlight(code: string, info: string): string {
   const lang = info.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
   const known = lang !== "" && hljs.getLanguage(lang) !== undefined;
-  const body = known ? hljs.highlight(code, { language: lang, ignoreIllegals: true }).value : escapeHtml(code);
+  const describe = (name: string) => escapeHtml(rendering.t("code.invisible", { name }));
+  const body = markInvisible(known ? highlightWithinBudget(code, lang) : escapeHtml(code), describe);
   const langClass = known ? ` language-${escapeHtml(lang)}` : "";
   return `<pre class="nbchat-code"><code class="hljs${langClass}">${body}</code></pre>`;
 }
@@ -156,5 +211,10 @@ export function sanitizeHtml(html: string): string {
 
 /** Render untrusted Markdown (a model reply) to sanitized HTML. */
 export function renderMarkdown(text: string, i18n: I18n = EN): string {
-  return sanitizeHtml(md.render(text, { i18n }));
+  rendering = i18n;
+  try {
+    return sanitizeHtml(md.render(text, { i18n }));
+  } finally {
+    rendering = EN;
+  }
 }

@@ -240,12 +240,42 @@ def notebook_code(args: argparse.Namespace, cwd: Path) -> str:
     if args.lang:
         arguments.append(f"lang={args.lang!r}")
     arguments += [f"{k}={v!r}" for k, v in backend_options(args.option).items()]
-    lines += ["", f"chat = nbchat.Chat({', '.join(arguments)})"]
-    if args.feedback:
+    setup = [f"chat = nbchat.Chat({', '.join(arguments)})"]
+    if args.system:  # the operator's system message: visitors cannot change it from the page
+        setup.append('chat.page_settings = chat.page_settings - {"system_prompt"}')
+    cap = _operator_token_cap(args.max_new_tokens)
+    if cap is not None:  # the operator's reply limit is a cap (the administrator's policy): visitors cannot raise it
+        lines.insert(lines.index("import nbchat"), f"os.environ['NBCHAT_MAX_NEW_TOKENS'] = {str(cap)!r}")
+    if args.feedback:  # each rating given on the page, appended as a JSON line
         path = (cwd / Path(args.feedback).expanduser()).resolve()
-        lines.append(f"chat.on_feedback(nbchat.FeedbackLog({str(path)!r}))  # --feedback")
-    lines.append("chat")
+        setup.append(f"chat.on_feedback(nbchat.FeedbackLog({str(path)!r}))  # --feedback")
+    lines += [
+        "",
+        "try:",
+        *(f"    {line}" for line in setup),
+        "except Exception as exc:  # visitors see a short error; the traceback goes to the log of `nbchat web`",
+        "    import traceback",
+        "",
+        "    traceback.print_exc(file=sys.__stderr__)",
+        "    print(f'The chat could not start: {type(exc).__name__}. See the log of `nbchat web`.')",
+        "    chat = None",
+        "chat",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _operator_token_cap(requested: int | None) -> int | None:
+    """``--max-new-tokens``, lowered to an administrator's cap if one is in force (never raising it)."""
+    if requested is None:
+        return None
+    from ._errors import NbchatError
+    from ._policy import current_policy
+
+    try:
+        admin = current_policy().max_new_tokens
+    except NbchatError:  # an invalid policy: the kernel reports it when the chat starts
+        return requested
+    return requested if admin is None else min(requested, admin)
 
 
 def write_notebook(args: argparse.Namespace, directory: Path, cwd: Path) -> Path:
@@ -304,7 +334,7 @@ def voila_command(notebook: Path, host: str, port: int, theme: str = "light") ->
         "--Voila.port_retries=0",  # the printed URL must be the one served
         f"--theme={theme}",
         "--strip_sources=True",
-        "--show_tracebacks=True",  # a model that fails to load says why on the page
+        "--show_tracebacks=False",  # visitors see a short error; tracebacks stay in the log
     ]
 
 

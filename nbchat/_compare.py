@@ -17,7 +17,6 @@ data in :mod:`nbchat._compare_columns`.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -49,12 +48,13 @@ from ._errors import ConversationBusyError, NbchatError
 from ._i18n import status_text as ui_status
 from ._messages import ChatMessage, check_text
 from ._policy import current_policy
+from ._redact import redacting_logger
 from ._uploads import BrowserAttachments
 from ._widget import _DeltaBatcher, _message_state, choose_lang
 
 __all__ = ["Column", "Compare"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _STATIC = Path(__file__).parent / "static"
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")
@@ -620,7 +620,8 @@ class Compare(Arena, anywidget.AnyWidget):
         name = str(content.get("name") or "").strip() or None
         model = str(content.get("model") or "").strip() or None
         try:
-            self.add(spec, name=name, **({"model": model} if model else {}))
+            # origin="browser": a URL typed into the page never receives a key from the environment or .env
+            self.add(spec, name=name, origin="browser", **({"model": model} if model else {}))
         except (NbchatError, ValueError, TypeError):
             raise
         except Exception as exc:  # whatever a spec does wrong is shown in the widget, never raised into the kernel

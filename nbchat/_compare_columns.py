@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._conversation import Conversation
 from ._errors import NbchatError
 from ._messages import ChatMessage
+from ._redact import redacting_logger
 from ._settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Column"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _GENERATION = ("max_new_tokens", "temperature", "top_p", "stop")
 _SETTINGS = (*_GENERATION, "system_prompt", "history")

@@ -10,7 +10,6 @@ Data path of one turn::
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import threading
@@ -26,14 +25,14 @@ from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
 from ._policy import cap_settings, current_policy
+from ._redact import redact_text, redact_url, redacting_logger
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
-from .backends._http import without_password
 
 __all__ = ["Conversation", "ConversationEvent"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 Status = Literal["loading", "ready", "generating", "error"]
 
@@ -106,6 +105,8 @@ class Conversation(HistoryEditing):
         characters / 4; the context gauge counts what is actually sent.
     **backend_options
         Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
+        ``origin=`` says where ``spec`` came from (``"code"`` by default; ``load`` passes ``"file"``): see
+        :func:`nbchat.backends.resolve_backend`.
         ``backend="llama.cpp"`` or ``backend="transformers"`` chooses the engine of a ``.gguf`` file or the
         embedded model (default: llama.cpp when llama-cpp-python is installed).
 
@@ -156,12 +157,12 @@ class Conversation(HistoryEditing):
         self.use_history = bool(history)
         self.backend: Backend = resolve_backend(spec, model=model, source=source, **backend_options)
         plain = {
-            k: v
+            k: redact_text(v) if isinstance(v, str) else v
             for k, v in backend_options.items()
-            if isinstance(v, (str, int, float, bool)) and not _SECRET_OPTION.search(k)
+            if isinstance(v, (str, int, float, bool)) and not _SECRET_OPTION.search(k) and k != "origin"
         }
         self.spec: dict[str, Any] = {
-            "spec": without_password(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else None,
+            "spec": redact_url(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else None,
             "object": not (spec is None or isinstance(spec, (str, os.PathLike))),
             "model": model,
             "source": source,
@@ -249,6 +250,7 @@ class Conversation(HistoryEditing):
                 logger.warning("nbchat could not autosave to %s", self.save_to, exc_info=True)
 
     def _set_status(self, status: Status, text: str, progress: float | None = None) -> None:
+        text = redact_text(text)  # the status line reaches the browser and saved notebooks
         self.status, self.status_text, self.progress = status, text, progress
         self._emit(ConversationEvent("status", text=text, progress=progress))
 

@@ -213,12 +213,16 @@ class HistoryEditing:
         path : str or Path
             The JSON file.
         spec, **options
-            Override the saved model spec and settings (needed when the saved model was a Python object).
+            Override the saved model spec and settings (needed when the saved model was a Python object). A file
+            may set only the backend options in :data:`nbchat._persist.LOADABLE_OPTIONS` (engine, context window,
+            timeout, ...); others (``base_url``, ``headers``, ...) must be passed here. A server URL saved in the
+            file gets no key from the environment or ``.env`` (pass ``api_key=`` here to send one).
 
         Raises
         ------
         NbchatError
-            If the file is not a valid nbchat conversation (the message says what is wrong).
+            If the file is not a valid nbchat conversation, or sets an option a file may not set (the message names
+            it and says how to pass it in code).
         """
         from ._persist import read_conversation
 

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 from ._errors import ModelNotFoundError
+from ._spec import local_identity
 
-__all__ = ["EMBEDDED_MODEL_NAME", "INSTALL_HINT", "cache_dir", "embedded_gguf_path"]
+__all__ = ["EMBEDDED_MODEL_NAME", "INSTALL_HINT", "cache_dir", "embedded_gguf_path", "local_model_identities"]
 
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -50,3 +51,14 @@ def cache_dir() -> Path:
         return Path(os.environ["NBCHAT_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "nbchat"
+
+
+def local_model_identities(path: str | os.PathLike[str]) -> list[str]:
+    """How an administrator's policy matches a local model file: ``local:<resolved path>``, and ``embedded``
+    first when it is the embedded model's own file."""
+    identity = local_identity(path)
+    try:
+        embedded = local_identity(embedded_gguf_path())
+    except ModelNotFoundError:
+        embedded = None
+    return ["embedded", identity] if identity == embedded else [identity]

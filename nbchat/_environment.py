@@ -1,4 +1,4 @@
-"""What nbchat runs on: the versions of the packages that decide its behaviour (``nbchat env``, bug reports, benchmarks)."""
+"""What nbchat runs on: the versions of the packages that decide its behaviour (``nbchat env``, benchmarks)."""
 
 from __future__ import annotations
 

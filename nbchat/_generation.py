@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import queue
 import threading
 import time
@@ -12,12 +11,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._errors import BackendError, NbchatError
+from ._redact import redacting_logger
 from ._settings import GenerationSettings
 from .backends import Backend, GenerationInfo
 
 __all__ = ["DEFAULT_RETRIES", "ReplyOutcome", "retry_wait", "run_reply"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 POLL_S = 0.02  # how often the worker checks for Stop while waiting for the backend
 STOP_GRACE_S = 1.0  # after Stop, how long the worker waits for the backend to wind down (stats, free model)

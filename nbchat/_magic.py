@@ -15,6 +15,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ._conversation import Conversation, _wait
 from ._errors import GenerationError, NbchatError
 from ._interpolate import interpolate
+from ._static_html import reply_bundle
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -39,7 +40,8 @@ class ChatMagics(Magics):
     @argument("--raw", action="store_true", help="send the cell as typed: no {name} interpolation")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
-        """Send the cell as a prompt; the reply streams into the output as Markdown.
+        """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
+        its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
         Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]
         [--raw]``. Interrupt the kernel to stop a reply (its partial text is kept).
@@ -48,7 +50,7 @@ class ChatMagics(Magics):
         values as text, anything else (DataFrame, figure, image, the last error) as an attachment (see
         :func:`nbchat._interpolate.interpolate`); ``{{`` and ``}}`` are literal braces.
         """
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
         args = parse_argstring(self.chat, line)
         args.model, args.system = _unquote(args.model), _unquote(args.system)
@@ -70,16 +72,16 @@ class ChatMagics(Magics):
             attachments = conv.make_attachments(objects, names)
             future = conv.send(text, attachments=attachments)
         except (NbchatError, ValueError) as exc:  # nothing was sent: say why, in the output
-            display(Markdown(f"**Not sent:** {exc}"))
+            display(reply_bundle("", f"Not sent: {exc}"), raw=True)
             return None
-        handle = display(Markdown("*…*"), display_id=True)
+        handle = display(reply_bundle("…"), raw=True, display_id=True)
         shown = ""
         try:
             while not future.done():
                 partial = conv.partial_reply()
                 text = partial[1] if partial else ""
                 if text != shown:
-                    handle.update(Markdown(text + " ▌"))
+                    handle.update(reply_bundle(text + " ▌"), raw=True)
                     shown = text
                 time.sleep(_REFRESH_S)
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
@@ -87,14 +89,14 @@ class ChatMagics(Magics):
         try:
             reply_text = _wait(conv, future, None)
         except GenerationError as exc:
-            handle.update(Markdown(f"{exc.partial}\n\n**Error:** {exc}"))
+            handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
             return None
         reply = conv.history[-1]
         stats = reply.stats
-        footer = f"\n\n<sub>{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
+        footer = f"{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
         if reply.status == "stopped":
             footer += " · stopped"
-        handle.update(Markdown(reply_text + footer + "</sub>"))
+        handle.update(reply_bundle(reply_text, footer), raw=True)
         return None
 
     def _conversation(self, model: str | None, *, new: bool) -> Conversation:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "LOADABLE_OPTIONS",
     "VERSION",
     "conversation_json",
     "conversation_to_dict",
@@ -62,6 +63,25 @@ _READABLE = (1, 2)  # versions this nbchat reads
 _ROLES = ("user", "assistant")
 _STATUSES = ("done", "stopped", "error", "incomplete")
 _MAX_FILE_BYTES = 256 * 1024 * 1024
+LOADABLE_OPTIONS = frozenset(
+    {
+        "backend",  # the engine of a .gguf file: "llama.cpp" or "transformers"
+        "name",
+        "context_window",
+        "timeout",
+        "max_retries",
+        "prompt_format",  # a name, or a Jinja chat template (rendered in jinja2's sandbox)
+        "prefix_cache",
+        "device",
+        "dtype",
+        "n_ctx",
+        "n_threads",
+        "n_gpu_layers",
+        "seed",
+    }
+)
+"""Backend options a conversation file may set. Anything else (``base_url``, ``save_to``, ``headers``, ...) could
+send a key elsewhere or touch files: :meth:`Conversation.load` refuses it, and it must be passed in code."""
 
 
 class ConversationFileError(NbchatError, ValueError):
@@ -331,7 +351,23 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
             f"({saved_model.get('name')!r}); pass it again: Conversation.load(path, your_model)."
         )
         raise ConversationFileError(msg)
-    kwargs: dict[str, Any] = dict(saved_model.get("options") or {})
+    saved_options = saved_model.get("options") or {}
+    if not isinstance(saved_options, dict):
+        msg = f'{path}: "model.options" must be an object, got {type(saved_options).__name__}.'
+        raise ConversationFileError(msg)
+    refused = sorted(k for k in saved_options if k not in LOADABLE_OPTIONS and k not in options)
+    if refused:
+        name = refused[0]
+        msg = (
+            f"{path} sets the option {name!r}, which a conversation file may not set (a shared file must not send "
+            f"your key elsewhere, write files or change how nbchat connects). If you trust it, pass it in code: "
+            f"Conversation.load({str(path)!r}, {name}=...). "
+            f"Options a file may set: {', '.join(sorted(LOADABLE_OPTIONS))}."
+        )
+        raise ConversationFileError(msg)
+    kwargs: dict[str, Any] = dict(saved_options)
+    if spec is None and saved_model.get("spec") is not None:
+        kwargs["origin"] = "file"  # the file's model gets no key from the environment or .env it was not set up with
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]

@@ -27,9 +27,14 @@ environment variable            file key                    effect
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
 (``openai:``, ``http://hub-llm:8000``); the keywords ``embedded``, ``callable`` (any Python function) and
-``local`` (any local model) name kinds. Each model is matched as one of these strings: ``embedded``; a server URL
-(``http://host:port/v1``); ``tgi:<url>``; ``<source>:<model>``; ``local:<name or path>`` (also the bare name);
-``callable:<module>.<function>``. The administrator's default model is always allowed.
+``local`` (any local model) name kinds. Each model is matched by what it really contacts, whatever option or object
+produced it (:func:`backend_identities`): ``embedded``; a server URL in its normal form
+(:func:`nbchat._spec.endpoint_of`: no user name or password, lower-case host without a trailing dot, explicit
+port, ``..`` removed); ``tgi:<url>``; ``<source>:<model>`` only at the source's official endpoint;
+``local:<path>`` with ``..`` and symbolic links resolved (a name not on disk also as ``local:<name>`` and the bare
+name); ``callable:<module>.<function>``; ``object:<module>.<class>`` for any backend class not nbchat's own. URL
+patterns are compared part by part (scheme, host, port, path; an IPv6 address as an address, never as a glob).
+The administrator's default model is always allowed.
 
 This is a guard-rail for a class, not a sandbox: code in a user's kernel runs as that user and can change its own
 environment. Hard limits belong on the shared server (its own ``--max-model-len``, a network policy so kernels
@@ -55,6 +60,7 @@ from typing import Any
 
 from ._errors import NbchatError
 from ._settings import MAX_TEMPERATURE, GenerationSettings
+from ._spec import Endpoint, classify, endpoint_of, local_identity, looks_like_path
 
 __all__ = [
     "CONFIG_VAR",
@@ -81,7 +87,6 @@ ENV_VARS = {
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
 _GLOB = re.compile(r"[*?\[]")
-_SCHEME = re.compile(r"^([A-Za-z][\w.+-]+):(.*)$", re.S)
 _PACKAGE_DIR = str(Path(__file__).parent)
 _PASS_THROUGH = ("traitlets", "IPython", "ipywidgets", "anywidget")  # frames between a user's line and nbchat
 
@@ -177,11 +182,13 @@ class Policy:
             return spec, self.default_model_name
         return spec, model
 
+    def is_default(self, spec: Any) -> bool:
+        """Whether ``spec`` is the administrator's default model's own spec string."""
+        return self.default_model is not None and isinstance(spec, str) and _same_spec(spec, self.default_model)
+
     def allows(self, spec: Any, *, model: str | None = None, source: str | None = None) -> bool:
         """Whether ``spec`` (as passed to :class:`nbchat.Chat`) may be used."""
         if not self.allowed_models:
-            return True
-        if getattr(spec, "_nbchat_admitted", False):  # a backend this policy already let through
             return True
         names = identities(spec, model=model, source=source)
         patterns = list(self.allowed_models)
@@ -442,7 +449,12 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
 
 # ------------------------------------------------------------------------------------------------ matching
 def identities(spec: Any, *, model: str | None = None, source: str | None = None) -> list[str]:
-    """The strings ``spec`` is matched as against allowed patterns, most specific first (see module docstring)."""
+    """The strings ``spec`` is matched as against allowed patterns, most specific first (see module docstring).
+
+    URLs are in their normal form (:func:`nbchat._spec.endpoint_of`: no user name or password, lower-case host,
+    explicit port, ``..`` removed); local paths are resolved (``..`` and symbolic links). A backend object is
+    matched by what it contacts (:func:`backend_identities`).
+    """
     if source is not None:
         name = spec if isinstance(spec, str) and model is None and ":" not in spec else model
         return [f"{source.strip().lower()}:{(name or '').strip()}"]
@@ -450,55 +462,77 @@ def identities(spec: Any, *, model: str | None = None, source: str | None = None
         return ["embedded"] if model is None else identities(model)
     if isinstance(spec, (str, os.PathLike)):
         return _string_identities(os.fspath(spec), model)
-    from .backends import Backend
-
-    if isinstance(spec, Backend):
-        info = spec.describe()
-        out = [f"{spec.kind}:{spec.model}"]
-        if info.get("base_url"):
-            out.insert(0, str(info["base_url"]).rstrip("/"))
-        if info.get("url"):
-            out.insert(0, f"tgi:{str(info['url']).rstrip('/')}")
-        return out
+    if hasattr(spec, "stream") and hasattr(spec, "kind"):  # a Backend (not imported here: no import cycle)
+        return backend_identities(spec)
     module = type(spec).__module__ or ""
     if module.startswith("openai") and hasattr(spec, "base_url"):
-        return [str(spec.base_url).rstrip("/")]
+        return [_url_identity(str(spec.base_url))]
     if module.startswith("text_generation") and hasattr(spec, "base_url"):
-        return [f"tgi:{str(spec.base_url).rstrip('/')}"]
+        return [f"tgi:{_url_identity(str(spec.base_url))}"]
     if callable(spec):
         qualname = getattr(spec, "__qualname__", None) or type(spec).__qualname__
         return [f"callable:{getattr(spec, '__module__', None) or module}.{qualname}"]
     return [f"object:{module}.{type(spec).__qualname__}"]
 
 
-def _string_identities(text: str, model: str | None) -> list[str]:
-    from .backends.sources import SOURCES
+def backend_identities(backend: Any) -> list[str]:
+    """What ``backend`` contacts, as the strings it is matched as.
 
-    stripped = text.strip()
-    lower = stripped.lower()
-    if lower == "embedded":
+    Only nbchat's own backend classes are asked (:meth:`nbchat.backends.Backend.policy_identities`: the normal
+    form of the URL their HTTP client really uses, the resolved model file, ...). Any other object, a subclass
+    defined elsewhere included, is ``object:<module>.<class>``: nothing a backend says about itself admits it.
+    """
+    cls = type(backend)
+    module = cls.__module__ or ""
+    if module == "nbchat" or module.startswith("nbchat."):
+        return list(backend.policy_identities())
+    return [f"object:{module}.{cls.__qualname__}"]
+
+
+def _url_identity(url: str) -> str:
+    try:
+        return str(endpoint_of(url))
+    except ValueError:
+        return url.strip()
+
+
+def _string_identities(text: str, model: str | None) -> list[str]:
+    form = classify(text)
+    if form.kind == "embedded":
         return ["embedded"]
-    if lower.startswith("tgi:"):
-        return [f"tgi:{stripped[4:].strip().rstrip('/')}"]
-    if lower.startswith(("http://", "https://")):
-        return [stripped.rstrip("/")]
-    match = _SCHEME.match(stripped)
-    if match and match.group(1).lower() in SOURCES and not Path(stripped).expanduser().exists():
-        return [f"{match.group(1).lower()}:{match.group(2).strip() or model or ''}"]
-    out = [f"local:{stripped}", stripped]
-    path = Path(stripped).expanduser()
-    if path.exists():
-        resolved = f"local:{path.resolve()}"
-        if resolved not in out:
-            out.append(resolved)
+    if form.kind == "tgi":
+        return [f"tgi:{_url_identity(form.value)}"]
+    if form.kind == "url":
+        return [_url_identity(form.value)]
+    if form.kind == "source":
+        return [f"{form.source}:{form.value or model or ''}"]
+    if looks_like_path(form.value):  # only where it really leads: `..` and symbolic links resolved
+        return [local_identity(form.value)]
+    out = [f"local:{form.value}", form.value]
+    if Path(form.value).expanduser().exists():
+        out.append(local_identity(form.value))
     return out
 
 
 def _matches(name: str, pattern: str) -> bool:
-    name, pattern = name.strip().lower(), pattern.strip().lower()
+    pattern = pattern.strip()
     if not pattern:
         return False
-    pattern = _KINDS.get(pattern, pattern)
+    pattern = _KINDS.get(pattern.lower(), pattern)
+    lower = pattern.lower()
+    for prefix in ("tgi:", ""):  # URLs (also behind "tgi:") are compared part by part, never as text
+        if lower.startswith(prefix) and lower[len(prefix) :].startswith(("http://", "https://")):
+            if not name.lower().startswith(prefix) or "://" not in name:
+                return False
+            return _url_matches(name[len(prefix) :], pattern[len(prefix) :])
+    if lower.startswith("local:") and lower[6:7] in ("/", "~", "\\"):
+        return name.startswith("local:") and _glob_or_prefix(name[6:], _resolved_pattern(pattern[6:]), case=True)
+    return _glob_or_prefix(name.strip().lower(), lower, case=False)
+
+
+def _glob_or_prefix(name: str, pattern: str, *, case: bool) -> bool:
+    if not case:
+        name, pattern = name.lower(), pattern.lower()
     if _GLOB.search(pattern):
         return fnmatch.fnmatchcase(name, pattern)
     if name == pattern or name == pattern.rstrip("/"):
@@ -506,6 +540,37 @@ def _matches(name: str, pattern: str) -> bool:
     if pattern.endswith((":", "/")):
         return name.startswith(pattern)
     return name.startswith(pattern + "/")
+
+
+def _resolved_pattern(path: str) -> str:
+    """A local pattern with the folders before its first glob character resolved, as identities are."""
+    match = _GLOB.search(path)
+    head, tail = (path[: match.start()], path[match.start() :]) if match else (path, "")
+    folder, _, rest = head.rpartition("/")
+    if not folder:
+        return path
+    return f"{os.path.realpath(Path(folder).expanduser())}/{rest}{tail}"
+
+
+def _url_matches(url: str, pattern: str) -> bool:
+    try:
+        have, want = endpoint_of(url), endpoint_of(pattern)
+    except ValueError:
+        return False
+    if have.scheme != want.scheme:
+        return False
+    wanted_ip = Endpoint(want.scheme, want.host, "", "/").ip
+    if wanted_ip is not None or want.host.startswith("["):  # an IP address is compared as an address, never globbed
+        if wanted_ip is None or have.ip != wanted_ip:
+            return False
+    elif not fnmatch.fnmatchcase(have.host, want.host):
+        return False
+    if not fnmatch.fnmatchcase(have.port, want.port):
+        return False
+    path, wanted = have.path.lower(), want.path.lower()
+    if _GLOB.search(wanted):
+        return fnmatch.fnmatchcase(path, wanted)
+    return wanted == "/" or path == wanted or path.startswith(wanted + "/")
 
 
 def _same_spec(a: str, b: str) -> bool:
@@ -530,18 +595,30 @@ def _caller_stacklevel() -> int:
 
 # ------------------------------------------------------------------------------------------------ hooks
 def admit(spec: Any, model: str | None, source: str | None) -> tuple[Any, str | None]:
-    """Resolution's hook: the default filled in, then the allowed list checked. Returns ``(spec, model)``."""
+    """Resolution's first hook: the default filled in, then a spec string checked (before any key is looked up,
+    so a refused source says so rather than asking for a key). Returns ``(spec, model)``."""
     policy = current_policy()
     spec, model = policy.apply_default(spec, model, source)
-    policy.check(spec, model=model, source=source)
+    if spec is None or isinstance(spec, (str, os.PathLike)):
+        policy.check(spec, model=model, source=source)
     return spec, model
 
 
-def mark_admitted(backend: Any) -> Any:
-    """Note on ``backend`` that the policy let it through (so a view reusing it is not checked again)."""
-    with contextlib.suppress(AttributeError):  # a backend with __slots__ is checked again: correct if slower
-        backend._nbchat_admitted = True
-    return backend
+def is_default_model(spec: Any) -> bool:
+    """Whether ``spec`` is the administrator's default model (it then counts as set in the environment)."""
+    return current_policy().is_default(spec)
+
+
+def admit_backend(backend: Any) -> None:
+    """Resolution's last hook: the backend checked by what it really contacts (:func:`backend_identities`),
+    whatever option or object produced it.
+
+    Raises
+    ------
+    ModelNotAllowedError
+        If no allowed pattern matches what ``backend`` contacts.
+    """
+    current_policy().check(backend)
 
 
 def cap_settings(settings: GenerationSettings, *, quiet_defaults: bool = False) -> GenerationSettings:

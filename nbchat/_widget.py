@@ -23,6 +23,7 @@ from ._i18n import text as ui_text
 from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
 
 __all__ = ["Chat"]
@@ -36,7 +37,12 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 _EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
-_SETTING_KEYS = {"max_new_tokens": "options.maxNewTokens", "temperature": "options.temperature"}
+_SETTING_KEYS = {
+    "max_new_tokens": "options.maxNewTokens",
+    "temperature": "options.temperature",
+    "system_prompt": "options.system",
+    "use_history": "options.history",
+}
 
 
 def choose_lang(lang: str | None, default: str) -> str:
@@ -214,6 +220,9 @@ class Chat(anywidget.AnyWidget):
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
         self.conversation = conversation
+        self.page_settings: frozenset[str] = _BROWSER_SETTINGS
+        """Settings the page may change: ``system_prompt``, ``max_new_tokens``, ``temperature``, ``use_history``
+        (all by default; ``nbchat web --system`` removes ``system_prompt``). Caps still apply to the rest."""
         settings = conversation.settings
         super().__init__(
             **ui,
@@ -334,16 +343,18 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ notebook output
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The widget view plus a static Markdown transcript, for viewers without a live kernel.
+        """The widget view plus a static transcript, for viewers without a live kernel.
 
-        GitHub, nbviewer and a notebook reopened without its kernel show ``text/markdown``: the latest messages,
-        at most ~32,000 characters, as of the last change made from Python (see :meth:`_refresh_transcript`).
+        GitHub, nbviewer, nbconvert and a notebook reopened without its kernel show ``text/html``: the latest
+        messages, at most ~32,000 characters, as of the last change made from Python (see
+        :meth:`_refresh_transcript`), rendered without any markup of a model's or user's own
+        (:func:`nbchat._static_html.markdown_html`: raw HTML shown as text, no image fetched).
         """
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/markdown": self._transcript()}, metadata
+        return {**data, "text/html": markdown_html(self._transcript())}, metadata
 
     def _ipython_display_(self) -> None:
         """Display with a display id, so later replies refresh the saved transcript of every view."""
@@ -497,7 +508,7 @@ class Chat(anywidget.AnyWidget):
             elif kind == "edit":
                 conv.edit(message_id, str(content.get("text", "")))
             elif kind == "branch":
-                conv.switch_branch(message_id, int(content.get("step", 1)))
+                conv.switch_branch(message_id, _step(content))
             elif kind == "delete":
                 conv.delete(message_id)
             elif kind == "pin":
@@ -556,6 +567,10 @@ class Chat(anywidget.AnyWidget):
                 continue
             key = _SETTING_KEYS.get(name)
             label = ui_text(key, self.lang) if key else name  # the browser shows its own text for label_key
+            if name not in self.page_settings:
+                resend.append(name)
+                self.send(notice("warning", "py.fixed", self.lang, label=label, label_key=key or ""))
+                continue
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
@@ -601,3 +616,12 @@ class Chat(anywidget.AnyWidget):
     def _on_generation_setting(self, change: dict[str, Any]) -> None:
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
+
+
+def _step(content: dict[str, Any]) -> int:
+    """The ``step`` of a ``branch`` message from the browser: a whole number, 1 when missing."""
+    step = content.get("step", 1)
+    if isinstance(step, bool) or not isinstance(step, int):
+        msg = f"A branch step must be a whole number, got {step!r}."
+        raise ValueError(msg)
+    return int(step)

@@ -363,7 +363,7 @@ def test_chat_magic_interpolates_variables_cells_and_the_last_error() -> None:
         assert [p["type"] for p in question].count("image_url") == 1
         with capture_output() as captured:
             shell.run_cell_magic("chat", "-m bot", "What is {nothing_here}?")
-        assert "no variable 'nothing_here'" in captured.outputs[-1].data["text/markdown"]
+        assert "no variable 'nothing_here'" in captured.outputs[-1].data["text/plain"]  # (and as escaped HTML)
         with capture_output():
             shell.run_cell_magic("chat", "-m bot --raw", "Keep {n} as typed")
         assert fake.requests[-1][0][-1]["content"] == "Keep {n} as typed"

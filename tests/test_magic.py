@@ -20,7 +20,8 @@ def shell() -> Iterator[InteractiveShell]:
 
 
 def markdown_outputs(captured: object) -> list[str]:
-    return [o.data.get("text/markdown", "") for o in captured.outputs]  # type: ignore[attr-defined]
+    """The HTML of each output (the reply rendered from Markdown, see nbchat._static_html)."""
+    return [o.data.get("text/html", "") for o in captured.outputs]  # type: ignore[attr-defined]
 
 
 def test_chat_magic_answers_and_keeps_the_conversation(shell: InteractiveShell) -> None:

@@ -141,6 +141,7 @@ def test_identities_of_each_kind_of_spec(tmp_path: Path) -> None:
     assert identities("embedded") == ["embedded"]
     assert identities("http://hub-llm:8000/v1/", model="qwen") == ["http://hub-llm:8000/v1"]
     assert identities("tgi:http://tgi:8080") == ["tgi:http://tgi:8080"]
+    assert identities("https://u:pw@Hub-LLM./v1/./x/..?key=1") == ["https://hub-llm:443/v1"]
     assert identities("openai:gpt-4o-mini") == ["openai:gpt-4o-mini"]
     assert identities("kimi:") == ["kimi:"]
     assert identities(None, source="qwen", model="qwen-max") == ["qwen:qwen-max"]
@@ -341,3 +342,62 @@ def test_chat_magic_obeys_the_caps_and_the_allowed_models(policy: pytest.MonkeyP
     assert (sent.max_new_tokens, sent.temperature) == (32, 0.8)
     with pytest.raises(nbchat.ModelNotAllowedError), capture_output():
         shell.run_cell_magic("chat", "-m openai:gpt-4o", "hello")
+
+
+# ------------------------------------------------------------------------------------------------ what is contacted
+@pytest.mark.parametrize(
+    ("spec", "allowed"),
+    [
+        ("http://[fd00::1]:8000/v1", True),
+        ("http://[FD00:0::1]:8000/v1", True),  # the same address, written otherwise
+        ("http://[fd00::2]:8000/v1", False),
+        ("http://0:8000/v1", False),  # read as a glob character class, "[fd00::1]" admitted these
+        ("http://d:8000/v1", False),
+        ("http://[fd00::1]:8001/v1", False),
+        ("HTTP://HUB-LLM:8000/v1", True),  # scheme and host are case-insensitive
+        ("http://hub-llm.:8000/v1", True),  # a trailing dot names the same host
+        ("http://student:pw@hub-llm:8000/v1", True),  # user information is not part of the endpoint
+        ("http://hub-llm:8000@evil.example:8000/v1", False),  # ... and cannot smuggle a host in
+        ("http://hub-llm:8000/v1/../../v1", True),
+        ("http://evil.example/hub-llm:8000/v1", False),
+        ("https://hub-llm:8000/v1", False),  # another scheme
+        ("http://hub-llm/v1", False),  # port 80
+    ],
+)
+def test_urls_are_matched_part_by_part(policy: pytest.MonkeyPatch, spec: str, allowed: bool) -> None:
+    policy.setenv("NBCHAT_ALLOWED_MODELS", "http://[fd00::1]:8000/*, http://hub-llm:8000/*")
+    assert current_policy().allows(spec) is allowed
+
+
+def test_local_paths_are_resolved_before_matching(policy: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    zoo, outside = tmp_path / "modelzoo", tmp_path / "elsewhere"
+    (zoo / "good").mkdir(parents=True)
+    (outside / "evil").mkdir(parents=True)
+    (zoo / "link").symlink_to(outside / "evil")
+    policy.setenv("NBCHAT_ALLOWED_MODELS", f"local:{zoo}/*")
+    p = current_policy()
+    assert p.allows(str(zoo / "good"))
+    assert p.allows(f"{zoo}/../modelzoo/good")
+    assert not p.allows(f"{zoo}/../elsewhere/evil")
+    assert not p.allows(f"{zoo}/../../{tmp_path.name}/elsewhere/evil")
+    assert not p.allows(str(zoo / "link"))  # a symbolic link leads out of the zoo
+    assert not p.allows(f"{zoo}/../../../../tmp/evil")
+
+
+def test_the_backend_is_checked_by_what_it_contacts(policy: pytest.MonkeyPatch) -> None:
+    policy.setenv("NBCHAT_ALLOWED_MODELS", "openai:*")
+    policy.setenv("OPENAI_API_KEY", "sk-test-key-123456")
+    with pytest.raises(nbchat.ModelNotAllowedError, match=r"http://anywhere:80/v1"):
+        nbchat.Chat("openai:gpt-4o-mini", base_url="http://anywhere/v1", api_key="sk-other-key-1234", load="lazy")
+    backend = resolve_backend("openai:gpt-4o-mini")  # the official endpoint: admitted
+    assert identities(backend) == ["openai:gpt-4o-mini", "https://api.openai.com:443/v1"]
+
+
+def test_a_refusal_never_prints_a_password(policy: pytest.MonkeyPatch) -> None:
+    policy.setenv("NBCHAT_ALLOWED_MODELS", "http://hub-llm:8000/*")
+    with pytest.raises(nbchat.ModelNotAllowedError) as info:
+        nbchat.Chat("https://u:sk-secret-pw-123@elsewhere.example/v1?api_key=sk-q-456", load="lazy")
+    text = str(info.value)
+    assert "sk-secret-pw-123" not in text
+    assert "sk-q-456" not in text
+    assert "elsewhere.example" in text

@@ -43,9 +43,9 @@ def test_saved_notebook_has_transcript_no_duplicates_no_keys(tmp_path: Path) -> 
 
     first, second = (nb.cells[0].outputs[0], nb.cells[2].outputs[0])
     for output in (first, second):
-        transcript = output["data"]["text/markdown"]
+        transcript = output["data"]["text/html"]
         assert "question 49" in transcript  # refreshed after the last reply, not frozen at display time
-        assert "Reply to **question 49**" in transcript
+        assert "Reply to <strong>question 49</strong>" in transcript
         assert "application/vnd.jupyter.widget-view+json" in output["data"]
     assert KEY not in text
 
@@ -54,7 +54,7 @@ def test_saved_notebook_has_transcript_no_duplicates_no_keys(tmp_path: Path) -> 
     assert len(chats) == 1  # two views, one model: the conversation and the bundle are stored once
     bundle_start = chats[0]["state"]["_esm"][:200]
     assert text.count(json.dumps(bundle_start)[1:-1][:120]) == 1
-    transcript_bytes = sum(len(o["data"]["text/markdown"]) for o in (first, second))
+    transcript_bytes = sum(len(o["data"]["text/html"]) for o in (first, second))
     beyond = len(text.encode()) - transcript_bytes
     print(f"saved notebook: {len(text.encode()) / 1024:.0f} KiB, {beyond / 1024:.0f} KiB beyond the transcripts")
 

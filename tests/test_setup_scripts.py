@@ -77,11 +77,13 @@ def test_every_locked_line_has_a_hash() -> None:
         entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
         assert entries
         for entry in entries:
-            assert "==" in entry and "--hash=sha256:" in entry, f"requirements/{name}.txt: {entry.splitlines()[0]}"
+            assert "==" in entry, f"requirements/{name}.txt: {entry.splitlines()[0]}"
+            assert "--hash=sha256:" in entry, f"requirements/{name}.txt: {entry.splitlines()[0]}"
 
 
 def test_setup_installs_from_the_locks_with_hashes_and_prints_the_versions() -> None:
-    assert "--require-hashes" in SETUP and '-r "$lock"' in SETUP
+    assert "--require-hashes" in SETUP
+    assert '-r "$lock"' in SETUP
     assert "-m nbchat env" in SETUP
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in ci
@@ -98,7 +100,8 @@ def test_nbchat_env_prints_the_key_packages_of_this_environment() -> None:
 
     assert versions["python"] == sys.version.split()[0]
     assert versions["anywidget"] == metadata.version("anywidget")
-    assert "transformers" in versions and "openai" in versions
+    assert "transformers" in versions
+    assert "openai" in versions
 
 
 def test_lock_diff_reports_a_package_that_moved(tmp_path: Path) -> None:

@@ -82,8 +82,16 @@ def test_keys_from_dotenv_upward_without_touching_environ(clean_env: Path, monke
     assert find_api_key(kimi) == ("from-env-key", "$MOONSHOT_API_KEY")  # the environment wins over .env
     monkeypatch.setenv("NBCHAT_KIMI_API_KEY", "nbchat-key")
     assert find_api_key(kimi)[0] == "nbchat-key"  # and NBCHAT_<SOURCE>_API_KEY over the provider's names
+    # a base URL in .env goes with a key from the same .env file ...
+    (clean_env / ".env").write_text("QWEN_API_KEY=dotenv-qwen-key\nNBCHAT_QWEN_BASE_URL=http://127.0.0.1:9/v1\n")
+    assert resolve_backend("qwen:").base_url == "http://127.0.0.1:9/v1"
+    # ... never with a key from the environment (a .env planted in a parent folder must not redirect it)
     monkeypatch.setenv("DASHSCOPE_API_KEY", FAKE_KEY)
-    assert resolve_backend("qwen:").base_url == "http://127.0.0.1:9/v1"  # base URL override from .env
+    with pytest.raises(nbchat.BackendError, match="Refusing to send the Alibaba DashScope") as info:
+        resolve_backend("qwen:")
+    assert str(clean_env / ".env") in str(info.value)
+    assert "base_url=..., api_key=..." in str(info.value)
+    assert FAKE_KEY not in str(info.value)
 
 
 def test_preset_requests_through_the_stub(clean_env: Path, monkeypatch: pytest.MonkeyPatch, openai_stub) -> None:

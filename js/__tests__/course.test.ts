@@ -196,6 +196,8 @@ describe("markdown in the view's language", () => {
     expect(renderMarkdown("![狮子](http://example.com/lion.png)", new I18n("zh"))).toContain("狮子（图片未加载）");
     expect(renderMarkdown("![](http://example.com/lion.png)", new I18n("zh"))).toContain("图片未加载");
     expect(renderMarkdown("![lion](http://example.com/lion.png)")).toContain("lion (image not loaded)");
+    expect(renderMarkdown("```\na\u202Eb\n```", new I18n("zh"))).toContain("U+202E：不可见的控制字符（复制时会去掉）");
+    expect(renderMarkdown("```\na\u202Eb\n```")).toContain("U+202E: an invisible control character (not copied)");
   });
 });
 
@@ -218,7 +220,8 @@ describe("code blocks", () => {
     rust: "fn main() { let x: i32 = 1; }",
     latex: "\\begin{equation} x^2 \\end{equation}",
   };
-  it.each(Object.entries(samples))("highlights %s", (lang, code) => {
+  it.each(Object.entries(samples))("highlights %s", async (lang, code) => {
+    await new Promise((resolve) => setTimeout(resolve, 0)); // a new task: a fresh highlighting budget (markdown.ts)
     const html = renderMarkdown(`\`\`\`${lang}\n${code}\n\`\`\``);
     expect(html).toContain(`language-${lang}`);
     expect(html).toMatch(/class="hljs-[\w-]+"/);

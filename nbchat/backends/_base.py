@@ -150,6 +150,15 @@ class Backend:
         """
         return None
 
+    def policy_identities(self) -> list[str]:
+        """What this backend contacts, as an administrator's allowed patterns match it, most specific first.
+
+        nbchat's server backends give the normal form of the URL their HTTP client really uses
+        (:func:`nbchat._spec.endpoint_of`), local engines the resolved model file (``local:<path>``). Only nbchat's
+        own classes are asked (see :func:`nbchat._policy.backend_identities`); the default is ``<kind>:<model>``.
+        """
+        return [f"{self.kind}:{self.model}"]
+
     def describe(self) -> dict[str, Any]:
         """Public, secret-free description shown in the widget and in provenance records."""
         return {"backend": self.kind, "model": self.model, "context_window": self.context_window}

@@ -10,7 +10,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
+
+from .._redact import is_key_like, redact_text, redact_url
 
 __all__ = [
     "ConnectionTracker",
@@ -21,7 +23,9 @@ __all__ = [
     "root_cause",
     "secret_values",
     "server_detail",
+    "strip_credentials_off_origin",
     "url_password",
+    "url_secrets",
     "without_password",
 ]
 
@@ -39,10 +43,11 @@ def secret_values(values: Iterable[Any]) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (longest first, so ``Bearer <key>`` goes as a whole)."""
+    """``text`` with every secret replaced by ``***`` (longest first, so ``Bearer <key>`` goes as a whole), then
+    every URL in it redacted (:func:`nbchat._redact.redact_text`: user information, key-like query values)."""
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
-    return text
+    return redact_text(text)
 
 
 def mentions_secret(exc: BaseException, secrets: Iterable[str]) -> bool:
@@ -64,10 +69,52 @@ def url_password(url: str) -> str | None:
     return None
 
 
+def url_secrets(url: str) -> list[str]:
+    """Every credential written into ``url``: user name and password, and key-like query values (to redact)."""
+    out: list[str] = []
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(url)
+        out += [v for v in (parts.username, parts.password) if v]
+        out += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if is_key_like(k)]
+    return out
+
+
 def without_password(url: str) -> str:
-    """``url`` with the password of ``user:password@`` replaced by ``***`` (other strings unchanged)."""
-    password = url_password(url)
-    return url.replace(f":{password}@", ":***@", 1) if password else url
+    """``url`` redacted for showing (:func:`nbchat._redact.redact_url`: user information and key-like query
+    values become ``***``)."""
+    return redact_url(url)
+
+
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "api-key", "x-api-key")
+
+
+def _origin(url: Any) -> tuple[str, str, int | None]:
+    parts = urlsplit(str(url))
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").rstrip("."), parts.port or default
+
+
+def strip_credentials_off_origin(base_url: str, headers: dict[str, str] | None = None) -> Callable[[Any], None]:
+    """An httpx ``request`` event hook: a request to another origin than ``base_url``'s (a redirect to another
+    host, port or scheme) leaves without credentials.
+
+    httpx runs request hooks for every hop of a redirect and itself drops only ``Authorization``; this drops
+    ``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``api-key``/``x-api-key`` and every header named in
+    ``headers`` (extra headers may carry a key), and any user information in the URL.
+    """
+    home = _origin(base_url)
+    names = {*_CREDENTIAL_HEADERS, *(name.lower() for name in (headers or {}))}
+
+    def hook(request: Any) -> None:
+        if _origin(request.url) == home:
+            return
+        for name in names:
+            if name in request.headers:
+                del request.headers[name]
+        if request.url.userinfo:
+            request.url = request.url.copy_with(username=None, password=None)
+
+    return hook
 
 
 def retry_after_seconds(headers: Any) -> float | None:

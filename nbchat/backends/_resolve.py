@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ModelNotFoundError
+from .._spec import classify, looks_like_path
 from ._base import Backend
 
 __all__ = ["hf_cache_dir", "resolve_backend"]
@@ -39,11 +40,10 @@ _HUB_ALIASES = {
     "qwen2.5-0.5b-instruct": "Qwen/Qwen2.5-0.5B-Instruct",
 }
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
-_SCHEME = re.compile(r"^([A-Za-z][\w.+-]+):(.*)$", re.S)
 
 
 def resolve_backend(
-    spec: Any = None, *, source: str | None = None, model: str | None = None, **options: Any
+    spec: Any = None, *, source: str | None = None, model: str | None = None, origin: str = "code", **options: Any
 ) -> Backend:
     """Return the backend for a model spec.
 
@@ -87,15 +87,33 @@ def resolve_backend(
         For an online source without an API key (the message names the variables and ``.env``).
     ModelNotAllowedError
         If an administrator's policy (``$NBCHAT_ALLOWED_MODELS``, see :mod:`nbchat._policy`) does not allow it.
-        With no spec at all, the policy's default model (``$NBCHAT_DEFAULT_MODEL``) is used if one is set.
+        With no spec at all, the policy's default model (``$NBCHAT_DEFAULT_MODEL``) is used if one is set. The
+        backend is checked by what it really contacts (its resolved URL or model file), whatever produced it.
+    origin : {"code", "environment", "file", "browser"}, default "code"
+        Where ``spec`` came from: a spec from a conversation file or a widget message never receives a key from
+        the environment or ``.env`` it was not configured with (see :mod:`nbchat.backends.sources`).
     """
-    from .._policy import admit, mark_admitted
+    from .._policy import admit, admit_backend, is_default_model
+    from .sources import ORIGINS
 
+    if origin not in ORIGINS:
+        msg = f"origin must be one of {', '.join(ORIGINS)}, got {origin!r}."
+        raise ValueError(msg)
+    given = spec
     spec, model = admit(spec, model, source)
-    return mark_admitted(_resolve_backend(spec, source=source, model=model, **options))
+    if (spec is not given and given is None) or is_default_model(spec):
+        origin = "environment"  # the administrator's default model, wherever its spec was written
+    backend = _resolve_backend(spec, source=source, model=model, origin=origin, **options)
+    try:
+        admit_backend(backend)
+    except Exception:
+        if backend is not given:
+            backend.close()
+        raise
+    return backend
 
 
-def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **options: Any) -> Backend:
+def _resolve_backend(spec: Any, *, source: str | None, model: str | None, origin: str, **options: Any) -> Backend:
     """:func:`resolve_backend` once the policy has let ``spec`` through."""
     if spec is None and source is None and model is not None:
         spec, model = model, None  # Conversation(model="/path/or/name")
@@ -112,7 +130,7 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
             raise TypeError(msg)
         from .openai import OpenAIBackend
 
-        return OpenAIBackend(model, source=source, **options)
+        return OpenAIBackend(model, source=source, origin=origin, **options)
     engine = options.pop("backend", None)  # for .gguf files: "llama.cpp" (when installed) or "transformers"
     embedded = spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded")
     if engine is not None:
@@ -127,7 +145,7 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, **opti
     if embedded:
         return _gguf_backend(None, engine, options)
     if isinstance(spec, str) or hasattr(spec, "__fspath__"):
-        return _resolve_string(os.fspath(spec), model, options, engine)
+        return _resolve_string(os.fspath(spec), model, options, engine, origin)
     if _is_openai_client(spec):
         from .openai import OpenAIBackend
 
@@ -179,36 +197,36 @@ def _local_backend(path: str | os.PathLike[str], engine: str | None, options: di
     return TransformersBackend(path, **options)
 
 
-def _resolve_string(text: str, model: str | None, options: dict[str, Any], engine: str | None = None) -> Backend:
+def _resolve_string(
+    text: str, model: str | None, options: dict[str, Any], engine: str | None = None, origin: str = "code"
+) -> Backend:
     from .sources import SOURCES
 
-    stripped = text.strip()
-    if engine is not None and stripped.lower().startswith(("tgi:", "http://", "https://")):
+    form = classify(text)
+    if engine is not None and form.kind in ("tgi", "url"):
         msg = f"backend={engine!r} chooses the engine of a local model; {text!r} is a server."
         raise ValueError(msg)
-    if stripped.lower().startswith("tgi:"):
+    if form.kind == "tgi":
         from .tgi import TGIBackend
 
-        return TGIBackend(stripped, name=model, **options)
-    if stripped.lower().startswith(("http://", "https://")):
+        return TGIBackend(text.strip(), name=model, **options)
+    if form.kind == "url":
         from .openai import OpenAIBackend
 
-        return OpenAIBackend(model, base_url=stripped, **options)
-    match = _SCHEME.match(stripped)
-    if match and not Path(stripped).expanduser().exists() and len(match.group(1)) > 1:
-        name, rest = match.group(1).lower(), match.group(2).strip()
-        if name not in SOURCES:
+        return OpenAIBackend(model, base_url=form.value, origin=origin, **options)
+    if form.kind == "source":
+        if form.source not in SOURCES:
             msg = (
-                f"Unknown source {match.group(1)!r} in {text!r}. Known sources: {', '.join(SOURCES)}; "
+                f"Unknown source {text.strip().split(':', 1)[0]!r} in {text!r}. Known sources: {', '.join(SOURCES)}; "
                 "servers: 'http://host:port/v1', 'tgi:http://host:port'; local models: a name, path or hub id."
             )
             raise ModelNotFoundError(msg)
-        if rest and model:
+        if form.value and model:
             msg = f"{text!r} already names the model; drop model={model!r}."
             raise TypeError(msg)
         from .openai import OpenAIBackend
 
-        return OpenAIBackend(rest or model, source=name, **options)
+        return OpenAIBackend(form.value or model, source=form.source, origin=origin, **options)
     if model is not None:
         msg = (
             f"model={model!r} names the model on a server or online source; for a local model pass its name or "
@@ -261,8 +279,7 @@ def _resolve_local(name: str, options: dict[str, Any], engine: str | None = None
     from .transformers import TransformersBackend
 
     path = Path(name).expanduser()
-    looks_like_path = name.endswith(".gguf") or name.startswith(("/", ".", "~", "\\")) or path.is_absolute()
-    if path.exists() or looks_like_path:
+    if path.exists() or looks_like_path(name):
         if not path.exists():
             return TransformersBackend(name, **options)  # raises ModelNotFoundError naming the missing path
         return _local_backend(name, engine, options)

@@ -61,6 +61,12 @@ class CallableBackend(Backend):
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params]
 
+    def policy_identities(self) -> list[str]:
+        """``callable:<module>.<qualified name>`` of the function."""
+        fn = self.fn
+        qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+        return [f"callable:{getattr(fn, '__module__', None) or type(fn).__module__}.{qualname}"]
+
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
     ) -> Iterator[str]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
+from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
@@ -484,6 +484,10 @@ class LlamaCppBackend(Backend):
                 generator.close()
             info.completion_tokens = count
             info.finish_reason = finish
+
+    def policy_identities(self) -> list[str]:
+        """The resolved model file (``local:<path>``; also ``embedded`` for the embedded model)."""
+        return local_model_identities(self.path)
 
     def describe(self) -> dict[str, Any]:
         """Backend, model, file name, context window, threads and device (no directory paths)."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 from .._errors import BackendError, MissingDependencyError
+from .._redact import redacting_logger
 from .._settings import GenerationSettings
+from .._spec import endpoint_of
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
 from ._http import (
     ConnectionTracker,
@@ -21,14 +22,15 @@ from ._http import (
     root_cause,
     secret_values,
     server_detail,
-    url_password,
+    strip_credentials_off_origin,
+    url_secrets,
     without_password,
 )
-from .sources import Source, env_or_dotenv, find_api_key, get_source, missing_key_message
+from .sources import SOURCES, Source, get_source, server_key, source_credentials
 
 __all__ = ["OpenAIBackend"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 PLACEHOLDER_KEY = "not-needed"
 """Sent to servers that need no key (local servers ignore it; the ``openai`` client insists on one)."""
@@ -60,8 +62,11 @@ class OpenAIBackend(Backend):
         Default, for a source: ``$NBCHAT_<SOURCE>_API_KEY`` or the source's own variables (e.g.
         ``$MOONSHOT_API_KEY``), from the environment, else from the nearest ``.env`` file. For a plain server:
         ``$NBCHAT_API_KEY``, else the placeholder ``"not-needed"`` (local servers ignore it). ``$OPENAI_API_KEY``
-        is deliberately not used for servers you name by URL: it would send your OpenAI key to that host. Kept in
-        a private attribute; never shown by ``repr``, :meth:`describe` or error messages.
+        is deliberately not used for servers you name by URL: it would send your OpenAI key to that host. Where
+        a key may go is decided by :func:`nbchat.backends.sources.source_credentials` and
+        :func:`~nbchat.backends.sources.server_key`: a key from the environment or ``.env`` never goes to a base
+        URL from a less trusted place. Kept in a private attribute; never shown by ``repr``, :meth:`describe` or
+        error messages, and dropped from any request redirected to another host.
     client : openai.OpenAI, optional
         A client you already have; ``base_url``, ``api_key`` and ``timeout`` are then its own. Replies are
         requested through a copy with ``max_retries=0`` (the conversation retries; see ``max_retries``).
@@ -79,14 +84,18 @@ class OpenAIBackend(Backend):
         Extra HTTP headers for every request (their values are kept out of messages, like the key).
     extra_body : dict, optional
         Extra JSON fields for every request (e.g. ``{"top_k": 20}`` for vLLM).
+    origin : {"code", "environment", "file", "browser"}, default "code"
+        Where ``base_url`` (or the spec that gave it) came from: a conversation file or a widget message never
+        receives a key from the environment or ``.env`` (see :data:`nbchat.backends.sources.ORIGINS`).
 
     Raises
     ------
     MissingDependencyError
         If the ``openai`` package is missing (``pip install 'nbchat[openai]'``).
     BackendError
-        For a source: no API key found (the message names the variables and ``.env``), unknown source, or no
-        model given where the source has no default (doubao).
+        For a source: no API key found (the message names the variables and ``.env``), unknown source, no
+        model given where the source has no default (doubao), or a key that would go to a base URL set in a less
+        trusted place than the key (the message says how to pass both).
 
     Notes
     -----
@@ -110,6 +119,7 @@ class OpenAIBackend(Backend):
         context_window: int | None = None,
         headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        origin: str = "code",
     ) -> None:
         openai = _import_openai()
         self.source: Source | None = get_source(source) if isinstance(source, str) else source
@@ -126,23 +136,23 @@ class OpenAIBackend(Backend):
             self.timeout = limit if isinstance(limit, (int, float)) else getattr(limit, "read", None)
         else:
             if self.source is not None:
-                base_url = base_url or self.source.resolved_base_url()
                 model = model or self.source.default_model
                 if not model:
                     msg = f"{self.source.title} has no default model. {self.source.model_hint}"
                     raise BackendError(msg)
-                if api_key is None:
-                    api_key, _ = find_api_key(self.source)
-                    if api_key is None:
-                        raise BackendError(missing_key_message(self.source))
+                base_url, api_key = source_credentials(self.source, base_url=base_url, api_key=api_key, origin=origin)
             elif not base_url:
                 msg = "OpenAIBackend needs base_url= (e.g. 'http://127.0.0.1:8000/v1'), source= or client=."
                 raise BackendError(msg)
+            else:
+                api_key = server_key(api_key, origin)
             if api_key is None:
-                api_key = env_or_dotenv("NBCHAT_API_KEY") or PLACEHOLDER_KEY
+                api_key = PLACEHOLDER_KEY
             self.base_url = base_url.rstrip("/")
             self._api_key = api_key
-            http = openai.DefaultHttpxClient(event_hooks={"request": [self._tracker.hook]})
+            # a redirect to another host gets no credentials (httpx itself drops only Authorization)
+            guard = strip_credentials_off_origin(self.base_url, headers)
+            http = openai.DefaultHttpxClient(event_hooks={"request": [guard, self._tracker.hook]})
             self._client = openai.OpenAI(
                 base_url=self.base_url,
                 api_key=api_key,
@@ -154,7 +164,7 @@ class OpenAIBackend(Backend):
         # replies go through a copy without the client's own retries (the conversation retries, and shows it)
         with_options = getattr(self._client, "with_options", None)
         self._stream_client = with_options(max_retries=0) if callable(with_options) else self._client
-        secrets = (self._api_key, url_password(self.base_url), *(headers or {}).values())
+        secrets = (self._api_key, *url_secrets(self.base_url), *(headers or {}).values())
         self._secrets = secret_values(v for v in secrets if v != PLACEHOLDER_KEY)
         self._model_given = bool(model)
         self.model = model or urlparse(self.base_url).hostname or self.base_url  # replaced in load()
@@ -190,8 +200,8 @@ class OpenAIBackend(Backend):
             return
         openai = _import_openai()
         if progress:
-            progress(f"asking {self.base_url} which model it serves…", None)
-        ask = f"Pass the model name: nbchat.Chat({self.base_url!r}, model='...')."
+            progress(f"asking {without_password(self.base_url)} which model it serves…", None)
+        ask = f"Pass the model name: nbchat.Chat({without_password(self.base_url)!r}, model='...')."
         try:
             models = [m.id for m in self._client.models.list()]
         except openai.APIStatusError as exc:
@@ -204,7 +214,7 @@ class OpenAIBackend(Backend):
         except openai.APIError as exc:
             raise self._explain(exc) from (None if mentions_secret(exc, self._secrets) else exc)
         if not models:
-            msg = f"No model given, and {self.base_url}/models lists none. {ask}"
+            msg = redact(f"No model given, and {self.base_url}/models lists none. {ask}", self._secrets)
             raise BackendError(msg)
         self.model, self._model_given = models[0], True
 
@@ -236,7 +246,7 @@ class OpenAIBackend(Backend):
             try:
                 return client.chat.completions.create(**params, stream_options={"include_usage": True})
             except openai.BadRequestError:
-                logger.debug("%s rejected stream_options; retrying without", self.base_url)
+                logger.debug("%s rejected stream_options; retrying without", without_password(self.base_url))
                 self._stream_options = False
         return client.chat.completions.create(**params)
 
@@ -437,6 +447,19 @@ class OpenAIBackend(Backend):
             retry_after=wait if retryable else None,
             brief=brief,
         )
+
+    def policy_identities(self) -> list[str]:
+        """The normal form of the URL the client really sends to, and ``<source>:<model>`` only when that is the
+        source's own official endpoint (so ``openai:*`` never admits ``base_url=`` pointed elsewhere)."""
+        url = str(getattr(self._client, "base_url", self.base_url))
+        try:
+            here = str(endpoint_of(url))
+        except ValueError:
+            return [url]
+        official = SOURCES.get(self.source.name) if self.source else None
+        if official is not None and here == str(endpoint_of(official.base_url)):
+            return [f"{official.name}:{self.model}", here]
+        return [here]
 
     def describe(self) -> dict[str, Any]:
         """Backend, model, context window, base URL and source name; never the key."""

@@ -3,6 +3,16 @@
 ``nbchat.Chat("kimi:")`` or ``nbchat.Chat(source="kimi")`` chats with the source's default model;
 ``nbchat.Chat("qwen:qwen-max")`` picks one. API keys come from the environment or from a ``.env`` file.
 
+Where a key may go is decided here, in one place (:func:`source_credentials`, :func:`server_key`):
+
+- a source's key goes to the source's official endpoint, to a base URL set in the same place as the key (the same
+  call: ``base_url=`` with ``api_key=``; the environment; the same ``.env`` file), or to one set in the environment
+  (the kernel's own configuration: an administrator's gateway);
+- ``$NBCHAT_API_KEY``, the key of servers named by URL, goes only to a URL named in code or by the administrator
+  (``$NBCHAT_DEFAULT_MODEL``);
+- a base URL from a less trusted place (a conversation file, a ``.env`` file, a widget message) never receives a
+  key it did not come with: that is refused with an error that says how to pass both.
+
 Default models follow LazyLLM's table where it names one, except where the model was retired:
 openai's ``gpt-3.5-turbo`` became ``gpt-4o-mini``; doubao (Volcengine Ark) has no usable default because Ark
 needs an endpoint id or model id of your own account.
@@ -17,7 +27,23 @@ from pathlib import Path
 
 from .._errors import BackendError
 
-__all__ = ["SOURCES", "Source", "env_or_dotenv", "find_api_key", "get_source", "missing_key_message", "read_dotenv"]
+__all__ = [
+    "ORIGINS",
+    "SOURCES",
+    "Source",
+    "dotenv_file",
+    "env_or_dotenv",
+    "find_api_key",
+    "get_source",
+    "missing_key_message",
+    "read_dotenv",
+    "server_key",
+    "source_credentials",
+]
+
+ORIGINS = ("code", "environment", "file", "browser")
+"""Where a spec or base URL came from: the user's own call, the administrator's environment
+(``$NBCHAT_DEFAULT_MODEL``), a conversation file (``load``), a widget message (Compare's *Add model*)."""
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +103,18 @@ class Source:
 
     def resolved_base_url(self) -> str:
         """``$NBCHAT_<NAME>_BASE_URL`` if set (environment or ``.env``), else :attr:`base_url`."""
+        return self.configured_base_url()[0]
+
+    def configured_base_url(self) -> tuple[str, str]:
+        """``(url, where)``: ``$NBCHAT_<NAME>_BASE_URL`` from the environment (``"environment"``), else from the
+        nearest ``.env`` (``".env"``), else the official :attr:`base_url` (``"official"``)."""
         var = f"{self.env_prefix}_BASE_URL"
-        return os.environ.get(var) or read_dotenv().get(var) or self.base_url
+        if os.environ.get(var):
+            return os.environ[var], "environment"
+        dotenv = read_dotenv()
+        if dotenv.get(var):
+            return dotenv[var], ".env"
+        return self.base_url, "official"
 
     def all_key_vars(self) -> tuple[str, ...]:
         """Every variable that may hold the key, in lookup order."""
@@ -186,19 +222,27 @@ def get_source(name: str) -> Source:
     return source
 
 
-def read_dotenv() -> dict[str, str]:
-    """Values of the nearest ``.env`` file, searched upward from the current directory; ``{}`` if none.
-
-    The values are returned, not written into ``os.environ`` (python-dotenv's ``find_dotenv(usecwd=True)`` and
-    ``dotenv_values``).
-    """
+def dotenv_file() -> Path | None:
+    """The nearest ``.env`` file, searched upward from the current directory (python-dotenv's
+    ``find_dotenv(usecwd=True)``); ``None`` if there is none."""
     try:
-        from dotenv import dotenv_values, find_dotenv
+        from dotenv import find_dotenv
     except ImportError:  # python-dotenv is a dependency; stay usable without it
-        return {}
+        return None
     path = find_dotenv(usecwd=True)
-    if not path:
+    return Path(path) if path else None
+
+
+def read_dotenv() -> dict[str, str]:
+    """Values of the nearest ``.env`` file (:func:`dotenv_file`); ``{}`` if none.
+
+    The values are returned, not written into ``os.environ`` (python-dotenv's ``dotenv_values``).
+    """
+    path = dotenv_file()
+    if path is None:
         return {}
+    from dotenv import dotenv_values
+
     return {k: v for k, v in dotenv_values(path).items() if v}
 
 
@@ -231,6 +275,77 @@ def find_api_key(source: Source) -> tuple[str | None, str | None]:
         if dotenv.get(var):
             return dotenv[var], f".env: {var}"
     return None, None
+
+
+def source_credentials(
+    source: Source, *, base_url: str | None = None, api_key: str | None = None, origin: str = "code"
+) -> tuple[str, str]:
+    """The base URL to use for ``source`` and the key to send there: the one place that decides where a key goes.
+
+    Parameters
+    ----------
+    source : Source
+        The online source.
+    base_url : str, optional
+        A base URL given with the spec (``base_url=``); from ``origin``. Default: ``$NBCHAT_<NAME>_BASE_URL``
+        (environment, then ``.env``), else the official endpoint.
+    api_key : str, optional
+        A key passed in the same call. Default: :func:`find_api_key` (environment, then ``.env``).
+    origin : {"code", "environment", "file", "browser"}, default "code"
+        Where ``base_url`` came from (see :data:`ORIGINS`).
+
+    Returns
+    -------
+    (base_url, api_key) : tuple of str
+
+    Raises
+    ------
+    BackendError
+        If no key is found (the message names the variables and ``.env``), or if the key would go to a base URL
+        set in a less trusted place than the key (see the module docstring); the message says where each came
+        from and how to pass both in code.
+    """
+    if base_url:
+        url, url_from = base_url, origin
+    else:
+        url, url_from = source.configured_base_url()
+    if api_key is not None:
+        key, key_from = api_key, "code"
+    else:
+        key, where = find_api_key(source)
+        if key is None:
+            raise BackendError(missing_key_message(source))
+        key_from = ".env" if str(where).startswith(".env") else "environment"
+    if url_from in ("official", "environment") or url_from == key_from:
+        return url, key
+    from .._redact import redact_url
+
+    places = {
+        "code": "base_url= in code",
+        "environment": "the environment",
+        "file": "a conversation file",
+        "browser": "the browser",
+        ".env": f"{dotenv_file() or '.env'}",
+    }
+    var = f"{source.env_prefix}_BASE_URL"
+    msg = (
+        f"Refusing to send the {source.title} key from {places[key_from]} to {redact_url(url)} (set by "
+        f"{places.get(url_from, url_from)}): a key goes only to {source.title}'s own endpoint ({source.base_url}), "
+        f"to a base URL set in the same place as the key, or to ${var} in the environment. To use this URL, pass "
+        f"both in code: nbchat.Chat('{source.name}:...', base_url=..., api_key=...), or put {var} next to the key."
+    )
+    raise BackendError(msg)
+
+
+def server_key(api_key: str | None = None, origin: str = "code") -> str | None:
+    """The key for a server named by URL: ``api_key`` if given, else ``$NBCHAT_API_KEY`` (environment, then
+    ``.env``) when the URL was named in code or by the administrator (``origin`` ``"code"`` or
+    ``"environment"``); never for a URL from a conversation file or the browser. ``None``: send no key."""
+    if api_key is not None:
+        return api_key
+    if origin in ("code", "environment"):
+        return env_or_dotenv("NBCHAT_API_KEY")
+    return None
 
 
 def missing_key_message(source: Source) -> str:

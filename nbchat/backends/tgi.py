@@ -13,22 +13,30 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 from .._errors import BackendError, MissingDependencyError
+from .._redact import redacting_logger
 from .._settings import GenerationSettings
+from .._spec import endpoint_of
 from ._aio import Stopped, iterate_async
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
-from ._http import connection_failure, mentions_secret, redact, secret_values
+from ._http import (
+    connection_failure,
+    mentions_secret,
+    redact,
+    secret_values,
+    strip_credentials_off_origin,
+    without_password,
+)
 from .prompt_formats import resolve_prompt_format
 
 __all__ = ["TGIBackend", "is_tgi_client"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _FINISH = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
 
@@ -113,18 +121,23 @@ class TGIBackend(Backend):
     # ------------------------------------------------------------------ loading
     def load(self, progress: ProgressCallback | None = None) -> None:
         """Read model id and token limit from ``GET /info`` (best effort: failures only leave them unknown)."""
-        import json
-        import urllib.request
+        import httpx  # huggingface_hub's own HTTP library
 
         headers = {**_client_headers(self._client), **self._headers}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        request = urllib.request.Request(f"{self.url}/info", headers=headers)
+        guard = strip_credentials_off_origin(self.url, headers)  # a redirect to another host gets no credentials
         try:
-            with urllib.request.urlopen(request, timeout=min(self._timeout, 10.0)) as response:
-                info = json.loads(response.read())
+            with httpx.Client(
+                follow_redirects=True, timeout=min(self._timeout, 10.0), event_hooks={"request": [guard]}
+            ) as http:
+                response = http.get(f"{self.url}/info", headers=headers)
+                response.raise_for_status()
+                info = response.json()
         except Exception:
-            logger.debug("no model info from %s/info", self.url, exc_info=True)
+            logger.debug("no model info from %s/info", without_password(self.url), exc_info=True)
+            return
+        if not isinstance(info, dict):
             return
         if not self._named and info.get("model_id"):
             self.model = str(info["model_id"])
@@ -263,6 +276,13 @@ class TGIBackend(Backend):
         else:
             msg = f"{where} failed: {name}: {detail}"
         return redact(msg, self._secrets)
+
+    def policy_identities(self) -> list[str]:
+        """``tgi:`` and the normal form of the server URL requests go to (see :func:`nbchat._spec.endpoint_of`)."""
+        try:
+            return [f"tgi:{endpoint_of(self.url)}"]
+        except ValueError:  # a client object with a model id instead of a URL (huggingface_hub's hosted inference)
+            return [f"tgi:{self.url}"]
 
     def describe(self) -> dict[str, Any]:
         """Backend, model, context window, server URL and prompt format; never tokens or headers."""

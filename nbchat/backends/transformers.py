@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
+from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
@@ -395,6 +395,13 @@ class TransformersBackend(Backend):
             info.finish_reason = "length"
         else:
             info.finish_reason = "stop"
+
+    def policy_identities(self) -> list[str]:
+        """The resolved model directory or file (``local:<path>``; ``embedded`` for the embedded model), or for a
+        hub id not on disk ``local:<hub id>`` and the hub id."""
+        if self.path is not None:
+            return local_model_identities(self.path)
+        return [f"local:{self.source}", self.source]
 
     def describe(self) -> dict[str, Any]:
         """Backend, model, context window, device and dtype (no paths beyond the model name)."""
