@@ -102,6 +102,8 @@ export class MessageActions {
   /** Thumbs up/down and the comment form (assistant messages only). */
   private readonly rating: HTMLElement | null = null;
   private commentForm: HTMLFormElement | null = null;
+  /** The comment sent and not yet confirmed by the kernel (null: none). */
+  private awaitedComment: string | null = null;
 
   constructor(
     private readonly node: HTMLElement,
@@ -272,6 +274,14 @@ export class MessageActions {
       b.disabled = off;
     }
     this.node.dataset.feedback = rating ?? "";
+    const form = this.commentForm;
+    if (form && this.awaitedComment !== null && feedbackOf(msg)?.comment === this.awaitedComment) {
+      this.awaitedComment = null;
+      form.replaceChildren(h("span", { class: "nbchat-feedback-saved", role: "status", text: this.i18n.t("feedback.saved") }));
+      setTimeout(() => {
+        if (this.commentForm === form) this.closeComment();
+      }, 3000);
+    }
   }
 
   /** The optional comment on a rating: a small form under the message, saved with the rating. */
@@ -295,10 +305,9 @@ export class MessageActions {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.host.send({ kind: "feedback", id: this.id, rating: feedbackOf(this.msg)?.rating ?? rating, comment: box.value });
-      form.replaceChildren(h("span", { class: "nbchat-feedback-saved", role: "status", text: this.i18n.t("feedback.saved") }));
-      setTimeout(() => {
-        if (this.commentForm === form) this.closeComment();
-      }, 3000);
+      // "Saved" once the kernel has it: the message's feedback comes back with this comment (updateFeedback).
+      this.awaitedComment = box.value;
+      save.disabled = true;
     });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
@@ -313,6 +322,7 @@ export class MessageActions {
   private closeComment(): void {
     this.commentForm?.remove();
     this.commentForm = null;
+    this.awaitedComment = null;
   }
 
   private startEdit(): void {

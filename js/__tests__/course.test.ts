@@ -174,7 +174,9 @@ describe("ratings", () => {
     byTestId("nbchat-feedback-save").click();
     expect(model.sent[1]).toEqual({ kind: "feedback", id: "a1", rating: "up", comment: "Clear and short." });
 
+    expect(view.el.querySelector(".nbchat-feedback-saved")).toBeNull(); // not before the kernel has it
     model.update({ _messages: [message("u1", "user", "q"), message("a1", "assistant", "answer", { feedback: { rating: "up", comment: "Clear and short." } })] });
+    expect(view.el.querySelector(".nbchat-feedback-saved")?.textContent).toBe("Thanks, your feedback is saved.");
     expect(byTestId("nbchat-rate-up").getAttribute("aria-pressed")).toBe("true");
     expect(byTestId("nbchat-rate-down").getAttribute("aria-pressed")).toBe("false");
     byTestId("nbchat-rate-up").click(); // pressing it again takes the rating back

@@ -11,6 +11,7 @@ import json
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,13 @@ def test_nbchat_web_in_chinese_with_starter_prompts_and_a_feedback_file(browser:
         answer.locator('[data-testid="nbchat-feedback-comment"]').fill("太短了")
         answer.locator('[data-testid="nbchat-feedback-save"]').click()
         answer.locator(".nbchat-feedback-saved").wait_for()
-        lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+        # "saved" shows when the form is sent; the kernel writes the line a moment later
+        deadline = time.monotonic() + 15
+        lines: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not any(x["comment"] == "太短了" for x in lines):
+            time.sleep(0.1)
+            text = log.read_text(encoding="utf-8") if log.exists() else ""
+            lines = [json.loads(line) for line in text.splitlines()]
         assert [(x["rating"], x["comment"], x["question"]) for x in lines][-1] == ("down", "太短了", "什么是 token？")
 
         by_id(chat, "nbchat-export").click()
