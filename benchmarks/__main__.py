@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("bundle", "transport", "compare", "local", "llamacpp", "start", "server", "browser")
+SECTIONS = ("bundle", "transport", "compare", "local", "llamacpp", "start", "server", "reasoning", "browser")
 
 
 def main() -> int:
@@ -44,6 +44,10 @@ def main() -> int:
 
         figures += import_figure(runs)
         figures += server_figures(runs, 24 if args.quick else 96)
+    if "reasoning" in args.only:
+        from .reasoning import reasoning_figures
+
+        figures += reasoning_figures(runs)
     if "llamacpp" in args.only:
         from .llamacpp import llamacpp_figures
 

@@ -118,8 +118,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   };
   const onCustom = (msg: CompareServerMessage) => {
     if (!msg || typeof msg !== "object") return;
-    if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "");
-    else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "");
+    if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? "");
+    else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "", msg.reasoning);
     else if (msg.kind === "notice") {
       controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
       if (typeof msg.restore === "string") controls.restore(msg.restore);

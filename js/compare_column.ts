@@ -7,6 +7,7 @@ import { h, nextFrame, type Scheduler } from "./dom";
 import { formatStats, formatStatsTitle } from "./format";
 import { EN, type I18n } from "./i18n";
 import { renderMarkdown } from "./markdown";
+import { ThinkingBlock } from "./thinking";
 
 export interface ColumnOptions {
   render?: (text: string) => string;
@@ -22,6 +23,8 @@ interface Shown {
   content: HTMLElement;
   meta: HTMLElement;
   key: string;
+  /** The "Thinking…" block of an assistant message (hidden while it has no reasoning). */
+  thinking: ThinkingBlock | null;
 }
 
 const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
@@ -48,6 +51,7 @@ export class ColumnView {
   private messages: CompareMessage[] = [];
   /** Live text of streaming replies, and text that arrived before its message did. */
   private readonly live = new Map<string, string>();
+  private readonly liveReasoning = new Map<string, string>();
   private readonly early = new Map<string, { text: string; full: boolean }>();
   private readonly dirty = new Set<string>();
   private cancelFrame: (() => void) | null = null;
@@ -150,8 +154,13 @@ export class ColumnView {
     this.scrollIfStuck();
   }
 
-  applyDelta(id: string, text: string): void {
+  applyDelta(id: string, text: string, reasoning = ""): void {
     const msg = this.find(id);
+    if (reasoning !== "" && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, (this.liveReasoning.get(id) ?? msg?.reasoning ?? "") + reasoning);
+      if (msg) this.markDirty(id);
+    }
+    if (text === "") return;
     if (!msg) {
       const before = this.early.get(id);
       this.early.set(id, { text: (before?.text ?? "") + text, full: before?.full ?? false });
@@ -162,8 +171,12 @@ export class ColumnView {
     this.markDirty(id);
   }
 
-  applySync(id: string, text: string): void {
+  applySync(id: string, text: string, reasoning?: string): void {
     const msg = this.find(id);
+    if (reasoning !== undefined && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, reasoning);
+      if (msg) this.markDirty(id);
+    }
     if (!msg) {
       this.early.set(id, { text, full: true });
       return;
@@ -228,19 +241,25 @@ export class ColumnView {
   private createView(msg: CompareMessage): Shown {
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
     const meta = h("div", { class: "nbchat-compare-meta" });
+    const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render, this.i18n) : null;
+    const bubble = h("div", { class: "nbchat-bubble" }, thinking ? [thinking.element, content] : [content]);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
-      h("div", { class: "nbchat-bubble" }, [content]),
+      bubble,
       meta,
     ]);
-    return { node, content, meta, key: "" };
+    thinking?.update({ text: "", streaming: false, answered: false, status: msg.status, stats: null });
+    return { node, content, meta, key: "", thinking };
   }
 
   private paint(view: Shown, msg: CompareMessage): void {
     const streaming = msg.status === "streaming";
     const text = this.textOf(msg);
-    const key = JSON.stringify([text, msg.status, msg.error, streaming ? null : msg.stats]);
+    const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
+    if (!streaming) this.liveReasoning.delete(msg.id);
+    const key = JSON.stringify([text, reasoning.length, msg.status, msg.error, streaming ? null : msg.stats]);
     if (key === view.key) return;
     view.key = key;
+    view.thinking?.update({ text: reasoning, streaming, answered: text !== "", status: msg.status, stats: msg.stats });
     view.node.dataset.status = msg.status;
     if (streaming) view.node.setAttribute("aria-busy", "true");
     else view.node.removeAttribute("aria-busy");
@@ -253,6 +272,7 @@ export class ColumnView {
     if (msg.status === "error") {
       view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || this.i18n.t("msg.failed") }));
     } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: msg.error }));
+    if (!streaming && typeof msg.stats?.notice === "string") view.meta.append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const line = h("div", { class: "nbchat-meta" });
     const badge = msg.status in BADGES ? BADGES[msg.status as keyof typeof BADGES] : null;
     if (badge) line.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: this.i18n.t(badge) }));

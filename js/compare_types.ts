@@ -67,8 +67,8 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 
 /** Python → browser. */
 export type CompareServerMessage =
-  | { kind: "delta"; column: string; id: string; text: string }
-  | { kind: "sync"; column: string; id: string; text: string }
+  | { kind: "delta"; column: string; id: string; text: string; reasoning?: string }
+  | { kind: "sync"; column: string; id: string; text: string; reasoning?: string }
   | {
       kind: "notice";
       level: "info" | "warning" | "error";

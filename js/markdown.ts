@@ -24,6 +24,7 @@ import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
+import katex from "katex";
 import MarkdownIt from "markdown-it";
 import { EN, type I18n } from "./i18n";
 import { markInvisible } from "./invisible";
@@ -47,15 +48,30 @@ compileWhenIdle(Object.keys(LANGUAGES));
 hljs.registerAliases(["shell", "console", "zsh"], { languageName: "bash" });
 hljs.registerAliases(["c", "h"], { languageName: "cpp" });
 
+// The MathML elements KaTeX emits (output: "mathml"), and nothing else of MathML: no mglyph (it loads images),
+// no maction, no semantics annotations other than the TeX source.
+const MATHML_TAGS = [
+  "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup",
+  "mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded",
+  "mphantom", "menclose", "merror", "mmultiscripts", "mprescripts", "none",
+];
+const MATHML_ATTR = [
+  "xmlns", "display", "encoding", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "width",
+  "height", "depth", "voffset", "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines",
+  "frame", "framespacing", "equalrows", "equalcolumns", "accent", "accentunder", "linethickness", "minsize",
+  "maxsize", "movablelimits", "symmetric", "largeop", "displaystyle", "scriptlevel", "notation", "mathcolor",
+  "mathbackground",
+];
 const ALLOWED_TAGS = [
   "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
   "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup",
   "table", "tbody", "td", "th", "thead", "tr", "ul",
+  ...MATHML_TAGS,
 ];
-const ALLOWED_ATTR = ["href", "title", "class", "start"];
+const ALLOWED_ATTR = ["href", "title", "class", "start", ...MATHML_ATTR];
 // Never allowed, whatever the allow-list above says (belt and braces against a future edit of it).
 const FORBID_TAGS = [
-  "style", "img", "svg", "math", "form", "iframe", "frame", "frameset", "script", "noscript", "template", "input",
+  "style", "img", "svg", "mglyph", "maction", "form", "iframe", "frame", "frameset", "script", "noscript", "template", "input",
   "button", "textarea", "select", "option", "object", "embed", "applet", "base", "meta", "link", "video", "audio",
   "source", "track", "picture", "canvas", "dialog", "portal", "slot",
 ];
@@ -65,7 +81,7 @@ const FORBID_ATTR = [
 ];
 // Class names markdown-it and highlight.js produce, and nothing else: a reply
 // cannot borrow the widget's own classes.
-const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|invisible|align-(?:left|center|right)|img-placeholder)|[a-z]+_{1,2})$/;
+const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|invisible|align-(?:left|center|right)|img-placeholder|math-source)|katex(?:-display|-error|-mathml)?|[a-z]+_{1,2})$/;
 const SAFE_HREF = /^(?:https?:|mailto:)/i;
 /** Where a link may point: the web and e-mail; no javascript:, data:, vbscript:, file:, relative paths. */
 const ALLOWED_URI_REGEXP = /^(?:https?:|mailto:)/i;
@@ -153,6 +169,95 @@ md.core.ruler.push("nbchat_align", (state) => {
   return true;
 });
 
+// ---------------------------------------------------------------------------------------------------- math
+// KaTeX renders TeX between $…$, $$…$$, \(…\) and \[…\]. This rule only finds the delimiters and hands the TeX
+// to KaTeX (no TeX parsing here). Output is MathML: the browser draws it with the page's own fonts, so there are
+// no KaTeX font files or CSS to load and nothing requested off the page (bundled fonts would add ~300 kB and a
+// stylesheet). trust: false refuses \href, \url, \htmlData, \includegraphics and friends; maxExpand and maxSize
+// bound macro expansion and sizes, so a hostile \def loop ends in an error, not a frozen page. Math that is not
+// closed yet (a reply still streaming) stays text until its closing delimiter arrives. "$5 and $10" stays text:
+// an inline $ must touch its content on both sides and the closing $ must not be followed by a digit (pandoc's rule).
+const KATEX_OPTIONS = {
+  output: "mathml" as const,
+  trust: false,
+  strict: "ignore" as const,
+  throwOnError: false,
+  maxExpand: 500,
+  maxSize: 20,
+  errorColor: "inherit",
+};
+
+/** TeX rendered by KaTeX; on any failure the source as code, so nothing is lost. */
+export function renderTex(tex: string, display: boolean): string {
+  try {
+    const html = katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display });
+    return display ? `<span class="katex-display">${html}</span>` : html;
+  } catch {
+    return `<code class="nbchat-math-source">${escapeHtml(tex)}</code>`;
+  }
+}
+
+const PAIRS: [string, string, boolean][] = [
+  ["$$", "$$", true],
+  ["\\[", "\\]", true],
+  ["\\(", "\\)", false],
+];
+
+/** What the rule uses of markdown-it's inline state. */
+interface InlineState {
+  src: string;
+  pos: number;
+  push(type: string, tag: string, nesting: number): { content: string; meta: unknown };
+}
+
+function mathRule(state: InlineState, silent: boolean): boolean {
+  const src = state.src;
+  const start = state.pos;
+  if (src.charCodeAt(start) !== 0x24 /* $ */ && src.charCodeAt(start) !== 0x5c /* \ */) return false;
+  for (const [open, close, display] of PAIRS) {
+    if (!src.startsWith(open, start)) continue;
+    const end = src.indexOf(close, start + open.length);
+    if (end < 0) return false; // not closed (yet): text
+    const tex = src.slice(start + open.length, end);
+    if (tex.trim() === "") return false;
+    if (!silent) {
+      const token = state.push("math", "", 0);
+      token.content = tex;
+      token.meta = { display };
+    }
+    state.pos = end + close.length;
+    return true;
+  }
+  if (src.charCodeAt(start) !== 0x24) return false;
+  // inline $…$: content starts and ends with a non-space, the closing $ is not followed by a digit
+  const after = src.charAt(start + 1);
+  if (after === "" || /\s/.test(after) || after === "$") return false;
+  let end = start + 1;
+  for (;;) {
+    end = src.indexOf("$", end);
+    if (end < 0) return false;
+    if (src.charCodeAt(end - 1) === 0x5c) {
+      end += 1; // \$ is a dollar sign inside the math
+      continue;
+    }
+    break;
+  }
+  if (/\s/.test(src.charAt(end - 1)) || /\d/.test(src.charAt(end + 1))) return false;
+  if (!silent) {
+    const token = state.push("math", "", 0);
+    token.content = src.slice(start + 1, end);
+    token.meta = { display: false };
+  }
+  state.pos = end + 1;
+  return true;
+}
+
+md.inline.ruler.before("escape", "nbchat_math", mathRule);
+md.renderer.rules.math = (tokens, idx) => {
+  const token = tokens[idx];
+  return renderTex(token.content, Boolean((token.meta as { display?: boolean } | null)?.display));
+};
+
 let purifier: ReturnType<typeof DOMPurify> | null = null;
 
 function getPurifier(): ReturnType<typeof DOMPurify> {
@@ -217,4 +322,24 @@ export function renderMarkdown(text: string, i18n: I18n = EN): string {
   } finally {
     rendering = EN;
   }
+}
+
+// User messages are plain text, never Markdown: only their math is rendered. A parser with every rule off but the
+// math rule splits the text into text and TeX; the text keeps every character and space (escaped), the TeX goes to
+// KaTeX, and the whole goes through the same sanitizer.
+const mathOnly = new MarkdownIt("zero");
+mathOnly.inline.ruler.before("text", "nbchat_math", mathRule);
+const MAYBE_MATH = /\$|\\\(|\\\[/;
+
+/** A user message with its math rendered (sanitized HTML), or null when it has no math: show it as plain text. */
+export function renderUserMath(text: string): string | null {
+  if (!MAYBE_MATH.test(text)) return null;
+  const children = mathOnly.parseInline(text, {})[0]?.children ?? [];
+  if (!children.some((t: { type: string }) => t.type === "math")) return null;
+  const html = children
+    .map((t: { type: string; content: string; meta: unknown }) =>
+      t.type === "math" ? renderTex(t.content, Boolean((t.meta as { display?: boolean } | null)?.display)) : escapeHtml(t.content),
+    )
+    .join("");
+  return sanitizeHtml(html);
 }

@@ -12,7 +12,8 @@ import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
 import { EN, type I18n } from "./i18n";
-import { renderMarkdown } from "./markdown";
+import { renderMarkdown, renderUserMath } from "./markdown";
+import { ThinkingBlock } from "./thinking";
 import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
 
 export interface MessageListOptions {
@@ -36,6 +37,10 @@ interface Shown {
 interface View {
   node: HTMLElement;
   content: HTMLElement;
+  /** The "Thinking…" block of a reasoning reply (created with the view, hidden while empty). */
+  thinking: ThinkingBlock | null;
+  /** The reasoning and state it last showed. */
+  thinkingKey: string;
   actions: MessageActions;
   shown: Shown;
   /** The chunked renderer of a long reply (null: rendered whole). */
@@ -103,6 +108,8 @@ export class MessageList {
   private placing = Infinity;
   private readonly messages = new Map<string, ChatMessage>();
   private readonly live = new Map<string, string>();
+  /** Streamed reasoning of replies being generated. */
+  private readonly liveReasoning = new Map<string, string>();
   private readonly pending = new Map<string, Pending>();
   /** Ids removed from the list (Clear): late deltas for them are dropped. */
   private readonly removed = new Set<string>();
@@ -210,9 +217,14 @@ export class MessageList {
     }
   }
 
-  /** Append streamed text to message `id`. */
-  applyDelta(id: string, text: string): void {
+  /** Append streamed text (and reasoning) to message `id`. */
+  applyDelta(id: string, text: string, reasoning = ""): void {
     const msg = this.messages.get(id);
+    if (reasoning !== "" && !this.removed.has(id) && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, (this.liveReasoning.get(id) ?? msg?.reasoning ?? "") + reasoning);
+      if (msg) this.markDirty(id);
+    }
+    if (text === "") return;
     if (!msg) {
       if (this.removed.has(id)) return;
       const before = this.pending.get(id);
@@ -224,9 +236,13 @@ export class MessageList {
     this.markDirty(id);
   }
 
-  /** Replace the streamed text of message `id` with the full partial text. */
-  applySync(id: string, text: string): void {
+  /** Replace the streamed text (and reasoning) of message `id` with the full partial text. */
+  applySync(id: string, text: string, reasoning?: string): void {
     const msg = this.messages.get(id);
+    if (reasoning !== undefined && (!msg || msg.status === "streaming")) {
+      this.liveReasoning.set(id, reasoning);
+      if (msg) this.markDirty(id);
+    }
     if (!msg) {
       if (!this.removed.has(id)) this.pending.set(id, { text, full: true });
       return;
@@ -397,6 +413,8 @@ export class MessageList {
     const view: View = {
       node,
       content,
+      thinking: null,
+      thinkingKey: "",
       actions,
       shown: { text: null, status: "", error: null, stats: "" },
       chunked: null,
@@ -419,6 +437,7 @@ export class MessageList {
     const streaming = msg.status === "streaming";
     const text = streaming ? (this.live.get(msg.id) ?? msg.content) : msg.content;
     const stats = msg.role === "assistant" && !streaming ? JSON.stringify(msg.stats ?? null) : "";
+    if (msg.role === "assistant") this.renderThinking(view, msg, text, streaming);
     const shown = view.shown;
     const textChanged = text !== shown.text;
     const statusChanged = msg.status !== shown.status;
@@ -471,11 +490,29 @@ export class MessageList {
     target.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
   }
 
+  /** The reasoning block above the answer: live while thinking, collapsed once the answer starts. */
+  private renderThinking(view: View, msg: ChatMessage, text: string, streaming: boolean): void {
+    const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
+    if (!streaming) this.liveReasoning.delete(msg.id);
+    if (reasoning === "" && view.thinking === null) return;
+    const answered = text !== "";
+    const key = JSON.stringify([reasoning.length, msg.status, answered, streaming ? null : msg.stats]);
+    if (key === view.thinkingKey) return;
+    view.thinkingKey = key;
+    if (view.thinking === null) {
+      view.thinking = new ThinkingBlock(this.render, this.i18n);
+      view.content.before(view.thinking.element);
+    }
+    view.thinking.update({ text: reasoning, streaming, answered, status: msg.status, stats: msg.stats });
+  }
+
   /** User text is never HTML. A very long message shows its start and a "Show all" button. */
   private renderUser(view: View, text: string): void {
     const { content } = view;
     if (text.length <= USER_WHOLE_MAX || view.expanded) {
-      content.textContent = text;
+      const math = text.length <= WHOLE_MAX ? renderUserMath(text) : null; // only the math is rendered
+      if (math === null) content.textContent = text;
+      else content.innerHTML = math;
       return;
     }
     content.textContent = text.slice(0, USER_PREVIEW);
@@ -498,6 +535,8 @@ export class MessageList {
       // e.g. why an "incomplete" reply may be cut off: worth reading, not an alarm.
       append(h("div", { class: "nbchat-note", text: msg.error }));
     }
+    // e.g. that thinking= could not be applied to this model
+    if (!streaming && typeof msg.stats?.notice === "string") append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const meta = h("div", { class: "nbchat-meta" });
     // A reply that failed part-way keeps its text: mark it as incomplete, next to the error.
     const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : msg.status in BADGES ? (msg.status as keyof typeof BADGES) : null;

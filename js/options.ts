@@ -22,6 +22,8 @@ export class Options {
   readonly maxTokens: HTMLInputElement;
   readonly temperature: HTMLInputElement;
   readonly useHistory: HTMLInputElement;
+  /** Thinking of reasoning models: model default, on, off (the `thinking` trait). */
+  readonly thinking: HTMLSelectElement;
   private readonly maxTokensValue: HTMLOutputElement;
   private readonly temperatureValue: HTMLOutputElement;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
@@ -33,11 +35,16 @@ export class Options {
     private readonly model: ChatModel,
     private readonly i18n: I18n = EN,
   ) {
-    const ids = { system: uniqueId("system"), tokens: uniqueId("tokens"), temp: uniqueId("temp"), hist: uniqueId("hist") };
+    const ids = { system: uniqueId("system"), tokens: uniqueId("tokens"), temp: uniqueId("temp"), hist: uniqueId("hist"), think: uniqueId("think") };
     this.systemPrompt = h("textarea", { id: ids.system, class: "nbchat-system", rows: 3 });
     this.maxTokens = h("input", { id: ids.tokens, type: "range", min: 1, step: 1 });
     this.temperature = h("input", { id: ids.temp, type: "range", min: 0, step: 0.05 });
     this.useHistory = h("input", { id: ids.hist, type: "checkbox" });
+    this.thinking = h("select", { id: ids.think, class: "nbchat-thinking-select" }, [
+      h("option", { value: "default", text: i18n.t("options.thinkingDefault") }),
+      h("option", { value: "on", text: i18n.t("options.on") }),
+      h("option", { value: "off", text: i18n.t("options.off") }),
+    ]) as HTMLSelectElement;
     this.maxTokensValue = h("output", { for: ids.tokens, class: "nbchat-value" });
     this.temperatureValue = h("output", { for: ids.temp, class: "nbchat-value" });
 
@@ -51,6 +58,8 @@ export class Options {
         h("div", { class: "nbchat-range" }, [this.maxTokens, this.maxTokensValue]),
         label(ids.temp, i18n.t("options.temperature")),
         h("div", { class: "nbchat-range" }, [this.temperature, this.temperatureValue]),
+        label(ids.think, i18n.t("options.thinking")),
+        this.thinking,
         h("div", { class: "nbchat-check" }, [this.useHistory, label(ids.hist, i18n.t("options.history"))]),
       ]),
     ]);
@@ -63,7 +72,8 @@ export class Options {
     this.on(this.temperature, "input", () => this.onDrag(this.temperature));
     this.on(this.temperature, "change", () => this.onRangeChange(this.temperature));
     this.on(this.useHistory, "change", () => commit(model, "use_history", this.useHistory.checked));
-    for (const name of ["system_prompt", "max_new_tokens", "max_new_tokens_limit", "temperature", "temperature_limit", "use_history"]) {
+    this.on(this.thinking, "change", () => commit(model, "thinking", this.thinking.value as "default" | "on" | "off"));
+    for (const name of ["system_prompt", "max_new_tokens", "max_new_tokens_limit", "temperature", "temperature_limit", "use_history", "thinking"]) {
       this.cleanups.push(listen(model, `change:${name}`, () => this.sync()));
     }
     this.sync();
@@ -71,7 +81,7 @@ export class Options {
 
   /** Lock every control (the kernel is gone: changes would go nowhere). */
   setDisabled(disabled: boolean): void {
-    for (const control of [this.systemPrompt, this.maxTokens, this.temperature, this.useHistory]) control.disabled = disabled;
+    for (const control of [this.systemPrompt, this.maxTokens, this.temperature, this.useHistory, this.thinking]) control.disabled = disabled;
   }
 
   dispose(): void {
@@ -94,6 +104,8 @@ export class Options {
     if (!this.dragging.has(this.temperature)) this.temperature.value = String(numberOr(m.get("temperature"), 0));
 
     this.useHistory.checked = Boolean(m.get("use_history"));
+    const thinking = m.get("thinking");
+    this.thinking.value = thinking === "on" || thinking === "off" ? thinking : "default";
     this.showValues();
   }
 

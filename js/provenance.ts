@@ -42,6 +42,11 @@ function stopList(i18n: I18n, stop: unknown): string {
   return stop.map((s) => JSON.stringify(String(s))).join(", ");
 }
 
+function thinkingSetting(i18n: I18n, value: boolean | null | undefined, via: string | undefined): string {
+  const choice = i18n.t(value === true ? "options.on" : value === false ? "options.off" : "options.thinkingDefault");
+  return via && value !== null && value !== undefined ? `${choice} (${via})` : choice;
+}
+
 function row(term: string, value: string): HTMLElement[] {
   return [h("dt", { text: term }), h("dd", { text: value })];
 }
@@ -57,6 +62,13 @@ function statsRows(i18n: I18n, stats: Stats | null | undefined): HTMLElement[] {
     ...row(t("prov.duration"), isNumber(s.duration_s) ? i18n.seconds(s.duration_s) : NONE),
     ...row(t("prov.finish"), formatFinishReason(s.finish_reason, i18n)),
   ];
+  if (isNumber(s.thinking_s) || isNumber(s.first_answer_s)) {
+    const approx = s.thinking_tokens_estimated ? "~" : "";
+    const tokens = isNumber(s.thinking_tokens) ? ` · ${approx}${i18n.count("stats.tokens", s.thinking_tokens)}` : "";
+    rows.push(...row(t("prov.timeThinking"), `${isNumber(s.thinking_s) ? i18n.seconds(s.thinking_s) : NONE}${tokens}`));
+    rows.push(...row(t("prov.firstAnswer"), isNumber(s.first_answer_s) ? i18n.seconds(s.first_answer_s) : NONE));
+  }
+  if (s.tokens_estimated) rows.push(...row(t("prov.tokenCounts"), t("prov.estimated")));
   if (isNumber(s.left_out) && s.left_out > 0) {
     rows.push(...row(t("prov.leftOut"), i18n.count("prov.leftOutValue", s.left_out)));
   }
@@ -115,6 +127,7 @@ export function renderProvenance(data: Provenance | null | undefined, i18n: I18n
     ...row(t("prov.temperature"), temperature(i18n, settings.temperature)),
     ...row(t("prov.topP"), num(i18n, settings.top_p)),
     ...row(t("prov.stop"), stopList(i18n, settings.stop)),
+    ...row(t("options.thinking"), thinkingSetting(i18n, settings.thinking, data.thinking_switch)),
     ...row(t("prov.system"), data.system_prompt ? data.system_prompt : t("prov.none")),
     ...statsRows(i18n, data.stats),
   ]);

@@ -16,6 +16,16 @@ export interface Stats {
   backend?: string;
   model?: string;
   left_out?: number;
+  /** Seconds from the request to the first answer text (`ttft_s` counts the first token of either kind). */
+  first_answer_s?: number | null;
+  /** Seconds from the first reasoning text to the first answer text (or the end). */
+  thinking_s?: number | null;
+  thinking_tokens?: number | null;
+  thinking_tokens_estimated?: boolean;
+  /** `tokens` is an estimate: the server reported no usage. */
+  tokens_estimated?: boolean;
+  /** Something to know about this reply that is not an error (e.g. `thinking=` not applied). */
+  notice?: string;
 }
 
 /** An image or text part of a user message besides its text (nbchat/_attachments.py `Attachment.to_dict`). */
@@ -42,6 +52,8 @@ export interface ChatMessage {
   id: string;
   role: Role;
   content: string;
+  /** A reasoning model's thoughts before the answer; "" or missing when none. */
+  reasoning?: string;
   status: MessageStatus;
   error: string | null;
   stats: Stats | null;
@@ -110,6 +122,8 @@ export interface GenerationSettings {
   temperature?: number | null;
   top_p?: number | null;
   stop?: string[] | null;
+  /** true: think first; false: answer at once; null: the model's default. */
+  thinking?: boolean | null;
 }
 
 /** A content part of a request as Details shows it. */
@@ -126,6 +140,8 @@ export interface Provenance {
   /** The rendered prompt text, for backends that take one string; null otherwise. */
   prompt: string | null;
   stats: Stats | null;
+  /** How `thinking=` reaches this model, in words ("" when it has no switch). */
+  thinking_switch?: string;
 }
 
 export interface ChatTraits {
@@ -140,6 +156,8 @@ export interface ChatTraits {
   temperature: number;
   temperature_limit: number;
   use_history: boolean;
+  /** Reasoning models: think first ("on"), answer at once ("off"), or the model's default. */
+  thinking?: "default" | "on" | "off";
   context?: ContextInfo | null;
   /** The model evaluates a question's prompt while it is typed (local llama.cpp): send drafts. */
   prefill_drafts?: boolean;
@@ -158,8 +176,8 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 
 /** Python → browser. */
 export type ServerMessage =
-  | { kind: "delta"; id: string; text: string }
-  | { kind: "sync"; id: string; text: string }
+  | { kind: "delta"; id: string; text: string; reasoning?: string }
+  | { kind: "sync"; id: string; text: string; reasoning?: string }
   | {
       kind: "notice";
       level: "info" | "warning" | "error";

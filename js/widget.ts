@@ -104,8 +104,8 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const showContext = () => gauge.update(model.get("context"));
   const onCustom = (msg: ServerMessage) => {
     if (!msg || typeof msg !== "object") return;
-    if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "");
-    else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "");
+    if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? "");
+    else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "", msg.reasoning);
     else if (msg.kind === "notice") {
       controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
       if (typeof msg.restore === "string") controls.restore(msg.restore);

@@ -444,9 +444,9 @@ class Compare(Arena, anywidget.AnyWidget):
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, col: Column, event: ConversationEvent) -> None:
         """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
-        if event.kind == "delta" and event.message is not None:
+        if event.kind in ("delta", "reasoning") and event.message is not None:
             if col._batcher is not None:
-                col._batcher.add(event.message.id, event.text)
+                col._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
             return
         if event.kind in ("message", "tree", "clear") and col._batcher is not None:
             col._batcher.flush()  # the text streamed so far reaches the browser before the committed message
@@ -610,7 +610,10 @@ class Compare(Arena, anywidget.AnyWidget):
             for col in self.columns:
                 partial = col.conversation.partial_reply()
                 if partial is not None:
-                    self.send({"kind": "sync", "column": col.id, "id": partial[0], "text": partial[1]})
+                    reasoning = col.conversation.partial_reasoning()
+                    self.send(
+                        {"kind": "sync", "column": col.id, "id": partial[0], "text": partial[1], "reasoning": reasoning}
+                    )
 
     def _add_from_browser(self, content: dict[str, Any]) -> None:
         spec = str(content.get("spec") or "").strip()

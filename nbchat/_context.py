@@ -54,6 +54,7 @@ def select_context(
 
     Notes
     -----
+    Reasoning of earlier replies is not sent (nor counted) unless ``backend.send_reasoning``.
     When the prompt plus ``max_new_tokens`` would exceed ``backend.context_window``, the oldest unpinned messages
     are dropped, a question together with its answer, until it fits (tokens counted by ``backend.count_tokens``;
     nothing is dropped when the backend cannot count).
@@ -69,7 +70,7 @@ def select_context(
     kept = _fit(head, candidates, tail, backend, max_new_tokens, images)
     kept_ids = {m.id for m in kept}
     left_out = [m for m in body if m.id not in kept_ids]
-    sent = [m.to_openai(images) for m in kept]
+    sent = [m.to_openai(images, reasoning=backend.send_reasoning) for m in kept]
     return Selection(head + sent + tail, kept + ([question] if question else []), left_out)
 
 
@@ -87,7 +88,9 @@ def _fit(
     budget = window - max_new_tokens
     body = list(body)
     while body:
-        count = backend.count_tokens(head + [m.to_openai(images) for m in body] + tail)
+        count = backend.count_tokens(
+            head + [m.to_openai(images, reasoning=backend.send_reasoning) for m in body] + tail
+        )
         if count is None or count <= budget:
             break
         victim = next((i for i, m in enumerate(body) if not m.pinned), None)

@@ -46,14 +46,15 @@ class ConversationEvent:
 
     Attributes
     ----------
-    kind : {"status", "message", "delta", "tree", "clear"}
+    kind : {"status", "message", "delta", "reasoning", "tree", "clear"}
         ``status``: ``status``/``text``/``progress`` changed. ``message``: ``message`` was added or committed
-        (its final text, status and stats). ``delta``: ``text`` was appended to the streaming ``message``.
+        (its final text, reasoning, status and stats). ``delta``: ``text`` was appended to the streaming
+        ``message``'s answer. ``reasoning``: ``text`` was appended to its reasoning (thinking).
         ``tree``: the visible branch or a message's flags changed (edit, branch switch, delete, pin, exclude,
         history replaced). ``clear``: the history was emptied.
     """
 
-    kind: Literal["status", "message", "delta", "tree", "clear"]
+    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear"]
     message: ChatMessage | None = None
     text: str = ""
     progress: float | None = None
@@ -86,6 +87,10 @@ class Conversation(HistoryEditing):
         Nucleus sampling mass in (0, 1].
     stop : list of str, optional
         Stop sequences; never part of the reply.
+    thinking : bool or None, default None
+        Reasoning models: think before answering (``True``), answer at once (``False``), or the model's default
+        (``None``). Mapped per backend (``enable_thinking`` for chat templates that take it, the source's switch
+        online); a reply notes it where the model has no switch. See :class:`~nbchat.GenerationSettings`.
     history : bool, default True
         Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
     load : {"background", "now", "lazy"}, default "background"
@@ -131,6 +136,7 @@ class Conversation(HistoryEditing):
         temperature: float = DEFAULT_TEMPERATURE,
         top_p: float = 1.0,
         stop: list[str] | tuple[str, ...] = (),
+        thinking: bool | None = None,
         history: bool = True,
         load: Literal["background", "now", "lazy"] = "background",
         retries: int = DEFAULT_RETRIES,
@@ -150,7 +156,9 @@ class Conversation(HistoryEditing):
         self.image_max_side = image_max_side
         self.attachment_tokens = attachment_tokens
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
-            GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop)),
+            GenerationSettings(
+                max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop), thinking=thinking
+            ),
             quiet_defaults=True,
         )
         self.system_prompt = system_prompt
@@ -181,6 +189,7 @@ class Conversation(HistoryEditing):
         self._busy = False
         self._streaming: ChatMessage | None = None
         self._parts: list[str] = []
+        self._thoughts: list[str] = []  # reasoning deltas of the reply being streamed
         self.status: Status = "loading"
         self.status_text = f"loading {self.backend.model}…"
         self.progress: float | None = None
@@ -319,6 +328,20 @@ class Conversation(HistoryEditing):
                 return None
             return self._streaming.id, "".join(self._parts)
 
+    def partial_reasoning(self) -> str:
+        """The reasoning so far of the reply being streamed (``""`` when none, or when nothing streams)."""
+        with self._lock:
+            return "".join(self._thoughts) if self._streaming is not None else ""
+
+    @property
+    def thinking(self) -> bool | None:
+        """The thinking setting for the next reply: True (on), False (off), None (the model's default)."""
+        return self._settings.thinking
+
+    @thinking.setter
+    def thinking(self, value: bool | None) -> None:
+        self.settings = self._settings.replace(thinking=value)
+
     def clear(self) -> None:
         """Stop any reply in progress and empty the history (settings are kept)."""
         self.stop()
@@ -389,7 +412,7 @@ class Conversation(HistoryEditing):
             system, sent, settings = self._requests[message_id]
         images = self.backend.image_input is not False
         head = [{"role": "system", "content": system}] if system.strip() else []
-        messages = head + [m.to_openai(images) for m in sent]
+        messages = head + [m.to_openai(images, reasoning=self.backend.send_reasoning) for m in sent]
         return {
             **self.backend.describe(),
             "settings": dataclasses.asdict(settings),
@@ -397,6 +420,7 @@ class Conversation(HistoryEditing):
             "messages": messages,
             "prompt": self.backend.render_prompt(messages),
             "stats": dict(reply.stats),
+            "thinking_switch": self.backend.thinking_switch,  # how thinking= reaches this model, in words
         }
 
     # ------------------------------------------------------------------ generation
@@ -482,7 +506,7 @@ class Conversation(HistoryEditing):
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
         self._requests[reply.id] = (self.system_prompt, selection.sent, self.settings)
         reply.stats = {"left_out": len(selection.left_out)}
-        self._streaming, self._parts = reply, []
+        self._streaming, self._parts, self._thoughts = reply, [], []
         if not self._load_started:
             self._start_load()
         settings, cancel = self.settings, self._cancel
@@ -560,6 +584,11 @@ class Conversation(HistoryEditing):
                 self._parts.append(delta)
             self._emit(ConversationEvent("delta", message=reply, text=delta))
 
+        def on_reasoning(delta: str) -> None:
+            with self._lock:
+                self._thoughts.append(delta)
+            self._emit(ConversationEvent("reasoning", message=reply, text=delta))
+
         unseen = self.backend.image_input is False and _has_image_parts(messages)  # known only after loading
         if self.load_error is not None or unseen:
             from ._generation import ReplyOutcome, describe_error
@@ -573,13 +602,21 @@ class Conversation(HistoryEditing):
                 self._set_status("generating", text or generating)
 
             outcome = run_reply(
-                self.backend, messages, settings, cancel, on_delta, retries=self.retries, on_status=on_status
+                self.backend,
+                messages,
+                settings,
+                cancel,
+                on_delta,
+                retries=self.retries,
+                on_status=on_status,
+                on_reasoning=on_reasoning,
             )
         with self._lock:
             reply.content = "".join(self._parts)
+            reply.reasoning = "".join(self._thoughts).rstrip()  # models end their thoughts with blank lines
             reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
             reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
-            self._streaming, self._parts = None, []
+            self._streaming, self._parts, self._thoughts = None, [], []
             self._busy = False
         self._emit(ConversationEvent("message", message=reply))
         if self.load_error is not None:

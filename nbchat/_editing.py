@@ -228,11 +228,12 @@ class HistoryEditing:
 
         return read_conversation(cls, Path(path), spec, options)
 
-    def to_markdown(self) -> str:
-        """The visible conversation as a readable Markdown transcript."""
+    def to_markdown(self, *, html: bool = True) -> str:
+        """The visible conversation as a readable Markdown transcript (``html=False``: reasoning as a quote, not a
+        ``<details>`` section; see :func:`nbchat._persist.to_markdown`)."""
         from ._persist import to_markdown
 
-        return to_markdown(self)
+        return to_markdown(self, html=html)
 
     def request_code(self, message_id: str) -> str:
         """A runnable Python snippet that re-sends exactly the request behind an assistant message."""

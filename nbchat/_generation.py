@@ -13,7 +13,7 @@ from typing import Any
 from ._errors import BackendError, NbchatError
 from ._redact import redacting_logger
 from ._settings import GenerationSettings
-from .backends import Backend, GenerationInfo
+from .backends import Backend, GenerationInfo, Reasoning
 
 __all__ = ["DEFAULT_RETRIES", "ReplyOutcome", "retry_wait", "run_reply"]
 
@@ -58,11 +58,17 @@ def run_reply(
     *,
     retries: int = DEFAULT_RETRIES,
     on_status: Callable[[str | None], None] | None = None,
+    on_reasoning: Callable[[str], None] | None = None,
 ) -> ReplyOutcome:
-    """Stream one reply from ``backend``, calling ``on_delta(text)`` per delta; never raises.
+    """Stream one reply from ``backend``, calling ``on_delta(text)`` per answer delta; never raises.
 
     Parameters
     ----------
+    on_delta : callable
+        ``on_delta(text)`` for each delta of the answer.
+    on_reasoning : callable, optional
+        ``on_reasoning(text)`` for each delta of the reasoning (:class:`~nbchat.backends.Reasoning`); without it,
+        reasoning is dropped.
     retries : int, default 2
         How often to send the request again after a :class:`BackendError` that says it is ``retryable``
         (connection refused or reset, 429 with ``Retry-After``, 502/503/504) — only while no text of the reply
@@ -78,19 +84,35 @@ def run_reply(
     ReplyOutcome
         ``stats`` holds ``tokens``, ``prompt_tokens``, ``cached_tokens``, ``ttft_s`` (request to first text),
         ``duration_s``, ``tokens_per_s`` (decode rate after the first text), ``finish_reason`` and ``retries``
-        (requests sent again).
+        (requests sent again); ``ttft_s`` counts the first token of either kind. With reasoning also
+        ``first_answer_s`` (request to first answer text), ``thinking_s`` (first reasoning text to first answer
+        text, or to the end) and ``thinking_tokens``; ``tokens_estimated`` when the counts are estimates;
+        ``notice`` when the backend had something to say (e.g. ``thinking=`` not applied).
     """
     status, error = "done", None
     start = time.perf_counter()
     first: float | None = None
+    first_answer: float | None = None
+    first_thought: float | None = None
+    thoughts: list[str] = []
     tries = 0
     lingering: list[threading.Thread] = []
     while True:
         info = GenerationInfo()
         try:
             for delta in pump(backend.stream(messages, settings, info, cancel), cancel, lingering):
+                now = time.perf_counter()
                 if first is None:
-                    first = time.perf_counter()
+                    first = now
+                if isinstance(delta, Reasoning):
+                    if first_thought is None:
+                        first_thought = now
+                    thoughts.append(delta.text)
+                    if on_reasoning is not None:
+                        on_reasoning(delta.text)
+                    continue
+                if first_answer is None:
+                    first_answer = now
                 on_delta(delta)
             if cancel.is_set():
                 status, info.finish_reason = "stopped", "stopped"
@@ -128,9 +150,43 @@ def run_reply(
         "tokens_per_s": tokens_per_s(info.completion_tokens, start, first, end),
         "finish_reason": info.finish_reason,
     }
+    if thoughts:
+        stats.update(_thinking_stats(backend, info, "".join(thoughts), start, first_thought, first_answer, end))
+    if info.tokens_estimated:
+        stats["tokens_estimated"] = True
+    if info.notice:
+        stats["notice"] = info.notice
     if tries:
         stats["retries"] = tries
     return ReplyOutcome(status, error, stats, lingering[-1] if lingering else None)
+
+
+def _thinking_stats(
+    backend: Backend,
+    info: GenerationInfo,
+    reasoning: str,
+    start: float,
+    first_thought: float | None,
+    first_answer: float | None,
+    end: float,
+) -> dict[str, Any]:
+    """``first_answer_s``, ``thinking_s`` and ``thinking_tokens`` of a reply that had reasoning."""
+    tokens = info.reasoning_tokens
+    if tokens is None:
+        try:
+            tokens = backend.count_text_tokens(reasoning)
+        except Exception:  # a count is a nicety; never fail the reply over it
+            logger.debug("counting reasoning tokens failed", exc_info=True)
+            tokens = None
+    thought_until = first_answer if first_answer is not None else end
+    out = {
+        "first_answer_s": None if first_answer is None else round(first_answer - start, 4),
+        "thinking_s": None if first_thought is None else round(thought_until - first_thought, 4),
+        "thinking_tokens": tokens,
+    }
+    if info.reasoning_tokens is not None and info.reasoning_tokens_estimated:
+        out["thinking_tokens_estimated"] = True
+    return out
 
 
 def retry_wait(exc: BaseException, tries: int, retries: int) -> float | None:
@@ -147,8 +203,8 @@ def _seconds(wait: float) -> str:
 
 
 def pump(
-    stream: Iterator[str], cancel: threading.Event, lingering: list[threading.Thread] | None = None
-) -> Iterator[str]:
+    stream: Iterator[Any], cancel: threading.Event, lingering: list[threading.Thread] | None = None
+) -> Iterator[Any]:
     """Run ``stream`` in its own thread so that Stop ends the turn even while the backend blocks.
 
     The caller polls a queue every ``POLL_S`` seconds and checks ``cancel``; the backend sees ``cancel`` too and

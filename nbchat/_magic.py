@@ -36,6 +36,9 @@ class ChatMagics(Magics):
     @argument("--max-new-tokens", type=int, default=None, help="reply length limit in tokens")
     @argument("--system", default=None, help="system message for this conversation")
     @argument("--no-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument(
+        "--thinking", choices=("on", "off", "default"), default=None, help="reasoning models: think first, or not"
+    )
     @argument("--new", action="store_true", help="start a new conversation with this model")
     @argument("--raw", action="store_true", help="send the cell as typed: no {name} interpolation")
     @cell_magic
@@ -43,8 +46,9 @@ class ChatMagics(Magics):
         """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
         its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
-        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history] [--new]
-        [--raw]``. Interrupt the kernel to stop a reply (its partial text is kept).
+        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history]
+        [--thinking on|off|default] [--new] [--raw]``. A reasoning model's thoughts stream as a quote, then fold into
+        a collapsed "Thoughts" section. Interrupt the kernel to stop a reply (its partial text and thoughts are kept).
 
         ``{name}``, ``{In[3]}``, ``{Out[3]}`` and ``{Err}`` in the cell are filled in from the notebook: plain
         values as text, anything else (DataFrame, figure, image, the last error) as an attachment (see
@@ -60,6 +64,8 @@ class ChatMagics(Magics):
             for k, v in (("temperature", args.temperature), ("max_new_tokens", args.max_new_tokens))
             if v is not None
         }
+        if args.thinking is not None:
+            changes["thinking"] = {"on": True, "off": False, "default": None}[args.thinking]
         if changes:
             conv.settings = conv.settings.replace(**changes)
         if args.system is not None:
@@ -75,14 +81,15 @@ class ChatMagics(Magics):
             display(reply_bundle("", f"Not sent: {exc}"), raw=True)
             return None
         handle = display(reply_bundle("…"), raw=True, display_id=True)
-        shown = ""
+        shown: tuple[str, int] = ("", 0)
         try:
             while not future.done():
                 partial = conv.partial_reply()
                 text = partial[1] if partial else ""
-                if text != shown:
-                    handle.update(reply_bundle(text + " ▌"), raw=True)
-                    shown = text
+                thoughts = conv.partial_reasoning()
+                if (text, len(thoughts)) != shown:  # thoughts stream in an open section until the answer starts
+                    handle.update(reply_bundle(text + " ▌", thoughts=thoughts, thinking=not text), raw=True)
+                    shown = (text, len(thoughts))
                 time.sleep(_REFRESH_S)
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
             conv.stop()
@@ -96,7 +103,7 @@ class ChatMagics(Magics):
         footer = f"{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
         if reply.status == "stopped":
             footer += " · stopped"
-        handle.update(reply_bundle(reply_text, footer), raw=True)
+        handle.update(reply_bundle(reply_text, footer, thoughts=reply.reasoning), raw=True)
         return None
 
     def _conversation(self, model: str | None, *, new: bool) -> Conversation:

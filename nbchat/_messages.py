@@ -34,7 +34,13 @@ class ChatMessage:
     role : {"user", "assistant"}
         Who wrote it. The system message is a setting of the conversation, not a message.
     content : str
-        The text. For an assistant message that was stopped or failed, the partial reply.
+        The text (for an assistant message: the answer). For an assistant message that was stopped or failed, the
+        partial reply.
+    reasoning : str
+        For an assistant message of a reasoning model: what it thought before answering (a server's
+        ``reasoning_content``/``reasoning`` field, or a local model's ``<think>`` block); ``""`` when none. Kept,
+        shown and saved, but not sent back to the model (see :meth:`to_openai`). A reply stopped while thinking keeps
+        its partial reasoning.
     status : MessageStatus
         See :data:`MessageStatus`.
     error : str or None
@@ -43,6 +49,13 @@ class ChatMessage:
         For assistant messages: ``tokens`` (generated tokens, or None), ``prompt_tokens``, ``ttft_s`` (seconds
         from request to first text), ``tokens_per_s`` (decode rate after the first token), ``duration_s``,
         ``finish_reason``, ``backend``, ``model``, ``left_out`` (earlier messages dropped to fit the context).
+        Of a reasoning reply also: ``first_answer_s`` (seconds from request to the first answer text; ``ttft_s``
+        is to the first token of either kind), ``thinking_s`` (seconds from the first reasoning text to the first
+        answer text, or to the end when no answer came), ``thinking_tokens`` (reasoning tokens, as the server
+        reported or counted with the model's tokenizer; ``thinking_tokens_estimated`` when counted as streamed
+        chunks), ``tokens_estimated`` (True when ``tokens`` and
+        ``thinking_tokens`` are estimates: the server reported no usage and no tokenizer was at hand), ``notice``
+        (e.g. that ``thinking=`` could not be applied to this model).
     id : str
         Stable identifier, unique within the process; the widget keys its DOM nodes on it.
     parent : str or None
@@ -64,6 +77,7 @@ class ChatMessage:
 
     role: str
     content: str
+    reasoning: str = ""
     status: MessageStatus = "done"
     error: str | None = None
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -75,7 +89,7 @@ class ChatMessage:
     feedback: dict[str, Any] | None = None
     attachments: list[Attachment] = dataclasses.field(default_factory=list)
 
-    def to_openai(self, images: bool = True) -> dict[str, Any]:
+    def to_openai(self, images: bool = True, *, reasoning: bool = False) -> dict[str, Any]:
         """``{"role": ..., "content": ...}`` as chat-completion APIs take it.
 
         Parameters
@@ -84,7 +98,16 @@ class ChatMessage:
             With image attachments and ``images=True``, ``content`` is a list of OpenAI content parts: the text,
             each text attachment as a text part, each image as an ``image_url`` part with a data URL. Otherwise
             ``content`` is a string: the text, then each attachment's text (an image as ``[image NAME, W×H]``).
+        reasoning : bool, default False
+            Add ``"reasoning_content"`` to an assistant message that has reasoning; only for a backend that wants
+            it back (``Backend.send_reasoning``). DeepSeek's API rejects a request that carries it (400).
         """
+        out = self._openai_content(images)
+        if reasoning and self.reasoning and self.role == "assistant":
+            out["reasoning_content"] = self.reasoning
+        return out
+
+    def _openai_content(self, images: bool) -> dict[str, Any]:
         if not self.attachments:
             return {"role": self.role, "content": self.content}
         if images and any(a.kind == "image" for a in self.attachments):

@@ -8,10 +8,10 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                 "object": bool (the model was a Python object: pass it again to load),
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
-                   "stop": [str], "history": bool},
-      "messages": [{"id", "parent", "role", "content", "status", "error", "stats", "pinned", "excluded",
-                    "created", "attachments": [{"kind", "media_type", "name", "sha256", "text", "width",
-                    "height", "thumbnail", "note"}, ...],
+                   "stop": [str], "history": bool, "thinking": bool | null (optional)},
+      "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
+                    "stats", "pinned", "excluded", "created", "attachments": [{"kind", "media_type", "name",
+                    "sha256", "text", "width", "height", "thumbnail", "note"}, ...],
                     "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
                    ...],                 # every message of every branch, parents first
       "selected": {"<parent id or empty>": "<child id shown>", ...},
@@ -122,6 +122,7 @@ def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
             "top_p": settings.top_p,
             "stop": list(settings.stop),
             "history": conv.use_history,
+            "thinking": settings.thinking,
         },
         "messages": messages,
         "selected": selected,
@@ -201,6 +202,10 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         if key not in raw or not ok(raw[key]):
             msg = f"{where} has a missing or invalid {key!r}: {str(raw.get(key))[:80]!r}."
             raise ConversationFileError(msg)
+    reasoning = raw.get("reasoning", "")  # optional: files written before reasoning was kept have none
+    if not isinstance(reasoning, str):
+        msg = f"{where} has an invalid 'reasoning': {str(reasoning)[:80]!r} (expected text)."
+        raise ConversationFileError(msg)
     attachments = raw.get("attachments", [])
     if not isinstance(attachments, list):
         msg = f"{where} has attachments that are not a list."
@@ -214,6 +219,7 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         attachments=parts,
         role=raw["role"],
         content=raw["content"],
+        reasoning=reasoning,
         status=raw["status"],
         error=raw["error"],
         stats=dict(raw["stats"]),
@@ -371,7 +377,7 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]
-    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history")
+    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history", "thinking")
     kwargs.update({k: v for k, v in settings.items() if k in names})
     kwargs.update(options)
     conv = cls(spec if spec is not None else saved_model.get("spec"), **kwargs)
@@ -381,15 +387,23 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
 
 
 # ---------------------------------------------------------------------------------------------- text
-def to_markdown(conv: Conversation) -> str:
-    """A readable transcript of the visible branch: system message, then each message with its status."""
+def to_markdown(conv: Conversation, *, html: bool = True) -> str:
+    """A readable transcript of the visible branch: system message, then each message with its status.
+
+    A reply's reasoning comes before it: with ``html=True`` as a collapsed ``<details>`` section (Markdown files,
+    GitHub), with ``html=False`` as a quote (for renderers that show raw HTML as text, as the static transcript of
+    saved notebooks does: :func:`nbchat._static_html.markdown_html`).
+    """
     info = conv.backend.describe()
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
     if conv.system_prompt.strip():
         lines += [f"> **System:** {_quote(conv.system_prompt)}", ""]
     for m in conv.history:
         who = "User" if m.role == "user" else "Assistant"
-        lines += [f"**{who}:**", "", m.content or "*(no text)*", ""]
+        lines += [f"**{who}:**", ""]
+        if m.reasoning:
+            lines += [*(_thinking_details(m) if html else _thinking_quote(m)), ""]
+        lines += [m.content or "*(no text)*", ""]
         for a in m.attachments:
             size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
             lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
@@ -397,6 +411,29 @@ def to_markdown(conv: Conversation) -> str:
         if m.status in notes:
             lines += [f"*— {notes[m.status]}*", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _thinking_summary(m: ChatMessage) -> str:
+    summary = "Thoughts (stopped)" if m.status == "stopped" and not m.content else "Thoughts"
+    seconds = m.stats.get("thinking_s")
+    return f"{summary} · {seconds:.0f} s" if isinstance(seconds, (int, float)) else summary
+
+
+def _thinking_quote(m: ChatMessage) -> list[str]:
+    """The reasoning as a Markdown quote headed by its summary (no HTML of its own)."""
+    return [f"> *{_thinking_summary(m)}*", ">", *(f"> {line}" if line else ">" for line in m.reasoning.splitlines())]
+
+
+def _thinking_details(m: ChatMessage) -> list[str]:
+    """Markdown lines: the reasoning of ``m`` as a collapsed ``<details>`` block; its text cannot close the block or
+    add HTML.
+
+    ``<`` and ``&`` are escaped, so a ``</details>`` or a tag in the reasoning shows as text (markdown renderers
+    then sanitize the rest as they do for the answer).
+    """
+    summary = _thinking_summary(m)
+    text = m.reasoning.replace("&", "&amp;").replace("<", "&lt;")
+    return ["<details>", f"<summary>{summary}</summary>", "", text, "", "</details>"]
 
 
 def _quote(text: str) -> str:
@@ -432,6 +469,7 @@ def request_code(conv: Conversation, message_id: str) -> str:
         f"    temperature={settings['temperature']!r},",
         f"    top_p={settings['top_p']!r},",
         f"    stop={list(settings['stop'])!r},",
+        *([f"    thinking={settings['thinking']!r},"] if settings.get("thinking") is not None else []),
         "    load='now',",
     ]
     body = ",\n".join(f"    {m!r}" for m in history)

@@ -27,6 +27,11 @@ class GenerationSettings:
         Nucleus-sampling probability mass in (0, 1]; ``1.0`` disables it. Ignored when ``temperature == 0``.
     stop : tuple of str, default ()
         Stop sequences: generation ends when one appears; the sequence itself never shows up in the reply.
+    thinking : bool or None, default None
+        Whether a reasoning model thinks before it answers: ``True`` (on), ``False`` (off), ``None`` (the model's
+        default). Each backend maps it to what the model understands (``enable_thinking`` in chat templates that
+        take it, a source's own switch online, see :mod:`nbchat.backends.sources`); where a model has no switch,
+        the reply carries a notice saying so.
 
     Raises
     ------
@@ -38,6 +43,7 @@ class GenerationSettings:
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
+    thinking: bool | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int):
@@ -57,6 +63,9 @@ class GenerationSettings:
             stop = (stop,)
         if not isinstance(stop, Sequence) or not all(isinstance(s, str) and s for s in stop):
             msg = f"stop must be a list of non-empty strings, got {self.stop!r}."
+            raise TypeError(msg)
+        if self.thinking is not None and not isinstance(self.thinking, bool):
+            msg = f"thinking must be True (on), False (off) or None (the model's default), got {self.thinking!r}."
             raise TypeError(msg)
         object.__setattr__(self, "stop", tuple(stop))
         object.__setattr__(self, "temperature", float(self.temperature))

@@ -50,12 +50,21 @@ def markdown_html(text: str) -> str:
     return _WRAPPER.format(_parser().render(text))
 
 
-def reply_bundle(text: str, footer: str = "") -> dict[str, str]:
+def reply_bundle(text: str, footer: str = "", *, thoughts: str = "", thinking: bool = False) -> dict[str, str]:
     """A display bundle for ``%%chat``: the reply as safe HTML (:func:`markdown_html`), then ``footer`` as escaped
-    small text (the model's name comes from the server: it is text too); ``text/plain`` for consoles."""
+    small text (the model's name comes from the server: it is text too); ``text/plain`` for consoles.
+
+    ``thoughts`` (a reasoning model's reasoning) go first, rendered the same safe way, in a ``<details>`` section:
+    open while ``thinking`` (no answer yet), collapsed afterwards.
+    """
     small = f"<p><sub>{html.escape(footer)}</sub></p>" if footer else ""
     body = _parser().render(text)
-    return {
-        "text/html": _WRAPPER.format(body + small),
-        "text/plain": f"{text}\n\n{footer}" if footer else text,
-    }
+    plain = f"{text}\n\n{footer}" if footer else text
+    if thoughts:
+        summary = "Thinking…" if thinking else "Thoughts"
+        body = (
+            f"<details{' open' if thinking else ''}><summary>{summary}</summary>"
+            f"<blockquote>{_parser().render(thoughts)}</blockquote></details>{body}"
+        )
+        plain = f"[{summary}]\n{thoughts}\n\n{plain}"
+    return {"text/html": _WRAPPER.format(body + small), "text/plain": plain}

@@ -36,12 +36,12 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 
 _EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
-_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history"})
 _SETTING_KEYS = {
     "max_new_tokens": "options.maxNewTokens",
     "temperature": "options.temperature",
     "system_prompt": "options.system",
     "use_history": "options.history",
+    "thinking": "options.thinking",
 }
 
 
@@ -88,6 +88,8 @@ def info_device(conv: Conversation) -> str | None:
     """The device the model runs on, as the ready line names it, or None."""
     device = conv.backend.describe().get("device")
     return str(device) if device else None
+_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
+_THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 
 
 def _message_state(m: ChatMessage) -> dict[str, Any]:
@@ -98,7 +100,10 @@ def _message_state(m: ChatMessage) -> dict[str, Any]:
 
 
 class _DeltaBatcher:
-    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush)."""
+    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush).
+
+    Reasoning deltas travel in the same message, as ``"reasoning"`` beside ``"text"``.
+    """
 
     def __init__(self, send: Any, interval: float = _DELTA_INTERVAL_S) -> None:
         self._send = send
@@ -106,15 +111,16 @@ class _DeltaBatcher:
         self._lock = threading.Lock()
         self._id: str | None = None
         self._parts: list[str] = []
+        self._thoughts: list[str] = []
         self._last = 0.0
         self._timer: threading.Timer | None = None
 
-    def add(self, message_id: str, text: str) -> None:
+    def add(self, message_id: str, text: str, *, reasoning: bool = False) -> None:
         with self._lock:
             if self._id != message_id:
                 self._flush_locked()
                 self._id = message_id
-            self._parts.append(text)
+            (self._thoughts if reasoning else self._parts).append(text)
             wait = self._interval - (time.monotonic() - self._last)
             if wait <= 0:
                 self._flush_locked()
@@ -131,10 +137,13 @@ class _DeltaBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._parts and self._id is not None:
-            self._send({"kind": "delta", "id": self._id, "text": "".join(self._parts)})
+        if (self._parts or self._thoughts) and self._id is not None:
+            content = {"kind": "delta", "id": self._id, "text": "".join(self._parts)}
+            if self._thoughts:
+                content["reasoning"] = "".join(self._thoughts)
+            self._send(content)
             self._last = time.monotonic()
-        self._parts = []
+        self._parts, self._thoughts = [], []
 
 
 class Chat(anywidget.AnyWidget):
@@ -165,6 +174,9 @@ class Chat(anywidget.AnyWidget):
     prompts : list of str, optional
         Starter prompts shown as cards while the chat is empty; a click sends one, or puts it in the message box
         when it has a ``{…}`` placeholder to complete. Default: the administrator's ``$NBCHAT_PROMPTS``, else none.
+    thinking : bool or None, default None
+        Reasoning models: think first (True), answer at once (False), or the model's default (None); the
+        "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
     namespace : dict, optional
         Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
         (``get_ipython().user_ns``). ``@Err`` is the last error shown.
@@ -198,6 +210,9 @@ class Chat(anywidget.AnyWidget):
     lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
     prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
     status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
+    thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
+        sync=True
+    )
 
     def __init__(
         self,
@@ -232,6 +247,7 @@ class Chat(anywidget.AnyWidget):
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             use_history=conversation.use_history,
+            thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = _DeltaBatcher(self.send)
@@ -368,7 +384,7 @@ class Chat(anywidget.AnyWidget):
         self._displayed = True
 
     def _transcript(self) -> str:
-        text = self.conversation.to_markdown()
+        text = self.conversation.to_markdown(html=False)  # shown through markdown_html: no HTML of its own
         if len(text) > _TRANSCRIPT_MAX_CHARS:
             text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
         return text
@@ -390,8 +406,8 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
-        if event.kind == "delta" and event.message is not None:
-            self._batcher.add(event.message.id, event.text)
+        if event.kind in ("delta", "reasoning") and event.message is not None:
+            self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
         elif event.kind in ("message", "tree", "clear"):
             self._batcher.flush()
             if not self._answer_follows(event):
@@ -466,7 +482,8 @@ class Chat(anywidget.AnyWidget):
         elif kind == "sync":
             partial = self.conversation.partial_reply()
             if partial is not None:
-                self.send({"kind": "sync", "id": partial[0], "text": partial[1]})
+                reasoning = self.conversation.partial_reasoning()
+                self.send({"kind": "sync", "id": partial[0], "text": partial[1], "reasoning": reasoning})
         elif kind == "export":
             self._export(str(content.get("format", "")))
         elif kind in _EDITS:
@@ -585,6 +602,10 @@ class Chat(anywidget.AnyWidget):
                     self.send(notice("warning", "py.lowered", self.lang, **params))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
+
+    @traitlets.observe("thinking")
+    def _on_thinking(self, change: dict[str, Any]) -> None:
+        self.conversation.thinking = _THINKING[change["new"]]
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:

@@ -436,3 +436,20 @@ def test_sweep_of_the_embedded_chat_shares_one_copy(comms: list[RecordingComm]) 
     assert all(answers.values())
     assert list(cmp.results["max_new_tokens"]) == [6, 6]
     cmp.close()
+
+
+def test_reasoning_streams_into_its_column(comms: list[RecordingComm]) -> None:
+    from nbchat.backends import Reasoning
+
+    thinker, plain = FakeBackend(model="thinker", delay=0.002), FakeBackend(model="plain")
+    thinker.enqueue([Reasoning("Hmm, "), Reasoning("discovered."), "Discovered."])
+    plain.enqueue(["Invented."])
+    cmp, comm = make(comms, [thinker, plain])
+    assert cmp.ask(PROMPT) == {"thinker": "Discovered.", "plain": "Invented."}
+    deltas = comm.custom("delta")
+    column = {c.name: c.id for c in cmp.columns}
+    assert "".join(d.get("reasoning", "") for d in deltas if d["column"] == column["thinker"]) == "Hmm, discovered."
+    assert not any(d.get("reasoning") for d in deltas if d["column"] == column["plain"])
+    committed = [m for m in cmp.columns[0].conversation.history if m.role == "assistant"]
+    assert committed[-1].reasoning == "Hmm, discovered."
+    cmp.close()

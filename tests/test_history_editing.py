@@ -114,7 +114,13 @@ def test_provenance_records_the_exact_request() -> None:
     record = conv.request_of(reply.id)
     assert record["backend"] == "fake"
     assert record["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello"}]
-    assert record["settings"] == {"max_new_tokens": 256, "temperature": 0.2, "top_p": 1.0, "stop": ("END",)}
+    assert record["settings"] == {
+        "max_new_tokens": 256,
+        "temperature": 0.2,
+        "top_p": 1.0,
+        "stop": ("END",),
+        "thinking": None,
+    }
     assert record["stats"]["finish_reason"] == "stop"
     assert record["prompt"] is None  # the fake sends structured messages
 

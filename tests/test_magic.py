@@ -68,3 +68,18 @@ def test_chat_magic_shows_errors_in_the_output(shell: InteractiveShell) -> None:
     text = markdown_outputs(out)[-1]
     assert "half" in text
     assert "server went away" in text
+
+
+def test_chat_magic_thinking_switch_and_folded_thoughts(shell: InteractiveShell) -> None:
+    from nbchat.backends import Reasoning
+
+    fake = FakeBackend()
+    fake.enqueue([Reasoning("The user asks </details><script>x</script>."), "Hello."])
+    shell.user_ns["thinker"] = fake
+    with capture_output() as out:
+        shell.run_cell_magic("chat", "-m thinker --thinking on", "hi")
+    final = markdown_outputs(out)[-1]
+    assert fake.requests[-1][1].thinking is True
+    assert final.index("<details>") < final.index("Hello.")
+    assert "&lt;/details&gt;&lt;script&gt;" in final  # the thoughts cannot close the section or add HTML
+    assert final.count("</details>") == 1

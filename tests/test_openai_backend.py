@@ -88,7 +88,8 @@ def test_server_rejecting_stream_options_gets_one_retry_without(openai_stub) -> 
     assert ["stream_options" in b for b in openai_stub.requests] == [True, False]
     conv.ask("again")  # remembered: no second rejection
     assert "stream_options" not in openai_stub.requests[-1]
-    assert conv.history[-1].stats["tokens"] is None  # no usage without stream_options
+    stats = conv.history[-1].stats  # no usage without stream_options: the streamed chunks are counted, marked so
+    assert (stats["tokens"], stats["tokens_estimated"]) == (3, True)
 
 
 def test_model_defaults_to_the_first_listed(openai_stub) -> None:

@@ -245,3 +245,12 @@ def test_bad_targets() -> None:
         TGIBackend("tgi:localhost:8080")
     with pytest.raises(TypeError):
         TGIBackend(42)
+
+
+def test_think_tags_become_reasoning(tgi_chat, tgi_stub) -> None:
+    conv = tgi_chat()
+    assert conv.ask("trigger-think") == "Lions sleep a lot."
+    reply = conv.history[-1]
+    assert reply.reasoning == "The user wants a thought. Lions sleep 20 hours."
+    conv.ask("again")
+    assert "Lions sleep 20 hours" not in str(tgi_stub.requests[-1])  # the thoughts are not sent back

@@ -186,3 +186,42 @@ def test_provenance_and_code_are_sent_on_request(comms: list[RecordingComm]) -> 
     assert "conv.ask('hello')" in comm.custom("code")[-1]["code"]
     chat._handle_custom_msg({"kind": "provenance", "id": "nope"}, [])
     assert "No message" in comm.custom("notice")[-1]["text"]
+
+
+def test_reasoning_streams_beside_the_answer_and_is_committed(comms: list[RecordingComm]) -> None:
+    from nbchat.backends import Reasoning
+
+    chat, fake, comm = make_chat(comms, delay=0.002)
+    fake.enqueue([Reasoning("Let me "), Reasoning("think."), "The ", "answer."])
+    assert chat.ask("q") == "The answer."
+    deltas = comm.custom("delta")
+    assert "".join(d.get("reasoning", "") for d in deltas) == "Let me think."
+    assert "".join(d["text"] for d in deltas) == "The answer."
+    committed = chat._messages[-1]
+    assert (committed["reasoning"], committed["content"]) == ("Let me think.", "The answer.")
+    assert committed["stats"]["ttft_s"] <= committed["stats"]["first_answer_s"]
+
+
+def test_a_late_view_gets_the_partial_reasoning(comms: list[RecordingComm]) -> None:
+    from nbchat.backends import Reasoning
+
+    chat, fake, comm = make_chat(comms, delay=0.2)
+    fake.enqueue([Reasoning("step one, "), Reasoning("step two, "), Reasoning("step three"), "done"])
+    future = chat.conversation.send("q")
+    deadline = time.monotonic() + 5
+    while "step two" not in chat.conversation.partial_reasoning() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    chat._on_custom_message(chat, {"kind": "sync"}, [])
+    sync = comm.custom("sync")[-1]
+    assert sync["reasoning"].startswith("step one, step two")
+    assert sync["text"] == ""
+    future.result(5)
+
+
+def test_thinking_choice_from_the_browser(comms: list[RecordingComm]) -> None:
+    chat, fake, _ = make_chat(comms)
+    chat.set_state({"thinking": "off"})
+    chat.ask("q")
+    assert fake.requests[-1][1].thinking is False
+    chat.set_state({"thinking": "default"})
+    assert chat.conversation.thinking is None

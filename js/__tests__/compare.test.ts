@@ -131,6 +131,29 @@ describe("Compare view", () => {
     expect(region("c2").querySelector('[data-role="assistant"]')?.getAttribute("data-status")).toBe("done");
   });
 
+  it("shows a column's thoughts in its own Thinking block, live, then folded under the answer", () => {
+    const model = threeColumns();
+    model.update({
+      status: "generating",
+      _messages: { c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "", { status: "streaming" })], c2: [], c3: [] },
+    });
+    const frames = mount(model);
+    model.custom({ kind: "delta", column: "c1", id: "a1", text: "", reasoning: "Let me *think*." });
+    frames.run();
+    const block = region("c1").querySelector<HTMLDetailsElement>(".nbchat-thinking")!;
+    expect(block.hidden).toBe(false);
+    expect(block.open).toBe(true);
+    expect(block.querySelector("em")!.textContent).toBe("think");
+    expect(region("c2").querySelector(".nbchat-thinking:not([hidden])")).toBeNull();
+    model.custom({ kind: "delta", column: "c1", id: "a1", text: "Hi!" });
+    frames.run();
+    expect(block.open).toBe(false);
+    model.update({
+      _messages: { ...model.state._messages, c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "Hi!", { reasoning: "Let me *think*.", stats: { thinking_s: 4 } })] },
+    });
+    expect(block.querySelector("summary")!.textContent).toBe("Thought for 4 s");
+  });
+
   it("keeps deltas that arrive before their message, and shows an error in its column only", () => {
     const model = threeColumns();
     const frames = mount(model);

@@ -203,7 +203,7 @@ describe("advanced options", () => {
     const cleanupSecond = mountChat(model.asModel(), second);
     const ids = [...document.querySelectorAll("[id]")].map((n) => n.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.length).toBe(12); // 6 per view: the options, the @name completion list, the shortcuts help
+    expect(ids.length).toBe(14); // 7 per view: system, max new tokens, temperature, thinking, history, @name list, shortcuts
     cleanupSecond();
     second.remove();
   });

@@ -7,6 +7,7 @@ import payloads from "../../tests/hostile_payloads.json";
 import { WHOLE_MAX } from "../chunks";
 import { renderMarkdown } from "../markdown";
 import { mountChat } from "../widget";
+import { renderUserMath } from "../markdown";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
 interface Payload {
@@ -18,9 +19,13 @@ const CORPUS = payloads as Payload[];
 const ALLOWED = new Set([
   "A", "BLOCKQUOTE", "BR", "CODE", "DEL", "EM", "H1", "H2", "H3", "H4", "H5", "H6", "HR", "LI", "OL", "P", "PRE",
   "S", "SPAN", "STRONG", "SUB", "SUP", "TABLE", "TBODY", "TD", "TH", "THEAD", "TR", "UL",
+  // the MathML KaTeX emits for math (markdown.ts allows these and nothing else of MathML)
+  "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup",
+  "mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded",
+  "mphantom", "menclose", "merror", "mmultiscripts", "mprescripts", "none",
 ]);
-/** What the widget itself adds around rendered Markdown (wrappers, "Copy code", "Show all"). */
-const WIDGET_OWN = new Set(["DIV", "BUTTON"]);
+/** What the widget itself adds around rendered Markdown (wrappers, "Copy code", "Show all", the thinking block). */
+const WIDGET_OWN = new Set(["DIV", "BUTTON", "DETAILS", "SUMMARY"]);
 
 /** Everything that could run, fetch, navigate or clobber; returns the problems found. */
 function problems(root: Element, own = false): string[] {
@@ -98,12 +103,34 @@ describe("the corpus in the chat", () => {
     mount(new FakeModel({ _messages: list }));
     expect(contents()).toHaveLength(2 * CORPUS.length);
     for (const content of contents()) expect(problems(content, true)).toEqual([]);
-    // user text is shown exactly as typed, as text
+    // user text is shown exactly as typed, as text; only math in it is rendered (its TeX kept in the annotation)
     CORPUS.forEach((p, i) => {
       const user = view.el.querySelector(`[data-id="u${i}"] .nbchat-content`)!;
-      expect(user.textContent).toBe(p.text);
-      expect(user.children).toHaveLength(0);
+      if (renderUserMath(p.text) === null) {
+        expect(user.textContent).toBe(p.text);
+        expect(user.children).toHaveLength(0);
+      } else {
+        const tex = [...user.querySelectorAll("annotation")].map((a) => a.textContent).join("");
+        expect(tex.length, p.name).toBeGreaterThan(0);
+        expect(p.text, p.name).toContain(tex.slice(0, 10));
+      }
     });
+  });
+
+  it("stays inert as a reasoning model's thoughts, streamed and committed", () => {
+    const text = CORPUS.map((p) => p.text).join("\n\n");
+    const model = new FakeModel({ _messages: [message("u1", "user", "go"), message("a1", "assistant", "", { status: "streaming" })], status: "generating" });
+    const frames = mount(model);
+    for (const p of CORPUS) {
+      model.custom({ kind: "delta", id: "a1", text: "", reasoning: `${p.text}\n\n` });
+      frames.run();
+    }
+    const body = () => view.el.querySelector(".nbchat-thinking-body")!;
+    expect(problems(body(), true)).toEqual([]);
+    model.update({ _messages: [message("u1", "user", "go"), message("a1", "assistant", "", { status: "done", reasoning: text })], status: "ready" });
+    frames.run();
+    expect(body().textContent!.length).toBeGreaterThan(100);
+    expect(problems(body(), true)).toEqual([]);
   });
 
   it("stays inert when a long reply is rendered in chunks, and while it streams", () => {

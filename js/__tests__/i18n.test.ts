@@ -94,7 +94,7 @@ function patterns(lang: Lang): RegExp[] {
 }
 
 /** Texts that are data, not interface: message contents, model names, the kernel's status line. */
-const DATA = ".nbchat-content, .nbchat-title, .nbchat-status-text, .nbchat-compare-name, .nbchat-compare-label, .nbchat-request-text, .nbchat-request-role, .nbchat-code-snippet, .nbchat-attachment-text, .nbchat-error, .nbchat-note, dd, option, .nbchat-prompt, .nbchat-compare-settings";
+const DATA = ".nbchat-content, .nbchat-title, .nbchat-status-text, .nbchat-compare-name, .nbchat-compare-label, .nbchat-request-text, .nbchat-request-role, .nbchat-thinking-body, .nbchat-code-snippet, .nbchat-attachment-text, .nbchat-error, .nbchat-note, dd, option, .nbchat-prompt, .nbchat-compare-settings";
 
 /** Visible texts and accessible names under `root` that are language (have letters) and not data. */
 function interfaceTexts(root: Element): string[] {
@@ -143,7 +143,9 @@ describe.each(LANGS)("no text outside the catalogue (%s)", (lang) => {
             { kind: "text", media_type: "text/csv", name: "data.csv", sha256: "y", text: "a,b" },
           ],
         }),
-        message("a1", "assistant", "answer ![a chart](http://x/y.png) ![](http://x/z.png)", { stats, feedback: { rating: "up", comment: "" }, in_context: false, excluded: true }),
+        message("a1", "assistant", "answer ![a chart](http://x/y.png) ![](http://x/z.png)", {
+          reasoning: "first I think",
+          stats: { ...stats, thinking_s: 12.2, thinking_tokens: 840, first_answer_s: 12.5, tokens_estimated: true }, feedback: { rating: "up", comment: "" }, in_context: false, excluded: true }),
         message("u2", "user", "second"),
         message("a2", "assistant", "partial", { status: "stopped", stats }),
         message("u3", "user", "third"),

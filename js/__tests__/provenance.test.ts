@@ -78,6 +78,7 @@ describe("details (provenance card)", () => {
       Temperature: "0.7",
       "Top p": "0.95",
       "Stop sequences": '"\\nUser:"',
+      Thinking: "model default",
       "System message": "Be brief.",
       "Tokens in": "17",
       "Tokens out": "42",

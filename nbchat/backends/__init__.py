@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, Delta, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._resolve import resolve_backend
 
 __all__ = [
     "Backend",
+    "Delta",
     "GenerationInfo",
     "Message",
     "ProgressCallback",
+    "Reasoning",
     "StopSequenceFilter",
     "resolve_backend",
 ]

@@ -12,14 +12,39 @@ from typing import Any, ClassVar
 
 from .._settings import GenerationSettings
 
-__all__ = ["Backend", "GenerationInfo", "Message", "ProgressCallback", "StopSequenceFilter"]
+__all__ = ["Backend", "Delta", "GenerationInfo", "Message", "ProgressCallback", "Reasoning", "StopSequenceFilter"]
 
 Message = dict[str, Any]
 """One OpenAI-style chat message: ``{"role": "system" | "user" | "assistant", "content": str}``.
 
 For a backend whose :attr:`Backend.image_input` is not ``False``, a user message with images has a list of OpenAI
 content parts as ``content`` (``{"type": "text", "text": ...}``, ``{"type": "image_url", "image_url": {"url":
-"data:image/png;base64,..."}}``); every other message, and every message for other backends, has a string."""
+"data:image/png;base64,..."}}``); every other message, and every message for other backends, has a string.
+
+An assistant message may also carry ``"reasoning_content"`` (its reasoning), but only when the backend asks for it
+(:attr:`Backend.send_reasoning`); by default reasoning is never sent back to a model.
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reasoning:
+    """A delta of the model's reasoning ("thinking"), streamed beside the answer text.
+
+    :meth:`Backend.stream` yields plain ``str`` for answer text and ``Reasoning`` for reasoning text; concatenated,
+    the ``Reasoning`` deltas are the reasoning (``ChatMessage.reasoning``), the ``str`` deltas the answer
+    (``ChatMessage.content``).
+
+    Attributes
+    ----------
+    text : str
+        The reasoning text of this delta (may be empty only in tests; backends skip empty deltas).
+    """
+
+    text: str
+
+
+Delta = str | Reasoning
+"""What :meth:`Backend.stream` yields: answer text (``str``) or a :class:`Reasoning` delta."""
 
 ProgressCallback = Callable[[str, "float | None"], None]
 """``progress(text, fraction)`` reports loading progress; ``fraction`` in [0, 1] or ``None`` when unknown."""
@@ -43,6 +68,18 @@ class GenerationInfo:
         The exact prompt text sent, for backends that render one (local chat template, raw-prompt formats).
     cached_tokens : int or None
         Prompt tokens served from a cache (prefix reuse), if the backend knows.
+    reasoning_tokens : int or None
+        Of ``completion_tokens``, the tokens spent on reasoning, if the backend knows (servers report it in
+        ``usage.completion_tokens_details.reasoning_tokens``); else the controller counts the reasoning text.
+    reasoning_tokens_estimated : bool
+        True when ``reasoning_tokens`` is an estimate (one streamed reasoning chunk counted as one token: vLLM
+        reports usage without ``reasoning_tokens``).
+    tokens_estimated : bool
+        True when ``completion_tokens`` is an estimate (a server that reports no usage and no tokenizer at hand:
+        one streamed chunk counted as one token).
+    notice : str or None
+        Something the user should know about this reply that is not an error, e.g. that ``thinking=`` could not
+        be applied to this model. Shown beside the reply's stats.
     """
 
     prompt_tokens: int | None = None
@@ -50,6 +87,10 @@ class GenerationInfo:
     finish_reason: str | None = None
     prompt: str | None = None
     cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    reasoning_tokens_estimated: bool = False
+    tokens_estimated: bool = False
+    notice: str | None = None
 
 
 class Backend:
@@ -71,6 +112,13 @@ class Backend:
     kind: ClassVar[str] = "backend"
     can_prefill: ClassVar[bool] = False
     """True when :meth:`prefill` does something: the widget then sends the question while it is typed."""
+    send_reasoning: bool = False
+    """True when earlier replies' reasoning is sent back with the history (as ``"reasoning_content"``): only for a
+    model that wants it. Default False: DeepSeek's API rejects a request that carries it, and model makers advise
+    against it."""
+    thinking_switch: str = ""
+    """How this backend applies ``thinking=`` (``GenerationSettings.thinking``), in words for the Details card and
+    the notice; empty when it has no general switch (see :meth:`stream` of each backend)."""
     image_input: bool | None = False
     """Whether the model sees images: ``True``, ``False`` (a message with an image is refused before anything is
     sent), or ``None`` when unknown (images are sent; the server says if it cannot take them)."""
@@ -92,15 +140,15 @@ class Backend:
         settings: GenerationSettings,
         info: GenerationInfo,
         cancel: threading.Event,
-    ) -> Iterator[str]:
-        """Yield the reply as text deltas.
+    ) -> Iterator[str | Reasoning]:
+        """Yield the reply as deltas: answer text as ``str``, reasoning as :class:`Reasoning`.
 
         Parameters
         ----------
         messages : list of dict
             OpenAI-style messages, system message first if there is one, last message from the user.
         settings : GenerationSettings
-            ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``.
+            ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ``thinking``.
         info : GenerationInfo
             Filled in by the backend while it streams (token counts, finish reason, rendered prompt).
         cancel : threading.Event
@@ -108,8 +156,10 @@ class Backend:
 
         Yields
         ------
-        str
-            Text deltas; concatenated they are the reply. Stop sequences are never part of it.
+        str or Reasoning
+            ``str``: answer text deltas; concatenated they are the reply. Stop sequences are never part of it.
+            :class:`Reasoning`: reasoning deltas (a separate field on servers, ``<think>`` blocks in local models'
+            text, split by :class:`~nbchat.backends.thinking.ThinkSplitter`); they usually all come first.
 
         Raises
         ------
@@ -121,6 +171,10 @@ class Backend:
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """Tokens ``messages`` take as a prompt, or ``None`` if this backend cannot count them."""
+        return None
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of a plain ``text`` with this model's tokenizer (no template), or ``None`` without a tokenizer."""
         return None
 
     def prefill(self, messages: list[Message], cancel: threading.Event) -> int | None:

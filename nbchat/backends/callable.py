@@ -10,11 +10,13 @@ from typing import Any
 
 from .._settings import GenerationSettings
 from ._aio import Stopped, iterate_async
-from ._base import Backend, GenerationInfo, Message, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, Reasoning, StopSequenceFilter
+from .thinking import ThinkSplitter
 
 __all__ = ["CallableBackend"]
 
 _SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop")
+_NAMED_ONLY = ("thinking",)  # given only to a function that names the parameter, never through **kwargs
 
 
 class CallableBackend(Backend):
@@ -27,7 +29,10 @@ class CallableBackend(Backend):
         earlier OpenAI-style messages, system message included) or ``fn(messages: list[dict])`` when its only
         required parameter is named ``messages``. Returning a string gives the whole reply at once; yielding
         strings streams deltas. Keyword parameters named ``max_new_tokens``, ``temperature``, ``top_p`` or
-        ``stop`` (or ``**kwargs``) receive the widget's settings.
+        ``stop`` (or ``**kwargs``) receive the widget's settings; a parameter named ``thinking`` receives
+        ``thinking=`` (True, False or None; not passed through ``**kwargs``, which may forward to an API). A reply
+        that starts with a ``<think>…</think>`` block (a local reasoning model's raw text) shows it as reasoning,
+        not as the answer.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
     images : bool, default False
@@ -43,6 +48,7 @@ class CallableBackend(Backend):
     """
 
     kind = "callable"
+    thinking_switch = "a parameter named thinking"
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, images: bool = False) -> None:
         self.fn = fn
@@ -59,7 +65,9 @@ class CallableBackend(Backend):
         ]
         self._takes_messages = required == ["messages"]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params]
+        self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params] + [
+            n for n in _NAMED_ONLY if n in params
+        ]
 
     def policy_identities(self) -> list[str]:
         """``callable:<module>.<qualified name>`` of the function."""
@@ -69,9 +77,14 @@ class CallableBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Call the function and yield its reply (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Call the function and yield its reply (see :meth:`Backend.stream`); a ``<think>`` block is reasoning."""
         kwargs = {n: getattr(settings, n) for n in self._setting_names}
+        if settings.thinking is not None and "thinking" not in kwargs:
+            info.notice = (
+                f"thinking={settings.thinking} was not applied: {self.model} takes no 'thinking' parameter "
+                "(add one to receive the setting)."
+            )
         if "stop" in kwargs:
             kwargs["stop"] = list(settings.stop)
         if self._takes_messages:
@@ -82,6 +95,7 @@ class CallableBackend(Backend):
             result = _from_async(result, cancel)
         chunks = [result] if isinstance(result, str) else result
         stop = StopSequenceFilter(settings.stop)
+        splitter = ThinkSplitter()
         try:
             for chunk in chunks:
                 if cancel.is_set():
@@ -91,12 +105,11 @@ class CallableBackend(Backend):
                     raise TypeError(msg)
                 out = stop.feed(chunk)
                 if out:
-                    yield out
+                    yield from splitter.feed(out)
                 if stop.stopped:
                     break
-            tail = stop.flush()
-            if tail:
-                yield tail
+            yield from splitter.feed(stop.flush())
+            yield from splitter.flush()
             info.finish_reason = "stop"
         finally:
             close = getattr(chunks, "close", None)

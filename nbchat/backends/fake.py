@@ -10,7 +10,7 @@ from typing import Any
 
 from .._errors import BackendError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 
 __all__ = ["FakeBackend"]
 
@@ -65,7 +65,11 @@ class FakeBackend(Backend):
         self.loaded = False
 
     def enqueue(
-        self, chunks: list[str] | None = None, *, error: BaseException | None = None, finish_reason: str | None = "stop"
+        self,
+        chunks: list[str | Reasoning] | None = None,
+        *,
+        error: BaseException | None = None,
+        finish_reason: str | None = "stop",
     ) -> None:
         """Script the next reply: ``chunks`` streamed in order, then ``error`` raised (if given).
 
@@ -84,8 +88,8 @@ class FakeBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Yield the next scripted chunks (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Yield the next scripted chunks (see :meth:`Backend.stream`); :class:`Reasoning` chunks pass as they are."""
         if self.record:
             self.requests.append(([dict(m) for m in messages], settings))
         if self._script:
@@ -102,6 +106,9 @@ class FakeBackend(Backend):
             if self.delay:
                 time.sleep(self.delay)
             produced += 1
+            if isinstance(chunk, Reasoning):
+                yield chunk
+                continue
             out = stop.feed(chunk)
             if out:
                 yield out

@@ -22,7 +22,8 @@ from typing import Any
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from .thinking import no_switch_notice, prompt_opens_think, split_think, template_takes_thinking, template_with_thinking
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -211,6 +212,7 @@ class LlamaCppBackend(Backend):
     """
 
     kind = "llama.cpp"
+    thinking_switch = "enable_thinking in the GGUF's chat template (Qwen3 and others that take it)"
     can_prefill = True
 
     def __init__(
@@ -245,6 +247,8 @@ class LlamaCppBackend(Backend):
         self.context_window = None
         self._shared: _Shared | None = None
         self._template: Any = None  # llama_cpp's Jinja2ChatFormatter for the file's chat template
+        self._template_source = ""
+        self._thinking_templates: dict[bool, Any] = {}  # enable_thinking True/False, for templates that take it
         self._bos_text = ""
         self._add_bos = False
         self._token_cache: OrderedDict[str, list[int]] = OrderedDict()  # prompt -> tokens, see _tokenize
@@ -298,9 +302,16 @@ class LlamaCppBackend(Backend):
 
         bos, eos = llm.token_bos(), llm.token_eos()
         self._bos_text = llm._model.token_get_text(bos) if bos >= 0 else ""
-        self._template = Jinja2ChatFormatter(
-            template, eos_token=llm._model.token_get_text(eos) if eos >= 0 else "", bos_token=self._bos_text
-        )
+        eos_text = llm._model.token_get_text(eos) if eos >= 0 else ""
+        self._template = Jinja2ChatFormatter(template, eos_token=eos_text, bos_token=self._bos_text)
+        self._template_source = template
+        if template_takes_thinking(template):  # llama.cpp's formatter takes no extra variables: one per setting
+            self._thinking_templates = {
+                on: Jinja2ChatFormatter(
+                    template_with_thinking(template, on), eos_token=eos_text, bos_token=self._bos_text
+                )
+                for on in (True, False)
+            }
         self._add_bos = bos >= 0 and bool(llm._model.add_bos_token())
         self._shared = shared
         self.context_window = int(llm.n_ctx())
@@ -326,9 +337,19 @@ class LlamaCppBackend(Backend):
             raise BackendError(msg) from exc
 
     # ------------------------------------------------------------------ prompts
-    def _render(self, messages: list[Message]) -> str:
-        """The prompt text: the GGUF's chat template applied to ``messages``, ending with the assistant's turn."""
-        return self._template(messages=messages).prompt
+    def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
+        """The prompt text: the GGUF's chat template applied to ``messages``, ending with the assistant's turn.
+
+        ``thinking`` sets the template's ``enable_thinking`` where it reads one (see :mod:`nbchat.backends.thinking`).
+        """
+        formatter = self._thinking_templates.get(thinking, self._template) if thinking is not None else self._template
+        return formatter(messages=messages).prompt
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` with the model's vocabulary (``None`` before the model is loaded)."""
+        if self._shared is None:
+            return None
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def render_prompt(self, messages: list[Message]) -> str | None:
         """The GGUF's chat template applied to ``messages`` (``None`` before the model is loaded)."""
@@ -400,11 +421,16 @@ class LlamaCppBackend(Backend):
     # ------------------------------------------------------------------ generation
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Generate token by token with ``Llama.generate`` and yield decoded text (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Generate token by token with ``Llama.generate`` and yield decoded text (see :meth:`Backend.stream`).
+
+        A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning.
+        """
         llm = self._llm
         assert self._shared is not None
-        prompt = self._render(messages)
+        prompt = self._render(messages, settings.thinking)
+        if settings.thinking is not None and not self._thinking_templates:
+            info.notice = no_switch_notice(self.model, settings.thinking)
         tokens = self._tokenize(prompt)
         n_ctx = self.context_window or int(llm.n_ctx())
         info.prompt, info.prompt_tokens = prompt, len(tokens)
@@ -421,7 +447,9 @@ class LlamaCppBackend(Backend):
             if cancel.is_set():
                 return
         try:
-            yield from self._generate(llm, tokens, max_new, settings, info, cancel)
+            yield from split_think(
+                self._generate(llm, tokens, max_new, settings, info, cancel), opened=prompt_opens_think(prompt)
+            )
         finally:
             lock.release()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ from .._errors import BackendError, MissingDependencyError
 from .._redact import redacting_logger
 from .._settings import GenerationSettings
 from .._spec import endpoint_of
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._http import (
     ConnectionTracker,
     connection_failure,
@@ -87,6 +88,14 @@ class OpenAIBackend(Backend):
     origin : {"code", "environment", "file", "browser"}, default "code"
         Where ``base_url`` (or the spec that gave it) came from: a conversation file or a widget message never
         receives a key from the environment or ``.env`` (see :data:`nbchat.backends.sources.ORIGINS`).
+    send_reasoning : bool, default False
+        Send earlier replies' reasoning back as ``reasoning_content`` in the history. Off by default: the model
+        makers advise against it, and DeepSeek's API rejects such a request (400). Only for a model that wants it.
+    tokenizer : str, os.PathLike, object or callable, optional
+        Counts tokens where the server reports no usage (FastChat): the served model's directory or hub id (its
+        tokenizer is loaded with transformers from local files, at the first count), an object with
+        ``encode(text) -> list`` (a Hugging Face tokenizer), or a callable ``text -> int``. Without one, such
+        counts are estimated (one streamed chunk = one token) and marked so in the stats.
 
     Raises
     ------
@@ -100,8 +109,16 @@ class OpenAIBackend(Backend):
     Notes
     -----
     Stop closes the HTTP response, also while waiting for the first chunk, so the server sees the client leave.
-    Token counts come from the server's ``usage`` (asked for with ``stream_options.include_usage``; requests are
-    sent again without it if the server rejects that field with 400).
+    Token counts come from the server's ``usage`` (asked for with ``stream_options.include_usage``; a request is
+    sent again without it only if the server rejects that field with a 400 that names it).
+
+    Reasoning streams in ``delta.reasoning_content`` (DeepSeek, Qwen/DashScope, Kimi, GLM, llama.cpp's server with
+    ``--reasoning-format``) or ``delta.reasoning`` (vLLM, SGLang, OpenRouter); both become :class:`Reasoning`
+    deltas, and ``usage.completion_tokens_details.reasoning_tokens`` the reply's thinking tokens.
+
+    ``thinking=`` (``GenerationSettings.thinking``) is sent as the source's own switch (see
+    :attr:`nbchat.backends.sources.Source.thinking`); to a plain server (vLLM, SGLang, llama.cpp's server) as
+    ``chat_template_kwargs: {"enable_thinking": ...}``, which they hand to the model's chat template.
     """
 
     kind = "openai"
@@ -120,8 +137,18 @@ class OpenAIBackend(Backend):
         headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
         origin: str = "code",
+        send_reasoning: bool = False,
+        tokenizer: Any = None,
     ) -> None:
         openai = _import_openai()
+        self.send_reasoning = bool(send_reasoning)
+        self._tokenizer = tokenizer
+        source_ = get_source(source) if isinstance(source, str) else source
+        self.thinking_switch = (
+            source_.thinking_help
+            if source_ is not None
+            else "chat_template_kwargs.enable_thinking (vLLM, SGLang, llama.cpp's server hand it to the chat template)"
+        )
         self.source: Source | None = get_source(source) if isinstance(source, str) else source
         self._extra_body = dict(extra_body or {})
         self._tracker = ConnectionTracker(_cancelled_error)
@@ -219,7 +246,9 @@ class OpenAIBackend(Backend):
         self.model, self._model_given = models[0], True
 
     # ------------------------------------------------------------------ generation
-    def _request(self, messages: list[Message], settings: GenerationSettings) -> dict[str, Any]:
+    def _request(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo | None = None
+    ) -> dict[str, Any]:
         tokens_field = self.source.tokens_field if self.source else "max_tokens"
         extra = dict(self._extra_body)
         params: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
@@ -235,9 +264,39 @@ class OpenAIBackend(Backend):
             params["temperature"] = 0.0
         if settings.stop:
             params["stop"] = list(settings.stop[:_MAX_SERVER_STOPS])
+        if settings.thinking is not None:
+            notice = self._thinking_switch(params, extra, settings.thinking)
+            if notice and info is not None:
+                info.notice = notice
         if extra:
             params["extra_body"] = extra
         return params
+
+    def _thinking_switch(self, params: dict[str, Any], extra: dict[str, Any], on: bool) -> str | None:
+        """Put ``thinking=on`` into the request the way this source or server understands it; a notice if it can't."""
+        switch = self.source.thinking if self.source else "chat_template_kwargs"
+        where = self.source.title if self.source else self.base_url
+        if switch == "chat_template_kwargs":
+            kwargs = dict(extra.get("chat_template_kwargs") or {})
+            kwargs.setdefault("enable_thinking", on)
+            extra["chat_template_kwargs"] = kwargs
+        elif switch == "enable_thinking":
+            extra.setdefault("enable_thinking", on)
+        elif switch == "thinking_type":
+            extra.setdefault("thinking", {"type": "enabled" if on else "disabled"})
+        elif switch == "reasoning_effort":
+            params["reasoning_effort"] = "high" if on else "low"
+        elif switch.startswith("model:"):  # "model:<thinking model>|<plain model>" (DeepSeek)
+            thinker, plain = switch.removeprefix("model:").split("|")
+            if params["model"] not in (thinker, plain):
+                return (
+                    f"thinking={on} was not applied: on {where} it means choosing {thinker!r} (on) or {plain!r} "
+                    f"(off), and this chat uses {params['model']!r}."
+                )
+            params["model"] = thinker if on else plain
+        else:
+            return f"thinking={on} was not applied: {where} has no switch for thinking; the model decides."
+        return None
 
     def _open(self, params: dict[str, Any]) -> Any:
         openai = _import_openai()
@@ -245,10 +304,26 @@ class OpenAIBackend(Backend):
         if self._stream_options:
             try:
                 return client.chat.completions.create(**params, stream_options={"include_usage": True})
-            except openai.BadRequestError:
+            except openai.BadRequestError as exc:
+                # only a 400 about that option (older servers); a wrong model or a long prompt is a real error
+                if not _about_stream_options(exc):
+                    raise
                 logger.debug("%s rejected stream_options; retrying without", without_password(self.base_url))
                 self._stream_options = False
         return client.chat.completions.create(**params)
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` with ``tokenizer=`` if one was given, else ``None``."""
+        tokenizer = self._tokenizer
+        if tokenizer is None:
+            return None
+        if isinstance(tokenizer, (str, os.PathLike)):
+            from transformers import AutoTokenizer  # only for a tokenizer named by path or hub id
+
+            tokenizer = self._tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer), local_files_only=True)
+        if hasattr(tokenizer, "encode"):
+            return len(tokenizer.encode(text))
+        return int(tokenizer(text))
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
@@ -264,7 +339,7 @@ class OpenAIBackend(Backend):
         openai = _import_openai()
         if not self._model_given:
             self.load()
-        params = self._request(messages, settings)
+        params = self._request(messages, settings, info)
         self._tracker.cancel = cancel
         current: list[Any] = [None]
         finished = threading.Event()
@@ -279,6 +354,8 @@ class OpenAIBackend(Backend):
         stop = StopSequenceFilter(settings.stop)
         finish: str | None = None
         progress = {"chunks": 0, "text": False}  # what arrived: the error message depends on it
+        counted = {"answer": 0, "reasoning": 0}  # chunks with text: the estimate where the server reports no usage
+        answer: list[str] = []
         try:
             current[0] = stream = self._open(params)
             if cancel.is_set():
@@ -290,9 +367,16 @@ class OpenAIBackend(Backend):
                     if chunk.usage is not None:
                         _record_usage(chunk.usage, info)
                     for choice in chunk.choices[:1]:
+                        thought = _reasoning_of(choice.delta)
+                        if thought:
+                            progress["text"] = True
+                            counted["reasoning"] += 1
+                            yield Reasoning(thought)
                         delta = getattr(choice.delta, "content", None) if choice.delta else None
                         if delta:
                             progress["text"] = True
+                            counted["answer"] += 1
+                            answer.append(delta)
                             out = stop.feed(delta)
                             if out:
                                 yield out
@@ -328,6 +412,23 @@ class OpenAIBackend(Backend):
         finally:
             finished.set()
             self._tracker.cancel = None
+            if info.completion_tokens is None and (counted["answer"] or counted["reasoning"]):
+                self._count_without_usage(info, "".join(answer), counted)
+            if info.reasoning_tokens is None and counted["reasoning"] and self._tokenizer is None:
+                info.reasoning_tokens, info.reasoning_tokens_estimated = counted["reasoning"], True
+
+    def _count_without_usage(self, info: GenerationInfo, answer: str, counted: dict[str, int]) -> None:
+        """A server that reported no usage (FastChat): count with ``tokenizer=``, else estimate from the chunks."""
+        tokens = None
+        try:
+            tokens = self.count_text_tokens(answer)
+        except Exception:  # a broken tokenizer must not fail the reply; the estimate is used
+            logger.debug("tokenizer= failed", exc_info=True)
+        if tokens is not None:
+            info.completion_tokens = tokens  # reasoning is counted from its text by the controller
+            return
+        info.completion_tokens = counted["answer"] + counted["reasoning"]
+        info.tokens_estimated = True
 
     def _check_content_type(self, stream: Any) -> None:
         """An empty stream that was no event stream at all (a proxy's HTML page, JSON): say so."""
@@ -490,3 +591,26 @@ def _record_usage(usage: Any, info: GenerationInfo) -> None:
     details = getattr(usage, "prompt_tokens_details", None)
     if details is not None and getattr(details, "cached_tokens", None) is not None:
         info.cached_tokens = details.cached_tokens
+    completion = getattr(usage, "completion_tokens_details", None)
+    reasoning = getattr(completion, "reasoning_tokens", None) if completion is not None else None
+    if isinstance(reasoning, int) and reasoning > 0:
+        info.reasoning_tokens = reasoning
+
+
+def _reasoning_of(delta: Any) -> str | None:
+    """The reasoning text of a chunk's delta: ``reasoning_content`` (DeepSeek, DashScope, Kimi, GLM, llama.cpp's
+    server) or ``reasoning`` (vLLM >= 0.10, SGLang, OpenRouter); extra fields the ``openai`` types keep as attributes.
+    """
+    if delta is None:
+        return None
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _about_stream_options(exc: BaseException) -> bool:
+    """True when a 400 names ``stream_options`` / ``include_usage`` (a server that does not know that field)."""
+    text = f"{server_detail(exc)} {getattr(exc, 'message', '')} {getattr(exc, 'body', '')}".lower()
+    return "stream_options" in text or "include_usage" in text

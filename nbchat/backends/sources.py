@@ -74,6 +74,18 @@ class Source:
         Whether the API accepts ``temperature=0``; if not, greedy requests leave the temperature out.
     model_hint : str
         Extra help shown when no model is given and there is no default.
+    thinking : str
+        How ``thinking=`` (on/off; ``None`` sends nothing) reaches this source's reasoning models:
+
+        - ``"enable_thinking"``: ``"enable_thinking": true/false`` in the body (DashScope's Qwen3 / qwen-plus).
+        - ``"thinking_type"``: ``"thinking": {"type": "enabled" | "disabled"}`` (Zhipu GLM-4.5 and later,
+          Volcengine Ark's Doubao seed models).
+        - ``"reasoning_effort"``: ``"reasoning_effort": "high" | "low"`` (OpenAI's o-series and gpt-5, gpt-oss on
+          Hugging Face): these models always reason; off asks for as little as the API allows.
+        - ``"model:<thinking>|<plain>"``: the switch is the choice of model (DeepSeek: ``deepseek-reasoner`` or
+          ``deepseek-chat``; Kimi: ``kimi-k2-thinking`` or ``kimi-k2-0905-preview``); applied only when the chat
+          uses one of the two.
+        - ``""``: none (SenseNova); the reply carries a notice that the setting was not applied.
     vision_models : tuple of str
         Models of this source known to take images (checked against the provider's model list); the default
         model, when not among them, is known not to. Other models: unknown (images are sent, the server decides).
@@ -88,7 +100,21 @@ class Source:
     tokens_field: str = "max_tokens"
     zero_temperature: bool = True
     model_hint: str = ""
+    thinking: str = ""
     vision_models: tuple[str, ...] = ()
+
+    @property
+    def thinking_help(self) -> str:
+        """How ``thinking=`` is sent to this source, in words (``""`` when it has no switch)."""
+        if self.thinking.startswith("model:"):
+            thinker, plain = self.thinking.removeprefix("model:").split("|")
+            return f"model choice: {thinker} (on) / {plain} (off)"
+        names = {
+            "enable_thinking": "enable_thinking",
+            "thinking_type": 'thinking: {"type": "enabled" | "disabled"}',
+            "reasoning_effort": "reasoning_effort high (on) / low (off)",
+        }
+        return names.get(self.thinking, "")
 
     def sees_images(self, model: str | None) -> bool | None:
         """Whether ``model`` takes images: ``True``/``False`` when known (see :attr:`vision_models`), else ``None``."""
@@ -132,6 +158,7 @@ SOURCES: dict[str, Source] = {
             ("OPENAI_API_KEY",),
             "https://platform.openai.com/api-keys",
             tokens_field="max_completion_tokens",
+            thinking="reasoning_effort",
             vision_models=("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5", "gpt-5-mini"),
         ),
         Source(
@@ -151,6 +178,7 @@ SOURCES: dict[str, Source] = {
             "glm-4",
             ("ZHIPUAI_API_KEY", "GLM_API_KEY"),
             "https://open.bigmodel.cn/usercenter/apikeys",
+            thinking="thinking_type",
             vision_models=("glm-4v", "glm-4v-plus", "glm-4v-flash"),
         ),
         Source(
@@ -160,6 +188,7 @@ SOURCES: dict[str, Source] = {
             "moonshot-v1-8k",
             ("MOONSHOT_API_KEY", "KIMI_API_KEY"),
             "https://platform.moonshot.cn/console/api-keys",
+            thinking="model:kimi-k2-thinking|kimi-k2-0905-preview",
             vision_models=("moonshot-v1-8k-vision-preview", "moonshot-v1-32k-vision-preview"),
         ),
         Source(
@@ -169,6 +198,7 @@ SOURCES: dict[str, Source] = {
             "qwen-plus",
             ("DASHSCOPE_API_KEY", "QWEN_API_KEY"),
             "https://dashscope.console.aliyun.com/apiKey",
+            thinking="enable_thinking",
             vision_models=("qwen-vl-plus", "qwen-vl-max"),
         ),
         Source(
@@ -178,6 +208,7 @@ SOURCES: dict[str, Source] = {
             None,
             ("ARK_API_KEY", "DOUBAO_API_KEY"),
             "https://console.volcengine.com/ark/region:ark+cn-beijing/apiKey",
+            thinking="thinking_type",
             model_hint=(
                 "Doubao needs the model id or the inference endpoint id (ep-...) of a model activated in your "
                 "Volcengine Ark console, e.g. nbchat.Chat('doubao:ep-20240101000000-abcde') or "
@@ -191,6 +222,7 @@ SOURCES: dict[str, Source] = {
             "deepseek-chat",
             ("DEEPSEEK_API_KEY",),
             "https://platform.deepseek.com/api_keys",
+            thinking="model:deepseek-reasoner|deepseek-chat",
         ),
         Source(
             "hf",
@@ -199,6 +231,7 @@ SOURCES: dict[str, Source] = {
             "openai/gpt-oss-20b",
             ("HF_TOKEN", "HUGGINGFACE_API_KEY", "HF_API_KEY"),
             "https://huggingface.co/settings/tokens",
+            thinking="reasoning_effort",
         ),
     )
 }

@@ -23,7 +23,7 @@ from .._redact import redacting_logger
 from .._settings import GenerationSettings
 from .._spec import endpoint_of
 from ._aio import Stopped, iterate_async
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._http import (
     connection_failure,
     mentions_secret,
@@ -33,6 +33,7 @@ from ._http import (
     without_password,
 )
 from .prompt_formats import resolve_prompt_format
+from .thinking import ThinkSplitter, prompt_opens_think
 
 __all__ = ["TGIBackend", "is_tgi_client"]
 
@@ -190,8 +191,8 @@ class TGIBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Stream tokens from ``generate_stream`` (see :meth:`Backend.stream`).
+    ) -> Iterator[str | Reasoning]:
+        """Stream tokens from ``generate_stream`` (see :meth:`Backend.stream`); ``<think>`` blocks become reasoning.
 
         Raises
         ------
@@ -200,8 +201,14 @@ class TGIBackend(Backend):
         """
         prompt = self.render(messages)
         info.prompt = prompt
+        if settings.thinking is not None:
+            info.notice = (
+                f"thinking={settings.thinking} was not applied: TGI takes a raw prompt, and nbchat's prompt formats "
+                "have no thinking switch; the model decides."
+            )
         stops = list(dict.fromkeys([*settings.stop, *self.format.stop]))
         stop = StopSequenceFilter(stops)
+        splitter = ThinkSplitter(opened=prompt_opens_think(prompt))
         events: Any = None
         started = False
         try:
@@ -217,7 +224,7 @@ class TGIBackend(Backend):
                     text, started = text.lstrip(" "), True  # the prompt ends in "Assistant:", the reply in " ..."
                 out = stop.feed(text) if text else ""
                 if out:
-                    yield out
+                    yield from splitter.feed(out)
                 if event.details is not None:
                     reason = getattr(event.details.finish_reason, "value", event.details.finish_reason)
                     info.finish_reason = _FINISH.get(str(reason), str(reason))
@@ -225,9 +232,8 @@ class TGIBackend(Backend):
                 if stop.stopped:
                     info.finish_reason = "stop"
                     break
-            tail = stop.flush()
-            if tail:
-                yield tail
+            yield from splitter.feed(stop.flush())
+            yield from splitter.flush()
         except Stopped:
             return
         except Exception as exc:  # noqa: BLE001 - every client error becomes a BackendError with advice

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._gguf import converted_gguf_dir, quiet_progress_bars
+from .thinking import ThinkSplitter, no_switch_notice, prompt_opens_think, template_takes_thinking
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +84,7 @@ class TransformersBackend(Backend):
     """
 
     kind = "transformers"
+    thinking_switch = "enable_thinking in the chat template (Qwen3, SmolLM3 and others that take it)"
     _searched: tuple[list[str], str] | None = None  # set by resolve_backend: places tried before the hub, and a fix
 
     def __init__(
@@ -239,19 +241,38 @@ class TransformersBackend(Backend):
         return str(cached), None
 
     # ------------------------------------------------------------------ generation
-    def _render(self, messages: list[Message]) -> str:
-        if self._processor is not None:
-            return self._processor.apply_chat_template(_hf_parts(messages), add_generation_prompt=True, tokenize=False)
-        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    def _template_kwargs(self, thinking: bool | None) -> dict[str, Any]:
+        """``enable_thinking=`` for chat templates that take it (Qwen3's documented switch), else nothing."""
+        template = getattr(self._processor or self._tokenizer, "chat_template", None)
+        return {"enable_thinking": thinking} if thinking is not None and template_takes_thinking(template) else {}
 
-    def _inputs(self, messages: list[Message]) -> Any:
+    def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
+        extra = self._template_kwargs(thinking)
+        if self._processor is not None:
+            return self._processor.apply_chat_template(
+                _hf_parts(messages), add_generation_prompt=True, tokenize=False, **extra
+            )
+        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **extra)
+
+    def count_text_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` with the model's tokenizer (``None`` before the model is loaded)."""
+        if self._tokenizer is None:
+            return None
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _inputs(self, messages: list[Message], thinking: bool | None = None) -> Any:
         """Token ids (and, with images, ``pixel_values`` and friends) for ``messages``, on the model's device."""
         model = self._model
         if self._processor is None:
-            prompt = self._render(messages)
+            prompt = self._render(messages, thinking)
             return self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         inputs = self._processor.apply_chat_template(
-            _hf_parts(messages), add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt"
+            _hf_parts(messages),
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            **self._template_kwargs(thinking),
         ).to(model.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
@@ -271,16 +292,22 @@ class TransformersBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
-        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`)."""
+    ) -> Iterator[str | Reasoning]:
+        """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`).
+
+        A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning;
+        ``settings.thinking`` becomes the template's ``enable_thinking`` where it takes one, else a notice.
+        """
         if self._model is None:
             self.load()
         torch = _import_torch()
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         tokenizer, model = self._tokenizer, self._model
-        prompt = self._render(messages)
-        inputs = self._inputs(messages)
+        prompt = self._render(messages, settings.thinking)
+        if settings.thinking is not None and not self._template_kwargs(settings.thinking):
+            info.notice = no_switch_notice(self.model, settings.thinking)
+        inputs = self._inputs(messages, settings.thinking)
         images = "pixel_values" in inputs  # the same placeholder ids stand for any image: no prefix cache then
         prompt_len = int(inputs["input_ids"].shape[1])
         info.prompt, info.prompt_tokens = prompt, prompt_len
@@ -330,16 +357,16 @@ class TransformersBackend(Backend):
         thread = threading.Thread(target=run, name="nbchat-generate", daemon=True)
         thread.start()
         stop = StopSequenceFilter(settings.stop)
+        splitter = ThinkSplitter(opened=prompt_opens_think(prompt))
         finished = False
         try:
             for text in streamer:
                 out = stop.feed(text)
                 if out:
-                    yield out
+                    yield from splitter.feed(out)
             finished = True
-            tail = stop.flush()
-            if tail:
-                yield tail
+            yield from splitter.feed(stop.flush())
+            yield from splitter.flush()
         finally:
             if not finished:  # the consumer left early: end generation after the current token
                 abandoned.set()

@@ -92,14 +92,16 @@ class Traffic:
 
 
 PAGE_STATE = """() => {
-    const contents = [...document.querySelectorAll('.nbchat .nbchat-content')];
+    // answers, user messages and thinking blocks (math renders as MathML inside them: allowed, but never a link)
+    const contents = [...document.querySelectorAll('.nbchat .nbchat-content, .nbchat .nbchat-thinking-body')];
     const inside = contents.flatMap((c) => [...c.querySelectorAll('*')]);
     const handlers = inside.flatMap((el) => [...el.attributes].filter((a) => a.name.startsWith('on'))
         .map((a) => el.tagName + ' ' + a.name));
     const badHrefs = inside.filter((el) => el.tagName === 'A' && el.hasAttribute('href')
         && !/^(https?:|mailto:)/i.test(el.getAttribute('href'))).map((el) => el.getAttribute('href'));
     const forbidden = inside.filter((el) => el.matches(
-        'script,style,img,svg,math,iframe,frame,object,embed,form,input,textarea,select,base,meta,link,video,audio,'
+        'script,style,img,svg,mglyph,maction,iframe,frame,object,embed,form,input,textarea,select,base,meta,link,video,'
+        + 'audio,[href]:not(a),'
         + 'source,template,noscript,marquee,details,x-widget,button:not(.nbchat-code-copy):not(.nbchat-show-all)'))
         .map((el) => el.tagName);
     return {
@@ -167,9 +169,17 @@ def test_hostile_payloads_render_inert(lab: Lab, page: Any, hostile_notebook: st
     )
     users = chat.locator('[data-role="user"] .nbchat-content')
     assert users.count() == len(PAYLOADS)
-    # user text is shown exactly as typed, as text
-    shown = users.evaluate_all("(els) => els.map((el) => el.textContent)")
-    assert shown == [p["text"] for p in PAYLOADS]
+    # user text is shown exactly as typed, as text; only math in it is rendered, its TeX kept in the annotation
+    shown = users.evaluate_all(
+        "(els) => els.map((el) => el.querySelector('math') ? "
+        "{tex: [...el.querySelectorAll('annotation')].map((a) => a.textContent)} : el.textContent)"
+    )
+    for payload, text in zip(PAYLOADS, shown, strict=True):
+        if isinstance(text, dict):
+            assert text["tex"], payload["name"]
+            assert all(tex in payload["text"] for tex in text["tex"]), payload["name"]
+        else:
+            assert text == payload["text"], payload["name"]
 
     # click every link and button inside the messages, and hover every link
     links = chat.locator(".nbchat-content a")

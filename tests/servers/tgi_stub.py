@@ -17,6 +17,8 @@ first being in the prompt, so history matters), else "You said: <last user messa
 made-up next turn ("\\nUser: ...") as raw models do, so stop sequences matter, and ends with an EOS token.
 Words in the last user message trigger failures: "trigger-overloaded" (429), "trigger-generation-error" (error
 event after two tokens), "trigger-slow" (200 tokens, 50 ms apart), "trigger-hang" (headers, then nothing).
+"trigger-think" makes it a reasoning model that writes a ``<think>`` block before its answer, as Qwen3 and
+DeepSeek-R1 do in TGI (which passes their text through unchanged).
 
 Run standalone: ``python tgi_stub.py --port 8080``. Request bodies are appended to ``app.state.requests``.
 """
@@ -59,6 +61,8 @@ def _answer(prompt: str) -> str:
         answer = "Of these, the elephant is the strongest." if "Lions" in prompt else "The strongest what?"
     elif "trigger-slow" in question:
         answer = " ".join(["word"] * 200)
+    elif "trigger-think" in question:
+        answer = "<think>\nThe user wants a thought. Lions sleep 20 hours.\n</think>\n\nLions sleep a lot."
     else:
         answer = f"You said: {question}"
     return f" {answer}\nUser: And what else?\nAssistant: Nothing."
