@@ -103,6 +103,9 @@ def test_quickstart_in_the_browsers_language(
         )
 
         IMAGES.mkdir(parents=True, exist_ok=True)
+        box.focus()  # the pointer and focus away from the answers: their action bars fade out (0.12 s)
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(400)
         chat.screenshot(path=str(IMAGES / f"chat-{lang}.png"))
 
         # Download the conversation as nbchat JSON; it loads back with Chat.load, rating and all.
