@@ -19,14 +19,14 @@ def compare_figures(runs: int) -> list[Figure]:
     def one_turn(lengths: list[int]) -> tuple[float, float, int]:
         with recording_comms() as comms:
             fakes = [FakeBackend(delay=DELAY_S, model=f"m{i}", record=False) for i in range(len(lengths))]
-            cmp = nbchat.Compare(fakes, load="now", max_new_tokens=max(lengths) + 1)
+            cmp = nbchat.Compare(fakes, prepare="now", max_new_tokens=max(lengths) + 1)
             for fake, n in zip(fakes, lengths, strict=True):
                 fake.enqueue([f"w{j} " for j in range(n)])
             wall = timed(lambda: cmp.ask("go"))
             deltas = len(comms[-1].custom("delta"))
             cmp.close()
         alone = FakeBackend(delay=DELAY_S, record=False)
-        conv = nbchat.Conversation(alone, load="now", max_new_tokens=max(lengths) + 1)
+        conv = nbchat.Conversation(alone, prepare="now", max_new_tokens=max(lengths) + 1)
         alone.enqueue([f"w{j} " for j in range(max(lengths))])
         slowest = timed(lambda: conv.ask("go"))
         conv.close()

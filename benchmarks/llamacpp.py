@@ -111,15 +111,15 @@ def llamacpp_figures(runs: int, max_new: int) -> list[Figure]:
 
     with recording_comms():
         fast = nbchat.Chat(conversation=nbchat.Conversation(
-            LlamaCppBackend.embedded(), load="now", temperature=0, max_new_tokens=max_new))  # fmt: skip
+            LlamaCppBackend.embedded(), prepare="now", temperature=0, max_new_tokens=max_new))  # fmt: skip
         slow = nbchat.Chat(conversation=nbchat.Conversation(
-            TransformersBackend.embedded(), load="now", temperature=0, max_new_tokens=max_new))  # fmt: skip
+            TransformersBackend.embedded(), prepare="now", temperature=0, max_new_tokens=max_new))  # fmt: skip
         backend = fast.conversation.backend
         llm = backend._shared.llm  # the very same llama.cpp model and context
         tokens = backend._tokenize(backend._render([{"role": "user", "content": _QUESTION}]))
         param_bytes = sum(p.numel() * p.element_size() for p in slow.conversation.backend._model.parameters())
         single = LlamaCppBackend.embedded(n_threads=1)  # thread scaling, for the note
-        single.load()
+        single.prepare()
         direct, ours, theirs, one_thread = [], [], [], []
         pairs = max(3, 2 * runs - 1)  # llama.cpp runs take a second: more of them, as the machine's noise is large
         for n in range(pairs):  # interleaved, so all of them see the same machine state

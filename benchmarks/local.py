@@ -19,7 +19,7 @@ import torch, transformers  # imports are timed separately: a kernel that ran nb
 t1 = time.perf_counter()
 import nbchat
 from nbchat.backends.transformers import TransformersBackend
-conv = nbchat.Conversation(TransformersBackend.embedded(), load="now")
+conv = nbchat.Conversation(TransformersBackend.embedded(), prepare="now")
 t2 = time.perf_counter()
 print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
 """
@@ -29,7 +29,7 @@ _START_SCRIPT_LLAMA_CPP = """
 import time
 t0 = time.perf_counter()
 import nbchat
-conv = nbchat.Conversation(backend="llama.cpp", load="now")
+conv = nbchat.Conversation(backend="llama.cpp", prepare="now")
 print(f"{time.perf_counter() - t0:.4f}")
 """
 
@@ -99,7 +99,7 @@ def throughput_figures(runs: int, max_new: int) -> list[Figure]:
     from nbchat.testing import recording_comms
 
     with recording_comms():
-        chat = nbchat.Chat(TransformersBackend.embedded(), load="now", temperature=0, max_new_tokens=max_new)
+        chat = nbchat.Chat(TransformersBackend.embedded(), prepare="now", temperature=0, max_new_tokens=max_new)
         backend = chat.conversation.backend
         model, tokenizer = backend._model, backend._tokenizer  # the very same weights
         question = [{"role": "user", "content": "Write a long story about a lion who wanted to fly."}]

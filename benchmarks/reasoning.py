@@ -42,7 +42,7 @@ def reasoning_figures(runs: int) -> list[Figure]:
 
     with run_in_thread(reasoning_stub.app) as url:
         base_url = f"{url}/vllm/v1"
-        conv = nbchat.Conversation(base_url, model="slow", load="now", retries=0)
+        conv = nbchat.Conversation(base_url, model="slow", prepare="now", retries=0)
         raw, ours = [], []
         for _ in range(runs):
             raw.append(_raw(base_url))

@@ -45,7 +45,9 @@ def server_figures(runs: int, max_new: int) -> list[Figure]:
     served = start_transformers_serve(embedded_model_dir())
     try:
         with recording_comms():
-            chat = nbchat.Chat(served.base_url, model=served.model, load="now", temperature=0, max_new_tokens=max_new)
+            chat = nbchat.Chat(
+                served.base_url, model=served.model, prepare="now", temperature=0, max_new_tokens=max_new
+            )
             raw, ours = [], []
             for _ in range(runs):  # interleaved: both see the same machine state
                 raw.append(_raw_stream(served.base_url, served.model, max_new))

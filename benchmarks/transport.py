@@ -17,7 +17,7 @@ def traffic_figures(tokens: int) -> list[Figure]:
     def one(n: int) -> tuple[float, float, float]:
         with recording_comms() as comms:
             fake = FakeBackend(delay=0.002)
-            chat = nbchat.Chat(conversation=nbchat.Conversation(fake, load="now", max_new_tokens=n + 1))
+            chat = nbchat.Chat(conversation=nbchat.Conversation(fake, prepare="now", max_new_tokens=n + 1))
             words = [f"w{i % 10} " for i in range(n)]
             fake.enqueue(words)
             start = time.perf_counter()
@@ -50,7 +50,7 @@ def memory_figures(turns: int) -> list[Figure]:
     reply = [f"word{i} " for i in range(200)]
     with recording_comms() as comms:
         fake = FakeBackend(record=False)
-        chat = nbchat.Chat(conversation=nbchat.Conversation(fake, load="now", max_new_tokens=500))
+        chat = nbchat.Chat(conversation=nbchat.Conversation(fake, prepare="now", max_new_tokens=500))
         tracemalloc.start()
         for n in range(turns):
             fake.enqueue(reply)

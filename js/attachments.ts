@@ -4,7 +4,7 @@
 // are these thumbnails: data URLs of the user's own attachments, checked again here (`safeThumbnail`).
 import { h } from "./dom";
 import { EN, type I18n } from "./i18n";
-import type { Attachment, ChatModel, PendingAttachment } from "./types";
+import type { Attachment, ComposerModel, PendingAttachment } from "./types";
 
 /** Files larger than this are refused in the browser (the kernel checks again, and the admin may cap lower). */
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
@@ -71,7 +71,7 @@ export class AttachmentTray {
   private readonly pending = new Map<string, { chip: HTMLElement; ready: boolean }>();
 
   constructor(
-    private readonly model: ChatModel,
+    private readonly model: ComposerModel,
     private readonly notify: (text: string) => void,
     private readonly i18n: I18n = EN,
   ) {

@@ -1,5 +1,5 @@
 // anywidget entry point of nbchat.Compare: N columns side by side (one per model or setting), one shared message
-// box, blind voting and a word diff of two answers. Python (nbchat/_compare.py) owns every column's state;
+// box, blind voting and a word diff of two answers. Python (nbchat/compare/) owns every column's state;
 // this view renders the traits and routes token deltas to their column by id.
 import { AddForm } from "./compare_add";
 import { ColumnView, type ColumnOptions } from "./compare_column";
@@ -10,14 +10,9 @@ import { VoteBar } from "./compare_vote";
 import { Controls } from "./controls";
 import { h, uniqueId } from "./dom";
 import { I18n, resolveLanguage } from "./i18n";
-import type { ChatModel } from "./types";
+import { disconnectedBanner, dispatcher, mountShell } from "./shell";
 import "./widget.css";
 import "./compare.css";
-
-function listen(model: CompareModel, event: string, callback: (...args: any[]) => void): () => void {
-  model.on(event, callback);
-  return () => model.off(event, callback);
-}
 
 /** Mount a Compare view for `model` inside `el`; returns the cleanup function. */
 export function mountCompare(model: CompareModel, el: HTMLElement, options: ColumnOptions = {}): () => void {
@@ -40,7 +35,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   }, i18n);
   const votes = new VoteBar(send, i18n);
   // The composer is the Chat widget's: it sends submit / stop / clear and reads the aggregate `status` trait.
-  const controls = new Controls(model as unknown as ChatModel, i18n);
+  const controls = new Controls(model, i18n);
+  const banner = disconnectedBanner(i18n.t("banner.disconnectedCompare"));
   const shared = new SettingsForm(i18n.t("cmp.sharedSettings"), (values) => send({ kind: "settings", values }), limits, i18n);
   const root = h("div", { class: "nbchat nbchat-compare", lang: i18n.locale, "data-lang": i18n.lang }, [
     h("div", { class: "nbchat-compare-toolbar" }, [
@@ -48,6 +44,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
       h("div", { class: "nbchat-check" }, [blindBox, h("label", { for: blindId, text: i18n.t("cmp.blind") })]),
       diffButton,
     ]),
+    banner,
     addForm.element,
     row,
     noColumns,
@@ -57,13 +54,6 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     shared.element,
   ]);
 
-  const keepKeys = (event: KeyboardEvent) => {
-    // Esc stops every column's reply, as in Chat.
-    if (event.key === "Escape" && !event.defaultPrevented && controls.stopReply()) event.preventDefault();
-    // JupyterLab's command-mode shortcuts must not fire while typing or clicking in the widget.
-    if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
-  };
-  root.addEventListener("keydown", keepKeys);
   const stopDrops = controls.acceptDrops(root);
   addButton.addEventListener("click", () => {
     if (addForm.isOpen) addForm.close();
@@ -116,45 +106,51 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     votes.update(turns, model.get("_columns") ?? [], blind, Boolean(model.get("revealed")));
     diff.refresh();
   };
-  const onCustom = (msg: CompareServerMessage) => {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.kind === "delta") columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? "");
-    else if (msg.kind === "sync") columns.get(msg.column)?.applySync(msg.id, msg.text ?? "", msg.reasoning);
-    else if (msg.kind === "notice") {
+  const onCustom = dispatcher<CompareServerMessage>({
+    delta: (msg) => columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? ""),
+    sync: (msg) => columns.get(msg.column)?.applySync(msg.id, msg.text ?? "", msg.reasoning),
+    notice: (msg) => {
       controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
-      if (typeof msg.restore === "string") controls.restore(msg.restore);
+      if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take
       if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
-    }
-    else if (msg.kind === "attached") controls.attached(msg.token, msg.attachment, msg.error);
-    else if (msg.kind === "completions") controls.completions(msg.request, msg.items ?? []);
-  };
+    },
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    completions: (msg) => controls.completions(msg.request, msg.items ?? []),
+  });
 
-  const unsubscribe = [
-    listen(model, "change:_columns", () => {
-      showColumns();
-      showMessages();
-    }),
-    listen(model, "change:_messages", showMessages),
-    listen(model, "change:_turns", showArena),
-    listen(model, "change:blind", showArena),
-    listen(model, "change:revealed", showArena),
-    listen(model, "msg:custom", onCustom),
-  ];
+  const disconnect = () => {
+    addForm.close();
+    for (const control of [addButton, blindBox]) control.disabled = true;
+    controls.setConnected(false);
+  };
+  const cleanup = mountShell(model, root, {
+    events: {
+      "change:_columns": () => {
+        showColumns();
+        showMessages();
+      },
+      "change:_messages": showMessages,
+      "change:_turns": showArena,
+      "change:blind": showArena,
+      "change:revealed": showArena,
+      "msg:custom": onCustom,
+    },
+    disconnect,
+    escape: () => controls.stopReply(), // Esc stops every column's reply, as in Chat
+    dispose: () => {
+      stopDrops();
+      for (const view of columns.values()) view.dispose();
+      controls.dispose();
+      shared.dispose();
+    },
+  });
   showColumns();
   showMessages();
   el.append(root);
   // A view opened mid-stream has missed the deltas so far: ask for the partial replies.
   if ([...columns.values()].some((c) => c.hasStreaming())) send({ kind: "sync" });
 
-  return () => {
-    for (const off of unsubscribe) off();
-    root.removeEventListener("keydown", keepKeys);
-    stopDrops();
-    for (const view of columns.values()) view.dispose();
-    controls.dispose();
-    shared.dispose();
-    root.remove();
-  };
+  return cleanup;
 }
 
 export default {

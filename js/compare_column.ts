@@ -1,6 +1,8 @@
 // One column of the Compare widget: a header (name, model, settings, status, ← → Stop ×), the column's own
 // settings, and a compact message list. Messages are keyed by id and created once; token deltas re-render the
 // streaming reply at most once per animation frame. Replies are Markdown, sanitized by markdown.ts.
+import { ChunkedRenderer, WHOLE_MAX } from "./chunks";
+import { addCodeCopyButtons } from "./clipboard";
 import { describeSettings, SettingsForm } from "./compare_settings";
 import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./compare_types";
 import { h, nextFrame, type Scheduler } from "./dom";
@@ -23,6 +25,8 @@ interface Shown {
   content: HTMLElement;
   meta: HTMLElement;
   key: string;
+  /** The chunked renderer of a long reply (null: rendered whole), as in the Chat widget. */
+  chunked: ChunkedRenderer | null;
   /** The "Thinking…" block of an assistant message (hidden while it has no reasoning). */
   thinking: ThinkingBlock | null;
 }
@@ -228,12 +232,13 @@ export class ColumnView {
     if (this.cancelFrame) return;
     this.cancelFrame = this.schedule(() => {
       this.cancelFrame = null;
-      for (const dirty of this.dirty) {
+      const ids = [...this.dirty];
+      this.dirty.clear(); // a paint with work left marks its message dirty again, for the next frame
+      for (const dirty of ids) {
         const msg = this.find(dirty);
         const view = this.shown.get(dirty);
         if (msg && view) this.paint(view, msg);
       }
-      this.dirty.clear();
       this.scrollIfStuck();
     });
   }
@@ -248,7 +253,7 @@ export class ColumnView {
       meta,
     ]);
     thinking?.update({ text: "", streaming: false, answered: false, status: msg.status, stats: null });
-    return { node, content, meta, key: "", thinking };
+    return { node, content, meta, key: "", chunked: null, thinking };
   }
 
   private paint(view: Shown, msg: CompareMessage): void {
@@ -264,9 +269,23 @@ export class ColumnView {
     if (streaming) view.node.setAttribute("aria-busy", "true");
     else view.node.removeAttribute("aria-busy");
     if (msg.role === "user") view.content.textContent = text;
-    else {
+    else if (text.length <= WHOLE_MAX) {
+      view.chunked = null;
       view.content.innerHTML = text === "" ? "" : this.render(text);
-      if (streaming) view.content.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
+      addCodeCopyButtons(view.content);
+    } else {
+      // A long reply is rendered in pieces, the tail again per frame, so the page never freezes (chunks.ts).
+      view.content.querySelector(":scope > .nbchat-typing")?.remove();
+      if (!view.chunked?.attached) {
+        view.chunked = new ChunkedRenderer(view.content, { render: this.render, decorate: addCodeCopyButtons });
+      }
+      if (view.chunked.show(text, !streaming)) {
+        view.key = ""; // work left: paint again next frame
+        this.markDirty(msg.id);
+      }
+    }
+    if (msg.role === "assistant" && streaming) {
+      view.content.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
     }
     view.meta.replaceChildren();
     if (msg.status === "error") {

@@ -1,4 +1,5 @@
-// The protocol of the Compare widget (nbchat/_compare.py): synced traits and custom messages.
+// The protocol of the Compare widget (nbchat/compare/, typed in nbchat/_view.py): synced traits and custom messages,
+// checked against js/protocol.json by js/__tests__/protocol.test.ts.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
 import type { Attachment, ChatMessage, ChatStatus, PendingAttachment } from "./types";
@@ -44,6 +45,8 @@ export interface TurnInfo {
 }
 
 export interface CompareTraits {
+  /** "generating" if any column is, else "loading" if any is, else "ready" (the composer reads it). */
+  status: ChatStatus;
   _columns: ColumnInfo[];
   _messages: Record<string, CompareMessage[]>;
   _turns: TurnInfo[];

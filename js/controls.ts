@@ -5,7 +5,7 @@ import { h, listen } from "./dom";
 import { EN, type I18n } from "./i18n";
 import { type Completion, MentionPopup } from "./mention";
 import { ShortcutsHelp } from "./shortcuts";
-import type { Attachment, ChatModel, ClientMessage, PendingAttachment } from "./types";
+import type { Attachment, ClientMessage, ComposerModel, PendingAttachment } from "./types";
 
 export type NoticeLevel = "info" | "warning" | "error";
 
@@ -43,7 +43,7 @@ export class Controls {
    * @param recall The last question asked, for ↑ in an empty box (none when absent).
    */
   constructor(
-    private readonly model: ChatModel,
+    private readonly model: ComposerModel,
     private readonly i18n: I18n = EN,
     private readonly recall: () => string | null = () => null,
   ) {

@@ -27,8 +27,14 @@ export function uniqueId(prefix: string): string {
   return `nbchat-${prefix}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** The part of an anywidget model a view listens to (Chat's and Compare's models both fit). */
+export interface Listenable {
+  on(event: string, callback: (...args: any[]) => void): void;
+  off(event: string, callback?: ((...args: any[]) => void) | null): void;
+}
+
 /** Subscribe to a model event; the returned function unsubscribes. */
-export function listen(model: ChatModel, event: string, callback: (...args: any[]) => void): () => void {
+export function listen(model: Listenable, event: string, callback: (...args: any[]) => void): () => void {
   model.on(event, callback);
   return () => model.off(event, callback);
 }

@@ -13,7 +13,9 @@ const en = {
   "status.disconnected": "disconnected",
   "status.loading": "Loading progress",
   "banner.disconnected":
-    "Disconnected: the kernel was restarted or shut down. This is a read-only copy of the chat; run the cell again to chat.",
+    "Disconnected: the kernel was restarted or shut down. This is a read-only copy of the chat; run the cell again to continue.",
+  "banner.disconnectedCompare":
+    "Disconnected: the kernel was restarted or shut down. This is a read-only copy of the comparison; run the cell again to continue.",
   // composer
   "input.label": "Message",
   "input.placeholder": "Ask something… (Enter to send, Shift+Enter for a new line)",
@@ -265,6 +267,7 @@ const zh: Catalogue = {
   "status.disconnected": "已断开",
   "status.loading": "加载进度",
   "banner.disconnected": "连接已断开：内核已重启或关闭。这里是对话的只读副本，重新运行单元格即可继续对话。",
+  "banner.disconnectedCompare": "连接已断开：内核已重启或关闭。这里是对比的只读副本，重新运行单元格即可继续。",
   "input.label": "消息",
   "input.placeholder": "输入你的问题…（Enter 发送，Shift+Enter 换行）",
   "button.send": "发送",

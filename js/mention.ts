@@ -2,7 +2,7 @@
 // Enter, Tab or a click. The kernel attaches each `@name` it knows when the message is sent.
 import { h, uniqueId } from "./dom";
 import { EN, type I18n } from "./i18n";
-import type { ChatModel } from "./types";
+import type { ComposerModel } from "./types";
 
 /** The `@word` being typed just before the caret, or null. */
 export function mentionAt(text: string, caret: number): { start: number; prefix: string } | null {
@@ -24,7 +24,7 @@ export class MentionPopup {
   private at: { start: number; prefix: string } | null = null;
 
   constructor(
-    private readonly model: ChatModel,
+    private readonly model: ComposerModel,
     private readonly textarea: HTMLTextAreaElement,
     i18n: I18n = EN,
   ) {

@@ -1,14 +1,20 @@
-// The protocol shared with the Python side (nbchat/_widget.py): synced traits
-// and the custom messages that travel in both directions.
+// The protocol shared with the Python side (nbchat/_view.py, used by nbchat/_widget.py): synced traits and the
+// custom messages that travel in both directions. js/protocol.json is the one schema both sides are checked
+// against (js/__tests__/protocol.test.ts, tests/test_protocol.py).
 import type { AnyModel } from "@anywidget/types";
 
 export type Role = "user" | "assistant";
 export type MessageStatus = "done" | "streaming" | "stopped" | "error" | "incomplete";
 export type ChatStatus = "loading" | "ready" | "generating" | "error";
 
+/** A reply's `stats` (Python: `ReplyStats` in nbchat/_view.py; both checked against js/protocol.json). */
 export interface Stats {
   tokens?: number | null;
   prompt_tokens?: number | null;
+  /** Prompt tokens served from the backend's cache (prefix reuse), if it says. */
+  cached_tokens?: number | null;
+  /** Requests sent again after a temporary failure (absent: none). */
+  retries?: number;
   ttft_s?: number | null;
   tokens_per_s?: number | null;
   duration_s?: number | null;
@@ -170,6 +176,9 @@ export interface ChatTraits {
 }
 
 export type ChatModel = AnyModel<ChatTraits>;
+
+/** What the composer (controls, attachment tray, `@` completion) reads of a model: Chat's and Compare's both fit. */
+export type ComposerModel = AnyModel<Pick<ChatTraits, "status" | "prefill_drafts">>;
 
 /** Name of the synced trait that holds the committed messages. */
 export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;

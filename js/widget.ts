@@ -1,13 +1,14 @@
 // anywidget entry point: builds the chat view for one model and wires it up.
 import type { AnyWidget } from "@anywidget/types";
 import { Controls } from "./controls";
-import { h, listen } from "./dom";
+import { h } from "./dom";
 import { ExportMenu } from "./export";
 import { ContextGauge } from "./gauge";
 import { I18n, resolveLanguage } from "./i18n";
 import { MessageList, type MessageListOptions } from "./messages";
 import { Options } from "./options";
 import { StarterPrompts } from "./prompts";
+import { disconnectedBanner, dispatcher, mountShell } from "./shell";
 import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
 import "./widget.css";
 
@@ -24,8 +25,6 @@ function readStatus(model: ChatModel): ChatStatus {
  * text being typed from the old box.
  */
 const drafts = new WeakMap<object, HTMLTextAreaElement>();
-/** How often a view checks whether it was detached without being disposed (ms). */
-const DETACH_CHECK_MS = 2000;
 
 /** Mount a chat view for `model` inside `el`; returns the cleanup function. */
 export function mountChat(model: ChatModel, el: HTMLElement, options: MessageListOptions = {}): () => void {
@@ -45,12 +44,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const settings = new Options(model, i18n);
   const exporter = new ExportMenu((message) => model.send(message), i18n);
   const prompts = new StarterPrompts({ send: (text) => controls.sendText(text), fill: (text, a, b) => controls.fill(text, a, b) }, i18n);
-  const banner = h("div", {
-    class: "nbchat-disconnected",
-    role: "alert",
-    hidden: true,
-    text: i18n.t("banner.disconnected"),
-  });
+  const banner = disconnectedBanner(i18n.t("banner.disconnected"));
   const root = h("div", { class: "nbchat", "data-connected": "true", lang: i18n.locale, "data-lang": i18n.lang }, [
     h("div", { class: "nbchat-header" }, [
       title,
@@ -64,15 +58,6 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     settings.element,
   ]);
 
-  // JupyterLab binds plain keys in command mode (D D deletes the cell, arrows move between cells) on any
-  // focused element that is not a text field: keep keys pressed inside the chat inside the chat. Chords
-  // with Ctrl/Cmd/Alt (save, command palette, ...) still reach the application.
-  const keepKeys = (event: KeyboardEvent) => {
-    // Esc anywhere in the chat stops the reply (unless a part of it used Esc already: closing an editor, ...).
-    if (event.key === "Escape" && !event.defaultPrevented && controls.stopReply()) event.preventDefault();
-    if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
-  };
-  root.addEventListener("keydown", keepKeys);
   const stopDrops = controls.acceptDrops(root);
 
   const showLabel = () => {
@@ -102,51 +87,52 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     prompts.setDisabled(readStatus(model) !== "ready" || root.dataset.connected === "false");
   };
   const showContext = () => gauge.update(model.get("context"));
-  const onCustom = (msg: ServerMessage) => {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.kind === "delta") list.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? "");
-    else if (msg.kind === "sync") list.applySync(msg.id, msg.text ?? "", msg.reasoning);
-    else if (msg.kind === "notice") {
+  const onCustom = dispatcher<ServerMessage>({
+    delta: (msg) => list.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? ""),
+    sync: (msg) => list.applySync(msg.id, msg.text ?? "", msg.reasoning),
+    notice: (msg) => {
       controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
       if (typeof msg.restore === "string") controls.restore(msg.restore);
       if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
-    }
-    else if (msg.kind === "attached") controls.attached(msg.token, msg.attachment, msg.error);
-    else if (msg.kind === "completions") controls.completions(msg.request, msg.items ?? []);
-    else if (msg.kind === "provenance") list.applyProvenance(msg.id, msg.data ?? null);
-    else if (msg.kind === "code") list.applyCode(msg.id, String(msg.code ?? ""));
-    else if (msg.kind === "export") exporter.receive(msg.format, String(msg.text ?? ""), String(msg.filename || "chat"));
-  };
+    },
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    completions: (msg) => controls.completions(msg.request, msg.items ?? []),
+    provenance: (msg) => list.applyProvenance(msg.id, msg.data ?? null),
+    code: (msg) => list.applyCode(msg.id, String(msg.code ?? "")),
+    export: (msg) => exporter.receive(msg.format, String(msg.text ?? ""), String(msg.filename || "chat")),
+  });
 
-  // ipywidgets marks a model's comm dead when its kernel restarts (`comm_live_update`; it only ever goes from
-  // live to dead after a view exists) and closes it when the widget is closed (`comm:close`).
   const disconnect = () => {
-    if (root.dataset.connected === "false") return;
-    root.dataset.connected = "false";
     root.dataset.status = "disconnected";
     statusText.textContent = i18n.t("status.disconnected");
     progress.hidden = true;
-    banner.hidden = false;
     controls.setConnected(false);
     settings.setDisabled(true);
     exporter.setDisabled(true);
     prompts.setDisabled(true);
     list.setConnected(false);
   };
-
-  const unsubscribe = [
-    listen(model, "change:model_label", showLabel),
-    listen(model, "change:status", showStatus),
-    listen(model, "change:status_text", showStatus),
-    listen(model, "change:status_i18n", showStatus),
-    listen(model, "change:progress", showStatus),
-    listen(model, `change:${MESSAGES_TRAIT}`, showMessages),
-    listen(model, "change:context", showContext),
-    listen(model, "change:prompts", showPrompts),
-    listen(model, "msg:custom", onCustom),
-    listen(model, "comm_live_update", disconnect),
-    listen(model, "comm:close", disconnect),
-  ];
+  const cleanup = mountShell(model, root, {
+    events: {
+      "change:model_label": showLabel,
+      "change:status": showStatus,
+      "change:status_text": showStatus,
+      "change:status_i18n": showStatus,
+      "change:prompts": showPrompts,
+      "change:progress": showStatus,
+      [`change:${MESSAGES_TRAIT}`]: showMessages,
+      "change:context": showContext,
+      "msg:custom": onCustom,
+    },
+    disconnect,
+    escape: () => controls.stopReply(),
+    dispose: () => {
+      stopDrops();
+      list.dispose();
+      controls.dispose();
+      settings.dispose();
+    },
+  });
   showLabel();
   showStatus();
   showMessages();
@@ -159,25 +145,6 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   // A view opened mid-stream has missed the deltas so far: ask for the partial text.
   if (list.hasStreaming()) model.send({ kind: "sync" });
 
-  let disposed = false;
-  const cleanup = () => {
-    if (disposed) return;
-    disposed = true;
-    clearInterval(detachTimer);
-    for (const off of unsubscribe) off();
-    root.removeEventListener("keydown", keepKeys);
-    stopDrops();
-    list.dispose();
-    controls.dispose();
-    settings.dispose();
-    root.remove();
-  };
-  // An output refresh can drop this view's DOM without disposing the view: stop listening once detached.
-  let seenConnected = false;
-  const detachTimer = setInterval(() => {
-    if (root.isConnected) seenConnected = true;
-    else if (seenConnected) cleanup();
-  }, DETACH_CHECK_MS);
   return cleanup;
 }
 

@@ -28,8 +28,8 @@ from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
 
 if TYPE_CHECKING:
-    from ._compare import Compare
     from ._widget import Chat
+    from .compare import Compare
 
 __version__ = "0.1.0"  # the package version: pyproject.toml reads it from here
 
@@ -78,7 +78,7 @@ def __getattr__(name: str) -> Any:
 
         return to_attachment
     if name == "Compare":
-        from ._compare import Compare
+        from .compare import Compare
 
         return Compare
     msg = f"module 'nbchat' has no attribute {name!r}"

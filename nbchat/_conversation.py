@@ -1,4 +1,4 @@
-"""The conversation controller: history, settings, a worker thread, cancellation. No widget import.
+"""The conversation controller: history and its editing, settings, a worker thread, cancellation. No widget import.
 
 Data path of one turn::
 
@@ -9,33 +9,48 @@ Data path of one turn::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import threading
+import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from ._editing import HistoryEditing
 from ._errors import ConversationBusyError, GenerationError, NbchatError
+from ._feedback import check_feedback, feedback_record
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
+from ._persist import (
+    conversation_json,
+    conversation_to_dict,
+    read_conversation,
+    read_tree,
+    request_code,
+    to_markdown,
+    validate_messages,
+    write_conversation,
+)
 from ._policy import cap_settings, current_policy
 from ._redact import redact_text, redact_url, redacting_logger
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 
-__all__ = ["Conversation", "ConversationEvent"]
+__all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 Status = Literal["loading", "ready", "generating", "error"]
 
+_STOP_GRACE_S = 5.0  # how long ask(timeout=) waits for the reply it stopped to end
 # Backend options never copied into `spec` (saved files, "Copy as code"): keys, tokens, headers, ...
 _SECRET_OPTION = re.compile(r"key|token|secret|passw|auth|credential|header|cookie", re.IGNORECASE)
 
@@ -60,7 +75,7 @@ class ConversationEvent:
     progress: float | None = None
 
 
-class Conversation(HistoryEditing):
+class Conversation:
     """A chat with one model: history, settings and streaming generation, usable from plain Python.
 
     Parameters
@@ -93,9 +108,12 @@ class Conversation(HistoryEditing):
         online); a reply notes it where the model has no switch. See :class:`~nbchat.GenerationSettings`.
     history : bool, default True
         Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
-    load : {"background", "now", "lazy"}, default "background"
-        When to load the model: in a background thread at once (the widget shows progress), before returning,
-        or at the first question.
+    prepare : {"background", "now", "lazy"}, default "background"
+        When to prepare the model (load its weights, check the server): in a background thread at once (the widget
+        shows progress), before returning, or at the first question.
+    load : {"background", "now", "lazy"}, optional
+        Deprecated (a ``FutureWarning``): the old name of ``prepare``; ``load`` now means reading a file
+        (:meth:`load`).
     retries : int, default 2
         How often a failed request is sent again by itself when the failure is temporary (connection refused,
         429 with ``Retry-After``, 502/503/504), only before any text of the reply arrived; the status line shows
@@ -138,7 +156,8 @@ class Conversation(HistoryEditing):
         stop: list[str] | tuple[str, ...] = (),
         thinking: bool | None = None,
         history: bool = True,
-        load: Literal["background", "now", "lazy"] = "background",
+        prepare: Literal["background", "now", "lazy"] = "background",
+        load: Literal["background", "now", "lazy"] | None = None,
         retries: int = DEFAULT_RETRIES,
         save_to: str | Path | None = None,
         image_max_side: int = DEFAULT_MAX_SIDE,
@@ -198,15 +217,17 @@ class Conversation(HistoryEditing):
         self._load_started = False
         self.save_to = Path(save_to) if save_to is not None else None
         if self.save_to is not None and self.save_to.exists():
-            from ._persist import read_tree
-
             self._tree = read_tree(self.save_to)
-        if load == "now":
+        if load is not None:
+            msg = f"Conversation(load={load!r}) is now Conversation(prepare={load!r}); load= will be removed."
+            warnings.warn(msg, FutureWarning, stacklevel=2)
+            prepare = load
+        if prepare == "now":
             self._start_load().result()
-        elif load == "background":
+        elif prepare == "background":
             self._start_load()
-        elif load != "lazy":
-            msg = f"load must be 'background', 'now' or 'lazy', got {load!r}."
+        elif prepare != "lazy":
+            msg = f"prepare must be 'background', 'now' or 'lazy', got {prepare!r}."
             raise ValueError(msg)
 
     # ------------------------------------------------------------------ settings
@@ -274,7 +295,7 @@ class Conversation(HistoryEditing):
             return
         self._set_status("loading", f"loading {self.backend.model}…")
         try:
-            self.backend.load(progress=lambda text, fraction: self._set_status("loading", text, fraction))
+            self.backend.prepare(progress=lambda text, fraction: self._set_status("loading", text, fraction))
         except Exception as exc:
             logger.debug("loading %s failed", self.backend.model, exc_info=True)
             self.load_error = exc
@@ -288,13 +309,19 @@ class Conversation(HistoryEditing):
         device = self.backend.describe().get("device")
         return f"ready · {device}" if device else "ready"
 
-    def wait_until_loaded(self, timeout: float | None = None) -> None:
-        """Block until the model is loaded (or failed to load).
+    def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Block until the model is prepared (weights loaded, server checked), or failed to be.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default: no limit.
 
         Raises
         ------
         NbchatError
-            If loading failed (the message says why) or did not finish within ``timeout`` seconds.
+            If preparing failed (the message says why; the cause is also in :attr:`load_error`) or did not finish
+            within ``timeout`` seconds.
         """
         if not self._load_started:
             self._start_load()
@@ -303,6 +330,12 @@ class Conversation(HistoryEditing):
             raise NbchatError(msg)
         if self.load_error is not None:
             raise NbchatError(str(self.status_text)) from self.load_error
+
+    def wait_until_loaded(self, timeout: float | None = None) -> None:
+        """Deprecated (a ``FutureWarning``): the old name of :meth:`wait_until_ready`."""
+        msg = "Conversation.wait_until_loaded() is now wait_until_ready(); the old name will be removed."
+        warnings.warn(msg, FutureWarning, stacklevel=2)
+        self.wait_until_ready(timeout)
 
     # ------------------------------------------------------------------ history
     @property
@@ -355,6 +388,227 @@ class Conversation(HistoryEditing):
         if self._busy:
             msg = f"A reply is still being generated; wait for it or press Stop, then {action}."
             raise ConversationBusyError(msg)
+
+    # ------------------------------------------------------------------ editing
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The visible history as OpenAI-style dicts ``[{"role": ..., "content": ...}, ...]``.
+
+        Setting it replaces the whole conversation with these messages (validated: roles ``user`` and
+        ``assistant`` — a leading ``system`` message becomes :attr:`system_prompt` — and string contents).
+
+        Raises
+        ------
+        ValueError, TypeError
+            On a malformed list; the conversation is left unchanged.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            return [m.to_openai() for m in self._tree.branch()]
+
+    @messages.setter
+    def messages(self, value: list[dict[str, str]]) -> None:
+        system, records = validate_messages(value)
+        with self._lock:
+            self._refuse_while_busy("replace the history")
+            self._tree.clear()
+            for record in records:
+                self._tree.append(ChatMessage(record["role"], record["content"], attachments=record["attachments"]))
+            if system is not None:
+                self.system_prompt = system
+        self._changed()
+
+    def regenerate(self, message_id: str | None = None) -> Future[ChatMessage]:
+        """Generate a new answer to the same question; the old one stays as an alternative ("‹ 1/2 ›").
+
+        Parameters
+        ----------
+        message_id : str, optional
+            An assistant message; default: the last one of the visible branch.
+
+        Raises
+        ------
+        ValueError
+            If there is no assistant message to regenerate.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            self._refuse_while_busy("regenerate")
+            target = self._tree.get(message_id) if message_id else self._last_of_role("assistant")
+            if target is None or target.role != "assistant" or target.parent is None:
+                msg = "There is no answer to regenerate yet; send a message first."
+                raise ValueError(msg)
+            self.check_images(self._tree.get(target.parent).attachments)
+            return self._reply_to(self._tree.get(target.parent))
+
+    def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
+        """Replace a user message by ``text`` as a new alternative, and answer it; later turns are kept aside.
+
+        Raises
+        ------
+        ValueError
+            If ``message_id`` is not a user message or ``text`` is empty.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        check_text(text)
+        with self._lock:
+            self._refuse_while_busy("edit")
+            original = self._tree.get(message_id)
+            if original.role != "user":
+                msg = "Only your own messages can be edited; regenerate an answer instead."
+                raise ValueError(msg)
+            self.check_images(original.attachments)
+            edited = ChatMessage("user", text, pinned=original.pinned, attachments=list(original.attachments))
+            user = self._tree.add(edited, original.parent)
+            return self._reply_to(user)
+
+    def switch_branch(self, message_id: str, step: int) -> str:
+        """Show the alternative ``step`` places after ``message_id`` (‹ = -1, › = +1); returns the shown id."""
+        with self._lock:
+            self._refuse_while_busy("switch versions")
+            shown = self._tree.step(message_id, step)
+        self._changed()
+        return shown
+
+    def delete(self, message_id: str) -> None:
+        """Delete one message; the messages after it stay (they follow its predecessor).
+
+        Raises
+        ------
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        with self._lock:
+            self._refuse_while_busy("delete")
+            self._tree.delete(message_id)
+            self._requests.pop(message_id, None)
+        self._changed()
+
+    def set_flags(self, message_id: str, *, pinned: bool | None = None, excluded: bool | None = None) -> None:
+        """Pin a message (always sent, even when older ones are left out) or exclude it (never sent)."""
+        with self._lock:
+            node = self._tree.get(message_id)
+            if pinned is not None:
+                node.pinned = bool(pinned)
+            if excluded is not None:
+                node.excluded = bool(excluded)
+        self._changed()
+
+    def set_feedback(self, message_id: str, rating: str | None, comment: str = "") -> None:
+        """Rate an assistant message: ``"up"``, ``"down"`` or ``None`` (no rating), with an optional comment.
+
+        The rating is kept on the message (:attr:`~nbchat.ChatMessage.feedback`, saved with the conversation) and
+        passed to every :meth:`on_feedback` callback. A rating of ``None`` with no comment removes the feedback.
+
+        Raises
+        ------
+        KeyError
+            If there is no message ``message_id``.
+        ValueError
+            For a user message, a rating other than "up", "down" or None, or a comment that is not a string.
+        """
+        rating, comment = check_feedback(rating, comment)
+        with self._lock:
+            node = self._tree.get(message_id)
+            if node.role != "assistant":
+                msg = "Only answers (assistant messages) can be rated."
+                raise ValueError(msg)
+            rated = rating is not None or comment != ""
+            node.feedback = {"rating": rating, "comment": comment, "time": time.time()} if rated else None
+            record = feedback_record(self._tree, node)
+        self._changed()
+        for callback in list(self._feedback_callbacks):
+            try:
+                callback(record)
+            except Exception:  # a broken log must not break the chat; it is logged
+                logger.exception("nbchat feedback callback failed")
+
+    def on_feedback(self, callback: Any) -> Any:
+        """Call ``callback(record)`` on every change of a rating (a dict of :data:`nbchat._feedback.FEEDBACK_COLUMNS`).
+
+        Returns a function that removes the callback. ``nbchat web --feedback FILE.jsonl`` uses this to append each
+        record to a file.
+        """
+        self._feedback_callbacks.append(callback)
+        return lambda: self._feedback_callbacks.remove(callback) if callback in self._feedback_callbacks else None
+
+    def feedback_records(self) -> list[dict[str, Any]]:
+        """Every rated answer, in every branch, as flat records (oldest message first).
+
+        Keys: ``message_id``, ``rating`` ("up", "down" or None), ``comment``, ``time`` (Unix seconds of the last
+        change), ``question``, ``answer``, ``model``, ``backend``.
+        """
+        with self._lock:
+            rated = [m for m in self._tree.nodes.values() if m.feedback is not None]
+            rated.sort(key=lambda m: m.created)
+            return [feedback_record(self._tree, m) for m in rated]
+
+    def _last_of_role(self, role: str) -> ChatMessage | None:
+        return next((m for m in reversed(self._tree.branch()) if m.role == role), None)
+
+    # ------------------------------------------------------------------ files and text
+    def save(self, path: str | Path) -> Path:
+        """Write the conversation (every branch, settings, model spec; never keys) as versioned JSON.
+
+        See :mod:`nbchat._persist` for the format. Returns the path written.
+        """
+        return write_conversation(self._file_data(), Path(path))
+
+    def to_json(self) -> str:
+        """The conversation file's text, exactly what :meth:`save` writes (the widget's "Download as nbchat JSON")."""
+        return conversation_json(self._file_data())
+
+    def _file_data(self) -> dict[str, Any]:
+        description, settings = self.backend.describe(), self.settings
+        with self._lock:
+            return conversation_to_dict(
+                self._tree,
+                spec=self.spec,
+                description=description,
+                system_prompt=self.system_prompt,
+                settings=settings,
+                history=self.use_history,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Conversation:
+        """Open a conversation saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The JSON file.
+        spec, **options
+            Override the saved model spec and settings (needed when the saved model was a Python object). A file
+            may set only the backend options in :data:`nbchat._persist.LOADABLE_OPTIONS` (engine, context window,
+            timeout, ...); others (``base_url``, ``headers``, ...) must be passed here. A server URL saved in the
+            file gets no key from the environment or ``.env`` (pass ``api_key=`` here to send one).
+
+        Raises
+        ------
+        NbchatError
+            If the file is not a valid nbchat conversation, or sets an option a file may not set (the message names
+            it and says how to pass it in code).
+        """
+        saved = read_conversation(Path(path), spec, options)
+        conv = cls(saved.spec, **saved.options)
+        with conv._lock:
+            conv._tree = saved.tree
+        conv._changed()
+        return conv
+
+    def to_markdown(self, *, html: bool = True) -> str:
+        """The visible conversation as a readable Markdown transcript (``html=False``: reasoning as a quote, not a
+        ``<details>`` section; see :func:`nbchat._persist.to_markdown`)."""
+        description = self.backend.describe()
+        return to_markdown(self.history, system_prompt=self.system_prompt, description=description, html=html)
+
+    def request_code(self, message_id: str) -> str:
+        """A runnable Python snippet that re-sends exactly the request behind an assistant message."""
+        return request_code(self.request_of(message_id), self.spec)
 
     # ------------------------------------------------------------------ what is sent
     def build_messages(self, text: str | None = None) -> list[dict[str, str]]:
@@ -558,14 +812,24 @@ class Conversation(HistoryEditing):
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
         (or Ctrl+C) stops generation and keeps the partial reply, marked "stopped".
 
+        Parameters
+        ----------
+        text : str
+            The user's message.
+        timeout : float, optional
+            Seconds to wait for the whole reply; default: no limit. When they are up, the reply is stopped (its
+            partial text is kept, marked "stopped") and ``TimeoutError`` is raised.
+
         Raises
         ------
         ValueError, ConversationBusyError
             As :meth:`send`.
         GenerationError
             If the reply failed; its partial text stays in the history and is in ``error.partial``.
+        TimeoutError
+            If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
-        return _wait(self, self.send(text, attachments=attachments), timeout)
+        return wait_for_reply(self, self.send(text, attachments=attachments), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -652,14 +916,37 @@ def _public(description: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in description.items() if k in ("backend", "model")}
 
 
-def _wait(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
-    """Block on a reply; Ctrl+C / kernel interrupt stops it (partial text kept) and re-raises."""
+def wait_for_reply(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
+    """Block until ``future`` (a reply of ``conversation``) is done; return its text.
+
+    Ctrl+C / a kernel interrupt stops the reply (partial text kept) and re-raises; so does running out of
+    ``timeout`` seconds, as ``TimeoutError``. The reply is finished (stopped) when either is raised, unless its
+    backend ignores Stop for more than a few seconds.
+
+    Raises
+    ------
+    GenerationError
+        If the reply failed or is incomplete; its partial text is in ``error.partial``.
+    TimeoutError
+        If ``timeout`` seconds passed first.
+    KeyboardInterrupt
+        After stopping the reply.
+    """
     try:
         reply = future.result(timeout)
     except KeyboardInterrupt:
         conversation.stop()
         future.result()
         raise
+    except FutureTimeoutError as exc:  # the builtin TimeoutError from Python 3.11 on, another class on 3.10
+        conversation.stop()
+        with contextlib.suppress(FutureTimeoutError):
+            future.result(_STOP_GRACE_S)
+        msg = (
+            f"No complete reply within {timeout} s; it was stopped (its partial text is kept, marked 'stopped'). "
+            "Ask with a larger timeout=, or lower max_new_tokens."
+        )
+        raise TimeoutError(msg) from exc
     if reply.status in ("error", "incomplete"):
         raise GenerationError(reply.error or "generation failed", partial=reply.content)
     return reply.content

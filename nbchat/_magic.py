@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ._conversation import Conversation, _wait
+from ._conversation import Conversation, wait_for_reply
 from ._errors import GenerationError, NbchatError
 from ._interpolate import interpolate
 from ._static_html import reply_bundle
@@ -71,7 +71,9 @@ class ChatMagics(Magics):
         if args.system is not None:
             conv.system_prompt = args.system
         conv.use_history = not args.no_history
-        text, objects, names = cell.strip(), [], []
+        text = cell.strip()
+        objects: list[Any] = []
+        names: list[str] = []
         try:
             if not args.raw and self.shell is not None:
                 text, objects, names = interpolate(text, self.shell.user_ns, tokens=conv.attachment_tokens)
@@ -94,7 +96,7 @@ class ChatMagics(Magics):
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
             conv.stop()
         try:
-            reply_text = _wait(conv, future, None)
+            reply_text = wait_for_reply(conv, future, None)
         except GenerationError as exc:
             handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
             return None

@@ -31,21 +31,22 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from ._attachments import AttachmentError, approx_tokens, attachment_from_dict
 from ._errors import NbchatError
 from ._messages import ChatMessage
+from ._settings import GenerationSettings
 from ._tree import MessageTree
-
-if TYPE_CHECKING:
-    from ._conversation import Conversation
 
 __all__ = [
     "FORMAT",
     "LOADABLE_OPTIONS",
     "VERSION",
+    "ConversationFileError",
+    "SavedConversation",
     "conversation_json",
     "conversation_to_dict",
     "read_conversation",
@@ -89,39 +90,55 @@ class ConversationFileError(NbchatError, ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- to and from dicts
-def conversation_to_dict(conv: Conversation) -> dict[str, Any]:
-    """The conversation in the file format above (a new dict; JSON-serialisable)."""
-    with conv._lock:
-        tree = conv.tree
-        ordered: list[ChatMessage] = []
-        stack = list(reversed(tree.children.get("", [])))
-        while stack:  # depth-first, children in creation order: parents always come first
-            node = tree.nodes[stack.pop()]
-            ordered.append(node)
-            stack.extend(reversed(tree.children.get(node.id, [])))
-        kept_messages = [m for m in ordered if m.status != "streaming"]
-        messages = [m.to_dict() for m in kept_messages]
-        images = {
-            a.sha256: base64.b64encode(a.data).decode("ascii")
-            for m in kept_messages
-            for a in m.attachments
-            if a.kind == "image"
-        }
-        kept = {m["id"] for m in messages}
-        selected = {k: v for k, v in tree.selected.items() if v in kept}
-    info = conv.backend.describe()
-    settings = conv.settings
+def conversation_to_dict(
+    tree: MessageTree,
+    *,
+    spec: Mapping[str, Any],
+    description: Mapping[str, Any],
+    system_prompt: str,
+    settings: GenerationSettings,
+    history: bool,
+) -> dict[str, Any]:
+    """The file format above, from plain data (a new dict; JSON-serialisable).
+
+    Parameters
+    ----------
+    tree : MessageTree
+        Every message; the caller holds whatever lock guards it. Streaming messages are left out.
+    spec : mapping
+        How the model was given (``Conversation.spec``: ``spec``, ``model``, ``source``, ``object``, ``options``).
+    description : mapping
+        ``Backend.describe()``: its ``backend`` and ``model`` are saved as ``backend`` and ``name``.
+    system_prompt, settings, history
+        The conversation's system message, generation settings and "send earlier turns" flag.
+    """
+    ordered: list[ChatMessage] = []
+    stack = list(reversed(tree.children.get("", [])))
+    while stack:  # depth-first, children in creation order: parents always come first
+        node = tree.nodes[stack.pop()]
+        ordered.append(node)
+        stack.extend(reversed(tree.children.get(node.id, [])))
+    kept_messages = [m for m in ordered if m.status != "streaming"]
+    messages = [m.to_dict() for m in kept_messages]
+    images = {
+        a.sha256: base64.b64encode(a.data).decode("ascii")
+        for m in kept_messages
+        for a in m.attachments
+        if a.kind == "image"
+    }
+    kept = {m["id"] for m in messages}
+    selected = {k: v for k, v in tree.selected.items() if v in kept}
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {**conv.spec, "backend": info.get("backend"), "name": info.get("model")},
+        "model": {**spec, "backend": description.get("backend"), "name": description.get("model")},
         "settings": {
-            "system_prompt": conv.system_prompt,
+            "system_prompt": system_prompt,
             "max_new_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "stop": list(settings.stop),
-            "history": conv.use_history,
+            "history": history,
             "thinking": settings.thinking,
         },
         "messages": messages,
@@ -186,8 +203,8 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
     if not isinstance(raw, dict):
         msg = f"{where} is not an object."
         raise ConversationFileError(msg)
-    checks = {
-        "id": lambda v: isinstance(v, str) and v and v not in tree.nodes,
+    checks: dict[str, Callable[[Any], bool]] = {
+        "id": lambda v: isinstance(v, str) and v != "" and v not in tree.nodes,
         "parent": lambda v: v is None or (isinstance(v, str) and v in tree.nodes),
         "role": lambda v: v in _ROLES,
         "content": lambda v: isinstance(v, str),
@@ -282,7 +299,8 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
         if role not in _ROLES:
             msg = f"messages[{n}] has role {role!r}; use 'user' or 'assistant' (a 'system' message only first)."
             raise ConversationFileError(msg)
-        content, attachments = m["content"], []
+        content = m["content"]
+        attachments: list[Any] = []
         if isinstance(content, list):
             content, attachments = _from_parts(content, f"messages[{n}]")
         out.append({"role": role, "content": content, "attachments": attachments})
@@ -292,7 +310,8 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
 def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
     from ._attachments import image_attachment
 
-    texts, images = [], []
+    texts: list[str] = []
+    images: list[Any] = []
     for part in parts:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
@@ -314,14 +333,17 @@ def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def conversation_json(conv: Conversation) -> str:
-    """The conversation file's text (what :func:`write_conversation` writes), e.g. for a download."""
-    return json.dumps(conversation_to_dict(conv), ensure_ascii=False, indent=1)
+def conversation_json(data: Mapping[str, Any]) -> str:
+    """The file's text for ``data`` (from :func:`conversation_to_dict`): what :func:`write_conversation` writes."""
+    return json.dumps(data, ensure_ascii=False, indent=1)
 
 
-def write_conversation(conv: Conversation, path: Path) -> Path:
-    """Write atomically (temporary file, then rename), so an interrupted save never leaves half a file."""
-    text = conversation_json(conv)
+def write_conversation(data: Mapping[str, Any], path: Path) -> Path:
+    """Write ``data`` (from :func:`conversation_to_dict`) as JSON to ``path``; returns ``path``.
+
+    Atomic (temporary file, then rename), so an interrupted save never leaves half a file.
+    """
+    text = conversation_json(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -346,8 +368,27 @@ def read_tree(path: Path) -> MessageTree:
     return tree_from_dict(_read_json(path))
 
 
-def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: dict[str, Any]) -> Conversation:
-    """A new conversation from a saved file; ``spec`` and ``options`` override what the file says."""
+class SavedConversation(NamedTuple):
+    """What :func:`read_conversation` found: the messages, and how to build the conversation again."""
+
+    tree: MessageTree
+    """Every saved message, validated."""
+    spec: Any
+    """The model spec to pass to ``Conversation``: the caller's, else the saved one (``None``: embedded model)."""
+    options: dict[str, Any]
+    """Keyword arguments for ``Conversation``: saved ``model``/``source``, backend options and settings,
+    overridden by the caller's."""
+
+
+def read_conversation(path: Path, spec: Any, options: Mapping[str, Any]) -> SavedConversation:
+    """Read and check a saved file; ``spec`` and ``options`` override what the file says.
+
+    Raises
+    ------
+    ConversationFileError
+        If the file is not a valid conversation, its model was a Python object and ``spec`` is None, or it sets
+        a backend option not in :data:`LOADABLE_OPTIONS` that ``options`` does not override.
+    """
     data = _read_json(path)
     tree = tree_from_dict(data)  # validate everything before building anything
     saved_model, settings = data.get("model") or {}, dict(data.get("settings") or {})
@@ -380,25 +421,26 @@ def read_conversation(cls: type[Conversation], path: Path, spec: Any, options: d
     names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history", "thinking")
     kwargs.update({k: v for k, v in settings.items() if k in names})
     kwargs.update(options)
-    conv = cls(spec if spec is not None else saved_model.get("spec"), **kwargs)
-    conv._tree = tree
-    conv._changed()
-    return conv
+    return SavedConversation(tree, spec if spec is not None else saved_model.get("spec"), kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- text
-def to_markdown(conv: Conversation, *, html: bool = True) -> str:
-    """A readable transcript of the visible branch: system message, then each message with its status.
+def to_markdown(
+    history: list[ChatMessage], *, system_prompt: str, description: Mapping[str, Any], html: bool = True
+) -> str:
+    """A readable transcript: the system message, then each message of ``history`` with its status.
+
+    ``description`` is ``Backend.describe()`` (its ``model`` and ``backend`` head the transcript).
 
     A reply's reasoning comes before it: with ``html=True`` as a collapsed ``<details>`` section (Markdown files,
     GitHub), with ``html=False`` as a quote (for renderers that show raw HTML as text, as the static transcript of
     saved notebooks does: :func:`nbchat._static_html.markdown_html`).
     """
-    info = conv.backend.describe()
+    info = description
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
-    if conv.system_prompt.strip():
-        lines += [f"> **System:** {_quote(conv.system_prompt)}", ""]
-    for m in conv.history:
+    if system_prompt.strip():
+        lines += [f"> **System:** {_quote(system_prompt)}", ""]
+    for m in history:
         who = "User" if m.role == "user" else "Assistant"
         lines += [f"**{who}:**", ""]
         if m.reasoning:
@@ -440,10 +482,16 @@ def _quote(text: str) -> str:
     return text.replace("\n", "\n> ")
 
 
-def request_code(conv: Conversation, message_id: str) -> str:
-    """A runnable Python snippet that sends exactly the request that produced ``message_id`` with nbchat."""
-    request = conv.request_of(message_id)
-    spec = conv.spec
+def request_code(request: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """A runnable Python snippet that sends exactly ``request`` again with nbchat.
+
+    Parameters
+    ----------
+    request : mapping
+        ``Conversation.request_of(message_id)``: backend, model, settings and the messages sent.
+    spec : mapping
+        ``Conversation.spec``: how the model was given (a Python object becomes a ``MODEL`` placeholder).
+    """
     settings = request["settings"]
     messages = request["messages"]
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
@@ -470,7 +518,7 @@ def request_code(conv: Conversation, message_id: str) -> str:
         f"    top_p={settings['top_p']!r},",
         f"    stop={list(settings['stop'])!r},",
         *([f"    thinking={settings['thinking']!r},"] if settings.get("thinking") is not None else []),
-        "    load='now',",
+        "    prepare='now',",
     ]
     body = ",\n".join(f"    {m!r}" for m in history)
     text, images = question["content"], []

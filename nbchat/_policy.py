@@ -262,9 +262,18 @@ class Policy:
     @property
     def active(self) -> bool:
         """Whether anything is set."""
-        return any(
-            (self.default_model, self.allowed_models, self.max_new_tokens is not None, self.max_temperature is not None)
-        ) or self.max_attachments is not None or self.max_attachment_mb is not None
+        return (
+            any(
+                (
+                    self.default_model,
+                    self.allowed_models,
+                    self.max_new_tokens is not None,
+                    self.max_temperature is not None,
+                )
+            )
+            or self.max_attachments is not None
+            or self.max_attachment_mb is not None
+        )
 
     def describe(self) -> str:
         """A few lines for users: what is set and where it came from (there are never keys in a policy)."""

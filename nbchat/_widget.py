@@ -7,8 +7,7 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 
 from __future__ import annotations
 
-import threading
-import time
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,24 +17,53 @@ import traitlets
 
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
-from ._i18n import LANGS, normalize_lang, notice, status_text
+from ._i18n import LANGS, normalize_lang, status_text
+from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
-from ._messages import ChatMessage
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
+from ._view import (
+    AttachRequest,
+    BranchRequest,
+    CodeMessage,
+    CompleteRequest,
+    CompletionsMessage,
+    DeltaBatcher,
+    EditRequest,
+    ExportMessage,
+    ExportRequest,
+    FeedbackRequest,
+    FlagRequest,
+    MessageRequest,
+    PlainRequest,
+    ProtocolError,
+    ProvenanceMessage,
+    Route,
+    StateSync,
+    SubmitRequest,
+    SyncMessage,
+    TextRequest,
+    TokenRequest,
+    dispatch,
+    message_state,
+    notice,
+)
 
 __all__ = ["Chat"]
 
+logger = logging.getLogger(__name__)
+
 _STATIC = Path(__file__).parent / "static"
 _TRANSCRIPT_MAX_CHARS = 32_000  # the static transcript in saved notebooks keeps the latest messages up to this size
-_DELTA_INTERVAL_S = 1 / 30  # at most ~30 delta messages per second per view model
 _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
 
-
-_EDITS = frozenset({"regenerate", "edit", "branch", "delete", "pin", "exclude", "provenance", "code", "feedback"})
+# Browser messages that change the tree without starting a reply: the view is rebuilt before the handler returns.
+_SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
+_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
+_THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_KEYS = {
     "max_new_tokens": "options.maxNewTokens",
     "temperature": "options.temperature",
@@ -84,77 +112,25 @@ def export_filename(label: str, ext: str) -> str:
     return f"chat-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
 
 
-def info_device(conv: Conversation) -> str | None:
-    """The device the model runs on, as the ready line names it, or None."""
-    device = conv.backend.describe().get("device")
-    return str(device) if device else None
-_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
-_THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
-
-
-def _message_state(m: ChatMessage) -> dict[str, Any]:
-    """What the browser needs of a message: every field but the creation time (it would churn synced state)."""
-    state = m.to_dict()
-    del state["created"]
-    return state
-
-
-class _DeltaBatcher:
-    """Coalesce text deltas into at most one custom message per ``interval`` seconds (plus a trailing flush).
-
-    Reasoning deltas travel in the same message, as ``"reasoning"`` beside ``"text"``.
-    """
-
-    def __init__(self, send: Any, interval: float = _DELTA_INTERVAL_S) -> None:
-        self._send = send
-        self._interval = interval
-        self._lock = threading.Lock()
-        self._id: str | None = None
-        self._parts: list[str] = []
-        self._thoughts: list[str] = []
-        self._last = 0.0
-        self._timer: threading.Timer | None = None
-
-    def add(self, message_id: str, text: str, *, reasoning: bool = False) -> None:
-        with self._lock:
-            if self._id != message_id:
-                self._flush_locked()
-                self._id = message_id
-            (self._thoughts if reasoning else self._parts).append(text)
-            wait = self._interval - (time.monotonic() - self._last)
-            if wait <= 0:
-                self._flush_locked()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def flush(self) -> None:
-        with self._lock:
-            self._flush_locked()
-
-    def _flush_locked(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if (self._parts or self._thoughts) and self._id is not None:
-            content = {"kind": "delta", "id": self._id, "text": "".join(self._parts)}
-            if self._thoughts:
-                content["reasoning"] = "".join(self._thoughts)
-            self._send(content)
-            self._last = time.monotonic()
-        self._parts, self._thoughts = [], []
-
-
 class Chat(anywidget.AnyWidget):
     """A chat widget for a notebook cell: type a message, watch the model answer token by token.
 
     Parameters
     ----------
-    model : str, callable, Backend or None, default None
-        What answers; ``None`` is the embedded SmolLM2-135M-Instruct (offline). See :class:`nbchat.Conversation`.
+    spec : str, client object, callable, Backend or None, default None
+        What answers; ``None`` is the embedded SmolLM2-135M-Instruct (offline). See :class:`nbchat.Conversation`
+        (``model=`` there is the model's name on a server or online source).
     conversation : Conversation, optional
         View an existing conversation instead of creating one (then the other arguments must be left out).
+    namespace : dict, optional
+        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
+        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
+    **options
+        :class:`~nbchat.Conversation` arguments (the settings below, ``model=``, ``source=``, ``save_to=``, ...)
+        and backend options (``device=``, ``api_key=``, ...).
+
+    Other Parameters
+    ----------------
     system_prompt : str, default ""
         The system message (editable under "Advanced options").
     max_new_tokens : int, default 256
@@ -177,11 +153,13 @@ class Chat(anywidget.AnyWidget):
     thinking : bool or None, default None
         Reasoning models: think first (True), answer at once (False), or the model's default (None); the
         "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
-    namespace : dict, optional
-        Where ``@name`` in the message box finds variables (completion and attaching); default: the notebook's
-        (``get_ipython().user_ns``). ``@Err`` is the last error shown.
-    **backend_options
-        Passed to the backend (``device=``, ``dtype=``, ...).
+
+    Raises
+    ------
+    TypeError
+        If ``conversation=`` is given together with a spec or options.
+    ModelNotFoundError, ValueError
+        As :class:`~nbchat.Conversation`.
 
     Examples
     --------
@@ -207,21 +185,21 @@ class Chat(anywidget.AnyWidget):
     temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
     temperature_limit = traitlets.Float(MAX_TEMPERATURE).tag(sync=True)
     use_history = traitlets.Bool(True).tag(sync=True)
-    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
-    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
-    status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
     thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
         sync=True
     )
+    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
+    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
+    status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
 
     def __init__(
         self,
         spec: Any = None,
         *,
         conversation: Conversation | None = None,
+        namespace: dict[str, Any] | None = None,
         lang: str | None = None,
         prompts: list[str] | None = None,
-        namespace: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         policy = current_policy()
@@ -250,12 +228,32 @@ class Chat(anywidget.AnyWidget):
             thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
-        self._batcher = _DeltaBatcher(self.send)
+        self._batcher = DeltaBatcher(self.send)
+        self._state = StateSync(self._sync, name="nbchat-chat-sync")
         self._display_id = f"nbchat-{self.model_id}"
         self._displayed = False
-        self._sync_status()
-        self._sync_messages()
+        self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
+        self._routes: dict[str, Route[Any]] = {
+            "submit": Route(SubmitRequest, self._submit),
+            "attach": Route(AttachRequest, self._upload, with_buffers=True),
+            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
+            "complete": Route(CompleteRequest, self._send_completions),
+            "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),
+            "stop": Route(PlainRequest, lambda _: conversation.stop()),
+            "clear": Route(PlainRequest, lambda _: conversation.clear()),
+            "sync": Route(PlainRequest, lambda _: self._send_partial()),
+            "regenerate": Route(MessageRequest, lambda r: conversation.regenerate(r["id"] or None)),
+            "edit": Route(EditRequest, lambda r: conversation.edit(r["id"], r["text"])),
+            "branch": Route(BranchRequest, lambda r: conversation.switch_branch(r["id"], r["step"])),
+            "delete": Route(MessageRequest, lambda r: conversation.delete(r["id"])),
+            "pin": Route(FlagRequest, lambda r: conversation.set_flags(r["id"], pinned=r["value"])),
+            "exclude": Route(FlagRequest, lambda r: conversation.set_flags(r["id"], excluded=r["value"])),
+            "provenance": Route(MessageRequest, self._send_provenance),
+            "code": Route(MessageRequest, self._send_code),
+            "feedback": Route(FeedbackRequest, self._set_feedback),
+            "export": Route(ExportRequest, self._export),
+        }
         self.on_msg(self._on_custom_message)
 
     # ------------------------------------------------------------------ public API
@@ -270,6 +268,7 @@ class Chat(anywidget.AnyWidget):
     @messages.setter
     def messages(self, value: list[dict[str, str]]) -> None:
         self.conversation.messages = value
+        self._state.now()
         self._refresh_transcript()
 
     def on_reply(self, callback: Any) -> Any:
@@ -339,6 +338,7 @@ class Chat(anywidget.AnyWidget):
         try:
             return self.conversation.ask(text, timeout=timeout, attachments=attachments)
         finally:
+            self._state.now()
             self._refresh_transcript()
 
     def send_message(self, text: str, *, attachments: Any = None) -> Any:
@@ -352,7 +352,17 @@ class Chat(anywidget.AnyWidget):
     def clear(self) -> None:
         """Stop any reply and empty the conversation."""
         self.conversation.clear()
+        self._state.now()
         self._refresh_transcript()
+
+    def close(self) -> None:
+        """Stop listening to the conversation and close the widget (the conversation stays usable)."""
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            self._batcher.flush()
+            self._state.close()
+        super().close()
 
     def __repr__(self) -> str:
         return f"<nbchat.Chat {self.model_label or self.conversation.backend.model} · {len(self._messages)} messages>"
@@ -406,88 +416,61 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
+        """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
         if event.kind in ("delta", "reasoning") and event.message is not None:
             self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
-        elif event.kind in ("message", "tree", "clear"):
-            self._batcher.flush()
-            if not self._answer_follows(event):
-                self._sync_messages()
-        elif event.kind == "status":
-            self._sync_status()
+            return
+        if event.kind in ("message", "tree", "clear"):
+            self._batcher.flush()  # the text streamed so far reaches the browser before the committed message
+        self._state.request()
 
-    def _answer_follows(self, event: ConversationEvent) -> bool:
-        """A new question whose reply placeholder is announced next: sync both at once, on the reply's event.
-
-        The browser gets the whole history per sync; with thousands of messages, one sync per turn start instead
-        of two keeps the first tokens from queueing behind them.
-        """
-        message = event.message
-        if event.kind != "message" or message is None or message.role != "user":
-            return False
-        partial = self.conversation.partial_reply()
-        if partial is None or partial[0] not in self.conversation.tree.nodes:
-            return False
-        return self.conversation.tree.get(partial[0]).parent == message.id
-
-    def _sync_messages(self) -> None:
+    def _sync(self) -> None:
+        """Rebuild the synced state from the conversation (traits only send what changed); see :class:`StateSync`."""
         conv = self.conversation
-        with conv._lock:
-            branch = conv.history
-            positions = [conv.tree.position(m.id) for m in branch]
+        tree = conv.tree
+        branch = conv.history
+        try:
+            positions = [tree.position(m.id) for m in branch]
+        except (KeyError, ValueError):  # the tree changed between the two reads: the next request rebuilds
+            self._state.request()
+            return
         try:
             context = conv.context_usage()
         except Exception:  # noqa: BLE001 - counting tokens must never break the view
             context = {"used": None, "window": conv.backend.context_window, "reserved": 0, "left_out": []}
         left_out = set(context.pop("left_out"))
+        info = conv.backend.describe()
         with self.hold_sync():
             self._messages = [
-                {**_message_state(m), "branch": list(position), "in_context": m.id not in left_out}
+                {**message_state(m), "branch": list(position), "in_context": m.id not in left_out}
                 for m, position in zip(branch, positions, strict=True)
             ]
             self.context = {**context, "left_out": len(left_out)}
-
-    def _sync_status(self) -> None:
-        conv = self.conversation
-        with self.hold_sync():
             self.status = conv.status
             self.status_text = conv.status_text
-            self.status_i18n = status_text(conv.status, conv.status_text, str(conv.backend.model), info_device(conv))
+            device = info.get("device")
+            model = str(conv.backend.model)
+            self.status_i18n = status_text(conv.status, conv.status_text, model, str(device) if device else None)
             self.progress = conv.progress if conv.status == "loading" else None
-            info = conv.backend.describe()
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
             self.prefill_drafts = conv.backend.can_prefill
             if conv.backend.context_window:
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
-        kind = content.get("kind") if isinstance(content, dict) else None
-        if kind == "submit":
-            self._submit(str(content.get("text", "")), content.get("attachments"))
-        elif kind == "attach":
-            conv = self.conversation
-            self.send(self._attachments.upload(content, buffers, max_side=conv.image_max_side,
-                                               tokens=conv.attachment_tokens))  # fmt: skip
-        elif kind == "detach":
-            self._attachments.forget([content.get("token")])
-        elif kind == "complete":
-            items = self._attachments.completions(str(content.get("prefix", "")))
-            self.send({"kind": "completions", "request": content.get("request"), "items": items})
-        elif kind == "draft":
-            self.conversation.prefill(str(content.get("text", "")))
-        elif kind == "stop":
-            self.conversation.stop()
-        elif kind == "clear":
-            self.conversation.clear()
-        elif kind == "sync":
-            partial = self.conversation.partial_reply()
-            if partial is not None:
-                reasoning = self.conversation.partial_reasoning()
-                self.send({"kind": "sync", "id": partial[0], "text": partial[1], "reasoning": reasoning})
-        elif kind == "export":
-            self._export(str(content.get("format", "")))
-        elif kind in _EDITS:
-            self._edit_from_browser(kind, content)
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
+        """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
+        try:
+            dispatch(self._routes, content, buffers)
+        except (KeyError, ValueError, NbchatError) as exc:  # ProtocolError is a ValueError
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            if isinstance(exc, ProtocolError):
+                logger.warning("nbchat ignored a browser message: %s", text)
+            busy = isinstance(exc, ConversationBusyError)
+            self.send(keyed_notice("warning", "py.busy", self.lang) if busy else notice(str(text)))
+            return
+        if content.get("kind") in _SETTLE_NOW:
+            self._state.now()
 
     # ------------------------------------------------------------------ attachments from the browser
     @property
@@ -499,64 +482,55 @@ class Chat(anywidget.AnyWidget):
     def namespace(self, value: dict[str, Any] | None) -> None:
         self._attachments.namespace = value
 
-    def _submit(self, text: str, tokens: Any) -> None:
-        """Send the message box: ``text``, the uploads named by ``tokens``, and the variables named ``@name``."""
-        conv = self.conversation
+    def _submit(self, request: SubmitRequest) -> None:
+        """Send the message box: its text, the uploads named by its tokens, and the variables named ``@name``."""
+        conv, text, tokens = self.conversation, request["text"], request.get("attachments")
         try:
             conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
         except (ConversationBusyError, NbchatError, ValueError) as exc:
             # nothing was sent: the browser puts the text and the attachments back
             kept = self._attachments.pending(tokens)
             if isinstance(exc, ConversationBusyError):
-                said = notice("warning", "py.busy", self.lang)
+                said = keyed_notice("warning", "py.busy", self.lang)
             elif isinstance(exc, ValueError) and not text.strip() and not kept:
-                said = notice("warning", "py.empty", self.lang)
+                said = keyed_notice("warning", "py.empty", self.lang)
             else:
-                said = self._plain_notice(str(exc))
+                said = dict(notice(str(exc)))
             self.send({**said, "restore": text, "attachments": kept})
         else:
             self._attachments.forget(tokens)
 
-    def _edit_from_browser(self, kind: str, content: dict[str, Any]) -> None:
-        conv, message_id = self.conversation, str(content.get("id") or "")
-        try:
-            if kind == "regenerate":
-                conv.regenerate(message_id or None)
-            elif kind == "edit":
-                conv.edit(message_id, str(content.get("text", "")))
-            elif kind == "branch":
-                conv.switch_branch(message_id, _step(content))
-            elif kind == "delete":
-                conv.delete(message_id)
-            elif kind == "pin":
-                conv.set_flags(message_id, pinned=bool(content.get("value")))
-            elif kind == "exclude":
-                conv.set_flags(message_id, excluded=bool(content.get("value")))
-            elif kind == "provenance":
-                try:
-                    data = conv.request_of(message_id)
-                except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
-                    data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
-                attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
-                self.send({"kind": "provenance", "id": message_id, "data": thumbnails_for(data, attachments)})
-            elif kind == "code":
-                self.send({"kind": "code", "id": message_id, "code": conv.request_code(message_id)})
-            elif kind == "feedback":
-                rating = content.get("rating")
-                conv.set_feedback(message_id, rating, str(content.get("comment") or ""))
-        except ConversationBusyError:
-            self.send(notice("warning", "py.busy", self.lang))
-        except (KeyError, ValueError, NbchatError) as exc:
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self.send(self._plain_notice(str(text)))
-
-    def _plain_notice(self, text: str) -> dict[str, Any]:
-        """A notice whose text has no catalogue key (an error message written where it happened)."""
-        return {"kind": "notice", "level": "warning", "text": text}
-
-    def _export(self, fmt: str) -> None:
-        """Answer the widget's Export: the Markdown transcript or the conversation file, with a file name."""
+    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
         conv = self.conversation
+        sizes = {"max_side": conv.image_max_side, "tokens": conv.attachment_tokens}
+        self.send(self._attachments.upload(dict(request), buffers, **sizes))
+
+    def _send_completions(self, request: CompleteRequest) -> None:
+        items = self._attachments.completions(request["prefix"])
+        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
+
+    def _send_partial(self) -> None:
+        partial = self.conversation.partial_reply()
+        if partial is not None:
+            reasoning = self.conversation.partial_reasoning()
+            self.send(SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=reasoning))
+
+    def _send_provenance(self, request: MessageRequest) -> None:
+        conv, message_id = self.conversation, request["id"]
+        data: dict[str, Any] | None
+        try:
+            data = conv.request_of(message_id)
+        except KeyError:  # loaded or hand-set messages have no recorded request: the card says so
+            data = None if message_id in conv.tree.nodes else conv.request_of(message_id)
+        attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
+        self.send(ProvenanceMessage(kind="provenance", id=message_id, data=thumbnails_for(data, attachments)))
+
+    def _set_feedback(self, request: FeedbackRequest) -> None:
+        self.conversation.set_feedback(request["id"], request["rating"], request["comment"])
+
+    def _export(self, request: ExportRequest) -> None:
+        """Answer the widget's Export: the Markdown transcript or the conversation file, with a file name."""
+        conv, fmt = self.conversation, request["format"]
         try:
             if fmt == "markdown":
                 text, ext = conv.to_markdown(), "md"
@@ -566,10 +540,14 @@ class Chat(anywidget.AnyWidget):
                 msg = f"unknown export format {fmt!r} (markdown or json)"
                 raise ValueError(msg)
         except (ValueError, NbchatError, OSError) as exc:
-            self.send(notice("error", "export.failed", self.lang, reason=exc))
+            self.send(keyed_notice("error", "export.failed", self.lang, reason=exc))
             return
         label = str(conv.backend.describe().get("model") or "")
-        self.send({"kind": "export", "format": fmt, "text": text, "filename": export_filename(label, ext)})
+        self.send(ExportMessage(kind="export", format=fmt, text=text, filename=export_filename(label, ext)))
+
+    def _send_code(self, request: MessageRequest) -> None:
+        code = self.conversation.request_code(request["id"])
+        self.send(CodeMessage(kind="code", id=request["id"], code=code))
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """A change from the browser: settings only, validated; out-of-range values are refused or clamped.
@@ -586,7 +564,7 @@ class Chat(anywidget.AnyWidget):
             label = ui_text(key, self.lang) if key else name  # the browser shows its own text for label_key
             if name not in self.page_settings:
                 resend.append(name)
-                self.send(notice("warning", "py.fixed", self.lang, label=label, label_key=key or ""))
+                self.send(keyed_notice("warning", "py.fixed", self.lang, label=label, label_key=key or ""))
                 continue
             try:
                 super().set_state({name: value})
@@ -594,12 +572,12 @@ class Chat(anywidget.AnyWidget):
                 resend.append(name)
                 kept = getattr(self, name)
                 params = {"label": label, "label_key": key or "", "value": repr(value), "kept": repr(kept)}
-                self.send(notice("warning", "py.refused", self.lang, **params, reason=exc))
+                self.send(keyed_notice("warning", "py.refused", self.lang, **params, reason=exc))
             else:
                 kept = getattr(self, name)
                 if name == "max_new_tokens" and kept != value:
                     params = {"label": label, "label_key": key or "", "value": repr(value), "kept": kept}
-                    self.send(notice("warning", "py.lowered", self.lang, **params))
+                    self.send(keyed_notice("warning", "py.lowered", self.lang, **params))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
 
@@ -637,12 +615,3 @@ class Chat(anywidget.AnyWidget):
     def _on_generation_setting(self, change: dict[str, Any]) -> None:
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
-
-
-def _step(content: dict[str, Any]) -> int:
-    """The ``step`` of a ``branch`` message from the browser: a whole number, 1 when missing."""
-    step = content.get("step", 1)
-    if isinstance(step, bool) or not isinstance(step, int):
-        msg = f"A branch step must be a whole number, got {step!r}."
-        raise ValueError(msg)
-    return int(step)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from .backends.fake import FakeBackend
 
-__all__ = ["FakeBackend", "RecordingComm", "recording_comms"]
+__all__ = ["FakeBackend", "RecordingComm", "recording_comms", "wait_for_view"]
 
 
 class RecordingComm:
@@ -63,8 +64,33 @@ def recording_comms() -> Iterator[list[RecordingComm]]:
         return created[-1]
 
     original = comm.create_comm
-    comm.create_comm = create_comm
+    comm.create_comm = create_comm  # type: ignore[assignment]  # a stand-in: it has the methods widgets call
     try:
         yield created
     finally:
         comm.create_comm = original
+
+
+def wait_for_view(chat: Any, timeout: float = 5.0) -> None:
+    """Block until a :class:`~nbchat.Chat`'s synced state shows its conversation as it is now.
+
+    A widget rebuilds its synced state (``_messages``, ``status``, the context gauge) in a thread of its own, a
+    moment after the conversation changed (see :mod:`nbchat._view`), as a browser sees it; call this after the
+    conversation is idle and before reading what was sent to the browser.
+
+    Raises
+    ------
+    AssertionError
+        If the view has not caught up within ``timeout`` seconds (the message says what differs).
+    """
+    conv = chat.conversation
+    deadline = time.monotonic() + timeout
+    while True:
+        wanted = [(m.id, m.status, m.content) for m in conv.history]
+        shown = [(m.get("id"), m.get("status"), m.get("content")) for m in chat._messages]
+        if shown == wanted and chat.status == conv.status:
+            return
+        if time.monotonic() > deadline:
+            msg = f"the view shows {shown} ({chat.status}), the conversation has {wanted} ({conv.status})"
+            raise AssertionError(msg)
+        time.sleep(0.01)

@@ -28,7 +28,7 @@ def png(width: int, height: int, color: tuple[int, int, int] = (200, 30, 30)) ->
 
 def conversation(**kwargs: object) -> nbchat.Conversation:
     backend = kwargs.pop("backend", None) or FakeBackend(images=True)
-    return nbchat.Conversation(backend, load="now", **kwargs)  # type: ignore[arg-type]
+    return nbchat.Conversation(backend, prepare="now", **kwargs)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------ converting
@@ -161,12 +161,12 @@ def test_a_model_without_image_input_refuses_and_nothing_is_lost() -> None:
 
 def test_a_model_found_text_only_when_loaded_keeps_the_message_and_its_image() -> None:
     class LateBackend(FakeBackend):
-        def load(self, progress: object = None) -> None:
+        def prepare(self, progress: object = None) -> None:
             self.image_input = False
 
     fake = LateBackend()
     fake.image_input = None  # unknown until loaded, like a local model
-    conv = nbchat.Conversation(fake, load="lazy")
+    conv = nbchat.Conversation(fake, prepare="lazy")
     with pytest.raises(nbchat.GenerationError, match="cannot see images"):
         conv.ask("Describe", attachments=[png(8, 8)])
     user, reply = conv.history
@@ -293,7 +293,7 @@ def test_openai_backend_sends_exact_content_parts_and_no_key_or_path(openai_stub
     image.write_bytes(png(12, 9))
     backend = OpenAIBackend("echo", base_url=f"{openai_stub.url}/v1", api_key=key)
     assert backend.image_input is None  # a plain server: unknown, so images are sent and the server decides
-    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0)
     reply = conv.ask("What does the chart show?", attachments=[str(image), KeyError("year")])
     assert reply.startswith("You said: What does the chart show? [image image/png] KeyError (text/plain):")
     body = openai_stub.requests[-1]
@@ -373,7 +373,7 @@ def test_chat_magic_interpolates_variables_cells_and_the_last_error() -> None:
 
 def test_compare_sends_attachments_to_every_column_or_to_none(comms) -> None:
     seeing, blind = FakeBackend(images=True, model="seeing"), FakeBackend(model="blind")
-    cmp = nbchat.Compare([seeing, blind], load="now")
+    cmp = nbchat.Compare([seeing, blind], prepare="now")
     with pytest.raises(AttachmentError, match="blind \\(fake\\) cannot see images"):
         cmp.ask("What is this?", attachments=[png(8, 8)])
     assert seeing.requests == []
@@ -384,7 +384,7 @@ def test_compare_sends_attachments_to_every_column_or_to_none(comms) -> None:
 
 
 def test_the_embedded_model_refuses_images_before_loading() -> None:
-    conv = nbchat.Conversation(load="lazy")  # llama.cpp or transformers on the GGUF file: text only
+    conv = nbchat.Conversation(prepare="lazy")  # llama.cpp or transformers on the GGUF file: text only
     assert conv.backend.image_input is False
     with pytest.raises(AttachmentError, match="cannot see images"):
         conv.send("What is this?", attachments=[png(8, 8)])

@@ -14,7 +14,7 @@ import pytest
 import traitlets
 
 import nbchat
-from nbchat.testing import FakeBackend, RecordingComm
+from nbchat.testing import FakeBackend, RecordingComm, wait_for_view
 
 ODD_TEXTS = [
     "right-to-left override: \u202eabc\u202c done",
@@ -42,8 +42,14 @@ def wait_idle(conv: nbchat.Conversation, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
+def settle(chat: nbchat.Chat) -> None:
+    """Until the reply is done and the view's own sync thread has shown it."""
+    wait_idle(chat.conversation)
+    wait_for_view(chat)
+
+
 def make_chat(comms: list[RecordingComm], fn: Any = None, **kwargs: Any) -> tuple[nbchat.Chat, RecordingComm]:
-    conv = nbchat.Conversation(fn if fn is not None else FakeBackend(), load="now", **kwargs)
+    conv = nbchat.Conversation(fn if fn is not None else FakeBackend(), prepare="now", **kwargs)
     return nbchat.Chat(conversation=conv), comms[-1]
 
 
@@ -64,7 +70,7 @@ def test_a_1mb_message_is_accepted_and_answered(comms: list[RecordingComm], tmp_
     chat, comm = make_chat(comms, lambda message, history: f"Got {len(message)} characters.")
     started = time.perf_counter()
     browser_says(chat, {"kind": "submit", "text": big})
-    wait_idle(chat.conversation)
+    settle(chat)
     elapsed = time.perf_counter() - started
     user, reply = chat.conversation.history
     assert user.content == big
@@ -81,7 +87,7 @@ def test_a_1mb_message_is_accepted_and_answered(comms: list[RecordingComm], tmp_
 def test_odd_characters_round_trip(comms: list[RecordingComm], tmp_path: Path, text: str) -> None:
     chat, comm = make_chat(comms, lambda message, history: message)
     browser_says(chat, {"kind": "submit", "text": text})
-    wait_idle(chat.conversation)
+    settle(chat)
     assert [m.content for m in chat.conversation.history] == [text, text]
     assert [m["content"] for m in comm.state_updates("_messages")[-1]] == [text, text]
     chat.save(tmp_path / "odd.json")
@@ -104,9 +110,9 @@ def test_out_of_range_settings_from_python_raise_with_the_range(comms: list[Reco
     for bad in ({"max_new_tokens": 0}, {"max_new_tokens": -1}, {"temperature": 50}, {"temperature": -0.1},
                 {"top_p": 0}, {"top_p": 1.5}):  # fmt: skip
         with pytest.raises(ValueError, match="must be"):
-            nbchat.Conversation(FakeBackend(), load="lazy", **bad)
+            nbchat.Conversation(FakeBackend(), prepare="lazy", **bad)
     with pytest.raises(TypeError, match="integer"):
-        nbchat.Conversation(FakeBackend(), load="lazy", max_new_tokens=2.5)
+        nbchat.Conversation(FakeBackend(), prepare="lazy", max_new_tokens=2.5)
 
 
 def test_out_of_range_settings_from_the_browser_are_refused_with_a_notice(comms: list[RecordingComm]) -> None:
@@ -161,12 +167,12 @@ def test_double_send_keeps_one_message_and_gives_the_second_back(comms: list[Rec
     assert [n.get("restore") for n in notices] == ["first", "typed while it streams"]  # the browser puts it back
     assert "still being generated" in notices[0]["text"]
     chat.stop()
-    wait_idle(chat.conversation)
+    settle(chat)
     assert [m.content for m in chat.conversation.history if m.role == "user"] == ["first"]
     assert chat.status == "ready"
     browser_says(chat, {"kind": "submit", "text": "typed while it streams"})
     browser_says(chat, {"kind": "stop"})
-    wait_idle(chat.conversation)
+    settle(chat)
     assert [m.content for m in chat.conversation.history if m.role == "user"] == ["first", "typed while it streams"]
 
 
@@ -176,7 +182,7 @@ def test_stop_before_the_first_token(comms: list[RecordingComm]) -> None:
     time.sleep(0.2)
     started = time.perf_counter()
     browser_says(chat, {"kind": "stop"})
-    wait_idle(chat.conversation)
+    settle(chat)
     latency = time.perf_counter() - started
     reply = chat.conversation.history[-1]
     assert (reply.status, reply.content) == ("stopped", "")
@@ -196,13 +202,13 @@ def test_clear_while_streaming(comms: list[RecordingComm]) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     browser_says(chat, {"kind": "clear"})
-    wait_idle(chat.conversation)
+    settle(chat)
     assert chat.conversation.history == []
     assert chat._messages == []
     assert chat.status == "ready"
     fake.enqueue(["fresh"])
     browser_says(chat, {"kind": "submit", "text": "again"})
-    wait_idle(chat.conversation)
+    settle(chat)
     assert [m.content for m in chat.conversation.history] == ["again", "fresh"]
 
 
@@ -220,7 +226,7 @@ def test_sends_from_many_threads_never_duplicate_or_stick(comms: list[RecordingC
         t.start()
     for t in threads:
         t.join()
-    wait_idle(chat.conversation)
+    settle(chat)
     sent = [m.content for m in chat.conversation.history if m.role == "user"]
     refused = [n["restore"] for n in comm.custom("notice") if "restore" in n]
     assert len(sent) == 1

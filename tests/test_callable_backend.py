@@ -19,7 +19,7 @@ def test_settings_reach_kwargs_and_stop_sequences_are_cut() -> None:
         yield "Lions and "
         yield "zebras.\nUser: more?"
 
-    conv = nbchat.Conversation(bot, load="now", max_new_tokens=9, temperature=0.2, top_p=0.5, stop=["\nUser:"])
+    conv = nbchat.Conversation(bot, prepare="now", max_new_tokens=9, temperature=0.2, top_p=0.5, stop=["\nUser:"])
     assert conv.ask("savanna?") == "Lions and zebras."
     assert seen == {"max_new_tokens": 9, "temperature": 0.2, "top_p": 0.5, "stop": ["\nUser:"]}
     assert conv.history[-1].stats["finish_reason"] == "stop"
@@ -36,11 +36,11 @@ def test_async_generator_streams_and_coroutine_returns() -> None:
         return f"{len(messages)} messages"
 
     deltas: list[str] = []
-    conv = nbchat.Conversation(streamer, load="now")
+    conv = nbchat.Conversation(streamer, prepare="now")
     conv.subscribe(lambda e: deltas.append(e.text) if e.kind == "delta" else None)
     assert conv.ask("go") == "abc"
     assert deltas == ["a", "b", "c"]
-    assert nbchat.Conversation(whole, load="now").ask("hi") == "1 messages"
+    assert nbchat.Conversation(whole, prepare="now").ask("hi") == "1 messages"
 
 
 def test_stop_cancels_an_awaiting_async_generator() -> None:
@@ -49,7 +49,7 @@ def test_stop_cancels_an_awaiting_async_generator() -> None:
         await asyncio.sleep(30)
         yield "never"
 
-    conv = nbchat.Conversation(slow, load="now")
+    conv = nbchat.Conversation(slow, prepare="now")
     future = conv.send("go")
     time.sleep(0.2)
     started = time.perf_counter()
@@ -60,7 +60,7 @@ def test_stop_cancels_an_awaiting_async_generator() -> None:
 
 
 def test_non_text_chunks_and_async_exceptions_become_chat_errors() -> None:
-    conv = nbchat.Conversation(lambda message, history: iter(["ok", 42]), load="now")
+    conv = nbchat.Conversation(lambda message, history: iter(["ok", 42]), prepare="now")
     with pytest.raises(nbchat.GenerationError, match="yielded int"):
         conv.ask("hi")
     assert conv.history[-1].content == "ok"
@@ -70,7 +70,7 @@ def test_non_text_chunks_and_async_exceptions_become_chat_errors() -> None:
         msg = "quota exceeded"
         raise RuntimeError(msg)
 
-    conv = nbchat.Conversation(broken, load="now")
+    conv = nbchat.Conversation(broken, prepare="now")
     with pytest.raises(nbchat.GenerationError, match="quota exceeded"):
         conv.ask("hi")
     assert (conv.history[-1].status, conv.history[-1].content) == ("error", "par")
@@ -78,4 +78,4 @@ def test_non_text_chunks_and_async_exceptions_become_chat_errors() -> None:
 
 def test_name_shown_for_the_callable() -> None:
     assert CallableBackend(lambda m, h: "x", name="echo bot").model == "echo bot"
-    assert nbchat.Conversation(CallableBackend(len), load="lazy").backend.model == "len"
+    assert nbchat.Conversation(CallableBackend(len), prepare="lazy").backend.model == "len"

@@ -208,7 +208,7 @@ def test_the_operators_settings_are_caps_the_page_cannot_raise(
     printed = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "'Be kind.' 100 0.3 100" in printed  # the system message kept, the tokens capped, the rest free
     assert "fixed on this page" in printed
-    assert "branch step must be a whole number" in printed
+    assert "'step' of a 'branch' message has the wrong type" in printed  # refused, with a notice
 
     broken = write_notebook(parse("http://127.0.0.1:9/v1", "--option", "no_such_option=1"), out, bots)
     nb = nbformat.read(broken, as_version=4)

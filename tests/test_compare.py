@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import nbchat
-from nbchat._compare import RESULT_COLUMNS
+from nbchat.compare import RESULT_COLUMNS
 from nbchat.testing import FakeBackend, RecordingComm
 
 PROMPT = "Has math been invented or discovered?"
@@ -27,7 +27,7 @@ def fakes(*lengths: int, delay: float = 0.0, prefix: str = "model") -> list[Fake
 
 
 def make(comms: list[RecordingComm], models: Any, **kwargs: Any) -> tuple[nbchat.Compare, RecordingComm]:
-    kwargs.setdefault("load", "now")
+    kwargs.setdefault("prepare", "now")
     kwargs.setdefault("max_new_tokens", 1000)
     cmp = nbchat.Compare(models, **kwargs)
     return cmp, comms[-1]
@@ -246,7 +246,7 @@ def test_columns_on_one_local_model_share_its_weights(
     monkeypatch.setattr(local.TransformersBackend, "_load_weights", fake_load)
     monkeypatch.setattr(local, "_LOADED", {})
     spec = str(local.Path(__file__))  # any existing path: the loader above never reads it
-    cmp = nbchat.Compare.sweep(spec, temperature=[0, 0.7, 1.2], load="now", device="cpu", dtype="float32")
+    cmp = nbchat.Compare.sweep(spec, temperature=[0, 0.7, 1.2], prepare="now", device="cpu", dtype="float32")
     backends = [c.conversation.backend for c in cmp.columns]
     assert len({id(b) for b in backends}) == 3  # own backends (own prefix caches) ...
     assert all(b._model is backends[0]._model for b in backends)  # ... over one copy of the weights
@@ -273,7 +273,7 @@ def test_add_from_the_browser_and_bad_specs_become_notices(comms: list[Recording
 
 
 def test_move_and_remove_columns(comms: list[RecordingComm]) -> None:
-    mine = nbchat.Conversation(FakeBackend(model="mine"), load="now")
+    mine = nbchat.Conversation(FakeBackend(model="mine"), prepare="now")
     cmp, comm = make(comms, [*fakes(1, 1), mine])
     ids = [c.id for c in cmp.columns]
     browser(cmp, kind="move", column=ids[2], step=-1)
@@ -309,7 +309,7 @@ def test_settings_for_one_column_or_all(comms: list[RecordingComm]) -> None:
 
 
 def test_model_forms_names_and_pairs(comms: list[RecordingComm]) -> None:
-    chat = nbchat.Chat(FakeBackend(model="in-a-chat"), load="now")
+    chat = nbchat.Chat(FakeBackend(model="in-a-chat"), prepare="now")
     cmp = nbchat.Compare(
         [
             ("first", FakeBackend(model="x")),
@@ -319,7 +319,7 @@ def test_model_forms_names_and_pairs(comms: list[RecordingComm]) -> None:
             FakeBackend(model="x"),
             FakeBackend(model="x"),
         ],
-        load="lazy",
+        prepare="lazy",
     )
     assert [c.name for c in cmp.columns] == ["first", "srv", "in-a-chat", "served-name", "x", "x (2)"]
     assert cmp.columns[1].conversation.settings.temperature == 0.0
@@ -397,7 +397,7 @@ def test_two_embedded_columns_and_a_served_one(comms: list[RecordingComm], trans
             ("served", {"spec": served.base_url, "model": served.model, "timeout": 120}),
         ],
         max_new_tokens=12,
-        load="now",
+        prepare="now",
     )
     comm = comms[-1]
     local = [c.conversation.backend for c in cmp.columns[:2]]
@@ -424,11 +424,11 @@ def weights(backend: Any) -> Any:
 @pytest.mark.model
 @pytest.mark.usefixtures("embedded_ready")
 def test_sweep_of_the_embedded_chat_shares_one_copy(comms: list[RecordingComm]) -> None:
-    chat = nbchat.Chat(load="now", max_new_tokens=6)
+    chat = nbchat.Chat(prepare="now", max_new_tokens=6)
     cmp = nbchat.Compare.sweep(chat, temperature=[0, 1.0])
     backends = [c.conversation.backend for c in cmp.columns]
     for col in cmp.columns:
-        col.conversation.wait_until_loaded(120)
+        col.conversation.wait_until_ready(120)
     assert backends[0] is not chat.conversation.backend
     assert weights(backends[0]) is weights(backends[1]) is weights(chat.conversation.backend)
     answers = cmp.ask(QUESTION, timeout=120)

@@ -13,7 +13,7 @@ from nbchat.backends.fake import FakeBackend
 
 def make(**kwargs: object) -> tuple[nbchat.Conversation, FakeBackend]:
     fake = FakeBackend(delay=kwargs.pop("delay", 0.0))  # type: ignore[arg-type]
-    return nbchat.Conversation(fake, load="now", **kwargs), fake  # type: ignore[arg-type]
+    return nbchat.Conversation(fake, prepare="now", **kwargs), fake  # type: ignore[arg-type]
 
 
 def test_reply_streams_into_history_with_stats() -> None:
@@ -92,6 +92,22 @@ def test_stop_keeps_partial_reply_marked_stopped() -> None:
     assert conv.messages[-2] == {"role": "user", "content": "long story"}
 
 
+def test_ask_timeout_stops_the_reply_it_gave_up_on() -> None:
+    conv, fake = make(delay=0.05)
+    fake.enqueue([f"{i} " for i in range(200)])  # 10 s of text
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="stopped"):
+        conv.ask("count slowly", timeout=0.3)
+    assert time.monotonic() - started < 5
+    assert not conv.busy  # the next question is not refused as "still being generated"
+    reply = conv.history[-1]
+    assert reply.status == "stopped"
+    assert reply.content.startswith("0 ")  # the partial text is kept
+    assert len(reply.content.split()) < 200
+    fake.enqueue(["next"])
+    assert conv.ask("again") == "next"
+
+
 def test_error_keeps_user_message_and_partial_text() -> None:
     conv, fake = make()
     fake.enqueue(["par", "tial"], error=RuntimeError("server went away"))
@@ -148,7 +164,7 @@ def test_clear_while_streaming_stops_and_empties() -> None:
 
 def test_context_window_drops_whole_old_turns_keeping_system() -> None:
     fake = FakeBackend(context_window=60)
-    conv = nbchat.Conversation(fake, load="now", system_prompt="Be brief.", max_new_tokens=20)
+    conv = nbchat.Conversation(fake, prepare="now", system_prompt="Be brief.", max_new_tokens=20)
     for i in range(6):
         fake.enqueue([f"answer number {i} " * 2])
         conv.ask(f"question number {i}")
@@ -163,13 +179,13 @@ def test_context_window_drops_whole_old_turns_keeping_system() -> None:
 
 def test_load_error_is_reported_in_the_chat() -> None:
     class Broken(FakeBackend):
-        def load(self, progress=None) -> None:
+        def prepare(self, progress=None) -> None:
             msg = "weights are corrupt; re-download them"
             raise OSError(msg)
 
-    conv = nbchat.Conversation(Broken(), load="background")
+    conv = nbchat.Conversation(Broken(), prepare="background")
     with pytest.raises(nbchat.NbchatError, match="corrupt"):
-        conv.wait_until_loaded(timeout=5)
+        conv.wait_until_ready(timeout=5)
     assert conv.status == "error"
     with pytest.raises(nbchat.GenerationError, match="corrupt"):
         conv.ask("hello")
@@ -185,14 +201,14 @@ def test_callable_backend_message_history_and_settings() -> None:
         yield "Echo: "
         yield message
 
-    conv = nbchat.Conversation(bot, load="now", temperature=0.3, system_prompt="sys")
+    conv = nbchat.Conversation(bot, prepare="now", temperature=0.3, system_prompt="sys")
     assert conv.ask("hi") == "Echo: hi"
     assert seen == {"message": "hi", "history": [{"role": "system", "content": "sys"}], "temperature": 0.3}
     assert conv.backend.model == "bot"
 
 
 def test_callable_backend_messages_form_and_plain_string() -> None:
-    conv = nbchat.Conversation(lambda messages: f"{len(messages)} messages", load="now")
+    conv = nbchat.Conversation(lambda messages: f"{len(messages)} messages", prepare="now")
     assert conv.ask("hi") == "1 messages"
     assert conv.ask("again") == "3 messages"
 
@@ -202,7 +218,7 @@ def test_callable_exception_becomes_chat_error() -> None:
         msg = "quota exceeded"
         raise RuntimeError(msg)
 
-    conv = nbchat.Conversation(bot, load="now")
+    conv = nbchat.Conversation(bot, prepare="now")
     with pytest.raises(nbchat.GenerationError, match="quota exceeded"):
         conv.ask("hi")
     assert conv.history[-1].status == "error"
@@ -216,7 +232,7 @@ def test_stop_reaches_a_callable_that_blocks() -> None:
         release.wait(5)
         yield "never shown"
 
-    conv = nbchat.Conversation(slow, load="now")
+    conv = nbchat.Conversation(slow, prepare="now")
     future = conv.send("go")
     time.sleep(0.2)
     started = time.perf_counter()
@@ -226,3 +242,20 @@ def test_stop_reaches_a_callable_that_blocks() -> None:
     assert time.perf_counter() - started < 1.5
     assert reply.status == "stopped"
     assert reply.content == "first "
+
+
+def test_the_old_load_names_still_work_with_a_warning() -> None:
+    # `load` means reading a file now (Conversation.load(path)); preparing the model has its own word
+    with pytest.warns(FutureWarning, match=r"prepare\(\)"):
+
+        class OldStyle(FakeBackend):
+            def load(self, progress=None) -> None:
+                self.prepared = True
+
+    backend = OldStyle()
+    with pytest.warns(FutureWarning, match="prepare='now'"):
+        conv = nbchat.Conversation(backend, load="now")
+    assert backend.prepared
+    assert conv.status == "ready"
+    with pytest.warns(FutureWarning, match="wait_until_ready"):
+        conv.wait_until_loaded(timeout=5)

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready")]
 @pytest.fixture(scope="module")
 def conversation() -> nbchat.Conversation:
     # explicit: with llama-cpp-python installed, the default for the embedded GGUF is llama.cpp
-    return nbchat.Conversation(TransformersBackend.embedded(), load="now", temperature=0, max_new_tokens=24)
+    return nbchat.Conversation(TransformersBackend.embedded(), prepare="now", temperature=0, max_new_tokens=24)
 
 
 def test_stop_ends_the_generate_thread(conversation: nbchat.Conversation) -> None:
@@ -41,7 +41,7 @@ def test_stop_ends_the_generate_thread(conversation: nbchat.Conversation) -> Non
 
 
 def test_the_context_window_comes_from_the_model_config(comms: list) -> None:  # type: ignore[type-arg]
-    chat = nbchat.Chat(conversation=nbchat.Conversation(TransformersBackend.embedded(), load="now"))
+    chat = nbchat.Chat(conversation=nbchat.Conversation(TransformersBackend.embedded(), prepare="now"))
     backend = chat.conversation.backend
     assert backend.context_window == backend._model.config.max_position_embeddings == 8192  # type: ignore[attr-defined]
     assert chat.max_new_tokens_limit == 8192

@@ -10,7 +10,7 @@ from nbchat.testing import FakeBackend
 
 def make(**kwargs: object) -> tuple[nbchat.Conversation, FakeBackend]:
     fake = FakeBackend(context_window=kwargs.pop("context_window", None))  # type: ignore[arg-type]
-    return nbchat.Conversation(fake, load="now", **kwargs), fake  # type: ignore[arg-type]
+    return nbchat.Conversation(fake, prepare="now", **kwargs), fake  # type: ignore[arg-type]
 
 
 def contents(conv: nbchat.Conversation) -> list[str]:
@@ -181,7 +181,7 @@ def test_to_markdown_transcript() -> None:
 
 def test_edits_are_refused_while_generating() -> None:
     fake = FakeBackend(delay=0.05)
-    conv = nbchat.Conversation(fake, load="now")
+    conv = nbchat.Conversation(fake, prepare="now")
     conv.ask("a")
     fake.enqueue(["x "] * 40)
     future = conv.send("b")

@@ -35,7 +35,7 @@ def llama_cpp_ready() -> None:
 def make(**options: Any) -> nbchat.Conversation:
     backend_options = {k: options.pop(k) for k in ("n_ctx", "n_threads", "seed", "prefix_cache") if k in options}
     settings: dict[str, Any] = {"temperature": 0, "max_new_tokens": 24, **options}
-    return nbchat.Conversation(LlamaCppBackend.embedded(**backend_options), load="now", **settings)
+    return nbchat.Conversation(LlamaCppBackend.embedded(**backend_options), prepare="now", **settings)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_instances_are_shared_per_file_context_and_threads() -> None:
     a, b = LlamaCppBackend.embedded(), LlamaCppBackend.embedded(name="another label")
     c = LlamaCppBackend.embedded(n_ctx=512)
     for backend in (a, b, c):
-        backend.load()
+        backend.prepare()
     assert a._shared is b._shared  # type: ignore[attr-defined]
     assert a._shared.llm is b._shared.llm  # type: ignore[attr-defined]
     assert c._shared is not a._shared  # type: ignore[attr-defined]
@@ -154,7 +154,7 @@ def test_choosing_the_backend_for_a_gguf_file(monkeypatch: pytest.MonkeyPatch) -
         importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a)
     )
     assert gguf_backend_kind() == "transformers"  # not installed: transformers runs GGUF files too
-    assert nbchat.Conversation(load="lazy").backend.kind == "transformers"  # what the demo set-up gets
+    assert nbchat.Conversation(prepare="lazy").backend.kind == "transformers"  # what the demo set-up gets
     with pytest.raises(MissingDependencyError):
         gguf_backend_kind(None, {"n_threads": 2})  # an option only llama.cpp has
     with pytest.raises(MissingDependencyError) as caught:
@@ -166,36 +166,36 @@ def test_choosing_the_backend_for_a_gguf_file(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_backend_option_chooses_the_engine_for_gguf(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert nbchat.Conversation(load="lazy").backend.kind == "llama.cpp"  # installed: the default for the embedded
-    assert nbchat.Conversation("embedded", load="lazy").backend.kind == "llama.cpp"
-    assert nbchat.Conversation(backend="llama.cpp", load="lazy").backend.kind == "llama.cpp"
-    assert nbchat.Conversation(backend="transformers", load="lazy").backend.kind == "transformers"
-    assert nbchat.Conversation(dtype="bfloat16", load="lazy").backend.kind == "transformers"  # a transformers option
-    assert nbchat.Conversation(n_threads=1, load="lazy").backend.n_threads == 1
+    assert nbchat.Conversation(prepare="lazy").backend.kind == "llama.cpp"  # installed: the default for the embedded
+    assert nbchat.Conversation("embedded", prepare="lazy").backend.kind == "llama.cpp"
+    assert nbchat.Conversation(backend="llama.cpp", prepare="lazy").backend.kind == "llama.cpp"
+    assert nbchat.Conversation(backend="transformers", prepare="lazy").backend.kind == "transformers"
+    assert nbchat.Conversation(dtype="bfloat16", prepare="lazy").backend.kind == "transformers"  # a transformers option
+    assert nbchat.Conversation(n_threads=1, prepare="lazy").backend.n_threads == 1
     # any .gguf file, by path or by name in a model-zoo directory
     from nbchat._embedded import embedded_gguf_path
 
     (tmp_path / "tiny.gguf").symlink_to(embedded_gguf_path())
-    assert nbchat.Conversation(str(tmp_path / "tiny.gguf"), load="lazy").backend.kind == "llama.cpp"
+    assert nbchat.Conversation(str(tmp_path / "tiny.gguf"), prepare="lazy").backend.kind == "llama.cpp"
     monkeypatch.setenv("NBCHAT_MODEL_PATH", str(tmp_path))
-    zoo = nbchat.Conversation("tiny", load="lazy").backend
+    zoo = nbchat.Conversation("tiny", prepare="lazy").backend
     assert (zoo.kind, zoo.model) == ("llama.cpp", "tiny")
-    assert nbchat.Conversation("tiny", backend="transformers", load="lazy").backend.kind == "transformers"
+    assert nbchat.Conversation("tiny", backend="transformers", prepare="lazy").backend.kind == "transformers"
     with pytest.raises(ValueError, match="backend must be"):
-        nbchat.Conversation(backend="vllm", load="lazy")
-    assert nbchat.Conversation("tiny", backend="llama.cpp", load="lazy").backend.kind == "llama.cpp"
+        nbchat.Conversation(backend="vllm", prepare="lazy")
+    assert nbchat.Conversation("tiny", backend="llama.cpp", prepare="lazy").backend.kind == "llama.cpp"
     with pytest.raises(ValueError, match=r"runs \.gguf files"):
-        nbchat.Conversation(str(tmp_path), backend="llama.cpp", load="lazy")  # a directory: transformers' kind
+        nbchat.Conversation(str(tmp_path), backend="llama.cpp", prepare="lazy")  # a directory: transformers' kind
     with pytest.raises(ValueError, match="engine of a local model"):
-        nbchat.Conversation(lambda m, h: "x", backend="llama.cpp", load="lazy")
+        nbchat.Conversation(lambda m, h: "x", backend="llama.cpp", prepare="lazy")
     with pytest.raises(ValueError, match="is a server"):
-        nbchat.Conversation("http://127.0.0.1:9/v1", backend="transformers", load="lazy")
+        nbchat.Conversation("http://127.0.0.1:9/v1", backend="transformers", prepare="lazy")
     with pytest.raises(ValueError, match="pass the options of one"):
-        nbchat.Conversation(dtype="float32", n_threads=1, load="lazy")
+        nbchat.Conversation(dtype="float32", n_threads=1, prepare="lazy")
 
 
 def test_copy_as_code_names_the_engine_that_answered(capsys: pytest.CaptureFixture[str]) -> None:
-    conv = nbchat.Conversation(temperature=0, max_new_tokens=12, load="now")  # the default engine: llama.cpp
+    conv = nbchat.Conversation(temperature=0, max_new_tokens=12, prepare="now")  # the default engine: llama.cpp
     conv.ask("Hi!")
     reply = conv.ask("Name a fruit.")
     code = conv.request_code(conv.history[-1].id)

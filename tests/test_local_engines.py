@@ -24,7 +24,7 @@ STORY = "Write a long story about elephants."
 
 def make(engine: str, **settings: Any) -> nbchat.Conversation:
     options = {k: settings.pop(k) for k in ("prefix_cache", "n_ctx") if k in settings}
-    return nbchat.Conversation(backend=engine, load="now", **{"temperature": 0, "max_new_tokens": 24, **settings},
+    return nbchat.Conversation(backend=engine, prepare="now", **{"temperature": 0, "max_new_tokens": 24, **settings},
                                **options)  # fmt: skip
 
 
@@ -175,7 +175,7 @@ def test_prefix_reuse_changes_no_answer(engine: str) -> None:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_widget_names_the_engine_and_streams(engine: str, comms: list) -> None:  # type: ignore[type-arg]
-    chat = nbchat.Chat(backend=engine, temperature=0, max_new_tokens=16, load="now")
+    chat = nbchat.Chat(backend=engine, temperature=0, max_new_tokens=16, prepare="now")
     reply = chat.ask("Hello!")
     deltas = comms[-1].custom("delta")
     assert reply

@@ -23,7 +23,7 @@ def chat(url: str, model: str = "echo", **kwargs: object) -> nbchat.Conversation
     options = {k: kwargs.pop(k) for k in ("api_key", "max_retries", "timeout") if k in kwargs}
     backend = OpenAIBackend(model, base_url=url, **options)  # type: ignore[arg-type]
     kwargs.setdefault("retries", 0)  # retries: test_server_failures.py
-    return nbchat.Conversation(backend, load="now", **kwargs)  # type: ignore[arg-type]
+    return nbchat.Conversation(backend, prepare="now", **kwargs)  # type: ignore[arg-type]
 
 
 def wait_for_text(conv: nbchat.Conversation, timeout: float = 10) -> None:
@@ -95,13 +95,13 @@ def test_server_rejecting_stream_options_gets_one_retry_without(openai_stub) -> 
 def test_model_defaults_to_the_first_listed(openai_stub) -> None:
     backend = OpenAIBackend(base_url=f"{openai_stub.url}/v1")
     assert backend.list_models() == ["echo", "slow"]
-    conv = nbchat.Conversation(backend, load="now")
+    conv = nbchat.Conversation(backend, prepare="now")
     assert backend.model == "echo"
     assert conv.ask("hi") == "You said: hi"
 
 
 def test_models_endpoint_failing_asks_for_model_name(openai_stub) -> None:
-    conv = nbchat.Conversation(OpenAIBackend(base_url=f"{openai_stub.url}/nomodels/v1"), load="now")
+    conv = nbchat.Conversation(OpenAIBackend(base_url=f"{openai_stub.url}/nomodels/v1"), prepare="now")
     assert conv.status == "error"
     assert "HTTP 500" in conv.status_text
     assert "model='...'" in conv.status_text
@@ -115,7 +115,7 @@ def test_existing_openai_client_object(openai_stub) -> None:
     client = openai.OpenAI(base_url=f"{openai_stub.url}/v1", api_key=FAKE_KEY)
     backend = resolve_backend(client, model="echo")
     assert isinstance(backend, OpenAIBackend)
-    assert nbchat.Conversation(backend, load="now").ask("hi") == "You said: hi"
+    assert nbchat.Conversation(backend, prepare="now").ask("hi") == "You said: hi"
     assert FAKE_KEY not in repr(backend) + str(backend.describe())
 
 
@@ -167,7 +167,7 @@ def test_stream_ending_without_finish_reason_is_incomplete(openai_stub) -> None:
 def test_api_key_never_shows(openai_stub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     backend = OpenAIBackend("echo", base_url=f"{openai_stub.url}/auth/v1", api_key=FAKE_KEY, max_retries=0)
-    conv = nbchat.Conversation(backend, load="now")
+    conv = nbchat.Conversation(backend, prepare="now")
     with pytest.raises(nbchat.GenerationError) as info:
         conv.ask("hi")
     reply = conv.history[-1]
@@ -180,7 +180,7 @@ def test_api_key_never_shows(openai_stub, caplog: pytest.LogCaptureFixture) -> N
         assert FAKE_KEY not in str(text)
     assert (
         nbchat.Conversation(
-            OpenAIBackend("echo", base_url=f"{openai_stub.url}/auth/v1", api_key="sk-right"), load="now"
+            OpenAIBackend("echo", base_url=f"{openai_stub.url}/auth/v1", api_key="sk-right"), prepare="now"
         ).ask("hi")
         == "You said: hi"
     )

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nbchat
-from nbchat._persist import VERSION, conversation_to_dict, tree_from_dict
+from nbchat._persist import VERSION, tree_from_dict
 from nbchat.testing import FakeBackend
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
@@ -51,11 +51,12 @@ def play(conv: nbchat.Conversation, steps: list[tuple[str, object]]) -> None:
 def test_save_and_load_round_trip_exactly(
     tmp_path: Path, steps: list[tuple[str, object]], system: str, temperature: float
 ) -> None:
-    conv = nbchat.Conversation(FakeBackend(), load="now", system_prompt=system, temperature=temperature)
+    conv = nbchat.Conversation(FakeBackend(), prepare="now", system_prompt=system, temperature=temperature)
     play(conv, steps)
     path = conv.save(tmp_path / "chat.json")
-    again = nbchat.Conversation.load(path, FakeBackend(), load="now")
-    assert conversation_to_dict(again)["messages"] == conversation_to_dict(conv)["messages"]
+    again = nbchat.Conversation.load(path, FakeBackend(), prepare="now")
+    saved_again = again.save(tmp_path / "again.json")
+    assert json.loads(saved_again.read_text())["messages"] == json.loads(path.read_text())["messages"]
     assert again.tree.selected == conv.tree.selected
     assert again.messages == conv.messages
     assert (again.system_prompt, again.settings) == (conv.system_prompt, conv.settings)
@@ -63,7 +64,7 @@ def test_save_and_load_round_trip_exactly(
 
 
 def test_file_never_contains_keys(tmp_path: Path) -> None:
-    conv = nbchat.Conversation(lambda m, h: "ok", load="now", model="bot")
+    conv = nbchat.Conversation(lambda m, h: "ok", prepare="now", model="bot")
     conv.spec["options"]["api_key"] = "sk-should-not-be-here"  # even if something put it there
     conv.ask("hi")
     conv.spec["options"].pop("api_key")
@@ -100,7 +101,7 @@ def test_file_never_contains_keys(tmp_path: Path) -> None:
 def test_hostile_or_broken_files_give_clear_errors_and_change_nothing(tmp_path: Path, content: str, match: str) -> None:
     chat_file = tmp_path / "bad.json"
     chat_file.write_text(content)
-    conv = nbchat.Conversation(FakeBackend(), load="now")
+    conv = nbchat.Conversation(FakeBackend(), prepare="now")
     conv.ask("keep me")
     before = conv.messages
     with pytest.raises(nbchat.NbchatError, match=match):
@@ -110,10 +111,10 @@ def test_hostile_or_broken_files_give_clear_errors_and_change_nothing(tmp_path: 
 
 def test_autosave_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "auto.json"
-    first = nbchat.Conversation(FakeBackend(), load="now", save_to=path)
+    first = nbchat.Conversation(FakeBackend(), prepare="now", save_to=path)
     first.ask("remember this")
     assert path.exists()
-    second = nbchat.Conversation(FakeBackend(), load="now", save_to=path)  # "the next run"
+    second = nbchat.Conversation(FakeBackend(), prepare="now", save_to=path)  # "the next run"
     assert second.messages == first.messages
     second.ask("and this")
     assert len(json.loads(path.read_text())["messages"]) == 4
@@ -127,10 +128,10 @@ def test_tree_from_dict_rejects_duplicate_ids() -> None:
 
 
 def test_chat_widget_save_load_and_markdown(tmp_path: Path, comms: list) -> None:  # type: ignore[type-arg]
-    chat = nbchat.Chat(FakeBackend(), load="now")
+    chat = nbchat.Chat(FakeBackend(), prepare="now")
     chat.ask("hello")
     chat.save(tmp_path / "w.json")
-    again = nbchat.Chat.load(tmp_path / "w.json", FakeBackend(), load="now")
+    again = nbchat.Chat.load(tmp_path / "w.json", FakeBackend(), prepare="now")
     assert again.messages == chat.messages
     assert [m["content"] for m in again._messages] == ["hello", "You said: hello"]
     assert "You said: hello" in again.to_markdown()

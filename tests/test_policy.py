@@ -114,7 +114,7 @@ def test_invalid_values_fail_every_chat_naming_the_variable(
 ) -> None:
     policy.setenv(var, value)
     with pytest.raises(nbchat.NbchatError, match=expected) as info:
-        nbchat.Conversation(echo, load="lazy")
+        nbchat.Conversation(echo, prepare="lazy")
     assert f"${var}" in str(info.value)
     assert "administrator" in str(info.value)
 
@@ -196,7 +196,7 @@ def test_refusal_names_the_patterns_the_default_and_who_to_ask(policy: pytest.Mo
     policy.setenv("NBCHAT_DEFAULT_MODEL", "http://hub-llm:8000/v1")
     policy.setenv("NBCHAT_ADMIN_CONTACT", "the course staff")
     with pytest.raises(nbchat.ModelNotAllowedError) as info:
-        nbchat.Chat("openai:gpt-4o", load="lazy")
+        nbchat.Chat("openai:gpt-4o", prepare="lazy")
     text = str(info.value)
     assert "'openai:gpt-4o' is not allowed" in text
     assert "http://hub-llm:8000/*" in text
@@ -207,14 +207,14 @@ def test_refusal_names_the_patterns_the_default_and_who_to_ask(policy: pytest.Mo
     with pytest.raises(nbchat.ModelNotAllowedError):
         resolve_backend(FakeBackend())  # backend objects are matched too ("fake:fake")
     with pytest.raises(nbchat.ModelNotAllowedError):
-        nbchat.Conversation(echo, load="lazy")
+        nbchat.Conversation(echo, prepare="lazy")
 
 
 def test_default_model_for_chat_with_no_model(policy: pytest.MonkeyPatch, comms: list[RecordingComm]) -> None:
     policy.setenv("NBCHAT_DEFAULT_MODEL", "http://127.0.0.1:9/v1")
     policy.setenv("NBCHAT_DEFAULT_MODEL_NAME", "course-model")
     policy.setenv("NBCHAT_ALLOWED_MODELS", "openai:")  # the default is allowed without being listed
-    chat = nbchat.Chat(load="lazy")
+    chat = nbchat.Chat(prepare="lazy")
     info = chat.conversation.backend.describe()
     assert (info["backend"], info["model"], info["base_url"]) == ("openai", "course-model", "http://127.0.0.1:9/v1")
     assert chat.conversation.spec["spec"] is None  # saved as "the default", so a reload follows the admin
@@ -237,8 +237,8 @@ def test_embedded_spec_string_and_default(policy: pytest.MonkeyPatch) -> None:
 
 def test_a_backend_let_through_once_is_not_refused_again(policy: pytest.MonkeyPatch) -> None:
     policy.setenv("NBCHAT_ALLOWED_MODELS", "callable:*")
-    first = nbchat.Conversation(echo, load="lazy")
-    again = nbchat.Conversation(first.backend, load="lazy")  # as Compare does for a second column
+    first = nbchat.Conversation(echo, prepare="lazy")
+    again = nbchat.Conversation(first.backend, prepare="lazy")  # as Compare does for a second column
     assert again.backend is first.backend
 
 
@@ -248,7 +248,7 @@ def test_caps_from_python_are_clamped_with_a_warning(policy: pytest.MonkeyPatch)
     policy.setenv("NBCHAT_MAX_TEMPERATURE", "1.0")
     fake = FakeBackend()
     with pytest.warns(nbchat.PolicyWarning, match=r"max_new_tokens=1000 is above the limit set for this class \(64"):
-        conv = nbchat.Conversation(fake, load="now", max_new_tokens=1000)
+        conv = nbchat.Conversation(fake, prepare="now", max_new_tokens=1000)
     assert conv.settings.max_new_tokens == 64
     with pytest.warns(nbchat.PolicyWarning, match=r"temperature=1.5 .* using 1") as record:
         conv.settings = conv.settings.replace(temperature=1.5)
@@ -266,7 +266,7 @@ def test_defaults_are_lowered_quietly(policy: pytest.MonkeyPatch) -> None:
     policy.setenv("NBCHAT_MAX_TEMPERATURE", "0.5")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        conv = nbchat.Conversation(FakeBackend(), load="lazy")  # nobody asked for 256 tokens at 0.7
+        conv = nbchat.Conversation(FakeBackend(), prepare="lazy")  # nobody asked for 256 tokens at 0.7
     assert (conv.settings.max_new_tokens, conv.settings.temperature) == (64, 0.5)
 
 
@@ -276,7 +276,7 @@ def test_widget_limits_and_values_from_python_and_the_browser(
     policy.setenv("NBCHAT_MAX_NEW_TOKENS", "100")
     policy.setenv("NBCHAT_MAX_TEMPERATURE", "1.2")
     fake = FakeBackend(context_window=2048)
-    chat = nbchat.Chat(conversation=nbchat.Conversation(fake, load="now", max_new_tokens=50))
+    chat = nbchat.Chat(conversation=nbchat.Conversation(fake, prepare="now", max_new_tokens=50))
     comm = comms[-1]
     assert (chat.max_new_tokens_limit, chat.temperature_limit) == (100, 1.2)  # the sliders' maximums
 
@@ -318,7 +318,7 @@ def test_compare_forms_show_the_caps_and_columns_obey_them(
 
 def test_a_context_window_below_the_cap_still_limits(policy: pytest.MonkeyPatch, comms: list[RecordingComm]) -> None:
     policy.setenv("NBCHAT_MAX_NEW_TOKENS", "4000")
-    chat = nbchat.Chat(conversation=nbchat.Conversation(FakeBackend(context_window=1000), load="now"))
+    chat = nbchat.Chat(conversation=nbchat.Conversation(FakeBackend(context_window=1000), prepare="now"))
     assert chat.max_new_tokens_limit == 1000
 
 
@@ -388,7 +388,7 @@ def test_the_backend_is_checked_by_what_it_contacts(policy: pytest.MonkeyPatch) 
     policy.setenv("NBCHAT_ALLOWED_MODELS", "openai:*")
     policy.setenv("OPENAI_API_KEY", "sk-test-key-123456")
     with pytest.raises(nbchat.ModelNotAllowedError, match=r"http://anywhere:80/v1"):
-        nbchat.Chat("openai:gpt-4o-mini", base_url="http://anywhere/v1", api_key="sk-other-key-1234", load="lazy")
+        nbchat.Chat("openai:gpt-4o-mini", base_url="http://anywhere/v1", api_key="sk-other-key-1234", prepare="lazy")
     backend = resolve_backend("openai:gpt-4o-mini")  # the official endpoint: admitted
     assert identities(backend) == ["openai:gpt-4o-mini", "https://api.openai.com:443/v1"]
 
@@ -396,7 +396,7 @@ def test_the_backend_is_checked_by_what_it_contacts(policy: pytest.MonkeyPatch) 
 def test_a_refusal_never_prints_a_password(policy: pytest.MonkeyPatch) -> None:
     policy.setenv("NBCHAT_ALLOWED_MODELS", "http://hub-llm:8000/*")
     with pytest.raises(nbchat.ModelNotAllowedError) as info:
-        nbchat.Chat("https://u:sk-secret-pw-123@elsewhere.example/v1?api_key=sk-q-456", load="lazy")
+        nbchat.Chat("https://u:sk-secret-pw-123@elsewhere.example/v1?api_key=sk-q-456", prepare="lazy")
     text = str(info.value)
     assert "sk-secret-pw-123" not in text
     assert "sk-q-456" not in text

@@ -40,7 +40,7 @@ def settle(conv: nbchat.Conversation) -> None:
 
 def test_drafts_are_prefilled_with_the_messages_a_send_would_use() -> None:
     fake = PrefillingFake()
-    conv = nbchat.Conversation(fake, load="now", system_prompt="Be brief.")
+    conv = nbchat.Conversation(fake, prepare="now", system_prompt="Be brief.")
     conv.prefill("Which ani")
     settle(conv)
     assert fake.prefilled == ["Which ani"]
@@ -59,7 +59,7 @@ def test_drafts_are_prefilled_with_the_messages_a_send_would_use() -> None:
 
 def test_drafts_coalesce_to_the_latest_and_a_send_cancels_a_running_prefill() -> None:
     fake = PrefillingFake()
-    conv = nbchat.Conversation(fake, load="now")
+    conv = nbchat.Conversation(fake, prepare="now")
     fake.hold.clear()  # the first prefill keeps running
     conv.prefill("W")
     deadline = time.monotonic() + 5
@@ -84,7 +84,7 @@ def test_drafts_coalesce_to_the_latest_and_a_send_cancels_a_running_prefill() ->
 
 def test_no_prefill_while_a_reply_streams_or_for_backends_that_cannot() -> None:
     fake = PrefillingFake(delay=0.02)
-    conv = nbchat.Conversation(fake, load="now")
+    conv = nbchat.Conversation(fake, prepare="now")
     fake.enqueue(["a "] * 20)
     future = conv.send("long answer please")
     conv.prefill("next question")
@@ -98,13 +98,13 @@ def test_no_prefill_while_a_reply_streams_or_for_backends_that_cannot() -> None:
 
 def test_the_widget_asks_for_drafts_only_when_the_model_can_use_them(comms: list[RecordingComm]) -> None:
     fake = PrefillingFake()
-    chat = nbchat.Chat(conversation=nbchat.Conversation(fake, load="now"))
+    chat = nbchat.Chat(conversation=nbchat.Conversation(fake, prepare="now"))
     assert chat.prefill_drafts is True
     chat._on_custom_message(chat, {"kind": "draft", "text": "Which animals"}, [])
     settle(chat.conversation)
     assert fake.prefilled == ["Which animals"]
     assert chat._messages == []
-    plain = nbchat.Chat(conversation=nbchat.Conversation(FakeBackend(), load="now"))
+    plain = nbchat.Chat(conversation=nbchat.Conversation(FakeBackend(), prepare="now"))
     assert plain.prefill_drafts is False
 
 
@@ -114,8 +114,8 @@ def test_llama_cpp_prefill_changes_no_answer_and_leaves_little_to_evaluate() -> 
     """Greedy answers are the same with and without typing ahead; after it, only a few prompt tokens are new."""
     from nbchat.backends.llamacpp import LlamaCppBackend
 
-    typed = nbchat.Conversation(LlamaCppBackend.embedded(n_ctx=2048), load="now", temperature=0, max_new_tokens=16)
-    plain = nbchat.Conversation(LlamaCppBackend.embedded(n_ctx=1024), load="now", temperature=0, max_new_tokens=16)
+    typed = nbchat.Conversation(LlamaCppBackend.embedded(n_ctx=2048), prepare="now", temperature=0, max_new_tokens=16)
+    plain = nbchat.Conversation(LlamaCppBackend.embedded(n_ctx=1024), prepare="now", temperature=0, max_new_tokens=16)
     for question in ["Which animals live in the savanna?", "Which of these is the strongest?"]:
         for n in range(4, len(question) + 1, 6):  # typed a few characters at a time, last draft a word short
             typed.prefill(question[:n])

@@ -34,7 +34,7 @@ def requests(stub_url: str) -> list[dict]:
 
 
 def chat(url: str, dialect: str, model: str = "replay", **kwargs: object) -> nbchat.Conversation:
-    return nbchat.Conversation(f"{url}/{dialect}/v1", model=model, load="now", retries=0, **kwargs)
+    return nbchat.Conversation(f"{url}/{dialect}/v1", model=model, prepare="now", retries=0, **kwargs)
 
 
 @pytest.mark.parametrize("dialect", ["deepseek", "vllm", "llamacpp"])
@@ -63,7 +63,7 @@ def test_reasoning_is_its_own_part_and_never_goes_back(stub_url: str, requests: 
 
 def test_send_reasoning_escape_hatch(stub_url: str, requests: list[dict]) -> None:
     backend = OpenAIBackend("replay", base_url=f"{stub_url}/vllm/v1", send_reasoning=True)
-    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0)
     conv.ask("first")
     conv.ask("second")
     assert requests[-1]["messages"][1]["reasoning_content"] == "".join(reasoning_stub.REASONING)
@@ -74,7 +74,7 @@ def test_send_reasoning_escape_hatch(stub_url: str, requests: list[dict]) -> Non
 def test_deepseek_rejects_reasoning_sent_back(stub_url: str, requests: list[dict]) -> None:
     """The stub is faithful: with send_reasoning=True the DeepSeek dialect answers 400, and nbchat says so."""
     backend = OpenAIBackend("replay", base_url=f"{stub_url}/deepseek/v1", send_reasoning=True)
-    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0)
     conv.ask("first")
     with pytest.raises(nbchat.GenerationError, match="400: The reasoning_content is an intermediate result"):
         conv.ask("second")
@@ -121,7 +121,7 @@ def test_fastchat_without_usage_is_counted_as_estimated(stub_url: str, requests:
 
 def test_fastchat_counts_with_a_tokenizer_when_given(stub_url: str, requests: list[dict]) -> None:
     backend = OpenAIBackend("replay", base_url=f"{stub_url}/fastchat/v1", tokenizer=lambda text: len(text))
-    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0)
     conv.ask("hi")
     stats = conv.history[-1].stats
     assert stats["tokens"] == len(ANSWER)
@@ -131,7 +131,7 @@ def test_fastchat_counts_with_a_tokenizer_when_given(stub_url: str, requests: li
 
 def test_a_400_that_is_not_about_stream_options_keeps_asking_for_usage(stub_url: str, requests: list[dict]) -> None:
     backend = OpenAIBackend("no-such-model", base_url=f"{stub_url}/fastchat/v1")
-    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0)
     with pytest.raises(nbchat.GenerationError, match="400: Only replay&&slow allowed now"):
         conv.ask("hi")
     assert len(requests) == 1  # not sent again without stream_options
@@ -165,7 +165,7 @@ def test_thinking_switch_per_online_source(
     stub_url: str, requests: list[dict], source: str, model: str, thinking: bool, expected: dict
 ) -> None:
     backend = OpenAIBackend(model, source=source, base_url=f"{stub_url}/vllm/v1", api_key="sk-test")
-    conv = nbchat.Conversation(backend, load="now", retries=0, thinking=thinking)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0, thinking=thinking)
     conv.ask("hi")
     for key, value in expected.items():
         assert requests[-1][key] == value
@@ -175,7 +175,7 @@ def test_thinking_switch_per_online_source(
 
 def test_a_source_without_switch_says_so(stub_url: str, requests: list[dict]) -> None:
     backend = OpenAIBackend("SenseChat-5", source="sensenova", base_url=f"{stub_url}/vllm/v1", api_key="sk-test")
-    conv = nbchat.Conversation(backend, load="now", retries=0, thinking=True)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0, thinking=True)
     conv.ask("hi")
     assert "SenseNova has no switch for thinking" in conv.history[-1].stats["notice"]
     conv.close()
@@ -187,7 +187,7 @@ def test_fastchat_counts_with_the_served_models_tokenizer(stub_url: str, request
 
     directory = embedded_model_dir()
     backend = OpenAIBackend("replay", base_url=f"{stub_url}/fastchat/v1", tokenizer=directory)
-    conv = nbchat.Conversation(backend, load="now", retries=0)
+    conv = nbchat.Conversation(backend, prepare="now", retries=0)
     conv.ask("hi")
     from transformers import AutoTokenizer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import string
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,9 +89,9 @@ def test_key_like_names() -> None:
     assert not any(is_key_like(n) for n in ("model", "stream", "temperature", "v"))
 
 
-def test_every_text_a_server_spec_becomes_is_redacted(comms: list) -> None:
+def test_every_text_a_server_spec_becomes_is_redacted(comms: list, tmp_path: Path) -> None:
     url = "https://sk-lone-user-cred-123@127.0.0.1:9/v1?api_key=sk-query-key-456&key=sk-k-789"
-    chat = nbchat.Chat(url, model="m", load="lazy", timeout=2)
+    chat = nbchat.Chat(url, model="m", prepare="lazy", timeout=2)
     conv = chat.conversation
     conv.retries = 0
     with contextlib.suppress(nbchat.GenerationError):
@@ -106,7 +107,7 @@ def test_every_text_a_server_spec_becomes_is_redacted(comms: list) -> None:
         str(conv.backend.describe()),
         conv.request_code(failed.id),
         str(conv.request_of(failed.id)),
-        str(nbchat._persist.conversation_to_dict(conv)),
+        conv.save(tmp_path / "saved.json").read_text(encoding="utf-8"),  # the saved file
     ]
     for secret in ("sk-lone-user-cred-123", "sk-query-key-456", "sk-k-789"):
         assert not [t for t in texts if secret in t], secret

@@ -66,7 +66,7 @@ def zoo(tmp_path: Path, tiny_chat_model: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_local_name_from_the_model_zoo_answers(zoo: Path) -> None:
-    conv = nbchat.Conversation("tiny-chat", load="now", max_new_tokens=5, temperature=0)
+    conv = nbchat.Conversation("tiny-chat", prepare="now", max_new_tokens=5, temperature=0)
     assert isinstance(conv.backend, TransformersBackend)
     assert conv.backend.model == "tiny-chat"
     deltas: list[str] = []
@@ -106,7 +106,7 @@ def test_name_from_the_hugging_face_cache(
         backend = resolve_backend(name)
         assert isinstance(backend, TransformersBackend)
         assert backend.path == repo / "snapshots" / commit
-    conv = nbchat.Conversation("tiny-cached", load="now", max_new_tokens=3)
+    conv = nbchat.Conversation("tiny-cached", prepare="now", max_new_tokens=3)
     assert conv.ask("hi") is not None
     assert conv.history[-1].status == "done"
 
@@ -129,10 +129,10 @@ def test_hub_download_failing_offline_lists_every_place_tried(zoo: Path, monkeyp
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    conv = nbchat.Conversation("internlm2-chat-7b", load="lazy")  # a seed-tutorial name, known as a hub alias
+    conv = nbchat.Conversation("internlm2-chat-7b", prepare="lazy")  # a seed-tutorial name, known as a hub alias
     assert conv.backend.source == "internlm/internlm2-chat-7b"
     with pytest.raises(nbchat.NbchatError) as info:
-        conv.wait_until_loaded(timeout=60)
+        conv.wait_until_ready(timeout=60)
     text = str(info.value)
     for place in (
         str(zoo / "internlm2-chat-7b"),

@@ -20,7 +20,7 @@ from nbchat._errors import BackendError
 from nbchat._generation import RETRY_CAP_S, retry_wait
 from nbchat.backends._http import retry_after_seconds
 from nbchat.backends.openai import OpenAIBackend
-from nbchat.testing import RecordingComm
+from nbchat.testing import RecordingComm, wait_for_view
 from tests.servers._runner import free_port
 
 DNS_FAILS = "http://nbchat-stub.invalid/v1"  # .invalid never resolves (RFC 6761): fails locally, no traffic
@@ -61,6 +61,7 @@ def submit(chat: nbchat.Chat, text: str) -> None:
     """What the Send button does: a custom message from the browser."""
     chat._handle_custom_msg({"kind": "submit", "text": text}, [])
     wait_idle(chat.conversation)
+    wait_for_view(chat)  # the view's own thread shows the finished reply a moment later
 
 
 def browser_messages(comm: RecordingComm) -> list[dict[str, Any]]:
@@ -77,7 +78,7 @@ def test_every_failure_shows_in_the_chat_and_the_next_message_works(
     url = f"http://127.0.0.1:{free_port()}/v1" if base == "refused" else base or f"{openai_stub.url}/v1"
     retries = 0 if base == "refused" else 2  # refused connections back off 1 s, 2 s: tested once below
     backend = OpenAIBackend(model, base_url=url, timeout=timeout, api_key="sk-test-0123456789abcdef")
-    chat = nbchat.Chat(conversation=nbchat.Conversation(backend, load="now", retries=retries))
+    chat = nbchat.Chat(conversation=nbchat.Conversation(backend, prepare="now", retries=retries))
     comm = comms[-1]
     submit(chat, "question one")
 
@@ -108,7 +109,7 @@ def test_every_failure_shows_in_the_chat_and_the_next_message_works(
 # ---------------------------------------------------------------------------------------------------- retries
 def test_429_with_retry_after_is_retried_and_the_wait_is_shown(openai_stub, comms: list[RecordingComm]) -> None:
     chat = nbchat.Chat(
-        conversation=nbchat.Conversation(OpenAIBackend("busy-once", base_url=f"{openai_stub.url}/v1"), load="now")
+        conversation=nbchat.Conversation(OpenAIBackend("busy-once", base_url=f"{openai_stub.url}/v1"), prepare="now")
     )
     started = time.perf_counter()
     submit(chat, "are you there?")
@@ -123,7 +124,7 @@ def test_429_with_retry_after_is_retried_and_the_wait_is_shown(openai_stub, comm
 
 
 def test_503_without_retry_after_backs_off(openai_stub) -> None:
-    conv = nbchat.Conversation(OpenAIBackend("flaky-once", base_url=f"{openai_stub.url}/v1"), load="now")
+    conv = nbchat.Conversation(OpenAIBackend("flaky-once", base_url=f"{openai_stub.url}/v1"), prepare="now")
     seen: list[str] = []
     conv.subscribe(lambda e: seen.append(e.text) if e.kind == "status" else None)
     assert conv.ask("hello") == "You said: hello"
@@ -132,7 +133,7 @@ def test_503_without_retry_after_backs_off(openai_stub) -> None:
 
 
 def test_retries_are_bounded_and_configurable(openai_stub) -> None:
-    conv = nbchat.Conversation(OpenAIBackend("unavailable", base_url=f"{openai_stub.url}/v1"), load="now", retries=1)
+    conv = nbchat.Conversation(OpenAIBackend("unavailable", base_url=f"{openai_stub.url}/v1"), prepare="now", retries=1)
     with pytest.raises(nbchat.GenerationError, match="Tried 2 times"):
         conv.ask("hello")
     assert len(openai_stub.requests) == 2
@@ -150,7 +151,7 @@ def test_retries_are_bounded_and_configurable(openai_stub) -> None:
 )
 def test_never_retried(openai_stub, model: str) -> None:
     """Quota used up, a wait longer than the cap, a plain 500, a 404, a timeout, or text already shown: one request."""
-    conv = nbchat.Conversation(OpenAIBackend(model, base_url=f"{openai_stub.url}/v1", timeout=0.5), load="now")
+    conv = nbchat.Conversation(OpenAIBackend(model, base_url=f"{openai_stub.url}/v1", timeout=0.5), prepare="now")
     with pytest.raises(nbchat.GenerationError):
         conv.ask("hello")
     assert len(openai_stub.requests) == 1
@@ -159,7 +160,7 @@ def test_never_retried(openai_stub, model: str) -> None:
 
 def test_connection_refused_is_retried_with_back_off() -> None:
     conv = nbchat.Conversation(
-        OpenAIBackend("echo", base_url=f"http://127.0.0.1:{free_port()}/v1"), load="now", retries=1
+        OpenAIBackend("echo", base_url=f"http://127.0.0.1:{free_port()}/v1"), prepare="now", retries=1
     )
     seen: list[str] = []
     conv.subscribe(lambda e: seen.append(e.text) if e.kind == "status" else None)
@@ -171,7 +172,7 @@ def test_connection_refused_is_retried_with_back_off() -> None:
 
 
 def test_stop_during_a_retry_wait_stops_at_once(openai_stub) -> None:
-    conv = nbchat.Conversation(OpenAIBackend("busy-once", base_url=f"{openai_stub.url}/v1"), load="now")
+    conv = nbchat.Conversation(OpenAIBackend("busy-once", base_url=f"{openai_stub.url}/v1"), prepare="now")
     waiting = threading.Event()
     conv.subscribe(lambda e: waiting.set() if e.kind == "status" and "retrying" in e.text else None)
     future = conv.send("stop me")
@@ -211,7 +212,7 @@ def test_retry_after_header_forms() -> None:
 @pytest.mark.parametrize("model", ["no-headers", "silent"])
 def test_stop_latency_on_a_hung_server(openai_stub, model: str) -> None:
     """Waiting for the first token from a server that hangs (before or after its headers): Stop returns at once."""
-    conv = nbchat.Conversation(OpenAIBackend(model, base_url=f"{openai_stub.url}/v1"), load="now")
+    conv = nbchat.Conversation(OpenAIBackend(model, base_url=f"{openai_stub.url}/v1"), prepare="now")
     future = conv.send("anyone?")
     time.sleep(0.5)
     started = time.perf_counter()

@@ -98,7 +98,7 @@ def test_preset_requests_through_the_stub(clean_env: Path, monkeypatch: pytest.M
     """OpenAI presets send max_completion_tokens; SenseNova max_new_tokens and no temperature 0; the key is sent."""
     monkeypatch.setenv("NBCHAT_OPENAI_BASE_URL", f"{openai_stub.url}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    conv = nbchat.Conversation("openai:echo", load="now", max_new_tokens=30)
+    conv = nbchat.Conversation("openai:echo", prepare="now", max_new_tokens=30)
     assert conv.ask("hi") == "You said: hi"
     body = openai_stub.requests[-1]
     assert body["max_completion_tokens"] == 30
@@ -108,7 +108,7 @@ def test_preset_requests_through_the_stub(clean_env: Path, monkeypatch: pytest.M
 
     monkeypatch.setenv("NBCHAT_SENSENOVA_BASE_URL", f"{openai_stub.url}/auth/v1")
     monkeypatch.setenv("SENSENOVA_API_KEY", "sk-right")  # the stub's /auth prefix accepts only this key
-    conv = nbchat.Conversation(source="sensenova", model="echo", load="now", temperature=0, max_new_tokens=30)
+    conv = nbchat.Conversation(source="sensenova", model="echo", prepare="now", temperature=0, max_new_tokens=30)
     assert conv.ask("hi") == "You said: hi"
     body = openai_stub.requests[-1]
     assert body["max_new_tokens"] == 30

@@ -112,7 +112,7 @@ def tgi_chat(request: pytest.FixtureRequest, tgi_stub) -> Any:
             make_client(request.param, tgi_stub.url), prompt_format=kwargs.pop("prompt_format", "falcon")
         )
         kwargs.setdefault("retries", 0)  # retries are tested on their own, in test_retries_only_before_any_text
-        return nbchat.Conversation(backend, load="now", **kwargs)
+        return nbchat.Conversation(backend, prepare="now", **kwargs)
 
     return make
 
@@ -204,7 +204,7 @@ def test_stop_mid_stream(tgi_chat) -> None:
 
 @pytest.mark.parametrize("kind", ["text_generation.AsyncClient", "huggingface_hub.AsyncInferenceClient", "tgi: spec"])
 def test_stop_before_the_first_token_with_async_clients(tgi_stub, kind: str) -> None:
-    conv = nbchat.Conversation(resolve_backend(make_client(kind, tgi_stub.url)), load="now")
+    conv = nbchat.Conversation(resolve_backend(make_client(kind, tgi_stub.url)), prepare="now")
     future = conv.send("trigger-hang")
     time.sleep(0.3)
     started = time.perf_counter()
@@ -218,7 +218,7 @@ def test_connection_refused() -> None:
 
     url = f"http://127.0.0.1:{free_port()}"
     for spec in (make_client("text_generation.Client", url), f"tgi:{url}"):
-        conv = nbchat.Conversation(spec, load="now", retries=0)
+        conv = nbchat.Conversation(spec, prepare="now", retries=0)
         with pytest.raises(nbchat.GenerationError, match="server is running"):
             conv.ask("hi")
 
@@ -236,7 +236,7 @@ def test_secrets_stay_out_of_describe_and_repr(tgi_stub) -> None:
     backend = TGIBackend(make_client("text_generation.Client", tgi_stub.url))
     url_backend = TGIBackend(f"tgi:{tgi_stub.url}", token=BASIC_KEY, headers={"X-Api-Key": BASIC_KEY})
     for b in (backend, url_backend):
-        assert BASIC_KEY not in repr(b) + str(b.describe()) + repr(nbchat.Conversation(b, load="lazy"))
+        assert BASIC_KEY not in repr(b) + str(b.describe()) + repr(nbchat.Conversation(b, prepare="lazy"))
     assert url_backend.describe()["prompt_format"] == "falcon"
 
 

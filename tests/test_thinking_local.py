@@ -53,7 +53,7 @@ def thinking_model(tmp_path_factory: pytest.TempPathFactory, embedded_ready: Non
 
 @pytest.mark.model
 def test_enable_thinking_through_the_transformers_path(thinking_model: Path) -> None:
-    conv = nbchat.Conversation(str(thinking_model), load="now", max_new_tokens=6, temperature=0, thinking=True)
+    conv = nbchat.Conversation(str(thinking_model), prepare="now", max_new_tokens=6, temperature=0, thinking=True)
     conv.ask("What is 2+2?")
     on = conv.history[-1]
     prompt_on = conv.request_of(on.id)["prompt"]
@@ -76,7 +76,7 @@ def test_enable_thinking_through_the_transformers_path(thinking_model: Path) -> 
 
 @pytest.mark.model
 def test_a_template_without_switch_gets_a_notice(embedded_ready: None) -> None:
-    conv = nbchat.Conversation(backend="transformers", load="now", max_new_tokens=3, temperature=0, thinking=True)
+    conv = nbchat.Conversation(backend="transformers", prepare="now", max_new_tokens=3, temperature=0, thinking=True)
     conv.ask("hi")
     assert "has no enable_thinking switch" in conv.history[-1].stats["notice"]
     conv.close()
@@ -119,7 +119,7 @@ def test_a_callable_writing_think_tags_streams_reasoning() -> None:
         yield ">\n\nHello! Here is `<think>` in code."
 
     seen: list[tuple[str, str]] = []
-    conv = nbchat.Conversation(thinker, load="now")
+    conv = nbchat.Conversation(thinker, prepare="now")
     conv.subscribe(lambda e: seen.append((e.kind, e.text)) if e.kind in ("delta", "reasoning") else None)
     assert conv.ask("hi") == "Hello! Here is `<think>` in code."
     reply = conv.history[-1]
@@ -136,7 +136,7 @@ def test_reasoning_is_saved_and_old_files_load_without_it(tmp_path: Path) -> Non
     def thinker(message: str, history: list) -> str:
         return "<think>Because.</think>Yes."
 
-    conv = nbchat.Conversation(thinker, load="now", thinking=True)
+    conv = nbchat.Conversation(thinker, prepare="now", thinking=True)
     conv.ask("Why?")
     path = conv.save(tmp_path / "chat.json")
     loaded = nbchat.Conversation.load(path, thinker)
@@ -162,10 +162,10 @@ def test_a_callable_without_thinking_parameter_gets_a_notice_and_one_with_it_the
         seen.append(thinking)
         return "ok"
 
-    conv = nbchat.Conversation(plain, load="now", thinking=False)
+    conv = nbchat.Conversation(plain, prepare="now", thinking=False)
     conv.ask("hi")
     assert "takes no 'thinking' parameter" in conv.history[-1].stats["notice"]
-    conv = nbchat.Conversation(switchable, load="now", thinking=False)
+    conv = nbchat.Conversation(switchable, prepare="now", thinking=False)
     conv.ask("hi")
     assert seen == [False]
     assert "notice" not in conv.history[-1].stats
@@ -184,7 +184,7 @@ def test_the_context_gauge_counts_what_is_sent() -> None:
 
     fake = Counting(context_window=100_000)
     fake.enqueue([Reasoning("a very long thought " * 50), "short answer"])
-    conv = nbchat.Conversation(fake, load="now")
+    conv = nbchat.Conversation(fake, prepare="now")
     conv.ask("q")
     usage = conv.context_usage()
     assert all("reasoning_content" not in m for m in counted[-1])
@@ -195,7 +195,7 @@ def test_the_static_transcript_quotes_the_thoughts_as_text(comms: list) -> None:
     def thinker(message: str, history: list) -> str:
         return "<think>Hmm </details><script>alert(1)</script></think>Yes."
 
-    chat = nbchat.Chat(thinker, load="now")
+    chat = nbchat.Chat(thinker, prepare="now")
     chat.ask("Why?")
     data, _ = chat._repr_mimebundle_()
     html = data["text/html"]

@@ -21,7 +21,7 @@ QUESTION = "Which animals live in the savanna?"
 
 def served_chat(served: ServedModel, **settings: object) -> nbchat.Conversation:
     backend = OpenAIBackend(served.model, base_url=served.base_url, timeout=120)
-    return nbchat.Conversation(backend, load="now", **settings)  # type: ignore[arg-type]
+    return nbchat.Conversation(backend, prepare="now", **settings)  # type: ignore[arg-type]
 
 
 def wait_for_text(conv: nbchat.Conversation, timeout: float = 60) -> None:
@@ -91,7 +91,7 @@ def test_without_model_name_nbchat_takes_the_model_the_server_lists(transformers
     backend = OpenAIBackend(base_url=transformers_serve.base_url, timeout=120)
     listed = backend.list_models()
     assert listed, transformers_serve.log_tail()
-    conv = nbchat.Conversation(backend, load="now", max_new_tokens=3, temperature=0)
+    conv = nbchat.Conversation(backend, prepare="now", max_new_tokens=3, temperature=0)
     assert conv.status == "ready", conv.status_text
     assert backend.model == listed[0]
     assert conv.ask(QUESTION).strip()

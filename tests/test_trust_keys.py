@@ -74,16 +74,16 @@ def test_a_conversation_file_cannot_redirect_a_source_key(
     monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
     shared = saved_file(clean_env / "shared.json", "openai:echo", {"base_url": f"{openai_stub.url}/v1"})
     with pytest.raises(nbchat.NbchatError) as info:
-        nbchat.Conversation.load(shared, load="lazy")
+        nbchat.Conversation.load(shared, prepare="lazy")
     text = str(info.value)
     assert "'base_url'" in text
     assert "Conversation.load(" in text
     assert "base_url=..." in text
     for option in ("save_to", "headers", "api_key", "extra_body"):
         with pytest.raises(nbchat.NbchatError, match=repr(option)):
-            nbchat.Conversation.load(saved_file(clean_env / "x.json", "openai:echo", {option: "x"}), load="lazy")
+            nbchat.Conversation.load(saved_file(clean_env / "x.json", "openai:echo", {option: "x"}), prepare="lazy")
     with pytest.raises(nbchat.NbchatError, match="'base_url'"):
-        nbchat.Chat.load(shared, load="lazy")
+        nbchat.Chat.load(shared, prepare="lazy")
     assert not seen_keys(captured, ENV_KEY)
 
 
@@ -92,16 +92,16 @@ def test_a_server_url_from_a_file_gets_no_key_from_the_environment(
 ) -> None:
     monkeypatch.setenv("NBCHAT_API_KEY", ENV_KEY)
     shared = saved_file(clean_env / "shared.json", f"{openai_stub.url}/v1", {})
-    conv = nbchat.Conversation.load(shared, model="echo", load="now")
+    conv = nbchat.Conversation.load(shared, model="echo", prepare="now")
     assert conv.ask("hi") == "You said: hi"  # it works, without the key
     assert captured
     assert not seen_keys(captured, ENV_KEY)
     # the same URL named in code gets the key ($NBCHAT_API_KEY is the key of servers named by URL)
-    assert nbchat.Conversation(f"{openai_stub.url}/v1", model="echo", load="now").ask("hi") == "You said: hi"
+    assert nbchat.Conversation(f"{openai_stub.url}/v1", model="echo", prepare="now").ask("hi") == "You said: hi"
     assert seen_keys(captured, ENV_KEY)
     # options a file may set still load (here: a timeout)
     ok = saved_file(clean_env / "ok.json", f"{openai_stub.url}/v1", {"timeout": 5.0})
-    assert nbchat.Conversation.load(ok, model="echo", load="lazy").backend.timeout == 5.0
+    assert nbchat.Conversation.load(ok, model="echo", prepare="lazy").backend.timeout == 5.0
 
 
 # ---------------------------------------------------------------------------------------------------- .env
@@ -112,13 +112,13 @@ def test_a_dotenv_above_the_working_directory_never_redirects_an_environment_key
     planted = clean_env.parent / ".env"  # a cloned repository's or a shared course folder's .env
     planted.write_text(f"NBCHAT_OPENAI_BASE_URL={openai_stub.url}/v1\n")
     with pytest.raises(nbchat.BackendError, match="Refusing to send the OpenAI key from the environment") as info:
-        nbchat.Conversation("openai:echo", load="now")
+        nbchat.Conversation("openai:echo", prepare="now")
     assert str(planted) in str(info.value)
     assert not seen_keys(captured, ENV_KEY)
     # a key in that same .env goes to its own base URL (the user put both there)
     monkeypatch.delenv("OPENAI_API_KEY")
     planted.write_text(f"NBCHAT_OPENAI_BASE_URL={openai_stub.url}/v1\nNBCHAT_OPENAI_API_KEY={ARG_KEY}\n")
-    assert nbchat.Conversation("openai:echo", load="now").ask("hi") == "You said: hi"
+    assert nbchat.Conversation("openai:echo", prepare="now").ask("hi") == "You said: hi"
     assert seen_keys(captured, ARG_KEY)
     assert not seen_keys(captured, ENV_KEY)
 
@@ -128,7 +128,7 @@ def test_an_environment_base_url_takes_the_environment_key(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
     monkeypatch.setenv("NBCHAT_OPENAI_BASE_URL", f"{openai_stub.url}/v1")  # e.g. an administrator's gateway
-    assert nbchat.Conversation("openai:echo", load="now").ask("hi") == "You said: hi"
+    assert nbchat.Conversation("openai:echo", prepare="now").ask("hi") == "You said: hi"
     assert seen_keys(captured, ENV_KEY)
 
 
@@ -138,17 +138,17 @@ def test_an_option_cannot_redirect_an_environment_key(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
     with pytest.raises(nbchat.BackendError, match=r"pass\s+both in code") as info:
-        nbchat.Chat("openai:echo", base_url=f"{openai_stub.url}/v1", load="now")
+        nbchat.Chat("openai:echo", base_url=f"{openai_stub.url}/v1", prepare="now")
     assert "base_url= in code" in str(info.value)
     # with the administrator's allow-list, `openai:*` does not admit another endpoint even with both in code
     monkeypatch.setenv("NBCHAT_ALLOWED_MODELS", "openai:*")
     with pytest.raises(nbchat.ModelNotAllowedError) as refused:
-        nbchat.Chat("openai:echo", base_url=f"{openai_stub.url}/v1", api_key=ENV_KEY, load="now")
+        nbchat.Chat("openai:echo", base_url=f"{openai_stub.url}/v1", api_key=ENV_KEY, prepare="now")
     assert f"{openai_stub.url}/v1" in str(refused.value)
     assert not seen_keys(captured, ENV_KEY)
     # both in the same call, without a policy: the user's own decision
     monkeypatch.delenv("NBCHAT_ALLOWED_MODELS")
-    conv = nbchat.Conversation("openai:echo", base_url=f"{openai_stub.url}/v1", api_key=ARG_KEY, load="now")
+    conv = nbchat.Conversation("openai:echo", base_url=f"{openai_stub.url}/v1", api_key=ARG_KEY, prepare="now")
     assert conv.ask("hi") == "You said: hi"
     assert seen_keys(captured, ARG_KEY)
 
@@ -196,19 +196,19 @@ def test_backend_objects_are_matched_by_what_they_contact(
 ) -> None:
     monkeypatch.setenv("NBCHAT_ALLOWED_MODELS", "openai:*")
     with pytest.raises(nbchat.ModelNotAllowedError, match=r"object:tests\.test_trust_keys\.SelfAdmitting"):
-        nbchat.Conversation(SelfAdmitting(), load="lazy")
+        nbchat.Conversation(SelfAdmitting(), prepare="lazy")
     redirected = OpenAIBackend("echo", source="openai", base_url=f"{openai_stub.url}/v1", api_key=ENV_KEY)
     with pytest.raises(nbchat.ModelNotAllowedError):
-        nbchat.Conversation(redirected, load="lazy")
+        nbchat.Conversation(redirected, prepare="lazy")
     import openai
 
     client = openai.OpenAI(base_url=f"{openai_stub.url}/v1", api_key=ENV_KEY)
     with pytest.raises(nbchat.ModelNotAllowedError):
-        nbchat.Conversation(client, model="echo", load="lazy")
+        nbchat.Conversation(client, model="echo", prepare="lazy")
     assert not seen_keys(captured, ENV_KEY)
     # the real endpoint admits the same objects
     monkeypatch.setenv("NBCHAT_ALLOWED_MODELS", f"{openai_stub.url}/*")
-    assert nbchat.Conversation(client, model="echo", load="lazy").backend.model == "echo"
+    assert nbchat.Conversation(client, model="echo", prepare="lazy").backend.model == "echo"
 
 
 # ---------------------------------------------------------------------------------------------------- redirects
@@ -265,7 +265,7 @@ def redirecting() -> Iterator[tuple[str, list[dict[str, str]], list[dict[str, st
 def test_no_credential_survives_a_redirect_to_another_host(redirecting: Any) -> None:
     url, first, other = redirecting
     tgi = TGIBackend(f"tgi:{url}", token=ENV_KEY, headers={"X-Api-Key": ARG_KEY})
-    tgi.load()
+    tgi.prepare()
     assert tgi.model == "redirected/model"  # the redirect was followed ...
     assert seen_keys(first, ENV_KEY)
     assert seen_keys(first, ARG_KEY)
@@ -291,5 +291,5 @@ def test_the_administrators_default_server_keeps_its_key_when_loaded_from_a_file
     monkeypatch.setenv("NBCHAT_API_KEY", ENV_KEY)
     monkeypatch.setenv("NBCHAT_DEFAULT_MODEL", url)
     shared = saved_file(clean_env / "class.json", url, {})
-    assert nbchat.Conversation.load(shared, model="echo", load="now").ask("hi") == "You said: hi"
+    assert nbchat.Conversation.load(shared, model="echo", prepare="now").ask("hi") == "You said: hi"
     assert seen_keys(captured, ENV_KEY)

@@ -114,7 +114,7 @@ def png(color: str, size: tuple[int, int] = (40, 30)) -> bytes:
 
 
 def test_pixels_of_the_attachment_reach_the_vision_model(tiny_vlm: Path) -> None:
-    conv = nbchat.Conversation(str(tiny_vlm), load="now", max_new_tokens=4, temperature=0, device="cpu")
+    conv = nbchat.Conversation(str(tiny_vlm), prepare="now", max_new_tokens=4, temperature=0, device="cpu")
     backend = conv.backend
     assert backend.image_input is True
     seen: list[Any] = []
@@ -144,7 +144,7 @@ def test_pixels_of_the_attachment_reach_the_vision_model(tiny_vlm: Path) -> None
 
 
 def test_a_text_only_local_model_refuses_images_cleanly(tiny_text_model: Path) -> None:
-    conv = nbchat.Conversation(str(tiny_text_model), load="now", max_new_tokens=3, temperature=0, device="cpu")
+    conv = nbchat.Conversation(str(tiny_text_model), prepare="now", max_new_tokens=3, temperature=0, device="cpu")
     assert conv.backend.image_input is False
     with pytest.raises(AttachmentError, match="tiny-text \\(transformers\\) cannot see images"):
         conv.ask("w1", attachments=[png("red")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from nbchat.testing import FakeBackend, RecordingComm
 
 def make_chat(comms: list[RecordingComm], **kwargs: object) -> tuple[nbchat.Chat, FakeBackend, RecordingComm]:
     fake = FakeBackend(delay=kwargs.pop("delay", 0.0), context_window=kwargs.pop("context_window", None))  # type: ignore[arg-type]
-    conv = nbchat.Conversation(fake, load="now", **kwargs)  # type: ignore[arg-type]
+    conv = nbchat.Conversation(fake, prepare="now", **kwargs)  # type: ignore[arg-type]
     chat = nbchat.Chat(conversation=conv)
     return chat, fake, comms[-1]
 
@@ -69,9 +70,7 @@ def test_submit_from_the_browser_and_busy_notice(comms: list[RecordingComm]) -> 
     assert notices
     assert "still being generated" in notices[-1]["text"]
     chat._handle_custom_msg({"kind": "stop"}, [])
-    deadline = time.time() + 5
-    while chat.conversation.busy and time.time() < deadline:
-        time.sleep(0.01)
+    wait_idle(chat)
     assert [m["content"] for m in chat.messages if m["role"] == "user"] == ["first"]
     assert chat._messages[-1]["status"] == "stopped"
     chat._handle_custom_msg({"kind": "submit", "text": "   "}, [])
@@ -127,6 +126,10 @@ def test_two_views_of_one_conversation_stay_consistent(comms: list[RecordingComm
     second = nbchat.Chat(conversation=chat.conversation)
     fake.enqueue(["shared"])
     chat.ask("hello")
+    # the second view is rebuilt by its own sync thread (listeners never build widget state): it catches up
+    deadline = time.time() + 5
+    while second._messages != chat._messages and time.time() < deadline:
+        time.sleep(0.01)
     assert second._messages == chat._messages
     assert second.messages[-1]["content"] == "shared"
 
@@ -137,8 +140,9 @@ def test_repr_is_short(comms: list[RecordingComm]) -> None:
 
 
 def wait_idle(chat: nbchat.Chat) -> None:
+    """Until the reply is done and the view's sync thread has shown it."""
     deadline = time.time() + 5
-    while chat.conversation.busy and time.time() < deadline:
+    while (chat.conversation.busy or chat._messages[-1]["status"] == "streaming") and time.time() < deadline:
         time.sleep(0.01)
 
 
@@ -186,6 +190,40 @@ def test_provenance_and_code_are_sent_on_request(comms: list[RecordingComm]) -> 
     assert "conv.ask('hello')" in comm.custom("code")[-1]["code"]
     chat._handle_custom_msg({"kind": "provenance", "id": "nope"}, [])
     assert "No message" in comm.custom("notice")[-1]["text"]
+
+
+def test_send_never_rebuilds_the_view_under_the_conversation_lock(comms: list[RecordingComm]) -> None:
+    # Building the view counts the prompt's tokens (slow with a long history); send() announces the question
+    # and the reply placeholder while holding the conversation's lock, so the view must not build there.
+    chat, fake, _ = make_chat(comms, context_window=500)
+    counted_in: list[str] = []
+    count = fake.count_tokens
+
+    def recording_count(messages: list[dict[str, str]]) -> int:
+        counted_in.append(threading.current_thread().name)
+        return count(messages)
+
+    fake.count_tokens = recording_count  # type: ignore[method-assign]
+    fake.enqueue(["ok"])
+    future = chat.send_message("hello")
+    sender = threading.current_thread().name
+    assert sender not in counted_in  # not in the thread that sent, under the lock
+    future.result(timeout=5)
+    wait_idle(chat)
+    assert chat._messages[-1]["content"] == "ok"
+    assert counted_in  # the view was rebuilt, in its sync thread
+    assert chat.context["used"] == count(chat.conversation.build_messages())
+
+
+def test_malformed_browser_messages_get_a_notice(comms: list[RecordingComm]) -> None:
+    chat, _, comm = make_chat(comms)
+    chat._handle_custom_msg({"kind": "submit"}, [])  # no text
+    assert "needs 'text'" in comm.custom("notice")[-1]["text"]
+    chat._handle_custom_msg({"kind": "branch", "id": "x", "step": "far"}, [])
+    assert "'step'" in comm.custom("notice")[-1]["text"]
+    chat._handle_custom_msg({"kind": "launch"}, [])
+    assert "Unknown widget message kind 'launch'" in comm.custom("notice")[-1]["text"]
+    assert chat.messages == []
 
 
 def test_reasoning_streams_beside_the_answer_and_is_committed(comms: list[RecordingComm]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import nbchat
-from nbchat.testing import FakeBackend, RecordingComm
+from nbchat.testing import FakeBackend, RecordingComm, wait_for_view
 
 
 def png(width: int, height: int) -> bytes:
@@ -21,7 +21,7 @@ def png(width: int, height: int) -> bytes:
 
 def make_chat(comms: list[RecordingComm], images: bool = True, **kwargs: object) -> tuple[nbchat.Chat, FakeBackend]:
     fake = FakeBackend(images=images)
-    chat = nbchat.Chat(conversation=nbchat.Conversation(fake, load="now"), **kwargs)  # type: ignore[arg-type]
+    chat = nbchat.Chat(conversation=nbchat.Conversation(fake, prepare="now"), **kwargs)  # type: ignore[arg-type]
     return chat, fake
 
 
@@ -34,6 +34,7 @@ def wait_for_reply(chat: nbchat.Chat) -> None:
     while chat.conversation.busy or len(chat.conversation.history) % 2:
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    wait_for_view(chat)  # the view's own thread shows the reply a moment later
 
 
 def test_a_pasted_image_goes_to_the_kernel_and_the_state_carries_its_thumbnail_only(
@@ -198,7 +199,7 @@ def test_a_dropped_text_file_becomes_a_text_attachment(comms: list[RecordingComm
 
 def test_compare_takes_uploads_and_at_names_from_its_message_box(comms: list[RecordingComm]) -> None:
     seeing, blind = FakeBackend(images=True, model="seeing"), FakeBackend(model="blind")
-    cmp = nbchat.Compare([seeing, blind], load="now")
+    cmp = nbchat.Compare([seeing, blind], prepare="now")
     comm = comms[-1]
     browser(cmp, {"kind": "attach", "token": "t1", "name": "shot.png", "media_type": "image/png"}, [png(40, 30)])
     assert comm.custom("attached")[-1]["attachment"]["name"] == "shot.png"

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { WHOLE_MAX } from "../chunks";
 import { mountCompare } from "../compare";
+import { DETACH_CHECK_MS } from "../shell";
 import { renderDiff } from "../compare_diff";
 import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare_types";
 import { manualFrames, mountPoint } from "./fake_model";
@@ -48,6 +50,10 @@ class FakeCompareModel {
   }
   custom(message: CompareServerMessage): void {
     this.emit("msg:custom", message, []);
+  }
+  /** A Backbone event of the real model, e.g. "comm_live_update" when the kernel restarts. */
+  trigger(event: string): void {
+    this.emit(event);
   }
   listenerCount(): number {
     return [...this.listeners.values()].reduce((n, s) => n + s.size, 0);
@@ -327,5 +333,79 @@ describe("Compare view", () => {
     view.unmount();
     expect(model.listenerCount()).toBe(0);
     expect(view.el.querySelector(".nbchat-compare")).toBeNull();
+  });
+
+  it("puts a refused prompt back in the box, like Chat", () => {
+    const model = threeColumns();
+    mount(model);
+    expect(getTextbox(view.el, "Message").value).toBe("");
+    model.custom({ kind: "notice", level: "warning", text: "beta still answering", restore: "my prompt" });
+    expect(getTextbox(view.el, "Message").value).toBe("my prompt");
+  });
+
+  for (const event of ["comm_live_update", "comm:close"]) {
+    it(`says when the kernel is gone (${event}) and stops sending; the answers stay readable`, () => {
+      const model = threeColumns();
+      model.update({ _messages: { c1: [msg("u1", "user", "hi"), msg("a1", "assistant", "hello")] } });
+      mount(model);
+      const banner = view.el.querySelector<HTMLElement>(".nbchat-disconnected")!;
+      expect(banner.hidden).toBe(true);
+      model.trigger(event);
+      expect(banner.hidden).toBe(false);
+      expect(banner.getAttribute("role")).toBe("alert");
+      expect(view.el.querySelector<HTMLElement>(".nbchat-compare")!.dataset.connected).toBe("false");
+      expect(getButton(view.el, "Send").disabled).toBe(true);
+      expect(getButton(view.el, "Add model").disabled).toBe(true);
+      const box = getTextbox(view.el, "Message");
+      box.value = "anyone?";
+      key(box, "Enter");
+      expect(model.sent).toEqual([]);
+      expect(assistantText("c1")).toEqual(["hello"]);
+    });
+  }
+
+  it("stops listening once its DOM is dropped without a dispose (an output refresh)", () => {
+    vi.useFakeTimers();
+    try {
+      const model = threeColumns();
+      mount(model);
+      vi.advanceTimersByTime(DETACH_CHECK_MS); // seen in the page
+      view.el.replaceChildren(); // the front-end replaced the output
+      vi.advanceTimersByTime(DETACH_CHECK_MS);
+      expect(model.listenerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("renders a long reply in chunks over several frames, and streams it re-rendering only the tail", () => {
+    let text = "";
+    for (let i = 0; text.length < 3 * WHOLE_MAX; i++) text += `Paragraph ${i}: ${"word ".repeat(150)}\n\n`;
+    const paragraphs = text.split("\n\n").length - 1;
+    const model = threeColumns();
+    model.update({ _messages: { c1: [msg("u1", "user", "go"), msg("a1", "assistant", text)] } });
+    const frames = mount(model);
+    const answer = () => region("c1").querySelector<HTMLElement>('[data-role="assistant"] .nbchat-content')!;
+    let rounds = 0;
+    while (frames.pending) {
+      frames.run();
+      rounds += 1;
+    }
+    expect(rounds).toBeGreaterThan(1); // not all in one frame
+    expect(answer().querySelector(".nbchat-rendering")).toBeNull();
+    expect(answer().querySelectorAll("p").length).toBe(paragraphs);
+
+    // streaming: the same reply arrives in deltas; the kept chunks are not rebuilt per frame
+    model.update({ status: "generating", _messages: { c2: [msg("u2", "user", "go"), msg("a2", "assistant", "", { status: "streaming" })] } });
+    const streamed = () => region("c2").querySelector<HTMLElement>('[data-role="assistant"] .nbchat-content')!;
+    let firstChunk: Element | null = null;
+    for (let at = 0; at < text.length; at += 4000) {
+      model.custom({ kind: "delta", column: "c2", id: "a2", text: text.slice(at, at + 4000) });
+      while (frames.pending) frames.run();
+      if (at > 2 * WHOLE_MAX && !firstChunk) firstChunk = streamed().querySelector(".nbchat-chunks > .nbchat-chunk");
+    }
+    expect(firstChunk).not.toBeNull();
+    expect(streamed().querySelector(".nbchat-chunks > .nbchat-chunk")).toBe(firstChunk); // kept, not re-rendered
+    expect(streamed().querySelector(".nbchat-typing")).not.toBeNull();
   });
 });

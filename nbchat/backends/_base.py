@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -97,7 +98,7 @@ class Backend:
     """Base class of every backend.
 
     Subclasses set ``kind`` and implement :meth:`stream`; those with something heavy to prepare (weights,
-    a connection check) override :meth:`load`.
+    a connection check) override :meth:`prepare`.
 
     Attributes
     ----------
@@ -125,8 +126,16 @@ class Backend:
     model: str = ""
     context_window: int | None = None
 
-    def load(self, progress: ProgressCallback | None = None) -> None:
-        """Prepare the backend (download, load weights, ...). Called once, in a background thread.
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        old = cls.__dict__.get("load")
+        if callable(old) and "prepare" not in cls.__dict__:  # a backend written before load() became prepare()
+            msg = f"{cls.__name__}.load() is called prepare() now; rename it (load() is still called for now)."
+            warnings.warn(msg, FutureWarning, stacklevel=2)
+            cls.prepare = old  # type: ignore[method-assign]
+
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
+        """Prepare the backend (download, load weights, check a server, ...). Called once, in a background thread.
 
         Parameters
         ----------

@@ -78,7 +78,7 @@ class FakeBackend(Backend):
         """
         self._script.append((list(chunks or []), error, finish_reason))
 
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Mark as loaded (nothing to load)."""
         self.loaded = True
 

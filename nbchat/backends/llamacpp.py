@@ -201,7 +201,7 @@ class LlamaCppBackend(Backend):
     Attributes
     ----------
     context_window : int or None
-        The ``n_ctx`` in use (known after :meth:`load`).
+        The ``n_ctx`` in use (known after :meth:`prepare`).
 
     Notes
     -----
@@ -268,7 +268,7 @@ class LlamaCppBackend(Backend):
         return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
 
     # ------------------------------------------------------------------ loading
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Load the GGUF file (memory-mapped; shared with other chats on the same file) and its chat template.
 
         Raises
@@ -378,7 +378,7 @@ class LlamaCppBackend(Backend):
     @property
     def _llm(self) -> Any:
         if self._shared is None:
-            self.load()
+            self.prepare()
         assert self._shared is not None
         return self._shared.llm
 

@@ -55,7 +55,7 @@ class OpenAIBackend(Backend):
     ----------
     model : str, optional
         Model name as the server knows it. Default: the source's default model for ``source=``; for a plain
-        server, the first model its ``GET /models`` lists (asked in :meth:`load`).
+        server, the first model its ``GET /models`` lists (asked in :meth:`prepare`).
     base_url : str, optional
         Endpoint ending in the API version, e.g. ``"http://127.0.0.1:8000/v1"``. Required unless ``source`` or
         ``client`` is given; for a source it overrides the preset (as does ``$NBCHAT_<SOURCE>_BASE_URL``).
@@ -194,7 +194,7 @@ class OpenAIBackend(Backend):
         secrets = (self._api_key, *url_secrets(self.base_url), *(headers or {}).values())
         self._secrets = secret_values(v for v in secrets if v != PLACEHOLDER_KEY)
         self._model_given = bool(model)
-        self.model = model or urlparse(self.base_url).hostname or self.base_url  # replaced in load()
+        self.model = model or urlparse(self.base_url).hostname or self.base_url  # replaced in prepare()
         self.context_window = context_window
         # images: known for a source's listed models; unknown (None: sent, the server decides) for other servers
         self.image_input = self.source.sees_images(model) if self.source is not None else None
@@ -214,7 +214,7 @@ class OpenAIBackend(Backend):
         except openai.APIError as exc:
             raise self._explain(exc) from (None if mentions_secret(exc, self._secrets) else exc)
 
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Without a model name, take the first model the server lists (see :meth:`list_models`).
 
         Raises
@@ -338,7 +338,7 @@ class OpenAIBackend(Backend):
         """
         openai = _import_openai()
         if not self._model_given:
-            self.load()
+            self.prepare()
         params = self._request(messages, settings, info)
         self._tracker.cancel = cancel
         current: list[Any] = [None]

@@ -120,7 +120,7 @@ class TGIBackend(Backend):
         self.model = name or urlparse(self.url).netloc or "tgi"
 
     # ------------------------------------------------------------------ loading
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Read model id and token limit from ``GET /info`` (best effort: failures only leave them unknown)."""
         import httpx  # huggingface_hub's own HTTP library
 

@@ -67,7 +67,7 @@ class TransformersBackend(Backend):
     Attributes
     ----------
     context_window : int or None
-        ``max_position_embeddings`` from the model config (known after :meth:`load`).
+        ``max_position_embeddings`` from the model config (known after :meth:`prepare`).
 
     Notes
     -----
@@ -128,7 +128,7 @@ class TransformersBackend(Backend):
         return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
 
     # ------------------------------------------------------------------ loading
-    def load(self, progress: ProgressCallback | None = None) -> None:
+    def prepare(self, progress: ProgressCallback | None = None) -> None:
         """Load tokenizer and weights (shared with other chats on the same model); see the class notes."""
         torch = _import_torch()
         report = progress or (lambda text, fraction: None)
@@ -299,7 +299,7 @@ class TransformersBackend(Backend):
         ``settings.thinking`` becomes the template's ``enable_thinking`` where it takes one, else a notice.
         """
         if self._model is None:
-            self.load()
+            self.prepare()
         torch = _import_torch()
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 

@@ -4,22 +4,24 @@ Each column is a full :class:`~nbchat.Conversation` (own history, settings and w
 stream at the same time and a turn takes about as long as the slowest column. The widget only routes::
 
     Compare.send_message(text) ─► Conversation.send(text) in every column (each starts its own worker)
-        worker threads ─► "delta" events ─► one _DeltaBatcher per column ─► {"kind": "delta", "column", "id", "text"}
+        worker threads ─► "delta" events ─► one DeltaBatcher per column ─► {"kind": "delta", "column", "id", "text"}
                        ─► other events  ─► "state is stale" ─► one sync thread ─► traits _columns, _messages, _turns
 
 Listeners never build widget state themselves: a conversation may call them while holding its lock, and building
-the state reads every column's history, so the sync thread does it (and nothing waits on two locks at once).
+the state reads every column's history, so the sync thread does it (and nothing waits on two locks at once). The
+batcher, the sync thread and the typed browser protocol are the view layer Chat uses too (:mod:`nbchat._view`).
 
-Blind mode, votes and results are a mixin (:mod:`nbchat._arena`); columns, turns and the spec helpers are plain
-data in :mod:`nbchat._compare_columns`.
+Blind mode, votes and results are a mixin (:mod:`nbchat.compare._arena`); columns, turns and the spec helpers are
+plain data in :mod:`nbchat.compare._columns`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
@@ -28,38 +30,74 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ._arena import RESULT_COLUMNS as RESULT_COLUMNS  # re-exported: tests import it from here
-from ._arena import Arena
-from ._compare_columns import (
-    _SETTINGS,
-    Column,
-    _apply_settings,
-    _candidates,
-    _checked_settings,
-    _combo_name,
-    _letter,
-    _Reply,
-    _split_item,
-    _sweep_factory,
-    _Turn,
+from .._attachments import Attachment
+from .._conversation import Conversation, ConversationEvent
+from .._errors import ConversationBusyError, NbchatError
+from .._i18n import status_text as ui_status
+from .._messages import ChatMessage, check_text
+from .._policy import current_policy
+from .._redact import redacting_logger
+from .._uploads import BrowserAttachments
+from .._view import (
+    AddRequest,
+    AttachRequest,
+    ColumnDeltaMessage,
+    ColumnRequest,
+    ColumnStopRequest,
+    ColumnSyncMessage,
+    CompleteRequest,
+    CompletionsMessage,
+    DeltaBatcher,
+    DeltaMessage,
+    MoveRequest,
+    PlainRequest,
+    ProtocolError,
+    Route,
+    SettingsRequest,
+    StateSync,
+    SubmitRequest,
+    TokenRequest,
+    VoteRequest,
+    dispatch,
+    message_state,
+    notice,
 )
-from ._conversation import Conversation, ConversationEvent
-from ._errors import ConversationBusyError, NbchatError
-from ._i18n import status_text as ui_status
-from ._messages import ChatMessage, check_text
-from ._policy import current_policy
-from ._redact import redacting_logger
-from ._uploads import BrowserAttachments
-from ._widget import _DeltaBatcher, _message_state, choose_lang
+from .._widget import choose_lang
+from ._arena import Arena
+from ._columns import (
+    SETTINGS,
+    Column,
+    Reply,
+    Turn,
+    apply_settings,
+    candidates,
+    checked_settings,
+    combo_name,
+    letter,
+    split_item,
+    sweep_factory,
+)
 
-__all__ = ["Column", "Compare"]
+__all__ = ["Compare"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
-_STATIC = Path(__file__).parent / "static"
+_STATIC = Path(__file__).parent.parent / "static"
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")
 _HIDDEN_STATS = ("backend", "model")  # stats that would name the model in blind mode
-_SYNC_IDLE_S = 2.0  # the sync thread ends after this long without work (started again on demand)
+
+
+def _no_attachments(objects: list[Any], names: list[str]) -> list[Attachment]:
+    """No column yet: nothing to convert for."""
+    return []
+
+
+@dataclasses.dataclass
+class _Link:
+    """How a column's conversation reaches the browser: its delta batcher, and how to stop listening to it."""
+
+    batcher: DeltaBatcher
+    unsubscribe: Callable[[], None]
 
 
 class Compare(Arena, anywidget.AnyWidget):
@@ -82,11 +120,15 @@ class Compare(Arena, anywidget.AnyWidget):
     lang : {"en", "zh", "auto"}, optional
         The widget's language; default: the administrator's ``$NBCHAT_LANG``, else the browser's. See
         :class:`nbchat.Chat`.
+    **options
+        The settings below, and what is passed to each Conversation created here from a spec: ``prepare=``,
+        ``device=``, ``api_key=``, ...
+
+    Other Parameters
+    ----------------
     system_prompt, max_new_tokens, temperature, top_p, stop, history
         Settings for every column (also applied to the Chat/Conversation objects given); a dict item's own
         settings win over these. Left out: each column keeps its own (Conversation defaults for new ones).
-    **options
-        Passed to each Conversation created here from a spec: ``load=``, ``device=``, ``api_key=``, ...
 
     Raises
     ------
@@ -114,8 +156,6 @@ class Compare(Arena, anywidget.AnyWidget):
     status = traitlets.Unicode("ready", help="generating if any column is, else loading if any is, else ready").tag(
         sync=True
     )
-    blind = traitlets.Bool(False, help="arena mode: columns named A, B, ... until revealed").tag(sync=True)
-    revealed = traitlets.Bool(False, help="blind mode: names shown again (after a vote or Reveal)").tag(sync=True)
     # an administrator's caps (nbchat._policy): the settings forms' maxima; values above them are lowered anyway
     limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
     lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
@@ -135,22 +175,35 @@ class Compare(Arena, anywidget.AnyWidget):
             lang=choose_lang(lang, policy.lang),
         )
         self.shuffle = True if shuffle is None else bool(shuffle)
-        self._defaults = {k: options.pop(k) for k in _SETTINGS if k in options}
+        self._defaults = {k: options.pop(k) for k in SETTINGS if k in options}
         self._options = options
         self._cols: list[Column] = []
-        self._turn_log: list[_Turn] = []
+        self._turn_log: list[Turn] = []
         self._ids = itertools.count(1)
+        self._links: dict[str, _Link] = {}  # column id → its batcher and listener
         self._state_lock = threading.RLock()
-        self._sync_lock = threading.Lock()
-        self._sync_start = threading.Lock()
-        self._sync_wanted = threading.Event()
-        self._sync_thread: threading.Thread | None = None
+        self._state = StateSync(self._sync_now, name="nbchat-compare-sync")
         self._closed = False
         self._attachments = BrowserAttachments()  # files pasted or dropped in the composer, @name (notebook's)
+        self._routes: dict[str, Route[Any]] = {
+            "submit": Route(SubmitRequest, self._submit_from_browser),
+            "attach": Route(AttachRequest, self._upload, with_buffers=True),
+            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
+            "complete": Route(CompleteRequest, self._send_completions),
+            "stop": Route(ColumnStopRequest, lambda r: self.stop(r.get("column") or None)),
+            "add": Route(AddRequest, self._add_from_browser),
+            "remove": Route(ColumnRequest, lambda r: self.remove(r["column"])),
+            "move": Route(MoveRequest, lambda r: self.move(r["column"], r["step"])),
+            "settings": Route(SettingsRequest, self._settings_from_browser),
+            "vote": Route(VoteRequest, lambda r: self.vote(r["winner"], r.get("turn"))),
+            "reveal": Route(PlainRequest, lambda _: self.reveal()),
+            "clear": Route(PlainRequest, lambda _: self.clear()),
+            "sync": Route(PlainRequest, lambda _: self._send_partials()),
+        }
         items = list(models.items()) if isinstance(models, Mapping) else list(models)
         try:
             for item in items:
-                name, spec, options = _split_item(item)
+                name, spec, options = split_item(item)
                 self._add(spec, name, options, sync=False)
         except BaseException:
             self.close()
@@ -207,9 +260,9 @@ class Compare(Arena, anywidget.AnyWidget):
         existing = getattr(spec, "conversation", spec)
         if isinstance(existing, Conversation):
             if options:
-                _apply_settings(existing, options)
+                apply_settings(existing, options)
             if self._defaults:
-                _apply_settings(existing, self._defaults)
+                apply_settings(existing, self._defaults)
             return existing, False, None
         given = None
         if isinstance(spec, Mapping):
@@ -230,17 +283,25 @@ class Compare(Arena, anywidget.AnyWidget):
                 raise ValueError(msg)
             if name is None:
                 base = conv.backend.model or conv.backend.kind
-                name = next(n for n in _candidates(base) if n not in taken)
+                name = next(n for n in candidates(base) if n not in taken)
             column = Column(f"c{next(self._ids)}", str(name), conv, owned=owned)
             if self.blind:
                 used = {c.letter for c in self._cols}
-                column.letter = next(_letter(i) for i in itertools.count() if _letter(i) not in used)
-            column._batcher = _DeltaBatcher(lambda content, cid=column.id: self.send({**content, "column": cid}))
-            column._unsubscribe = conv.subscribe(lambda event, col=column: self._on_event(col, event))
+                column.letter = next(letter(i) for i in itertools.count() if letter(i) not in used)
+            self._links[column.id] = self._link(column)
             self._cols.append(column)
         if sync:
             self._sync()
         return column
+
+    def _link(self, column: Column) -> _Link:
+        def send_delta(content: DeltaMessage) -> None:
+            self.send(ColumnDeltaMessage(**content, column=column.id))
+
+        def on_event(event: ConversationEvent) -> None:
+            self._on_event(column, event)
+
+        return _Link(DeltaBatcher(send_delta), column.conversation.subscribe(on_event))
 
     def remove(self, column: Column | str | int) -> None:
         """Remove a column (stopping its reply). Its past answers stay in :attr:`results`.
@@ -279,7 +340,7 @@ class Compare(Arena, anywidget.AnyWidget):
             For an unknown setting or a value out of range (nothing is changed then).
         """
         targets = self.columns if column is None else [self._find(column)]
-        checked = [(col.conversation, _checked_settings(col.conversation, settings)) for col in targets]
+        checked = [(col.conversation, checked_settings(col.conversation, settings)) for col in targets]
         for conv, (generation, system, history) in checked:  # every value was valid for every column
             conv.settings, conv.system_prompt, conv.use_history = generation, system, history
         if column is None:
@@ -335,7 +396,7 @@ class Compare(Arena, anywidget.AnyWidget):
             if busy:
                 msg = f"{', '.join(busy)} still answering; wait for it or press Stop, then send again."
                 raise ConversationBusyError(msg)
-            turn = _Turn(len(self._turn_log) + 1, text, [])
+            turn = Turn(len(self._turn_log) + 1, text, [])
             futures: dict[str, Future[ChatMessage]] = {}
             for col in cols:
                 conv = col.conversation
@@ -346,7 +407,7 @@ class Compare(Arena, anywidget.AnyWidget):
                     logger.warning("nbchat compare: column %s was busy; it sits this turn out", col.id)
                     continue
                 user, reply = conv.history[-2:]
-                turn.replies.append(_Reply(col, user.id, reply, future, settings, system, conv.backend.model))
+                turn.replies.append(Reply(col, user.id, reply, future, settings, system, conv.backend.model))
                 futures[self._shown_name(col)] = future
             self._turn_log.append(turn)
         self._request_sync()
@@ -413,7 +474,7 @@ class Compare(Arena, anywidget.AnyWidget):
         **grid
             ``temperature=[0, 0.7, 1.2]``, ``max_new_tokens=[32, 128]``, ``system_prompt=[...]``, ``top_p=``,
             ``history=``: a list sweeps (every combination gets a column), a single value applies to all columns.
-            Other keywords go to each Conversation (``load=``, ``device=``, ...), for a spec base only.
+            Other keywords go to each Conversation (``prepare=``, ``device=``, ...), for a spec base only.
 
         Examples
         --------
@@ -427,12 +488,12 @@ class Compare(Arena, anywidget.AnyWidget):
             msg = f"Nothing to sweep for {', '.join(empty)}: give at least one value."
             raise ValueError(msg)
         existing = getattr(base, "conversation", base)
-        make = _sweep_factory(base, existing, options)
+        make = sweep_factory(base, existing, options)
         combos = [dict(zip(swept, values, strict=True)) for values in itertools.product(*swept.values())] or [{}]
         cmp = cls(blind=False, shuffle=shuffle)
         try:
             for combo in combos:
-                cmp._add_column(make({**fixed, **combo}), _combo_name(combo), owned=True, sync=False)
+                cmp._add_column(make({**fixed, **combo}), combo_name(combo), owned=True, sync=False)
         except BaseException:
             cmp.close()
             raise
@@ -444,47 +505,32 @@ class Compare(Arena, anywidget.AnyWidget):
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, col: Column, event: ConversationEvent) -> None:
         """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
+        link = self._links.get(col.id)
         if event.kind in ("delta", "reasoning") and event.message is not None:
-            if col._batcher is not None:
-                col._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
+            if link is not None:
+                link.batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
             return
-        if event.kind in ("message", "tree", "clear") and col._batcher is not None:
-            col._batcher.flush()  # the text streamed so far reaches the browser before the committed message
+        if event.kind in ("message", "tree", "clear") and link is not None:
+            link.batcher.flush()  # the text streamed so far reaches the browser before the committed message
         self._request_sync()
 
     def _request_sync(self) -> None:
-        with self._sync_start:
-            self._sync_wanted.set()
-            if not self._closed and (self._sync_thread is None or not self._sync_thread.is_alive()):
-                self._sync_thread = threading.Thread(target=self._sync_loop, name="nbchat-compare-sync", daemon=True)
-                self._sync_thread.start()
-
-    def _sync_loop(self) -> None:
-        while True:
-            if not self._sync_wanted.wait(_SYNC_IDLE_S):
-                with self._sync_start:
-                    if not self._sync_wanted.is_set():
-                        self._sync_thread = None
-                        return
-                continue
-            if self._closed:
-                return
-            self._sync_wanted.clear()
-            try:
-                self._sync()
-            except Exception:  # a failed update must not end the thread that serves every column
-                logger.exception("nbchat compare could not update the view")
+        if not self._closed:
+            self._state.request()
 
     def _sync(self) -> None:
-        """Rebuild the synced state from the conversations (traits only send what changed)."""
-        with self._sync_lock:
-            columns, messages, turns = self._build_state()
-            statuses = {c["status"] for c in columns}
-            with self.hold_sync():
-                self.status = next((s for s in ("generating", "loading") if s in statuses), "ready")
-                self._columns = columns
-                self._messages = messages
-                self._turns = turns
+        """Rebuild the synced state now, in the calling thread (after a rebuild in progress)."""
+        self._state.now()
+
+    def _sync_now(self) -> None:
+        """Rebuild the synced state from the conversations (traits only send what changed); see :class:`StateSync`."""
+        columns, messages, turns = self._build_state()
+        statuses = {c["status"] for c in columns}
+        with self.hold_sync():
+            self.status = next((s for s in ("generating", "loading") if s in statuses), "ready")
+            self._columns = columns
+            self._messages = messages
+            self._turns = turns
 
     def _build_state(self) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
         with self._state_lock:
@@ -541,7 +587,7 @@ class Compare(Arena, anywidget.AnyWidget):
         }
 
     def _message_state(self, col: Column, m: ChatMessage, turn_of: dict[str, int], hidden: bool) -> dict[str, Any]:
-        state = {**_message_state(m), "turn": turn_of.get(m.id)}
+        state = {**message_state(m), "turn": turn_of.get(m.id)}
         if hidden:
             state["stats"] = {k: v for k, v in (m.stats or {}).items() if k not in _HIDDEN_STATS}
             if m.error:
@@ -550,72 +596,54 @@ class Compare(Arena, anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ browser → Python
     def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
-        if not isinstance(content, dict):
-            return
-        kind = content.get("kind")
+        """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
         try:
-            if kind in ("submit", "attach", "detach", "complete"):
-                self._from_composer(kind, content, buffers)
-                return
-            self._handle(kind, content)
-        except (NbchatError, ValueError, TypeError, KeyError) as exc:
+            dispatch(self._routes, content, buffers)
+        except (NbchatError, ValueError, TypeError, KeyError) as exc:  # ProtocolError is a ValueError
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self.send({"kind": "notice", "level": "warning", "text": str(text)})
+            if isinstance(exc, ProtocolError):
+                logger.warning("nbchat compare ignored a browser message: %s", text)
+            self.send(notice(str(text)))
 
-    def _from_composer(self, kind: str, content: dict[str, Any], buffers: Any) -> None:
-        """The shared message box: a question (with attachments and ``@name``), an upload, ``@`` completion."""
-        first = self._cols[0].conversation if self._cols else None
-        sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first else {}
-        if kind == "attach":
-            self.send(self._attachments.upload(content, buffers, **sizes))
-        elif kind == "detach":
-            self._attachments.forget([content.get("token")])
-        elif kind == "complete":
-            items = self._attachments.completions(str(content.get("prefix", "")))
-            self.send({"kind": "completions", "request": content.get("request"), "items": items})
+    def _submit_from_browser(self, request: SubmitRequest) -> None:
+        """The shared message box: a question, with the uploads its tokens name and the variables named ``@name``."""
+        first = self._first_conversation()
+        text, tokens = request["text"], request.get("attachments")
+        try:
+            make = first.make_attachments if first else _no_attachments
+            self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
+        except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
+            self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
         else:
-            text, tokens = str(content.get("text", "")), content.get("attachments")
-            try:
-                make = first.make_attachments if first else (lambda objects, names: [])
-                self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
-            except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
-                kept = self._attachments.pending(tokens)
-                notice = {"kind": "notice", "level": "warning", "text": str(exc), "restore": text}
-                self.send({**notice, "attachments": kept})
-            else:
-                self._attachments.forget(tokens)
+            self._attachments.forget(tokens)
 
-    def _handle(self, kind: Any, content: dict[str, Any]) -> None:
-        column = content.get("column")
-        if kind == "stop":
-            self.stop(str(column) if column else None)
-        elif kind == "add":
-            self._add_from_browser(content)
-        elif kind == "remove":
-            self.remove(str(column))
-        elif kind == "move":
-            self.move(str(column), int(content.get("step", 1)))
-        elif kind == "settings":
-            values = dict(content.get("values") or {})
-            if "use_history" in values:
-                values["history"] = values.pop("use_history")
-            self.configure(str(column) if column else None, **values)
-        elif kind == "vote":
-            self.vote(str(content.get("winner")), int(content["turn"]) if content.get("turn") else None)
-        elif kind == "reveal":
-            self.reveal()
-        elif kind == "clear":
-            self.clear()
-        elif kind == "sync":
-            for col in self.columns:
-                partial = col.conversation.partial_reply()
-                if partial is not None:
-                    reasoning = col.conversation.partial_reasoning()
-                    self.send(
-                        {"kind": "sync", "column": col.id, "id": partial[0], "text": partial[1], "reasoning": reasoning}
-                    )
+    def _first_conversation(self) -> Conversation | None:
+        with self._state_lock:
+            return self._cols[0].conversation if self._cols else None
 
-    def _add_from_browser(self, content: dict[str, Any]) -> None:
+    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
+        first = self._first_conversation()  # its sizes apply: a column's model may downscale further
+        sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first else {}
+        self.send(self._attachments.upload(dict(request), buffers, **sizes))
+
+    def _send_completions(self, request: CompleteRequest) -> None:
+        items = self._attachments.completions(request["prefix"])
+        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
+
+    def _settings_from_browser(self, request: SettingsRequest) -> None:
+        values = dict(request["values"])
+        if "use_history" in values:
+            values["history"] = values.pop("use_history")
+        self.configure(request.get("column") or None, **values)
+
+    def _send_partials(self) -> None:
+        for col in self.columns:
+            partial = col.conversation.partial_reply()
+            if partial is not None:
+                text, reasoning = partial[1], col.conversation.partial_reasoning()
+                self.send(ColumnSyncMessage(kind="sync", column=col.id, id=partial[0], text=text, reasoning=reasoning))
+
+    def _add_from_browser(self, content: AddRequest) -> None:
         spec = str(content.get("spec") or "").strip()
         if not spec:
             msg = "Type a model to add: a name, a path, 'openai:<model>' or a server URL like http://127.0.0.1:8000/v1."
@@ -634,10 +662,10 @@ class Compare(Arena, anywidget.AnyWidget):
     # ------------------------------------------------------------------ lifetime
     def _detach(self, col: Column, *, close: bool) -> None:
         col.conversation.stop()
-        if col._unsubscribe is not None:
-            col._unsubscribe()
-        if col._batcher is not None:
-            col._batcher.flush()
+        link = self._links.pop(col.id, None)
+        if link is not None:
+            link.unsubscribe()
+            link.batcher.flush()
         if close:
             col.conversation.close()
 
@@ -650,7 +678,7 @@ class Compare(Arena, anywidget.AnyWidget):
             for col in cols:
                 shared = any(c.conversation.backend is col.conversation.backend for c in cols if c is not col)
                 self._detach(col, close=col.owned and not shared)
-            self._sync_wanted.set()  # lets the sync thread see _closed and end
+            self._state.close()
         super().close()
 
     def __repr__(self) -> str:

@@ -1,7 +1,7 @@
 """The parts of a :class:`~nbchat.Compare`: columns, turns, per-column settings, and the specs that make columns.
 
-Plain data and functions (no widget import): :mod:`nbchat._compare` builds its columns and sweeps from these,
-:mod:`nbchat._arena` names and records them.
+Plain data and functions (no widget import): the widget (:mod:`nbchat.compare._widget`) builds its columns and
+sweeps from these, the arena (:mod:`nbchat.compare._arena`) names and records them.
 """
 
 from __future__ import annotations
@@ -10,26 +10,36 @@ import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._conversation import Conversation
-from ._errors import NbchatError
-from ._messages import ChatMessage
-from ._redact import redacting_logger
-from ._settings import GenerationSettings
+from .._conversation import Conversation
+from .._errors import NbchatError
+from .._messages import ChatMessage
+from .._redact import redacting_logger
+from .._settings import GenerationSettings
 
-if TYPE_CHECKING:
-    from ._widget import _DeltaBatcher
-
-__all__ = ["Column"]
+__all__ = [
+    "SETTINGS",
+    "Column",
+    "Reply",
+    "Turn",
+    "apply_settings",
+    "candidates",
+    "checked_settings",
+    "combo_name",
+    "letter",
+    "settings_text",
+    "split_item",
+    "sweep_factory",
+]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
-_GENERATION = ("max_new_tokens", "temperature", "top_p", "stop")
-_SETTINGS = (*_GENERATION, "system_prompt", "history")
+GENERATION = ("max_new_tokens", "temperature", "top_p", "stop")
+SETTINGS = (*GENERATION, "system_prompt", "history")
 
 
-def _letter(index: int) -> str:
+def letter(index: int) -> str:
     """0 → "A", 25 → "Z", 26 → "AA": the blind names."""
     out = ""
     index += 1
@@ -39,7 +49,7 @@ def _letter(index: int) -> str:
     return out
 
 
-def _settings_text(settings: GenerationSettings, system_prompt: str) -> str:
+def settings_text(settings: GenerationSettings, system_prompt: str) -> str:
     """``temperature=0.7 · max_new_tokens=256`` (and the system message, shortened), for headers and results."""
     parts = [f"temperature={settings.temperature:g}", f"max_new_tokens={settings.max_new_tokens}"]
     if settings.top_p != 1.0:
@@ -50,19 +60,19 @@ def _settings_text(settings: GenerationSettings, system_prompt: str) -> str:
     return " · ".join(parts)
 
 
-def _checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[GenerationSettings, str, bool]:
+def checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[GenerationSettings, str, bool]:
     """``conv``'s settings, system message and history flag with ``values`` applied; nothing is changed yet.
 
     Raises
     ------
     TypeError, ValueError
-        For a name not in ``_SETTINGS`` or a value out of range (the message says which).
+        For a name not in ``SETTINGS`` or a value out of range (the message says which).
     """
-    unknown = sorted(set(values) - set(_SETTINGS))
+    unknown = sorted(set(values) - set(SETTINGS))
     if unknown:
-        msg = f"Unknown setting(s) {', '.join(unknown)}; a column takes {', '.join(_SETTINGS)}."
+        msg = f"Unknown setting(s) {', '.join(unknown)}; a column takes {', '.join(SETTINGS)}."
         raise TypeError(msg)
-    changes = {k: values[k] for k in _GENERATION if k in values}
+    changes = {k: values[k] for k in GENERATION if k in values}
     if isinstance(changes.get("max_new_tokens"), (float, str)):  # from the browser's number field
         changes["max_new_tokens"] = int(float(changes["max_new_tokens"]))
     if isinstance(changes.get("temperature"), str):
@@ -73,12 +83,12 @@ def _checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[Ge
     return settings, system, history
 
 
-def _apply_settings(conv: Conversation, values: Mapping[str, Any]) -> None:
-    """Set ``values`` (names from ``_SETTINGS``) on ``conv``, all or nothing."""
-    conv.settings, conv.system_prompt, conv.use_history = _checked_settings(conv, values)
+def apply_settings(conv: Conversation, values: Mapping[str, Any]) -> None:
+    """Set ``values`` (names from ``SETTINGS``) on ``conv``, all or nothing."""
+    conv.settings, conv.system_prompt, conv.use_history = checked_settings(conv, values)
 
 
-def _combo_name(combo: Mapping[str, Any]) -> str | None:
+def combo_name(combo: Mapping[str, Any]) -> str | None:
     """``temperature=0.7, max_new_tokens=64``: a sweep column's name (None when nothing varies)."""
     parts = []
     for key, value in combo.items():
@@ -108,8 +118,6 @@ class Column:
     conversation: Conversation
     letter: str = ""
     owned: bool = dataclasses.field(default=True, repr=False)  # created by the Compare: closed when removed
-    _batcher: _DeltaBatcher | None = dataclasses.field(default=None, repr=False)
-    _unsubscribe: Any = dataclasses.field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -119,7 +127,7 @@ class Column:
 
 
 @dataclasses.dataclass(eq=False)
-class _Reply:
+class Reply:
     """One column's part of a turn, recorded when the prompt was sent (the message fills in as it streams)."""
 
     column: Column
@@ -132,25 +140,28 @@ class _Reply:
 
 
 @dataclasses.dataclass(eq=False)
-class _Turn:
+class Turn:
+    """One prompt sent to every column, the replies it got, and the vote on them."""
+
     index: int
     prompt: str
-    replies: list[_Reply]
+    replies: list[Reply]
     vote: str | None = None  # winning column id, "tie", or None
 
     @property
     def done(self) -> bool:
+        """Every reply is complete, stopped or failed."""
         return all(r.message.status != "streaming" for r in self.replies)
 
 
-def _candidates(base: str) -> Iterator[str]:
+def candidates(base: str) -> Iterator[str]:
     """``base``, ``base (2)``, ``base (3)``, ...: default column names."""
     yield base
     for i in itertools.count(2):
         yield f"{base} ({i})"
 
 
-def _split_item(item: Any) -> tuple[str | None, Any, dict[str, Any]]:
+def split_item(item: Any) -> tuple[str | None, Any, dict[str, Any]]:
     """(name, spec, options) of one item of ``models``: ``spec``, ``(name, spec)`` or ``(spec, {options})``."""
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
         first, second = item
@@ -160,9 +171,9 @@ def _split_item(item: Any) -> tuple[str | None, Any, dict[str, Any]]:
     return None, item, {}
 
 
-def _sweep_factory(base: Any, existing: Any, options: dict[str, Any]) -> Any:
+def sweep_factory(base: Any, existing: Any, options: dict[str, Any]) -> Any:
     """A function ``settings -> Conversation`` for :meth:`~nbchat.Compare.sweep`."""
-    from .backends import Backend
+    from ..backends import Backend
 
     if isinstance(existing, Conversation):
         if options:

@@ -8,12 +8,13 @@ traits, stats, status lines, :attr:`Compare.results`) until the user votes or pr
 from __future__ import annotations
 
 import random
+import threading
 from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._compare_columns import Column, _letter, _settings_text
-from ._errors import MissingDependencyError
+from .._errors import MissingDependencyError
+from ._columns import Column, Turn, letter, settings_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,11 +30,27 @@ RESULT_COLUMNS = (
 class Arena(traitlets.HasTraits):
     """Methods of :class:`nbchat.Compare` for blind mode, votes and results.
 
-    The state they read lives on the widget: the ``blind``/``revealed`` traits, ``shuffle``, the columns
-    (``_cols``), the turn log (``_turn_log``) and ``_state_lock``; they call its ``_find`` and ``_sync``.
-    A ``HasTraits`` subclass only so that traitlets binds its ``@observe`` handlers (a plain mixin's are never
-    bound to the instance); it declares no traits of its own.
+    It owns the ``blind`` and ``revealed`` traits; everything else it reads is the widget's, declared here: the
+    columns (``_cols``), the turn log (``_turn_log``), ``_state_lock``, ``shuffle``, and ``_find``/``_sync``. A
+    ``HasTraits`` subclass so that traitlets binds its traits and ``@observe`` handlers.
     """
+
+    blind = traitlets.Bool(False, help="arena mode: columns named A, B, ... until revealed").tag(sync=True)
+    revealed = traitlets.Bool(False, help="blind mode: names shown again (after a vote or Reveal)").tag(sync=True)
+
+    # the widget's state these methods work on (nbchat.compare._widget.Compare sets them in __init__)
+    shuffle: bool
+    _cols: list[Column]
+    _turn_log: list[Turn]
+    _state_lock: threading.RLock
+
+    def _find(self, ref: Column | str | int) -> Column:
+        """The column ``ref`` names (the widget's lookup)."""
+        raise NotImplementedError
+
+    def _sync(self) -> None:
+        """Rebuild the synced state now (the widget's)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ blind mode and votes
     def vote(self, winner: Column | str | int, turn: int | None = None) -> None:
@@ -126,7 +143,7 @@ class Arena(traitlets.HasTraits):
                 if self.shuffle:
                     random.shuffle(self._cols)
                 for i, col in enumerate(self._cols):
-                    col.letter = _letter(i)
+                    col.letter = letter(i)
             self.revealed = False
         self._sync()
 
@@ -149,7 +166,7 @@ class Arena(traitlets.HasTraits):
                     "turn": t.index,
                     "column": self._shown_name(r.column),
                     "model": "(hidden)" if hidden else r.model,
-                    "settings": _settings_text(r.settings, r.system_prompt),
+                    "settings": settings_text(r.settings, r.system_prompt),
                     "temperature": r.settings.temperature,
                     "max_new_tokens": r.settings.max_new_tokens,
                     "system_prompt": r.system_prompt,
