@@ -216,8 +216,8 @@ def summarize_frame(frame: Any, tokens: int = DEFAULT_TEXT_TOKENS) -> str:
 def _table(frame: Any, rows: int) -> str:
     if type(frame).__module__.startswith("pandas"):
         if hasattr(frame, "columns"):
-            return frame.to_string(max_rows=max(rows, 1), max_colwidth=40)
-        return frame.to_string(max_rows=max(rows, 1))
+            return str(frame.to_string(max_rows=max(rows, 1), max_colwidth=40))
+        return str(frame.to_string(max_rows=max(rows, 1)))
     return str(frame)  # polars prints a compact table of its own
 
 

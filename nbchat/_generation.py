@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import queue
 import threading
@@ -194,8 +193,8 @@ def retry_wait(exc: BaseException, tries: int, retries: int) -> float | None:
     if not isinstance(exc, BackendError) or not exc.retryable or tries >= retries:
         return None
     if exc.retry_after is not None:
-        return max(0.0, exc.retry_after) if exc.retry_after <= RETRY_CAP_S else None
-    return min(RETRY_CAP_S, RETRY_BASE_S * 2**tries)
+        return max(0.0, float(exc.retry_after)) if exc.retry_after <= RETRY_CAP_S else None
+    return min(RETRY_CAP_S, RETRY_BASE_S * 2.0**tries)
 
 
 def _seconds(wait: float) -> str:
@@ -217,11 +216,15 @@ def pump(
 
     def run() -> None:
         try:
-            with contextlib.closing(stream) if hasattr(stream, "close") else contextlib.nullcontext():
+            try:
                 for delta in stream:
                     chunks.put(delta)
                     if cancel.is_set():
                         break
+            finally:
+                close = getattr(stream, "close", None)  # a generator: its finally blocks release connections
+                if close is not None:
+                    close()
         except BaseException as exc:  # noqa: BLE001 - handed to the worker, which reports it in the chat
             chunks.put(exc)
         finally:

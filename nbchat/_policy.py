@@ -411,12 +411,12 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
     if "max_temperature" in raw:
         value = raw["max_temperature"]
         try:
-            number = float(str(value).strip())
+            temperature = float(str(value).strip())
         except ValueError:
-            number = -1.0
-        if isinstance(value, bool) or not 0.0 <= number <= MAX_TEMPERATURE:
+            temperature = -1.0
+        if isinstance(value, bool) or not 0.0 <= temperature <= MAX_TEMPERATURE:
             raise bad("max_temperature", value, f"a number between 0 and {MAX_TEMPERATURE:g}")
-        fields["max_temperature"] = number
+        fields["max_temperature"] = temperature
     if "lang" in raw:
         from ._i18n import LANGS, normalize_lang  # a leaf module: no cycle
 
@@ -592,8 +592,9 @@ def _caller_stacklevel() -> int:
     dirs = [_PACKAGE_DIR]
     for name in _PASS_THROUGH:
         module = sys.modules.get(name)
-        if module is not None and getattr(module, "__file__", None):
-            dirs.append(str(Path(module.__file__).parent))
+        file = getattr(module, "__file__", None) if module is not None else None
+        if file:
+            dirs.append(str(Path(file).parent))
     frame = sys._getframe(1)
     level = 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(tuple(dirs)):

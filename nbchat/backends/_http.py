@@ -198,7 +198,7 @@ def server_detail(exc: BaseException) -> str:
 def _socket_of(network_stream: Any) -> socket.socket | None:
     with contextlib.suppress(Exception):
         sock = network_stream.get_extra_info("socket")
-        if sock is not None and sock.fileno() != -1:
+        if isinstance(sock, socket.socket) and sock.fileno() != -1:
             return sock
     return None
 

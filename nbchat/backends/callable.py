@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .._settings import GenerationSettings
@@ -53,7 +53,8 @@ class CallableBackend(Backend):
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, images: bool = False) -> None:
         self.fn = fn
         self.image_input = bool(images)
-        self.model = name or getattr(fn, "__name__", type(fn).__name__)
+        self.model = name or str(getattr(fn, "__name__", None) or type(fn).__name__)
+        params: Mapping[str, inspect.Parameter]
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):  # builtins without a signature

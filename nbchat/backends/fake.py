@@ -61,7 +61,7 @@ class FakeBackend(Backend):
         self.model = model
         self.record = record
         self.requests: list[tuple[list[Message], GenerationSettings]] = []
-        self._script: deque[tuple[list[str], BaseException | None, str | None]] = deque()
+        self._script: deque[tuple[list[str | Reasoning], BaseException | None, str | None]] = deque()
         self.loaded = False
 
     def enqueue(

@@ -327,7 +327,7 @@ class OpenAIBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str]:
+    ) -> Iterator[str | Reasoning]:
         """Stream a chat completion (see :meth:`Backend.stream`).
 
         Raises
@@ -353,7 +353,7 @@ class OpenAIBackend(Backend):
         threading.Thread(target=watch, name="nbchat-openai-stop", daemon=True).start()
         stop = StopSequenceFilter(settings.stop)
         finish: str | None = None
-        progress = {"chunks": 0, "text": False}  # what arrived: the error message depends on it
+        progress = {"chunks": 0, "text": 0}  # what arrived (counts): the error message depends on it
         counted = {"answer": 0, "reasoning": 0}  # chunks with text: the estimate where the server reports no usage
         answer: list[str] = []
         try:
@@ -369,12 +369,12 @@ class OpenAIBackend(Backend):
                     for choice in chunk.choices[:1]:
                         thought = _reasoning_of(choice.delta)
                         if thought:
-                            progress["text"] = True
+                            progress["text"] += 1
                             counted["reasoning"] += 1
                             yield Reasoning(thought)
                         delta = getattr(choice.delta, "content", None) if choice.delta else None
                         if delta:
-                            progress["text"] = True
+                            progress["text"] += 1
                             counted["answer"] += 1
                             answer.append(delta)
                             out = stop.feed(delta)
@@ -396,7 +396,7 @@ class OpenAIBackend(Backend):
         except openai.OpenAIError as exc:
             if cancel.is_set():
                 return
-            raise self._explain(exc, current[0] is not None, progress["text"]) from (
+            raise self._explain(exc, current[0] is not None, progress["text"] > 0) from (
                 None if mentions_secret(exc, self._secrets) else exc
             )
         except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a chunk that is not what the API says

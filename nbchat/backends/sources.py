@@ -342,6 +342,7 @@ def source_credentials(
         url, url_from = base_url, origin
     else:
         url, url_from = source.configured_base_url()
+    key: str | None
     if api_key is not None:
         key, key_from = api_key, "code"
     else:

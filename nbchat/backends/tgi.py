@@ -166,8 +166,10 @@ class TGIBackend(Backend):
 
             if client is None:
                 # authorization=None keeps huggingface_hub from sending a saved token to this URL
-                auth = {"authorization": f"Bearer {self._token}" if self._token else None}
-                hub = AsyncInferenceClient(base_url=self.url, headers={**self._headers, **auth}, timeout=self._timeout)
+                auth: dict[str, str | None] = {"authorization": f"Bearer {self._token}" if self._token else None}
+                headers: dict[str, str | None] = {**self._headers, **auth}
+                # huggingface_hub's annotation says dict[str, str]; None is how a caller removes a header there
+                hub = AsyncInferenceClient(base_url=self.url, headers=headers, timeout=self._timeout)  # type: ignore[arg-type]
             else:
                 hub = AsyncInferenceClient(
                     model=client.model, token=client.token, headers=dict(client.headers), timeout=client.timeout

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
@@ -17,9 +17,6 @@ from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._gguf import converted_gguf_dir, quiet_progress_bars
 from .thinking import ThinkSplitter, no_switch_notice, prompt_opens_think, template_takes_thinking
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["TransformersBackend"]
 
@@ -161,6 +158,7 @@ class TransformersBackend(Backend):
         if gguf_file:
             kwargs["gguf_file"] = gguf_file
         processor = None
+        model: Any  # AutoModelForCausalLM or AutoModelForImageTextToText, whichever the config asks for
         try:
             with quiet_progress_bars():
                 if gguf_file is None and _sees_images(directory):
@@ -186,7 +184,7 @@ class TransformersBackend(Backend):
                 "(download it first with `hf download <id>` where the network allows)."
             )
             raise ModelNotFoundError(msg) from exc
-        model.to(self.device)
+        model.to(self.device or "cpu")
         model.eval()
         if tokenizer.chat_template is None and getattr(processor, "chat_template", None) is None:
             msg = (
@@ -216,7 +214,8 @@ class TransformersBackend(Backend):
         """Where to load from: (directory or hub id, gguf file name or None)."""
         if self.path is None or self.path.suffix != ".gguf":
             return (str(self.path) if self.path else self.source), None
-        cached = converted_gguf_dir(self.path, convert=False)
+        path = self.path
+        cached = converted_gguf_dir(path, convert=False)
         if cached is None:
             done = threading.Event()
             start = time.monotonic()
@@ -225,7 +224,7 @@ class TransformersBackend(Backend):
                 while not done.wait(0.5):
                     elapsed = time.monotonic() - start
                     report(
-                        f"first start: converting {self.path.name} for transformers… {elapsed:.0f} s "
+                        f"first start: converting {path.name} for transformers… {elapsed:.0f} s "
                         "(cached afterwards)",
                         min(0.55, 0.05 + elapsed / 40),
                     )
@@ -249,10 +248,12 @@ class TransformersBackend(Backend):
     def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
         extra = self._template_kwargs(thinking)
         if self._processor is not None:
-            return self._processor.apply_chat_template(
-                _hf_parts(messages), add_generation_prompt=True, tokenize=False, **extra
+            return str(
+                self._processor.apply_chat_template(
+                    _hf_parts(messages), add_generation_prompt=True, tokenize=False, **extra
+                )
             )
-        return self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **extra)
+        return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **extra))
 
     def count_text_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` with the model's tokenizer (``None`` before the model is loaded)."""
@@ -321,7 +322,7 @@ class TransformersBackend(Backend):
         abandoned = threading.Event()  # the consumer stopped reading (Stop, an error, a closed generator)
 
         class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:  # torch tensors (imported lazily)
                 done = cancel.is_set() or abandoned.is_set()
                 return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
@@ -458,7 +459,7 @@ def _hf_parts(messages: list[Message]) -> list[dict[str, Any]]:
     for m in messages:
         content = m["content"]
         if isinstance(content, str):
-            parts = [{"type": "text", "text": content}]
+            parts: list[dict[str, Any]] = [{"type": "text", "text": content}]
         else:
             parts = []
             for part in content:
