@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ._report import Figure, print_table, write_json
 
-SECTIONS = ("transport", "compare", "local", "llamacpp", "start", "classroom", "server", "reasoning", "browser")
+SECTIONS = (
+    "bundle", "transport", "compare", "local", "llamacpp", "start", "classroom", "server", "reasoning", "browser"
+)
 
 
 def main() -> int:
@@ -22,6 +24,10 @@ def main() -> int:
     runs = 1 if args.quick else 5
     started = time.perf_counter()
     figures: list[Figure] = []
+    if "bundle" in args.only:
+        from .bundle import bundle_figures
+
+        figures += bundle_figures()
     if "transport" in args.only:
         from .transport import memory_figures, traffic_figures
 

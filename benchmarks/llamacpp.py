@@ -169,9 +169,9 @@ def llamacpp_figures(runs: int, max_new: int) -> list[Figure]:
             Figure("decode through Conversation + widget (llama.cpp)", ours_tps, "tok/s", raw,
                    "llama.cpp engine alone", "≥ 0.95× reference, ≥ 150 tok/s",
                    paired >= 0.95 and ours_tps >= 150, paired_ratio=paired,
-                   note=f"xllamacpp; median of {pairs}, {tokens_out} tokens greedy, {threads} threads; reference: "
-                        "the engine's own decode timing for a request sent from the main thread; ratio: median of "
-                        f"the {pairs} paired ratios (runs {min(ours):.0f}–{max(ours):.0f} vs "
+                   note=f"xllamacpp; median of {pairs}, {tokens_out} tokens greedy, {backend.n_threads} decode "
+                        "thread(s); reference: the engine's own decode timing for a request sent from the main "
+                        f"thread; ratio: median of the {pairs} paired ratios (runs {min(ours):.0f}–{max(ours):.0f} vs "
                         f"{min(alone):.0f}–{max(alone):.0f} tok/s); {ours_tps / floor_cpp:.0%} of the bandwidth "
                         f"floor {floor_cpp:.0f} tok/s ({gguf_bytes / 1e6:.0f} MB of Q4_1 tensors per token)"),
         ]  # fmt: skip

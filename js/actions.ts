@@ -5,6 +5,7 @@
 import { copyFrom, setLabel } from "./clipboard";
 import { h, uniqueId } from "./dom";
 import { MessageEditor } from "./editor";
+import { EN, type I18n, type Key } from "./i18n";
 import { ProvenanceCard } from "./provenance";
 import { messageFlags, type ChatMessage, type ClientMessage, type Provenance } from "./types";
 
@@ -13,6 +14,8 @@ export interface ActionContext {
   generating: boolean;
   /** This is the last assistant message of the visible list (the one Regenerate applies to). */
   lastAssistant: boolean;
+  /** The kernel is gone: nothing can be sent (feedback included). Default false. */
+  offline?: boolean;
 }
 
 /** What the bar needs from the message list. */
@@ -20,11 +23,43 @@ export interface ActionHost {
   send(message: ClientMessage): void;
   /** The message's text as shown now (the live text while it streams). */
   textOf(id: string): string;
+  /** The view's language; English when absent. */
+  i18n?: I18n;
 }
 
-type Action = "copy" | "edit" | "regenerate" | "details" | "code" | "pin" | "exclude" | "delete" | "prev" | "next";
+type Action =
+  | "copy" | "edit" | "regenerate" | "details" | "code" | "pin" | "exclude" | "delete" | "prev" | "next"
+  | "rate-up" | "rate-down" | "comment";
 
-const NOT_SENT_WHY = { excluded: "excluded", dropped: "left out to fit the context window" };
+type Rating = "up" | "down";
+
+/** A thumbs-up outline (drawn, not an emoji: not every system has an emoji font); turned over for thumbs down. */
+function thumbIcon(): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "14");
+  svg.setAttribute("height", "14");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "nbchat-thumb");
+  const path = document.createElementNS(ns, "path");
+  // Material Design "thumb_up" (Apache-2.0).
+  path.setAttribute(
+    "d",
+    "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z",
+  );
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
+
+/** The feedback fields of a message (`ChatMessage.feedback` on the Python side), or null. */
+function feedbackOf(msg: ChatMessage): { rating: Rating | null; comment: string } | null {
+  const fb = msg.feedback;
+  if (!fb || typeof fb !== "object") return null;
+  const rating = fb.rating === "up" || fb.rating === "down" ? fb.rating : null;
+  return { rating, comment: typeof fb.comment === "string" ? fb.comment : "" };
+}
 
 function button(action: Action, text: string, extra: Record<string, string> = {}): HTMLButtonElement {
   return h("button", { type: "button", class: `nbchat-action nbchat-action-${action}`, "data-action": action, text, ...extra });
@@ -63,6 +98,12 @@ export class MessageActions {
   private editor: MessageEditor | null = null;
   private msg: ChatMessage;
   private context: ActionContext = { generating: false, lastAssistant: false };
+  private readonly i18n: I18n;
+  /** Thumbs up/down and the comment form (assistant messages only). */
+  private readonly rating: HTMLElement | null = null;
+  private commentForm: HTMLFormElement | null = null;
+  /** The comment sent and not yet confirmed by the kernel (null: none). */
+  private awaitedComment: string | null = null;
 
   constructor(
     private readonly node: HTMLElement,
@@ -74,22 +115,39 @@ export class MessageActions {
     this.id = msg.id;
     this.role = msg.role;
     this.msg = msg;
-    this.prev = button("prev", "‹", { "aria-label": "Previous version" });
-    this.next = button("next", "›", { "aria-label": "Next version" });
+    const i18n = (this.i18n = host.i18n ?? EN);
+    const t = (key: Key) => i18n.t(key);
+    this.prev = button("prev", "‹", { "aria-label": t("action.prev") });
+    this.next = button("next", "›", { "aria-label": t("action.next") });
     this.counter = h("span", { class: "nbchat-branch-count" });
-    this.switcher = h("span", { class: "nbchat-branch", role: "group", "aria-label": "Versions" }, [this.prev, this.counter, this.next]);
-    this.pinMark = h("span", { class: "nbchat-pinned", title: "Pinned: kept when older messages are left out", text: "pinned" });
-    this.notSent = h("span", { class: "nbchat-not-sent", text: "not sent" });
+    this.switcher = h("span", { class: "nbchat-branch", role: "group", "aria-label": t("action.versions") }, [this.prev, this.counter, this.next]);
+    this.pinMark = h("span", { class: "nbchat-pinned", title: t("mark.pinnedTitle"), text: t("mark.pinned") });
+    this.notSent = h("span", { class: "nbchat-not-sent", text: t("mark.notSent") });
 
-    const names: [Action, string][] =
+    const names: [Action, Key][] =
       msg.role === "user"
-        ? [["edit", "Edit"], ["copy", "Copy"], ["pin", "Pin"], ["exclude", "Exclude"], ["delete", "Delete"]]
-        : [["regenerate", "Regenerate"], ["copy", "Copy"], ["code", "Copy as code"], ["details", "Details"],
-           ["pin", "Pin"], ["exclude", "Exclude"], ["delete", "Delete"]];
-    for (const [action, text] of names) this.buttons.set(action, button(action, text));
+        ? [["edit", "action.edit"], ["copy", "action.copy"], ["pin", "action.pin"], ["exclude", "action.exclude"], ["delete", "action.delete"]]
+        : [["regenerate", "action.regenerate"], ["copy", "action.copy"], ["code", "action.code"], ["details", "action.details"],
+           ["pin", "action.pin"], ["exclude", "action.exclude"], ["delete", "action.delete"]];
+    for (const [action, key] of names) this.buttons.set(action, button(action, t(key), { "data-testid": `nbchat-action-${action}` }));
     this.buttons.get("details")?.setAttribute("aria-expanded", "false");
-    this.toolbar = h("span", { class: "nbchat-actions", role: "group", "aria-label": "Message actions" }, [...this.buttons.values()]);
+    this.toolbar = h("span", { class: "nbchat-actions", role: "group", "aria-label": t("action.group") }, [...this.buttons.values()]);
     this.bar = h("div", { class: "nbchat-msg-bar" }, [this.toolbar]);
+    if (msg.role === "assistant") {
+      // Thumbs up/down: toggle buttons (aria-pressed), so a screen reader says which one is chosen.
+      const thumb = (action: Action, key: Key) => {
+        const b = button(action, "", { "aria-label": t(key), title: t(key), "aria-pressed": "false", "data-testid": `nbchat-${action}` });
+        b.append(thumbIcon());
+        return b;
+      };
+      this.buttons.set("rate-up", thumb("rate-up", "feedback.up"));
+      this.buttons.set("rate-down", thumb("rate-down", "feedback.down"));
+      this.rating = h("span", { class: "nbchat-rating", role: "group", "aria-label": t("feedback.group") }, [
+        this.buttons.get("rate-up")!,
+        this.buttons.get("rate-down")!,
+      ]);
+      this.bar.prepend(this.rating); // first: always visible, under the answer (the actions show on hover)
+    }
     this.bar.addEventListener("click", this.onClick);
   }
 
@@ -105,13 +163,14 @@ export class MessageActions {
     this.prev.disabled = generating || flags.branchIndex <= 1;
     this.next.disabled = generating || flags.branchIndex >= flags.branchCount;
 
-    this.notSent.title = flags.excluded ? NOT_SENT_WHY.excluded : NOT_SENT_WHY.dropped;
+    this.notSent.title = this.i18n.t(flags.excluded ? "mark.excluded" : "mark.dropped");
     this.node.dataset.inContext = String(flags.inContext);
     this.node.classList.toggle("nbchat-pinned-msg", flags.pinned);
 
     const get = (action: Action) => this.buttons.get(action);
-    setLabel(get("pin")!, flags.pinned ? "Unpin" : "Pin");
-    setLabel(get("exclude")!, flags.excluded ? "Include" : "Exclude");
+    setLabel(get("pin")!, this.i18n.t(flags.pinned ? "action.unpin" : "action.pin"));
+    setLabel(get("exclude")!, this.i18n.t(flags.excluded ? "action.include" : "action.exclude"));
+    this.updateFeedback(msg, context);
     get("delete")!.disabled = generating;
     const edit = get("edit");
     if (edit) edit.disabled = generating;
@@ -139,13 +198,14 @@ export class MessageActions {
 
   dispose(): void {
     this.bar.removeEventListener("click", this.onClick);
+    this.closeComment();
     this.editor?.dispose();
     this.editor = null;
   }
 
   private ensureCard(): ProvenanceCard {
     if (!this.card) {
-      this.card = new ProvenanceCard(this.id, (message) => this.host.send(message));
+      this.card = new ProvenanceCard(this.id, (message) => this.host.send(message), this.i18n);
       this.card.element.id = uniqueId("card");
       this.buttons.get("details")?.setAttribute("aria-controls", this.card.element.id);
       this.node.append(this.card.element);
@@ -160,7 +220,7 @@ export class MessageActions {
     const flags = messageFlags(this.msg);
     switch (target.dataset.action as Action) {
       case "copy":
-        void copyFrom(target, this.host.textOf(this.id));
+        void copyFrom(target, this.host.textOf(this.id), this.i18n);
         break;
       case "edit":
         this.startEdit();
@@ -185,6 +245,17 @@ export class MessageActions {
       case "delete":
         send({ kind: "delete", id: this.id });
         break;
+      case "rate-up":
+      case "rate-down": {
+        const rating: Rating = target.dataset.action === "rate-up" ? "up" : "down";
+        const current = feedbackOf(this.msg);
+        // Pressing the chosen thumb again takes the rating back; the comment form opens with a rating.
+        const next = current?.rating === rating ? null : rating;
+        send({ kind: "feedback", id: this.id, rating: next, comment: current?.comment ?? "" });
+        if (next) this.openComment(next, current?.comment ?? "");
+        else this.closeComment();
+        break;
+      }
       case "prev":
       case "next":
         send({ kind: "branch", id: this.id, step: target.dataset.action === "prev" ? -1 : 1 });
@@ -192,9 +263,71 @@ export class MessageActions {
     }
   };
 
+  /** Show the rating saved in the message; thumbs are disabled while the reply streams or the kernel is gone. */
+  private updateFeedback(msg: ChatMessage, context: ActionContext): void {
+    if (!this.rating) return;
+    const rating = feedbackOf(msg)?.rating ?? null;
+    const off = msg.status === "streaming" || context.offline === true;
+    for (const [action, value] of [["rate-up", "up"], ["rate-down", "down"]] as const) {
+      const b = this.buttons.get(action)!;
+      b.setAttribute("aria-pressed", String(rating === value));
+      b.disabled = off;
+    }
+    this.node.dataset.feedback = rating ?? "";
+    const form = this.commentForm;
+    if (form && this.awaitedComment !== null && feedbackOf(msg)?.comment === this.awaitedComment) {
+      this.awaitedComment = null;
+      form.replaceChildren(h("span", { class: "nbchat-feedback-saved", role: "status", text: this.i18n.t("feedback.saved") }));
+      setTimeout(() => {
+        if (this.commentForm === form) this.closeComment();
+      }, 3000);
+    }
+  }
+
+  /** The optional comment on a rating: a small form under the message, saved with the rating. */
+  private openComment(rating: Rating, comment: string): void {
+    this.closeComment();
+    const id = uniqueId("feedback");
+    const box = h("textarea", {
+      id,
+      class: "nbchat-feedback-comment",
+      rows: 2,
+      placeholder: this.i18n.t("feedback.commentPlaceholder"),
+      "data-testid": "nbchat-feedback-comment",
+    });
+    box.value = comment;
+    const save = h("button", { type: "submit", class: "nbchat-button", text: this.i18n.t("feedback.save"), "data-testid": "nbchat-feedback-save" });
+    const form = h("form", { class: "nbchat-feedback-form" }, [
+      h("label", { for: id, text: this.i18n.t("feedback.comment") }),
+      box,
+      save,
+    ]);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.host.send({ kind: "feedback", id: this.id, rating: feedbackOf(this.msg)?.rating ?? rating, comment: box.value });
+      // "Saved" once the kernel has it: the message's feedback comes back with this comment (updateFeedback).
+      this.awaitedComment = box.value;
+      save.disabled = true;
+    });
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        this.closeComment();
+      }
+    });
+    this.commentForm = form;
+    this.node.append(form);
+  }
+
+  private closeComment(): void {
+    this.commentForm?.remove();
+    this.commentForm = null;
+    this.awaitedComment = null;
+  }
+
   private startEdit(): void {
     if (this.role !== "user" || this.editor || this.context.generating) return;
-    this.editor = new MessageEditor(this.msg.content, { save: this.saveEdit, cancel: this.stopEdit });
+    this.editor = new MessageEditor(this.msg.content, { save: this.saveEdit, cancel: this.stopEdit }, this.i18n);
     this.editor.setDisabled(this.context.generating);
     this.content.hidden = true;
     this.node.classList.add("nbchat-editing");

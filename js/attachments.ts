@@ -3,6 +3,7 @@
 // kernel answers with the attachment record and a thumbnail it made. The only images the view ever shows
 // are these thumbnails: data URLs of the user's own attachments, checked again here (`safeThumbnail`).
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 import type { Attachment, ComposerModel, PendingAttachment } from "./types";
 
 /** Files larger than this are refused in the browser (the kernel checks again, and the admin may cap lower). */
@@ -29,7 +30,7 @@ function sizeLabel(a: Attachment): string {
 }
 
 /** One chip: a thumbnail for an image, a name for text (its text unfolds on click). */
-export function attachmentChip(a: Attachment): HTMLElement {
+export function attachmentChip(a: Attachment, _i18n: I18n = EN): HTMLElement {
   const title = [a.name, sizeLabel(a), a.note].filter(Boolean).join(" · ");
   if (a.kind === "image") {
     const src = safeThumbnail(a.thumbnail);
@@ -44,9 +45,9 @@ export function attachmentChip(a: Attachment): HTMLElement {
 }
 
 /** The chips of a sent message (null when it has none). */
-export function renderAttachments(list: Attachment[] | undefined): HTMLElement | null {
+export function renderAttachments(list: Attachment[] | undefined, i18n: I18n = EN): HTMLElement | null {
   if (!Array.isArray(list) || list.length === 0) return null;
-  return h("div", { class: "nbchat-attachments", "aria-label": "Attachments" }, list.map(attachmentChip));
+  return h("div", { class: "nbchat-attachments", "aria-label": i18n.t("attach.list") }, list.map((a) => attachmentChip(a, i18n)));
 }
 
 /** The file's bytes (`Blob.arrayBuffer`, or a FileReader where a DOM lacks it). */
@@ -72,8 +73,9 @@ export class AttachmentTray {
   constructor(
     private readonly model: ComposerModel,
     private readonly notify: (text: string) => void,
+    private readonly i18n: I18n = EN,
   ) {
-    this.element = h("div", { class: "nbchat-tray", "aria-label": "Attachments to send", hidden: true });
+    this.element = h("div", { class: "nbchat-tray", "aria-label": i18n.t("attach.tray"), hidden: true });
   }
 
   /** Tokens of the attachments the kernel holds for the next message, in order. */
@@ -91,15 +93,15 @@ export class AttachmentTray {
     for (const file of files) {
       const kind = fileKind(file);
       if (kind === null) {
-        this.notify(`${file.name || "This file"} cannot be attached: use an image (PNG, JPEG, WebP, GIF) or a text file.`);
+        this.notify(this.i18n.t("attach.unsupported", { name: file.name || this.i18n.t("attach.thisFile") }));
         continue;
       }
       if (file.size > MAX_UPLOAD_BYTES) {
-        this.notify(`${file.name} is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MiB; attach a smaller file.`);
+        this.notify(this.i18n.t("attach.tooLarge", { name: file.name, mb: MAX_UPLOAD_BYTES / 1024 / 1024 }));
         continue;
       }
       const token = newToken();
-      const name = file.name || (kind === "image" ? "pasted image" : "pasted text");
+      const name = file.name || this.i18n.t(kind === "image" ? "attach.pastedImage" : "attach.pastedText");
       const chip = h("span", { class: "nbchat-attachment nbchat-uploading", text: `${name}…` });
       this.pending.set(token, { chip, ready: false });
       this.show();
@@ -107,7 +109,7 @@ export class AttachmentTray {
         if (!this.pending.has(token)) return; // removed meanwhile
         const mediaType = file.type || (kind === "text" ? "text/plain" : "");
         this.model.send({ kind: "attach", token, name, media_type: mediaType }, undefined, [buffer]);
-      }, () => this.attached(token, undefined, `${name} could not be read.`));
+      }, () => this.attached(token, undefined, this.i18n.t("attach.unreadable", { name })));
     }
   }
 
@@ -118,7 +120,7 @@ export class AttachmentTray {
     if (!attachment) {
       entry.chip.remove();
       this.pending.delete(token);
-      this.notify(error || "The file could not be attached.");
+      this.notify(error || this.i18n.t("attach.failed"));
       this.show();
       return;
     }
@@ -145,8 +147,8 @@ export class AttachmentTray {
   }
 
   private chip(token: string, a: Attachment): HTMLElement {
-    const chip = attachmentChip(a);
-    const remove = h("button", { type: "button", class: "nbchat-attachment-remove", "aria-label": `Remove ${a.name}`, text: "×" });
+    const chip = attachmentChip(a, this.i18n);
+    const remove = h("button", { type: "button", class: "nbchat-attachment-remove", "aria-label": this.i18n.t("attach.remove", { name: a.name }), text: "×" });
     remove.addEventListener("click", (event) => {
       event.preventDefault();
       chip.remove();

@@ -6,6 +6,7 @@
 // big to render as Markdown in one frame (a 1 MB code block) is shown as plain
 // text. Short messages never come here: they are rendered whole, as before.
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 
 /** Messages up to this many characters are rendered whole; longer ones in chunks. */
 export const WHOLE_MAX = 16_000;
@@ -76,10 +77,10 @@ export function nextChunkEnd(text: string, from: number, min = MIN_CHUNK): numbe
 }
 
 /** A human size: "812 characters", "48 kB", "1.0 MB". */
-export function formatSize(chars: number): string {
-  if (chars < 1000) return `${chars} characters`;
-  if (chars < 1_000_000) return `${Math.round(chars / 1000)} kB`;
-  return `${(chars / 1_000_000).toFixed(1)} MB`;
+export function formatSize(chars: number, i18n: I18n = EN): string {
+  if (chars < 1000) return i18n.count("size.chars", chars);
+  if (chars < 1_000_000) return i18n.t("size.kb", { n: i18n.number(Math.round(chars / 1000)) });
+  return i18n.t("size.mb", { n: i18n.number(chars / 1_000_000, 1) });
 }
 
 export interface ChunkOptions {
@@ -87,6 +88,8 @@ export interface ChunkOptions {
   render: (text: string) => string;
   /** Called with each element whose content was just rendered (adds the "Copy code" buttons). */
   decorate: (element: HTMLElement) => void;
+  /** The view's language (the "rendering…" line); English when absent. */
+  i18n?: I18n;
 }
 
 /** A plain block grows in pieces of about this many characters (cut after a newline), each laid out alone. */
@@ -209,10 +212,11 @@ export class ChunkedRenderer {
       // Not rendered yet (the next frames will): show its start as plain text, cheaply.
       this.tailText = null;
       this.tailBlock = null;
-      const rest = formatSize(Math.max(0, source.length - FRAME_CHARS));
+      const i18n = this.options.i18n ?? EN;
+      const rest = formatSize(Math.max(0, source.length - FRAME_CHARS), i18n);
       this.tail.replaceChildren(
         h("div", { class: "nbchat-plain-chunk", text: source.slice(0, FRAME_CHARS) }),
-        h("div", { class: "nbchat-rendering", text: `rendering… (${rest} more)` }),
+        h("div", { class: "nbchat-rendering", text: i18n.t("msg.rendering", { size: rest }) }),
       );
       return;
     }

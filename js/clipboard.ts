@@ -1,6 +1,7 @@
 // Copying to the clipboard, the transient "Copied" state of a button, and the
 // "Copy code" button on every rendered code block.
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 import { stripInvisible } from "./invisible";
 
 /** How long a button shows "Copied" (ms). */
@@ -67,9 +68,9 @@ export function setLabel(button: HTMLElement, label: string): void {
 }
 
 /** Copy `text` and report it on `button` ("Copied" or "Copy failed"). */
-export async function copyFrom(button: HTMLElement, text: string): Promise<boolean> {
+export async function copyFrom(button: HTMLElement, text: string, i18n: I18n = EN): Promise<boolean> {
   const ok = await copyText(text);
-  flash(button, ok ? "Copied" : "Copy failed");
+  flash(button, i18n.t(ok ? "copy.done" : "copy.failed"));
   return ok;
 }
 
@@ -86,11 +87,10 @@ export function codeToCopy(code: Element): { text: string; removed: number } {
 }
 
 /** Copy a code block (see `codeToCopy`); the button says how many invisible characters were left out. */
-async function copyCode(button: HTMLElement, code: Element): Promise<boolean> {
+async function copyCode(button: HTMLElement, code: Element, i18n: I18n): Promise<boolean> {
   const { text, removed } = codeToCopy(code);
   const ok = await copyText(text);
-  const note = removed === 1 ? "1 invisible character left out" : `${removed} invisible characters left out`;
-  flash(button, !ok ? "Copy failed" : removed > 0 ? `Copied (${note})` : "Copied");
+  flash(button, !ok ? i18n.t("copy.failed") : removed > 0 ? i18n.count("copy.invisible", removed) : i18n.t("copy.done"));
   return ok;
 }
 
@@ -99,12 +99,12 @@ async function copyCode(button: HTMLElement, code: Element): Promise<boolean> {
  * wrapped so the button stays in the corner when the code scrolls sideways and
  * is never part of the code's own text. Run after each render of sanitized HTML.
  */
-export function addCodeCopyButtons(root: HTMLElement): void {
+export function addCodeCopyButtons(root: HTMLElement, i18n: I18n = EN): void {
   for (const pre of root.querySelectorAll("pre")) {
     const code = pre.querySelector(":scope > code");
     if (!code || pre.parentElement?.classList.contains("nbchat-codeblock")) continue;
-    const button = h("button", { type: "button", class: "nbchat-code-copy", text: "Copy code" });
-    button.addEventListener("click", () => void copyCode(button, code));
+    const button = h("button", { type: "button", class: "nbchat-code-copy", text: i18n.t("copy.code") });
+    button.addEventListener("click", () => void copyCode(button, code, i18n));
     const wrapper = h("div", { class: "nbchat-codeblock" });
     pre.replaceWith(wrapper);
     wrapper.append(pre, button);

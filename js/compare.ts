@@ -9,6 +9,7 @@ import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, Co
 import { VoteBar } from "./compare_vote";
 import { Controls } from "./controls";
 import { h, uniqueId } from "./dom";
+import { I18n, resolveLanguage } from "./i18n";
 import { disconnectedBanner, dispatcher, mountShell } from "./shell";
 import "./widget.css";
 import "./compare.css";
@@ -16,30 +17,31 @@ import "./compare.css";
 /** Mount a Compare view for `model` inside `el`; returns the cleanup function. */
 export function mountCompare(model: CompareModel, el: HTMLElement, options: ColumnOptions = {}): () => void {
   const send = (message: CompareClientMessage) => model.send(message);
+  const i18n = options.i18n ?? new I18n(resolveLanguage(model.get("lang")));
   const limits = model.get("limits") ?? {};
-  const columnOptions: ColumnOptions = { ...options, limits };
+  const columnOptions: ColumnOptions = { ...options, limits, i18n };
   const columns = new Map<string, ColumnView>();
   const row = h("div", { class: "nbchat-compare-columns" });
-  const noColumns = h("p", { class: "nbchat-empty", text: "No models yet: press “Add model”." });
-  const addForm = new AddForm(send);
-  const addButton = h("button", { type: "button", class: "nbchat-button", text: "Add model", "aria-expanded": "false" });
+  const noColumns = h("p", { class: "nbchat-empty", text: i18n.t("cmp.noColumns") });
+  const addForm = new AddForm(send, i18n);
+  const addButton = h("button", { type: "button", class: "nbchat-button", text: i18n.t("cmp.add"), "aria-expanded": "false", "data-testid": "nbchat-compare-add" });
   const blindId = uniqueId("blind");
   const blindBox = h("input", { id: blindId, type: "checkbox" });
-  const diffButton = h("button", { type: "button", class: "nbchat-button", text: "Compare answers", "aria-expanded": "false" });
+  const diffButton = h("button", { type: "button", class: "nbchat-button", text: i18n.t("cmp.diff"), "aria-expanded": "false", "data-testid": "nbchat-compare-diff" });
   const diff = new DiffView({
     columns: () => model.get("_columns") ?? [],
     turns: () => model.get("_turns") ?? [],
     answer: (column, turn) => columns.get(column)?.answerOf(turn) ?? null,
-  });
-  const votes = new VoteBar(send);
+  }, i18n);
+  const votes = new VoteBar(send, i18n);
   // The composer is the Chat widget's: it sends submit / stop / clear and reads the aggregate `status` trait.
-  const controls = new Controls(model);
-  const banner = disconnectedBanner("comparison");
-  const shared = new SettingsForm("Advanced options (all columns)", (values) => send({ kind: "settings", values }), limits);
-  const root = h("div", { class: "nbchat nbchat-compare" }, [
+  const controls = new Controls(model, i18n);
+  const banner = disconnectedBanner(i18n.t("banner.disconnectedCompare"));
+  const shared = new SettingsForm(i18n.t("cmp.sharedSettings"), (values) => send({ kind: "settings", values }), limits, i18n);
+  const root = h("div", { class: "nbchat nbchat-compare", lang: i18n.locale, "data-lang": i18n.lang }, [
     h("div", { class: "nbchat-compare-toolbar" }, [
       addButton,
-      h("div", { class: "nbchat-check" }, [blindBox, h("label", { for: blindId, text: "Blind" })]),
+      h("div", { class: "nbchat-check" }, [blindBox, h("label", { for: blindId, text: i18n.t("cmp.blind") })]),
       diffButton,
     ]),
     banner,
@@ -108,7 +110,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     delta: (msg) => columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? ""),
     sync: (msg) => columns.get(msg.column)?.applySync(msg.id, msg.text ?? "", msg.reasoning),
     notice: (msg) => {
-      controls.showNotice(msg.level ?? "info", msg.text ?? "");
+      controls.showNotice(msg.level ?? "info", i18n.fromKernel(msg.text ?? "", msg.key, msg.params));
       if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take
       if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     },
@@ -134,6 +136,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
       "msg:custom": onCustom,
     },
     disconnect,
+    escape: () => controls.stopReply(), // Esc stops every column's reply, as in Chat
     dispose: () => {
       stopDrops();
       for (const view of columns.values()) view.dispose();

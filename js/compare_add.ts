@@ -2,6 +2,7 @@
 // cannot use comes back as a notice.
 import { h, uniqueId } from "./dom";
 import type { Send } from "./compare_types";
+import { EN, type I18n } from "./i18n";
 
 export class AddForm {
   readonly element: HTMLFormElement;
@@ -10,31 +11,34 @@ export class AddForm {
   readonly model: HTMLInputElement;
   private readonly hint: HTMLElement;
 
-  constructor(private readonly send: Send) {
+  constructor(
+    private readonly send: Send,
+    private readonly i18n: I18n = EN,
+  ) {
     const ids = { name: uniqueId("add-name"), spec: uniqueId("add-spec"), model: uniqueId("add-model") };
-    this.name = h("input", { id: ids.name, type: "text", autocomplete: "off", placeholder: "optional, e.g. my-server" });
+    this.name = h("input", { id: ids.name, type: "text", autocomplete: "off", placeholder: i18n.t("cmp.addNamePlaceholder") });
     this.spec = h("input", {
       id: ids.spec,
       type: "text",
       autocomplete: "off",
-      placeholder: "http://127.0.0.1:8000/v1, openai:gpt-4o-mini, a local model or path",
+      placeholder: i18n.t("cmp.addSpecPlaceholder"),
     });
-    this.model = h("input", { id: ids.model, type: "text", autocomplete: "off", placeholder: "for servers that ask for it" });
+    this.model = h("input", { id: ids.model, type: "text", autocomplete: "off", placeholder: i18n.t("cmp.addModelPlaceholder") });
     this.hint = h("p", { class: "nbchat-add-hint", role: "status" });
     const label = (id: string, text: string) => h("label", { for: id, text });
-    const cancel = h("button", { type: "button", class: "nbchat-button", text: "Cancel" });
+    const cancel = h("button", { type: "button", class: "nbchat-button", text: i18n.t("edit.cancel") });
     cancel.addEventListener("click", () => this.close());
-    this.element = h("form", { class: "nbchat-compare-add", "aria-label": "Add a model", hidden: true }, [
+    this.element = h("form", { class: "nbchat-compare-add", "aria-label": i18n.t("cmp.addForm"), hidden: true }, [
       h("div", { class: "nbchat-options-grid" }, [
-        label(ids.name, "Name"),
+        label(ids.name, i18n.t("cmp.addName")),
         this.name,
-        label(ids.spec, "Model or URL"),
+        label(ids.spec, i18n.t("cmp.addSpec")),
         this.spec,
-        label(ids.model, "Served model name"),
+        label(ids.model, i18n.t("cmp.addModel")),
         this.model,
       ]),
       this.hint,
-      h("div", { class: "nbchat-buttons" }, [h("button", { type: "submit", class: "nbchat-button nbchat-primary", text: "Add" }), cancel]),
+      h("div", { class: "nbchat-buttons" }, [h("button", { type: "submit", class: "nbchat-button nbchat-primary", text: i18n.t("cmp.addSubmit") }), cancel]),
     ]);
     this.element.addEventListener("submit", this.onSubmit);
   }
@@ -57,7 +61,7 @@ export class AddForm {
     event.preventDefault();
     const spec = this.spec.value.trim();
     if (spec === "") {
-      this.hint.textContent = "Type a model: a server URL, an online source like openai:gpt-4o-mini, or a local model.";
+      this.hint.textContent = this.i18n.t("cmp.addHint");
       this.spec.focus();
       return;
     }

@@ -7,6 +7,7 @@ import { describeSettings, SettingsForm } from "./compare_settings";
 import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./compare_types";
 import { h, nextFrame, type Scheduler } from "./dom";
 import { formatStats, formatStatsTitle } from "./format";
+import { EN, type I18n } from "./i18n";
 import { renderMarkdown } from "./markdown";
 import { ThinkingBlock } from "./thinking";
 
@@ -15,6 +16,8 @@ export interface ColumnOptions {
   schedule?: Scheduler;
   /** An administrator's caps for the column's settings form. */
   limits?: SettingsLimits;
+  /** The view's language; English when absent. */
+  i18n?: I18n;
 }
 
 interface Shown {
@@ -28,7 +31,7 @@ interface Shown {
   thinking: ThinkingBlock | null;
 }
 
-const BADGES: Record<string, string> = { stopped: "stopped", incomplete: "incomplete" };
+const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
 const STICK_SLACK = 32;
 
 export class ColumnView {
@@ -47,6 +50,7 @@ export class ColumnView {
   private readonly form: SettingsForm;
   private readonly render: (text: string) => string;
   private readonly schedule: Scheduler;
+  private readonly i18n: I18n;
   private readonly shown = new Map<string, Shown>();
   private messages: CompareMessage[] = [];
   /** Live text of streaming replies, and text that arrived before its message did. */
@@ -59,7 +63,8 @@ export class ColumnView {
 
   constructor(info: ColumnInfo, private readonly send: Send, options: ColumnOptions = {}) {
     this.id = info.id;
-    this.render = options.render ?? renderMarkdown;
+    const i18n = (this.i18n = options.i18n ?? EN);
+    this.render = options.render ?? ((text) => renderMarkdown(text, i18n));
     this.schedule = options.schedule ?? nextFrame;
     const button = (text: string, onClick: () => void) => {
       const b = h("button", { type: "button", class: "nbchat-action", text });
@@ -68,18 +73,19 @@ export class ColumnView {
     };
     this.left = button("←", () => this.send({ kind: "move", column: this.id, step: -1 }));
     this.right = button("→", () => this.send({ kind: "move", column: this.id, step: 1 }));
-    this.stopButton = button("Stop", () => this.send({ kind: "stop", column: this.id }));
+    this.stopButton = button(i18n.t("button.stop"), () => this.send({ kind: "stop", column: this.id }));
     this.removeButton = button("×", () => this.send({ kind: "remove", column: this.id }));
     this.title = h("h3", { class: "nbchat-title nbchat-compare-name" });
     this.label = h("div", { class: "nbchat-compare-label" });
     this.settingsLine = h("div", { class: "nbchat-compare-settings" });
     this.statusText = h("span", { class: "nbchat-status-text" });
     this.form = new SettingsForm(
-      "Settings",
+      i18n.t("cmp.settings"),
       (values) => this.send({ kind: "settings", column: this.id, values }),
       options.limits,
+      i18n,
     );
-    this.empty = h("div", { class: "nbchat-empty", text: "No answers yet." });
+    this.empty = h("div", { class: "nbchat-empty", text: i18n.t("cmp.noAnswers") });
     this.list = h("div", { class: "nbchat-messages nbchat-compare-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
       this.empty,
     ]);
@@ -109,15 +115,15 @@ export class ColumnView {
     this.title.textContent = name;
     this.label.textContent = info.label && info.label !== name ? info.label : "";
     this.label.hidden = this.label.textContent === "";
-    this.settingsLine.textContent = describeSettings(info.settings);
-    this.statusText.textContent = info.status_text ?? "";
+    this.settingsLine.textContent = describeSettings(info.settings, this.i18n);
+    this.statusText.textContent = this.i18n.fromKernel(info.status_text ?? "", info.status_i18n?.key, info.status_i18n?.params);
     this.left.disabled = index <= 0;
     this.right.disabled = index >= count - 1;
     this.stopButton.disabled = info.status !== "generating";
-    this.left.setAttribute("aria-label", `Move ${name} left`);
-    this.right.setAttribute("aria-label", `Move ${name} right`);
-    this.stopButton.setAttribute("aria-label", `Stop ${name}`);
-    this.removeButton.setAttribute("aria-label", `Remove ${name}`);
+    this.left.setAttribute("aria-label", this.i18n.t("cmp.moveLeft", { name }));
+    this.right.setAttribute("aria-label", this.i18n.t("cmp.moveRight", { name }));
+    this.stopButton.setAttribute("aria-label", this.i18n.t("cmp.stop", { name }));
+    this.removeButton.setAttribute("aria-label", this.i18n.t("cmp.remove", { name }));
     this.form.show(info.settings);
   }
 
@@ -240,7 +246,7 @@ export class ColumnView {
   private createView(msg: CompareMessage): Shown {
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
     const meta = h("div", { class: "nbchat-compare-meta" });
-    const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render) : null;
+    const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render, this.i18n) : null;
     const bubble = h("div", { class: "nbchat-bubble" }, thinking ? [thinking.element, content] : [content]);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
       bubble,
@@ -283,15 +289,15 @@ export class ColumnView {
     }
     view.meta.replaceChildren();
     if (msg.status === "error") {
-      view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
+      view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || this.i18n.t("msg.failed") }));
     } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: msg.error }));
     if (!streaming && typeof msg.stats?.notice === "string") view.meta.append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const line = h("div", { class: "nbchat-meta" });
-    const badge = BADGES[msg.status];
-    if (badge) line.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: badge }));
+    const badge = msg.status in BADGES ? BADGES[msg.status as keyof typeof BADGES] : null;
+    if (badge) line.append(h("span", { class: "nbchat-badge", "data-kind": msg.status, text: this.i18n.t(badge) }));
     if (msg.role === "assistant" && !streaming) {
-      const stats = formatStats(msg.stats);
-      if (stats) line.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats) || null, text: stats }));
+      const stats = formatStats(msg.stats, this.i18n);
+      if (stats) line.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats, this.i18n) || null, text: stats }));
     }
     if (line.childElementCount > 0) view.meta.append(line);
   }

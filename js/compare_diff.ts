@@ -3,6 +3,7 @@
 import { diffWords } from "diff";
 import { h, uniqueId } from "./dom";
 import type { ColumnInfo, TurnInfo } from "./compare_types";
+import { EN, type I18n } from "./i18n";
 
 export interface DiffSource {
   columns(): ColumnInfo[];
@@ -36,20 +37,23 @@ export class DiffView {
   private readonly summary: HTMLElement;
   private readonly output: HTMLElement;
 
-  constructor(private readonly source: DiffSource) {
+  constructor(
+    private readonly source: DiffSource,
+    private readonly i18n: I18n = EN,
+  ) {
     const ids = { turn: uniqueId("diff-turn"), first: uniqueId("diff-a"), second: uniqueId("diff-b") };
     this.turn = h("select", { id: ids.turn });
     this.first = h("select", { id: ids.first });
     this.second = h("select", { id: ids.second });
     this.summary = h("p", { class: "nbchat-diff-summary", role: "status" });
-    this.output = h("div", { class: "nbchat-diff", "aria-label": "Differences" });
+    this.output = h("div", { class: "nbchat-diff", "aria-label": i18n.t("cmp.differences") });
     const field = (id: string, text: string, select: HTMLSelectElement) =>
       h("div", { class: "nbchat-diff-field" }, [h("label", { for: id, text }), select]);
-    this.element = h("section", { class: "nbchat-compare-diff", "aria-label": "Compare answers", hidden: true }, [
+    this.element = h("section", { class: "nbchat-compare-diff", "aria-label": i18n.t("cmp.diff"), hidden: true }, [
       h("div", { class: "nbchat-diff-controls" }, [
-        field(ids.turn, "Turn", this.turn),
-        field(ids.first, "First answer", this.first),
-        field(ids.second, "Second answer", this.second),
+        field(ids.turn, i18n.t("cmp.turn"), this.turn),
+        field(ids.first, i18n.t("cmp.first"), this.first),
+        field(ids.second, i18n.t("cmp.second"), this.second),
       ]),
       this.summary,
       this.output,
@@ -80,7 +84,7 @@ export class DiffView {
     const a = this.source.answer(this.first.value, turn);
     const b = this.source.answer(this.second.value, turn);
     if (a === null || b === null || this.first.value === this.second.value) {
-      this.summary.textContent = "Send a prompt to at least two columns, then pick two of their answers.";
+      this.summary.textContent = this.i18n.t("cmp.diffHint");
       this.output.replaceChildren();
       return;
     }
@@ -88,8 +92,8 @@ export class DiffView {
     const name = (id: string) => columns.find((c) => c.id === id)?.name ?? id;
     this.summary.textContent =
       removed + added === 0
-        ? `${name(this.first.value)} and ${name(this.second.value)} gave the same answer.`
-        : `From ${name(this.first.value)} to ${name(this.second.value)}: ${removed} words removed, ${added} added.`;
+        ? this.i18n.t("cmp.same", { a: name(this.first.value), b: name(this.second.value) })
+        : this.i18n.t("cmp.changes", { a: name(this.first.value), b: name(this.second.value), removed, added });
     this.output.replaceChildren(...nodes);
   }
 }

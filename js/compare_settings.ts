@@ -2,6 +2,7 @@
 // A field is committed when it changes (blur or Enter); a value from Python never replaces a field being edited.
 import { h, uniqueId } from "./dom";
 import type { ColumnSettings, SettingsLimits, SettingsValues } from "./compare_types";
+import { EN, type I18n } from "./i18n";
 
 /** Settings shown in the form: a missing field means the columns differ ("mixed"). */
 export type ShownSettings = Partial<Pick<ColumnSettings, "system_prompt" | "max_new_tokens" | "temperature">>;
@@ -18,13 +19,13 @@ export function commonSettings(all: readonly ColumnSettings[]): ShownSettings {
 }
 
 /** `temperature 0.7 · max 256 tokens · system: "…"`: the settings line of a column header. */
-export function describeSettings(s: ColumnSettings): string {
-  const parts = [`temperature ${Number(s.temperature).toFixed(2).replace(/\.?0+$/, "") || "0"}`];
-  parts.push(`max ${s.max_new_tokens} tokens`);
-  if (typeof s.top_p === "number" && s.top_p !== 1) parts.push(`top_p ${s.top_p}`);
-  if (s.use_history === false) parts.push("no history");
+export function describeSettings(s: ColumnSettings, i18n: I18n = EN): string {
+  const parts = [i18n.t("cmp.desc.temperature", { t: Number(s.temperature).toFixed(2).replace(/\.?0+$/, "") || "0" })];
+  parts.push(i18n.t("cmp.desc.max", { n: s.max_new_tokens }));
+  if (typeof s.top_p === "number" && s.top_p !== 1) parts.push(i18n.t("cmp.desc.topP", { p: s.top_p }));
+  if (s.use_history === false) parts.push(i18n.t("cmp.desc.noHistory"));
   const system = (s.system_prompt ?? "").trim().replace(/\s+/g, " ");
-  if (system) parts.push(`system: “${system.length > 40 ? `${system.slice(0, 40)}…` : system}”`);
+  if (system) parts.push(i18n.t("cmp.desc.system", { text: system.length > 40 ? `${system.slice(0, 40)}…` : system }));
   return parts.join(" · ");
 }
 
@@ -43,6 +44,7 @@ export class SettingsForm {
     summary: string,
     private readonly onChange: (values: SettingsValues) => void,
     limits: SettingsLimits = {},
+    private readonly i18n: I18n = EN,
   ) {
     const ids = { system: uniqueId("cmp-system"), tokens: uniqueId("cmp-tokens"), temp: uniqueId("cmp-temp") };
     this.systemPrompt = h("textarea", { id: ids.system, class: "nbchat-system", rows: 2 });
@@ -51,20 +53,20 @@ export class SettingsForm {
     this.temperature = h("input", { id: ids.temp, type: "number", min: 0, max: temperatureMax, step: 0.05, inputmode: "decimal" });
     if (limits.max_new_tokens) {
       this.maxTokens.max = String(limits.max_new_tokens);
-      this.maxTokens.title = `At most ${limits.max_new_tokens} (set by the administrator)`;
+      this.maxTokens.title = i18n.t("cmp.atMost", { n: limits.max_new_tokens });
     }
     if (limits.temperature !== undefined && limits.temperature !== null && limits.temperature < 2) {
-      this.temperature.title = `At most ${limits.temperature} (set by the administrator)`;
+      this.temperature.title = i18n.t("cmp.atMost", { n: limits.temperature });
     }
     const label = (id: string, text: string) => h("label", { for: id, text });
     this.element = h("details", { class: "nbchat-options nbchat-compare-settings-form" }, [
       h("summary", { text: summary }),
       h("div", { class: "nbchat-options-grid" }, [
-        label(ids.system, "System message"),
+        label(ids.system, i18n.t("options.system")),
         this.systemPrompt,
-        label(ids.tokens, "Max new tokens"),
+        label(ids.tokens, i18n.t("options.maxNewTokens")),
         this.maxTokens,
-        label(ids.temp, "Temperature"),
+        label(ids.temp, i18n.t("options.temperature")),
         this.temperature,
       ]),
     ]);
@@ -79,7 +81,7 @@ export class SettingsForm {
     const put = (field: HTMLInputElement | HTMLTextAreaElement, value: unknown) => {
       if (field === active) return;
       field.value = value === undefined || value === null ? "" : String(value);
-      field.placeholder = value === undefined ? "mixed" : "";
+      field.placeholder = value === undefined ? this.i18n.t("cmp.mixed") : "";
     };
     put(this.systemPrompt, values.system_prompt);
     put(this.maxTokens, values.max_new_tokens);

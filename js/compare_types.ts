@@ -24,6 +24,8 @@ export interface ColumnInfo {
   settings: ColumnSettings;
   status: ChatStatus;
   status_text: string;
+  /** Catalogue key and parameters of `status_text` (empty: show it as it is). */
+  status_i18n?: { key?: string; params?: Record<string, string> };
 }
 
 export interface CompareMessage extends ChatMessage {
@@ -52,6 +54,8 @@ export interface CompareTraits {
   revealed: boolean;
   /** An administrator's caps on the settings (absent or null: none beyond the usual 0–2 temperature). */
   limits?: SettingsLimits;
+  /** The UI language chosen in Python (`lang=`, `$NBCHAT_LANG`, policy); "" lets the browser decide. */
+  lang?: string;
 }
 
 export interface SettingsLimits {
@@ -68,7 +72,15 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 export type CompareServerMessage =
   | { kind: "delta"; column: string; id: string; text: string; reasoning?: string }
   | { kind: "sync"; column: string; id: string; text: string; reasoning?: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string; attachments?: PendingAttachment[] }
+  | {
+      kind: "notice";
+      level: "info" | "warning" | "error";
+      text: string;
+      restore?: string;
+      attachments?: PendingAttachment[];
+      key?: string;
+      params?: Record<string, string>;
+    }
   | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
   | { kind: "completions"; request: number; items: { name: string; type: string }[] };
 

@@ -2,6 +2,7 @@
 // the model names by letters in everything it syncs until the vote (or Reveal), so there is nothing to hide here.
 import { h } from "./dom";
 import type { ColumnInfo, Send, TurnInfo } from "./compare_types";
+import { EN, type I18n } from "./i18n";
 
 export class VoteBar {
   readonly element: HTMLElement;
@@ -10,10 +11,13 @@ export class VoteBar {
   private readonly revealButton: HTMLButtonElement;
   private key = "";
 
-  constructor(private readonly send: Send) {
+  constructor(
+    private readonly send: Send,
+    private readonly i18n: I18n = EN,
+  ) {
     this.question = h("span", { class: "nbchat-vote-question" });
-    this.choices = h("div", { class: "nbchat-vote-choices", role: "group", "aria-label": "Vote" });
-    this.revealButton = h("button", { type: "button", class: "nbchat-button", text: "Reveal" });
+    this.choices = h("div", { class: "nbchat-vote-choices", role: "group", "aria-label": i18n.t("cmp.vote") });
+    this.revealButton = h("button", { type: "button", class: "nbchat-button", text: i18n.t("cmp.reveal") });
     this.revealButton.addEventListener("click", () => this.send({ kind: "reveal" }));
     this.element = h("div", { class: "nbchat-compare-vote", hidden: true }, [this.question, this.choices, this.revealButton]);
   }
@@ -27,18 +31,19 @@ export class VoteBar {
     this.revealButton.hidden = revealed;
     this.choices.replaceChildren();
     if (!blind) return;
-    const name = (id: string) => columns.find((c) => c.id === id)?.name ?? "a removed column";
+    const t = this.i18n;
+    const name = (id: string) => columns.find((c) => c.id === id)?.name ?? t.t("cmp.removedColumn");
     if (!last) {
-      this.question.textContent = "Blind mode: model names are hidden. Send a prompt, then vote for the better answer.";
+      this.question.textContent = t.t("cmp.blindIntro");
     } else if (!last.done) {
-      this.question.textContent = "Vote when every column has answered.";
+      this.question.textContent = t.t("cmp.voteWait");
     } else if (last.vote === null) {
-      this.question.textContent = "Which answer is better?";
+      this.question.textContent = t.t("cmp.whichBetter");
       const present = last.columns.filter((id) => columns.some((c) => c.id === id));
-      for (const id of present) this.choices.append(this.choice(`${name(id)} is better`, last.turn, id));
-      this.choices.append(this.choice("Tie", last.turn, "tie"));
+      for (const id of present) this.choices.append(this.choice(t.t("cmp.better", { name: name(id) }), last.turn, id));
+      this.choices.append(this.choice(t.t("cmp.tie"), last.turn, "tie"));
     } else {
-      this.question.textContent = last.vote === "tie" ? "You voted: tie." : `You voted: ${name(last.vote)} is better.`;
+      this.question.textContent = last.vote === "tie" ? t.t("cmp.votedTie") : t.t("cmp.voted", { name: name(last.vote) });
     }
   }
 

@@ -2,7 +2,9 @@
 // `@name` completion of the kernel's variables, and transient notices.
 import { AttachmentTray } from "./attachments";
 import { h, listen } from "./dom";
+import { EN, type I18n } from "./i18n";
 import { type Completion, MentionPopup } from "./mention";
+import { ShortcutsHelp } from "./shortcuts";
 import type { Attachment, ClientMessage, ComposerModel, PendingAttachment } from "./types";
 
 export type NoticeLevel = "info" | "warning" | "error";
@@ -24,6 +26,7 @@ export class Controls {
   private readonly sendButton: HTMLButtonElement;
   private readonly stopButton: HTMLButtonElement;
   private readonly clearButton: HTMLButtonElement;
+  readonly shortcuts: ShortcutsHelp;
   private readonly attachButton: HTMLButtonElement;
   private readonly fileInput: HTMLInputElement;
   readonly tray: AttachmentTray;
@@ -36,24 +39,61 @@ export class Controls {
   private draftTimer: ReturnType<typeof setTimeout> | null = null;
   private lastDraft = "";
 
-  constructor(private readonly model: ComposerModel) {
+  /**
+   * @param recall The last question asked, for ↑ in an empty box (none when absent).
+   */
+  constructor(
+    private readonly model: ComposerModel,
+    private readonly i18n: I18n = EN,
+    private readonly recall: () => string | null = () => null,
+  ) {
     this.textarea = h("textarea", {
       class: "nbchat-input",
-      "aria-label": "Message",
-      placeholder: "Ask something… (Enter to send, Shift+Enter for a new line)",
+      "aria-label": i18n.t("input.label"),
+      placeholder: i18n.t("input.placeholder"),
+      "aria-keyshortcuts": "Enter Control+Enter Meta+Enter Escape ArrowUp",
+      "data-testid": "nbchat-input",
       rows: 2,
     });
-    this.sendButton = h("button", { type: "button", class: "nbchat-button nbchat-primary", text: "Send" });
-    this.stopButton = h("button", { type: "button", class: "nbchat-button", text: "Stop" });
-    this.clearButton = h("button", { type: "button", class: "nbchat-button", text: "Clear" });
-    this.attachButton = h("button", { type: "button", class: "nbchat-button", text: "Attach", title: "Attach images or text files (or paste or drop them here)" });
-    this.fileInput = h("input", { type: "file", multiple: true, hidden: true, "aria-label": "Attach files", accept: "image/png,image/jpeg,image/webp,image/gif,text/*,.csv,.tsv,.md,.json,.py,.txt,.log" });
+    const button = (key: "send" | "stop" | "clear", primary = false) =>
+      h("button", {
+        type: "button",
+        class: primary ? "nbchat-button nbchat-primary" : "nbchat-button",
+        "data-testid": `nbchat-${key}`,
+        text: i18n.t(`button.${key}`),
+      });
+    this.sendButton = button("send", true);
+    this.stopButton = button("stop");
+    this.stopButton.setAttribute("aria-keyshortcuts", "Escape");
+    this.clearButton = button("clear");
+    this.attachButton = h("button", {
+      type: "button",
+      class: "nbchat-button",
+      "data-testid": "nbchat-attach",
+      text: i18n.t("attach.button"),
+      title: i18n.t("attach.title"),
+    });
+    this.fileInput = h("input", {
+      type: "file",
+      multiple: true,
+      hidden: true,
+      "aria-label": i18n.t("attach.files"),
+      accept: "image/png,image/jpeg,image/webp,image/gif,text/*,.csv,.tsv,.md,.json,.py,.txt,.log",
+    });
+    this.shortcuts = new ShortcutsHelp(i18n);
     this.notice = h("div", { class: "nbchat-notice", role: "status", "aria-live": "polite" });
-    this.tray = new AttachmentTray(model, (text) => this.showNotice("warning", text));
-    this.mentions = new MentionPopup(model, this.textarea);
-    const buttons = h("div", { class: "nbchat-buttons" }, [this.sendButton, this.stopButton, this.clearButton, this.attachButton]);
+    this.tray = new AttachmentTray(model, (text) => this.showNotice("warning", text), i18n);
+    this.mentions = new MentionPopup(model, this.textarea, i18n);
+    const buttons = h("div", { class: "nbchat-buttons" }, [
+      this.sendButton,
+      this.stopButton,
+      this.clearButton,
+      this.attachButton,
+      this.shortcuts.button,
+    ]);
     this.element = h("div", { class: "nbchat-composer" }, [
       this.notice,
+      this.shortcuts.panel,
       this.tray.element,
       this.mentions.element,
       h("div", { class: "nbchat-composer-row" }, [this.textarea, buttons, this.fileInput]),
@@ -88,6 +128,28 @@ export class Controls {
     if (current === text || current.startsWith(`${text}\n`)) return;
     this.textarea.value = current.trim() === "" ? text : `${text}\n${current}`;
     this.autosize();
+  }
+
+  /** Put `text` in the message box, select `[start, end)` and focus it (a starter prompt to complete). */
+  fill(text: string, start = text.length, end = start): void {
+    this.textarea.value = text;
+    this.autosize();
+    this.textarea.focus();
+    this.textarea.setSelectionRange(start, end);
+  }
+
+  /** Send `text` as a question now (a starter prompt), as if typed and sent. */
+  sendText(text: string): void {
+    if (this.generating || !this.connected || text.trim() === "") return;
+    this.cancelDraft();
+    this.send({ kind: "submit", text });
+  }
+
+  /** Esc: stop the reply being generated; true if there was one. */
+  stopReply(): boolean {
+    if (!this.generating || !this.connected) return false;
+    this.send({ kind: "stop" });
+    return true;
   }
 
   /** Put back the attachments of a message the kernel did not send. */
@@ -182,7 +244,7 @@ export class Controls {
   private submit(): void {
     if (this.generating || !this.connected) return;
     if (this.tray.busy()) {
-      this.showNotice("info", "An attachment is still being uploaded; send again in a moment.");
+      this.showNotice("info", this.i18n.t("attach.uploading"));
       return;
     }
     const text = this.textarea.value;
@@ -221,9 +283,21 @@ export class Controls {
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
     if (this.mentions.handleKey(event)) return;
-    if (event.key !== "Enter" || event.shiftKey) return;
-    // An IME composition uses Enter to pick a candidate: never send then.
+    // An IME composition uses Enter and the arrows to pick a candidate: never act on them then.
     if (event.isComposing || event.keyCode === 229) return;
+    if (event.key === "ArrowUp" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      // ↑ in an empty box: the last question, to edit and send again.
+      if (this.textarea.value !== "") return;
+      const last = this.recall();
+      if (last === null) return;
+      event.preventDefault();
+      this.fill(last);
+      return;
+    }
+    if (event.key !== "Enter" || event.shiftKey || event.altKey) return;
+    // Enter sends; so does Ctrl/Cmd+Enter (the usual "send" of multi-line editors), which must not also reach
+    // the notebook ("run cell").
+    if (event.ctrlKey || event.metaKey) event.stopPropagation();
     event.preventDefault();
     this.submit();
   };

@@ -1,6 +1,7 @@
 // Editing a sent user message in place: a labelled text box with
 // "Save & send" and "Cancel". Enter saves, Shift+Enter adds a line, Escape cancels.
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 
 export interface EditorCallbacks {
   /** The user asked to save `text` (the caller decides whether to send it). */
@@ -17,11 +18,12 @@ export class MessageEditor {
   constructor(
     text: string,
     private readonly callbacks: EditorCallbacks,
+    i18n: I18n = EN,
   ) {
-    this.textarea = h("textarea", { class: "nbchat-edit-input", "aria-label": "Edit message", rows: 3 });
+    this.textarea = h("textarea", { class: "nbchat-edit-input", "aria-label": i18n.t("edit.label"), rows: 3 });
     this.textarea.value = text;
-    this.saveButton = h("button", { type: "button", class: "nbchat-button nbchat-primary", text: "Save & send" });
-    this.cancelButton = h("button", { type: "button", class: "nbchat-button", text: "Cancel" });
+    this.saveButton = h("button", { type: "button", class: "nbchat-button nbchat-primary", text: i18n.t("edit.save") });
+    this.cancelButton = h("button", { type: "button", class: "nbchat-button", text: i18n.t("edit.cancel") });
     this.element = h("div", { class: "nbchat-editor" }, [
       this.textarea,
       h("div", { class: "nbchat-editor-buttons" }, [this.cancelButton, this.saveButton]),
@@ -62,6 +64,7 @@ export class MessageEditor {
       return;
     }
     if (event.key !== "Enter" || event.shiftKey) return;
+    // Enter and Ctrl/Cmd+Enter save alike.
     // An IME composition uses Enter to pick a candidate: never send then.
     if (event.isComposing || event.keyCode === 229) return;
     event.preventDefault();

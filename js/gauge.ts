@@ -1,9 +1,8 @@
 // The context gauge: how much of the model's context window the next request
 // fills, with the room kept for the reply, as a thin bar and a line of text.
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 import type { ContextInfo } from "./types";
-
-const count = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0;
@@ -14,22 +13,24 @@ function percent(part: number, whole: number): string {
 }
 
 /** The gauge's text, e.g. `1,234 / 8,192 tokens (256 reserved for the reply) · 2 messages not sent`. */
-export function formatContext(info: ContextInfo | null | undefined): string {
+export function formatContext(info: ContextInfo | null | undefined, i18n: I18n = EN): string {
   if (!info) return "";
   const used = isCount(info.used) ? info.used : null;
   const window = isCount(info.window) && info.window > 0 ? info.window : null;
   const reserved = isCount(info.reserved) ? info.reserved : 0;
   const leftOut = isCount(info.left_out) ? Math.round(info.left_out) : 0;
+  const count = (n: number) => i18n.number(Math.round(n));
   let text: string;
   if (window !== null) {
-    text = used !== null ? `${count.format(used)} / ${count.format(window)} tokens` : `${count.format(window)}-token context window`;
-    if (reserved > 0) text += ` (${count.format(reserved)} reserved for the reply)`;
+    const params = { used: used === null ? "" : count(used), window: count(window), reserved: count(reserved) };
+    if (used !== null) text = i18n.t(reserved > 0 ? "context.usedReserved" : "context.used", params);
+    else text = i18n.t(reserved > 0 ? "context.windowReserved" : "context.window", params);
   } else if (used !== null) {
-    text = `${count.format(used)} tokens`;
+    text = i18n.t("context.tokens", { n: count(used) });
   } else {
     return "";
   }
-  if (leftOut > 0) text += ` · ${leftOut} ${leftOut === 1 ? "message" : "messages"} not sent`;
+  if (leftOut > 0) text += ` · ${i18n.count("context.notSent", leftOut)}`;
   return text;
 }
 
@@ -41,10 +42,10 @@ export class ContextGauge {
   private readonly reserved: HTMLElement;
   private readonly text: HTMLElement;
 
-  constructor() {
+  constructor(private readonly i18n: I18n = EN) {
     this.used = h("div", { class: "nbchat-gauge-used" });
     this.reserved = h("div", { class: "nbchat-gauge-reserved" });
-    this.meter = h("div", { class: "nbchat-gauge", role: "meter", "aria-label": "Context window", "aria-valuemin": 0 }, [
+    this.meter = h("div", { class: "nbchat-gauge", role: "meter", "aria-label": i18n.t("context.label"), "aria-valuemin": 0 }, [
       this.used,
       this.reserved,
     ]);
@@ -54,7 +55,7 @@ export class ContextGauge {
   }
 
   update(info: ContextInfo | null | undefined): void {
-    const text = formatContext(info);
+    const text = formatContext(info, this.i18n);
     this.text.textContent = text;
     this.element.hidden = text === "";
     const window = info && isCount(info.window) && info.window > 0 ? info.window : null;

@@ -12,11 +12,15 @@ export function codePointName(ch: string): string {
   return `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
-/** HTML (escaped text, highlighted or not) with every invisible character replaced by a visible badge. */
-export function markInvisible(html: string): string {
+/** HTML (escaped text, highlighted or not) with every invisible character replaced by a visible badge;
+ * `describe` gives the badge's tooltip (the view's language; it must not need escaping). */
+export function markInvisible(
+  html: string,
+  describe: (name: string) => string = (name) => `${name}: an invisible control character (not copied)`,
+): string {
   return html.replace(INVISIBLE, (ch) => {
     const name = codePointName(ch);
-    return `<span class="nbchat-invisible" title="${name}: an invisible control character (not copied)">${name}</span>`;
+    return `<span class="nbchat-invisible" title="${describe(name)}">${name}</span>`;
   });
 }
 

@@ -9,20 +9,32 @@ import DOMPurify from "dompurify";
 import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
 import cpp from "highlight.js/lib/languages/cpp";
+import css from "highlight.js/lib/languages/css";
+import go from "highlight.js/lib/languages/go";
 import java from "highlight.js/lib/languages/java";
 import javascript from "highlight.js/lib/languages/javascript";
 import json from "highlight.js/lib/languages/json";
+import latex from "highlight.js/lib/languages/latex";
 import markdown from "highlight.js/lib/languages/markdown";
 import plaintext from "highlight.js/lib/languages/plaintext";
 import python from "highlight.js/lib/languages/python";
+import r from "highlight.js/lib/languages/r";
+import rust from "highlight.js/lib/languages/rust";
 import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
+import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 import katex from "katex";
 import MarkdownIt from "markdown-it";
+import { EN, type I18n } from "./i18n";
 import { markInvisible } from "./invisible";
 
-const LANGUAGES = { bash, cpp, java, javascript, json, markdown, plaintext, python, sql, typescript, yaml };
+// The languages students meet (Python, R, SQL, Bash, JS/TS, HTML/CSS, JSON/YAML, C/C++, Java, Go, Rust, LaTeX);
+// registered up front: anywidget loads one ES module from a string, so chunks split off it could not be fetched.
+// C is highlighted with the C++ grammar (a superset for highlighting), which saves the bytes of a second one.
+const LANGUAGES = {
+  bash, cpp, css, go, java, javascript, json, latex, markdown, plaintext, python, r, rust, sql, typescript, xml, yaml,
+};
 for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, language);
 
 // highlight.js compiles a grammar on its first use (~150 ms for java): do it while the page is idle, one
@@ -34,6 +46,7 @@ function compileWhenIdle(names: string[]): void {
 }
 compileWhenIdle(Object.keys(LANGUAGES));
 hljs.registerAliases(["shell", "console", "zsh"], { languageName: "bash" });
+hljs.registerAliases(["c", "h"], { languageName: "cpp" });
 
 // The MathML elements KaTeX emits (output: "mathml"), and nothing else of MathML: no mglyph (it loads images),
 // no maction, no semantics annotations other than the TeX source.
@@ -118,10 +131,14 @@ function highlightWithinBudget(code: string, language: string): string {
   return out + escapeHtml(code.slice(start));
 }
 
+/** The catalogue of the view whose Markdown is being rendered (markdown-it's highlight callback gets no env). */
+let rendering: I18n = EN;
+
 function highlight(code: string, info: string): string {
   const lang = info.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
   const known = lang !== "" && hljs.getLanguage(lang) !== undefined;
-  const body = markInvisible(known ? highlightWithinBudget(code, lang) : escapeHtml(code));
+  const describe = (name: string) => escapeHtml(rendering.t("code.invisible", { name }));
+  const body = markInvisible(known ? highlightWithinBudget(code, lang) : escapeHtml(code), describe);
   const langClass = known ? ` language-${escapeHtml(lang)}` : "";
   return `<pre class="nbchat-code"><code class="hljs${langClass}">${body}</code></pre>`;
 }
@@ -130,10 +147,11 @@ const md = new MarkdownIt({ html: false, linkify: true, breaks: false, typograph
 
 // Images never load: a placeholder with the alt text takes their place, so no
 // request leaves the page (a remote image is a tracking pixel waiting to happen).
-md.renderer.rules.image = (tokens, idx) => {
+md.renderer.rules.image = (tokens, idx, _options, env) => {
   const token = tokens[idx];
   const alt = token.children ? md.renderer.renderInlineAsText(token.children, md.options, {}) : token.content;
-  const label = alt.trim() === "" ? "image not loaded" : `${alt.trim()} (image not loaded)`;
+  const i18n = (env as { i18n?: I18n } | undefined)?.i18n ?? EN;
+  const label = alt.trim() === "" ? i18n.t("md.imageNotLoaded") : i18n.t("md.imageAlt", { alt: alt.trim() });
   return `<span class="nbchat-img-placeholder" title="${escapeHtml(label)}">${escapeHtml(label)}</span>`;
 };
 
@@ -297,8 +315,13 @@ export function sanitizeHtml(html: string): string {
 }
 
 /** Render untrusted Markdown (a model reply) to sanitized HTML. */
-export function renderMarkdown(text: string): string {
-  return sanitizeHtml(md.render(text));
+export function renderMarkdown(text: string, i18n: I18n = EN): string {
+  rendering = i18n;
+  try {
+    return sanitizeHtml(md.render(text, { i18n }));
+  } finally {
+    rendering = EN;
+  }
 }
 
 // User messages are plain text, never Markdown: only their math is rendered. A parser with every rule off but the

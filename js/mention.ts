@@ -1,6 +1,7 @@
 // `@name` in the message box: the kernel's variables offered as you type (name and type), completed on
 // Enter, Tab or a click. The kernel attaches each `@name` it knows when the message is sent.
 import { h, uniqueId } from "./dom";
+import { EN, type I18n } from "./i18n";
 import type { ComposerModel } from "./types";
 
 /** The `@word` being typed just before the caret, or null. */
@@ -25,8 +26,9 @@ export class MentionPopup {
   constructor(
     private readonly model: ComposerModel,
     private readonly textarea: HTMLTextAreaElement,
+    i18n: I18n = EN,
   ) {
-    this.element = h("div", { class: "nbchat-mentions", role: "listbox", id: uniqueId("mentions"), "aria-label": "Variables", hidden: true });
+    this.element = h("div", { class: "nbchat-mentions", role: "listbox", id: uniqueId("mentions"), "aria-label": i18n.t("mention.label"), hidden: true });
     textarea.setAttribute("aria-controls", this.element.id);
     textarea.setAttribute("aria-autocomplete", "list");
     this.element.addEventListener("mousedown", this.onPick);

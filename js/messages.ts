@@ -11,6 +11,7 @@ import { ChunkedRenderer, WHOLE_MAX, formatSize } from "./chunks";
 import { addCodeCopyButtons } from "./clipboard";
 import { formatStats, formatStatsTitle } from "./format";
 import { h, nextFrame, type Scheduler } from "./dom";
+import { EN, type I18n } from "./i18n";
 import { renderMarkdown, renderUserMath } from "./markdown";
 import { ThinkingBlock } from "./thinking";
 import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
@@ -22,6 +23,8 @@ export interface MessageListOptions {
   schedule?: Scheduler;
   /** Where the message actions go (the model's `send`); nowhere when absent. */
   send?: (message: ClientMessage) => void;
+  /** The view's language; English when absent. */
+  i18n?: I18n;
 }
 
 interface Shown {
@@ -58,7 +61,7 @@ interface Pending {
   full: boolean;
 }
 
-const BADGES: Record<string, string> = { stopped: "stopped", incomplete: "incomplete" };
+const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
 /** A user message longer than this shows only its first `USER_PREVIEW` characters, until "Show all". */
 export const USER_WHOLE_MAX = 50_000;
 export const USER_PREVIEW = 20_000;
@@ -86,11 +89,14 @@ export class MessageList {
   private readonly render: (text: string) => string;
   private readonly schedule: Scheduler;
   private readonly send: (message: ClientMessage) => void;
+  private readonly i18n: I18n;
   private generating = false;
   /** False once the kernel is gone: actions that would send something are disabled. */
   private connected = true;
   /** Id of the last assistant message in the list: the one "Regenerate" applies to. */
   private lastAssistant: string | undefined;
+  /** Text of the last user message of the visible list. */
+  private lastUserText: string | null = null;
   private readonly views = new Map<string, View>();
   /** Groups of `PAGE_SIZE` consecutive message nodes, in order (see `PAGE_SIZE`). */
   private readonly pages: HTMLElement[] = [];
@@ -112,11 +118,12 @@ export class MessageList {
   private stick = true;
 
   constructor(options: MessageListOptions = {}) {
-    this.render = options.render ?? renderMarkdown;
+    this.i18n = options.i18n ?? EN;
+    this.render = options.render ?? ((text) => renderMarkdown(text, this.i18n));
     this.schedule = options.schedule ?? nextFrame;
     this.send = options.send ?? (() => {});
     this.thread = h("div", { class: "nbchat-thread" });
-    this.empty = h("div", { class: "nbchat-empty", text: "No messages yet. Ask something below." });
+    this.empty = h("div", { class: "nbchat-empty", text: this.i18n.t("list.empty") });
     this.element = h("div", { class: "nbchat-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
       this.thread,
       this.empty,
@@ -134,6 +141,7 @@ export class MessageList {
     const fresh = CAN_DEFER ? list.reduce((n, m) => n + (this.views.has(m.id) ? 0 : 1), 0) : 0;
     this.deferBefore = fresh > DEFER_OVER ? Math.floor(list.length / PAGE_SIZE) - 1 : 0;
     this.lastAssistant = [...list].reverse().find((m) => m.role === "assistant")?.id;
+    this.lastUserText = [...list].reverse().find((m) => m.role === "user")?.content ?? null;
     for (const msg of list) {
       seen.add(msg.id);
       let view = this.views.get(msg.id);
@@ -269,7 +277,7 @@ export class MessageList {
         this.statusError = h("div", { class: "nbchat-error nbchat-status-error", role: "alert" });
         this.element.append(this.statusError);
       }
-      this.statusError.textContent = text || "Something went wrong.";
+      this.statusError.textContent = text || this.i18n.t("list.error");
     } else if (this.statusError) {
       this.statusError.remove();
       this.statusError = null;
@@ -285,6 +293,16 @@ export class MessageList {
       const msg = this.messages.get(id);
       if (msg) this.updateActions(view, msg, true);
     }
+  }
+
+  /** No message is shown (the starter prompts may show). */
+  isEmpty(): boolean {
+    return this.views.size === 0;
+  }
+
+  /** The last question asked in the shown branch ("↑ in an empty box"), or null. */
+  lastQuestion(): string | null {
+    return this.lastUserText;
   }
 
   hasStreaming(): boolean {
@@ -315,14 +333,14 @@ export class MessageList {
       return;
     }
     const context = this.actionContext(msg.id);
-    const key = JSON.stringify([context, msg.status, msg.branch, msg.pinned, msg.excluded, msg.in_context, msg.content.length]);
+    const key = JSON.stringify([context, msg.status, msg.branch, msg.pinned, msg.excluded, msg.in_context, msg.content.length, msg.feedback ?? null]);
     if (key === view.actionsKey && !force) return;
     view.actions.update(msg, context);
     view.actionsKey = key;
   }
 
   private actionContext(id: string): ActionContext {
-    return { generating: this.generating || !this.connected, lastAssistant: id === this.lastAssistant };
+    return { generating: this.generating || !this.connected, lastAssistant: id === this.lastAssistant, offline: !this.connected };
   }
 
   /** The text of message `id` as shown: the live text while it streams. */
@@ -381,7 +399,7 @@ export class MessageList {
     // stay inside its bubble (the element isolates them from the page).
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}`, dir: "auto" });
     const bubble = h("div", { class: "nbchat-bubble" }, [content]);
-    const attachments = msg.role === "user" ? renderAttachments(msg.attachments) : null; // fixed once sent
+    const attachments = msg.role === "user" ? renderAttachments(msg.attachments, this.i18n) : null; // fixed once sent
     if (attachments) bubble.append(attachments);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
       bubble,
@@ -389,6 +407,7 @@ export class MessageList {
     const actions = new MessageActions(node, bubble, content, msg, {
       send: (message) => this.send(message),
       textOf: (id) => this.textOf(id),
+      i18n: this.i18n,
     });
     node.append(actions.bar);
     const view: View = {
@@ -446,11 +465,15 @@ export class MessageList {
         content.classList.toggle("nbchat-deferred", view.deferred);
         if (view.deferred) content.textContent = text; // rendered when its page is seen (renderDeferred)
         else content.innerHTML = text === "" ? "" : this.render(text);
-        addCodeCopyButtons(content);
+        addCodeCopyButtons(content, this.i18n);
       }
     } else {
       if (!view.chunked?.attached) {
-        view.chunked = new ChunkedRenderer(content, { render: this.render, decorate: addCodeCopyButtons });
+        view.chunked = new ChunkedRenderer(content, {
+          render: this.render,
+          decorate: (element) => addCodeCopyButtons(element, this.i18n),
+          i18n: this.i18n,
+        });
       }
       view.pending = view.chunked.show(text, !streaming);
       if (view.pending) this.markDirty(msg.id);
@@ -477,7 +500,7 @@ export class MessageList {
     if (key === view.thinkingKey) return;
     view.thinkingKey = key;
     if (view.thinking === null) {
-      view.thinking = new ThinkingBlock(this.render);
+      view.thinking = new ThinkingBlock(this.render, this.i18n);
       view.content.before(view.thinking.element);
     }
     view.thinking.update({ text: reasoning, streaming, answered, status: msg.status, stats: msg.stats });
@@ -495,7 +518,7 @@ export class MessageList {
     content.textContent = text.slice(0, USER_PREVIEW);
     content.append(
       h("span", { class: "nbchat-elided", text: "…" }),
-      h("button", { type: "button", class: "nbchat-show-all", text: `Show all (${formatSize(text.length)})` }),
+      h("button", { type: "button", class: "nbchat-show-all", text: this.i18n.t("msg.showAll", { size: formatSize(text.length, this.i18n) }) }),
     );
   }
 
@@ -507,7 +530,7 @@ export class MessageList {
       old.remove();
     }
     if (msg.status === "error") {
-      append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || "The reply failed." }));
+      append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || this.i18n.t("msg.failed") }));
     } else if (msg.error) {
       // e.g. why an "incomplete" reply may be cut off: worth reading, not an alarm.
       append(h("div", { class: "nbchat-note", text: msg.error }));
@@ -516,11 +539,11 @@ export class MessageList {
     if (!streaming && typeof msg.stats?.notice === "string") append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const meta = h("div", { class: "nbchat-meta" });
     // A reply that failed part-way keeps its text: mark it as incomplete, next to the error.
-    const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : BADGES[msg.status];
-    if (badge) meta.append(h("span", { class: "nbchat-badge", "data-kind": badge, text: badge }));
+    const badge = msg.status === "error" && msg.content !== "" ? "incomplete" : msg.status in BADGES ? (msg.status as keyof typeof BADGES) : null;
+    if (badge) meta.append(h("span", { class: "nbchat-badge", "data-kind": badge, text: this.i18n.t(BADGES[badge]) }));
     if (msg.role === "assistant" && !streaming) {
-      const line = formatStats(msg.stats);
-      if (line) meta.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats) || null, text: line }));
+      const line = formatStats(msg.stats, this.i18n);
+      if (line) meta.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats, this.i18n) || null, text: line }));
     }
     if (meta.childElementCount > 0) append(meta);
   }

@@ -1,13 +1,15 @@
 // "Advanced options": generation settings, written back to the synced traits.
 // Updates from Python never clobber a field the user is editing.
 import { commit, h, listen, uniqueId } from "./dom";
+import { EN, type I18n } from "./i18n";
 import type { ChatModel } from "./types";
 
 /** Typing in the system message is committed after this pause (ms). */
 const TYPING_DEBOUNCE_MS = 500;
 
-function formatTemperature(value: number): string {
-  return value === 0 ? "0.00 (greedy)" : value.toFixed(2);
+function formatTemperature(value: number, i18n: I18n): string {
+  const shown = i18n.number(value, 2);
+  return value === 0 ? i18n.t("options.greedy", { value: shown }) : shown;
 }
 
 function numberOr(value: unknown, fallback: number): number {
@@ -29,33 +31,36 @@ export class Options {
   private readonly dragging = new Set<HTMLInputElement>();
   private readonly cleanups: (() => void)[] = [];
 
-  constructor(private readonly model: ChatModel) {
+  constructor(
+    private readonly model: ChatModel,
+    private readonly i18n: I18n = EN,
+  ) {
     const ids = { system: uniqueId("system"), tokens: uniqueId("tokens"), temp: uniqueId("temp"), hist: uniqueId("hist"), think: uniqueId("think") };
     this.systemPrompt = h("textarea", { id: ids.system, class: "nbchat-system", rows: 3 });
     this.maxTokens = h("input", { id: ids.tokens, type: "range", min: 1, step: 1 });
     this.temperature = h("input", { id: ids.temp, type: "range", min: 0, step: 0.05 });
     this.useHistory = h("input", { id: ids.hist, type: "checkbox" });
     this.thinking = h("select", { id: ids.think, class: "nbchat-thinking-select" }, [
-      h("option", { value: "default", text: "model default" }),
-      h("option", { value: "on", text: "on" }),
-      h("option", { value: "off", text: "off" }),
+      h("option", { value: "default", text: i18n.t("options.thinkingDefault") }),
+      h("option", { value: "on", text: i18n.t("options.on") }),
+      h("option", { value: "off", text: i18n.t("options.off") }),
     ]) as HTMLSelectElement;
     this.maxTokensValue = h("output", { for: ids.tokens, class: "nbchat-value" });
     this.temperatureValue = h("output", { for: ids.temp, class: "nbchat-value" });
 
     const label = (id: string, text: string) => h("label", { for: id, text });
     this.element = h("details", { class: "nbchat-options" }, [
-      h("summary", { text: "Advanced options" }),
+      h("summary", { text: i18n.t("options.summary") }),
       h("div", { class: "nbchat-options-grid" }, [
-        label(ids.system, "System message"),
+        label(ids.system, i18n.t("options.system")),
         this.systemPrompt,
-        label(ids.tokens, "Max new tokens"),
+        label(ids.tokens, i18n.t("options.maxNewTokens")),
         h("div", { class: "nbchat-range" }, [this.maxTokens, this.maxTokensValue]),
-        label(ids.temp, "Temperature"),
+        label(ids.temp, i18n.t("options.temperature")),
         h("div", { class: "nbchat-range" }, [this.temperature, this.temperatureValue]),
-        label(ids.think, "Thinking"),
+        label(ids.think, i18n.t("options.thinking")),
         this.thinking,
-        h("div", { class: "nbchat-check" }, [this.useHistory, label(ids.hist, "Use history")]),
+        h("div", { class: "nbchat-check" }, [this.useHistory, label(ids.hist, i18n.t("options.history"))]),
       ]),
     ]);
 
@@ -105,8 +110,8 @@ export class Options {
   }
 
   private showValues(): void {
-    this.maxTokensValue.textContent = this.maxTokens.value;
-    this.temperatureValue.textContent = formatTemperature(Number(this.temperature.value));
+    this.maxTokensValue.textContent = this.i18n.number(Number(this.maxTokens.value));
+    this.temperatureValue.textContent = formatTemperature(Number(this.temperature.value), this.i18n);
   }
 
   private on(target: HTMLElement, event: string, handler: () => void): void {

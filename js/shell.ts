@@ -13,16 +13,13 @@ export interface ShellOptions {
   disconnect: () => void;
   /** Release what the view built (its parts' listeners, timers); the shell removes the root afterwards. */
   dispose: () => void;
+  /** Esc pressed in the view and not used by a part of it (closing an editor, ...): true if it stopped a reply. */
+  escape?: () => boolean;
 }
 
 /** The banner a disconnected view shows (hidden until then); place it where the view wants it. */
-export function disconnectedBanner(what: string): HTMLElement {
-  return h("div", {
-    class: "nbchat-disconnected",
-    role: "alert",
-    hidden: true,
-    text: `Disconnected: the kernel was restarted or shut down. This is a read-only copy of the ${what}; run the cell again to continue.`,
-  });
+export function disconnectedBanner(text: string): HTMLElement {
+  return h("div", { class: "nbchat-disconnected", role: "alert", hidden: true, text });
 }
 
 /**
@@ -38,6 +35,7 @@ export function mountShell(model: Listenable, root: HTMLElement, options: ShellO
   // focused element that is not a text field: keep keys pressed inside the widget inside it. Chords with
   // Ctrl/Cmd/Alt (save, command palette, ...) still reach the application.
   const keepKeys = (event: KeyboardEvent) => {
+    if (event.key === "Escape" && !event.defaultPrevented && options.escape?.()) event.preventDefault();
     if (!event.ctrlKey && !event.metaKey && !event.altKey) event.stopPropagation();
   };
   root.addEventListener("keydown", keepKeys);

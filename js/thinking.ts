@@ -3,6 +3,7 @@
 // pipeline as the answer (renderMarkdown), so it is exactly as safe.
 import { WHOLE_MAX } from "./chunks";
 import { h } from "./dom";
+import { EN, type I18n } from "./i18n";
 import type { Stats } from "./types";
 
 export interface ThinkingState {
@@ -17,23 +18,21 @@ export interface ThinkingState {
   stats: Stats | null;
 }
 
-function plural(n: number, one: string, many: string): string {
-  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
-}
-
 /** "Thinking…", "Thought for 12 s · 840 tokens", "Thinking stopped after 3 s". */
-export function thinkingSummary(state: ThinkingState): string {
+export function thinkingSummary(state: ThinkingState, i18n: I18n = EN): string {
   const stats = state.stats ?? {};
-  if (state.streaming && !state.answered) return "Thinking…";
+  if (state.streaming && !state.answered) return i18n.t("thinking.live");
   const parts: string[] = [];
   const seconds = typeof stats.thinking_s === "number" ? stats.thinking_s : null;
   const stoppedWhileThinking = state.status === "stopped" && !state.answered;
-  let head = stoppedWhileThinking ? "Thinking stopped" : "Thought";
-  if (seconds !== null) head += stoppedWhileThinking ? ` after ${Math.round(seconds)} s` : ` for ${Math.round(seconds)} s`;
-  parts.push(head);
+  if (seconds === null) parts.push(i18n.t(stoppedWhileThinking ? "thinking.stopped" : "thinking.done"));
+  else {
+    const s = i18n.seconds(Math.round(seconds), 0);
+    parts.push(i18n.t(stoppedWhileThinking ? "thinking.stoppedAfter" : "thinking.doneFor", { s }));
+  }
   if (typeof stats.thinking_tokens === "number") {
     const approx = stats.thinking_tokens_estimated || stats.tokens_estimated ? "~" : "";
-    parts.push(`${approx}${plural(stats.thinking_tokens, "token", "tokens")}`);
+    parts.push(approx + i18n.count("stats.tokens", stats.thinking_tokens));
   }
   return parts.join(" · ");
 }
@@ -49,7 +48,10 @@ export class ThinkingBlock {
   /** The user opened or closed it: their choice wins over the automatic collapse. */
   private userToggled = false;
 
-  constructor(private readonly render: (text: string) => string) {
+  constructor(
+    private readonly render: (text: string) => string,
+    private readonly i18n: I18n = EN,
+  ) {
     this.summary = h("summary", { class: "nbchat-thinking-summary" });
     this.body = h("div", { class: "nbchat-thinking-body nbchat-markdown", dir: "auto" });
     this.element = h("details", { class: "nbchat-thinking" }, [this.summary, this.body]) as HTMLDetailsElement;
@@ -64,7 +66,7 @@ export class ThinkingBlock {
     this.element.hidden = state.text === "";
     const live = state.streaming && !state.answered;
     this.element.dataset.state = live ? "thinking" : state.status === "stopped" && !state.answered ? "stopped" : "done";
-    this.summary.textContent = thinkingSummary(state);
+    this.summary.textContent = thinkingSummary(state, this.i18n);
     // open while thinking, and when there is no answer to show instead (stopped while thinking)
     const open = live || !state.answered;
     if (!this.userToggled && this.element.open !== open) this.element.open = open;

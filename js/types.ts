@@ -77,6 +77,16 @@ export interface ChatMessage {
   in_context?: boolean;
   /** Images and text parts of a user message; default none. */
   attachments?: Attachment[];
+  /** The user's rating of an answer: thumbs up/down and an optional comment; null or missing: not rated. */
+  feedback?: Feedback | null;
+}
+
+/** `ChatMessage.feedback` (Python `nbchat.ChatMessage.feedback`). */
+export interface Feedback {
+  rating: "up" | "down" | null;
+  comment?: string;
+  /** Unix time of the last change (seconds). */
+  time?: number;
 }
 
 export interface MessageFlags {
@@ -157,6 +167,12 @@ export interface ChatTraits {
   context?: ContextInfo | null;
   /** The model evaluates a question's prompt while it is typed (local llama.cpp): send drafts. */
   prefill_drafts?: boolean;
+  /** The UI language chosen in Python (`lang=`, `$NBCHAT_LANG`, policy); "" lets the browser decide. */
+  lang?: string;
+  /** Catalogue key and parameters of `status_text` (empty: show `status_text` as it is). */
+  status_i18n?: { key?: string; params?: Record<string, string> };
+  /** Starter prompts shown as cards while the chat is empty. */
+  prompts?: string[];
 }
 
 export type ChatModel = AnyModel<ChatTraits>;
@@ -171,11 +187,24 @@ export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 export type ServerMessage =
   | { kind: "delta"; id: string; text: string; reasoning?: string }
   | { kind: "sync"; id: string; text: string; reasoning?: string }
-  | { kind: "notice"; level: "info" | "warning" | "error"; text: string; restore?: string; attachments?: PendingAttachment[] }
+  | {
+      kind: "notice";
+      level: "info" | "warning" | "error";
+      text: string;
+      restore?: string;
+      attachments?: PendingAttachment[];
+      /** Catalogue key of the text (nbchat/_i18n.py), to show it in the view's language. */
+      key?: string;
+      params?: Record<string, string>;
+    }
   | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
   | { kind: "completions"; request: number; items: { name: string; type: string }[] }
   | { kind: "provenance"; id: string; data: Provenance | null }
-  | { kind: "code"; id: string; code: string };
+  | { kind: "code"; id: string; code: string }
+  | { kind: "export"; format: ExportFormat; text: string; filename: string };
+
+/** What "Export" asks the kernel for: `to_markdown()` or the `save()` file. */
+export type ExportFormat = "markdown" | "json";
 
 /** Browser → Python. */
 export type ClientMessage =
@@ -194,4 +223,6 @@ export type ClientMessage =
   | { kind: "pin"; id: string; value: boolean }
   | { kind: "exclude"; id: string; value: boolean }
   | { kind: "provenance"; id: string }
-  | { kind: "code"; id: string };
+  | { kind: "code"; id: string }
+  | { kind: "feedback"; id: string; rating: "up" | "down" | null; comment: string }
+  | { kind: "export"; format: ExportFormat };

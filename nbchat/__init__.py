@@ -22,6 +22,7 @@ from ._errors import (
     ModelNotFoundError,
     NbchatError,
 )
+from ._feedback import FeedbackLog
 from ._messages import ChatMessage
 from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
@@ -44,6 +45,7 @@ __all__ = [
     "Conversation",
     "ConversationBusyError",
     "ConversationEvent",
+    "FeedbackLog",
     "GenerationError",
     "GenerationSettings",
     "MissingDependencyError",

@@ -8,6 +8,7 @@ a shell::
     nbchat web openai:gpt-4o-mini                       # an online source (key from the environment or .env)
     nbchat web mybot:respond                            # a Python function fn(message, history), module:function
     nbchat web bots/echo.py:respond                     # ... or file.py:function
+    nbchat web --lang zh --prompt "什么是大语言模型？" --feedback ratings.jsonl   # a class's page
 
 It writes a one-cell notebook that shows ``nbchat.Chat(MODEL, ...)`` into a temporary directory, runs Voila on
 ``--port`` or the first free port in 20500-20799, prints the URL, and runs until Ctrl+C, then stops Voila and
@@ -78,6 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--max-new-tokens", type=int, metavar="N", help="reply length limit in tokens")
     web.add_argument("--temperature", type=float, metavar="T", help="sampling temperature, 0 = greedy")
     web.add_argument("--no-history", action="store_true", help="send each question alone, without earlier turns")
+    web.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a starter prompt shown as a card on the empty page (repeat for several; {…} marks a part to complete)",
+    )
+    web.add_argument(
+        "--lang", choices=["en", "zh", "auto"], help="page language (default: $NBCHAT_LANG, else the browser's)"
+    )
+    web.add_argument(
+        "--feedback",
+        metavar="FILE.jsonl",
+        help="append each rating given on the page (thumbs up/down, comment) as one JSON line to this file",
+    )
     web.add_argument(
         "--option",
         "-o",
@@ -222,6 +238,10 @@ def notebook_code(args: argparse.Namespace, cwd: Path) -> str:
         arguments.append(f"temperature={args.temperature!r}")
     if args.no_history:
         arguments.append("history=False")
+    if args.prompt:
+        arguments.append(f"prompts={list(args.prompt)!r}")
+    if args.lang:
+        arguments.append(f"lang={args.lang!r}")
     arguments += [f"{k}={v!r}" for k, v in backend_options(args.option).items()]
     setup = [f"chat = nbchat.Chat({', '.join(arguments)})"]
     if args.system:  # the operator's system message: visitors cannot change it from the page
@@ -229,6 +249,9 @@ def notebook_code(args: argparse.Namespace, cwd: Path) -> str:
     cap = _operator_token_cap(args.max_new_tokens)
     if cap is not None:  # the operator's reply limit is a cap (the administrator's policy): visitors cannot raise it
         lines.insert(lines.index("import nbchat"), f"os.environ['NBCHAT_MAX_NEW_TOKENS'] = {str(cap)!r}")
+    if args.feedback:  # each rating given on the page, appended as a JSON line
+        path = (cwd / Path(args.feedback).expanduser()).resolve()
+        setup.append(f"chat.on_feedback(nbchat.FeedbackLog({str(path)!r}))  # --feedback")
     lines += [
         "",
         "try:",

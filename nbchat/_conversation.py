@@ -14,6 +14,7 @@ import dataclasses
 import os
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,9 +25,11 @@ from typing import Any, Literal
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
 from ._errors import ConversationBusyError, GenerationError, NbchatError
+from ._feedback import check_feedback, feedback_record
 from ._generation import DEFAULT_RETRIES, run_reply
 from ._messages import ChatMessage, check_text
 from ._persist import (
+    conversation_json,
     conversation_to_dict,
     read_conversation,
     read_tree,
@@ -196,6 +199,7 @@ class Conversation:
         self._requests: dict[str, tuple[str, list[ChatMessage], GenerationSettings]] = {}
         self._listeners: list[Callable[[ConversationEvent], None]] = []
         self._reply_callbacks: list[Callable[[ChatMessage], None]] = []
+        self._feedback_callbacks: list[Callable[[dict[str, Any]], None]] = []  # see on_feedback
         self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbchat-worker")
         self._cancel = threading.Event()
@@ -493,6 +497,55 @@ class Conversation:
                 node.excluded = bool(excluded)
         self._changed()
 
+    def set_feedback(self, message_id: str, rating: str | None, comment: str = "") -> None:
+        """Rate an assistant message: ``"up"``, ``"down"`` or ``None`` (no rating), with an optional comment.
+
+        The rating is kept on the message (:attr:`~nbchat.ChatMessage.feedback`, saved with the conversation) and
+        passed to every :meth:`on_feedback` callback. A rating of ``None`` with no comment removes the feedback.
+
+        Raises
+        ------
+        KeyError
+            If there is no message ``message_id``.
+        ValueError
+            For a user message, a rating other than "up", "down" or None, or a comment that is not a string.
+        """
+        rating, comment = check_feedback(rating, comment)
+        with self._lock:
+            node = self._tree.get(message_id)
+            if node.role != "assistant":
+                msg = "Only answers (assistant messages) can be rated."
+                raise ValueError(msg)
+            rated = rating is not None or comment != ""
+            node.feedback = {"rating": rating, "comment": comment, "time": time.time()} if rated else None
+            record = feedback_record(self._tree, node)
+        self._changed()
+        for callback in list(self._feedback_callbacks):
+            try:
+                callback(record)
+            except Exception:  # a broken log must not break the chat; it is logged
+                logger.exception("nbchat feedback callback failed")
+
+    def on_feedback(self, callback: Any) -> Any:
+        """Call ``callback(record)`` on every change of a rating (a dict of :data:`nbchat._feedback.FEEDBACK_COLUMNS`).
+
+        Returns a function that removes the callback. ``nbchat web --feedback FILE.jsonl`` uses this to append each
+        record to a file.
+        """
+        self._feedback_callbacks.append(callback)
+        return lambda: self._feedback_callbacks.remove(callback) if callback in self._feedback_callbacks else None
+
+    def feedback_records(self) -> list[dict[str, Any]]:
+        """Every rated answer, in every branch, as flat records (oldest message first).
+
+        Keys: ``message_id``, ``rating`` ("up", "down" or None), ``comment``, ``time`` (Unix seconds of the last
+        change), ``question``, ``answer``, ``model``, ``backend``.
+        """
+        with self._lock:
+            rated = [m for m in self._tree.nodes.values() if m.feedback is not None]
+            rated.sort(key=lambda m: m.created)
+            return [feedback_record(self._tree, m) for m in rated]
+
     def _last_of_role(self, role: str) -> ChatMessage | None:
         return next((m for m in reversed(self._tree.branch()) if m.role == role), None)
 
@@ -502,9 +555,16 @@ class Conversation:
 
         See :mod:`nbchat._persist` for the format. Returns the path written.
         """
+        return write_conversation(self._file_data(), Path(path))
+
+    def to_json(self) -> str:
+        """The conversation file's text, exactly what :meth:`save` writes (the widget's "Download as nbchat JSON")."""
+        return conversation_json(self._file_data())
+
+    def _file_data(self) -> dict[str, Any]:
         description, settings = self.backend.describe(), self.settings
         with self._lock:
-            data = conversation_to_dict(
+            return conversation_to_dict(
                 self._tree,
                 spec=self.spec,
                 description=description,
@@ -512,7 +572,6 @@ class Conversation:
                 settings=settings,
                 history=self.use_history,
             )
-        return write_conversation(data, Path(path))
 
     @classmethod
     def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Conversation:

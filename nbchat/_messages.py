@@ -67,6 +67,10 @@ class ChatMessage:
         Never sent to the model (still shown and saved).
     created : float
         Unix time the message was added.
+    feedback : dict or None
+        A user's rating of an assistant message: ``{"rating": "up" | "down" | None, "comment": str, "time": float}``
+        (``time``: Unix seconds of the last change); ``None``: not rated. Set from the widget's thumbs or with
+        :meth:`nbchat.Conversation.set_feedback`; saved with the conversation.
     attachments : list of Attachment
         Images and text parts of a user message besides its text (see :mod:`nbchat._attachments`); empty for most.
     """
@@ -82,6 +86,7 @@ class ChatMessage:
     pinned: bool = False
     excluded: bool = False
     created: float = dataclasses.field(default_factory=time.time)
+    feedback: dict[str, Any] | None = None
     attachments: list[Attachment] = dataclasses.field(default_factory=list)
 
     def to_openai(self, images: bool = True, *, reasoning: bool = False) -> dict[str, Any]:
@@ -123,6 +128,8 @@ class ChatMessage:
         """
         out = {name: getattr(self, name) for name in _FIELDS}
         out["stats"] = dict(self.stats)
+        if self.feedback is not None:
+            out["feedback"] = dict(self.feedback)
         out["attachments"] = [a.to_dict() for a in self.attachments]  # image bytes are stored once, by hash
         return out
 

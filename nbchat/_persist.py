@@ -11,7 +11,9 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                    "stop": [str], "history": bool, "thinking": bool | null (optional)},
       "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
                     "stats", "pinned", "excluded", "created", "attachments": [{"kind", "media_type", "name",
-                    "sha256", "text", "width", "height", "thumbnail", "note"}, ...]}, ...],  # parents first
+                    "sha256", "text", "width", "height", "thumbnail", "note"}, ...],
+                    "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
+                   ...],                 # every message of every branch, parents first
       "selected": {"<parent id or empty>": "<child id shown>", ...},
       "images": {"<sha256>": "<base64 of the image bytes>", ...}  # each image once, however often attached
     }
@@ -45,6 +47,7 @@ __all__ = [
     "VERSION",
     "ConversationFileError",
     "SavedConversation",
+    "conversation_json",
     "conversation_to_dict",
     "read_conversation",
     "read_tree",
@@ -242,7 +245,24 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         pinned=raw["pinned"],
         excluded=raw["excluded"],
         created=float(raw["created"]),
+        feedback=_feedback_from_dict(raw.get("feedback"), where),
     )
+
+
+def _feedback_from_dict(raw: Any, where: str) -> dict[str, Any] | None:
+    """The optional ``feedback`` of a saved message (files written before it existed have none)."""
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("rating") not in ("up", "down", None)
+        or not isinstance(raw.get("comment", ""), str)
+        or isinstance(raw.get("time", 0.0), bool)
+        or not isinstance(raw.get("time", 0.0), (int, float))
+    ):
+        msg = f'{where} has an invalid "feedback": {str(raw)[:80]!r} (expected rating "up", "down" or null).'
+        raise ConversationFileError(msg)
+    return {"rating": raw.get("rating"), "comment": raw.get("comment", ""), "time": float(raw.get("time", 0.0))}
 
 
 def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
@@ -313,12 +333,17 @@ def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- files
+def conversation_json(data: Mapping[str, Any]) -> str:
+    """The file's text for ``data`` (from :func:`conversation_to_dict`): what :func:`write_conversation` writes."""
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
 def write_conversation(data: Mapping[str, Any], path: Path) -> Path:
     """Write ``data`` (from :func:`conversation_to_dict`) as JSON to ``path``; returns ``path``.
 
     Atomic (temporary file, then rename), so an interrupted save never leaves half a file.
     """
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = conversation_json(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -19,6 +19,10 @@ environment variable            file key                    effect
 ``NBCHAT_MAX_ATTACHMENT_MB``     ``max_attachment_mb``       cap on one attachment's size in MiB (a file or a
                                                             paste as uploaded; an object as converted)
 ``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
+``NBCHAT_LANG``                 ``lang``                    the widgets' language: ``en`` or ``zh`` (Simplified
+                                                            Chinese); unset: the browser's. ``lang=`` wins
+``NBCHAT_PROMPTS``              ``prompts``                 starter prompts for every chat: a list in a file;
+                                                            one per line (or a JSON list) in the variable
 ==============================  ==========================  ==================================================
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
@@ -75,6 +79,8 @@ ENV_VARS = {
     "max_new_tokens": "NBCHAT_MAX_NEW_TOKENS",
     "max_temperature": "NBCHAT_MAX_TEMPERATURE",
     "admin_contact": "NBCHAT_ADMIN_CONTACT",
+    "lang": "NBCHAT_LANG",
+    "prompts": "NBCHAT_PROMPTS",
     "max_attachments": "NBCHAT_MAX_ATTACHMENTS",
     "max_attachment_mb": "NBCHAT_MAX_ATTACHMENT_MB",
 }
@@ -111,6 +117,10 @@ class Policy:
         Cap on the temperature; ``None``: the usual range (0 to 2).
     admin_contact : str
         Who to ask for another model or a higher limit.
+    lang : str
+        The widgets' language (``"en"``, ``"zh"``); ``""``: the browser's. ``Chat(lang=...)`` wins over it.
+    prompts : tuple of str
+        Starter prompts shown in every empty chat that sets none itself (``Chat(prompts=...)`` wins).
     max_attachments : int or None
         Cap on attachments per message; ``None``: no cap.
     max_attachment_mb : float or None
@@ -125,6 +135,8 @@ class Policy:
     max_new_tokens: int | None = None
     max_temperature: float | None = None
     admin_contact: str = DEFAULT_CONTACT
+    lang: str = ""
+    prompts: tuple[str, ...] = ()
     origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
     max_attachments: int | None = None
     max_attachment_mb: float | None = None
@@ -250,13 +262,22 @@ class Policy:
     @property
     def active(self) -> bool:
         """Whether anything is set."""
-        return any(
-            (self.default_model, self.allowed_models, self.max_new_tokens is not None, self.max_temperature is not None)
-        ) or self.max_attachments is not None or self.max_attachment_mb is not None
+        return (
+            any(
+                (
+                    self.default_model,
+                    self.allowed_models,
+                    self.max_new_tokens is not None,
+                    self.max_temperature is not None,
+                )
+            )
+            or self.max_attachments is not None
+            or self.max_attachment_mb is not None
+        )
 
     def describe(self) -> str:
         """A few lines for users: what is set and where it came from (there are never keys in a policy)."""
-        if not self.active:
+        if not self.active and not (self.lang or self.prompts):
             return "No nbchat policy is set: every model and setting is allowed."
 
         def line(key: str, text: str) -> str:
@@ -272,6 +293,10 @@ class Policy:
             out.append(line("max_new_tokens", f"max new tokens: at most {self.max_new_tokens}"))
         if self.max_temperature is not None:
             out.append(line("max_temperature", f"temperature: at most {self.max_temperature:g}"))
+        if self.lang:
+            out.append(line("lang", f"language: {self.lang}"))
+        if self.prompts:
+            out.append(line("prompts", f"starter prompts: {len(self.prompts)}"))
         if self.max_attachments is not None:
             out.append(line("max_attachments", f"attachments per message: at most {self.max_attachments}"))
         if self.max_attachment_mb is not None:
@@ -392,6 +417,24 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         if isinstance(value, bool) or not 0.0 <= temperature <= MAX_TEMPERATURE:
             raise bad("max_temperature", value, f"a number between 0 and {MAX_TEMPERATURE:g}")
         fields["max_temperature"] = temperature
+    if "lang" in raw:
+        from ._i18n import LANGS, normalize_lang  # a leaf module: no cycle
+
+        lang = normalize_lang(raw["lang"]) if isinstance(raw["lang"], str) else None
+        if lang is None:
+            raise bad("lang", raw["lang"], f"a language nbchat speaks ({', '.join(LANGS)}) or 'auto'")
+        fields["lang"] = lang
+    if "prompts" in raw:
+        value = raw["prompts"]
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else text.splitlines()
+            except ValueError:
+                raise bad("prompts", raw["prompts"], "a JSON list of strings or one prompt per line") from None
+        if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
+            raise bad("prompts", raw["prompts"], "a list of strings (one prompt per line in the variable)")
+        fields["prompts"] = tuple(i.strip() for i in value if i.strip())
     if "max_attachments" in raw:
         value = raw["max_attachments"]
         try:

@@ -50,6 +50,9 @@ __all__ = [
     "DeltaBatcher",
     "DeltaMessage",
     "EditRequest",
+    "ExportMessage",
+    "ExportRequest",
+    "FeedbackRequest",
     "FlagRequest",
     "MessageRequest",
     "MessageState",
@@ -97,6 +100,7 @@ class MessageState(TypedDict):
     pinned: bool
     excluded: bool
     attachments: list[dict[str, Any]]  # Attachment.to_dict(): kind, media_type, name, thumbnail, ... (no bytes)
+    feedback: dict[str, Any] | None  # a rating of an answer: rating ("up", "down" or None), comment, time; or None
 
 
 class ReplyStats(TypedDict, total=False):
@@ -168,6 +172,8 @@ class NoticeMessage(_NoticeRequired, total=False):
 
     restore: str
     attachments: list[dict[str, Any]]
+    key: str  # the text's key in the UI catalogue (nbchat/_i18n.py, js/i18n.ts): shown in the view's language
+    params: dict[str, str]  # its placeholders
 
 
 class _AttachedRequired(TypedDict):
@@ -197,6 +203,15 @@ class ProvenanceMessage(TypedDict):
     kind: Literal["provenance"]
     id: str
     data: dict[str, Any] | None
+
+
+class ExportMessage(TypedDict):
+    """The answer to an :class:`ExportRequest`: the Markdown transcript or the conversation file, and a file name."""
+
+    kind: Literal["export"]
+    format: Literal["markdown", "json"]
+    text: str
+    filename: str
 
 
 class CodeMessage(TypedDict):
@@ -513,6 +528,22 @@ class EditRequest(TypedDict):
     text: str
 
 
+class FeedbackRequest(TypedDict):
+    """Chat: rate answer ``id`` ("up", "down", or None to take the rating back), with an optional comment."""
+
+    kind: Literal["feedback"]
+    id: str
+    rating: Literal["up", "down"] | None
+    comment: str
+
+
+class ExportRequest(TypedDict):
+    """Chat: the conversation as Markdown (``to_markdown()``) or as the nbchat JSON file (``save()``)."""
+
+    kind: Literal["export"]
+    format: Literal["markdown", "json"]
+
+
 class FlagRequest(TypedDict):
     """Chat: pin (always send) or exclude (never send) message ``id``."""
 
@@ -590,6 +621,7 @@ CHAT_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "completions": CompletionsMessage,
     "provenance": ProvenanceMessage,
     "code": CodeMessage,
+    "export": ExportMessage,
 }
 CHAT_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "submit": SubmitRequest,
@@ -608,6 +640,8 @@ CHAT_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "exclude": FlagRequest,
     "provenance": MessageRequest,
     "code": MessageRequest,
+    "feedback": FeedbackRequest,
+    "export": ExportRequest,
 }
 COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "delta": ColumnDeltaMessage,

@@ -8,6 +8,7 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ import traitlets
 
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
+from ._i18n import LANGS, normalize_lang, status_text
+from ._i18n import notice as keyed_notice
+from ._i18n import text as ui_text
 from ._policy import cap_for_view, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
 from ._static_html import markdown_html
@@ -28,6 +32,9 @@ from ._view import (
     CompletionsMessage,
     DeltaBatcher,
     EditRequest,
+    ExportMessage,
+    ExportRequest,
+    FeedbackRequest,
     FlagRequest,
     MessageRequest,
     PlainRequest,
@@ -57,7 +64,52 @@ _SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
 _THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
-_SETTING_NAMES = {"max_new_tokens": "Max new tokens", "temperature": "Temperature"}
+_SETTING_KEYS = {
+    "max_new_tokens": "options.maxNewTokens",
+    "temperature": "options.temperature",
+    "system_prompt": "options.system",
+    "use_history": "options.history",
+    "thinking": "options.thinking",
+}
+
+
+def choose_lang(lang: str | None, default: str) -> str:
+    """The view language: ``lang`` when given (normalized), else the administrator's ``default`` ("" = browser's).
+
+    Raises
+    ------
+    ValueError
+        For a language nbchat has no catalogue for.
+    """
+    if lang is None:
+        return default
+    chosen = normalize_lang(lang)
+    if chosen is None:
+        msg = f"lang={lang!r}: nbchat speaks {', '.join(LANGS)} (or 'auto' for the browser's language)."
+        raise ValueError(msg)
+    return chosen
+
+
+def check_prompts(prompts: Any) -> list[str]:
+    """Starter prompts as a list of non-empty strings.
+
+    Raises
+    ------
+    TypeError
+        If ``prompts`` is a single string or not a list of strings.
+    """
+    is_list = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
+    if not is_list:
+        example = '["What is a token?", "Explain {topic} simply"]'
+        msg = f"prompts must be a list of strings, e.g. {example}; got {prompts!r:.80}."
+        raise TypeError(msg)
+    return [p.strip() for p in prompts if p.strip()]
+
+
+def export_filename(label: str, ext: str) -> str:
+    """``chat-<model>-YYYYmmdd-HHMM.<ext>``: a file name that says what and when, safe on every system."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in label.split("/")[-1])[:40].strip("-.") or "nbchat"
+    return f"chat-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
 
 
 class Chat(anywidget.AnyWidget):
@@ -92,6 +144,12 @@ class Chat(anywidget.AnyWidget):
         Stop sequences.
     history : bool, default True
         Send earlier turns with each question ("Use history" toggle).
+    lang : {"en", "zh", "auto"}, optional
+        The widget's language (English, Simplified Chinese). Default: the administrator's ``$NBCHAT_LANG``, else
+        the browser's (JupyterLab's language setting when it chose one). Notices written by Python follow it.
+    prompts : list of str, optional
+        Starter prompts shown as cards while the chat is empty; a click sends one, or puts it in the message box
+        when it has a ``{…}`` placeholder to complete. Default: the administrator's ``$NBCHAT_PROMPTS``, else none.
     thinking : bool or None, default None
         Reasoning models: think first (True), answer at once (False), or the model's default (None); the
         "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
@@ -130,6 +188,9 @@ class Chat(anywidget.AnyWidget):
     thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
         sync=True
     )
+    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
+    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
+    status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
 
     def __init__(
         self,
@@ -137,8 +198,15 @@ class Chat(anywidget.AnyWidget):
         *,
         conversation: Conversation | None = None,
         namespace: dict[str, Any] | None = None,
+        lang: str | None = None,
+        prompts: list[str] | None = None,
         **options: Any,
     ) -> None:
+        policy = current_policy()
+        ui = {
+            "lang": choose_lang(lang, policy.lang),
+            "prompts": check_prompts(prompts) if prompts is not None else list(policy.prompts),
+        }
         if conversation is None:
             conversation = Conversation(spec, **options)
         elif spec is not None or options:
@@ -148,8 +216,9 @@ class Chat(anywidget.AnyWidget):
         self.page_settings: frozenset[str] = _BROWSER_SETTINGS
         """Settings the page may change: ``system_prompt``, ``max_new_tokens``, ``temperature``, ``use_history``
         (all by default; ``nbchat web --system`` removes ``system_prompt``). Caps still apply to the rest."""
-        settings, policy = conversation.settings, current_policy()
+        settings = conversation.settings
         super().__init__(
+            **ui,
             max_new_tokens_limit=policy.token_limit(_DEFAULT_TOKEN_LIMIT),  # an administrator's caps, if any
             temperature_limit=policy.temperature_limit(),
             system_prompt=conversation.system_prompt,
@@ -182,6 +251,8 @@ class Chat(anywidget.AnyWidget):
             "exclude": Route(FlagRequest, lambda r: conversation.set_flags(r["id"], excluded=r["value"])),
             "provenance": Route(MessageRequest, self._send_provenance),
             "code": Route(MessageRequest, self._send_code),
+            "feedback": Route(FeedbackRequest, self._set_feedback),
+            "export": Route(ExportRequest, self._export),
         }
         self.on_msg(self._on_custom_message)
 
@@ -209,13 +280,53 @@ class Chat(anywidget.AnyWidget):
         return self.conversation.save(path)
 
     @classmethod
-    def load(cls, path: str | Path, spec: Any = None, **options: Any) -> Chat:
-        """A widget on a conversation saved with :meth:`save`. See :meth:`nbchat.Conversation.load`."""
-        return cls(conversation=Conversation.load(path, spec, **options))
+    def load(
+        cls,
+        path: str | Path,
+        spec: Any = None,
+        *,
+        lang: str | None = None,
+        prompts: list[str] | None = None,
+        **options: Any,
+    ) -> Chat:
+        """A widget on a conversation saved with :meth:`save` (or downloaded from the widget as nbchat JSON).
+
+        See :meth:`nbchat.Conversation.load`; ``lang`` and ``prompts`` as for :class:`Chat`.
+        """
+        return cls(conversation=Conversation.load(path, spec, **options), lang=lang, prompts=prompts)
 
     def to_markdown(self) -> str:
         """The visible conversation as a Markdown transcript."""
         return self.conversation.to_markdown()
+
+    def to_json(self) -> str:
+        """The conversation file's text, as :meth:`save` writes it (the widget's "Download as nbchat JSON")."""
+        return self.conversation.to_json()
+
+    @property
+    def feedback(self) -> Any:
+        """The ratings given to answers (thumbs up/down and comments), to collect a class's feedback.
+
+        Returns
+        -------
+        pandas.DataFrame or list of dict
+            One row per rated answer, columns ``message_id``, ``rating`` ("up", "down" or None), ``comment``,
+            ``time`` (Unix seconds), ``question``, ``answer``, ``model``, ``backend``: a DataFrame when pandas is
+            installed (the ``compare`` extra), else the same rows as dicts
+            (:meth:`nbchat.Conversation.feedback_records`).
+        """
+        from ._feedback import FEEDBACK_COLUMNS
+
+        records = self.conversation.feedback_records()
+        try:
+            import pandas as pd
+        except ImportError:
+            return records
+        return pd.DataFrame(records, columns=list(FEEDBACK_COLUMNS))
+
+    def on_feedback(self, callback: Any) -> Any:
+        """Call ``callback(record)`` on every rating given in the widget; see :meth:`Conversation.on_feedback`."""
+        return self.conversation.on_feedback(callback)
 
     def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` as the Send button does, block until the reply is done, return its text.
@@ -337,6 +448,9 @@ class Chat(anywidget.AnyWidget):
             self.context = {**context, "left_out": len(left_out)}
             self.status = conv.status
             self.status_text = conv.status_text
+            device = info.get("device")
+            model = str(conv.backend.model)
+            self.status_i18n = status_text(conv.status, conv.status_text, model, str(device) if device else None)
             self.progress = conv.progress if conv.status == "loading" else None
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
             self.prefill_drafts = conv.backend.can_prefill
@@ -352,7 +466,8 @@ class Chat(anywidget.AnyWidget):
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             if isinstance(exc, ProtocolError):
                 logger.warning("nbchat ignored a browser message: %s", text)
-            self.send(notice(str(text)))
+            busy = isinstance(exc, ConversationBusyError)
+            self.send(keyed_notice("warning", "py.busy", self.lang) if busy else notice(str(text)))
             return
         if content.get("kind") in _SETTLE_NOW:
             self._state.now()
@@ -374,7 +489,14 @@ class Chat(anywidget.AnyWidget):
             conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
         except (ConversationBusyError, NbchatError, ValueError) as exc:
             # nothing was sent: the browser puts the text and the attachments back
-            self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
+            kept = self._attachments.pending(tokens)
+            if isinstance(exc, ConversationBusyError):
+                said = keyed_notice("warning", "py.busy", self.lang)
+            elif isinstance(exc, ValueError) and not text.strip() and not kept:
+                said = keyed_notice("warning", "py.empty", self.lang)
+            else:
+                said = dict(notice(str(exc)))
+            self.send({**said, "restore": text, "attachments": kept})
         else:
             self._attachments.forget(tokens)
 
@@ -403,6 +525,26 @@ class Chat(anywidget.AnyWidget):
         attachments = [a for m in conv.tree.nodes.values() for a in m.attachments]
         self.send(ProvenanceMessage(kind="provenance", id=message_id, data=thumbnails_for(data, attachments)))
 
+    def _set_feedback(self, request: FeedbackRequest) -> None:
+        self.conversation.set_feedback(request["id"], request["rating"], request["comment"])
+
+    def _export(self, request: ExportRequest) -> None:
+        """Answer the widget's Export: the Markdown transcript or the conversation file, with a file name."""
+        conv, fmt = self.conversation, request["format"]
+        try:
+            if fmt == "markdown":
+                text, ext = conv.to_markdown(), "md"
+            elif fmt == "json":
+                text, ext = conv.to_json(), "json"
+            else:
+                msg = f"unknown export format {fmt!r} (markdown or json)"
+                raise ValueError(msg)
+        except (ValueError, NbchatError, OSError) as exc:
+            self.send(keyed_notice("error", "export.failed", self.lang, reason=exc))
+            return
+        label = str(conv.backend.describe().get("model") or "")
+        self.send(ExportMessage(kind="export", format=fmt, text=text, filename=export_filename(label, ext)))
+
     def _send_code(self, request: MessageRequest) -> None:
         code = self.conversation.request_code(request["id"])
         self.send(CodeMessage(kind="code", id=request["id"], code=code))
@@ -418,25 +560,24 @@ class Chat(anywidget.AnyWidget):
             if name not in _BROWSER_SETTINGS:
                 resend.append(name)
                 continue
-            label = _SETTING_NAMES.get(name, name)
+            key = _SETTING_KEYS.get(name)
+            label = ui_text(key, self.lang) if key else name  # the browser shows its own text for label_key
             if name not in self.page_settings:
                 resend.append(name)
-                self.send(notice(f"{label} is fixed on this page."))
+                self.send(keyed_notice("warning", "py.fixed", self.lang, label=label, label_key=key or ""))
                 continue
             try:
                 super().set_state({name: value})
             except (traitlets.TraitError, TypeError, ValueError) as exc:
                 resend.append(name)
-                text = f"{label}: {value!r} was refused, {getattr(self, name)!r} is kept. {exc}"
-                self.send(notice(text))
+                kept = getattr(self, name)
+                params = {"label": label, "label_key": key or "", "value": repr(value), "kept": repr(kept)}
+                self.send(keyed_notice("warning", "py.refused", self.lang, **params, reason=exc))
             else:
                 kept = getattr(self, name)
                 if name == "max_new_tokens" and kept != value:
-                    text = (
-                        f"{label} is at most {kept} here (the model's context window, or a limit set for this "
-                        f"installation); {value!r} was lowered to {kept}."
-                    )
-                    self.send(notice(text))
+                    params = {"label": label, "label_key": key or "", "value": repr(value), "kept": kept}
+                    self.send(keyed_notice("warning", "py.lowered", self.lang, **params))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
 
@@ -474,4 +615,3 @@ class Chat(anywidget.AnyWidget):
     def _on_generation_setting(self, change: dict[str, Any]) -> None:
         conv = self.conversation
         conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
-

@@ -71,12 +71,13 @@ if [ $with_tests = 1 ]; then
   step "installing the front-end test tools and the JupyterHub proxy (npm ci), rebuilding the widget bundle"
   npm ci --no-audit --no-fund --loglevel=error
   npm run build --silent
-  if [ ! -x /usr/bin/chromium ]; then
-    step "installing Debian's chromium for the browser tests"
+  # A CJK font too: the Chinese widget's browser test and screenshot (docs/images/chat-zh.png) need one.
+  if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    step "installing Debian's chromium and a Chinese font for the browser tests"
     SUDO=""
     [ "$(id -u)" != 0 ] && SUDO="sudo"
     $SUDO apt-get update -q
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei
   fi
 fi
 step "installed versions"

@@ -180,7 +180,7 @@ describe("composer", () => {
 describe("advanced options", () => {
   it("is a collapsed <details> with labelled controls", () => {
     mount(new FakeModel({ max_new_tokens: 300, max_new_tokens_limit: 2048, temperature: 0.7, use_history: false }));
-    const details = view.el.querySelector("details");
+    const details = view.el.querySelector<HTMLDetailsElement>("details.nbchat-options");
     expect(details?.open).toBe(false);
     expect(details?.querySelector("summary")?.textContent).toBe("Advanced options");
     expect(byLabel("System message").tagName).toBe("TEXTAREA");
@@ -203,7 +203,7 @@ describe("advanced options", () => {
     const cleanupSecond = mountChat(model.asModel(), second);
     const ids = [...document.querySelectorAll("[id]")].map((n) => n.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.length).toBe(12); // 6 per view: system, max new tokens, temperature, thinking, history, @name list
+    expect(ids.length).toBe(14); // 7 per view: system, max new tokens, temperature, thinking, history, @name list, shortcuts
     cleanupSecond();
     second.remove();
   });

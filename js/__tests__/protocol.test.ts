@@ -160,6 +160,7 @@ describe("the browser's dispatch table", () => {
       completions: (m) => seen.push(`completions ${m.request}`),
       provenance: (m) => seen.push(`provenance ${m.id}`),
       code: (m) => seen.push(`code ${m.code}`),
+      export: (m) => seen.push(`export ${m.format}`),
     });
     onCustom({ kind: "delta", id: "a1", text: "Hi" });
     onCustom({ kind: "notice", level: "warning", text: "busy" });

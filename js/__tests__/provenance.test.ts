@@ -110,7 +110,7 @@ describe("details (provenance card)", () => {
   });
 
   it("names every finish reason", () => {
-    expect(["stop", "length", "stopped", "error", "other", null].map(formatFinishReason)).toEqual([
+    expect(["stop", "length", "stopped", "error", "other", null].map((r) => formatFinishReason(r))).toEqual([
       "stop", "max new tokens reached", "stopped by user", "error", "other", "—",
     ]);
   });

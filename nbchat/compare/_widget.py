@@ -33,6 +33,7 @@ import traitlets
 from .._attachments import Attachment
 from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
+from .._i18n import status_text as ui_status
 from .._messages import ChatMessage, check_text
 from .._policy import current_policy
 from .._redact import redacting_logger
@@ -61,6 +62,7 @@ from .._view import (
     message_state,
     notice,
 )
+from .._widget import choose_lang
 from ._arena import Arena
 from ._columns import (
     SETTINGS,
@@ -115,6 +117,9 @@ class Compare(Arena, anywidget.AnyWidget):
         Arena mode: columns are named "A", "B", ... (in shuffled order) until you vote or press "Reveal".
     shuffle : bool, optional
         Shuffle the columns when blind mode is turned on. Default: True.
+    lang : {"en", "zh", "auto"}, optional
+        The widget's language; default: the administrator's ``$NBCHAT_LANG``, else the browser's. See
+        :class:`nbchat.Chat`.
     **options
         The settings below, and what is passed to each Conversation created here from a spec: ``prepare=``,
         ``device=``, ``api_key=``, ...
@@ -153,6 +158,7 @@ class Compare(Arena, anywidget.AnyWidget):
     )
     # an administrator's caps (nbchat._policy): the settings forms' maxima; values above them are lowered anyway
     limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
+    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
 
     def __init__(
         self,
@@ -160,10 +166,14 @@ class Compare(Arena, anywidget.AnyWidget):
         *,
         blind: bool = False,
         shuffle: bool | None = None,
+        lang: str | None = None,
         **options: Any,
     ) -> None:
         policy = current_policy()
-        super().__init__(limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()})
+        super().__init__(
+            limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()},
+            lang=choose_lang(lang, policy.lang),
+        )
         self.shuffle = True if shuffle is None else bool(shuffle)
         self._defaults = {k: options.pop(k) for k in SETTINGS if k in options}
         self._options = options
@@ -550,10 +560,15 @@ class Compare(Arena, anywidget.AnyWidget):
         conv = col.conversation
         settings = conv.settings
         status_text = conv.status_text
+        device = conv.backend.describe().get("device")
+        keyed = ui_status(conv.status, status_text, str(conv.backend.model), str(device) if device else None)
         if hidden:  # "loading SmolLM2…", "generating with gpt-4o-mini…" would name the model
             status_text = {"loading": "loading…", "ready": "ready", "generating": "generating…"}.get(
                 conv.status, self._redact(status_text, col)
             )
+            hidden_keys = {"loading": "py.status.loadingHidden", "ready": "py.status.ready"}
+            key = hidden_keys.get(conv.status, "py.status.generatingHidden" if conv.status == "generating" else "")
+            keyed = {"key": key, "params": {}} if key else {}
         return {
             "id": col.id,
             "name": self._shown_name(col),
@@ -568,6 +583,7 @@ class Compare(Arena, anywidget.AnyWidget):
             },
             "status": conv.status,
             "status_text": status_text,
+            "status_i18n": keyed,
         }
 
     def _message_state(self, col: Column, m: ChatMessage, turn_of: dict[str, int], hidden: bool) -> dict[str, Any]:

@@ -103,7 +103,9 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh page; a screenshot lands in tests/artifacts/ when the test fails."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    # English whatever the machine's locale: the tests find controls by their English names (the widget follows the
+    # browser's language; tests/browser/test_course.py covers the Chinese one).
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page

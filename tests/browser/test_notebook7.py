@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -51,3 +52,14 @@ def test_notebook7_chat_streams(page: Any, tmp_path: Path) -> None:
         reply, _ = chat_and_watch(page, chat, "And again")
         assert "Turn 2" in reply  # the history went along
         screenshot(page, "notebook7")
+
+        # Export works here too: the downloaded nbchat JSON holds both turns.
+        chat.locator('[data-testid="nbchat-export"]').click()
+        with page.expect_download() as info:
+            chat.locator('[data-testid="nbchat-export-json"]').click()
+        saved = tmp_path / "exported.json"
+        info.value.save_as(str(saved))
+        assert [m["content"] for m in json.loads(saved.read_text())["messages"]][::2] == [
+            "Hello from Notebook 7",
+            "And again",
+        ]
