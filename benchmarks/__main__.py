@@ -10,7 +10,16 @@ from pathlib import Path
 from ._report import Figure, print_table, write_json
 
 SECTIONS = (
-    "bundle", "transport", "compare", "local", "llamacpp", "start", "classroom", "server", "reasoning", "browser"
+    "bundle",
+    "transport",
+    "compare",
+    "local",
+    "llamacpp",
+    "start",
+    "classroom",
+    "server",
+    "reasoning",
+    "browser",
 )
 
 
