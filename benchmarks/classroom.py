@@ -41,8 +41,8 @@ def _start(slots: int, ctx_per_slot: int) -> tuple[subprocess.Popen[bytes], str]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
-            return proc, f"http://127.0.0.1:{port}/v1"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return proc, f"http://127.0.0.1:{port}/v1"  # 200: loaded (503, an HTTPError, while loading)
         except OSError:
             time.sleep(0.2)
     proc.kill()

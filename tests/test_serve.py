@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,21 @@ pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready")]
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def healthy(url: str, timeout: float = 120) -> None:
+    """Wait until llama.cpp's ``/health`` answers 200 (it answers 503 while the model loads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # HTTPError 503, or not listening yet
+            pass
+        time.sleep(0.1)
+    msg = f"{url} did not answer 200 within {timeout} s"
+    raise RuntimeError(msg)
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
@@ -32,6 +49,7 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", proc, timeout=120)
+        healthy(f"http://127.0.0.1:{port}/health")  # 503 while llama.cpp still loads the model
         yield f"http://127.0.0.1:{port}/v1", proc
     finally:
         if proc.poll() is None:
