@@ -81,9 +81,9 @@ class Conversation:
     Parameters
     ----------
     spec : str, client object, callable, Backend or None, default None
-        What answers. ``None``: the embedded SmolLM2-135M-Instruct (a GGUF file, run by llama.cpp when
-        ``nbchat[llamacpp]`` is installed, else by transformers), or the administrator's default model where one
-        is set (``$NBCHAT_DEFAULT_MODEL``, see :mod:`nbchat._policy`). A string: a local model (name, directory, hub id,
+        What answers. ``None``: the embedded SmolLM2-135M-Instruct (a GGUF file, run by llama.cpp through
+        ``xllamacpp``, a dependency of nbchat), or the administrator's default model where one is set
+        (``$NBCHAT_DEFAULT_MODEL``, see :mod:`nbchat._policy`). A string: a local model (name, directory, hub id,
         ``.gguf`` file), an online source (``"openai:gpt-4o-mini"``, ``"kimi:"``), a server URL
         (``"http://127.0.0.1:8000/v1"``) or ``"tgi:<url>"``. An ``openai.OpenAI`` or ``text_generation.Client``
         object, a callable ``fn(message, history)`` / ``fn(messages)``, or a :class:`~nbchat.backends.Backend`.

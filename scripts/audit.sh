@@ -8,12 +8,12 @@
 # Both ask their registry's advisory database over the network (registry.npmjs.org's bulk advisory endpoint,
 # pypi.org's JSON API); without it (offline, or behind a registry mirror that does not serve them) the script says
 # so and exits with status 3 ("not audited"), never 0. Exit status: 0 clean, 1 an advisory found, 3 not audited.
-# Environment: NBCHAT_VENV=.venv (the environment to audit), NBCHAT_AUDIT_EXTRAS=transformers,openai,tgi,web,llamacpp,
+# Environment: NBCHAT_VENV=.venv (the environment to audit), NBCHAT_AUDIT_EXTRAS=transformers,openai,tgi,web,llama-cpp-python,
 # PIP_AUDIT=pip-audit (else a pinned pip-audit is installed once into ${XDG_CACHE_HOME:-~/.cache}/nbchat-pip-audit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${NBCHAT_VENV:-.venv}
-EXTRAS=${NBCHAT_AUDIT_EXTRAS:-transformers,openai,tgi,web,llamacpp}
+EXTRAS=${NBCHAT_AUDIT_EXTRAS:-transformers,openai,tgi,web,llama-cpp-python}
 PIP_AUDIT_VERSION=2.10.1
 status=0
 

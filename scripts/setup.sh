@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 # The extras each set-up installs (scripts/lock.sh reads these two lines to make the locks).
 demo_extras="transformers,openai,tgi,compare,web,lab"
-test_extras="transformers,openai,tgi,compare,serving,web,lab,llamacpp"
+test_extras="transformers,openai,tgi,compare,serving,web,lab,llama-cpp-python"
 test_groups="dev"
 
 with_tests=0

@@ -16,7 +16,8 @@ import nbchat
 from nbchat._errors import BackendError, MissingDependencyError
 from nbchat._settings import GenerationSettings
 from nbchat.backends import GenerationInfo
-from nbchat.backends.llamacpp import INSTALL_COMMAND, LlamaCppBackend, gguf_backend_kind, physical_cores
+from nbchat.backends._resolve import gguf_backend_kind
+from nbchat.backends.llamacpp import INSTALL_COMMAND, LlamaCppBackend, physical_cores
 from nbchat.backends.llamacpp_python import INSTALL_COMMAND as COMPILE_COMMAND
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready", "llama_cpp_ready")]

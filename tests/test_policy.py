@@ -225,7 +225,7 @@ def test_default_model_for_chat_with_no_model(policy: pytest.MonkeyPatch, comms:
 
 def test_embedded_spec_string_and_default(policy: pytest.MonkeyPatch) -> None:
     from nbchat._embedded import EMBEDDED_MODEL_NAME
-    from nbchat.backends.llamacpp import gguf_backend_kind
+    from nbchat.backends._resolve import gguf_backend_kind
 
     engine = gguf_backend_kind()  # llama.cpp where llama-cpp-python is installed, else transformers
     backend = resolve_backend("embedded")

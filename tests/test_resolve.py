@@ -80,7 +80,7 @@ def test_local_name_from_the_model_zoo_answers(zoo: Path) -> None:
 
 
 def test_gguf_file_in_the_zoo(zoo: Path) -> None:
-    from nbchat.backends.llamacpp import gguf_backend_kind
+    from nbchat.backends._resolve import gguf_backend_kind
 
     backend = resolve_backend("smol")
     assert backend.kind == gguf_backend_kind()  # llama.cpp where installed, else transformers

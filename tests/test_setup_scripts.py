@@ -50,9 +50,10 @@ def test_the_demo_installs_jupyterlab_and_a_kernel_and_compiles_nothing() -> Non
     assert "jupyter lab notebooks/01_first_chatbot.ipynb" in demo
     names = {canonicalize_name(r.name) for r in requirements_of("demo")}
     assert {"jupyterlab", "ipykernel", "anywidget"} <= names
-    # llama-cpp-python compiles llama.cpp for minutes: the demo must not need a compiler
+    # llama-cpp-python compiles llama.cpp for minutes: the demo must not need a compiler (xllamacpp is prebuilt)
     assert "llama-cpp-python" not in names
     assert "llama-cpp-python" not in lock("demo")
+    assert "xllamacpp" in lock("demo")  # the embedded model runs on llama.cpp from prebuilt wheels
 
 
 @pytest.mark.parametrize("setup", ["demo", "test"])

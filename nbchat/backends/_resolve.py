@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._errors import ModelNotFoundError
 from .._spec import classify, looks_like_path
 from ._base import Backend
+from .llamacpp import llama_cpp_available, require_xllamacpp
+from .llamacpp_python import llama_cpp_python_available, require_llama_cpp_python
 
-__all__ = ["hf_cache_dir", "resolve_backend"]
+__all__ = ["BACKEND_CHOICES", "gguf_backend_kind", "hf_cache_dir", "resolve_backend"]
 
 MODEL_PATH_VAR = "NBCHAT_MODEL_PATH"
 
@@ -40,6 +43,65 @@ _HUB_ALIASES = {
     "qwen2.5-0.5b-instruct": "Qwen/Qwen2.5-0.5B-Instruct",
 }
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+BACKEND_CHOICES = ("transformers", "llama.cpp", "llama-cpp-python")
+"""Engines for a ``.gguf`` file: transformers (dequantized, torch), llama.cpp (``xllamacpp``, prebuilt; the default),
+llama-cpp-python (the same llama.cpp compiled on install; optional, see :mod:`nbchat.backends.llamacpp_python`)."""
+TRANSFORMERS_ONLY_OPTIONS = ("device", "dtype")
+LLAMA_CPP_ONLY_OPTIONS = ("n_ctx", "n_threads", "n_gpu_layers", "seed")
+"""Options only one engine takes: giving one chooses that engine."""
+
+
+def gguf_backend_kind(backend: str | None = None, options: Mapping[str, Any] | None = None) -> str:
+    """Which engine runs a ``.gguf`` file: ``"llama.cpp"``, ``"llama-cpp-python"`` or ``"transformers"``.
+
+    Parameters
+    ----------
+    backend : {"llama.cpp", "llama-cpp-python", "transformers"} or None
+        The user's choice. ``None``: llama.cpp when ``xllamacpp`` is installed (a dependency of nbchat), else
+        llama-cpp-python when that is installed, and transformers when neither is or when a transformers-only
+        option (``device=``, ``dtype=``) is given.
+    options : mapping, optional
+        The other backend options, to see which engine they belong to: ``device=``, ``dtype=`` mean transformers;
+        ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` mean llama.cpp (either binding).
+
+    Raises
+    ------
+    ValueError
+        If ``backend`` is not one of :data:`BACKEND_CHOICES`, or the options mix both engines.
+    MissingDependencyError
+        If an engine is chosen (by name or by one of its options) whose package is not installed (the message
+        gives the install command).
+    """
+    if backend is not None and backend not in BACKEND_CHOICES:
+        msg = f"backend must be one of {', '.join(map(repr, BACKEND_CHOICES))} (or left out), got {backend!r}."
+        raise ValueError(msg)
+    given = options or {}
+    wants_transformers = [k for k in TRANSFORMERS_ONLY_OPTIONS if k in given]
+    wants_llama_cpp = [k for k in LLAMA_CPP_ONLY_OPTIONS if k in given]
+    if wants_transformers and wants_llama_cpp:
+        msg = (
+            f"{', '.join(wants_transformers)} belong to the transformers backend and {', '.join(wants_llama_cpp)} to "
+            "llama.cpp; pass the options of one."
+        )
+        raise ValueError(msg)
+    if backend == "llama-cpp-python":
+        require_llama_cpp_python()
+        return backend
+    if backend == "llama.cpp":
+        require_xllamacpp()
+        return backend
+    if backend == "transformers" or wants_transformers:
+        return "transformers"
+    if llama_cpp_available():
+        return "llama.cpp"
+    if llama_cpp_python_available():
+        return "llama-cpp-python"
+    if wants_llama_cpp:
+        require_xllamacpp()
+    return "transformers"
+
 
 
 def resolve_backend(
@@ -66,7 +128,7 @@ def resolve_backend(
         ``device=``, ``dtype=`` (transformers); ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` (llama.cpp).
         ``backend="llama.cpp"``, ``"llama-cpp-python"`` or ``"transformers"`` chooses the engine of a ``.gguf`` file
         or the embedded model; default: llama.cpp (the prebuilt ``xllamacpp`` nbchat depends on) unless a
-        transformers-only option is given (see :func:`nbchat.backends.llamacpp.gguf_backend_kind`).
+        transformers-only option is given (see :func:`gguf_backend_kind`).
 
     Returns
     -------
@@ -134,8 +196,6 @@ def _resolve_backend(spec: Any, *, source: str | None, model: str | None, origin
     engine = options.pop("backend", None)  # for .gguf files: "llama.cpp", "llama-cpp-python" or "transformers"
     embedded = spec is None or (isinstance(spec, str) and spec.strip().lower() == "embedded")
     if engine is not None:
-        from .llamacpp import BACKEND_CHOICES
-
         if engine not in BACKEND_CHOICES:
             choices = ", ".join(map(repr, BACKEND_CHOICES))
             msg = f"backend must be one of {choices} (for .gguf files), got {engine!r}."
@@ -172,8 +232,6 @@ def _is_openai_client(obj: Any) -> bool:
 
 def _gguf_backend(path: str | os.PathLike[str] | None, engine: str | None, options: dict[str, Any]) -> Backend:
     """A ``.gguf`` file (``None``: the embedded model) on the engine :func:`gguf_backend_kind` chooses."""
-    from .llamacpp import gguf_backend_kind
-
     kind = gguf_backend_kind(engine, options)
     if kind == "llama.cpp":
         from .llamacpp import LlamaCppBackend
@@ -325,5 +383,8 @@ def _resolve_local(name: str, options: dict[str, Any], engine: str | None = None
         raise ModelNotFoundError(msg)
     tried.append(f"the Hugging Face Hub: {hub_id} (downloaded when the model loads)")
     backend = _local_backend(hub_id, engine, {**options, "name": label})
-    backend._searched = (tried, fix)
+    from .transformers import TransformersBackend
+
+    if isinstance(backend, TransformersBackend):  # only transformers downloads from the hub
+        backend.searched = (tried, fix)
     return backend

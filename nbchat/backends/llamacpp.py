@@ -24,7 +24,7 @@ import secrets
 import threading
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +35,22 @@ from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
 from .thinking import no_switch_notice, prompt_opens_think, split_think, template_takes_thinking
 
 __all__ = [
-    "BACKEND_CHOICES",
     "DEFAULT_MAX_CONTEXT",
     "INSTALL_COMMAND",
     "SMALL_MODEL_BYTES",
     "LlamaCppBackend",
-    "gguf_backend_kind",
     "gguf_metadata",
     "import_xllamacpp",
     "llama_cpp_available",
     "physical_cores",
+    "require_xllamacpp",
 ]
 
 INSTALL_COMMAND = "pip install xllamacpp"
-BACKEND_CHOICES = ("transformers", "llama.cpp", "llama-cpp-python")
-"""Engines for a ``.gguf`` file: transformers (dequantized, torch), llama.cpp (``xllamacpp``, prebuilt; the default),
-llama-cpp-python (the same llama.cpp compiled on install; optional, see :mod:`nbchat.backends.llamacpp_python`)."""
 DEFAULT_MAX_CONTEXT = 4096
 """Default ``n_ctx`` cap: the key/value cache is allocated for the whole window up front (2 GB for a 7B model at
 4096 tokens), so a model trained on 128k tokens does not get a 128k window unless asked for."""
 
-_TRANSFORMERS_ONLY_OPTIONS = ("device", "dtype")
-_LLAMA_CPP_ONLY_OPTIONS = ("n_ctx", "n_threads", "n_gpu_layers", "seed")
 _WAIT_S = 0.05  # how often a chat waiting for a shared model checks Stop
 _TOKEN_CACHE_SIZE = 8  # prompts whose tokens are kept (see LlamaCppBackend._tokenize)
 SMALL_MODEL_BYTES = 1 << 30
@@ -68,58 +62,6 @@ _END = object()  # end of a request's chunks, in the queue between the request t
 def llama_cpp_available() -> bool:
     """True when ``xllamacpp`` is installed (checked without importing it: importing loads the library)."""
     return importlib.util.find_spec("xllamacpp") is not None
-
-
-def gguf_backend_kind(backend: str | None = None, options: Mapping[str, Any] | None = None) -> str:
-    """Which engine runs a ``.gguf`` file: ``"llama.cpp"``, ``"llama-cpp-python"`` or ``"transformers"``.
-
-    Parameters
-    ----------
-    backend : {"llama.cpp", "llama-cpp-python", "transformers"} or None
-        The user's choice. ``None``: llama.cpp when ``xllamacpp`` is installed (a dependency of nbchat), else
-        llama-cpp-python when that is installed, and transformers when neither is or when a transformers-only
-        option (``device=``, ``dtype=``) is given.
-    options : mapping, optional
-        The other backend options, to see which engine they belong to: ``device=``, ``dtype=`` mean transformers;
-        ``n_ctx=``, ``n_threads=``, ``n_gpu_layers=``, ``seed=`` mean llama.cpp (either binding).
-
-    Raises
-    ------
-    ValueError
-        If ``backend`` is not one of :data:`BACKEND_CHOICES`, or the options mix both engines.
-    MissingDependencyError
-        If an engine is chosen (by name or by one of its options) whose package is not installed (the message
-        gives the install command).
-    """
-    from .llamacpp_python import llama_cpp_python_available, require_llama_cpp_python
-
-    if backend is not None and backend not in BACKEND_CHOICES:
-        msg = f"backend must be one of {', '.join(map(repr, BACKEND_CHOICES))} (or left out), got {backend!r}."
-        raise ValueError(msg)
-    given = options or {}
-    wants_transformers = [k for k in _TRANSFORMERS_ONLY_OPTIONS if k in given]
-    wants_llama_cpp = [k for k in _LLAMA_CPP_ONLY_OPTIONS if k in given]
-    if wants_transformers and wants_llama_cpp:
-        msg = (
-            f"{', '.join(wants_transformers)} belong to the transformers backend and {', '.join(wants_llama_cpp)} to "
-            "llama.cpp; pass the options of one."
-        )
-        raise ValueError(msg)
-    if backend == "llama-cpp-python":
-        require_llama_cpp_python()
-        return backend
-    if backend == "llama.cpp":
-        _require_xllamacpp()
-        return backend
-    if backend == "transformers" or wants_transformers:
-        return "transformers"
-    if llama_cpp_available():
-        return "llama.cpp"
-    if llama_cpp_python_available():
-        return "llama-cpp-python"
-    if wants_llama_cpp:
-        _require_xllamacpp()
-    return "transformers"
 
 
 def physical_cores() -> int:
@@ -146,7 +88,7 @@ def physical_cores() -> int:
     return max(1, len(cores) or logical)
 
 
-def _require_xllamacpp() -> None:
+def require_xllamacpp() -> None:
     if not llama_cpp_available():
         msg = (
             "The llama.cpp backend needs the xllamacpp package (prebuilt llama.cpp, no compiler; nbchat depends on "
@@ -163,7 +105,7 @@ def import_xllamacpp() -> Any:
     MissingDependencyError
         If it is not installed or its compiled library cannot be loaded (the message gives the install command).
     """
-    _require_xllamacpp()
+    require_xllamacpp()
     try:
         import xllamacpp  # type: ignore[import-untyped]  # no type information shipped
     except (ImportError, OSError) as exc:  # OSError: the compiled library failed to load
@@ -342,7 +284,7 @@ class LlamaCppBackend(Backend):
         seed: int | None = None,
         prefix_cache: bool = True,
     ) -> None:
-        _require_xllamacpp()
+        require_xllamacpp()
         self.path = Path(source).expanduser()
         if not self.path.is_file():
             msg = f"No GGUF file at {os.fspath(source)!r}. Check the path."

@@ -41,7 +41,7 @@ __all__ = [
 # The portable build: the default native build (-march=native, AVX-512, AMX) compiles on some virtual machines
 # and then crashes at the first generated token; AVX2 kernels are as fast for decoding, which is bandwidth-bound.
 CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF"
-INSTALL_COMMAND = f"CMAKE_ARGS=\"{CMAKE_ARGS}\" pip install 'nbchat[llamacpp]'"
+INSTALL_COMMAND = f"CMAKE_ARGS=\"{CMAKE_ARGS}\" pip install 'nbchat[llama-cpp-python]'"
 _WAIT_S = 0.05  # how often a chat waiting for a shared model checks Stop
 _TOKEN_CACHE_SIZE = 8  # prompts whose tokens are kept (see LlamaCppPythonBackend._tokenize)
 _PREFILL_CHUNK = 4  # tokens per llama.cpp call when prefilling a draft: a sent question waits for one chunk at most

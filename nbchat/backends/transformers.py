@@ -82,7 +82,9 @@ class TransformersBackend(Backend):
 
     kind = "transformers"
     thinking_switch = "enable_thinking in the chat template (Qwen3, SmolLM3 and others that take it)"
-    _searched: tuple[list[str], str] | None = None  # set by resolve_backend: places tried before the hub, and a fix
+    searched: tuple[list[str], str] | None = None
+    """For a local model name that was looked up: the places tried before the Hugging Face Hub, and how to fix a
+    miss (set by :func:`nbchat.backends.resolve_backend`; shown if the hub does not have it either)."""
 
     def __init__(
         self,
@@ -173,8 +175,8 @@ class TransformersBackend(Backend):
                     )
                     model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
         except OSError as exc:
-            if self._searched is not None:
-                tried, fix = self._searched
+            if self.searched is not None:
+                tried, fix = self.searched
                 lines = "\n".join(f"  - {t}" for t in tried)
                 msg = f"Could not find or download {self.source!r}: {exc}\nLooked in:\n{lines}\n{fix}"
                 raise ModelNotFoundError(msg) from exc
