@@ -42,8 +42,10 @@ def main(paths: list[str]) -> int:
     changed = sorted((n, lock[n], env[n]) for n in lock.keys() & env.keys() if Version(lock[n]) != Version(env[n]))
     newer = [c for c in changed if Version(c[2]) > Version(c[1])]
     older = [c for c in changed if Version(c[2]) < Version(c[1])]
-    print(f"{len(newer)} newer than the lock, {len(older)} older, {len(env.keys() - lock.keys())} not in it, "
-          f"{len(lock.keys() - env.keys())} locked but not installed")
+    print(
+        f"{len(newer)} newer than the lock, {len(older)} older, {len(env.keys() - lock.keys())} not in it, "
+        f"{len(lock.keys() - env.keys())} locked but not installed"
+    )
     for title, rows in (("newer", newer), ("older", older)):
         for name, was, now in rows:
             print(f"  {title:<6} {name:<32} {was:>14} -> {now}")

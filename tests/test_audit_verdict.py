@@ -22,7 +22,9 @@ def verdict(tool: str, report: object | str) -> tuple[int, str]:
 NPM_CLEAN = {"auditReportVersion": 2, "vulnerabilities": {}, "metadata": {"vulnerabilities": {"high": 0}}}
 NPM_MODERATE = {"auditReportVersion": 2, "vulnerabilities": {"diff": {"name": "diff", "severity": "moderate"}}}
 NPM_HIGH = {"auditReportVersion": 2, "vulnerabilities": {"dompurify": {"name": "dompurify", "severity": "high"}}}
-NPM_UNREACHABLE = {"message": "405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk"}
+NPM_UNREACHABLE = {
+    "message": "405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk"
+}
 
 
 @pytest.mark.parametrize(

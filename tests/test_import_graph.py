@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "nbchat"
 
+
 def modules(root: Path = ROOT) -> dict[str, Path]:
     out = {}
     for path in root.rglob("*.py"):

@@ -114,7 +114,9 @@ def test_lock_diff_reports_a_package_that_moved(tmp_path: Path) -> None:
     fake.write_text(f"anywidget==0.0.1 \\\n    --hash=sha256:00\npackaging=={metadata.version('packaging')}\n")
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "lock_diff.py"), str(fake)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert re.search(rf"newer\s+anywidget\s+0\.0\.1 -> {re.escape(real)}", out)
     assert not re.search(r"(newer|older)\s+packaging\s", out)  # locked at its installed version: not reported

@@ -103,7 +103,6 @@ def gguf_backend_kind(backend: str | None = None, options: Mapping[str, Any] | N
     return "transformers"
 
 
-
 def resolve_backend(
     spec: Any = None, *, source: str | None = None, model: str | None = None, origin: str = "code", **options: Any
 ) -> Backend:

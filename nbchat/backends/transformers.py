@@ -226,8 +226,7 @@ class TransformersBackend(Backend):
                 while not done.wait(0.5):
                     elapsed = time.monotonic() - start
                     report(
-                        f"first start: converting {path.name} for transformers… {elapsed:.0f} s "
-                        "(cached afterwards)",
+                        f"first start: converting {path.name} for transformers… {elapsed:.0f} s (cached afterwards)",
                         min(0.55, 0.05 + elapsed / 40),
                     )
 
