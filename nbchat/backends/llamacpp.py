@@ -39,6 +39,7 @@ __all__ = [
     "INSTALL_COMMAND",
     "SMALL_MODEL_BYTES",
     "LlamaCppBackend",
+    "checked_gguf",
     "gguf_metadata",
     "import_xllamacpp",
     "llama_cpp_available",
@@ -62,6 +63,32 @@ _END = object()  # end of a request's chunks, in the queue between the request t
 def llama_cpp_available() -> bool:
     """True when ``xllamacpp`` is installed (checked without importing it: importing loads the library)."""
     return importlib.util.find_spec("xllamacpp") is not None
+
+
+def checked_gguf(source: str | os.PathLike[str], *, n_ctx: int | None, n_threads: int | None) -> Path:
+    """The GGUF file ``source`` names, with the options both llama.cpp bindings take checked.
+
+    Raises
+    ------
+    ModelNotFoundError
+        If there is no file at ``source``.
+    BackendError
+        If the file is not a ``.gguf`` file (the message suggests ``backend='transformers'``).
+    ValueError
+        If ``n_ctx`` or ``n_threads`` is given and not a positive integer.
+    """
+    path = Path(source).expanduser()
+    if not path.is_file():
+        msg = f"No GGUF file at {os.fspath(source)!r}. Check the path."
+        raise ModelNotFoundError(msg)
+    if path.suffix.lower() != ".gguf":
+        msg = f"llama.cpp runs .gguf files; {path.name!r} is not one. Use backend='transformers' for it."
+        raise BackendError(msg)
+    for label, value in (("n_ctx", n_ctx), ("n_threads", n_threads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            msg = f"{label} must be a positive integer, got {value!r}."
+            raise ValueError(msg)
+    return path
 
 
 def physical_cores() -> int:
@@ -285,17 +312,7 @@ class LlamaCppBackend(Backend):
         prefix_cache: bool = True,
     ) -> None:
         require_xllamacpp()
-        self.path = Path(source).expanduser()
-        if not self.path.is_file():
-            msg = f"No GGUF file at {os.fspath(source)!r}. Check the path."
-            raise ModelNotFoundError(msg)
-        if self.path.suffix.lower() != ".gguf":
-            msg = f"llama.cpp runs .gguf files; {self.path.name!r} is not one. Use backend='transformers' for it."
-            raise BackendError(msg)
-        for label, value in (("n_ctx", n_ctx), ("n_threads", n_threads)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                msg = f"{label} must be a positive integer, got {value!r}."
-                raise ValueError(msg)
+        self.path = checked_gguf(source, n_ctx=n_ctx, n_threads=n_threads)
         self.model = name or self.path.stem
         self.n_ctx_arg = n_ctx
         self.n_threads_batch = n_threads or physical_cores()

@@ -20,14 +20,13 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
-from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
+from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
-from .llamacpp import DEFAULT_MAX_CONTEXT, physical_cores
+from .llamacpp import DEFAULT_MAX_CONTEXT, checked_gguf, physical_cores
 from .thinking import no_switch_notice, prompt_opens_think, split_think, template_takes_thinking, template_with_thinking
 
 __all__ = [
@@ -158,17 +157,7 @@ class LlamaCppPythonBackend(Backend):
         prefix_cache: bool = True,
     ) -> None:
         require_llama_cpp_python()
-        self.path = Path(source).expanduser()
-        if not self.path.is_file():
-            msg = f"No GGUF file at {os.fspath(source)!r}. Check the path."
-            raise ModelNotFoundError(msg)
-        if self.path.suffix.lower() != ".gguf":
-            msg = f"llama.cpp runs .gguf files; {self.path.name!r} is not one. Use backend='transformers' for it."
-            raise BackendError(msg)
-        for label, value in (("n_ctx", n_ctx), ("n_threads", n_threads)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                msg = f"{label} must be a positive integer, got {value!r}."
-                raise ValueError(msg)
+        self.path = checked_gguf(source, n_ctx=n_ctx, n_threads=n_threads)
         self.model = name or self.path.stem
         self.n_ctx_arg = n_ctx
         self.n_threads = n_threads or physical_cores()
