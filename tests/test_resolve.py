@@ -19,36 +19,13 @@ from nbchat.backends.fake import FakeBackend
 from nbchat.backends.openai import OpenAIBackend
 from nbchat.backends.tgi import TGIBackend
 from nbchat.backends.transformers import TransformersBackend
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json")
+from tests.tiny_models import save_tiny_chat_model
 
 
 @pytest.fixture(scope="session")
 def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory, embedded_ready: None) -> Path:
     """A 1-layer Llama with hidden size 16 and SmolLM2's tokenizer: a real chat model in ~1 MB of weights."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from tests.servers.transformers_serve import embedded_model_dir
-
-    source = embedded_model_dir()
-    target = tmp_path_factory.mktemp("tiny") / "tiny-chat"
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=49152,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    LlamaForCausalLM(config).save_pretrained(target)
-    for name in TOKENIZER_FILES:
-        shutil.copy(source / name, target / name)
-    return target
+    return save_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "tiny-chat")
 
 
 @pytest.fixture

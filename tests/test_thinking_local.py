@@ -4,13 +4,13 @@ blocks from the model's text (or opened by the template) streaming as reasoning;
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 import nbchat
 from nbchat.backends.thinking import template_with_thinking
+from tests.tiny_models import save_tiny_chat_model
 
 # Qwen3's switch, reduced to what matters: thinking on opens the block in the prompt (as DeepSeek-R1's and QwQ's
 # templates do), thinking off writes an empty block so the model answers at once (Qwen3's own off form).
@@ -25,30 +25,7 @@ THINKING_TEMPLATE = (
 @pytest.fixture(scope="module")
 def thinking_model(tmp_path_factory: pytest.TempPathFactory, embedded_ready: None) -> Path:
     """A 1-layer random Llama with SmolLM2's tokenizer and the template above (~1 MB of weights)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from tests.servers.transformers_serve import embedded_model_dir
-
-    source = embedded_model_dir()
-    target = tmp_path_factory.mktemp("thinking") / "tiny-thinker"
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=49152,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    LlamaForCausalLM(config).save_pretrained(target)
-    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
-        shutil.copy(source / name, target / name)
-    (target / "chat_template.jinja").write_text(THINKING_TEMPLATE)
-    return target
+    return save_tiny_chat_model(tmp_path_factory.mktemp("thinking") / "tiny-thinker", THINKING_TEMPLATE)
 
 
 @pytest.mark.model
