@@ -56,8 +56,15 @@ def test_first_notebook_chats_streams_stops_and_survives_reload(lab: Lab, page: 
     chat.locator("summary", has_text="Advanced options").click()
     chat.get_by_label("Max new tokens", exact=True).fill("5")
     box.fill("Describe the savanna in detail.")
+    replies = chat.locator('[data-role="assistant"]')
+    before = replies.count()
     chat.get_by_role("button", name="Send").click()
-    last = chat.locator('[data-role="assistant"]').last
+    page.wait_for_function(  # the new reply is in the view (the kernel syncs it from its own thread)
+        "([root, n]) => root.querySelectorAll('[data-role=\"assistant\"]').length > n",
+        arg=[chat.element_handle(), before],
+        timeout=30_000,
+    )
+    last = replies.last
     page.wait_for_function(
         "(el) => el.dataset.status && el.dataset.status !== 'streaming'", arg=last.element_handle(), timeout=30_000
     )
