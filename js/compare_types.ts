@@ -2,7 +2,7 @@
 // checked against js/protocol.json by js/__tests__/protocol.test.ts.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
-import type { Attachment, ChatMessage, ChatStatus, PendingAttachment } from "./types";
+import type { ChatMessage, ChatStatus, SharedServerMessage } from "./types";
 
 export interface ColumnSettings {
   system_prompt: string;
@@ -72,17 +72,7 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 export type CompareServerMessage =
   | { kind: "delta"; column: string; id: string; text: string; reasoning?: string }
   | { kind: "sync"; column: string; id: string; text: string; reasoning?: string }
-  | {
-      kind: "notice";
-      level: "info" | "warning" | "error";
-      text: string;
-      restore?: string;
-      attachments?: PendingAttachment[];
-      key?: string;
-      params?: Record<string, string>;
-    }
-  | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
-  | { kind: "completions"; request: number; items: { name: string; type: string }[] };
+  | SharedServerMessage;
 
 /** Browser → Python. `column` is a column id; left out, a message applies to every column. */
 export type CompareClientMessage =

@@ -183,10 +183,8 @@ export type ComposerModel = AnyModel<Pick<ChatTraits, "status" | "prefill_drafts
 /** Name of the synced trait that holds the committed messages. */
 export const MESSAGES_TRAIT = "_messages" satisfies keyof ChatTraits;
 
-/** Python → browser. */
-export type ServerMessage =
-  | { kind: "delta"; id: string; text: string; reasoning?: string }
-  | { kind: "sync"; id: string; text: string; reasoning?: string }
+/** Python → browser messages that Chat and Compare both receive, with the same fields. */
+export type SharedServerMessage =
   | {
       kind: "notice";
       level: "info" | "warning" | "error";
@@ -198,7 +196,13 @@ export type ServerMessage =
       params?: Record<string, string>;
     }
   | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
-  | { kind: "completions"; request: number; items: { name: string; type: string }[] }
+  | { kind: "completions"; request: number; items: { name: string; type: string }[] };
+
+/** Python → browser. */
+export type ServerMessage =
+  | { kind: "delta"; id: string; text: string; reasoning?: string }
+  | { kind: "sync"; id: string; text: string; reasoning?: string }
+  | SharedServerMessage
   | { kind: "provenance"; id: string; data: Provenance | null }
   | { kind: "code"; id: string; code: string }
   | { kind: "export"; format: ExportFormat; text: string; filename: string };
