@@ -55,6 +55,7 @@ import re
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,17 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
     def bad(key: str, value: Any, what: str) -> NbchatError:
         return NbchatError(f"{origin[key]}: {key} = {value!r} is not {what}. Ask your administrator to fix it.")
 
+    def number(key: str, kind: type[int] | type[float], ok: Callable[[float], bool], what: str) -> None:
+        """``raw[key]`` as an int or float (numbers as text too; never a bool, never a float for an int) into fields."""
+        value = raw[key]
+        try:
+            parsed = kind(str(value).strip())
+        except ValueError:
+            parsed = None
+        if parsed is None or isinstance(value, bool) or (kind is int and isinstance(value, float)) or not ok(parsed):
+            raise bad(key, value, what)
+        fields[key] = parsed
+
     fields: dict[str, Any] = {}
     for key in ("default_model", "default_model_name", "admin_contact"):
         if key in raw:
@@ -400,23 +412,14 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
             raise bad("allowed_models", value, "a comma-separated string or a list of strings")
         fields["allowed_models"] = tuple(i.strip() for i in items if i.strip())
     if "max_new_tokens" in raw:
-        value = raw["max_new_tokens"]
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            number = 0
-        if isinstance(value, (bool, float)) or number < 1:
-            raise bad("max_new_tokens", value, "a whole number >= 1")
-        fields["max_new_tokens"] = number
+        number("max_new_tokens", int, lambda n: n >= 1, "a whole number >= 1")
     if "max_temperature" in raw:
-        value = raw["max_temperature"]
-        try:
-            temperature = float(str(value).strip())
-        except ValueError:
-            temperature = -1.0
-        if isinstance(value, bool) or not 0.0 <= temperature <= MAX_TEMPERATURE:
-            raise bad("max_temperature", value, f"a number between 0 and {MAX_TEMPERATURE:g}")
-        fields["max_temperature"] = temperature
+        number(
+            "max_temperature",
+            float,
+            lambda t: 0.0 <= t <= MAX_TEMPERATURE,
+            f"a number between 0 and {MAX_TEMPERATURE:g}",
+        )
     if "lang" in raw:
         from ._i18n import LANGS, normalize_lang  # a leaf module: no cycle
 
@@ -436,23 +439,9 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
             raise bad("prompts", raw["prompts"], "a list of strings (one prompt per line in the variable)")
         fields["prompts"] = tuple(i.strip() for i in value if i.strip())
     if "max_attachments" in raw:
-        value = raw["max_attachments"]
-        try:
-            count = int(str(value).strip())
-        except ValueError:
-            count = -1
-        if isinstance(value, (bool, float)) or count < 0:
-            raise bad("max_attachments", value, "a whole number >= 0")
-        fields["max_attachments"] = count
+        number("max_attachments", int, lambda n: n >= 0, "a whole number >= 0")
     if "max_attachment_mb" in raw:
-        value = raw["max_attachment_mb"]
-        try:
-            size = float(str(value).strip())
-        except ValueError:
-            size = 0.0
-        if isinstance(value, bool) or not size > 0:
-            raise bad("max_attachment_mb", value, "a number of MiB > 0")
-        fields["max_attachment_mb"] = size
+        number("max_attachment_mb", float, lambda size: size > 0, "a number of MiB > 0")
     return Policy(**fields, origin=origin)
 
 

@@ -119,6 +119,26 @@ def test_invalid_values_fail_every_chat_naming_the_variable(
     assert "administrator" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("max_new_tokens = 2.5", "whole number >= 1"),  # a float where a count is meant
+        ("max_new_tokens = true", "whole number >= 1"),
+        ("max_temperature = true", "between 0 and 2"),
+        ("max_attachments = 1.0", "whole number >= 0"),
+        ("max_attachment_mb = 0", "MiB > 0"),
+    ],
+)
+def test_numbers_in_a_config_file_are_checked_by_type(
+    policy: pytest.MonkeyPatch, tmp_path: Path, line: str, expected: str
+) -> None:
+    path = tmp_path / "nbchat.toml"
+    path.write_text(f"[nbchat]\n{line}\n")
+    policy.setenv("NBCHAT_CONFIG", str(path))
+    with pytest.raises(nbchat.NbchatError, match=expected):
+        current_policy()
+
+
 def test_broken_config_files_fail_loudly(policy: pytest.MonkeyPatch, tmp_path: Path) -> None:
     policy.setenv("NBCHAT_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(nbchat.NbchatError, match="cannot be read"):
