@@ -27,6 +27,17 @@ def _no_admin_policy() -> Iterator[None]:
 
 
 @pytest.fixture
+def no_source_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No online source's key or base URL, and no ``$NBCHAT_API_KEY``, in the environment."""
+    from nbchat.backends.sources import SOURCES
+
+    for source in SOURCES.values():
+        for var in (*source.all_key_vars(), f"{source.env_prefix}_BASE_URL"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("NBCHAT_API_KEY", raising=False)
+
+
+@pytest.fixture
 def comms() -> Iterator[list[RecordingComm]]:
     """Every widget created in the test gets a RecordingComm; the list holds them in creation order."""
     with recording_comms() as created:

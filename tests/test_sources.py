@@ -18,12 +18,8 @@ FAKE_KEY = "sk-preset-SECRET-987654321"
 
 
 @pytest.fixture
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_source_keys: None) -> Path:
     """No source keys or base URLs in the environment, and the cwd in an empty tmp dir (no .env above it)."""
-    for source in SOURCES.values():
-        for var in (*source.all_key_vars(), f"{source.env_prefix}_BASE_URL"):
-            monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("NBCHAT_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -20,7 +20,6 @@ import pytest
 import nbchat
 from nbchat.backends import Backend, resolve_backend
 from nbchat.backends.openai import OpenAIBackend
-from nbchat.backends.sources import SOURCES
 from nbchat.backends.tgi import TGIBackend
 from nbchat.testing import FakeBackend, RecordingComm
 
@@ -29,12 +28,8 @@ ARG_KEY = "sk-proj-ArgumentKey-3Rt8Yu1Io6Pa9Sd2"
 
 
 @pytest.fixture
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_source_keys: None) -> Path:
     """No keys or base URLs in the environment; the working directory is ``tmp_path/project/work``."""
-    for source in SOURCES.values():
-        for var in (*source.all_key_vars(), f"{source.env_prefix}_BASE_URL"):
-            monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("NBCHAT_API_KEY", raising=False)
     work = tmp_path / "project" / "work"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
