@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .conftest import Lab
 
-__all__ = ["current_notebook", "open_notebook", "run_all"]
+__all__ = ["ask", "current_notebook", "open_notebook", "reply_done", "run_all"]
 
 
 def open_notebook(lab: Lab, page: Any, name: str) -> None:
@@ -37,3 +38,30 @@ def run_all(page: Any) -> None:
                     .every(cell => cell.model.executionCount !== null)""",
         timeout=300_000,
     )
+
+
+def ask(chat: Any, text: str | None = None, *, timeout_s: float = 30) -> Any:
+    """Send ``text`` (None: what the message box holds); wait until its reply is in the list and return that reply.
+
+    The reply is found by count, not as ``.last``: until the kernel syncs the new turn, ``.last`` is the previous
+    reply (which may have been made by the notebook's own cells and say the same thing).
+    """
+    replies = chat.locator('[data-role="assistant"]')
+    before = replies.count()
+    box = chat.get_by_label("Message", exact=True)
+    if text is not None:
+        box.fill(text)
+    box.press("Enter")
+    deadline = time.monotonic() + timeout_s
+    while replies.count() <= before:
+        assert time.monotonic() < deadline, f"no reply started for {text!r}"
+        time.sleep(0.05)
+    return replies.nth(before)
+
+
+def reply_done(page: Any, reply: Any, timeout_ms: int = 60_000) -> Any:
+    """Wait until ``reply`` is no longer streaming (done, stopped or failed) and return it."""
+    page.wait_for_function(
+        "(el) => el.dataset.status && el.dataset.status !== 'streaming'", arg=reply.element_handle(), timeout=timeout_ms
+    )
+    return reply

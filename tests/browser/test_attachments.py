@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .conftest import ARTIFACTS, Lab
-from .lab import current_notebook, open_notebook, run_all
+from .lab import ask, current_notebook, open_notebook, reply_done, run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("embedded_ready")]
 
@@ -55,14 +55,6 @@ def _save(page: Any) -> None:
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
 
 
-def _last_reply_done(page: Any, chat: Any) -> Any:
-    last = chat.locator('[data-role="assistant"]').last
-    page.wait_for_function(
-        "(el) => el.dataset.status && el.dataset.status !== 'streaming'", arg=last.element_handle(), timeout=60_000
-    )
-    return last
-
-
 def test_paste_an_image_and_attach_a_dataframe_by_name(lab: Lab, page: Any, widget_state_saved: None) -> None:
     open_notebook(lab, page, NOTEBOOK)
     run_all(page)
@@ -77,11 +69,9 @@ def test_paste_an_image_and_attach_a_dataframe_by_name(lab: Lab, page: Any, widg
     tray_thumb = chat.locator(".nbchat-tray img.nbchat-thumb")
     tray_thumb.wait_for(timeout=30_000)
     assert tray_thumb.get_attribute("src").startswith("data:image/jpeg;base64,")
-    box.fill("What is in this screenshot?")
-    box.press("Enter")
-    reply = _last_reply_done(page, chat)
+    reply = reply_done(page, ask(chat, "What is in this screenshot?"))
     assert "I received 1 image(s) (image/png)" in reply.text_content()
-    user = chat.locator('[data-role="user"]').last
+    user = chat.locator('[data-role="user"]').last  # the turn's message is in the list before its reply
     assert user.locator("img.nbchat-thumb").get_attribute("alt") == "screenshot.png"
     assert chat.locator(".nbchat-tray").is_hidden()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -105,8 +95,7 @@ def test_paste_an_image_and_attach_a_dataframe_by_name(lab: Lab, page: Any, widg
     chat.screenshot(path=str(ARTIFACTS / "jupyterlab-attachment-mention.png"))
     box.press("Enter")
     assert box.input_value() == "Summarise @sales "
-    box.press("Enter")
-    reply = _last_reply_done(page, chat)
+    reply = reply_done(page, ask(chat))
     assert "sales (text/plain)" in reply.text_content()
     assert "shape (500, 3)" in reply.text_content()
     sent = chat.locator('[data-role="user"]').last

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from .conftest import ROOT, Lab
-from .lab import current_notebook, open_notebook, run_all
+from .lab import ask, current_notebook, open_notebook, run_all
 from .test_hostile_content import PAGE_STATE, PAYLOADS_FILE, Traffic
 
 pytestmark = pytest.mark.browser
@@ -68,19 +68,6 @@ LONG_FRAMES = """() => {
         for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
     }).observe({ type: "longtask", buffered: false });
 }"""
-
-
-def ask(chat: Any, text: str) -> None:
-    """Send ``text`` and wait until its reply's placeholder is in the list (``.last`` is then the new reply)."""
-    replies = chat.locator('[data-role="assistant"]')
-    before = replies.count()
-    box = chat.get_by_label("Message", exact=True)
-    box.fill(text)
-    box.press("Enter")
-    deadline = time.monotonic() + 30
-    while replies.count() <= before:
-        assert time.monotonic() < deadline, "the reply did not start"
-        time.sleep(0.05)
 
 
 def test_thinking_streams_collapses_expands_stops_and_renders_math(lab: Lab, page: Any, thinking_notebook: str) -> None:
