@@ -54,11 +54,24 @@ chat"""
 PROBE = """() => {
     const now = () => performance.timeOrigin + performance.now();
     const painted = (fn) => requestAnimationFrame(() => setTimeout(fn, 0));
-    const probe = window.__probe = { deltas: [], keys: [], send: null, longTasks: [] };
+    const probe = window.__probe = { deltas: [], keys: [], send: null, longTasks: [], touched: new Set() };
     new PerformanceObserver((list) => { for (const e of list.getEntries()) probe.longTasks.push(e.duration); })
         .observe({ type: 'longtask' });
     const root = window.jupyterapp.shell.currentWidget.node.querySelector('.nbchat');
     const box = root.querySelector('textarea[aria-label="Message"]');
+    // The messages already painted: while a reply streams, its deltas must leave their elements alone (a list that
+    // re-renders would touch them all, for each delta). Sending and committing a turn may update them (their
+    // actions are disabled while a reply is generated): that is the "Enter → question painted" figure.
+    const earlier = probe.earlier = [...root.querySelectorAll('[data-role]')];
+    const index = new Map(earlier.map((el, i) => [el, i]));
+    new MutationObserver((records) => {
+        if (probe.deltas.length === 0 || !root.querySelector('[data-role=assistant][data-status=streaming]')) return;
+        for (const record of records) {
+            const message = (record.target.nodeType === 1 ? record.target : record.target.parentElement)
+                ?.closest('[data-role]');
+            if (message && index.has(message)) probe.touched.add(index.get(message));
+        }
+    }).observe(root, { subtree: true, childList: true, characterData: true, attributes: true });
     box.addEventListener('keydown', (event) => {
         const start = now();
         if (event.key === 'Enter') {
@@ -152,7 +165,9 @@ def measure_long_chat(
     dict
         ``load_ms`` (kernel setting the history → all of it painted), ``load_longest_task_ms``, ``key_ms`` (key
         press → painted, each), ``send_ms`` (Enter → question painted), ``delta_ms`` (kernel → painted, each
-        delta), ``stream_longest_task_ms``.
+        delta), ``stream_longest_task_ms``, ``earlier_touched`` (indices of the messages painted
+        before the question whose elements changed after the reply's first delta) and ``earlier_replaced`` (how many
+        of them left the page).
     """
     name = write_notebook(root, turns, deltas)
     page.goto(url(f"lab/workspaces/{Path(name).stem}/tree/{name}?reset"))  # its own workspace: no other tabs
@@ -192,7 +207,10 @@ def measure_long_chat(
         " && window.__probe.send !== null && window.__probe.deltas.length > 0",
         timeout=120_000,
     )
-    probe = page.evaluate("() => window.__probe")
+    probe = page.evaluate(
+        "() => ({ ...window.__probe, touched: [...window.__probe.touched].sort((a, b) => a - b),"
+        " replaced: window.__probe.earlier.filter((el) => !el.isConnected).length, earlier: undefined })"
+    )
     return {
         "turns": turns,
         "load_ms": load_ms,
@@ -201,6 +219,8 @@ def measure_long_chat(
         "send_ms": probe["send"],
         "delta_ms": probe["deltas"],
         "stream_longest_task_ms": max(probe["longTasks"], default=0.0),
+        "earlier_touched": probe["touched"],
+        "earlier_replaced": probe["replaced"],
     }
 
 

@@ -129,28 +129,35 @@ def wait_ready(page: Any, chat: Any, timeout_ms: int = 120_000) -> None:
     page.wait_for_function("(el) => el.dataset.status === 'ready'", arg=chat.element_handle(), timeout=timeout_ms)
 
 
-def chat_and_watch(page: Any, chat: Any, text: str, *, timeout_ms: int = 60_000) -> tuple[str, list[int]]:
-    """Type ``text`` into the chat, press Enter, sample the reply's length while it streams; wait until it is done.
+# Records, in the page, the length of the streaming reply's text at each change of the chat's DOM: the samples do not
+# depend on how fast the test process can poll the browser (a loaded machine may poll only once or twice per reply).
+WATCH = """(root) => {
+  window.__nbchatLengths = [];
+  const observer = new MutationObserver(() => {
+    const streaming = root.querySelector('[data-role=assistant][data-status=streaming]');
+    if (streaming) window.__nbchatLengths.push(streaming.textContent.length);
+  });
+  observer.observe(root, { subtree: true, childList: true, characterData: true, attributes: true });
+  window.__nbchatWatch = observer;
+}"""
 
-    Returns the reply's text and the lengths seen (several different ones: it streamed).
+
+def chat_and_watch(page: Any, chat: Any, text: str, *, timeout_ms: int = 60_000) -> tuple[str, list[int]]:
+    """Type ``text`` into the chat, press Enter, record the reply's length while it streams; wait until it is done.
+
+    Returns the reply's text and the lengths seen at each change of the view (several different ones: it streamed).
     """
     done_before = chat.locator('[data-role="assistant"][data-status="done"]').count()
     box = chat.get_by_label("Message", exact=True)
     box.fill(text)
+    chat.evaluate(WATCH)
     box.press("Enter")
-    streaming = chat.locator('[data-role="assistant"][data-status="streaming"]')
-    streaming.wait_for(timeout=timeout_ms)
-    lengths: list[int] = []
-    deadline = time.monotonic() + timeout_ms / 1000
-    while streaming.count() and time.monotonic() < deadline:
-        with contextlib.suppress(Exception):  # the element may be replaced by the final one between calls
-            lengths.append(len(streaming.first.inner_text(timeout=1_000)))
-        time.sleep(0.05)
     page.wait_for_function(
         "([root, n]) => root.querySelectorAll('[data-role=assistant][data-status=done]').length > n",
         arg=[chat.element_handle(), done_before],
         timeout=timeout_ms,
     )
+    lengths: list[int] = page.evaluate("() => { window.__nbchatWatch.disconnect(); return window.__nbchatLengths; }")
     reply = chat.locator('[data-role="assistant"][data-status="done"]').last.inner_text()
     return reply, lengths
 
