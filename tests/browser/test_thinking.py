@@ -122,12 +122,16 @@ def test_thinking_streams_collapses_expands_stops_and_renders_math(lab: Lab, pag
     assert stopped.locator("summary").inner_text().startswith("Thinking stopped")
     assert len(stopped.locator(".nbchat-thinking-body").inner_text()) > 100
 
-    # hostile corpus and hostile TeX through the thinking block: inert, nothing fetched, no long frame
-    ask(chat, "hostile")
-    last = chat.locator('[data-role="assistant"]').last
-    page.wait_for_function("(el) => el.dataset.status === 'done'", arg=last.element_handle(), timeout=60_000)
-    last.locator(".nbchat-thinking summary").click()
-    time.sleep(1.0)
+    # hostile corpus and hostile TeX through the thinking block: inert, nothing fetched, no long frame. Twice, and
+    # the lower of the two longest frames counts: load on the machine only ever adds to a task's duration.
+    frames = []
+    for _ in range(2):
+        page.evaluate("() => { window.__longest = 0; }")
+        last = ask(chat, "hostile")
+        page.wait_for_function("(el) => el.dataset.status === 'done'", arg=last.element_handle(), timeout=60_000)
+        last.locator(".nbchat-thinking summary").click()
+        time.sleep(1.0)
+        frames.append(page.evaluate("() => window.__longest"))
     state = page.evaluate(PAGE_STATE)
     assert state["pwned"] == "undefined"
     assert not state["pwnedInWindow"]
@@ -137,9 +141,8 @@ def test_thinking_streams_collapses_expands_stops_and_renders_math(lab: Lab, pag
     assert state["styles"] == 0
     assert traffic.outside() == []
     assert traffic.dialogs == []
-    longest = page.evaluate("() => window.__longest")
-    # no freeze (a TeX bomb rendered unbounded blocks the page for seconds); frame times are a benchmark figure
-    assert longest < 1000, f"a frame took {longest:.0f} ms"
+    longest = min(frames)
+    assert longest < 200, f"a frame took {longest:.0f} ms (runs: {frames})"
 
     # the Thinking choice in Advanced options reaches the kernel; this function has no switch, and the reply says so
     chat.locator("summary", has_text="Advanced options").click()
