@@ -32,7 +32,8 @@ from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_ide
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
-from .thinking import no_switch_notice, prompt_opens_think, split_think, template_takes_thinking
+from .harmony import template_is_harmony
+from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking
 
 __all__ = [
     "DEFAULT_MAX_CONTEXT",
@@ -324,6 +325,7 @@ class LlamaCppBackend(Backend):
         self.context_window = None
         self._shared: _Shared | None = None
         self._takes_thinking = False  # the chat template reads enable_thinking
+        self._template: str | None = None  # the GGUF's chat template (read by prepare)
         self._token_cache: OrderedDict[str, list[int]] = OrderedDict()  # prompt -> tokens, see _tokenize
         self._token_cache_lock = threading.Lock()
 
@@ -353,7 +355,8 @@ class LlamaCppBackend(Backend):
         report(f"loading {self.model} with llama.cpp…", 0.1)
         key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         meta = gguf_metadata(self.path)
-        self._takes_thinking = template_takes_thinking(meta["chat_template"])
+        self._template = meta["chat_template"]
+        self._takes_thinking = template_takes_thinking(self._template)
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
@@ -389,6 +392,9 @@ class LlamaCppBackend(Backend):
         params.ui = False
         params.fit_params = False  # n_ctx as asked (fitting is for GPU memory)
         params.prefill_assistant = False  # a last assistant message is a finished turn, as in transformers
+        # gpt-oss's channels are special tokens: in the text for the splitter (nbchat.backends.harmony), which drops
+        # them; other models' special tokens stay out of it
+        params.special = template_is_harmony(self._template)
         # flash attention's sums depend on how the prompt was split into batches: with it, reusing a cached prefix
         # changes greedy answers; without it they are the same (as with llama-cpp-python's default)
         params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
@@ -495,7 +501,8 @@ class LlamaCppBackend(Backend):
     ) -> Iterator[str | Reasoning]:
         """Stream the reply from llama.cpp and yield its text (see :meth:`Backend.stream`).
 
-        A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning.
+        A ``<think>`` block (written by the model, or opened by the chat template) and gpt-oss's reasoning channels
+        are yielded as reasoning.
         """
         shared = self._engine
         prompt = self._render(messages, settings.thinking)
@@ -530,7 +537,8 @@ class LlamaCppBackend(Backend):
             if cancel.is_set():
                 return
         try:
-            yield from split_think(self._generate(shared, request, info, cancel), opened=prompt_opens_think(prompt))
+            splitter = reply_splitter(self._template, prompt)
+            yield from split_think(self._generate(shared, request, info, cancel), splitter=splitter)
         finally:
             lock.release()
 

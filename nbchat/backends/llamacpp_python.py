@@ -26,8 +26,9 @@ from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_ide
 from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from .harmony import template_is_harmony
 from .llamacpp import DEFAULT_MAX_CONTEXT, checked_gguf, physical_cores
-from .thinking import no_switch_notice, prompt_opens_think, split_think, template_takes_thinking, template_with_thinking
+from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking, template_with_thinking
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -368,7 +369,8 @@ class LlamaCppPythonBackend(Backend):
                 return
         try:
             yield from split_think(
-                self._generate(llm, tokens, max_new, settings, info, cancel), opened=prompt_opens_think(prompt)
+                self._generate(llm, tokens, max_new, settings, info, cancel),
+                splitter=reply_splitter(self._template_source, prompt),
             )
         finally:
             lock.release()
@@ -394,6 +396,7 @@ class LlamaCppPythonBackend(Backend):
         else:  # transformers' meaning: temperature and nucleus only (llama.cpp adds top-k 40 and min-p 0.05)
             sampling = {"temp": settings.temperature, "top_p": settings.top_p, "top_k": 0, "min_p": 0.0}
         is_eog = _eog_check(llama_cpp, llm)
+        harmony = template_is_harmony(self._template_source)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span tokens
         stop = StopSequenceFilter(settings.stop)
         count, finish = 0, None
@@ -404,7 +407,8 @@ class LlamaCppPythonBackend(Backend):
                     finish = "stop"
                     break
                 count += 1
-                out = stop.feed(decoder.decode(llm.detokenize([token])))
+                # gpt-oss's channels are special tokens: kept for the splitter (nbchat.backends.harmony)
+                out = stop.feed(decoder.decode(llm.detokenize([token], special=harmony)))
                 if out:
                     yield out
                 if stop.stopped:

@@ -1,5 +1,7 @@
 """Reasoning in local models' text: split ``<think>…</think>`` from the answer as it streams; the thinking switch.
 
+(gpt-oss writes channels instead of tags: :mod:`nbchat.backends.harmony`; :func:`reply_splitter` picks by template.)
+
 Local thinking models (Qwen3, DeepSeek-R1 distills, SmolLM3, QwQ) write their reasoning into the generated text
 between ``<think>`` and ``</think>``; some chat templates open the block themselves (the prompt ends in
 ``<think>\\n``), so the model's text starts inside it. Every engine that produces raw text (transformers,
@@ -17,15 +19,19 @@ The rule, the same for a whole text and any way of cutting it into deltas:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from ._base import Reasoning
+from .harmony import HarmonySplitter, template_is_harmony
 
 __all__ = [
     "CLOSE_TAG",
     "OPEN_TAG",
+    "ReplySplitter",
     "ThinkSplitter",
     "no_switch_notice",
     "prompt_opens_think",
+    "reply_splitter",
     "split_think",
     "split_think_text",
     "template_takes_thinking",
@@ -128,13 +134,35 @@ def _partial_tag(text: str, tag: str) -> int:
     return 0
 
 
-def split_think(deltas: Iterable[str], *, opened: bool = False) -> Iterator[str | Reasoning]:
-    """Pass a stream of raw text deltas through a :class:`ThinkSplitter`.
+class ReplySplitter(Protocol):
+    """What separates reasoning from answer in a model's raw text: :class:`ThinkSplitter` or
+    :class:`~nbchat.backends.harmony.HarmonySplitter`."""
+
+    @property
+    def thinking(self) -> bool: ...
+
+    def feed(self, text: str) -> list[str | Reasoning]: ...
+
+    def flush(self) -> list[str | Reasoning]: ...
+
+
+def reply_splitter(template: str | None, prompt: str | None) -> ReplySplitter:
+    """The splitter for a model's text: harmony channels when its chat template is gpt-oss's (the engine must then
+    keep special tokens in the text), else ``<think>`` blocks, opened already when the prompt ends inside one."""
+    if template_is_harmony(template):
+        return HarmonySplitter()
+    return ThinkSplitter(opened=prompt_opens_think(prompt))
+
+
+def split_think(
+    deltas: Iterable[str], *, opened: bool = False, splitter: ReplySplitter | None = None
+) -> Iterator[str | Reasoning]:
+    """Pass a stream of raw text deltas through ``splitter`` (default: a :class:`ThinkSplitter`, ``opened`` as given).
 
     Closing this generator closes ``deltas`` (so an engine's ``finally`` runs at once); an error from ``deltas``
     first yields the text held back, then propagates.
     """
-    splitter = ThinkSplitter(opened=opened)
+    splitter = splitter or ThinkSplitter(opened=opened)
     try:
         for delta in deltas:
             yield from splitter.feed(delta)

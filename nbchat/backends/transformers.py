@@ -16,7 +16,8 @@ from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from ._gguf import converted_gguf_dir, quiet_progress_bars
-from .thinking import ThinkSplitter, no_switch_notice, prompt_opens_think, template_takes_thinking
+from .harmony import template_is_harmony
+from .thinking import no_switch_notice, reply_splitter, template_takes_thinking
 
 __all__ = ["TransformersBackend"]
 
@@ -327,7 +328,10 @@ class TransformersBackend(Backend):
                 done = cancel.is_set() or abandoned.is_set()
                 return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        template = getattr(self._processor or tokenizer, "chat_template", None)
+        # gpt-oss's channels are special tokens: kept in the text for the splitter, which drops them
+        harmony = template_is_harmony(template)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=not harmony)
         max_new = settings.max_new_tokens
         if self.context_window:
             max_new = max(1, min(max_new, self.context_window - prompt_len))
@@ -359,7 +363,7 @@ class TransformersBackend(Backend):
         thread = threading.Thread(target=run, name="nbchat-generate", daemon=True)
         thread.start()
         stop = StopSequenceFilter(settings.stop)
-        splitter = ThinkSplitter(opened=prompt_opens_think(prompt))
+        splitter = reply_splitter(template, prompt)
         finished = False
         try:
             for text in streamer:
