@@ -512,12 +512,8 @@ class LlamaCppBackend(Backend):
         n_ctx = shared.n_ctx
         info.prompt, info.prompt_tokens = prompt, len(tokens)
         if len(tokens) >= n_ctx:
-            msg = (
-                f"The prompt has {len(tokens)} tokens, at or beyond the context window of {n_ctx} tokens "
-                f"llama.cpp was loaded with for {self.model}. Clear the chat, turn history off, or load the model "
-                "with a larger n_ctx= (up to its trained context)."
-            )
-            raise BackendError(msg)
+            params = {"tokens": len(tokens), "n_ctx": n_ctx, "model": self.model}
+            raise BackendError.from_key("py.err.tooLongLlamacpp", params)
         request: dict[str, Any] = {
             "prompt": tokens,  # the tokens counted above, so prompt_tokens is what llama.cpp evaluates
             "max_tokens": min(settings.max_new_tokens, n_ctx - len(tokens)),

@@ -356,12 +356,8 @@ class LlamaCppPythonBackend(Backend):
         n_ctx = self.context_window or int(llm.n_ctx())
         info.prompt, info.prompt_tokens = prompt, len(tokens)
         if len(tokens) >= n_ctx:
-            msg = (
-                f"The prompt has {len(tokens)} tokens, at or beyond the context window of {n_ctx} tokens "
-                f"llama.cpp was loaded with for {self.model}. Clear the chat, turn history off, or load the model "
-                "with a larger n_ctx= (up to its trained context)."
-            )
-            raise BackendError(msg)
+            params = {"tokens": len(tokens), "n_ctx": n_ctx, "model": self.model}
+            raise BackendError.from_key("py.err.tooLongLlamacpp", params)
         max_new = min(settings.max_new_tokens, n_ctx - len(tokens))
         lock = self._shared.lock
         while not lock.acquire(timeout=_WAIT_S):  # another chat on the same model is generating

@@ -402,13 +402,12 @@ class OpenAIBackend(Backend):
         except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a chunk that is not what the API says
             if cancel.is_set():
                 return
-            where = self._where()
-            msg = (
-                f"{where} sent a malformed chunk in its event stream ({type(exc).__name__}: {exc}); "
-                f"{'the partial reply is kept. ' if progress['text'] else ''}Send again; if it persists, the "
-                "server is not fully OpenAI-compatible (check its version and log)."
-            )
-            raise BackendError(redact(msg, self._secrets), brief="malformed stream") from None
+            raise BackendError.from_key(
+                "py.err.malformedKept" if progress["text"] else "py.err.malformed",
+                {"where": self._where(), "problem": f"{type(exc).__name__}: {exc}"},
+                clean=lambda value: redact(value, self._secrets),
+                brief="malformed stream",
+            ) from None
         finally:
             finished.set()
             self._tracker.cancel = None
@@ -435,12 +434,8 @@ class OpenAIBackend(Backend):
         response = getattr(stream, "response", None)
         kind = str(getattr(response, "headers", {}).get("content-type", "")) if response is not None else ""
         if kind and not kind.startswith("text/event-stream"):
-            msg = (
-                f"{self._where()} answered with {kind.split(';')[0]} instead of an event stream. A proxy, login "
-                "page or a server that is not OpenAI-compatible may be in the way; check base_url (usually ending "
-                "in /v1)."
-            )
-            raise BackendError(redact(msg, self._secrets))
+            params = {"where": self._where(), "kind": kind.split(";")[0]}
+            raise BackendError.from_key("py.err.notStream", params, clean=lambda value: redact(value, self._secrets))
 
     def _abort(self, stream: Any) -> None:
         self._tracker.abort(getattr(stream, "response", None))
@@ -454,7 +449,8 @@ class OpenAIBackend(Backend):
         return f"{self.source.title} ({url})" if self.source else url
 
     def _explain(self, exc: BaseException, answered: bool = False, text: bool = False) -> BackendError:
-        """A :class:`BackendError` saying what happened and what to do, with secrets removed.
+        """A :class:`BackendError` saying what happened and what to do, with secrets removed from its text and its
+        parameters; its ``key`` gives the text in the catalogue, so a widget shows it in its own language.
 
         ``answered``: the server had sent its response headers; ``text``: part of the reply had arrived (then the
         message says the partial reply is kept, and nothing is retried).
@@ -465,85 +461,68 @@ class OpenAIBackend(Backend):
         status = getattr(exc, "status_code", None)
         headers = getattr(getattr(exc, "response", None), "headers", None)
         wait = retry_after_seconds(headers) if status is not None else None
-        kept = " The partial reply is kept." if text else ""
-        seconds = f"{self.timeout:g} s" if isinstance(self.timeout, (int, float)) else "the timeout"
+        params: dict[str, Any]
         retryable, brief = False, None
-        key_help = (
-            f"Check the key in {' / '.join(self.source.all_key_vars())} (environment or .env)."
-            if self.source
-            else "Check api_key= (or $NBCHAT_API_KEY)."
-        )
+        # a "<name>_key" parameter: the view fills {<name>} from that catalogue key in its language
+        if self.source:
+            key_vars = " / ".join(self.source.all_key_vars())
+            key_help = {"help": f"Check the key in {key_vars} (environment or .env).", "vars": key_vars}
+            key_help["help_key"] = "py.err.keyHelpSource"
+        else:
+            key_help = {"help": "Check api_key= (or $NBCHAT_API_KEY).", "help_key": "py.err.keyHelpServer"}
         if isinstance(exc, openai.APITimeoutError):
-            if answered:
-                msg = (
-                    f"{where} answered, then sent nothing for {seconds} "
-                    f"{'in the middle of the reply' if text else 'before the first token'}.{kept} The server may "
-                    "be overloaded or stuck; send again, or pass a longer timeout=."
-                )
+            key = ("py.err.timeoutMid" if text else "py.err.timeoutFirst") if answered else "py.err.timeout"
+            if isinstance(self.timeout, (int, float)):
+                params = {"where": where, "seconds": f"{self.timeout:g}", "limit": f"{self.timeout:g} s"}
+                params["limit_key"] = "py.err.limitSeconds"
             else:
-                msg = (
-                    f"{where} did not answer within {seconds}. The server may be busy or still loading the "
-                    "model; send again, or pass a longer timeout=."
-                )
+                params = {"where": where, "limit": "the timeout", "limit_key": "py.err.limitUnknown"}
         elif isinstance(exc, openai.APIConnectionError):
             kind = connection_failure(exc)
-            cause = root_cause(exc)
-            host = urlparse(self.base_url).hostname or self.base_url
+            params = {"where": where, "cause": root_cause(exc)}
             if kind == "dns":
-                msg = (
-                    f"Could not find the host {host!r} of {where} (name lookup failed: {cause}). Check the spelling "
-                    "of the URL and your network/VPN, then send again."
-                )
+                key = "py.err.dns"
+                params["host"] = repr(urlparse(self.base_url).hostname or self.base_url)
             elif answered and text:
-                msg = f"The connection to {where} broke in the middle of the reply ({cause}).{kept} Send again."
+                key = "py.err.broke"
             elif answered:
-                msg = f"{where} closed the connection before sending any reply text ({cause}). Send again."
+                key = "py.err.closed"
                 retryable, brief = True, "connection lost"
             else:
-                msg = (
-                    f"Could not connect to {where} ({cause}). Check that the server is running and that the URL "
-                    "(usually ending in /v1) is right, then send again."
-                )
+                key = "py.err.connect"
                 retryable = kind in ("refused", "reset")
                 brief = "connection refused" if kind == "refused" else "connection failed"
         elif isinstance(exc, openai.AuthenticationError):
-            msg = f"{where} rejected the API key (401: {detail}). {key_help}"
+            key, params = "py.err.401", {"where": where, "detail": detail, **key_help}
         elif isinstance(exc, openai.PermissionDeniedError):
-            msg = f"{where} refused access to model {self.model!r} (403: {detail}). {key_help} Check the plan/region."
+            key, params = "py.err.403", {"where": where, "model": repr(self.model), "detail": detail, **key_help}
         elif isinstance(exc, openai.NotFoundError):
-            msg = (
-                f"Model {self.model!r} was not found at {where} (404: {detail}). List the models it offers with "
-                f"OpenAIBackend(...).list_models() or GET {self.base_url}/models, and check that the URL ends in "
-                "the API version (/v1)."
-            )
+            key = "py.err.404"
+            params = {"where": where, "model": repr(self.model), "detail": detail, "base_url": self.base_url}
         elif isinstance(exc, openai.RateLimitError):
+            params = {"where": where, "detail": detail}
             if wait is None:
-                msg = (
-                    f"{where} is rate-limiting requests or the quota is used up (429: {detail}). Wait, or check "
-                    "your plan's limits, then send again."
-                )
+                key = "py.err.429"
             else:
-                msg = (
-                    f"{where} is rate-limiting requests (429: {detail}) and asks to wait {wait:.0f} s; then send again."
-                )
+                key, params["wait"] = "py.err.429wait", f"{wait:.0f}"
                 retryable, brief = True, "server busy (429)"
         elif isinstance(exc, openai.InternalServerError) or (status is not None and status >= 500):
             names = {502: "bad gateway", 503: "server unavailable", 504: "gateway timeout"}
-            msg = f"{where} failed with HTTP {status} ({detail}). Send again; if it persists, check the server's log."
+            key, params = "py.err.5xx", {"where": where, "status": status, "detail": detail}
             if status in names:
-                msg = (
-                    f"{where} answered HTTP {status} ({detail}): the server or a proxy in front of it is overloaded, "
-                    "restarting or cannot reach the model. Send again in a moment; if it persists, check the server."
-                )
+                key = "py.err.gateway"
                 retryable, brief = True, f"{names[status]} ({status})"
         elif isinstance(exc, openai.BadRequestError):
-            msg = f"{where} rejected the request (400: {detail}). Check the model name and the settings."
+            key, params = "py.err.400", {"where": where, "detail": detail}
         elif status is not None:
-            msg = f"{where} answered HTTP {status} ({detail})."
+            key, params = "py.err.http", {"where": where, "status": status, "detail": detail}
         else:
-            msg = f"{where} reported an error during the reply: {detail.rstrip('.')}.{kept} Send again."
-        return BackendError(
-            redact(msg, self._secrets),
+            key = "py.err.eventKept" if text else "py.err.event"
+            params = {"where": where, "detail": detail.rstrip(".")}
+        return BackendError.from_key(
+            key,
+            params,
+            clean=lambda value: redact(value, self._secrets),
             retryable=retryable and not text,
             retry_after=wait if retryable else None,
             brief=brief,

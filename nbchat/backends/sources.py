@@ -35,6 +35,7 @@ __all__ = [
     "env_or_dotenv",
     "find_api_key",
     "get_source",
+    "missing_key_error",
     "missing_key_message",
     "read_dotenv",
     "server_key",
@@ -348,7 +349,7 @@ def source_credentials(
     else:
         key, where = find_api_key(source)
         if key is None:
-            raise BackendError(missing_key_message(source))
+            raise missing_key_error(source)
         key_from = ".env" if str(where).startswith(".env") else "environment"
     if url_from in ("official", "environment") or url_from == key_from:
         return url, key
@@ -383,11 +384,19 @@ def server_key(api_key: str | None = None, origin: str = "code") -> str | None:
 
 
 def missing_key_message(source: Source) -> str:
-    """What to do when no key was found for ``source``."""
-    names = " or ".join(source.all_key_vars())
-    cwd = Path.cwd()
-    return (
-        f"No API key for {source.title}: set {names} in the environment, or put a line "
-        f"{source.key_vars[0]}=... in a .env file in {cwd} or a folder above it (not committed to git), or pass "
-        f"api_key=... . Create a key at {source.keys_url}"
-    )
+    """What to do when no key was found for ``source`` (the text of :func:`missing_key_error`)."""
+    return str(missing_key_error(source))
+
+
+def missing_key_error(source: Source) -> BackendError:
+    """The error for a missing key of ``source``: which variables to set, where a ``.env`` file goes, where to
+    create a key; with its catalogue key ``py.err.noKey`` so a widget shows it in its own language."""
+    params = {
+        "source": source.title,
+        "vars": " or ".join(source.all_key_vars()),
+        "choices": " / ".join(source.all_key_vars()),
+        "var": source.key_vars[0],
+        "cwd": Path.cwd(),
+        "url": source.keys_url,
+    }
+    return BackendError.from_key("py.err.noKey", params)

@@ -315,11 +315,8 @@ class TransformersBackend(Backend):
         prompt_len = int(inputs["input_ids"].shape[1])
         info.prompt, info.prompt_tokens = prompt, prompt_len
         if self.context_window and prompt_len >= self.context_window:
-            msg = (
-                f"The prompt has {prompt_len} tokens, at or beyond {self.model}'s context window of "
-                f"{self.context_window}. Clear the chat or turn history off."
-            )
-            raise BackendError(msg)
+            params = {"tokens": prompt_len, "n_ctx": self.context_window, "model": self.model}
+            raise BackendError.from_key("py.err.tooLong", params)
 
         abandoned = threading.Event()  # the consumer stopped reading (Stop, an error, a closed generator)
 
