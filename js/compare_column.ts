@@ -261,7 +261,7 @@ export class ColumnView {
     const text = this.textOf(msg);
     const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
     if (!streaming) this.liveReasoning.delete(msg.id);
-    const key = JSON.stringify([text, reasoning.length, msg.status, msg.error, streaming ? null : msg.stats]);
+    const key = JSON.stringify([text, reasoning.length, msg.status, this.i18n.error(msg), streaming ? null : msg.stats]);
     if (key === view.key) return;
     view.key = key;
     view.thinking?.update({ text: reasoning, streaming, answered: text !== "", status: msg.status, stats: msg.stats });
@@ -289,8 +289,8 @@ export class ColumnView {
     }
     view.meta.replaceChildren();
     if (msg.status === "error") {
-      view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || this.i18n.t("msg.failed") }));
-    } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: msg.error }));
+      view.meta.append(h("div", { class: "nbchat-error", role: "alert", text: this.i18n.error(msg) || this.i18n.t("msg.failed") }));
+    } else if (msg.error) view.meta.append(h("div", { class: "nbchat-note", text: this.i18n.error(msg) }));
     if (!streaming && typeof msg.stats?.notice === "string") view.meta.append(h("div", { class: "nbchat-note", text: msg.stats.notice }));
     const line = h("div", { class: "nbchat-meta" });
     const badge = msg.status in BADGES ? BADGES[msg.status as keyof typeof BADGES] : null;

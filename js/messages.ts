@@ -441,16 +441,17 @@ export class MessageList {
     const shown = view.shown;
     const textChanged = text !== shown.text;
     const statusChanged = msg.status !== shown.status;
-    if (!textChanged && !statusChanged && !view.pending && msg.error === shown.error && stats === shown.stats) return;
+    const error = this.i18n.error(msg); // in the view's language when the kernel sent its key
+    if (!textChanged && !statusChanged && !view.pending && error === shown.error && stats === shown.stats) return;
 
     view.node.dataset.status = msg.status;
     if (streaming) view.node.setAttribute("aria-busy", "true");
     else view.node.removeAttribute("aria-busy");
     if (textChanged || statusChanged || view.pending) this.renderContent(view, msg, text, streaming);
-    if (statusChanged || msg.error !== shown.error || stats !== shown.stats) this.renderMeta(view, msg, streaming);
+    if (statusChanged || error !== shown.error || stats !== shown.stats) this.renderMeta(view, msg, streaming);
     // Details loaded while the reply streamed lack its final stats.
     if (statusChanged && shown.status === "streaming") view.actions.invalidate();
-    view.shown = { text, status: msg.status, error: msg.error, stats };
+    view.shown = { text, status: msg.status, error, stats };
   }
 
   private renderContent(view: View, msg: ChatMessage, text: string, streaming: boolean): void {
@@ -530,10 +531,10 @@ export class MessageList {
       old.remove();
     }
     if (msg.status === "error") {
-      append(h("div", { class: "nbchat-error", role: "alert", text: msg.error || this.i18n.t("msg.failed") }));
+      append(h("div", { class: "nbchat-error", role: "alert", text: this.i18n.error(msg) || this.i18n.t("msg.failed") }));
     } else if (msg.error) {
       // e.g. why an "incomplete" reply may be cut off: worth reading, not an alarm.
-      append(h("div", { class: "nbchat-note", text: msg.error }));
+      append(h("div", { class: "nbchat-note", text: this.i18n.error(msg) }));
     }
     // e.g. that thinking= could not be applied to this model
     if (!streaming && typeof msg.stats?.notice === "string") append(h("div", { class: "nbchat-note", text: msg.stats.notice }));

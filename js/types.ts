@@ -54,6 +54,12 @@ export interface PendingAttachment extends Attachment {
   token: string;
 }
 
+/** A text the kernel sends as a catalogue key and its parameters (a message's `error_i18n`); see `I18n.fromKernel`. */
+export interface KernelText {
+  key: string;
+  params?: Record<string, string>;
+}
+
 export interface ChatMessage {
   id: string;
   role: Role;
@@ -61,7 +67,11 @@ export interface ChatMessage {
   /** A reasoning model's thoughts before the answer; "" or missing when none. */
   reasoning?: string;
   status: MessageStatus;
+  /** Why the reply failed (or may be cut off), in English as the kernel wrote it; null when nothing went wrong. */
   error: string | null;
+  /** The same error as a catalogue key and parameters, shown in the view's language; missing or null when it has
+   * none (an unexpected exception, a message from an older kernel). */
+  error_i18n?: KernelText | null;
   stats: Stats | null;
   // The conversation is a tree; the list holds the branch Python selected. Missing fields read as the
   // defaults below (see `messageFlags`), so a message from an older kernel still renders.

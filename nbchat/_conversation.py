@@ -26,7 +26,7 @@ from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, Att
 from ._context import Selection, select_context
 from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._feedback import check_feedback, feedback_record
-from ._generation import DEFAULT_RETRIES, run_reply
+from ._generation import DEFAULT_RETRIES, ReplyOutcome, describe_error, error_i18n, run_reply
 from ._messages import ChatMessage, check_text
 from ._persist import (
     conversation_json,
@@ -854,11 +854,12 @@ class Conversation:
             self._emit(ConversationEvent("reasoning", message=reply, text=delta))
 
         unseen = self.backend.image_input is False and _has_image_parts(messages)  # known only after loading
-        if self.load_error is not None or unseen:
-            from ._generation import ReplyOutcome, describe_error
-
-            error = self._no_images_message() if unseen else describe_error(self.load_error)  # type: ignore[arg-type]
-            outcome = ReplyOutcome("error", error, {"finish_reason": "error"})
+        if unseen:
+            outcome = ReplyOutcome("error", self._no_images_message(), {"finish_reason": "error"})
+        elif self.load_error is not None:
+            failed = self.load_error
+            outcome = ReplyOutcome("error", describe_error(failed), {"finish_reason": "error"})
+            outcome.error_i18n = error_i18n(failed)
         else:
             generating = self.status_text
 
@@ -879,6 +880,7 @@ class Conversation:
             reply.content = "".join(self._parts)
             reply.reasoning = "".join(self._thoughts).rstrip()  # models end their thoughts with blank lines
             reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
+            reply.error_i18n = outcome.error_i18n
             reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
             self._streaming, self._parts, self._thoughts = None, [], []
             self._busy = False
@@ -948,5 +950,8 @@ def wait_for_reply(conversation: Conversation, future: Future[ChatMessage], time
         )
         raise TimeoutError(msg) from exc
     if reply.status in ("error", "incomplete"):
-        raise GenerationError(reply.error or "generation failed", partial=reply.content)
+        keyed = reply.error_i18n or {}
+        raise GenerationError(
+            reply.error or "generation failed", partial=reply.content, key=keyed.get("key"), params=keyed.get("params")
+        )
     return reply.content

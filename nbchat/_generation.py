@@ -14,7 +14,7 @@ from ._redact import redacting_logger
 from ._settings import GenerationSettings
 from .backends import Backend, GenerationInfo, Reasoning
 
-__all__ = ["DEFAULT_RETRIES", "ReplyOutcome", "retry_wait", "run_reply"]
+__all__ = ["DEFAULT_RETRIES", "ReplyOutcome", "describe_error", "error_i18n", "retry_wait", "run_reply"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
@@ -30,7 +30,8 @@ _END = object()
 
 @dataclasses.dataclass
 class ReplyOutcome:
-    """How a reply ended: ``status`` (done, stopped, error, incomplete), ``error`` text, ``stats``.
+    """How a reply ended: ``status`` (done, stopped, error, incomplete), ``error`` text, ``stats``, and
+    ``error_i18n``: the error's catalogue key and parameters (``ChatMessage.error_i18n``), or ``None``.
 
     ``lingering`` is the backend's thread when it had not wound down after Stop (a backend that ignores Stop);
     call :meth:`wind_down` once the reply is shown, before starting another one.
@@ -40,6 +41,7 @@ class ReplyOutcome:
     error: str | None
     stats: dict[str, Any]
     lingering: threading.Thread | None = None
+    error_i18n: dict[str, Any] | None = None
 
     def wind_down(self) -> None:
         """Give a backend that is still busy after Stop the rest of ``STOP_GRACE_S`` to finish."""
@@ -89,6 +91,7 @@ def run_reply(
         ``notice`` when the backend had something to say (e.g. ``thinking=`` not applied).
     """
     status, error = "done", None
+    keyed: dict[str, Any] | None = None  # the error's catalogue key and params
     start = time.perf_counter()
     first: float | None = None
     first_answer: float | None = None
@@ -118,6 +121,7 @@ def run_reply(
             elif info.finish_reason is None:
                 status = "incomplete"
                 error = "The reply ended without a finish reason, so it may be cut off. Send again to retry."
+                keyed = {"key": "py.err.incomplete", "params": {}}
         except Exception as exc:
             wait = None if first is not None or cancel.is_set() else retry_wait(exc, tries, retries)
             if wait is not None:
@@ -135,8 +139,11 @@ def run_reply(
             else:
                 logger.debug("generation failed", exc_info=True)
                 status, info.finish_reason = "error", "error"
-                error = describe_error(exc)
+                error, keyed = describe_error(exc), error_i18n(exc)
                 if tries:
+                    if keyed is not None:  # "{error} (Tried 3 times.)", {error} from the error's own key
+                        params = {**keyed["params"], "n": str(tries + 1), "error": error, "error_key": keyed["key"]}
+                        keyed = {"key": "py.err.tried", "params": params}
                     error = f"{error} (Tried {tries + 1} times.)"
         break
     end = time.perf_counter()
@@ -157,7 +164,7 @@ def run_reply(
         stats["notice"] = info.notice
     if tries:
         stats["retries"] = tries
-    return ReplyOutcome(status, error, stats, lingering[-1] if lingering else None)
+    return ReplyOutcome(status, error, stats, lingering[-1] if lingering else None, keyed)
 
 
 def _thinking_stats(
@@ -267,6 +274,14 @@ def tokens_per_s(tokens: int | None, start: float, first: float | None, end: flo
     if tokens > 1 and end - first >= MIN_DECODE_S:
         return round((tokens - 1) / (end - first), 2)
     return round(tokens / (end - start), 2) if end > start else None
+
+
+def error_i18n(exc: BaseException) -> dict[str, Any] | None:
+    """``{"key": ..., "params": {...}}`` of an error that has a catalogue key (:attr:`BackendError.key`), else
+    ``None``: what a widget needs to show :func:`describe_error`'s text in its own language."""
+    if not isinstance(exc, BackendError) or not exc.key:
+        return None
+    return {"key": exc.key, "params": {name: str(value) for name, value in exc.params.items()}}
 
 
 def describe_error(exc: BaseException) -> str:

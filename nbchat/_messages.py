@@ -44,7 +44,12 @@ class ChatMessage:
     status : MessageStatus
         See :data:`MessageStatus`.
     error : str or None
-        What went wrong and what to do, for ``status == "error"`` or ``"incomplete"``.
+        What went wrong and what to do, for ``status == "error"`` or ``"incomplete"`` (English).
+    error_i18n : dict or None
+        The same text as a key of the UI catalogue and its parameters, ``{"key": str, "params": {str: str}}``
+        (:attr:`nbchat.BackendError.key` / ``params``), so a widget shows the error in its own language; ``None``
+        when the error has no catalogue entry (an unexpected exception) or there is no error. Saved with the
+        conversation; files written before it existed load with ``None``.
     stats : dict
         For assistant messages: ``tokens`` (generated tokens, or None), ``prompt_tokens``, ``ttft_s`` (seconds
         from request to first text), ``tokens_per_s`` (decode rate after the first token), ``duration_s``,
@@ -80,6 +85,7 @@ class ChatMessage:
     reasoning: str = ""
     status: MessageStatus = "done"
     error: str | None = None
+    error_i18n: dict[str, Any] | None = None
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     id: str = dataclasses.field(default_factory=_new_id)
     parent: str | None = None
@@ -130,6 +136,8 @@ class ChatMessage:
         out["stats"] = dict(self.stats)
         if self.feedback is not None:
             out["feedback"] = dict(self.feedback)
+        if self.error_i18n is not None:
+            out["error_i18n"] = {"key": self.error_i18n["key"], "params": dict(self.error_i18n.get("params") or {})}
         out["attachments"] = [a.to_dict() for a in self.attachments]  # image bytes are stored once, by hash
         return out
 

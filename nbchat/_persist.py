@@ -10,8 +10,10 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
                    "stop": [str], "history": bool, "thinking": bool | null (optional)},
       "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
-                    "stats", "pinned", "excluded", "created", "attachments": [{"kind", "media_type", "name",
-                    "sha256", "text", "width", "height", "thumbnail", "note"}, ...],
+                    "error_i18n" (optional: {"key": str, "params": {str: str}} or null: the error's UI catalogue
+                    key, so a widget shows it in its language), "stats", "pinned", "excluded", "created",
+                    "attachments": [{"kind", "media_type", "name", "sha256", "text", "width", "height", "thumbnail",
+                    "note"}, ...],
                     "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
                    ...],                 # every message of every branch, parents first
       "selected": {"<parent id or empty>": "<child id shown>", ...},
@@ -239,6 +241,7 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         reasoning=reasoning,
         status=raw["status"],
         error=raw["error"],
+        error_i18n=_error_i18n_from_dict(raw.get("error_i18n"), where),
         stats=dict(raw["stats"]),
         id=raw["id"],
         parent=raw["parent"],
@@ -247,6 +250,22 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         created=float(raw["created"]),
         feedback=_feedback_from_dict(raw.get("feedback"), where),
     )
+
+
+def _error_i18n_from_dict(raw: Any, where: str) -> dict[str, Any] | None:
+    """The optional ``error_i18n`` of a saved message (files written before it existed have none)."""
+    if raw is None:
+        return None
+    params = raw.get("params", {}) if isinstance(raw, dict) else None
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("key"), str)
+        or not isinstance(params, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items())
+    ):
+        msg = f'{where} has an invalid "error_i18n": {str(raw)[:80]!r} (expected {{"key": text, "params": {{...}}}}).'
+        raise ConversationFileError(msg)
+    return {"key": raw["key"], "params": dict(params)}
 
 
 def _feedback_from_dict(raw: Any, where: str) -> dict[str, Any] | None:

@@ -96,6 +96,7 @@ class MessageState(TypedDict):
     reasoning: str  # the model's thinking before its answer ("" if none)
     status: Literal["done", "streaming", "stopped", "error", "incomplete"]
     error: str | None
+    error_i18n: dict[str, Any] | None  # the error's catalogue key and params ({"key", "params"}), or None
     stats: ReplyStats
     pinned: bool
     excluded: bool

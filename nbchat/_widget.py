@@ -17,7 +17,7 @@ import traitlets
 
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
-from ._i18n import LANGS, normalize_lang, status_text
+from ._i18n import LANGS, error_notice, normalize_lang, status_text
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
 from ._policy import cap_for_view, current_policy
@@ -48,7 +48,6 @@ from ._view import (
     TokenRequest,
     dispatch,
     message_state,
-    notice,
 )
 
 __all__ = ["Chat"]
@@ -467,7 +466,9 @@ class Chat(anywidget.AnyWidget):
             if isinstance(exc, ProtocolError):
                 logger.warning("nbchat ignored a browser message: %s", text)
             busy = isinstance(exc, ConversationBusyError)
-            self.send(keyed_notice("warning", "py.busy", self.lang) if busy else notice(str(text)))
+            self.send(
+                keyed_notice("warning", "py.busy", self.lang) if busy else error_notice(exc, self.lang, fallback=text)
+            )
             return
         if content.get("kind") in _SETTLE_NOW:
             self._state.now()
@@ -495,7 +496,7 @@ class Chat(anywidget.AnyWidget):
             elif isinstance(exc, ValueError) and not text.strip() and not kept:
                 said = keyed_notice("warning", "py.empty", self.lang)
             else:
-                said = dict(notice(str(exc)))
+                said = error_notice(exc, self.lang)
             self.send({**said, "restore": text, "attachments": kept})
         else:
             self._attachments.forget(tokens)

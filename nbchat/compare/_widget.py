@@ -33,6 +33,7 @@ import traitlets
 from .._attachments import Attachment
 from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
+from .._i18n import error_notice
 from .._i18n import status_text as ui_status
 from .._messages import ChatMessage, check_text
 from .._policy import current_policy
@@ -60,7 +61,6 @@ from .._view import (
     VoteRequest,
     dispatch,
     message_state,
-    notice,
 )
 from .._widget import choose_lang
 from ._arena import Arena
@@ -592,6 +592,11 @@ class Compare(Arena, anywidget.AnyWidget):
             state["stats"] = {k: v for k, v in (m.stats or {}).items() if k not in _HIDDEN_STATS}
             if m.error:
                 state["error"] = self._redact(m.error, col)
+            if m.error_i18n:  # its parameters name the model as the text does ("Model 'x' was not found ...")
+                params = {
+                    k: v if k.endswith("_key") else self._redact(v, col) for k, v in m.error_i18n["params"].items()
+                }
+                state["error_i18n"] = {"key": m.error_i18n["key"], "params": params}
         return state
 
     # ------------------------------------------------------------------ browser → Python
@@ -603,7 +608,7 @@ class Compare(Arena, anywidget.AnyWidget):
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             if isinstance(exc, ProtocolError):
                 logger.warning("nbchat compare ignored a browser message: %s", text)
-            self.send(notice(str(text)))
+            self.send(error_notice(exc, self.lang, fallback=str(text)))
 
     def _submit_from_browser(self, request: SubmitRequest) -> None:
         """The shared message box: a question, with the uploads its tokens name and the variables named ``@name``."""
@@ -613,7 +618,8 @@ class Compare(Arena, anywidget.AnyWidget):
             make = first.make_attachments if first else _no_attachments
             self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
         except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
-            self.send(notice(str(exc), restore=text, attachments=self._attachments.pending(tokens)))
+            said = error_notice(exc, self.lang)
+            self.send({**said, "restore": text, "attachments": self._attachments.pending(tokens)})
         else:
             self._attachments.forget(tokens)
 
