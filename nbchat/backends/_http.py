@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.utils
 import socket
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._redact import is_key_like, redact_text, redact_url
 
@@ -70,11 +71,16 @@ def url_password(url: str) -> str | None:
 
 
 def url_secrets(url: str) -> list[str]:
-    """Every credential written into ``url``: user name and password, and key-like query values (to redact)."""
+    """Every credential written into ``url``: user name and password, the ``Basic`` token httpx sends for them
+    (a server that echoes the ``Authorization`` header would otherwise show them base64-encoded), and key-like
+    query values (to redact)."""
     out: list[str] = []
     with contextlib.suppress(ValueError):
         parts = urlsplit(url)
         out += [v for v in (parts.username, parts.password) if v]
+        if parts.username or parts.password:
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            out.append(base64.b64encode(pair.encode()).decode("ascii"))
         out += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if is_key_like(k)]
     return out
 
