@@ -118,6 +118,8 @@ class FakeBackend(Backend):
         if tail:
             yield tail
         info.completion_tokens = produced
+        if isinstance(error, BackendError):
+            raise error  # as scripted: its key, params and retry flags reach the conversation
         if error is not None:
             raise BackendError(str(error)) from error
         reached_limit = produced >= settings.max_new_tokens and not stop.stopped
