@@ -178,6 +178,16 @@ describe("Compare view", () => {
     expect(region("c2").querySelector('[role="alert"]')).toBeNull();
   });
 
+  it("shows a column's error in the view's language from its key", () => {
+    const model = new FakeCompareModel({ _columns: [column("c1", "A")], lang: "zh" });
+    mount(model);
+    const error_i18n = { key: "py.err.429", params: { where: "https://api.moonshot.cn/v1", detail: "quota" } };
+    model.update({ _messages: { c1: [msg("a1", "assistant", "", { status: "error", error: "(English)", error_i18n })] } });
+    expect(region("c1").querySelector('[role="alert"]')?.textContent).toBe(
+      "请求过于频繁或额度已用完，https://api.moonshot.cn/v1 拒绝了请求（429：quota）。请稍等一会儿，或查看你的套餐额度，然后重新发送。",
+    );
+  });
+
   it("sends the prompt once for all columns; Stop stops all, a column's Stop only that column", () => {
     const model = threeColumns();
     mount(model);

@@ -22,8 +22,10 @@ describe("catalogue", () => {
   });
 
   it("uses the same placeholders in every language", () => {
+    // The kernel sends both forms of a list where the languages join it differently: "A or B" / "A / B".
+    const sameList = (names: string[]) => names.map((name) => (name === "choices" ? "vars" : name)).sort();
     for (const [k, text] of Object.entries(CATALOGUES.en)) {
-      expect(placeholders(CATALOGUES.zh[k as keyof typeof CATALOGUES.en]), k).toEqual(placeholders(text));
+      expect(sameList(placeholders(CATALOGUES.zh[k as keyof typeof CATALOGUES.en])), k).toEqual(sameList(placeholders(text)));
     }
   });
 
@@ -52,6 +54,13 @@ describe("catalogue", () => {
     expect(zh.fromKernel("x", "py.lowered", { label: "Max new tokens", label_key: "options.maxNewTokens", value: "9999", kept: "512" })).toBe(
       "这里的最大生成长度最多为 512（受模型的上下文窗口或本机设定的上限限制）；9999 已调低为 512。",
     );
+    const help = { help: "Check api_key= (or $NBCHAT_API_KEY).", help_key: "py.err.keyHelpServer" };
+    expect(zh.fromKernel("x", "py.err.401", { where: "W", detail: "d", ...help })).toBe(
+      "W 拒绝了这个 API 密钥（401：d）。请检查 api_key=（或环境变量 $NBCHAT_API_KEY）。",
+    );
+    const tried = { where: "W", detail: "d", ...help, n: "2", error: "W rejected …", error_key: "py.err.401" };
+    expect(zh.fromKernel("x", "py.err.tried", tried)).toBe("W 拒绝了这个 API 密钥（401：d）。请检查 api_key=（或环境变量 $NBCHAT_API_KEY）。（共尝试了 2 次。）");
+    expect(new I18n("en").fromKernel("x", "py.err.tried", tried)).toBe("W rejected the API key (401: d). Check api_key= (or $NBCHAT_API_KEY). (Tried 2 times.)");
     expect(zh.fromKernel("Could not load x: boom", undefined, undefined)).toBe("Could not load x: boom");
     expect(zh.fromKernel("text", "no.such.key", {})).toBe("text");
   });

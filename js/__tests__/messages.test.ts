@@ -148,6 +148,56 @@ describe("message list", () => {
     expect(content("a1")).toBe("Half an ans");
   });
 
+  const refused = {
+    error:
+      "Could not connect to http://127.0.0.1:9/v1 (connection refused). Check that the server is running and that the URL (usually ending in /v1) is right, then send again.",
+    error_i18n: { key: "py.err.connect", params: { where: "http://127.0.0.1:9/v1", cause: "connection refused" } },
+  };
+
+  it("shows a failed reply's error in the view's language from its key and parameters", () => {
+    const model = new FakeModel({ lang: "zh", _messages: [message("a1", "assistant", "", { status: "error", ...refused })] });
+    mount(model);
+    expect(node("a1")?.querySelector(".nbchat-error")?.textContent).toBe(
+      "无法连接到 http://127.0.0.1:9/v1（connection refused）。请确认服务器已经启动，并且 URL 正确（通常以 /v1 结尾），然后重新发送。",
+    );
+  });
+
+  it("shows the English text as written in an English view", () => {
+    const en = new FakeModel({ lang: "en", _messages: [message("a1", "assistant", "", { status: "error", ...refused })] });
+    mount(en);
+    expect(node("a1")?.querySelector(".nbchat-error")?.textContent).toBe(refused.error);
+  });
+
+  it("falls back to the English text for a key this catalogue lacks", () => {
+    const unknown = { key: "py.err.fromANewerKernel", params: { where: "x" } };
+    const zh = new FakeModel({
+      lang: "zh",
+      _messages: [message("a2", "assistant", "", { status: "error", error: "A newer kernel's error.", error_i18n: unknown })],
+    });
+    mount(zh);
+    expect(node("a2")?.querySelector(".nbchat-error")?.textContent).toBe("A newer kernel's error.");
+  });
+
+  it("fills nested keys: a retried error with its own key, the note of an incomplete reply", () => {
+    const tried = {
+      key: "py.err.tried",
+      params: { where: "http://h/v1", status: "502", detail: "Bad gateway", n: "3", error: "…", error_key: "py.err.gateway" },
+    };
+    const model = new FakeModel({
+      lang: "zh",
+      _messages: [
+        message("a1", "assistant", "", { status: "error", error: "… (Tried 3 times.)", error_i18n: tried }),
+        message("a2", "assistant", "Cut", { status: "incomplete", error: "The reply ended…", error_i18n: { key: "py.err.incomplete", params: {} } }),
+      ],
+    });
+    mount(model);
+    const box = node("a1")?.querySelector(".nbchat-error")?.textContent ?? "";
+    expect(box.startsWith("http://h/v1 返回 HTTP 502（Bad gateway）：")).toBe(true);
+    expect(box.endsWith("（共尝试了 3 次。）")).toBe(true);
+    expect(box).not.toMatch(/\{\w+\}/);
+    expect(node("a2")?.querySelector(".nbchat-note")?.textContent).toBe("回复没有正常结束（缺少 finish reason），内容可能被截断了。请重新发送。");
+  });
+
   it("removes every node after Clear (empty array)", () => {
     const model = new FakeModel({ _messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hello")] });
     mount(model);
