@@ -59,7 +59,7 @@ _TRANSCRIPT_MAX_CHARS = 32_000  # the static transcript in saved notebooks keeps
 _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its context window
 
 # Browser messages that change the tree without starting a reply: the view is rebuilt before the handler returns.
-_SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude"})
+_SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
 _THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from ._view import message_state
 from .backends.fake import FakeBackend
 
 __all__ = ["FakeBackend", "RecordingComm", "recording_comms", "wait_for_view"]
@@ -76,7 +77,8 @@ def wait_for_view(chat: Any, timeout: float = 5.0) -> None:
 
     A widget rebuilds its synced state (``_messages``, ``status``, the context gauge) in a thread of its own, a
     moment after the conversation changed (see :mod:`nbchat._view`), as a browser sees it; call this after the
-    conversation is idle and before reading what was sent to the browser.
+    conversation is idle and before reading what was sent to the browser. Every field the browser gets of each
+    message is compared (text, status, reasoning, feedback, …).
 
     Raises
     ------
@@ -86,9 +88,9 @@ def wait_for_view(chat: Any, timeout: float = 5.0) -> None:
     conv = chat.conversation
     deadline = time.monotonic() + timeout
     while True:
-        wanted = [(m.id, m.status, m.content) for m in conv.history]
-        shown = [(m.get("id"), m.get("status"), m.get("content")) for m in chat._messages]
-        if shown == wanted and chat.status == conv.status:
+        wanted = [dict(message_state(m)) for m in conv.history]  # every field the browser gets (feedback, …)
+        shown = [{key: m.get(key) for key in w} for m, w in zip(chat._messages, wanted, strict=False)]
+        if len(chat._messages) == len(wanted) and shown == wanted and chat.status == conv.status:
             return
         if time.monotonic() > deadline:
             msg = f"the view shows {shown} ({chat.status}), the conversation has {wanted} ({conv.status})"

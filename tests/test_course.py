@@ -166,7 +166,7 @@ def test_feedback_from_the_widget_is_saved_collected_and_logged(comms: list[Reco
     chat._handle_custom_msg({"kind": "feedback", "id": answer.id, "rating": "down", "comment": "Too short."}, [])
     assert answer.feedback is not None
     assert (answer.feedback["rating"], answer.feedback["comment"]) == ("down", "Too short.")
-    assert chat._messages[-1]["feedback"]["rating"] == "down"  # the view sees it
+    assert chat._messages[-1]["feedback"]["rating"] == "down"  # the view sees it at once (the thumbs it pressed)
 
     records = chat.conversation.feedback_records()
     assert [(r["rating"], r["comment"], r["question"], r["answer"]) for r in records] == [
