@@ -15,6 +15,7 @@ SECTIONS = (
     "compare",
     "local",
     "llamacpp",
+    "weights",
     "start",
     "classroom",
     "server",
@@ -63,6 +64,10 @@ def main() -> int:
         from .llamacpp import llamacpp_figures
 
         figures += llamacpp_figures(runs, 48 if args.quick else 96)
+    if "weights" in args.only:  # the shipped Q4_1 file beside re-quantizations of it: speed and quality
+        from .weights import weights_figures
+
+        figures += weights_figures(runs, 48 if args.quick else 96)
     if "start" in args.only:
         from .local import start_figures
 

@@ -87,7 +87,8 @@ def _llama_cpp_python_decode(llm: Any, tokens: list[int], max_new: int) -> dict[
 def engine_decode(backend: Any, tokens: list[int], max_new: int, *, cache_prompt: bool = True) -> dict[str, float]:
     """llama.cpp's server engine alone (xllamacpp): one greedy ``/v1/completions`` request from this thread, holding
     the backend's lock; tok/s as llama.cpp itself times its decode (``timings.predicted_per_second``), TTFT from the
-    request to the first chunk with text."""
+    request to the first chunk with text; ``prompt_ms`` and ``prompt_n``: the prompt tokens llama.cpp evaluated (those
+    after its cached prefix) and how long that took, by its own timing."""
     import json
 
     body = json.dumps({"prompt": tokens, "max_tokens": max_new, "temperature": 0.0, "stream": True,
@@ -107,7 +108,8 @@ def engine_decode(backend: Any, tokens: list[int], max_new: int, *, cache_prompt
         start = time.perf_counter()
         backend._shared.server.handle_completions(body, on_chunk)
     return {"ttft": (first[0] if first else time.perf_counter()) - start,
-            "tps": float(last.get("predicted_per_second", 0.0)), "tokens": int(last.get("predicted_n", 0))}  # fmt: skip
+            "tps": float(last.get("predicted_per_second", 0.0)), "tokens": int(last.get("predicted_n", 0)),
+            "prompt_ms": float(last.get("prompt_ms", 0.0)), "prompt_n": int(last.get("prompt_n", 0))}  # fmt: skip
 
 
 def llamacpp_figures(runs: int, max_new: int) -> list[Figure]:
