@@ -204,7 +204,7 @@ class Conversation:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbchat-worker")
         self._cancel = threading.Event()
         self._prefill_cancel = threading.Event()
-        self._draft: str | None = None  # the latest question being typed, for prefill()
+        self._draft: str | None = None  # the latest question being typed, for prefill(); "" for the next turn's start
         self._busy = False
         self._streaming: ChatMessage | None = None
         self._parts: list[str] = []
@@ -268,9 +268,10 @@ class Conversation:
                 logger.exception("nbchat listener failed on %s", event.kind)
 
     def _changed(self) -> None:
-        """The tree changed outside generation: tell views, autosave."""
+        """The tree changed outside generation: tell views, autosave, get the model ready for the next turn."""
         self._emit(ConversationEvent("tree"))
         self._autosave()
+        self._prefill_next_turn()
 
     def _autosave(self) -> None:
         if self.save_to is not None:
@@ -304,6 +305,7 @@ class Conversation:
             self._set_status("ready", self._ready_text())
         finally:
             self._loaded.set()
+        self._prefill_next_turn()
 
     def _ready_text(self) -> str:
         device = self.backend.describe().get("device")
@@ -782,12 +784,28 @@ class Conversation:
         text : str
             The question as typed so far.
         """
-        if not self.backend.can_prefill or not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text.strip():
+            return
+        self._queue_prefill(text)
+
+    def _prefill_next_turn(self) -> None:
+        """Evaluate the start of the next turn while the user reads (see :meth:`prefill`): the history so far and the
+        chat template's opening of a user message, rendered with an empty question. A question sent without typing
+        ahead then leaves only its own words and the template's closing tokens to evaluate (8 instead of 13 tokens
+        for a short question to the embedded model). Queued whenever the conversation becomes idle: after loading,
+        after a reply, after an edit; a typed draft queued meanwhile takes its place."""
+        self._queue_prefill("", replace=False)
+
+    def _queue_prefill(self, text: str, *, replace: bool = True) -> None:
+        if not self.backend.can_prefill:
             return
         with self._lock:
             if self._busy or not self._loaded.is_set() or self.load_error is not None:
                 return
-            queued, self._draft = self._draft is not None, text  # a queued task takes the latest draft
+            queued = self._draft is not None
+            if queued and not replace:  # a draft is more specific than the next turn's start
+                return
+            self._draft = text  # a queued task takes the latest draft
             if queued:
                 return
             if self._prefill_cancel.is_set():  # one event for every prefill queued or running since the last send
@@ -896,11 +914,13 @@ class Conversation:
             except Exception:
                 logger.exception("nbchat on_reply callback failed")
         outcome.wind_down()  # a backend still busy after Stop gets its grace before the next reply starts
+        self._prefill_next_turn()
         return reply
 
     def close(self) -> None:
-        """Stop generation, release the worker thread and the backend."""
+        """Stop generation and any prefill, release the worker thread and the backend."""
         self.stop()
+        self._prefill_cancel.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.backend.close()
 

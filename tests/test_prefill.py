@@ -35,7 +35,15 @@ class PrefillingFake(FakeBackend):
 
 
 def settle(conv: nbchat.Conversation) -> None:
-    conv._executor.submit(lambda: None).result(timeout=5)  # the worker has run everything queued before
+    """Until the worker has run everything queued, and what those tasks queued in turn (a load or a reply queues
+    the next turn's prefill when it ends)."""
+    for _ in range(3):
+        conv._executor.submit(lambda: None).result(timeout=5)
+
+
+def drafts(fake: PrefillingFake) -> list[str]:
+    """What was prefilled for typed drafts (an empty question is the next turn's start, prefilled when idle)."""
+    return [text for text in fake.prefilled if text]
 
 
 def test_drafts_are_prefilled_with_the_messages_a_send_would_use() -> None:
@@ -43,10 +51,10 @@ def test_drafts_are_prefilled_with_the_messages_a_send_would_use() -> None:
     conv = nbchat.Conversation(fake, prepare="now", system_prompt="Be brief.")
     conv.prefill("Which ani")
     settle(conv)
-    assert fake.prefilled == ["Which ani"]
+    assert drafts(fake) == ["Which ani"]
     conv.prefill("   ")  # blank: nothing to do
     settle(conv)
-    assert fake.prefilled == ["Which ani"]
+    assert drafts(fake) == ["Which ani"]
     assert conv.history == []  # a draft never enters the history
     fake.enqueue(["Lions."])
     conv.ask("Which animals live there?")
@@ -60,26 +68,29 @@ def test_drafts_are_prefilled_with_the_messages_a_send_would_use() -> None:
 def test_drafts_coalesce_to_the_latest_and_a_send_cancels_a_running_prefill() -> None:
     fake = PrefillingFake()
     conv = nbchat.Conversation(fake, prepare="now")
+    settle(conv)  # the next turn's start, prefilled once loaded
     fake.hold.clear()  # the first prefill keeps running
     conv.prefill("W")
     deadline = time.monotonic() + 5
-    while not fake.prefilled and time.monotonic() < deadline:
+    while not drafts(fake) and time.monotonic() < deadline:
         time.sleep(0.005)
     for text in ("Wh", "Whi", "Whic"):  # queued behind it: only the latest is kept
         conv.prefill(text)
     fake.hold.set()
     settle(conv)
-    assert fake.prefilled == ["W", "Whic"]
+    assert drafts(fake) == ["W", "Whic"]
     fake.hold.clear()
     conv.prefill("Which")
-    while fake.prefilled[-1] != "Which":
+    deadline = time.monotonic() + 5
+    while drafts(fake)[-1] != "Which" and time.monotonic() < deadline:
         time.sleep(0.005)
     conv.prefill("Which ani")  # queued behind the running one
     fake.enqueue(["Lions."])
     reply = conv.send("Which animals?").result(timeout=5)  # cancels both: the reply waits for neither
     assert reply.content == "Lions."
-    assert fake.cancelled == ["Which"]  # the running one stopped; the queued one never started
-    assert fake.prefilled[-1] == "Which"
+    assert [t for t in fake.cancelled if t] == ["Which"]  # the running one stopped; the queued one never started
+    assert drafts(fake)[-1] == "Which"
+    conv.close()  # also ends the next turn's prefill, held by the fake since the reply
 
 
 def test_no_prefill_while_a_reply_streams_or_for_backends_that_cannot() -> None:
@@ -90,7 +101,8 @@ def test_no_prefill_while_a_reply_streams_or_for_backends_that_cannot() -> None:
     conv.prefill("next question")
     future.result(timeout=5)
     settle(conv)
-    assert fake.prefilled == []
+    assert drafts(fake) == []
+    assert fake.prefilled[-1] == ""  # once the reply was done: the next turn's start
     plain = FakeBackend()
     assert not plain.can_prefill
     assert plain.prefill([{"role": "user", "content": "x"}], threading.Event()) is None
@@ -102,10 +114,54 @@ def test_the_widget_asks_for_drafts_only_when_the_model_can_use_them(comms: list
     assert chat.prefill_drafts is True
     chat._on_custom_message(chat, {"kind": "draft", "text": "Which animals"}, [])
     settle(chat.conversation)
-    assert fake.prefilled == ["Which animals"]
+    assert drafts(fake) == ["Which animals"]
     assert chat._messages == []
     plain = nbchat.Chat(conversation=nbchat.Conversation(FakeBackend(), prepare="now"))
     assert plain.prefill_drafts is False
+
+
+class RecordingFake(PrefillingFake):
+    """Keeps the whole message list of each prefill."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.requests: list[list[dict[str, str]]] = []
+
+    def prefill(self, messages: list[dict[str, str]], cancel: threading.Event) -> int | None:
+        self.requests.append(messages)
+        return super().prefill(messages, cancel)
+
+
+def test_the_next_turn_is_prefilled_whenever_the_conversation_becomes_idle() -> None:
+    fake = RecordingFake()
+    conv = nbchat.Conversation(fake, prepare="now", system_prompt="Be brief.")
+    settle(conv)
+    assert fake.requests[-1] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": ""}]
+    fake.enqueue(["Lions."])
+    conv.ask("Which animals live there?")
+    settle(conv)
+    assert fake.requests[-1][1:] == [
+        {"role": "user", "content": "Which animals live there?"},
+        {"role": "assistant", "content": "Lions."},
+        {"role": "user", "content": ""},  # the history so far, then an empty question: the next turn's start
+    ]
+    conv.delete(conv.history[-1].id)  # an edit while idle: the start of the turn that now comes next
+    settle(conv)
+    assert fake.requests[-1][-2:] == [
+        {"role": "user", "content": "Which animals live there?"},
+        {"role": "user", "content": ""},
+    ]
+    assert conv.history[-1].content == "Which animals live there?"  # nothing entered the history
+    fake.hold.clear()  # a prefill is running; a draft typed meanwhile is not replaced by the next turn's start
+    conv.prefill("And")
+    deadline = time.monotonic() + 5
+    while drafts(fake) != ["And"] and time.monotonic() < deadline:
+        time.sleep(0.005)
+    conv.prefill("And the fastest?")
+    conv._prefill_next_turn()
+    fake.hold.set()
+    settle(conv)
+    assert drafts(fake) == ["And", "And the fastest?"]
 
 
 @pytest.mark.model
@@ -129,3 +185,26 @@ def test_llama_cpp_prefill_changes_no_answer_and_leaves_little_to_evaluate(engin
     typed.prefill("Tell me about zebras and")
     settle(typed)
     assert typed.ask("What do lions eat?") == plain.ask("What do lions eat?")
+
+
+@pytest.mark.model
+@pytest.mark.usefixtures("embedded_ready")
+def test_after_a_reply_a_question_sent_at_once_evaluates_only_its_own_tokens() -> None:
+    """No typing ahead: the next turn's start was evaluated when the reply ended, so only the question's words and the
+    template's closing tokens are new; the answer is the same as when the whole turn is evaluated after the send."""
+    options = {"backend": "llama.cpp", "prepare": "now", "temperature": 0, "max_new_tokens": 16}
+    ready = nbchat.Conversation(**options)
+    after_send = nbchat.Conversation(n_ctx=1024, **options)
+    after_send._prefill_next_turn = lambda: None  # type: ignore[method-assign]  # nbchat before this prefill
+    question = "Which of these is the strongest?"
+    for conv in (ready, after_send):
+        conv.ask("Which animals live in the savanna?")
+        settle(conv)
+    assert ready.ask(question) == after_send.ask(question)
+    new = {c: c.history[-1].stats["prompt_tokens"] - c.history[-1].stats["cached_tokens"] for c in (ready, after_send)}
+    closing = ready.backend.count_tokens([{"role": "user", "content": ""}]) - ready.backend.count_tokens([])
+    assert new[ready] <= ready.backend.count_text_tokens(question) + closing
+    assert new[ready] < new[after_send]
+    print(f"new prompt tokens for the question: {new[ready]} (evaluated after the send: {new[after_send]})")
+    ready.close()
+    after_send.close()
