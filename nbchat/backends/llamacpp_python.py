@@ -27,7 +27,7 @@ from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
 from .harmony import template_is_harmony
-from .llamacpp import DEFAULT_MAX_CONTEXT, checked_gguf, physical_cores
+from .llamacpp import DEFAULT_MAX_CONTEXT, checked_gguf, decode_threads, physical_cores
 from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking, template_with_thinking
 
 __all__ = [
@@ -82,8 +82,8 @@ class _Shared:
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
-# One Llama per (file, n_ctx, n_threads, n_gpu_layers): chats on the same file share weights and key/value cache.
-_SHARED: dict[tuple[str, int | None, int, int], _Shared] = {}
+# One Llama per (file, n_ctx, n_threads, n_threads_batch, n_gpu_layers): chats on the same file share weights and key/value cache.
+_SHARED: dict[tuple[str, int | None, int, int, int], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -115,10 +115,10 @@ class LlamaCppPythonBackend(Backend):
         Context window in tokens (prompt plus reply). Default: the model's trained context, at most
         :data:`DEFAULT_MAX_CONTEXT` (4096); the key/value cache for all of it is allocated when the model loads.
     n_threads : int, optional
-        Threads for decoding. Default: the number of physical cores (:func:`physical_cores`); decoding is
-        bound by memory bandwidth, which hyper-threads do not add. On a machine busy with other work, fewer
-        threads can be much faster (``n_threads=1``): llama.cpp's threads meet at every layer, so one that the
-        system pauses holds up the others.
+        Threads for decoding and for prompt evaluation. Default: the physical cores (:func:`physical_cores`) for
+        prompts (compute-bound), and for decoding one thread for a small file, else the physical cores (see
+        :func:`~nbchat.backends.llamacpp.decode_threads`). On a machine busy with other work, fewer threads can be
+        much faster: llama.cpp's threads meet at every layer, so one that the system pauses holds up the others.
     n_gpu_layers : int, default 0
         Layers to offload to a GPU (only with a GPU build of llama-cpp-python; ``-1`` for all).
     seed : int, optional
@@ -161,7 +161,8 @@ class LlamaCppPythonBackend(Backend):
         self.path = checked_gguf(source, n_ctx=n_ctx, n_threads=n_threads)
         self.model = name or self.path.stem
         self.n_ctx_arg = n_ctx
-        self.n_threads = n_threads or physical_cores()
+        self.n_threads_batch = n_threads or physical_cores()
+        self.n_threads = n_threads or decode_threads(self.path)
         self.n_gpu_layers = int(n_gpu_layers)
         self.seed = seed
         self.prefix_cache = prefix_cache
@@ -201,7 +202,7 @@ class LlamaCppPythonBackend(Backend):
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
         # one Llama per file and settings; n_ctx None: the trained context, at most DEFAULT_MAX_CONTEXT
-        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_gpu_layers)
+        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
@@ -245,7 +246,7 @@ class LlamaCppPythonBackend(Backend):
                 model_path=str(self.path),
                 n_ctx=n_ctx,
                 n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
+                n_threads_batch=self.n_threads_batch,
                 n_gpu_layers=self.n_gpu_layers,
                 verbose=False,
             )
@@ -444,6 +445,7 @@ class LlamaCppPythonBackend(Backend):
             "file": self.path.name,
             "n_ctx": self.context_window,
             "n_threads": self.n_threads,
+            "n_threads_batch": self.n_threads_batch,
             "device": "cpu" if self.n_gpu_layers == 0 else f"gpu ({self.n_gpu_layers} layers)",
         }
 
