@@ -63,6 +63,7 @@ TOOL_PREAMBLE = (
         (TRANSFORMERS, ("User asks 2+2. Answer 4.", "2 + 2 = **4**.")),
         (LLAMA_SERVER, ("User asks 2+2. Answer 4.", "2 + 2 = **4**.")),
         ("<|channel|>final<|message|>Hi!<|return|>", ("", "Hi!")),  # no reasoning at all
+        ("<|channel|>final<|constrain|>json<|message|>{}<|return|>", ("", "{}")),  # structured output on final
         ("<|channel|>analysis<|message|>Long thought, stopped", ("Long thought, stopped", "")),  # Stop, max tokens
         (TOOL_PREAMBLE, ("Need weather.{\"city\": \"Lima\"}", "")),  # a tool call is not an answer
         ("A model that ignores the format <|x|>", ("", "A model that ignores the format <|x|>")),

@@ -47,7 +47,7 @@ def template_is_harmony(template: str | None) -> bool:
 def _channel(header: str) -> str:
     """The channel named in a header's text (``"analysis"`` of ``"assistant<|channel|>analysis"``); ``""`` if none."""
     _, marker, rest = header.partition("<|channel|>")
-    words = rest.split()
+    words = rest.replace("<|", " <|").split()  # "final<|constrain|>json": the channel ends where a marker starts
     return words[0] if marker and words else ""
 
 
