@@ -82,7 +82,8 @@ class _Shared:
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
-# One Llama per (file, n_ctx, n_threads, n_threads_batch, n_gpu_layers): chats on the same file share weights and key/value cache.
+# One Llama per (file, n_ctx, n_threads, n_threads_batch, n_gpu_layers): chats on the same file share weights and
+# key/value cache.
 _SHARED: dict[tuple[str, int | None, int, int, int], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
