@@ -56,7 +56,8 @@ def test_quickstart_in_the_browsers_language(
     name = f"course_{lang}.ipynb"
     write_notebook(
         lab.root / name,
-        f"import nbchat\n\nchat = nbchat.Chat(prompts={PROMPTS[lang]!r}, max_new_tokens=48, temperature=0)\nchat",
+        # 400 new tokens: the reply Esc stops runs ~3 s (at 48 it could end before the key press reached it)
+        f"import nbchat\n\nchat = nbchat.Chat(prompts={PROMPTS[lang]!r}, max_new_tokens=400, temperature=0)\nchat",
     )
     page = new_page(browser, locale)
     try:
@@ -84,7 +85,8 @@ def test_quickstart_in_the_browsers_language(
         box.click()
         box.press("ArrowUp")
         assert box.input_value() == PROMPTS[lang][0]
-        box.fill(PROMPTS[lang][0] + " " + ("Tell me more." if lang == "en" else "再多讲一些。"))
+        longer = "Write a long story about them." if lang == "en" else "请写一个关于它的长故事。"
+        box.fill(PROMPTS[lang][0] + " " + longer)
         box.press("Enter")
         chat.locator('[data-role="assistant"][data-status="streaming"]').wait_for(timeout=60_000)
         box.press("Escape")
