@@ -766,6 +766,10 @@ class Conversation:
         if not self._load_started:
             self._start_load()
         settings, cancel = self.settings, self._cancel
+        if self._loaded.is_set() and self.load_error is None:
+            # views see the status with the reply's placeholder, not when the worker gets to it (it may still be
+            # ending a prefill): Stop and Esc act on "generating"
+            self._set_status("generating", f"generating with {self.backend.model}…")
         self._emit(ConversationEvent("message", message=user))
         self._emit(ConversationEvent("message", message=reply))
         return self._executor.submit(self._generate, reply, messages, settings, cancel)
