@@ -160,6 +160,8 @@ def test_stop_ends_the_reply_within_a_token_and_the_model_stays_usable(conversat
     assert len(reply.content) < 1000  # far from the 400 tokens it was allowed
     assert stop_s < max(0.5, 3 * token_s)
     if conversation.backend.kind in LLAMA_CPP:  # the stream ended and released the shared model
+        for _ in range(2):  # after the worker's own next task (the next turn's start, prefilled once a reply ends)
+            conversation._executor.submit(lambda: None).result(timeout=10)
         assert not conversation.backend._shared.lock.locked()  # type: ignore[attr-defined]
     conversation.clear()
     assert conversation.ask("Name a colour.")
