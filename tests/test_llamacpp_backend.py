@@ -224,7 +224,7 @@ def test_copy_as_code_names_the_engine_that_answered(capsys: pytest.CaptureFixtu
 
 
 def test_the_gguf_header_reads_as_the_gguf_package_reads_it(tmp_path: Any) -> None:
-    """nbchat reads two keys of the header itself (the gguf package builds every field first: seconds); same values."""
+    """nbchat reads a few keys of the header (the gguf package builds every field first: seconds); same values."""
     import gguf
 
     from nbchat._embedded import embedded_gguf_path
@@ -241,7 +241,11 @@ def test_the_gguf_header_reads_as_the_gguf_package_reads_it(tmp_path: Any) -> No
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.close()
-    assert gguf_metadata(tmp_path / "base.gguf") == {"chat_template": None, "context_length": 2048}
+    assert gguf_metadata(tmp_path / "base.gguf") == {
+        "chat_template": None,
+        "context_length": 2048,
+        "special_tokens": {},
+    }
     with pytest.raises(BackendError, match="no chat template"):
         LlamaCppBackend(tmp_path / "base.gguf").prepare()
     (tmp_path / "not.gguf").write_bytes(b"PK\x03\x04 a zip file")

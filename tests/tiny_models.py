@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json")
 
@@ -80,3 +81,81 @@ def save_scripted_chat_model(target: Path, chat_template: str, script: str, spec
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return list(ids)
+
+
+SPM_WORDS = (  # the words whose pieces the SPM vocabulary has
+    "the a an and or of to in is it you what which who how why animal animals lion lions zebra savanna grass fast "
+    "fastest tell me about please hello world think thinking answer question yes no big small 猫 狮子 大 的"
+)
+
+
+def save_tiny_spm_gguf(target: Path, chat_template: str) -> Path:
+    """Write a GGUF file of a 1-layer Llama (hidden size 16, random float32 weights) with a SentencePiece (SPM,
+    ``tokenizer.ggml.model = "llama"``) vocabulary made here: ``<unk>``, ``<s>`` (added before every prompt),
+    ``</s>``, ChatML's ``<|im_start|>`` and ``<|im_end|>`` (control tokens), ``<think>`` and ``</think>``
+    (user-defined), the 256 byte tokens, and every piece of a few words (``▁`` for a space; longer pieces score
+    higher, so they merge first). llama.cpp tokenizes any text with it (bytes for what the pieces miss), with
+    SentencePiece's space before a text and after each special token. Returns ``target``."""
+    import gguf
+    import numpy as np
+
+    specials = [
+        ("<unk>", gguf.TokenType.UNKNOWN),
+        ("<s>", gguf.TokenType.CONTROL),
+        ("</s>", gguf.TokenType.CONTROL),
+        ("<|im_start|>", gguf.TokenType.CONTROL),
+        ("<|im_end|>", gguf.TokenType.CONTROL),
+        ("<think>", gguf.TokenType.USER_DEFINED),
+        ("</think>", gguf.TokenType.USER_DEFINED),
+    ]
+    pieces: dict[str, None] = {"▁": None}
+    for word in SPM_WORDS.split():
+        text = "▁" + word
+        for size in range(1, len(text) + 1):
+            for start in range(len(text) - size + 1):
+                pieces.setdefault(text[start : start + size])
+    texts = [text for text, _ in specials] + [f"<0x{byte:02X}>" for byte in range(256)] + list(pieces)
+    types = [kind for _, kind in specials] + [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * len(pieces)
+    scores = [0.0] * (len(specials) + 256) + [float(len(piece)) for piece in pieces]
+
+    n_vocab, n_embd, n_ff = len(texts), 16, 32
+    writer = gguf.GGUFWriter(target, "llama")
+    writer.add_context_length(2048)
+    writer.add_embedding_length(n_embd)
+    writer.add_block_count(1)
+    writer.add_feed_forward_length(n_ff)
+    writer.add_head_count(2)
+    writer.add_head_count_kv(1)
+    writer.add_rope_dimension_count(n_embd // 2)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(texts)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(4)  # <|im_end|> ends a reply
+    writer.add_add_bos_token(True)
+    writer.add_chat_template(chat_template)
+    rng = np.random.default_rng(0)
+
+    def weights(*shape: int) -> Any:
+        return (rng.standard_normal(shape) * 0.1).astype(np.float32)
+
+    writer.add_tensor("token_embd.weight", weights(n_vocab, n_embd))
+    writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
+    writer.add_tensor("output.weight", weights(n_vocab, n_embd))
+    writer.add_tensor("blk.0.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
+    writer.add_tensor("blk.0.attn_q.weight", weights(n_embd, n_embd))
+    writer.add_tensor("blk.0.attn_k.weight", weights(n_embd // 2, n_embd))
+    writer.add_tensor("blk.0.attn_v.weight", weights(n_embd // 2, n_embd))
+    writer.add_tensor("blk.0.attn_output.weight", weights(n_embd, n_embd))
+    writer.add_tensor("blk.0.ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
+    writer.add_tensor("blk.0.ffn_gate.weight", weights(n_ff, n_embd))
+    writer.add_tensor("blk.0.ffn_up.weight", weights(n_ff, n_embd))
+    writer.add_tensor("blk.0.ffn_down.weight", weights(n_embd, n_ff))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target

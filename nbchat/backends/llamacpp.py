@@ -185,6 +185,7 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
     import struct
 
     string_length = struct.Struct("<Q").unpack_from
+    pos = 4  # where the next value starts in data (the file, memory-mapped), after the magic number
 
     def check(end: int) -> None:
         if end > len(data):
@@ -241,7 +242,6 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
             msg = f"{path.name} is not a GGUF file (it does not start with 'GGUF'). Check the path."
             raise BackendError(msg)
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            pos = 4
             read("I")  # version
             read("Q")  # tensors
             for _ in range(read("Q")):
