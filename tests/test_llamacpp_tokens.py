@@ -262,3 +262,19 @@ def test_the_header_names_the_special_tokens_as_the_gguf_package_reads_them(tmp_
         (tmp_path / "cut.gguf").write_bytes(data[:size])
         with pytest.raises(BackendError, match="incomplete"):
             gguf_metadata(tmp_path / "cut.gguf")
+
+
+SPECIAL_TEXT = st.text(alphabet="<|>ab \n猫", min_size=1, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SPECIAL_TEXT, min_size=1, max_size=12), st.text(alphabet="<|>ab \n猫x", max_size=40))
+def test_the_special_tokens_pattern_finds_the_longest_text_at_each_position(texts: list[str], text: str) -> None:
+    """The trie the special tokens' texts are found with matches what their alternation, longest first, matches."""
+    import re
+
+    from nbchat.backends.llamacpp import _trie_pattern
+
+    plain = re.compile("|".join(re.escape(t) for t in sorted(set(texts), key=len, reverse=True)))
+    trie = re.compile(_trie_pattern(texts))
+    assert [m.span() for m in trie.finditer(text)] == [m.span() for m in plain.finditer(text)]

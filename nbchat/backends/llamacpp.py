@@ -25,7 +25,7 @@ import secrets
 import threading
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -270,10 +270,8 @@ class _SpecialTokens:
 
     def __init__(self, texts: dict[int, str]) -> None:
         self.text = {i: text for i, text in texts.items() if text}
-        distinct = sorted(set(self.text.values()), key=len, reverse=True)
-        # at each position, the longest special text that starts there (alternatives are tried in order)
-        self.pattern = re.compile("|".join(map(re.escape, distinct))) if distinct else None
-        self.longest = len(distinct[0]) if distinct else 0
+        self.pattern = re.compile(_trie_pattern(self.text.values())) if self.text else None
+        self.longest = max(map(len, self.text.values()), default=0)
 
     def split(self, cached: str, tokens: list[int], head: int, prompt: str) -> tuple[int, int] | None:
         """Where ``prompt`` may be cut to reuse the tokens of ``cached``: ``(j, i)`` such that llama.cpp's tokens of
@@ -293,8 +291,8 @@ class _SpecialTokens:
         ``j``. The special tokens' texts found in ``cached`` must map one to one, in order, onto the special tokens
         in ``tokens``, or there is no cut (a special text the tokenizer did not cut there, a token llama.cpp treats
         as special by its text though the file calls it normal, an unknown token for unknown bytes). ``j`` is the
-        last such special token within the common prefix; one that starts or ends with white space is never used
-        (a token that strips the white space beside it could reach across ``j``).
+        last such special token within the common prefix, passing over those that start or end with white space (a
+        token that strips the white space beside it could reach across ``j``).
         """
         if self.pattern is None:
             return None
@@ -304,11 +302,11 @@ class _SpecialTokens:
         if len(at) != len(matches) or any(self.text[tokens[k]] != m.group() for k, m in zip(at, matches, strict=True)):
             return None
         for index, match in zip(reversed(at), reversed(matches), strict=True):
-            if match.end() <= common:
-                start, text = match.start(), match.group()
-                if text[0].isspace() or text[-1].isspace() or self.runs_across(cached, start):
-                    return None
-                return None if self.runs_across(prompt, start) else (start, index)
+            start, text = match.start(), match.group()
+            if match.end() > common or text[0].isspace() or text[-1].isspace():
+                continue
+            if not self.runs_across(cached, start) and not self.runs_across(prompt, start):
+                return start, index
         return None
 
     def runs_across(self, text: str, j: int) -> bool:
@@ -319,6 +317,31 @@ class _SpecialTokens:
             if match and match.end() > j:
                 return True
         return False
+
+
+def _trie_pattern(texts: Iterable[str]) -> str:
+    """A regular expression that matches, where it is tried, the longest of ``texts`` that starts there.
+
+    The texts as a trie (``<(?:unused(?:0|1...)|start_of_turn>...)``), so that a position is rejected after one
+    character whatever the number of texts: with Gemma's ~6,000 special tokens, 0.05 ms for 5 kB of text instead of
+    7.5 ms for their plain alternation, longest first. A text that ends where a longer one goes on is an optional
+    end (greedy: the longer one is tried first).
+    """
+    trie: dict[str, Any] = {}
+    for text in texts:
+        node = trie
+        for char in text:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a text ends here
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in node.items() if char]
+        if not branches:
+            return ""
+        group = "(?:" + "|".join(branches) + ")"
+        return group + "?" if "" in node else group
+
+    return build(trie)
 
 
 def _common_prefix(a: str, b: str) -> int:
