@@ -9,7 +9,9 @@ chooses its flags, starts it, prints the URL to give nbchat, and keeps it runnin
 
 and in each student's notebook ``nbchat.Chat("http://HOST:8080/v1")``. ``--api-key-env NAME`` requires the key in
 ``$NAME`` (students get it through the environment or a ``.env`` file, never in a notebook). docs/jupyterhub.md
-sizes the slots for a class.
+sizes the slots for a class. The embedded model is served from its Q8_0 copy (``--requantize``, made once and cached,
+see :mod:`nbchat.backends._requantize`): with several students in each batch, llama.cpp's batched kernel decodes
+~1.3x the tokens/s of the shipped Q4_1 file (8 students on 2 cores: 267-278 instead of 201-210 tok/s in all).
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def add_serve_parser(sub: Any) -> None:
     serve.add_argument("--port", "-p", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument("--name", help="the model's name in /v1/models (default: the file name without .gguf)")
     serve.add_argument("--api-key-env", metavar="NAME", help="require the API key in $NAME")
+    serve.add_argument(
+        "--requantize",
+        choices=["Q8_0", "none"],
+        help=(
+            "serve a copy of MODEL re-quantized to Q8_0, made once and cached: a batched kernel, ~1.3x the tokens/s "
+            "with 8 students (default for the embedded model; 'none' for the file as it is, the default for others)"
+        ),
+    )
     serve.add_argument("--gpu-layers", type=int, default=0, metavar="N", help="layers on a GPU (GPU builds; -1: all)")
 
 
@@ -63,6 +73,7 @@ def engine_params(args: argparse.Namespace) -> Any:
     """
     from ._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
     from ._errors import ModelNotFoundError
+    from .backends._requantize import requantized_gguf
     from .backends.llamacpp import import_xllamacpp, physical_cores
 
     if args.slots < 1 or args.ctx_per_slot < 64:
@@ -77,6 +88,9 @@ def engine_params(args: argparse.Namespace) -> Any:
             raise ModelNotFoundError(msg)
         name = args.name or path.stem
     xllamacpp = import_xllamacpp()
+    requantize = args.requantize or ("Q8_0" if args.spec in (None, "embedded") else "none")
+    if requantize != "none":  # see nbchat.backends._requantize: batches of students share each matrix product
+        path = requantized_gguf(path, requantize, progress=lambda text: print(text, flush=True)) or path
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.model_alias = {name}

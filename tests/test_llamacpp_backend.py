@@ -137,6 +137,7 @@ def test_describe_names_the_backend_without_paths(conversation: nbchat.Conversat
         "model": "SmolLM2-135M-Instruct",
         "context_window": 4096,
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "weights": "as in the file",  # not a re-quantized copy (requantize=None)
         "n_ctx": 4096,
         "n_threads": 1,  # a small model decodes fastest on one thread
         "n_threads_batch": physical_cores(),

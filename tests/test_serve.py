@@ -91,3 +91,22 @@ def test_bad_flags_are_refused_before_llama_cpp_starts(capsys: pytest.CaptureFix
     os.environ.pop("NBCHAT_TEST_UNSET_KEY", None)
     assert main(["serve", "--api-key-env", "NBCHAT_TEST_UNSET_KEY"]) == 2
     assert "NBCHAT_TEST_UNSET_KEY is empty or unset" in capsys.readouterr().err
+
+
+def test_the_embedded_model_is_served_from_its_q8_0_copy_unless_asked_not_to() -> None:
+    """Continuous batching multiplies several students' tokens at once: the batched kernel's copy is the default for
+    the embedded model (nbchat/backends/_requantize.py), the file as it is for other files and with ``none``."""
+    from nbchat._cli import build_parser
+    from nbchat._embedded import embedded_gguf_path
+    from nbchat._serve import engine_params
+    from nbchat.backends._requantize import requantized_gguf
+
+    parser = build_parser()
+    copy = requantized_gguf(embedded_gguf_path())
+    assert copy is not None
+    assert engine_params(parser.parse_args(["serve"])).model.path == str(copy)
+    assert engine_params(parser.parse_args(["serve", "--requantize", "none"])).model.path == str(embedded_gguf_path())
+    other = parser.parse_args(["serve", str(embedded_gguf_path())])  # a file given by path: as it is unless asked
+    assert engine_params(other).model.path == str(embedded_gguf_path())
+    asked = parser.parse_args(["serve", str(embedded_gguf_path()), "--requantize", "Q8_0"])
+    assert engine_params(asked).model.path == str(copy)

@@ -33,6 +33,7 @@ from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_ide
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
+from ._requantize import checked_requantize, requantized_gguf
 from .harmony import template_is_harmony
 from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking
 
@@ -438,6 +439,14 @@ class LlamaCppBackend(Backend):
         Evaluate only the prompt tokens after the longest common prefix with the tokens already in llama.cpp's
         key/value cache (the previous turn), so turn N of a long conversation prefills only the new message.
         ``False`` evaluates every prompt from scratch.
+    requantize : str, optional
+        ``"Q8_0"``: load a copy of the file with its weights re-quantized to Q8_0 (llama.cpp's type with a batched
+        kernel, which keeps a 4-bit file's values), made on first load and cached
+        (:func:`~nbchat.backends._requantize.requantized_gguf`). Prompts are evaluated faster (the embedded model:
+        1.6 instead of 2.3 ms per token), but a batched kernel sums in another order than the one-token kernel, so a
+        greedy reply can change with how the prompt was split into batches (a question asked again, answered from
+        the cache, may get another reply than the first time). Default ``None``: the file as it is (the embedded
+        model's Q4_1 has no batched kernel: the same greedy reply however the prompt is evaluated).
 
     Attributes
     ----------
@@ -466,9 +475,12 @@ class LlamaCppBackend(Backend):
         n_gpu_layers: int = 0,
         seed: int | None = None,
         prefix_cache: bool = True,
+        requantize: str | None = None,
     ) -> None:
         require_xllamacpp()
         self.path = checked_gguf(source, n_ctx=n_ctx, n_threads=n_threads)
+        self.requantize = checked_requantize(requantize)
+        self.engine_path = self.path  # the file llama.cpp loads: a re-quantized copy after prepare() if asked
         self.model = name or self.path.stem
         self.n_ctx_arg = n_ctx
         self.n_threads_batch = n_threads or physical_cores()
@@ -510,7 +522,10 @@ class LlamaCppBackend(Backend):
         """
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
-        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
+        if self.requantize is not None and self.engine_path == self.path:
+            made = requantized_gguf(self.path, self.requantize, progress=lambda text: report(text, 0.05))
+            self.engine_path = made or self.path
+        key = (str(self.engine_path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         meta = gguf_metadata(self.path)
         self._template = meta["chat_template"]
         self._takes_thinking = template_takes_thinking(self._template)
@@ -536,7 +551,7 @@ class LlamaCppBackend(Backend):
         """A new engine on this file: one slot of ``n_ctx`` tokens, listening on 127.0.0.1 behind a random key."""
         xllamacpp = import_xllamacpp()
         params = xllamacpp.CommonParams()
-        params.model.path = str(self.path)
+        params.model.path = str(self.engine_path)
         params.n_ctx = n_ctx
         params.n_parallel = 1
         params.n_batch = params.n_ubatch = _N_BATCH
@@ -563,9 +578,9 @@ class LlamaCppBackend(Backend):
             server = xllamacpp.Server(params)
         except RuntimeError as exc:
             msg = (
-                f"llama.cpp (xllamacpp {getattr(xllamacpp, '__version__', '?')}) could not load {self.path.name}: "
-                f"{exc}. Check that the file is complete and that this llama.cpp supports its architecture "
-                "(upgrade xllamacpp), or use backend='transformers'."
+                f"llama.cpp (xllamacpp {getattr(xllamacpp, '__version__', '?')}) could not load "
+                f"{self.engine_path.name}: {exc}. Check that the file is complete and that this llama.cpp supports "
+                "its architecture (upgrade xllamacpp), or use backend='transformers'."
             )
             raise BackendError(msg) from exc
         return _Shared(server=server, url=str(server.listening_address).rstrip("/"), key=key, n_ctx=n_ctx)
@@ -762,10 +777,12 @@ class LlamaCppBackend(Backend):
         return local_model_identities(self.path)
 
     def describe(self) -> dict[str, Any]:
-        """Backend, model, file name, context window, threads and device (no directory paths)."""
+        """Backend, model, file name, weights (a re-quantized copy or as in the file), context window, threads and
+        device (no directory paths)."""
         return {
             **super().describe(),
             "file": self.path.name,
+            "weights": f"{self.requantize} copy" if self.engine_path != self.path else "as in the file",
             "n_ctx": self.context_window,
             "n_threads": self.n_threads,
             "n_threads_batch": self.n_threads_batch,

@@ -26,6 +26,7 @@ from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_ide
 from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from ._requantize import checked_requantize, requantized_gguf
 from .harmony import template_is_harmony
 from .llamacpp import DEFAULT_MAX_CONTEXT, checked_gguf, decode_threads, physical_cores
 from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking, template_with_thinking
@@ -129,6 +130,10 @@ class LlamaCppPythonBackend(Backend):
         Evaluate only the prompt tokens after the longest common prefix with the tokens already in llama.cpp's
         key/value cache (the previous turn), so turn N of a long conversation prefills only the new message.
         ``False`` evaluates every prompt from scratch.
+    requantize : str, optional
+        Load a copy of the file with its weights re-quantized to this type (``"Q8_0"``), made on first load and
+        cached, as :class:`~nbchat.backends.llamacpp.LlamaCppBackend` does (faster prompts; greedy replies may then
+        depend on how the prompt was split into batches). Default ``None``: the file as it is.
 
     Attributes
     ----------
@@ -157,9 +162,12 @@ class LlamaCppPythonBackend(Backend):
         n_gpu_layers: int = 0,
         seed: int | None = None,
         prefix_cache: bool = True,
+        requantize: str | None = None,
     ) -> None:
         require_llama_cpp_python()
         self.path = checked_gguf(source, n_ctx=n_ctx, n_threads=n_threads)
+        self.requantize = checked_requantize(requantize)
+        self.engine_path = self.path  # the file llama.cpp loads: a re-quantized copy after prepare() if asked
         self.model = name or self.path.stem
         self.n_ctx_arg = n_ctx
         self.n_threads_batch = n_threads or physical_cores()
@@ -202,8 +210,11 @@ class LlamaCppPythonBackend(Backend):
         llama_cpp = _import_llama_cpp()
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
+        if self.requantize is not None and self.engine_path == self.path:
+            made = requantized_gguf(self.path, self.requantize, progress=lambda text: report(text, 0.05))
+            self.engine_path = made or self.path
         # one Llama per file and settings; n_ctx None: the trained context, at most DEFAULT_MAX_CONTEXT
-        key = (str(self.path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
+        key = (str(self.engine_path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         with _SHARED_LOCK:
             shared = _SHARED.get(key)
             if shared is None:
@@ -244,7 +255,7 @@ class LlamaCppPythonBackend(Backend):
         """A ``llama_cpp.Llama`` for this file (memory-mapped: loading reads only the header, ~0.2 s)."""
         try:
             return llama_cpp.Llama(
-                model_path=str(self.path),
+                model_path=str(self.engine_path),
                 n_ctx=n_ctx,
                 n_threads=self.n_threads,
                 n_threads_batch=self.n_threads_batch,
@@ -253,7 +264,7 @@ class LlamaCppPythonBackend(Backend):
             )
         except (ValueError, RuntimeError) as exc:
             msg = (
-                f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) could not load {self.path.name}: "
+                f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) could not load {self.engine_path.name}: "
                 f"{exc}. Check that the file is complete and that this llama.cpp supports its architecture "
                 "(upgrade llama-cpp-python), or use backend='transformers'."
             )
@@ -440,10 +451,12 @@ class LlamaCppPythonBackend(Backend):
         return local_model_identities(self.path)
 
     def describe(self) -> dict[str, Any]:
-        """Backend, model, file name, context window, threads and device (no directory paths)."""
+        """Backend, model, file name, weights (a re-quantized copy or as in the file), context window, threads and
+        device (no directory paths)."""
         return {
             **super().describe(),
             "file": self.path.name,
+            "weights": f"{self.requantize} copy" if self.engine_path != self.path else "as in the file",
             "n_ctx": self.context_window,
             "n_threads": self.n_threads,
             "n_threads_batch": self.n_threads_batch,
