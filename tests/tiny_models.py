@@ -1,4 +1,4 @@
-"""Tiny random-weight chat models built in the tests (no download): real transformers models in ~1 MB."""
+"""Tiny random-weight chat models built in the tests (no download): transformers models in ~1 MB, a GGUF file."""
 
 from __future__ import annotations
 
