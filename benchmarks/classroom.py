@@ -31,12 +31,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(slots: int, ctx_per_slot: int) -> tuple[subprocess.Popen[bytes], str]:
+def _start(slots: int, ctx_per_slot: int, requantize: str = "Q8_0") -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen([sys.executable, "-m", "nbchat", "serve", "--slots", str(slots), "--ctx-per-slot",
-                             str(ctx_per_slot), "--port", str(port)], env=env,
+                             str(ctx_per_slot), "--port", str(port), "--requantize", requantize], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -50,11 +50,12 @@ def _start(slots: int, ctx_per_slot: int) -> tuple[subprocess.Popen[bytes], str]
     raise RuntimeError(msg)
 
 
-def class_load(students: int, slots: int, max_new: int) -> dict[str, float]:
-    """Aggregate tok/s and per-student TTFT for ``students`` concurrent questions to a server with ``slots`` slots."""
+def class_load(students: int, slots: int, max_new: int, requantize: str = "Q8_0") -> dict[str, float]:
+    """Aggregate tok/s and per-student TTFT for ``students`` concurrent questions to a server with ``slots`` slots
+    (``requantize``: ``nbchat serve --requantize``, the Q8_0 copy by default, ``"none"`` the shipped Q4_1 file)."""
     import nbchat
 
-    proc, url = _start(slots, 1024)
+    proc, url = _start(slots, 1024, requantize)
     try:
         options = {"temperature": 0, "max_new_tokens": max_new, "prepare": "now"}
         convs = [nbchat.Conversation(url, **options) for _ in range(students)]
@@ -78,7 +79,8 @@ def class_load(students: int, slots: int, max_new: int) -> dict[str, float]:
 
 
 def classroom_figures(quick: bool) -> list[Figure]:
-    """1, 4 and 8 students (4 with ``quick``: two server starts) on a server with as many slots and on one slot."""
+    """1, 4 and 8 students (4 with ``quick``) on a server with as many slots and on one slot, and the most students on
+    the shipped Q4_1 file beside the Q8_0 copy ``nbchat serve`` uses for the embedded model."""
     figures = []
     max_new = 16 if quick else 64
     load = os.getloadavg()[0]
@@ -93,4 +95,11 @@ def classroom_figures(quick: bool) -> list[Figure]:
                  f"{max_new} tokens each, greedy, the embedded model; load average {load:.1f}"
                  + (f"; replies not done: {batched['failed']} and {single['failed']}"
                     if batched["failed"] or single["failed"] else "")))  # fmt: skip
+    students = 4 if quick else 8
+    shipped = class_load(students, students, max_new, requantize="none")
+    figures.append(Figure(
+        f"class: {students} students, {students} slots, the shipped Q4_1 file", shipped["tps"], "tok/s",
+        batched["tps"], "the Q8_0 copy (nbchat serve's default)", "", None,
+        note=f"nbchat serve --requantize none: no batched kernel for Q4_1; TTFT p50 {shipped['p50'] * 1000:.0f} ms, "
+             f"p95 {shipped['p95'] * 1000:.0f} ms per student"))  # fmt: skip
     return figures

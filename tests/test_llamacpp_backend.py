@@ -229,7 +229,7 @@ def test_the_gguf_header_reads_as_the_gguf_package_reads_it(tmp_path: Any) -> No
     import gguf
 
     from nbchat._embedded import embedded_gguf_path
-    from nbchat.backends.llamacpp import gguf_metadata
+    from nbchat.backends._gguf_tokens import gguf_metadata
 
     reader = gguf.GGUFReader(embedded_gguf_path())
     meta = gguf_metadata(embedded_gguf_path())

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import nbchat
 from nbchat._errors import BackendError
-from nbchat.backends.llamacpp import LlamaCppBackend, gguf_metadata
+from nbchat.backends._gguf_tokens import gguf_metadata
+from nbchat.backends.llamacpp import LlamaCppBackend
 from tests.tiny_models import save_tiny_spm_gguf
 
 pytestmark = [pytest.mark.model, pytest.mark.usefixtures("embedded_ready")]
@@ -273,8 +274,8 @@ def test_the_special_tokens_pattern_finds_the_longest_text_at_each_position(text
     """The trie the special tokens' texts are found with matches what their alternation, longest first, matches."""
     import re
 
-    from nbchat.backends.llamacpp import _trie_pattern
+    from nbchat.backends._gguf_tokens import trie_pattern
 
     plain = re.compile("|".join(re.escape(t) for t in sorted(set(texts), key=len, reverse=True)))
-    trie = re.compile(_trie_pattern(texts))
+    trie = re.compile(trie_pattern(texts))
     assert [m.span() for m in trie.finditer(text)] == [m.span() for m in plain.finditer(text)]
