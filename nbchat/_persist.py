@@ -81,6 +81,7 @@ LOADABLE_OPTIONS = frozenset(
         "n_threads",
         "n_gpu_layers",
         "seed",
+        "requantize",  # only "Q8_0" or None (checked), a copy in nbchat's own cache directory
     }
 )
 """Backend options a conversation file may set. Anything else (``base_url``, ``save_to``, ``headers``, ...) could

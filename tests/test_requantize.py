@@ -161,3 +161,18 @@ def test_llama_cpp_python_loads_the_same_copy_when_asked(copy: Path) -> None:
         assert conv.ask("Name a colour.").strip()
     finally:
         conv.close()
+
+
+def test_a_saved_conversation_keeps_its_weights(copy: Path, tmp_path: Path) -> None:
+    conv = nbchat.Conversation(requantize="Q8_0", n_ctx=512, prepare="now", temperature=0, max_new_tokens=4)
+    try:
+        conv.ask("Hi")
+        conv.save(tmp_path / "chat.json")
+    finally:
+        conv.close()
+    loaded = nbchat.Conversation.load(tmp_path / "chat.json", prepare="now")
+    try:
+        assert loaded.backend.describe()["weights"] == "Q8_0 copy"
+        assert loaded.backend.engine_path == copy
+    finally:
+        loaded.close()
