@@ -11,7 +11,7 @@ and in each student's notebook ``nbchat.Chat("http://HOST:8080/v1")``. ``--api-k
 ``$NAME`` (students get it through the environment or a ``.env`` file, never in a notebook). docs/jupyterhub.md
 sizes the slots for a class. The embedded model is served from its Q8_0 copy (``--requantize``, made once and cached,
 see :mod:`nbchat.backends._requantize`): with several students in each batch, llama.cpp's batched kernel decodes
-~1.3x the tokens/s of the shipped Q4_1 file (8 students on 2 cores: 267-278 instead of 201-210 tok/s in all).
+~1.3x the tokens/s of the shipped Q4_1 file (8 students on 2 cores: 244-278 instead of 180-210 tok/s in all).
 """
 
 from __future__ import annotations

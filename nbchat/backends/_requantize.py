@@ -5,9 +5,11 @@ evaluates a prompt with it one matrix-vector product per token, about as slowly 
 kernel, and every Q4_1 value (``d * q + m``, 16 levels per block of 32) is within half a Q8_0 step (``max|x| / 127``)
 of its copy, so the copy keeps the model's quality (perplexity of two fixed texts +1.0% / -0.1%, the same most likely
 next token 94% of the time: ``python -m benchmarks --only weights``) and evaluates prompts faster. Measured on 2
-cores (the embedded model, xllamacpp): 1.57 instead of 2.3 ms per prompt token, a turn-11 question (13 tokens after
-~2,000 cached) in 46-49 instead of 56-57 ms, decoding unchanged (127-141 tok/s either way), and ``nbchat serve``
-with 8 students at once 267-278 instead of 201-210 tok/s in all; the file grows from 98 to 145 MB.
+cores (the embedded model, xllamacpp): 1.6 instead of 2.3 ms per prompt token from an empty cache (a 136-word first
+question: 256 instead of 419 ms to the first token), decoding unchanged (122-141 tok/s either way; at turn 11 of a
+long chat the attention over the history dominates: 72-74 ms either way in a full benchmark run, 46-50 vs 56-58 ms
+in quieter runs), and ``nbchat serve`` with 8 students at once 244-278 instead of 180-210 tok/s in all; the file
+grows from 98 to 145 MB.
 
 The price: the batched kernel sums in another order than the one-token kernel, so a greedy reply depends on how the
 prompt was split into batches (asked again and answered from llama.cpp's cache, "Name a colour." got another reply
