@@ -93,8 +93,9 @@ def requantized_gguf(
     ``--allow-requantize``); float tensors (norms) and tensors already of ``type_name`` are copied as they are. The
     copy is written to a temporary file and renamed into place, so kernels making it at once never see half a file.
     Kernels whose ``$NBCHAT_CACHE_DIR`` is the same directory share one copy, and its pages in memory: on
-    JupyterHub, an administrator makes the copy once in a directory users can read (any chat on the embedded model,
-    run with ``$NBCHAT_CACHE_DIR`` set to it) and sets ``$NBCHAT_CACHE_DIR`` for every user (docs/jupyterhub.md).
+    JupyterHub, an administrator makes the copy once in a directory users can read (a chat with ``requantize="Q8_0"``
+    or ``nbchat serve``, run with ``$NBCHAT_CACHE_DIR`` set to it) and sets ``$NBCHAT_CACHE_DIR`` for every user.
+    Copies of a file that has since changed are not removed.
     """
     if checked_requantize(type_name) is None:
         raise ValueError("requantized_gguf needs a type, e.g. 'Q8_0'.")
