@@ -73,7 +73,7 @@ def engine_params(args: argparse.Namespace) -> Any:
     """
     from ._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
     from ._errors import ModelNotFoundError
-    from .backends._requantize import requantized_gguf
+    from .backends._requantize import engine_gguf
     from .backends.llamacpp import import_xllamacpp, physical_cores
 
     if args.slots < 1 or args.ctx_per_slot < 64:
@@ -88,9 +88,10 @@ def engine_params(args: argparse.Namespace) -> Any:
             raise ModelNotFoundError(msg)
         name = args.name or path.stem
     xllamacpp = import_xllamacpp()
+    # see nbchat.backends._requantize: batches of students share each matrix product
     requantize = args.requantize or ("Q8_0" if args.spec in (None, "embedded") else "none")
-    if requantize != "none":  # see nbchat.backends._requantize: batches of students share each matrix product
-        path = requantized_gguf(path, requantize, progress=lambda text: print(text, flush=True)) or path
+    weights = None if requantize == "none" else requantize
+    path = engine_gguf(path, weights, progress=lambda text: print(text, flush=True))
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.model_alias = {name}

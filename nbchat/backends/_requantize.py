@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .._embedded import cache_dir
 
-__all__ = ["REQUANTIZE_TYPES", "checked_requantize", "requantized_gguf"]
+__all__ = ["REQUANTIZE_TYPES", "checked_requantize", "engine_gguf", "requantized_gguf"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,14 @@ def checked_requantize(type_name: str | None) -> str | None:
         msg = f"requantize must be one of {', '.join(map(repr, REQUANTIZE_TYPES))} or None, got {type_name!r}."
         raise ValueError(msg)
     return type_name
+
+
+def engine_gguf(source: Path, type_name: str | None, *, progress: Callable[[str], None] | None = None) -> Path:
+    """The file llama.cpp should load for ``source``: its ``type_name`` copy (:func:`requantized_gguf`) when a type is
+    asked for and the copy could be made (or was made before), else ``source`` itself."""
+    if type_name is None:
+        return source
+    return requantized_gguf(source, type_name, progress=progress) or source
 
 
 def _target(source: Path, type_name: str) -> Path:

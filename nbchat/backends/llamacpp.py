@@ -33,7 +33,7 @@ from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
 from ._gguf_tokens import SpecialTokens, common_prefix, gguf_metadata
-from ._requantize import checked_requantize, requantized_gguf
+from ._requantize import checked_requantize, engine_gguf
 from .harmony import template_is_harmony
 from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking
 
@@ -319,9 +319,7 @@ class LlamaCppBackend(Backend):
         """
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
-        if self.requantize is not None and self.engine_path == self.path:
-            made = requantized_gguf(self.path, self.requantize, progress=lambda text: report(text, 0.05))
-            self.engine_path = made or self.path
+        self.engine_path = engine_gguf(self.path, self.requantize, progress=lambda text: report(text, 0.05))
         key = (str(self.engine_path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         meta = gguf_metadata(self.path)
         self._template = meta["chat_template"]

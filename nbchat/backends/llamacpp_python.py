@@ -26,7 +26,7 @@ from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_ide
 from .._errors import BackendError, MissingDependencyError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
-from ._requantize import checked_requantize, requantized_gguf
+from ._requantize import checked_requantize, engine_gguf
 from .harmony import template_is_harmony
 from .llamacpp import DEFAULT_MAX_CONTEXT, checked_gguf, decode_threads, physical_cores
 from .thinking import no_switch_notice, reply_splitter, split_think, template_takes_thinking, template_with_thinking
@@ -210,9 +210,7 @@ class LlamaCppPythonBackend(Backend):
         llama_cpp = _import_llama_cpp()
         report = progress or (lambda text, fraction: None)
         report(f"loading {self.model} with llama.cpp…", 0.1)
-        if self.requantize is not None and self.engine_path == self.path:
-            made = requantized_gguf(self.path, self.requantize, progress=lambda text: report(text, 0.05))
-            self.engine_path = made or self.path
+        self.engine_path = engine_gguf(self.path, self.requantize, progress=lambda text: report(text, 0.05))
         # one Llama per file and settings; n_ctx None: the trained context, at most DEFAULT_MAX_CONTEXT
         key = (str(self.engine_path.resolve()), self.n_ctx_arg, self.n_threads, self.n_threads_batch, self.n_gpu_layers)
         with _SHARED_LOCK:
