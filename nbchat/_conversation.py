@@ -1,32 +1,33 @@
-"""The conversation controller: history and its editing, settings, a worker thread, cancellation. No widget import.
+"""The conversation controller: history and its editing, sending, and events for views. No widget import.
 
 Data path of one turn::
 
     send(text) ─► history += user message, assistant placeholder ─► worker thread
-        worker: backend.stream(messages, settings, info, cancel) ─► pump thread ─► queue
-        worker: queue ─► listeners("delta") ─► ... ─► listeners("message") with the final text and stats
+        worker: ModelLoader.run (once) ─► refusal? ─► run_reply: backend.stream(...) ─► StreamingReply ─► listeners
+        worker: StreamingReply.commit ─► listeners("message") with the final text and stats ─► prefill next turn
+
+What it delegates, each in a module of its own: preparing the model (:mod:`nbchat._loading`), typing ahead
+(:mod:`nbchat._prefill`), the reply in flight (:mod:`nbchat._reply`), what was sent to whom
+(:mod:`nbchat._provenance`), events and callbacks (:mod:`nbchat._events`), streaming with retries and Stop
+(:mod:`nbchat._generation`), choosing the context (:mod:`nbchat._context`), files (:mod:`nbchat._persist`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import os
-import re
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from ._errors import ConversationBusyError, GenerationError, NbchatError
-from ._feedback import check_feedback, feedback_record
-from ._generation import DEFAULT_RETRIES, ReplyOutcome, describe_error, error_i18n, run_reply
+from ._errors import ConversationBusyError
+from ._events import Callbacks, ConversationEvent
+from ._feedback import feedback_records, rate
+from ._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
+from ._loading import ModelLoader, Status
 from ._messages import ChatMessage, check_text
 from ._persist import (
     conversation_json,
@@ -39,7 +40,10 @@ from ._persist import (
     write_conversation,
 )
 from ._policy import cap_settings, current_policy
-from ._redact import redact_text, redact_url, redacting_logger
+from ._prefill import PrefillScheduler
+from ._provenance import SentRequest, spec_record
+from ._redact import redact_text, redacting_logger
+from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
@@ -47,32 +51,6 @@ from .backends import Backend, resolve_backend
 __all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
-
-Status = Literal["loading", "ready", "generating", "error"]
-
-_STOP_GRACE_S = 5.0  # how long ask(timeout=) waits for the reply it stopped to end
-# Backend options never copied into `spec` (saved files, "Copy as code"): keys, tokens, headers, ...
-_SECRET_OPTION = re.compile(r"key|token|secret|passw|auth|credential|header|cookie", re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class ConversationEvent:
-    """What listeners receive, from the thread that caused it.
-
-    Attributes
-    ----------
-    kind : {"status", "message", "delta", "reasoning", "tree", "clear"}
-        ``status``: ``status``/``text``/``progress`` changed. ``message``: ``message`` was added or committed
-        (its final text, reasoning, status and stats). ``delta``: ``text`` was appended to the streaming
-        ``message``'s answer. ``reasoning``: ``text`` was appended to its reasoning (thinking).
-        ``tree``: the visible branch or a message's flags changed (edit, branch switch, delete, pin, exclude,
-        history replaced). ``clear``: the history was emptied.
-    """
-
-    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear"]
-    message: ChatMessage | None = None
-    text: str = ""
-    progress: float | None = None
 
 
 class Conversation:
@@ -183,38 +161,26 @@ class Conversation:
         self.system_prompt = system_prompt
         self.use_history = bool(history)
         self.backend: Backend = resolve_backend(spec, model=model, source=source, **backend_options)
-        plain = {
-            k: redact_text(v) if isinstance(v, str) else v
-            for k, v in backend_options.items()
-            if isinstance(v, (str, int, float, bool)) and not _SECRET_OPTION.search(k) and k != "origin"
-        }
-        self.spec: dict[str, Any] = {
-            "spec": redact_url(os.fspath(spec)) if isinstance(spec, (str, os.PathLike)) else None,
-            "object": not (spec is None or isinstance(spec, (str, os.PathLike))),
-            "model": model,
-            "source": source,
-            "options": plain,  # plain values only: keys, headers and client objects are never saved
-        }
+        self.spec = spec_record(spec, model, source, backend_options)  # plain values: never keys or headers
         self._tree = MessageTree()
-        self._requests: dict[str, tuple[str, list[ChatMessage], GenerationSettings]] = {}
-        self._listeners: list[Callable[[ConversationEvent], None]] = []
-        self._reply_callbacks: list[Callable[[ChatMessage], None]] = []
-        self._feedback_callbacks: list[Callable[[dict[str, Any]], None]] = []  # see on_feedback
+        self._requests: dict[str, SentRequest] = {}  # by reply id, for request_of()
+        self._emit: Callbacks[ConversationEvent] = Callbacks("listener")  # see subscribe
+        self._replied: Callbacks[ChatMessage] = Callbacks("on_reply callback")
+        self._rated: Callbacks[dict[str, Any]] = Callbacks("feedback callback")  # see on_feedback
         self._lock = threading.RLock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbchat-worker")
         self._cancel = threading.Event()
-        self._prefill_cancel = threading.Event()
-        self._draft: str | None = None  # the latest question being typed, for prefill(); "" for the next turn's start
         self._busy = False
-        self._streaming: ChatMessage | None = None
-        self._parts: list[str] = []
-        self._thoughts: list[str] = []  # reasoning deltas of the reply being streamed
+        self._stream: StreamingReply | None = None  # the reply being generated
         self.status: Status = "loading"
         self.status_text = f"loading {self.backend.model}…"
         self.progress: float | None = None
-        self.load_error: Exception | None = None
-        self._loaded = threading.Event()
-        self._load_started = False
+
+        def idle() -> bool:  # prefills run only while no reply is generated and the model is ready
+            return not self._busy and self._loader.ready
+
+        self._prefiller = PrefillScheduler(self.backend, self._executor, self._lock, idle, self.build_messages)
+        self._loader = ModelLoader(self.backend, self._executor, self._set_status, lambda: self._prefiller.next_turn())
         self.save_to = Path(save_to) if save_to is not None else None
         if self.save_to is not None and self.save_to.exists():
             self._tree = read_tree(self.save_to)
@@ -222,13 +188,7 @@ class Conversation:
             msg = f"Conversation(load={load!r}) is now Conversation(prepare={load!r}); load= will be removed."
             warnings.warn(msg, FutureWarning, stacklevel=2)
             prepare = load
-        if prepare == "now":
-            self._start_load().result()
-        elif prepare == "background":
-            self._start_load()
-        elif prepare != "lazy":
-            msg = f"prepare must be 'background', 'now' or 'lazy', got {prepare!r}."
-            raise ValueError(msg)
+        self._loader.begin(prepare)
 
     # ------------------------------------------------------------------ settings
     @property
@@ -249,29 +209,20 @@ class Conversation:
 
         Listeners run in the thread that made the change (often the worker thread) and must be quick.
         """
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._emit.add(listener)
 
     def on_reply(self, callback: Callable[[ChatMessage], None]) -> Callable[[], None]:
         """Call ``callback(message)`` with each finished assistant message (done, stopped or failed).
 
         Runs in the worker thread. Returns a function that removes the callback.
         """
-        self._reply_callbacks.append(callback)
-        return lambda: self._reply_callbacks.remove(callback) if callback in self._reply_callbacks else None
-
-    def _emit(self, event: ConversationEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken view must not break generation
-                logger.exception("nbchat listener failed on %s", event.kind)
+        return self._replied.add(callback)
 
     def _changed(self) -> None:
         """The tree changed outside generation: tell views, autosave, get the model ready for the next turn."""
         self._emit(ConversationEvent("tree"))
         self._autosave()
-        self._prefill_next_turn()
+        self._prefiller.next_turn()
 
     def _autosave(self) -> None:
         if self.save_to is not None:
@@ -285,31 +236,11 @@ class Conversation:
         self.status, self.status_text, self.progress = status, text, progress
         self._emit(ConversationEvent("status", text=text, progress=progress))
 
-    # ------------------------------------------------------------------ loading
-    def _start_load(self) -> Future[None]:
-        with self._lock:
-            self._load_started = True
-            return self._executor.submit(self._load)
-
-    def _load(self) -> None:
-        if self._loaded.is_set():
-            return
-        self._set_status("loading", f"loading {self.backend.model}…")
-        try:
-            self.backend.prepare(progress=lambda text, fraction: self._set_status("loading", text, fraction))
-        except Exception as exc:
-            logger.debug("loading %s failed", self.backend.model, exc_info=True)
-            self.load_error = exc
-            self._set_status("error", f"Could not load {self.backend.model}: {exc}")
-        else:
-            self._set_status("ready", self._ready_text())
-        finally:
-            self._loaded.set()
-        self._prefill_next_turn()
-
-    def _ready_text(self) -> str:
-        device = self.backend.describe().get("device")
-        return f"ready · {device}" if device else "ready"
+    # ------------------------------------------------------------------ loading (see nbchat._loading)
+    @property
+    def load_error(self) -> Exception | None:
+        """Why preparing the model failed (the exception ``backend.prepare`` raised); ``None`` if it did not fail."""
+        return self._loader.error
 
     def wait_until_ready(self, timeout: float | None = None) -> None:
         """Block until the model is prepared (weights loaded, server checked), or failed to be.
@@ -325,13 +256,7 @@ class Conversation:
             If preparing failed (the message says why; the cause is also in :attr:`load_error`) or did not finish
             within ``timeout`` seconds.
         """
-        if not self._load_started:
-            self._start_load()
-        if not self._loaded.wait(timeout):
-            msg = f"{self.backend.model} did not finish loading within {timeout} s."
-            raise NbchatError(msg)
-        if self.load_error is not None:
-            raise NbchatError(str(self.status_text)) from self.load_error
+        self._loader.wait(timeout)
 
     def wait_until_loaded(self, timeout: float | None = None) -> None:
         """Deprecated (a ``FutureWarning``): the old name of :meth:`wait_until_ready`."""
@@ -358,15 +283,13 @@ class Conversation:
 
     def partial_reply(self) -> tuple[str, str] | None:
         """``(message id, text so far)`` of the reply being streamed, or ``None``."""
-        with self._lock:
-            if self._streaming is None:
-                return None
-            return self._streaming.id, "".join(self._parts)
+        stream = self._stream  # one read: the worker may end the reply meanwhile
+        return None if stream is None else (stream.message.id, stream.text)
 
     def partial_reasoning(self) -> str:
         """The reasoning so far of the reply being streamed (``""`` when none, or when nothing streams)."""
-        with self._lock:
-            return "".join(self._thoughts) if self._streaming is not None else ""
+        stream = self._stream
+        return "" if stream is None else stream.reasoning
 
     @property
     def thinking(self) -> bool | None:
@@ -512,21 +435,10 @@ class Conversation:
         ValueError
             For a user message, a rating other than "up", "down" or None, or a comment that is not a string.
         """
-        rating, comment = check_feedback(rating, comment)
         with self._lock:
-            node = self._tree.get(message_id)
-            if node.role != "assistant":
-                msg = "Only answers (assistant messages) can be rated."
-                raise ValueError(msg)
-            rated = rating is not None or comment != ""
-            node.feedback = {"rating": rating, "comment": comment, "time": time.time()} if rated else None
-            record = feedback_record(self._tree, node)
+            record = rate(self._tree, message_id, rating, comment)
         self._changed()
-        for callback in list(self._feedback_callbacks):
-            try:
-                callback(record)
-            except Exception:  # a broken log must not break the chat; it is logged
-                logger.exception("nbchat feedback callback failed")
+        self._rated(record)
 
     def on_feedback(self, callback: Any) -> Any:
         """Call ``callback(record)`` on every change of a rating (a dict of :data:`nbchat._feedback.FEEDBACK_COLUMNS`).
@@ -534,8 +446,7 @@ class Conversation:
         Returns a function that removes the callback. ``nbchat web --feedback FILE.jsonl`` uses this to append each
         record to a file.
         """
-        self._feedback_callbacks.append(callback)
-        return lambda: self._feedback_callbacks.remove(callback) if callback in self._feedback_callbacks else None
+        return self._rated.add(callback)
 
     def feedback_records(self) -> list[dict[str, Any]]:
         """Every rated answer, in every branch, as flat records (oldest message first).
@@ -544,9 +455,7 @@ class Conversation:
         change), ``question``, ``answer``, ``model``, ``backend``.
         """
         with self._lock:
-            rated = [m for m in self._tree.nodes.values() if m.feedback is not None]
-            rated.sort(key=lambda m: m.created)
-            return [feedback_record(self._tree, m) for m in rated]
+            return feedback_records(self._tree)
 
     def _last_of_role(self, role: str) -> ChatMessage | None:
         return next((m for m in reversed(self._tree.branch()) if m.role == role), None)
@@ -665,19 +574,8 @@ class Conversation:
             if message_id not in self._requests:
                 msg = f"No request is recorded for {message_id!r} (it was loaded or set, not generated here)."
                 raise KeyError(msg)
-            system, sent, settings = self._requests[message_id]
-        images = self.backend.image_input is not False
-        head = [{"role": "system", "content": system}] if system.strip() else []
-        messages = head + [m.to_openai(images, reasoning=self.backend.send_reasoning) for m in sent]
-        return {
-            **self.backend.describe(),
-            "settings": dataclasses.asdict(settings),
-            "system_prompt": system,
-            "messages": messages,
-            "prompt": self.backend.render_prompt(messages),
-            "stats": dict(reply.stats),
-            "thinking_switch": self.backend.thinking_switch,  # how thinking= reaches this model, in words
-        }
+            request, stats = self._requests[message_id], dict(reply.stats)
+        return request.provenance(self.backend, stats)
 
     # ------------------------------------------------------------------ generation
     def send(self, text: str, *, attachments: Any = None) -> Future[ChatMessage]:
@@ -742,37 +640,27 @@ class Conversation:
             Naming the model and what to do.
         """
         if self.backend.image_input is False and any(a.kind == "image" for a in attachments):
-            raise AttachmentError(self._no_images_message())
-
-    def _no_images_message(self) -> str:
-        return (
-            f"{self.backend.model} ({self.backend.kind}) cannot see images, so nothing was sent. Use a vision "
-            "model (e.g. an OpenAI-compatible one such as 'openai:gpt-4o-mini', or a local image-text-to-text "
-            "model), or remove the image."
-        )
+            raise AttachmentError(no_images_message(self.backend))
 
     def _reply_to(self, user: ChatMessage) -> Future[ChatMessage]:
         """Start answering ``user`` (already in the tree and selected). Call with the lock held."""
         self._busy = True
-        self._prefill_cancel.set()  # a draft being evaluated ends within a few tokens; the reply goes next
-        self._draft = None
+        self._prefiller.cancel()  # a draft being evaluated ends within a few tokens; the reply goes next
         self._cancel = threading.Event()
         selection = self._select(self._tree.path_to(user.id), None)
-        messages = selection.messages
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
-        self._requests[reply.id] = (self.system_prompt, selection.sent, self.settings)
+        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.settings)
         reply.stats = {"left_out": len(selection.left_out)}
-        self._streaming, self._parts, self._thoughts = reply, [], []
-        if not self._load_started:
-            self._start_load()
-        settings, cancel = self.settings, self._cancel
-        if self._loaded.is_set() and self.load_error is None:
+        stream = StreamingReply(reply, selection.messages, self.settings, self._cancel, self._emit)
+        self._stream = stream
+        self._loader.start_once()
+        if self._loader.ready:
             # views see the status with the reply's placeholder, not when the worker gets to it (it may still be
             # ending a prefill): Stop and Esc act on "generating"
             self._set_status("generating", f"generating with {self.backend.model}…")
         self._emit(ConversationEvent("message", message=user))
         self._emit(ConversationEvent("message", message=reply))
-        return self._executor.submit(self._generate, reply, messages, settings, cancel)
+        return self._executor.submit(self._generate, stream)
 
     def prefill(self, text: str) -> None:
         """Let the model evaluate the prompt for a question while it is typed; returns at once.
@@ -782,53 +670,15 @@ class Conversation:
         would get (:meth:`build_messages`) into the model's cache, so when it is sent only the last few tokens are
         left to evaluate and the reply starts sooner. Nothing is added to the history and the reply is the same as
         without it. Ignored while a reply is generated or before the model has loaded; :meth:`send` cancels it.
-        Between turns the conversation does the same by itself for the start of the next turn (the history and the
-        chat template's opening of a user message), so a question sent without typing ahead also starts sooner.
+        Between turns the conversation does the same by itself for the start of the next turn, so a question sent
+        without typing ahead also starts sooner (see :class:`nbchat._prefill.PrefillScheduler`).
 
         Parameters
         ----------
         text : str
             The question as typed so far.
         """
-        if not isinstance(text, str) or not text.strip():
-            return
-        self._queue_prefill(text)
-
-    def _prefill_next_turn(self) -> None:
-        """Evaluate the start of the next turn while the user reads (see :meth:`prefill`): the history so far and the
-        chat template's opening of a user message, rendered with an empty question. A question sent without typing
-        ahead then leaves only its own words and the template's closing tokens to evaluate (13 instead of 19 new
-        tokens for a short question to the embedded model). Queued whenever the conversation becomes idle: after
-        loading, after a reply, after an edit; a typed draft queued meanwhile takes its place."""
-        self._queue_prefill("", replace=False)
-
-    def _queue_prefill(self, text: str, *, replace: bool = True) -> None:
-        if not self.backend.can_prefill:
-            return
-        with self._lock:
-            if self._busy or not self._loaded.is_set() or self.load_error is not None:
-                return
-            queued = self._draft is not None
-            if queued and not replace:  # a draft is more specific than the next turn's start
-                return
-            self._draft = text  # a queued task takes the latest draft
-            if queued:
-                return
-            if self._prefill_cancel.is_set():  # one event for every prefill queued or running since the last send
-                self._prefill_cancel = threading.Event()
-            cancel = self._prefill_cancel
-        self._executor.submit(self._prefill, cancel)
-
-    def _prefill(self, cancel: threading.Event) -> None:
-        with self._lock:
-            text, self._draft = self._draft, None
-            if text is None or self._busy or cancel.is_set():
-                return
-            messages = self.build_messages(text)
-        try:
-            self.backend.prefill(messages, cancel)
-        except Exception:  # typing ahead is an optimisation: it never puts an error in the chat
-            logger.debug("prefill failed", exc_info=True)
+        self._prefiller.draft(text)
 
     def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
         """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text.
@@ -859,125 +709,52 @@ class Conversation:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
         self._cancel.set()
 
-    def _generate(
-        self, reply: ChatMessage, messages: list[dict[str, str]], settings: GenerationSettings, cancel: threading.Event
-    ) -> ChatMessage:
-        if not self._loaded.is_set():
-            self._load()  # queued after the background load: returns at once when it ran
-        if self.load_error is None:
+    def _generate(self, stream: StreamingReply) -> ChatMessage:
+        """Worker thread: wait for the model, stream the reply into ``stream``, commit it and tell everyone."""
+        self._loader.run()  # queued after the load it started: returns at once when that ran
+        if self._loader.ready:
             self._set_status("generating", f"generating with {self.backend.model}…")
-
-        def on_delta(delta: str) -> None:
-            with self._lock:
-                self._parts.append(delta)
-            self._emit(ConversationEvent("delta", message=reply, text=delta))
-
-        def on_reasoning(delta: str) -> None:
-            with self._lock:
-                self._thoughts.append(delta)
-            self._emit(ConversationEvent("reasoning", message=reply, text=delta))
-
-        unseen = self.backend.image_input is False and _has_image_parts(messages)  # known only after loading
-        if unseen:
-            outcome = ReplyOutcome("error", self._no_images_message(), {"finish_reason": "error"})
-        elif self.load_error is not None:
-            failed = self.load_error
-            outcome = ReplyOutcome("error", describe_error(failed), {"finish_reason": "error"})
-            outcome.error_i18n = error_i18n(failed)
-        else:
-            generating = self.status_text
-
-            def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
-                self._set_status("generating", text or generating)
-
-            outcome = run_reply(
-                self.backend,
-                messages,
-                settings,
-                cancel,
-                on_delta,
-                retries=self.retries,
-                on_status=on_status,
-                on_reasoning=on_reasoning,
-            )
+        outcome = self._outcome(stream)
         with self._lock:
-            reply.content = "".join(self._parts)
-            reply.reasoning = "".join(self._thoughts).rstrip()  # models end their thoughts with blank lines
-            reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
-            reply.error_i18n = outcome.error_i18n
-            reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
-            self._streaming, self._parts, self._thoughts = None, [], []
-            self._busy = False
+            reply = stream.commit(outcome, self.backend.describe())
+            self._stream, self._busy = None, False
         self._emit(ConversationEvent("message", message=reply))
-        if self.load_error is not None:
-            self._set_status("error", self.status_text)
-        else:
-            self._set_status("ready", self._ready_text())
+        self._set_status(*self._loader.settled())
         self._autosave()
-        for callback in list(self._reply_callbacks):
-            try:
-                callback(reply)
-            except Exception:
-                logger.exception("nbchat on_reply callback failed")
+        self._replied(reply)
         outcome.wind_down()  # a backend still busy after Stop gets its grace before the next reply starts
-        self._prefill_next_turn()
+        self._prefiller.next_turn()
         return reply
+
+    def _outcome(self, stream: StreamingReply) -> ReplyOutcome:
+        """How the reply ends: refused (an image for a model without image input, a model that failed to load), or
+        streamed into ``stream`` by :func:`nbchat._generation.run_reply`."""
+        refused = refusal(self.backend, stream.messages, self.load_error)
+        if refused is not None:
+            return refused
+        generating = self.status_text
+
+        def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
+            self._set_status("generating", text or generating)
+
+        return run_reply(
+            self.backend,
+            stream.messages,
+            stream.settings,
+            stream.cancel,
+            stream.add_text,
+            retries=self.retries,
+            on_status=on_status,
+            on_reasoning=stream.add_reasoning,
+        )
 
     def close(self) -> None:
         """Stop generation and any prefill, release the worker thread and the backend."""
         self.stop()
-        self._prefill_cancel.set()
+        self._prefiller.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.backend.close()
 
     def __repr__(self) -> str:
         count = len(self._tree.branch())
         return f"<Conversation {self.backend.kind}:{self.backend.model} · {count} messages · {self.status}>"
-
-
-def _has_image_parts(messages: list[dict[str, Any]]) -> bool:
-    return any(isinstance(m.get("content"), list) and any(p.get("type") == "image_url" for p in m["content"])
-               for m in messages)  # fmt: skip
-
-
-def _public(description: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in description.items() if k in ("backend", "model")}
-
-
-def wait_for_reply(conversation: Conversation, future: Future[ChatMessage], timeout: float | None) -> str:
-    """Block until ``future`` (a reply of ``conversation``) is done; return its text.
-
-    Ctrl+C / a kernel interrupt stops the reply (partial text kept) and re-raises; so does running out of
-    ``timeout`` seconds, as ``TimeoutError``. The reply is finished (stopped) when either is raised, unless its
-    backend ignores Stop for more than a few seconds.
-
-    Raises
-    ------
-    GenerationError
-        If the reply failed or is incomplete; its partial text is in ``error.partial``.
-    TimeoutError
-        If ``timeout`` seconds passed first.
-    KeyboardInterrupt
-        After stopping the reply.
-    """
-    try:
-        reply = future.result(timeout)
-    except KeyboardInterrupt:
-        conversation.stop()
-        future.result()
-        raise
-    except FutureTimeoutError as exc:  # the builtin TimeoutError from Python 3.11 on, another class on 3.10
-        conversation.stop()
-        with contextlib.suppress(FutureTimeoutError):
-            future.result(_STOP_GRACE_S)
-        msg = (
-            f"No complete reply within {timeout} s; it was stopped (its partial text is kept, marked 'stopped'). "
-            "Ask with a larger timeout=, or lower max_new_tokens."
-        )
-        raise TimeoutError(msg) from exc
-    if reply.status in ("error", "incomplete"):
-        keyed = reply.error_i18n or {}
-        raise GenerationError(
-            reply.error or "generation failed", partial=reply.content, key=keyed.get("key"), params=keyed.get("params")
-        )
-    return reply.content

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,15 @@ if TYPE_CHECKING:
     from ._messages import ChatMessage
     from ._tree import MessageTree
 
-__all__ = ["FEEDBACK_COLUMNS", "RATINGS", "FeedbackLog", "check_feedback", "feedback_record"]
+__all__ = [
+    "FEEDBACK_COLUMNS",
+    "RATINGS",
+    "FeedbackLog",
+    "check_feedback",
+    "feedback_record",
+    "feedback_records",
+    "rate",
+]
 
 RATINGS = ("up", "down")
 FEEDBACK_COLUMNS = ("message_id", "rating", "comment", "time", "question", "answer", "model", "backend")
@@ -59,6 +68,48 @@ def feedback_record(tree: MessageTree, message: ChatMessage) -> dict[str, Any]:
         "model": message.stats.get("model"),
         "backend": message.stats.get("backend"),
     }
+
+
+def rate(tree: MessageTree, message_id: str, rating: Any, comment: Any = "") -> dict[str, Any]:
+    """Set the feedback of an assistant message in ``tree`` (no rating and no comment: remove it); returns its record.
+
+    Parameters
+    ----------
+    tree : MessageTree
+        The conversation's messages; the caller holds the conversation's lock.
+    message_id : str
+        The rated answer.
+    rating : {"up", "down", None}
+        The rating; ``None`` for none.
+    comment : str, default ""
+        What the person wrote about the answer.
+
+    Returns
+    -------
+    dict
+        The new state as a record (see :func:`feedback_record`); ``time`` is now, in Unix seconds.
+
+    Raises
+    ------
+    KeyError
+        If there is no message ``message_id``.
+    ValueError
+        For a user message, a rating other than "up", "down" or None, or a comment that is not a string.
+    """
+    rating, comment = check_feedback(rating, comment)
+    node = tree.get(message_id)
+    if node.role != "assistant":
+        msg = "Only answers (assistant messages) can be rated."
+        raise ValueError(msg)
+    rated = rating is not None or comment != ""
+    node.feedback = {"rating": rating, "comment": comment, "time": time.time()} if rated else None
+    return feedback_record(tree, node)
+
+
+def feedback_records(tree: MessageTree) -> list[dict[str, Any]]:
+    """Every rated answer in ``tree``, in every branch, as records (see :func:`feedback_record`), oldest first."""
+    rated = sorted((m for m in tree.nodes.values() if m.feedback is not None), key=lambda m: m.created)
+    return [feedback_record(tree, m) for m in rated]
 
 
 class FeedbackLog:

@@ -184,7 +184,7 @@ def test_after_the_next_turn_is_prefilled_a_send_renders_once_and_tokenizes_only
         f"<|im_start|>assistant\n{first}<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n"
     )
     recorder.calls.clear()
-    monkeypatch.setattr(conv, "_prefill_next_turn", lambda: None)  # only the send's requests are recorded
+    monkeypatch.setattr(conv._prefiller, "next_turn", lambda: None)  # only the send's requests are recorded
     conv.ask("And a small one?")
     reply = conv.history[-1]
     assert recorder.paths() == ["/apply-template", "/tokenize"]  # rendered and tokenized once: then from the caches

@@ -158,7 +158,7 @@ def test_the_next_turn_is_prefilled_whenever_the_conversation_becomes_idle() -> 
     while drafts(fake) != ["And"] and time.monotonic() < deadline:
         time.sleep(0.005)
     conv.prefill("And the fastest?")
-    conv._prefill_next_turn()
+    conv._prefiller.next_turn()
     fake.hold.set()
     settle(conv)
     assert drafts(fake) == ["And", "And the fastest?"]
@@ -195,7 +195,7 @@ def test_after_a_reply_a_question_sent_at_once_evaluates_only_its_own_tokens() -
     options = {"backend": "llama.cpp", "prepare": "now", "temperature": 0, "max_new_tokens": 16}
     ready = nbchat.Conversation(**options)
     after_send = nbchat.Conversation(n_ctx=1024, **options)
-    after_send._prefill_next_turn = lambda: None  # type: ignore[method-assign]  # nbchat before this prefill
+    after_send._prefiller.next_turn = lambda: None  # type: ignore[method-assign]  # nbchat before this prefill
     question = "Which of these is the strongest?"
     for conv in (ready, after_send):
         conv.ask("Which animals live in the savanna?")
