@@ -91,10 +91,9 @@ def rate(tree: MessageTree, message_id: str, rating: Any, comment: Any = "") -> 
 
     Raises
     ------
-    KeyError
-        If there is no message ``message_id``.
-    ValueError
-        For a user message, a rating other than "up", "down" or None, or a comment that is not a string.
+    KeyError, ValueError
+        As :meth:`nbchat.Conversation.set_feedback` (no such message; a user message, a rating or comment of the
+        wrong kind).
     """
     rating, comment = check_feedback(rating, comment)
     node = tree.get(message_id)

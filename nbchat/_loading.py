@@ -140,18 +140,9 @@ class ModelLoader:
         return ("error", self._failure) if self.error is not None else ("ready", self.ready_text())
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until preparing ended (starting it if it was not); see :meth:`nbchat.Conversation.wait_until_ready`.
+        """Block until preparing ended, starting it if it was not: :meth:`nbchat.Conversation.wait_until_ready`.
 
-        Parameters
-        ----------
-        timeout : float, optional
-            Seconds to wait; default: no limit.
-
-        Raises
-        ------
-        NbchatError
-            If preparing failed (the message says why; the cause is chained and in :attr:`error`) or did not end
-            within ``timeout`` seconds.
+        Raises ``NbchatError`` with the status text of a failure (the cause chained), or after ``timeout`` seconds.
         """
         self.start_once()
         if not self._done.wait(timeout):
