@@ -24,10 +24,10 @@ from typing import Any, Literal
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
 from ._errors import ConversationBusyError
-from ._events import Callbacks, ConversationEvent
+from ._events import Callbacks, ConversationEvent, Status
 from ._feedback import feedback_records, rate
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
-from ._loading import ModelLoader, Status
+from ._loading import ModelLoader
 from ._messages import ChatMessage, check_text
 from ._persist import (
     conversation_json,
@@ -728,7 +728,7 @@ class Conversation:
 
     def _outcome(self, stream: StreamingReply) -> ReplyOutcome:
         """How the reply ends: refused (an image for a model without image input, a model that failed to load), or
-        streamed into ``stream`` by :func:`nbchat._generation.run_reply`."""
+        streamed into ``stream`` by :func:`nbchat._generation.run_reply` (the one call a tool loop takes over)."""
         refused = refusal(self.backend, stream.messages, self.load_error)
         if refused is not None:
             return refused

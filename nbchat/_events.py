@@ -9,11 +9,15 @@ from typing import Generic, Literal, TypeVar
 from ._messages import ChatMessage
 from ._redact import redacting_logger
 
-__all__ = ["Callbacks", "ConversationEvent"]
+__all__ = ["Callbacks", "ConversationEvent", "Status"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 T = TypeVar("T")
+
+Status = Literal["loading", "ready", "generating", "error"]
+"""A conversation's status (:attr:`nbchat.Conversation.status`), sent to views with a ``"status"`` event:
+preparing the model, ready for a question, a reply streaming, or the model could not be prepared."""
 
 
 @dataclasses.dataclass(frozen=True)

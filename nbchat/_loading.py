@@ -14,18 +14,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any, Literal
+from typing import Any
 
 from ._errors import NbchatError
+from ._events import Status
 from ._redact import redact_text, redacting_logger
 from .backends import Backend
 
-__all__ = ["ModelLoader", "Status"]
+__all__ = ["ModelLoader"]
 
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
-
-Status = Literal["loading", "ready", "generating", "error"]
-"""A conversation's status (:attr:`nbchat.Conversation.status`); the loader sets all but ``"generating"``."""
 
 
 class ModelLoader:
