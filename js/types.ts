@@ -89,6 +89,8 @@ export interface ChatMessage {
   attachments?: Attachment[];
   /** The user's rating of an answer: thumbs up/down and an optional comment; null or missing: not rated. */
   feedback?: Feedback | null;
+  /** Rounds of tool calls of an answer (Python `nbchat.ToolRound.to_dict()`); missing or empty: none. */
+  tool_rounds?: unknown[];
 }
 
 /** `ChatMessage.feedback` (Python `nbchat.ChatMessage.feedback`). */

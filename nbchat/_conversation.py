@@ -43,6 +43,9 @@ from ._redact import redact_text, redact_url, redacting_logger
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
+from .tools import ToolCall, ToolRound
+from .tools._loop import DEFAULT_MAX_TOOL_ROUNDS, ToolLoop
+from .tools._run import DEFAULT_TOOL_TIMEOUT
 
 __all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
@@ -61,18 +64,20 @@ class ConversationEvent:
 
     Attributes
     ----------
-    kind : {"status", "message", "delta", "reasoning", "tree", "clear"}
+    kind : {"status", "message", "delta", "reasoning", "tree", "clear", "tool"}
         ``status``: ``status``/``text``/``progress`` changed. ``message``: ``message`` was added or committed
         (its final text, reasoning, status and stats). ``delta``: ``text`` was appended to the streaming
         ``message``'s answer. ``reasoning``: ``text`` was appended to its reasoning (thinking).
         ``tree``: the visible branch or a message's flags changed (edit, branch switch, delete, pin, exclude,
-        history replaced). ``clear``: the history was emptied.
+        history replaced). ``clear``: the history was emptied. ``tool``: the streaming ``message`` gained a round of
+        tool calls (``message.tool_rounds[-1]``; its text left the streaming text), or ``call`` changed status.
     """
 
-    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear"]
+    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear", "tool"]
     message: ChatMessage | None = None
     text: str = ""
     progress: float | None = None
+    call: ToolCall | None = None
 
 
 class Conversation:
@@ -126,6 +131,19 @@ class Conversation:
     attachment_tokens : int, default 1500
         Budget of one text attachment (a DataFrame summary, a traceback, a ``repr``), in tokens estimated as
         characters / 4; the context gauge counts what is actually sent.
+    tools : list of callables or nbchat.Tool, optional
+        Python functions the model may call (see :mod:`nbchat.tools`): their JSON schema comes from the signature,
+        type hints and docstring. Only backends that can call tools take them (OpenAI-compatible servers and
+        sources, callables with a ``tools`` parameter); others refuse before sending.
+    tool_approval : "ask", "auto" or callable, default "ask"
+        Who decides whether a call runs: a person in the chat's card (Allow once / Allow for this chat / Decline;
+        without a widget, sending fails and says to pick one of the others), ``"auto"`` (every call runs), or
+        ``approve(call) -> bool``. See :meth:`approve`.
+    max_tool_rounds : int, default 8
+        Rounds of tool calls in one turn; then the model must answer without tools. The administrator may cap it.
+    tool_timeout : float, default 60.0
+        Seconds one call may run (a function that takes ``cancel: threading.Event`` is told to stop); the
+        administrator may cap it.
     **backend_options
         Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
         ``origin=`` says where ``spec`` came from (``"code"`` by default; ``load`` passes ``"file"``): see
@@ -162,6 +180,10 @@ class Conversation:
         save_to: str | Path | None = None,
         image_max_side: int = DEFAULT_MAX_SIDE,
         attachment_tokens: int = DEFAULT_TEXT_TOKENS,
+        tools: Any = None,
+        tool_approval: Any = "ask",
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
         **backend_options: Any,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -174,6 +196,8 @@ class Conversation:
                 raise ValueError(msg)
         self.image_max_side = image_max_side
         self.attachment_tokens = attachment_tokens
+        # tools (nbchat/tools/): the functions, approval and the loop of calls
+        self.tool_loop = ToolLoop(tools, approval=tool_approval, max_rounds=max_tool_rounds, timeout=tool_timeout)
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
             GenerationSettings(
                 max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop), thinking=thinking
@@ -407,7 +431,7 @@ class Conversation:
             While a reply is being generated.
         """
         with self._lock:
-            return [m.to_openai() for m in self._tree.branch()]
+            return [d for m in self._tree.branch() for d in m.to_openai_list()]
 
     @messages.setter
     def messages(self, value: list[dict[str, str]]) -> None:
@@ -416,7 +440,12 @@ class Conversation:
             self._refuse_while_busy("replace the history")
             self._tree.clear()
             for record in records:
-                self._tree.append(ChatMessage(record["role"], record["content"], attachments=record["attachments"]))
+                rounds = record.get("tool_rounds", [])  # an assistant turn with tool calls, folded back into rounds
+                self._tree.append(
+                    ChatMessage(
+                        record["role"], record["content"], attachments=record["attachments"], tool_rounds=rounds
+                    )
+                )
             if system is not None:
                 self.system_prompt = system
         self._changed()
@@ -436,6 +465,7 @@ class Conversation:
         ConversationBusyError
             While a reply is being generated.
         """
+        self.tool_loop.check_ready()
         with self._lock:
             self._refuse_while_busy("regenerate")
             target = self._tree.get(message_id) if message_id else self._last_of_role("assistant")
@@ -456,6 +486,7 @@ class Conversation:
             While a reply is being generated.
         """
         check_text(text)
+        self.tool_loop.check_ready()
         with self._lock:
             self._refuse_while_busy("edit")
             original = self._tree.get(message_id)
@@ -668,7 +699,7 @@ class Conversation:
             system, sent, settings = self._requests[message_id]
         images = self.backend.image_input is not False
         head = [{"role": "system", "content": system}] if system.strip() else []
-        messages = head + [m.to_openai(images, reasoning=self.backend.send_reasoning) for m in sent]
+        messages = head + [d for m in sent for d in m.to_openai_list(images, reasoning=self.backend.send_reasoning)]
         return {
             **self.backend.describe(),
             "settings": dataclasses.asdict(settings),
@@ -711,6 +742,7 @@ class Conversation:
         parts = self.make_attachments(attachments)
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
+        self.tool_loop.check_ready()  # tools with approval "ask" and nobody to ask: refuse before adding anything
         with self._lock:
             self._refuse_while_busy("send again")
             self.check_images(parts)
@@ -760,7 +792,7 @@ class Conversation:
         selection = self._select(self._tree.path_to(user.id), None)
         messages = selection.messages
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
-        self._requests[reply.id] = (self.system_prompt, selection.sent, self.settings)
+        self._requests[reply.id] = (self.system_prompt, selection.sent, self.tool_loop.apply(self.settings))
         reply.stats = {"left_out": len(selection.left_out)}
         self._streaming, self._parts, self._thoughts = reply, [], []
         if not self._load_started:
@@ -890,16 +922,23 @@ class Conversation:
             def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
                 self._set_status("generating", text or generating)
 
-            outcome = run_reply(
-                self.backend,
-                messages,
-                settings,
-                cancel,
-                on_delta,
-                retries=self.retries,
-                on_status=on_status,
-                on_reasoning=on_reasoning,
-            )
+            if self.tool_loop.tools:  # rounds of tool calls (nbchat/tools/_loop.py)
+                outcome = self.tool_loop.run(
+                    self.backend, messages, settings, cancel, on_delta, on_reasoning=on_reasoning, on_status=on_status,
+                    on_round=lambda r: self._tool_event(reply, r), on_call=lambda c: self._tool_event(reply, call=c),
+                    retries=self.retries, images=self.backend.image_input is not False, max_side=self.image_max_side,
+                )  # fmt: skip
+            else:
+                outcome = run_reply(
+                    self.backend,
+                    messages,
+                    settings,
+                    cancel,
+                    on_delta,
+                    retries=self.retries,
+                    on_status=on_status,
+                    on_reasoning=on_reasoning,
+                )
         with self._lock:
             reply.content = "".join(self._parts)
             reply.reasoning = "".join(self._thoughts).rstrip()  # models end their thoughts with blank lines
@@ -922,6 +961,52 @@ class Conversation:
         outcome.wind_down()  # a backend still busy after Stop gets its grace before the next reply starts
         self._prefill_next_turn()
         return reply
+
+    # ------------------------------------------------------------------ tools
+    @property
+    def tools(self) -> list[Any]:
+        """The tools the model may call (:class:`nbchat.Tool` objects); assign functions or tools to replace them.
+
+        Raises
+        ------
+        ToolError
+            For a function that cannot be a tool, duplicate names, or tools switched off by the administrator.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        return list(self.tool_loop.tools)
+
+    @tools.setter
+    def tools(self, value: Any) -> None:
+        with self._lock:
+            self._refuse_while_busy("change the tools")
+            self.tool_loop.set_tools(value)
+
+    def approve(self, call_id: str, decision: Literal["once", "chat", "decline"], reason: str = "") -> None:
+        """Decide about a tool call waiting for approval (``tool_approval="ask"``): ``"once"`` (run it), ``"chat"``
+        (run it and later calls of the same tool in this chat: kept in memory, never saved), ``"decline"`` (the
+        model gets ``reason``). The widget's buttons call this; a waiting call shows as ``status == "pending"``.
+
+        Raises
+        ------
+        KeyError
+            If no call ``call_id`` is waiting. ``ValueError`` for another decision.
+        """
+        self.tool_loop.approvals.answer(call_id, decision, reason)
+
+    def on_tool_approval(self, asker: Callable[[ToolCall], None]) -> Callable[[], None]:
+        """Register ``asker(call)``, called (in the worker thread) when a call waits for a person's decision; the
+        answer comes through :meth:`approve`. With one registered, ``tool_approval="ask"`` works. Returns a function
+        that removes it."""
+        return self.tool_loop.approvals.add_asker(asker)
+
+    def _tool_event(self, reply: ChatMessage, round_: ToolRound | None = None, call: ToolCall | None = None) -> None:
+        """The loop's news: a round of calls (its text leaves the streaming text) or a call's new status."""
+        if round_ is not None:
+            with self._lock:
+                reply.tool_rounds.append(round_)
+                self._parts, self._thoughts = [], []
+        self._emit(ConversationEvent("tool", message=reply, call=call))
 
     def close(self) -> None:
         """Stop generation and any prefill, release the worker thread and the backend."""

@@ -102,6 +102,7 @@ class MessageState(TypedDict):
     excluded: bool
     attachments: list[dict[str, Any]]  # Attachment.to_dict(): kind, media_type, name, thumbnail, ... (no bytes)
     feedback: dict[str, Any] | None  # a rating of an answer: rating ("up", "down" or None), comment, time; or None
+    tool_rounds: list[dict[str, Any]]  # ToolRound.to_dict() each: text, reasoning, calls (nbchat/tools/_calls.py)
 
 
 class ReplyStats(TypedDict, total=False):
