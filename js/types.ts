@@ -32,6 +32,9 @@ export interface Stats {
   tokens_estimated?: boolean;
   /** Something to know about this reply that is not an error (e.g. `thinking=` not applied). */
   notice?: string;
+  /** A turn with tools: rounds of calls, and calls the model asked for. */
+  tool_rounds?: number;
+  tool_calls?: number;
 }
 
 /** An image or text part of a user message besides its text (nbchat/_attachments.py `Attachment.to_dict`). */

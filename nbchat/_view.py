@@ -126,6 +126,8 @@ class ReplyStats(TypedDict, total=False):
     thinking_tokens_estimated: bool
     tokens_estimated: bool  # the server reported no usage: ``tokens`` is an estimate
     notice: str  # something to know that is not an error (e.g. ``thinking=`` not applied)
+    tool_rounds: int  # a turn with tools: rounds of calls (nbchat/tools/_loop.py)
+    tool_calls: int  # calls the model asked for in the turn (beyond the cap too)
 
 
 class _DeltaRequired(TypedDict):

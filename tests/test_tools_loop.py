@@ -400,3 +400,19 @@ def test_parallel_tool_calls_and_tool_choice_are_sent(openai_stub) -> None:
     assert (first["tool_choice"], first["parallel_tool_calls"]) == ("required", False)
     assert "tool_choice" not in second  # later rounds: the model may answer
     assert second["messages"][-1]["tool_call_id"].startswith("call_")  # an id nbchat made for a server that sent none
+
+
+def test_a_reply_with_tools_fits_the_widget_protocol(openai_stub) -> None:
+    import json
+
+    from nbchat import _view
+
+    schema = json.loads((Path(__file__).resolve().parent.parent / "js" / "protocol.json").read_text(encoding="utf-8"))
+    conv = chat(openai_stub, area)
+    script({"calls": [call("area", '{"width": 3, "height": 4}')]})
+    conv.ask("go")
+    state = _view.message_state(conv.history[-1])
+    assert sorted(state) == sorted(k.rstrip("?") for k in schema["records"]["MessageState"]["fields"])
+    assert set(state["stats"]) <= {k.rstrip("?") for k in schema["records"]["ReplyStats"]["fields"]}
+    assert state["tool_rounds"][0]["calls"][0]["result"] == "12.0"
+    json.dumps(state)  # synced as JSON: no bytes, no objects
