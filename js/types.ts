@@ -32,6 +32,9 @@ export interface Stats {
   tokens_estimated?: boolean;
   /** Something to know about this reply that is not an error (e.g. `thinking=` not applied). */
   notice?: string;
+  /** A turn with tools: rounds of calls, and calls the model asked for. */
+  tool_rounds?: number;
+  tool_calls?: number;
 }
 
 /** An image or text part of a user message besides its text (nbchat/_attachments.py `Attachment.to_dict`). */
@@ -89,6 +92,8 @@ export interface ChatMessage {
   attachments?: Attachment[];
   /** The user's rating of an answer: thumbs up/down and an optional comment; null or missing: not rated. */
   feedback?: Feedback | null;
+  /** Rounds of tool calls of an answer (Python `nbchat.ToolRound.to_dict()`); missing or empty: none. */
+  tool_rounds?: unknown[];
 }
 
 /** `ChatMessage.feedback` (Python `nbchat.ChatMessage.feedback`). */

@@ -26,6 +26,7 @@ from ._feedback import FeedbackLog
 from ._messages import ChatMessage
 from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
+from .tools import Tool, ToolCall, ToolError, ToolRound, tool
 
 if TYPE_CHECKING:
     from ._widget import Chat
@@ -54,9 +55,14 @@ __all__ = [
     "NbchatError",
     "Policy",
     "PolicyWarning",
+    "Tool",
+    "ToolCall",
+    "ToolError",
+    "ToolRound",
     "__version__",
     "current_policy",
     "to_attachment",
+    "tool",
 ]
 
 

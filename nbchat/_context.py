@@ -54,7 +54,9 @@ def select_context(
 
     Notes
     -----
-    Reasoning of earlier replies is not sent (nor counted) unless ``backend.send_reasoning``.
+    Reasoning of earlier replies is not sent (nor counted) unless ``backend.send_reasoning``. An answer with tool
+    calls is sent as its rounds (assistant ``tool_calls``, ``tool`` results) and its final text
+    (:meth:`~nbchat.ChatMessage.to_openai_list`).
     When the prompt plus ``max_new_tokens`` would exceed ``backend.context_window``, the oldest unpinned messages
     are dropped, a question together with its answer, until it fits (tokens counted by ``backend.count_tokens``;
     nothing is dropped when the backend cannot count).
@@ -62,7 +64,11 @@ def select_context(
     head = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     body = [m for m in branch if m.status != "streaming"]
     question = body.pop() if text is None and body and body[-1].role == "user" else None
-    candidates = [m for m in body if not m.excluded and (m.content or m.role == "user") and (use_history or m.pinned)]
+    candidates = [
+        m
+        for m in body
+        if not m.excluded and (m.content or m.tool_rounds or m.role == "user") and (use_history or m.pinned)
+    ]
     if question is not None:
         tail = [question.to_openai(images)]
     else:
@@ -70,7 +76,7 @@ def select_context(
     kept = _fit(head, candidates, tail, backend, max_new_tokens, images)
     kept_ids = {m.id for m in kept}
     left_out = [m for m in body if m.id not in kept_ids]
-    sent = [m.to_openai(images, reasoning=backend.send_reasoning) for m in kept]
+    sent = [d for m in kept for d in m.to_openai_list(images, reasoning=backend.send_reasoning)]
     return Selection(head + sent + tail, kept + ([question] if question else []), left_out)
 
 
@@ -89,7 +95,7 @@ def _fit(
     body = list(body)
     while body:
         count = backend.count_tokens(
-            head + [m.to_openai(images, reasoning=backend.send_reasoning) for m in body] + tail
+            head + [d for m in body for d in m.to_openai_list(images, reasoning=backend.send_reasoning)] + tail
         )
         if count is None or count <= budget:
             break

@@ -47,6 +47,9 @@ from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
+from .tools import ToolCall
+from .tools._loop import DEFAULT_MAX_TOOL_ROUNDS, ToolLoop
+from .tools._run import DEFAULT_TOOL_TIMEOUT
 
 __all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
@@ -104,6 +107,19 @@ class Conversation:
     attachment_tokens : int, default 1500
         Budget of one text attachment (a DataFrame summary, a traceback, a ``repr``), in tokens estimated as
         characters / 4; the context gauge counts what is actually sent.
+    tools : list of callables or nbchat.Tool, optional
+        Python functions the model may call (see :mod:`nbchat.tools`): their JSON schema comes from the signature,
+        type hints and docstring. Only backends that can call tools take them (OpenAI-compatible servers and
+        sources, callables with a ``tools`` parameter); others refuse before sending.
+    tool_approval : "ask", "auto" or callable, default "ask"
+        Who decides whether a call runs: a person in the chat's card (Allow once / Allow for this chat / Decline;
+        without a widget, sending fails and says to pick one of the others), ``"auto"`` (every call runs), or
+        ``approve(call) -> bool``. See :meth:`approve`.
+    max_tool_rounds : int, default 8
+        Rounds of tool calls in one turn; then the model must answer without tools. The administrator may cap it.
+    tool_timeout : float, default 60.0
+        Seconds one call may run (a function that takes ``cancel: threading.Event`` is told to stop); the
+        administrator may cap it.
     **backend_options
         Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
         ``origin=`` says where ``spec`` came from (``"code"`` by default; ``load`` passes ``"file"``): see
@@ -140,6 +156,10 @@ class Conversation:
         save_to: str | Path | None = None,
         image_max_side: int = DEFAULT_MAX_SIDE,
         attachment_tokens: int = DEFAULT_TEXT_TOKENS,
+        tools: Any = None,
+        tool_approval: Any = "ask",
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
         **backend_options: Any,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -152,6 +172,8 @@ class Conversation:
                 raise ValueError(msg)
         self.image_max_side = image_max_side
         self.attachment_tokens = attachment_tokens
+        # tools (nbchat/tools/): the functions, approval and the loop of calls
+        self.tool_loop = ToolLoop(tools, approval=tool_approval, max_rounds=max_tool_rounds, timeout=tool_timeout)
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
             GenerationSettings(
                 max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop), thinking=thinking
@@ -330,7 +352,7 @@ class Conversation:
             While a reply is being generated.
         """
         with self._lock:
-            return [m.to_openai() for m in self._tree.branch()]
+            return [d for m in self._tree.branch() for d in m.to_openai_list()]
 
     @messages.setter
     def messages(self, value: list[dict[str, str]]) -> None:
@@ -339,7 +361,12 @@ class Conversation:
             self._refuse_while_busy("replace the history")
             self._tree.clear()
             for record in records:
-                self._tree.append(ChatMessage(record["role"], record["content"], attachments=record["attachments"]))
+                rounds = record.get("tool_rounds", [])  # an assistant turn with tool calls, folded back into rounds
+                self._tree.append(
+                    ChatMessage(
+                        record["role"], record["content"], attachments=record["attachments"], tool_rounds=rounds
+                    )
+                )
             if system is not None:
                 self.system_prompt = system
         self._changed()
@@ -359,6 +386,7 @@ class Conversation:
         ConversationBusyError
             While a reply is being generated.
         """
+        self.tool_loop.check_ready()
         with self._lock:
             self._refuse_while_busy("regenerate")
             target = self._tree.get(message_id) if message_id else self._last_of_role("assistant")
@@ -379,6 +407,7 @@ class Conversation:
             While a reply is being generated.
         """
         check_text(text)
+        self.tool_loop.check_ready()
         with self._lock:
             self._refuse_while_busy("edit")
             original = self._tree.get(message_id)
@@ -609,6 +638,7 @@ class Conversation:
         parts = self.make_attachments(attachments)
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
+        self.tool_loop.check_ready()  # tools with approval "ask" and nobody to ask: refuse before adding anything
         with self._lock:
             self._refuse_while_busy("send again")
             self.check_images(parts)
@@ -649,7 +679,7 @@ class Conversation:
         self._cancel = threading.Event()
         selection = self._select(self._tree.path_to(user.id), None)
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
-        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.settings)
+        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(self.settings))
         reply.stats = {"left_out": len(selection.left_out)}
         stream = StreamingReply(reply, selection.messages, self.settings, self._cancel, self._emit)
         self._stream = stream
@@ -728,7 +758,7 @@ class Conversation:
 
     def _outcome(self, stream: StreamingReply) -> ReplyOutcome:
         """How the reply ends: refused (an image for a model without image input, a model that failed to load), or
-        streamed into ``stream`` by :func:`nbchat._generation.run_reply` (the one call a tool loop takes over)."""
+        streamed into ``stream`` by :func:`nbchat._generation.run_reply`, or by the tool loop in rounds of calls."""
         refused = refusal(self.backend, stream.messages, self.load_error)
         if refused is not None:
             return refused
@@ -737,6 +767,13 @@ class Conversation:
         def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
             self._set_status("generating", text or generating)
 
+        if self.tool_loop.tools:  # rounds of tool calls (nbchat/tools/_loop.py)
+            return self.tool_loop.run(
+                self.backend, stream.messages, stream.settings, stream.cancel, stream.add_text,
+                on_reasoning=stream.add_reasoning, on_status=on_status, on_round=stream.add_round,
+                on_call=stream.call_changed, retries=self.retries, images=self.backend.image_input is not False,
+                max_side=self.image_max_side,
+            )  # fmt: skip
         return run_reply(
             self.backend,
             stream.messages,
@@ -747,6 +784,44 @@ class Conversation:
             on_status=on_status,
             on_reasoning=stream.add_reasoning,
         )
+
+    # ------------------------------------------------------------------ tools
+    @property
+    def tools(self) -> list[Any]:
+        """The tools the model may call (:class:`nbchat.Tool` objects); assign functions or tools to replace them.
+
+        Raises
+        ------
+        ToolError
+            For a function that cannot be a tool, duplicate names, or tools switched off by the administrator.
+        ConversationBusyError
+            While a reply is being generated.
+        """
+        return list(self.tool_loop.tools)
+
+    @tools.setter
+    def tools(self, value: Any) -> None:
+        with self._lock:
+            self._refuse_while_busy("change the tools")
+            self.tool_loop.set_tools(value)
+
+    def approve(self, call_id: str, decision: Literal["once", "chat", "decline"], reason: str = "") -> None:
+        """Decide about a tool call waiting for approval (``tool_approval="ask"``): ``"once"`` (run it), ``"chat"``
+        (run it and later calls of the same tool in this chat: kept in memory, never saved), ``"decline"`` (the
+        model gets ``reason``). The widget's buttons call this; a waiting call shows as ``status == "pending"``.
+
+        Raises
+        ------
+        KeyError
+            If no call ``call_id`` is waiting. ``ValueError`` for another decision.
+        """
+        self.tool_loop.approvals.answer(call_id, decision, reason)
+
+    def on_tool_approval(self, asker: Callable[[ToolCall], None]) -> Callable[[], None]:
+        """Register ``asker(call)``, called (in the worker thread) when a call waits for a person's decision; the
+        answer comes through :meth:`approve`. With one registered, ``tool_approval="ask"`` works. Returns a function
+        that removes it."""
+        return self.tool_loop.approvals.add_asker(asker)
 
     def close(self) -> None:
         """Stop generation and any prefill, release the worker thread and the backend."""

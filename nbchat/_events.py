@@ -8,6 +8,7 @@ from typing import Generic, Literal, TypeVar
 
 from ._messages import ChatMessage
 from ._redact import redacting_logger
+from .tools import ToolCall
 
 __all__ = ["Callbacks", "ConversationEvent", "Status"]
 
@@ -26,18 +27,22 @@ class ConversationEvent:
 
     Attributes
     ----------
-    kind : {"status", "message", "delta", "reasoning", "tree", "clear"}
+    kind : {"status", "message", "delta", "reasoning", "tree", "clear", "tool"}
         ``status``: ``status``/``text``/``progress`` changed. ``message``: ``message`` was added or committed
         (its final text, reasoning, status and stats). ``delta``: ``text`` was appended to the streaming
         ``message``'s answer. ``reasoning``: ``text`` was appended to its reasoning (thinking).
         ``tree``: the visible branch or a message's flags changed (edit, branch switch, delete, pin, exclude,
-        history replaced). ``clear``: the history was emptied.
+        history replaced). ``clear``: the history was emptied. ``tool``: the streaming ``message`` gained a round of
+        tool calls (``message.tool_rounds[-1]``; its text left the streaming text), or ``call`` changed status.
+    call : ToolCall or None
+        For ``kind == "tool"``: the call whose status changed; ``None`` when a whole round was appended.
     """
 
-    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear"]
+    kind: Literal["status", "message", "delta", "reasoning", "tree", "clear", "tool"]
     message: ChatMessage | None = None
     text: str = ""
     progress: float | None = None
+    call: ToolCall | None = None
 
 
 class Callbacks(Generic[T]):

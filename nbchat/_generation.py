@@ -12,7 +12,8 @@ from typing import Any
 from ._errors import BackendError, NbchatError
 from ._redact import redacting_logger
 from ._settings import GenerationSettings
-from .backends import Backend, GenerationInfo, Reasoning
+from .backends import Backend, GenerationInfo, Reasoning, ToolCallDelta
+from .tools._calls import ToolCall, ToolCallAssembler
 
 __all__ = ["DEFAULT_RETRIES", "ReplyOutcome", "describe_error", "error_i18n", "retry_wait", "run_reply"]
 
@@ -35,6 +36,10 @@ class ReplyOutcome:
 
     ``lingering`` is the backend's thread when it had not wound down after Stop (a backend that ignores Stop);
     call :meth:`wind_down` once the reply is shown, before starting another one.
+
+    ``tool_calls`` are the calls the model asked for (assembled from :class:`~nbchat.backends.ToolCallDelta` items, in
+    the order it started them; unfinished ones too when the reply was stopped), ``dropped_calls`` how many more it
+    asked for beyond :data:`nbchat.tools.MAX_CALLS_PER_ROUND`.
     """
 
     status: str
@@ -42,6 +47,8 @@ class ReplyOutcome:
     stats: dict[str, Any]
     lingering: threading.Thread | None = None
     error_i18n: dict[str, Any] | None = None
+    tool_calls: list[ToolCall] = dataclasses.field(default_factory=list)
+    dropped_calls: int = 0
 
     def wind_down(self) -> None:
         """Give a backend that is still busy after Stop the rest of ``STOP_GRACE_S`` to finish."""
@@ -101,11 +108,15 @@ def run_reply(
     lingering: list[threading.Thread] = []
     while True:
         info = GenerationInfo()
+        calls = ToolCallAssembler()
         try:
             for delta in pump(backend.stream(messages, settings, info, cancel), cancel, lingering):
                 now = time.perf_counter()
                 if first is None:
                     first = now
+                if isinstance(delta, ToolCallDelta):
+                    calls.add(delta)
+                    continue
                 if isinstance(delta, Reasoning):
                     if first_thought is None:
                         first_thought = now
@@ -164,7 +175,11 @@ def run_reply(
         stats["notice"] = info.notice
     if tries:
         stats["retries"] = tries
-    return ReplyOutcome(status, error, stats, lingering[-1] if lingering else None, keyed)
+    if calls:
+        stats["tool_calls"] = len(calls.calls())
+    outcome = ReplyOutcome(status, error, stats, lingering[-1] if lingering else None, keyed)
+    outcome.tool_calls, outcome.dropped_calls = calls.calls(), calls.dropped
+    return outcome
 
 
 def _thinking_stats(

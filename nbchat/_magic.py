@@ -15,7 +15,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ._conversation import Conversation, wait_for_reply
 from ._errors import GenerationError, NbchatError
 from ._interpolate import interpolate
+from ._persist import tool_call_markdown
 from ._static_html import reply_bundle
+from .tools import ToolError
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -41,14 +43,22 @@ class ChatMagics(Magics):
     )
     @argument("--new", action="store_true", help="start a new conversation with this model")
     @argument("--raw", action="store_true", help="send the cell as typed: no {name} interpolation")
+    @argument("--tools", default=None, help="comma-separated names of notebook functions the model may call")
+    @argument("--approve", choices=("auto",), default=None, help="run the model's tool calls without asking (auto)")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
         """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
         its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
         Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history]
-        [--thinking on|off|default] [--new] [--raw]``. A reasoning model's thoughts stream as a quote, then fold into
-        a collapsed "Thoughts" section. Interrupt the kernel to stop a reply (its partial text and thoughts are kept).
+        [--thinking on|off|default] [--new] [--raw] [--tools NAME,NAME --approve auto]``.
+
+        ``--tools area,plot_sales`` gives the model the notebook's functions of those names as tools (see
+        :mod:`nbchat.tools`); the output has no buttons to approve a call, so ``--approve auto`` must say that every
+        call may run (else nothing is sent). Each call shows in the output (tool, arguments, status, result).
+
+        A reasoning model's thoughts stream as a quote, then fold into a collapsed "Thoughts" section. Interrupt the
+        kernel to stop a reply (its partial text and thoughts are kept; so does a running tool call, marked stopped).
 
         ``{name}``, ``{In[3]}``, ``{Out[3]}`` and ``{Err}`` in the cell are filled in from the notebook: plain
         values as text, anything else (DataFrame, figure, image, the last error) as an attachment (see
@@ -71,6 +81,12 @@ class ChatMagics(Magics):
         if args.system is not None:
             conv.system_prompt = args.system
         conv.use_history = not args.no_history
+        if args.tools is not None or args.approve is not None:
+            try:
+                self._set_tools(conv, args.tools, args.approve)
+            except (NbchatError, ValueError) as exc:
+                display(reply_bundle("", f"Not sent: {exc}"), raw=True)
+                return None
         text = cell.strip()
         objects: list[Any] = []
         names: list[str] = []
@@ -80,7 +96,8 @@ class ChatMagics(Magics):
             attachments = conv.make_attachments(objects, names)
             future = conv.send(text, attachments=attachments)
         except (NbchatError, ValueError) as exc:  # nothing was sent: say why, in the output
-            display(reply_bundle("", f"Not sent: {exc}"), raw=True)
+            hint = " In %%chat, add --approve auto to run the model's calls." if isinstance(exc, ToolError) else ""
+            display(reply_bundle("", f"Not sent: {exc}{hint}"), raw=True)
             return None
         handle = display(reply_bundle("…"), raw=True, display_id=True)
         shown: tuple[str, int] = ("", 0)
@@ -101,12 +118,31 @@ class ChatMagics(Magics):
             handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
             return None
         reply = conv.history[-1]
+        if reply.tool_rounds:  # each call as a block (tool, arguments, status, result), then the answer
+            blocks = [r.content + "\n" if r.content else "" for r in reply.tool_rounds]
+            calls = ["\n".join(tool_call_markdown(c)) for r in reply.tool_rounds for c in r.calls]
+            reply_text = "\n\n".join([*filter(None, blocks), *calls, reply_text])
         stats = reply.stats
         footer = f"{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
         if reply.status == "stopped":
             footer += " · stopped"
         handle.update(reply_bundle(reply_text, footer, thoughts=reply.reasoning), raw=True)
         return None
+
+    def _set_tools(self, conv: Conversation, names: str | None, approve: str | None) -> None:
+        """``--tools a,b``: the notebook's functions of those names; ``--approve auto``: calls run without asking."""
+        if approve is not None:
+            conv.tool_loop.approvals.mode = approve
+        if names is None:
+            return
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        functions = []
+        for name in (n.strip() for n in names.split(",") if n.strip()):
+            if not callable(namespace.get(name)):
+                msg = f"--tools names {name!r}, which is not a function of this notebook; define it first."
+                raise ValueError(msg)
+            functions.append(namespace[name])
+        conv.tools = functions
 
     def _conversation(self, model: str | None, *, new: bool) -> Conversation:
         """The conversation for ``-m MODEL``: a variable of the notebook (a Chat, Conversation, backend or

@@ -9,6 +9,7 @@ import uuid
 from typing import Any, Literal
 
 from ._attachments import Attachment
+from .tools._calls import ToolRound
 
 __all__ = ["ChatMessage", "MessageStatus", "check_text"]
 
@@ -78,6 +79,10 @@ class ChatMessage:
         :meth:`nbchat.Conversation.set_feedback`; saved with the conversation.
     attachments : list of Attachment
         Images and text parts of a user message besides its text (see :mod:`nbchat._attachments`); empty for most.
+    tool_rounds : list of ToolRound
+        For an assistant message of a conversation with tools: each reply of the model that asked for calls, in
+        order (its text, reasoning and the calls with their results); ``content`` is then the final answer, written
+        after the last round. Empty for most. See :meth:`to_openai_list`.
     """
 
     role: str
@@ -94,6 +99,21 @@ class ChatMessage:
     created: float = dataclasses.field(default_factory=time.time)
     feedback: dict[str, Any] | None = None
     attachments: list[Attachment] = dataclasses.field(default_factory=list)
+    tool_rounds: list[ToolRound] = dataclasses.field(default_factory=list)
+
+    def to_openai_list(self, images: bool = True, *, reasoning: bool = False) -> list[dict[str, Any]]:
+        """This message as the OpenAI-style messages a chat-completion API takes: ``[self.to_openai()]``, or for an
+        assistant turn with tool calls, per round the assistant message with ``tool_calls`` (``[{"id", "type":
+        "function", "function": {"name", "arguments"}}]``) and one ``{"role": "tool", "tool_call_id", "content"}``
+        per call (a user message with the image results after them, with ``images``), then the final answer as an
+        assistant message (left out when it has no text). Parameters as :meth:`to_openai`.
+        """
+        if not self.tool_rounds:
+            return [self.to_openai(images, reasoning=reasoning)]
+        out = [m for r in self.tool_rounds for m in r.to_openai_list(images, reasoning=reasoning)]
+        if self.content or (reasoning and self.reasoning):
+            out.append(self.to_openai(images, reasoning=reasoning))
+        return out
 
     def to_openai(self, images: bool = True, *, reasoning: bool = False) -> dict[str, Any]:
         """``{"role": ..., "content": ...}`` as chat-completion APIs take it.
@@ -139,7 +159,13 @@ class ChatMessage:
         if self.error_i18n is not None:
             out["error_i18n"] = {"key": self.error_i18n["key"], "params": dict(self.error_i18n.get("params") or {})}
         out["attachments"] = [a.to_dict() for a in self.attachments]  # image bytes are stored once, by hash
+        out["tool_rounds"] = [r.to_dict() for r in self.tool_rounds]
         return out
+
+    def images(self) -> list[Attachment]:
+        """Every image of this message: its attachments' and its tool calls' results (saved files store each once)."""
+        found = [a for a in self.attachments if a.kind == "image"]
+        return found + [a for r in self.tool_rounds for c in r.calls for a in c.image_results()]
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(ChatMessage))

@@ -14,11 +14,17 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                     key, so a widget shows it in its language), "stats", "pinned", "excluded", "created",
                     "attachments": [{"kind", "media_type", "name", "sha256", "text", "width", "height", "thumbnail",
                     "note"}, ...],
-                    "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null)},
+                    "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null),
+                    "tool_rounds" (optional: [{"content", "reasoning", "dropped", "calls": [{"id", "name",
+                    "arguments" (JSON text as the model wrote it), "status", "result", "result_attachments" (as
+                    "attachments"), "error", "duration_s", "reason", "server"}, ...]}, ...])},
                    ...],                 # every message of every branch, parents first
       "selected": {"<parent id or empty>": "<child id shown>", ...},
       "images": {"<sha256>": "<base64 of the image bytes>", ...}  # each image once, however often attached
     }
+
+Tool calls are saved with their results; whether a call may run is never saved ("Allow for this chat" lives in
+memory), and a call saved as pending or running loads as stopped: opening a file runs nothing.
 
 Version 1 (before attachments: no ``"attachments"``, no ``"images"``) is still read.
 
@@ -32,6 +38,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -42,6 +49,7 @@ from ._errors import NbchatError
 from ._messages import ChatMessage
 from ._settings import GenerationSettings
 from ._tree import MessageTree
+from .tools._calls import ToolCall, ToolRound, new_call_id
 
 __all__ = [
     "FORMAT",
@@ -123,12 +131,7 @@ def conversation_to_dict(
         stack.extend(reversed(tree.children.get(node.id, [])))
     kept_messages = [m for m in ordered if m.status != "streaming"]
     messages = [m.to_dict() for m in kept_messages]
-    images = {
-        a.sha256: base64.b64encode(a.data).decode("ascii")
-        for m in kept_messages
-        for a in m.attachments
-        if a.kind == "image"
-    }
+    images = {a.sha256: base64.b64encode(a.data).decode("ascii") for m in kept_messages for a in m.images()}
     kept = {m["id"] for m in messages}
     selected = {k: v for k, v in tree.selected.items() if v in kept}
     return {
@@ -232,10 +235,16 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         raise ConversationFileError(msg)
     try:
         parts = [attachment_from_dict(a, blobs) for a in attachments]
-    except AttachmentError as exc:
+        rounds = raw.get("tool_rounds", [])  # optional: files written before tools have none
+        if not isinstance(rounds, list):
+            msg = "tool_rounds is not a list."
+            raise ValueError(msg)
+        tool_rounds = [ToolRound.from_dict(r, blobs) for r in rounds]
+    except (AttachmentError, ValueError) as exc:
         msg = f"{where}: {exc}"
         raise ConversationFileError(msg) from exc
     return ChatMessage(
+        tool_rounds=tool_rounds,
         attachments=parts,
         role=raw["role"],
         content=raw["content"],
@@ -292,11 +301,17 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
     the text) and ``{"type": "image_url", "image_url": {"url": "data:image/...;base64,..."}}`` (an image
     attachment; only data URLs: nothing is fetched), as :attr:`nbchat.Conversation.messages` gives them.
 
+    Tool calls fold back into one assistant turn: an assistant message with ``tool_calls`` (``[{"id", "type":
+    "function", "function": {"name", "arguments"}}]``), the ``{"role": "tool", "tool_call_id", "content"}`` messages
+    after it, and further such rounds, up to the next assistant message without ``tool_calls`` (the final answer)
+    or the next user message. A result's call is ``done``; a call without a result message ``stopped``. The user
+    message nbchat adds after a round to carry image results is folded back into the round's calls.
+
     Returns
     -------
     (str or None, list of dict)
         The leading system message's content (or None), and the user/assistant messages as ``{"role",
-        "content": str, "attachments": [Attachment, ...]}``.
+        "content": str, "attachments": [Attachment, ...], "tool_rounds": [ToolRound, ...]}``.
 
     Raises
     ------
@@ -309,6 +324,11 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
     system: str | None = None
     out: list[dict[str, Any]] = []
     for n, m in enumerate(value):
+        if isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")):
+            _fold_tool_message(m, n, out)
+            continue
+        if _images_of_round(m, out):
+            continue
         if not isinstance(m, dict) or not isinstance(m.get("content"), (str, list)):
             msg = f"messages[{n}] must be a dict with a string 'content', got {str(m)[:80]!r}."
             raise ConversationFileError(msg)
@@ -323,8 +343,85 @@ def validate_messages(value: Any) -> tuple[str | None, list[dict[str, Any]]]:
         attachments: list[Any] = []
         if isinstance(content, list):
             content, attachments = _from_parts(content, f"messages[{n}]")
-        out.append({"role": role, "content": content, "attachments": attachments})
+        if role == "assistant" and _open_turn(out):
+            out[-1]["content"], out[-1]["open"] = content, False  # the final answer of a turn with tool calls
+            continue
+        out.append({"role": role, "content": content, "attachments": attachments, "tool_rounds": []})
+    for record in out:
+        record.pop("open", None)
+        record.pop("image_calls", None)
     return system, out
+
+
+def _open_turn(out: list[dict[str, Any]]) -> bool:
+    """Whether the last record is an assistant turn with tool rounds still waiting for its final answer."""
+    return bool(out) and out[-1]["role"] == "assistant" and bool(out[-1].get("open"))
+
+
+def _fold_tool_message(m: dict[str, Any], n: int, out: list[dict[str, Any]]) -> None:
+    """An assistant message with ``tool_calls`` (a new round) or a ``tool`` result (into its call)."""
+    where = f"messages[{n}]"
+    if m.get("role") == "tool":
+        call_id = m.get("tool_call_id")
+        rounds = out[-1]["tool_rounds"] if _open_turn(out) else []
+        call = next((c for c in (rounds[-1].calls if rounds else []) if c.id == call_id), None)
+        if call is None:
+            msg = f"{where} is a tool result for {str(call_id)[:40]!r}, which no earlier assistant message called."
+            raise ConversationFileError(msg)
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "\n\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        if not isinstance(content, str):
+            msg = f"{where}: a tool result's content must be text."
+            raise ConversationFileError(msg)
+        shown = _SHOWN_NEXT.search(content)
+        if shown:  # images that follow in the round's user message: folded back into this call
+            content = content[: shown.start()]
+            out[-1].setdefault("image_calls", []).extend([call] * max(1, shown.group().count("[image ")))
+        call.result, call.status = content, "done"
+        return
+    if m.get("role") != "assistant" or not isinstance(m.get("tool_calls"), list):
+        msg = f"{where}: only an assistant message may have tool_calls (a list)."
+        raise ConversationFileError(msg)
+    content = m.get("content") or ""
+    if not isinstance(content, str):
+        msg = f"{where}: an assistant message with tool_calls must have text content (or none)."
+        raise ConversationFileError(msg)
+    calls = []
+    for entry in m["tool_calls"]:
+        function = entry.get("function") if isinstance(entry, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        arguments = function.get("arguments", "") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not isinstance(arguments, str):
+            msg = f'{where}: each tool call must be {{"id", "type": "function", "function": {{"name", "arguments"}}}}.'
+            raise ConversationFileError(msg)
+        call_id = entry.get("id") if isinstance(entry.get("id"), str) and entry.get("id") else new_call_id()
+        calls.append(ToolCall(id=call_id, name=name, arguments=arguments, status="stopped"))
+    round_ = ToolRound(content=content, calls=calls)
+    if _open_turn(out):
+        out[-1]["tool_rounds"].append(round_)
+    else:
+        out.append({"role": "assistant", "content": "", "attachments": [], "tool_rounds": [round_], "open": True})
+
+
+def _images_of_round(m: Any, out: list[dict[str, Any]]) -> bool:
+    """Fold the user message that carries a round's image results back into its calls (True when it was one)."""
+    if not (isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), list) and _open_turn(out)):
+        return False
+    parts = m["content"]
+    first = parts[0] if parts and isinstance(parts[0], dict) else {}
+    if not str(first.get("text", "")).startswith(_ROUND_IMAGES):
+        return False
+    _, images = _from_parts(parts, "a round's images")
+    for call, image in zip(
+        out[-1].pop("image_calls", []), images, strict=False
+    ):  # a missing image: the call keeps none
+        call.result_attachments.append(image)
+    return True
+
+
+_ROUND_IMAGES = "Images returned by the tool calls above"  # see nbchat.tools.ToolRound.to_openai_list
+_SHOWN_NEXT = re.compile(r"\n?\[[^\n]*\(shown in the next message\)\]\Z")
 
 
 def _from_parts(parts: list[Any], where: str) -> tuple[str, list[Any]]:
@@ -465,7 +562,14 @@ def to_markdown(
         lines += [f"**{who}:**", ""]
         if m.reasoning:
             lines += [*(_thinking_details(m) if html else _thinking_quote(m)), ""]
-        lines += [m.content or "*(no text)*", ""]
+        for round_ in m.tool_rounds:
+            lines += [round_.content, ""] if round_.content else []
+            for call in round_.calls:
+                lines += [*tool_call_markdown(call), ""]
+            if round_.dropped:
+                lines += [f"*{round_.dropped} more calls asked for in this reply were not run.*", ""]
+        if m.content or not m.tool_rounds:
+            lines += [m.content or "*(no text)*", ""]
         for a in m.attachments:
             size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
             lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
@@ -473,6 +577,53 @@ def to_markdown(
         if m.status in notes:
             lines += [f"*— {notes[m.status]}*", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+RESULT_PREVIEW_CHARS = 2000
+"""Characters of a tool result shown in the Markdown transcript (the saved file keeps the whole result)."""
+
+
+def tool_call_markdown(call: ToolCall) -> list[str]:
+    """Markdown lines for one tool call: tool, status, duration, the arguments (pretty JSON) and a preview of the
+    result. Everything the model or the tool wrote is inside code spans and fences longer than any backtick run in
+    it, so none of it is read as Markdown or HTML (in files, GitHub, and the static transcript)."""
+    duration = f" · {call.duration_s:.2f} s" if call.duration_s is not None else ""
+    server = f" · {_code_span(call.server)}" if call.server else ""
+    parsed = call.parsed_arguments()
+    arguments = json.dumps(parsed, ensure_ascii=False, indent=1) if parsed is not None else call.arguments
+    lines = [
+        f"🔧 **Tool call** {_code_span(call.name)}{server} · {call.status}{duration}",
+        "",
+        *_fence(arguments, "json"),
+    ]
+    if call.status == "declined":
+        lines += ["", "Declined" + (":" if call.reason else "."), *(_fence(call.reason) if call.reason else [])]
+    if call.error:
+        lines += ["", "Error:", *_fence(call.error)]
+    elif call.result:
+        preview = call.result[:RESULT_PREVIEW_CHARS]
+        more = len(call.result) - len(preview)
+        lines += ["", "Result" + (f" (first {len(preview):,} of {len(call.result):,} characters):" if more else ":")]
+        lines += _fence(preview)
+    for a in call.result_attachments:
+        size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
+        lines += ["", f"*📎 {_code_span(a.name)} ({a.media_type}, {size})*"]
+    return lines
+
+
+def _fence(text: str, info: str = "text") -> list[str]:
+    """``text`` as a fenced code block whose fence is longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", text, fence]
+
+
+def _code_span(text: str) -> str:
+    """``text`` (one line) as a Markdown code span that its own backticks cannot close."""
+    text = " ".join(text.split())[:200] or "?"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}" if longest else f"{ticks}{text}{ticks}"
 
 
 def _thinking_summary(m: ChatMessage) -> str:
@@ -531,6 +682,13 @@ def request_code(request: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
     if local_file and request.get("backend") in ("llama.cpp", "llama-cpp-python", "transformers"):
         options.setdefault("backend", request["backend"])  # the engine that answered, wherever the code runs
     args += [f"    {k}={v!r}," for k, v in options.items()]
+    tools = [t["function"]["name"] for t in settings.get("tools") or () if isinstance(t.get("function"), dict)]
+    if tools:  # by name: the functions themselves are the user's code
+        args += [
+            f"    tools=[{', '.join(n if n.isidentifier() else f'nbchat.tool(FUNCTION, name={n!r})' for n in tools)}],"
+            "  # your functions: define them first",
+            "    tool_approval=lambda call: input(f'Run {call.name}({call.arguments})? [y/N] ').lower() == 'y',",
+        ]
     args += [
         f"    system_prompt={system!r},",
         f"    max_new_tokens={settings['max_new_tokens']!r},",

@@ -23,6 +23,10 @@ environment variable            file key                    effect
                                                             Chinese); unset: the browser's. ``lang=`` wins
 ``NBCHAT_PROMPTS``              ``prompts``                 starter prompts for every chat: a list in a file;
                                                             one per line (or a JSON list) in the variable
+``NBCHAT_TOOLS``                ``tools``                   ``off``: no chat may give a model tools (``on``,
+                                                            the default, allows them; approval stays as set)
+``NBCHAT_MAX_TOOL_ROUNDS``      ``max_tool_rounds``         cap on rounds of tool calls in one turn
+``NBCHAT_MAX_TOOL_SECONDS``     ``max_tool_seconds``        cap on the seconds one tool call may run
 ==============================  ==========================  ==================================================
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
@@ -84,6 +88,9 @@ ENV_VARS = {
     "prompts": "NBCHAT_PROMPTS",
     "max_attachments": "NBCHAT_MAX_ATTACHMENTS",
     "max_attachment_mb": "NBCHAT_MAX_ATTACHMENT_MB",
+    "tools": "NBCHAT_TOOLS",
+    "max_tool_rounds": "NBCHAT_MAX_TOOL_ROUNDS",
+    "max_tool_seconds": "NBCHAT_MAX_TOOL_SECONDS",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -126,6 +133,13 @@ class Policy:
         Cap on attachments per message; ``None``: no cap.
     max_attachment_mb : float or None
         Cap on one attachment's size in MiB; ``None``: no cap.
+    tools : bool
+        Whether chats may give a model tools (default True). A policy can switch tools off or cap them; it can
+        never turn approval off.
+    max_tool_rounds : int or None
+        Cap on rounds of tool calls in one turn; ``None``: no cap.
+    max_tool_seconds : float or None
+        Cap on the seconds one tool call may run; ``None``: no cap.
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -141,6 +155,9 @@ class Policy:
     origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
     max_attachments: int | None = None
     max_attachment_mb: float | None = None
+    tools: bool = True
+    max_tool_rounds: int | None = None
+    max_tool_seconds: float | None = None
 
     # ---------------------------------------------------------------- attachments
     def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
@@ -274,6 +291,9 @@ class Policy:
             )
             or self.max_attachments is not None
             or self.max_attachment_mb is not None
+            or not self.tools
+            or self.max_tool_rounds is not None
+            or self.max_tool_seconds is not None
         )
 
     def describe(self) -> str:
@@ -302,6 +322,12 @@ class Policy:
             out.append(line("max_attachments", f"attachments per message: at most {self.max_attachments}"))
         if self.max_attachment_mb is not None:
             out.append(line("max_attachment_mb", f"attachment size: at most {self.max_attachment_mb:g} MiB"))
+        if not self.tools:
+            out.append(line("tools", "tools: off"))
+        if self.max_tool_rounds is not None:
+            out.append(line("max_tool_rounds", f"tool rounds per turn: at most {self.max_tool_rounds}"))
+        if self.max_tool_seconds is not None:
+            out.append(line("max_tool_seconds", f"one tool call: at most {self.max_tool_seconds:g} s"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -442,6 +468,17 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         number("max_attachments", int, lambda n: n >= 0, "a whole number >= 0")
     if "max_attachment_mb" in raw:
         number("max_attachment_mb", float, lambda size: size > 0, "a number of MiB > 0")
+    if "tools" in raw:
+        switch = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
+        value = raw["tools"]
+        parsed = value if isinstance(value, bool) else switch.get(str(value).strip().lower())
+        if parsed is None:
+            raise bad("tools", value, "'on' or 'off'")
+        fields["tools"] = parsed
+    if "max_tool_rounds" in raw:
+        number("max_tool_rounds", int, lambda n: n >= 1, "a whole number >= 1")
+    if "max_tool_seconds" in raw:
+        number("max_tool_seconds", float, lambda t: t > 0, "a number of seconds > 0")
     return Policy(**fields, origin=origin)
 
 

@@ -79,7 +79,7 @@ class SentRequest:
         """
         images = backend.image_input is not False
         head = [{"role": "system", "content": self.system_prompt}] if self.system_prompt.strip() else []
-        messages = head + [m.to_openai(images, reasoning=backend.send_reasoning) for m in self.messages]
+        messages = head + [d for m in self.messages for d in m.to_openai_list(images, reasoning=backend.send_reasoning)]
         return {
             **backend.describe(),
             "settings": dataclasses.asdict(self.settings),

@@ -21,6 +21,7 @@ from ._generation import ReplyOutcome, describe_error, error_i18n
 from ._messages import ChatMessage
 from ._settings import GenerationSettings
 from .backends import Backend
+from .tools import ToolCall, ToolRound
 
 __all__ = ["StreamingReply", "no_images_message", "refusal", "wait_for_reply"]
 
@@ -85,6 +86,18 @@ class StreamingReply:
         with self._lock:
             self._thoughts.append(delta)
         self._emit(ConversationEvent("reasoning", message=self.message, text=delta))
+
+    def add_round(self, round_: ToolRound) -> None:
+        """Append a round of tool calls to :attr:`message` (``tool_rounds``): the text and reasoning streamed so far
+        belong to it and leave the streaming text; tell the listeners (a ``"tool"`` event)."""
+        with self._lock:
+            self.message.tool_rounds.append(round_)
+            self._parts, self._thoughts = [], []
+        self._emit(ConversationEvent("tool", message=self.message))
+
+    def call_changed(self, call: ToolCall) -> None:
+        """Tell the listeners that ``call`` (of this reply's rounds) changed status (a ``"tool"`` event)."""
+        self._emit(ConversationEvent("tool", message=self.message, call=call))
 
     def commit(self, outcome: ReplyOutcome, description: dict[str, Any]) -> ChatMessage:
         """Write the answer, reasoning and how the reply ended into :attr:`message`; returns it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "GenerationSettings"]
 
@@ -32,6 +33,14 @@ class GenerationSettings:
         default). Each backend maps it to what the model understands (``enable_thinking`` in chat templates that
         take it, a source's own switch online, see :mod:`nbchat.backends.sources`); where a model has no switch,
         the reply carries a notice saying so.
+    tools : tuple of dict, default ()
+        OpenAI function-tool schemas offered to the model (``{"type": "function", "function": {"name",
+        "description", "parameters"}}``); set per request by the conversation from its ``tools=`` (see
+        :mod:`nbchat.tools`), not by hand. Backends that can call tools send them; empty: no tools.
+    tool_choice : {"auto", "required", "none"} or None, default None
+        Whether the model must, may or may not call a tool; ``None``: not sent (the server's default, "auto").
+    parallel_tool_calls : bool or None, default None
+        Whether the model may ask for several calls in one reply; ``None``: not sent (the server's default).
 
     Raises
     ------
@@ -44,6 +53,9 @@ class GenerationSettings:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     thinking: bool | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int):
@@ -67,6 +79,16 @@ class GenerationSettings:
         if self.thinking is not None and not isinstance(self.thinking, bool):
             msg = f"thinking must be True (on), False (off) or None (the model's default), got {self.thinking!r}."
             raise TypeError(msg)
+        if not isinstance(self.tools, (list, tuple)) or not all(isinstance(t, dict) for t in self.tools):
+            msg = f"tools must be a list of OpenAI function-tool dicts, got {type(self.tools).__name__}."
+            raise TypeError(msg)
+        if self.tool_choice not in (None, "auto", "required", "none"):
+            msg = f"tool_choice must be 'auto', 'required', 'none' or None, got {self.tool_choice!r}."
+            raise ValueError(msg)
+        if self.parallel_tool_calls is not None and not isinstance(self.parallel_tool_calls, bool):
+            msg = f"parallel_tool_calls must be True, False or None, got {self.parallel_tool_calls!r}."
+            raise TypeError(msg)
+        object.__setattr__(self, "tools", tuple(self.tools))
         object.__setattr__(self, "stop", tuple(stop))
         object.__setattr__(self, "temperature", float(self.temperature))
         object.__setattr__(self, "top_p", float(self.top_p))

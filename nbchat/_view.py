@@ -102,6 +102,7 @@ class MessageState(TypedDict):
     excluded: bool
     attachments: list[dict[str, Any]]  # Attachment.to_dict(): kind, media_type, name, thumbnail, ... (no bytes)
     feedback: dict[str, Any] | None  # a rating of an answer: rating ("up", "down" or None), comment, time; or None
+    tool_rounds: list[dict[str, Any]]  # ToolRound.to_dict() each: text, reasoning, calls (nbchat/tools/_calls.py)
 
 
 class ReplyStats(TypedDict, total=False):
@@ -125,6 +126,8 @@ class ReplyStats(TypedDict, total=False):
     thinking_tokens_estimated: bool
     tokens_estimated: bool  # the server reported no usage: ``tokens`` is an estimate
     notice: str  # something to know that is not an error (e.g. ``thinking=`` not applied)
+    tool_rounds: int  # a turn with tools: rounds of calls (nbchat/tools/_loop.py)
+    tool_calls: int  # calls the model asked for in the turn (beyond the cap too)
 
 
 class _DeltaRequired(TypedDict):

@@ -86,6 +86,8 @@ def openai_stub(_openai_stub_url: str) -> StubServer:
 
     module.app.state.requests.clear()
     module.app.state.headers.clear()
+    module.app.state.tool_script.clear()
+    module.app.state.tool_requests.clear()
     return StubServer(_openai_stub_url, module.app.state.requests)
 
 

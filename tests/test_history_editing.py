@@ -120,6 +120,9 @@ def test_provenance_records_the_exact_request() -> None:
         "top_p": 1.0,
         "stop": ("END",),
         "thinking": None,
+        "tools": (),  # no tools= in this conversation
+        "tool_choice": None,
+        "parallel_tool_calls": None,
     }
     assert record["stats"]["finish_reason"] == "stop"
     assert record["prompt"] is None  # the fake sends structured messages

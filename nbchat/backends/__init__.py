@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ._base import Backend, Delta, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from ._base import (
+    Backend,
+    Delta,
+    GenerationInfo,
+    Message,
+    ProgressCallback,
+    Reasoning,
+    StopSequenceFilter,
+    ToolCallDelta,
+)
 from ._resolve import resolve_backend
 
 __all__ = [
@@ -13,5 +22,6 @@ __all__ = [
     "ProgressCallback",
     "Reasoning",
     "StopSequenceFilter",
+    "ToolCallDelta",
     "resolve_backend",
 ]

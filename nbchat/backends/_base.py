@@ -13,7 +13,16 @@ from typing import Any, ClassVar
 
 from .._settings import GenerationSettings
 
-__all__ = ["Backend", "Delta", "GenerationInfo", "Message", "ProgressCallback", "Reasoning", "StopSequenceFilter"]
+__all__ = [
+    "Backend",
+    "Delta",
+    "GenerationInfo",
+    "Message",
+    "ProgressCallback",
+    "Reasoning",
+    "StopSequenceFilter",
+    "ToolCallDelta",
+]
 
 Message = dict[str, Any]
 """One OpenAI-style chat message: ``{"role": "system" | "user" | "assistant", "content": str}``.
@@ -44,8 +53,35 @@ class Reasoning:
     text: str
 
 
-Delta = str | Reasoning
-"""What :meth:`Backend.stream` yields: answer text (``str``) or a :class:`Reasoning` delta."""
+@dataclasses.dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call the model is writing, streamed beside the answer text (the OpenAI stream's
+    ``choices[0].delta.tool_calls[i]``, as the OpenAI API and vLLM send them).
+
+    The first delta of a call usually carries ``id`` and ``name``; later ones append to ``arguments`` (a JSON text).
+    nbchat assembles them by ``index`` (:class:`nbchat.tools.ToolCallAssembler`).
+
+    Attributes
+    ----------
+    index : int
+        Which call of this reply the piece belongs to (0 for the first).
+    id : str
+        The call's id in this piece, ``""`` when absent.
+    name : str
+        The function name (or a piece of it), ``""`` when absent.
+    arguments : str
+        A piece of the arguments' JSON text, ``""`` when absent.
+    """
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+Delta = str | Reasoning | ToolCallDelta
+"""What :meth:`Backend.stream` yields: answer text (``str``), a :class:`Reasoning` delta, or a
+:class:`ToolCallDelta` (backends whose :attr:`Backend.tool_calls` is not False)."""
 
 ProgressCallback = Callable[[str, "float | None"], None]
 """``progress(text, fraction)`` reports loading progress; ``fraction`` in [0, 1] or ``None`` when unknown."""
@@ -125,6 +161,10 @@ class Backend:
     sent), or ``None`` when unknown (images are sent; the server says if it cannot take them)."""
     model: str = ""
     context_window: int | None = None
+    tool_calls: bool | None = False
+    """Whether the model can ask for tool calls: ``True``, ``False`` (a conversation with ``tools=`` refuses before
+    sending, naming backends that can), or ``None`` when unknown (tools are sent; the server decides). A backend that
+    can reads ``settings.tools`` / ``settings.tool_choice`` and yields :class:`ToolCallDelta` items."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -149,8 +189,9 @@ class Backend:
         settings: GenerationSettings,
         info: GenerationInfo,
         cancel: threading.Event,
-    ) -> Iterator[str | Reasoning]:
-        """Yield the reply as deltas: answer text as ``str``, reasoning as :class:`Reasoning`.
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
+        """Yield the reply as deltas: answer text as ``str``, reasoning as :class:`Reasoning`, tool calls as
+        :class:`ToolCallDelta` (only backends whose :attr:`tool_calls` is not False, when ``settings.tools`` is set).
 
         Parameters
         ----------

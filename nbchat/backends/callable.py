@@ -10,13 +10,13 @@ from typing import Any
 
 from .._settings import GenerationSettings
 from ._aio import Stopped, iterate_async
-from ._base import Backend, GenerationInfo, Message, Reasoning, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, Reasoning, StopSequenceFilter, ToolCallDelta
 from .thinking import ThinkSplitter
 
 __all__ = ["CallableBackend"]
 
 _SETTING_NAMES = ("max_new_tokens", "temperature", "top_p", "stop")
-_NAMED_ONLY = ("thinking",)  # given only to a function that names the parameter, never through **kwargs
+_NAMED_ONLY = ("thinking", "tool_choice")  # given only to a function that names the parameter, never through **kwargs
 
 
 class CallableBackend(Backend):
@@ -33,6 +33,13 @@ class CallableBackend(Backend):
         ``thinking=`` (True, False or None; not passed through ``**kwargs``, which may forward to an API). A reply
         that starts with a ``<think>…</think>`` block (a local reasoning model's raw text) shows it as reasoning,
         not as the answer.
+
+        Tools: a function with a parameter named ``tools`` can call them. It receives the OpenAI function-tool
+        schemas (``[{"type": "function", "function": {"name", "description", "parameters"}}]``; ``[]`` without
+        tools) and, if it names ``tool_choice``, that setting; it asks for a call by yielding
+        :class:`nbchat.backends.ToolCallDelta` items (e.g. ``ToolCallDelta(0, "call_1", "area", '{"width": 2}')``)
+        beside its text, and sees the results as ``role: "tool"`` messages next time. A function without a
+        ``tools`` parameter cannot: a conversation with tools refuses it before calling it.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
     images : bool, default False
@@ -62,13 +69,14 @@ class CallableBackend(Backend):
         required = [
             p.name
             for p in params.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "tools"
         ]
         self._takes_messages = required == ["messages"]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         self._setting_names = [n for n in _SETTING_NAMES if var_kw or n in params] + [
             n for n in _NAMED_ONLY if n in params
         ]
+        self.tool_calls = "tools" in params  # the documented rule: a `tools` parameter, else refused with tools
 
     def policy_identities(self) -> list[str]:
         """``callable:<module>.<qualified name>`` of the function."""
@@ -78,7 +86,7 @@ class CallableBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str | Reasoning]:
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
         """Call the function and yield its reply (see :meth:`Backend.stream`); a ``<think>`` block is reasoning."""
         kwargs = {n: getattr(settings, n) for n in self._setting_names}
         if settings.thinking is not None and "thinking" not in kwargs:
@@ -88,6 +96,8 @@ class CallableBackend(Backend):
             )
         if "stop" in kwargs:
             kwargs["stop"] = list(settings.stop)
+        if self.tool_calls:
+            kwargs["tools"] = list(settings.tools)
         if self._takes_messages:
             result = self.fn(messages, **kwargs)
         else:
@@ -101,6 +111,9 @@ class CallableBackend(Backend):
             for chunk in chunks:
                 if cancel.is_set():
                     return
+                if isinstance(chunk, ToolCallDelta) and self.tool_calls:
+                    yield chunk
+                    continue
                 if not isinstance(chunk, str):
                     msg = f"{self.model} yielded {type(chunk).__name__}, expected str text deltas."
                     raise TypeError(msg)

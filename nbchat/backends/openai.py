@@ -13,7 +13,7 @@ from .._errors import BackendError, MissingDependencyError
 from .._redact import redacting_logger
 from .._settings import GenerationSettings
 from .._spec import endpoint_of
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter, ToolCallDelta
 from ._http import (
     ConnectionTracker,
     connection_failure,
@@ -119,6 +119,12 @@ class OpenAIBackend(Backend):
     ``thinking=`` (``GenerationSettings.thinking``) is sent as the source's own switch (see
     :attr:`nbchat.backends.sources.Source.thinking`); to a plain server (vLLM, SGLang, llama.cpp's server) as
     ``chat_template_kwargs: {"enable_thinking": ...}``, which they hand to the model's chat template.
+
+    Tools (``settings.tools``, set by a conversation with ``tools=``) are sent as ``tools``, with ``tool_choice`` and
+    ``parallel_tool_calls`` when set; the calls stream back in ``delta.tool_calls`` and are yielded as
+    :class:`~nbchat.backends.ToolCallDelta` items (finish reason ``"tool_calls"``). Whether a plain server's model
+    can call tools is unknown until it answers (vLLM needs ``--enable-auto-tool-choice``; a server that cannot says
+    so in a 400, shown in the chat).
     """
 
     kind = "openai"
@@ -198,6 +204,7 @@ class OpenAIBackend(Backend):
         self.context_window = context_window
         # images: known for a source's listed models; unknown (None: sent, the server decides) for other servers
         self.image_input = self.source.sees_images(model) if self.source is not None else None
+        self.tool_calls = True if self.source is not None else None  # online sources take tools; servers: unknown
 
     # ------------------------------------------------------------------ loading
     def list_models(self) -> list[str]:
@@ -264,6 +271,12 @@ class OpenAIBackend(Backend):
             params["temperature"] = 0.0
         if settings.stop:
             params["stop"] = list(settings.stop[:_MAX_SERVER_STOPS])
+        if settings.tools:  # the OpenAI API's function tools; a request without tools sends none of these keys
+            params["tools"] = list(settings.tools)
+            if settings.tool_choice is not None:
+                params["tool_choice"] = settings.tool_choice
+            if settings.parallel_tool_calls is not None:
+                params["parallel_tool_calls"] = settings.parallel_tool_calls
         if settings.thinking is not None:
             notice = self._thinking_switch(params, extra, settings.thinking)
             if notice and info is not None:
@@ -327,7 +340,7 @@ class OpenAIBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str | Reasoning]:
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
         """Stream a chat completion (see :meth:`Backend.stream`).
 
         Raises
@@ -372,6 +385,9 @@ class OpenAIBackend(Backend):
                             progress["text"] += 1
                             counted["reasoning"] += 1
                             yield Reasoning(thought)
+                        for call in _tool_calls_of(choice.delta):
+                            progress["text"] += 1
+                            yield call
                         delta = getattr(choice.delta, "content", None) if choice.delta else None
                         if delta:
                             progress["text"] += 1
@@ -587,6 +603,25 @@ def _reasoning_of(delta: Any) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _tool_calls_of(delta: Any) -> list[ToolCallDelta]:
+    """The pieces of tool calls in a chunk's delta (``delta.tool_calls``: openai-python's
+    ``ChoiceDeltaToolCall`` with ``index``, ``id``, ``function.name``, ``function.arguments``, each optional but
+    ``index``)."""
+    calls = getattr(delta, "tool_calls", None) if delta is not None else None
+    out = []
+    for call in calls or ():
+        function = getattr(call, "function", None)
+        out.append(
+            ToolCallDelta(
+                index=int(getattr(call, "index", 0) or 0),
+                id=getattr(call, "id", None) or "",
+                name=getattr(function, "name", None) or "",
+                arguments=getattr(function, "arguments", None) or "",
+            )
+        )
+    return out
 
 
 def _about_stream_options(exc: BaseException) -> bool:

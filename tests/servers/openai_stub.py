@@ -24,12 +24,41 @@ The model name picks the behaviour; the path prefix picks the server's quirks::
     "html"                200 with an HTML page instead of an event stream (a proxy's error page)
     "silent"              200 and SSE headers, then nothing (until the client goes away)
     "no-headers"          waits 30 s before answering at all
+    "tools"               scripted tool calls: each request takes the next entry of ``app.state.tool_script`` (a test
+                          fills it); with none left, it answers "Results: <the last tool messages' contents>"
 
     prefix                quirk
     /v1                   none; ``GET /v1/models`` lists "echo" and "slow"
     /nomodels/v1          ``GET /models`` answers 500, as ``transformers serve`` < 5.24 did without a Hugging Face cache
     /strict/v1            400 for requests with ``stream_options`` (older servers)
     /auth/v1              401 unless the key is "sk-right"; the error body echoes the Authorization header
+
+Tool calls stream as the OpenAI API and vLLM send them. OpenAI's API reference (Chat Completions, "The chat
+completion chunk object": ``choices[].delta.tool_calls[]`` = ``{"index", "id", "type": "function", "function":
+{"name", "arguments"}}``, https://platform.openai.com/docs/api-reference/chat-streaming/streaming) and vLLM's
+``vllm/entrypoints/openai/protocol.py``::
+
+    class DeltaFunctionCall(BaseModel):
+        name: str | None = None
+        arguments: str | None = None
+
+    class DeltaToolCall(OpenAIBaseModel):
+        id: str | None = None
+        type: Literal["function"] | None = None
+        index: int
+        function: DeltaFunctionCall | None = None
+
+The first delta of a call carries ``index``, ``id``, ``type`` and ``function.name`` (with ``arguments: ""``); later
+deltas carry only ``index`` and a piece of ``function.arguments``; calls of one reply come one after another with
+indices 0, 1, ...; the last chunk has ``finish_reason: "tool_calls"`` (vLLM ``serving_chat.py`` sets it when tools
+were called). Requests are checked as the OpenAI API checks them: every ``tools`` entry is ``{"type": "function",
+"function": {"name", ...}}``; an assistant message with ``tool_calls`` must be followed by one ``tool`` message per
+call id (else 400 "An assistant message with 'tool_calls' must be followed by tool messages responding to each
+'tool_call_id'"); a ``tool`` message's content is text or text parts only.
+
+A script entry is a dict: ``text`` (streamed first), ``calls`` (a list of ``{"name", "arguments": JSON text as the
+model writes it, "id"?}``), ``delay`` (seconds between chunks), ``pieces`` (chunks per arguments text, default 3),
+``no_ids`` (send calls without ids, as some servers do). ``app.state.tool_requests`` keeps each tools request.
 
 A message ``content`` may be a list of content parts, checked as the OpenAI API takes them (openai-python's
 ``ChatCompletionContentPartTextParam`` / ``ChatCompletionContentPartImageParam``: ``{"type": "text", "text": str}``,
@@ -55,6 +84,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 app = FastAPI()
 app.state.requests = []
 app.state.headers = []
+app.state.tool_script = []
+app.state.tool_requests = []
 _failed_once: set[tuple[str, str, str]] = set()  # (model, question, key) of requests that already failed once
 
 
@@ -119,6 +150,49 @@ def _part_problem(part: Any) -> str | None:
     return None
 
 
+def _tools_problem(body: dict[str, Any]) -> str | None:
+    """What the OpenAI API would refuse about tools and tool messages in a request (None: nothing)."""
+    for entry in body.get("tools") or []:
+        function = entry.get("function") if isinstance(entry, dict) else None
+        if entry.get("type") != "function" or not isinstance(function, dict) or not function.get("name"):
+            return "Invalid tools entry: expected {'type': 'function', 'function': {'name': ...}}."
+    if body.get("tool_choice") not in (None, "auto", "required", "none") and not isinstance(body["tool_choice"], dict):
+        return "Invalid tool_choice."
+    owed: list[str] = []
+    for message in body.get("messages") or []:
+        if message.get("role") == "tool":
+            if message.get("tool_call_id") not in owed:
+                return "Messages with role 'tool' must be a response to a preceding message with 'tool_calls'."
+            owed.remove(message["tool_call_id"])
+            content = message.get("content")
+            if isinstance(content, list) and any(p.get("type") != "text" for p in content):
+                return "Invalid content for a tool message: only text parts are allowed."
+            continue
+        if owed:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(owed)}"
+            )
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            owed = [call["id"] for call in message["tool_calls"]]
+    return None
+
+
+def _tool_chunks(model: str, script: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deltas of one scripted reply with tool calls (see the module docstring)."""
+    deltas: list[dict[str, Any]] = []
+    for n, call in enumerate(script.get("calls", [])):
+        first: dict[str, Any] = {"index": n, "type": "function", "function": {"name": call["name"], "arguments": ""}}
+        if not script.get("no_ids"):
+            first["id"] = call.get("id", f"chatcmpl-tool-{n}{abs(hash(call['name'])) % 10**8}")
+        deltas.append({"tool_calls": [first]})
+        text, count = call["arguments"], max(1, script.get("pieces", 3))
+        size = max(1, -(-len(text) // count))
+        for i in range(0, len(text), size):
+            deltas.append({"tool_calls": [{"index": n, "function": {"arguments": text[i : i + size]}}]})
+    return deltas
+
+
 def _said(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -155,6 +229,9 @@ async def chat(request: Request, variant: str = "") -> Any:
     ):
         auth = request.headers.get("authorization")
         return _error(401, f"Incorrect API key provided. Received: Authorization: {auth}", "invalid_api_key")
+    problem = _tools_problem(body)
+    if problem:
+        return _error(400, problem, "invalid_request_error")
     if variant == "strict" and "stream_options" in body:
         return _error(400, "Unrecognized request argument supplied: stream_options", "invalid_argument")
     if model == "missing-model":
@@ -188,6 +265,8 @@ async def chat(request: Request, variant: str = "") -> Any:
             if await request.is_disconnected():
                 return JSONResponse({}, 499)
             await asyncio.sleep(0.1)
+    if model == "tools":
+        return StreamingResponse(_scripted(model, body, request), media_type="text/event-stream")
     words = (["w"] * 100) if model == "slow" else f"You said: {_said(body['messages'][-1]['content'])}".split(" ")
     max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 1000
     stop = body.get("stop") or []
@@ -237,6 +316,36 @@ async def chat(request: Request, variant: str = "") -> Any:
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def _scripted(model: str, body: dict[str, Any], request: Request) -> AsyncIterator[str]:
+    """One reply of the scripted tool-calling "model"."""
+    app.state.tool_requests.append(body)
+    if app.state.tool_script:
+        script = app.state.tool_script.pop(0)
+    else:
+        results = []
+        for message in reversed(body["messages"]):
+            if message["role"] != "tool":
+                break
+            results.insert(0, _said(message["content"]))
+        script = {"text": "Results: " + " | ".join(results)}
+    delay = float(script.get("delay", 0))
+    yield _chunk(model, {"role": "assistant", "content": ""})
+    text = script.get("text", "")
+    for i, word in enumerate(text.split(" ") if text else []):
+        yield _chunk(model, {"content": word if i == 0 else f" {word}"})
+    for delta in _tool_chunks(model, script):
+        if delay:
+            await asyncio.sleep(delay)
+            if await request.is_disconnected():
+                return
+        yield _chunk(model, delta)
+    yield _chunk(model, {}, "tool_calls" if script.get("calls") else "stop")
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    last = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": usage}
+    yield f"data: {json.dumps(last)}\n\n"
+    yield "data: [DONE]\n\n"
 
 
 if __name__ == "__main__":
