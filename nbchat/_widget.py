@@ -12,12 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
 
+from ._attachments import Attachment
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError, NbchatError
-from ._i18n import LANGS, error_notice, normalize_lang, status_text
+from ._i18n import error_notice, status_text
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
 from ._policy import cap_for_view, current_policy
@@ -25,11 +25,8 @@ from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERAT
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
 from ._view import (
-    AttachRequest,
     BranchRequest,
     CodeMessage,
-    CompleteRequest,
-    CompletionsMessage,
     DeltaBatcher,
     EditRequest,
     ExportMessage,
@@ -38,17 +35,13 @@ from ._view import (
     FlagRequest,
     MessageRequest,
     PlainRequest,
-    ProtocolError,
     ProvenanceMessage,
     Route,
     StateSync,
-    SubmitRequest,
-    SyncMessage,
     TextRequest,
-    TokenRequest,
-    dispatch,
     message_state,
 )
+from ._view_base import ViewBase, choose_lang
 
 __all__ = ["Chat"]
 
@@ -70,23 +63,6 @@ _SETTING_KEYS = {
     "use_history": "options.history",
     "thinking": "options.thinking",
 }
-
-
-def choose_lang(lang: str | None, default: str) -> str:
-    """The view language: ``lang`` when given (normalized), else the administrator's ``default`` ("" = browser's).
-
-    Raises
-    ------
-    ValueError
-        For a language nbchat has no catalogue for.
-    """
-    if lang is None:
-        return default
-    chosen = normalize_lang(lang)
-    if chosen is None:
-        msg = f"lang={lang!r}: nbchat speaks {', '.join(LANGS)} (or 'auto' for the browser's language)."
-        raise ValueError(msg)
-    return chosen
 
 
 def check_prompts(prompts: Any) -> list[str]:
@@ -111,7 +87,7 @@ def export_filename(label: str, ext: str) -> str:
     return f"chat-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
 
 
-class Chat(anywidget.AnyWidget):
+class Chat(ViewBase):
     """A chat widget for a notebook cell: type a message, watch the model answer token by token.
 
     Parameters
@@ -187,7 +163,6 @@ class Chat(anywidget.AnyWidget):
     thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
         sync=True
     )
-    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
     prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
     status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
 
@@ -234,14 +209,10 @@ class Chat(anywidget.AnyWidget):
         self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
         self._routes: dict[str, Route[Any]] = {
-            "submit": Route(SubmitRequest, self._submit),
-            "attach": Route(AttachRequest, self._upload, with_buffers=True),
-            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
-            "complete": Route(CompleteRequest, self._send_completions),
+            **self._box_routes(),  # submit, attach, detach, complete, sync
             "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),
             "stop": Route(PlainRequest, lambda _: conversation.stop()),
             "clear": Route(PlainRequest, lambda _: conversation.clear()),
-            "sync": Route(PlainRequest, lambda _: self._send_partial()),
             "regenerate": Route(MessageRequest, lambda r: conversation.regenerate(r["id"] or None)),
             "edit": Route(EditRequest, lambda r: conversation.edit(r["id"], r["text"])),
             "branch": Route(BranchRequest, lambda r: conversation.switch_branch(r["id"], r["step"])),
@@ -415,13 +386,13 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
-        """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
-        if event.kind in ("delta", "reasoning") and event.message is not None:
-            self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
-            return
-        if event.kind in ("message", "tree", "clear"):
-            self._batcher.flush()  # the text streamed so far reaches the browser before the committed message
+        self._relay(self._batcher, event)
+
+    def _request_sync(self) -> None:
         self._state.request()
+
+    def _conversations(self) -> list[tuple[str | None, Conversation]]:
+        return [(None, self.conversation)]
 
     def _sync(self) -> None:
         """Rebuild the synced state from the conversation (traits only send what changed); see :class:`StateSync`."""
@@ -457,64 +428,24 @@ class Chat(anywidget.AnyWidget):
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
-        """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
-        try:
-            dispatch(self._routes, content, buffers)
-        except (KeyError, ValueError, NbchatError) as exc:  # ProtocolError is a ValueError
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            if isinstance(exc, ProtocolError):
-                logger.warning("nbchat ignored a browser message: %s", text)
-            busy = isinstance(exc, ConversationBusyError)
-            self.send(
-                keyed_notice("warning", "py.busy", self.lang) if busy else error_notice(exc, self.lang, fallback=text)
-            )
-            return
-        if content.get("kind") in _SETTLE_NOW:
+    def _error_notice(self, error: BaseException, text: str) -> dict[str, Any]:
+        if isinstance(error, ConversationBusyError):
+            return keyed_notice("warning", "py.busy", self.lang)
+        return error_notice(error, self.lang, fallback=text)
+
+    def _settled(self, kind: str) -> None:
+        if kind in _SETTLE_NOW:
             self._state.now()
 
-    # ------------------------------------------------------------------ attachments from the browser
-    @property
-    def namespace(self) -> dict[str, Any] | None:
-        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
-        return self._attachments.namespace
+    def _send_from_box(self, text: str, attachments: list[Attachment]) -> object:
+        return self.conversation.send(text, attachments=attachments)
 
-    @namespace.setter
-    def namespace(self, value: dict[str, Any] | None) -> None:
-        self._attachments.namespace = value
-
-    def _submit(self, request: SubmitRequest) -> None:
-        """Send the message box: its text, the uploads named by its tokens, and the variables named ``@name``."""
-        conv, text, tokens = self.conversation, request["text"], request.get("attachments")
-        try:
-            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
-        except (ConversationBusyError, NbchatError, ValueError) as exc:
-            # nothing was sent: the browser puts the text and the attachments back
-            kept = self._attachments.pending(tokens)
-            if isinstance(exc, ConversationBusyError):
-                said = keyed_notice("warning", "py.busy", self.lang)
-            elif isinstance(exc, ValueError) and not text.strip() and not kept:
-                said = keyed_notice("warning", "py.empty", self.lang)
-            else:
-                said = error_notice(exc, self.lang)
-            self.send({**said, "restore": text, "attachments": kept})
-        else:
-            self._attachments.forget(tokens)
-
-    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
-        conv = self.conversation
-        sizes = {"max_side": conv.image_max_side, "tokens": conv.attachment_tokens}
-        self.send(self._attachments.upload(dict(request), buffers, **sizes))
-
-    def _send_completions(self, request: CompleteRequest) -> None:
-        items = self._attachments.completions(request["prefix"])
-        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
-
-    def _send_partial(self) -> None:
-        partial = self.conversation.partial_reply()
-        if partial is not None:
-            reasoning = self.conversation.partial_reasoning()
-            self.send(SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=reasoning))
+    def _refusal(self, error: BaseException, text: str, kept: list[dict[str, Any]]) -> dict[str, Any]:
+        if isinstance(error, ConversationBusyError):
+            return keyed_notice("warning", "py.busy", self.lang)
+        if isinstance(error, ValueError) and not text.strip() and not kept:
+            return keyed_notice("warning", "py.empty", self.lang)
+        return error_notice(error, self.lang)
 
     def _send_provenance(self, request: MessageRequest) -> None:
         conv, message_id = self.conversation, request["id"]
