@@ -25,6 +25,7 @@ MESSAGES: dict[str, dict[str, str]] = json.loads(files("nbchat").joinpath("i18n.
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_RETRYING = re.compile(r"(?P<brief>.+): retrying in (?P<seconds>[\d.]+) s… \((?P<n>\d+)/(?P<of>\d+)\)")
 
 
 def normalize_lang(value: str | None) -> str | None:
@@ -102,4 +103,10 @@ def status_text(status: str, text_now: str, model: str, device: str | None) -> d
         return {"key": "py.status.readyOn", "params": {"device": device}}
     if status == "generating" and text_now == f"generating with {model}…":
         return {"key": "py.status.generating", "params": {"model": model}}
+    failed = f"Could not load {model}: "  # nbchat._conversation's status line when loading failed
+    if status == "error" and text_now.startswith(failed):
+        return {"key": "py.status.loadFailed", "params": {"model": model, "error": text_now[len(failed) :]}}
+    retry = _RETRYING.fullmatch(text_now)
+    if retry is not None:  # nbchat._generation.run_reply's line while it waits to send again
+        return {"key": "py.status.retrying", "params": retry.groupdict()}
     return {}

@@ -20,8 +20,8 @@ from ._errors import ConversationBusyError, NbchatError
 from ._i18n import error_notice, status_text
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
-from ._policy import cap_for_view, current_policy
-from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._policy import cap_notice, current_policy
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
 from ._view import (
@@ -505,11 +505,6 @@ class Chat(ViewBase):
                 kept = getattr(self, name)
                 params = {"label": label, "label_key": key or "", "value": repr(value), "kept": repr(kept)}
                 self.send(keyed_notice("warning", "py.refused", self.lang, **params, reason=exc))
-            else:
-                kept = getattr(self, name)
-                if name == "max_new_tokens" and kept != value:
-                    params = {"label": label, "label_key": key or "", "value": repr(value), "kept": kept}
-                    self.send(keyed_notice("warning", "py.lowered", self.lang, **params))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
 
@@ -524,26 +519,28 @@ class Chat(ViewBase):
         else:
             self.conversation.use_history = bool(change["new"])
 
-    @traitlets.validate("max_new_tokens")
-    def _valid_max_new_tokens(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if value < 1:
-            msg = f"max_new_tokens must be >= 1, got {value}."
-            raise traitlets.TraitError(msg)
-        value = int(cap_for_view(self, "max_new_tokens", value))  # above an administrator's cap: lowered, said
-        return min(value, self.max_new_tokens_limit)
-
-    @traitlets.validate("temperature")
-    def _valid_temperature(self, proposal: dict[str, Any]) -> float:
-        value = float(proposal["value"])
-        if value <= MAX_TEMPERATURE:
-            value = float(cap_for_view(self, "temperature", value))  # above an administrator's cap: lowered, said
-        if not 0.0 <= value <= self.temperature_limit:
-            msg = f"temperature must be between 0 and {self.temperature_limit} (0 = greedy), got {value}."
-            raise traitlets.TraitError(msg)
-        return value
-
-    @traitlets.observe("max_new_tokens", "temperature")
-    def _on_generation_setting(self, change: dict[str, Any]) -> None:
+    @traitlets.validate("max_new_tokens", "temperature")
+    def _valid_generation(self, proposal: dict[str, Any]) -> float:
+        """A slider's value, from Python or the browser: checked as every view checks it (:func:`coerce_settings`,
+        :class:`GenerationSettings`), set on the conversation (where an administrator's caps apply, once), then
+        clamped to this slider's maximum; a lowered value is said in the chat, keyed."""
+        name, asked = proposal["trait"].name, proposal["value"]
         conv = self.conversation
-        conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
+        try:
+            wanted = conv.settings.replace(**coerce_settings({name: asked}))
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from exc
+        conv.settings = wanted
+        value = getattr(conv.settings, name)
+        if value < getattr(wanted, name):
+            said = cap_notice(name, getattr(wanted, name), self.lang)
+            if said is not None:
+                self._notice(said)
+        limit = self.max_new_tokens_limit if name == "max_new_tokens" else self.temperature_limit
+        if value > limit:
+            key = _SETTING_KEYS[name]
+            params = {"label": ui_text(key, self.lang), "label_key": key, "value": repr(asked), "kept": limit}
+            self._notice(keyed_notice("warning", "py.lowered", self.lang, **params))
+            value = limit
+            conv.settings = conv.settings.replace(**{name: value})
+        return value

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { WHOLE_MAX } from "../chunks";
-import { mountCompare } from "../compare";
+import { mountCompare } from "../compare/widget";
 import { DETACH_CHECK_MS } from "../shell";
-import { renderDiff } from "../compare_diff";
-import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare_types";
+import { renderDiff } from "../compare/diff";
+import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare/types";
 import { manualFrames, mountPoint } from "./fake_model";
 import { getButton, getTextbox, key, queryButton } from "./queries";
 

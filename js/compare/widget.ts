@@ -1,17 +1,17 @@
 // anywidget entry point of nbchat.Compare: N columns side by side (one per model or setting), one shared message
 // box, blind voting and a word diff of two answers. Python (nbchat/compare/) owns every column's state;
 // this view renders the traits and routes token deltas to their column by id.
-import { AddForm } from "./compare_add";
-import { ColumnView, type ColumnOptions } from "./compare_column";
-import { DiffView } from "./compare_diff";
-import { commonSettings, SettingsForm } from "./compare_settings";
-import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, CompareServerMessage, TurnInfo } from "./compare_types";
-import { VoteBar } from "./compare_vote";
-import { Controls } from "./controls";
-import { h, uniqueId } from "./dom";
-import { I18n, resolveLanguage } from "./i18n";
-import { disconnectedBanner, dispatcher, mountShell } from "./shell";
-import "./widget.css";
+import { AddForm } from "./add";
+import { ColumnView, type ColumnOptions } from "./column";
+import { DiffView } from "./diff";
+import { commonSettings, SettingsForm } from "./settings";
+import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, CompareServerMessage, TurnInfo } from "./types";
+import { VoteBar } from "./vote";
+import { Controls } from "../controls";
+import { h, uniqueId } from "../dom";
+import { I18n, resolveLanguage } from "../i18n";
+import { disconnectedBanner, dispatcher, mountShell } from "../shell";
+import "../widget.css";
 import "./compare.css";
 
 /** Mount a Compare view for `model` inside `el`; returns the cleanup function. */

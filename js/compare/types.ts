@@ -2,7 +2,7 @@
 // checked against js/protocol.json by js/__tests__/protocol.test.ts.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
-import type { ChatMessage, ChatStatus, SharedServerMessage } from "./types";
+import type { ChatMessage, ChatStatus, SharedServerMessage } from "../types";
 
 export interface ColumnSettings {
   system_prompt: string;
