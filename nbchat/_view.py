@@ -539,7 +539,8 @@ class FeedbackRequest(TypedDict):
 
 
 class ExportRequest(TypedDict):
-    """Chat: the conversation as Markdown (``to_markdown()``) or as the nbchat JSON file (``save()``)."""
+    """Chat: the conversation as Markdown (``to_markdown()``) or as the nbchat JSON file (``save()``); Compare: its
+    turns as Markdown or its results as JSON (``Compare.to_markdown()``, ``to_json()``)."""
 
     kind: Literal["export"]
     format: Literal["markdown", "json"]
@@ -650,6 +651,7 @@ COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "notice": NoticeMessage,
     "attached": AttachedMessage,
     "completions": CompletionsMessage,
+    "export": ExportMessage,
 }
 COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "submit": SubmitRequest,
@@ -665,5 +667,6 @@ COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "settings": SettingsRequest,
     "vote": VoteRequest,
     "reveal": PlainRequest,
+    "export": ExportRequest,
 }
 RECORDS: dict[str, type[Mapping[str, Any]]] = {"MessageState": MessageState, "ReplyStats": ReplyStats}

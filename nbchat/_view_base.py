@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import anywidget
@@ -20,6 +21,7 @@ from ._attachments import Attachment
 from ._conversation import Conversation, ConversationEvent
 from ._errors import NbchatError
 from ._i18n import LANGS, error_notice, normalize_lang
+from ._i18n import notice as keyed_notice
 from ._uploads import BrowserAttachments
 from ._view import (
     AttachRequest,
@@ -27,6 +29,8 @@ from ._view import (
     CompleteRequest,
     CompletionsMessage,
     DeltaBatcher,
+    ExportMessage,
+    ExportRequest,
     NoticeMessage,
     PlainRequest,
     ProtocolError,
@@ -37,7 +41,7 @@ from ._view import (
     dispatch,
 )
 
-__all__ = ["ViewBase", "choose_lang"]
+__all__ = ["ViewBase", "check_prompts", "choose_lang", "export_filename"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,29 @@ def choose_lang(lang: str | None, default: str) -> str:
     return chosen
 
 
+def check_prompts(prompts: Any) -> list[str]:
+    """Starter prompts as a list of non-empty strings.
+
+    Raises
+    ------
+    TypeError
+        If ``prompts`` is a single string or not a list of strings.
+    """
+    is_list = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
+    if not is_list:
+        example = '["What is a token?", "Explain {topic} simply"]'
+        msg = f"prompts must be a list of strings, e.g. {example}; got {prompts!r:.80}."
+        raise TypeError(msg)
+    return [p.strip() for p in prompts if p.strip()]
+
+
+def export_filename(label: str, ext: str, kind: str = "chat") -> str:
+    """``<kind>-<label>-YYYYmmdd-HHMM.<ext>`` (``chat-<model>-…``): a file name that says what and when, safe on
+    every system."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in label.split("/")[-1])[:40].strip("-.") or "nbchat"
+    return f"{kind}-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
+
+
 def _no_attachments(objects: list[Any], names: list[str]) -> list[Attachment]:
     """No conversation yet (a Compare without columns): nothing to convert for."""
     return []
@@ -73,6 +100,10 @@ class ViewBase(anywidget.AnyWidget):
     """
 
     lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
+    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the view is empty").tag(sync=True)
+
+    _export_kind: ClassVar[str] = "chat"
+    """The first word of an exported file's name."""
 
     _shown_errors: ClassVar[tuple[type[BaseException], ...]] = (NbchatError, ValueError, KeyError)
     """Errors of a handler that are shown in the widget as a notice (others reach the kernel's log)."""
@@ -91,6 +122,16 @@ class ViewBase(anywidget.AnyWidget):
 
     def _request_sync(self) -> None:
         """Ask for the synced state to be rebuilt soon (never blocks: called from conversation listeners)."""
+        raise NotImplementedError
+
+    def _export_text(self, fmt: str) -> tuple[str, str, str]:
+        """``(text, file extension, label)`` of the view exported as ``fmt`` ("markdown" or "json").
+
+        Raises
+        ------
+        ValueError
+            For another format.
+        """
         raise NotImplementedError
 
     def _refusal(self, error: BaseException, text: str, kept: list[dict[str, Any]]) -> Mapping[str, Any]:
@@ -171,6 +212,17 @@ class ViewBase(anywidget.AnyWidget):
     def _send_completions(self, request: CompleteRequest) -> None:
         items = self._attachments.completions(request["prefix"])
         self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
+
+    def _export(self, request: ExportRequest) -> None:
+        """Answer the view's Export: the text in the format asked for, and a file name."""
+        fmt = request["format"]
+        try:
+            text, ext, label = self._export_text(fmt)
+        except (ValueError, NbchatError, OSError) as exc:
+            self.send(keyed_notice("error", "export.failed", self.lang, reason=exc))
+            return
+        filename = export_filename(label, ext, self._export_kind)
+        self.send(ExportMessage(kind="export", format=fmt, text=text, filename=filename))
 
     def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         """Dispatch a browser message through ``_routes``; what goes wrong is shown in the widget."""

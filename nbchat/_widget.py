@@ -8,7 +8,6 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from ._view import (
     CodeMessage,
     DeltaBatcher,
     EditRequest,
-    ExportMessage,
     ExportRequest,
     FeedbackRequest,
     FlagRequest,
@@ -41,7 +39,7 @@ from ._view import (
     TextRequest,
     message_state,
 )
-from ._view_base import ViewBase, choose_lang
+from ._view_base import ViewBase, check_prompts, choose_lang
 
 __all__ = ["Chat"]
 
@@ -63,28 +61,6 @@ _SETTING_KEYS = {
     "use_history": "options.history",
     "thinking": "options.thinking",
 }
-
-
-def check_prompts(prompts: Any) -> list[str]:
-    """Starter prompts as a list of non-empty strings.
-
-    Raises
-    ------
-    TypeError
-        If ``prompts`` is a single string or not a list of strings.
-    """
-    is_list = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
-    if not is_list:
-        example = '["What is a token?", "Explain {topic} simply"]'
-        msg = f"prompts must be a list of strings, e.g. {example}; got {prompts!r:.80}."
-        raise TypeError(msg)
-    return [p.strip() for p in prompts if p.strip()]
-
-
-def export_filename(label: str, ext: str) -> str:
-    """``chat-<model>-YYYYmmdd-HHMM.<ext>``: a file name that says what and when, safe on every system."""
-    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in label.split("/")[-1])[:40].strip("-.") or "nbchat"
-    return f"chat-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
 
 
 class Chat(ViewBase):
@@ -163,7 +139,6 @@ class Chat(ViewBase):
     thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
         sync=True
     )
-    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
     status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
 
     def __init__(
@@ -460,22 +435,16 @@ class Chat(ViewBase):
     def _set_feedback(self, request: FeedbackRequest) -> None:
         self.conversation.set_feedback(request["id"], request["rating"], request["comment"])
 
-    def _export(self, request: ExportRequest) -> None:
-        """Answer the widget's Export: the Markdown transcript or the conversation file, with a file name."""
-        conv, fmt = self.conversation, request["format"]
-        try:
-            if fmt == "markdown":
-                text, ext = conv.to_markdown(), "md"
-            elif fmt == "json":
-                text, ext = conv.to_json(), "json"
-            else:
-                msg = f"unknown export format {fmt!r} (markdown or json)"
-                raise ValueError(msg)
-        except (ValueError, NbchatError, OSError) as exc:
-            self.send(keyed_notice("error", "export.failed", self.lang, reason=exc))
-            return
+    def _export_text(self, fmt: str) -> tuple[str, str, str]:
+        """The widget's Export: the Markdown transcript or the conversation file."""
+        conv = self.conversation
         label = str(conv.backend.describe().get("model") or "")
-        self.send(ExportMessage(kind="export", format=fmt, text=text, filename=export_filename(label, ext)))
+        if fmt == "markdown":
+            return conv.to_markdown(), "md", label
+        if fmt == "json":
+            return conv.to_json(), "json", label
+        msg = f"unknown export format {fmt!r} (markdown or json)"
+        raise ValueError(msg)
 
     def _send_code(self, request: MessageRequest) -> None:
         code = self.conversation.request_code(request["id"])

@@ -14,7 +14,7 @@ import pytest
 
 import nbchat
 from nbchat._cli import build_parser, notebook_code
-from nbchat._i18n import MESSAGES, normalize_lang, notice, status_text
+from nbchat._i18n import MESSAGES, normalize_lang, notice, status_text, text
 from nbchat.testing import FakeBackend, RecordingComm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +63,21 @@ def test_status_lines_have_keys_only_when_standard() -> None:
     assert status_text("ready", "ready · cpu", "tiny", "cpu")["key"] == "py.status.readyOn"
     assert status_text("error", "Could not load tiny: boom", "tiny", None) == {}
     assert notice("warning", "py.busy", "zh")["text"] == "回复还在生成中；请等它结束或点击停止，然后再发送。"
+
+
+@pytest.mark.parametrize(
+    ("status", "line", "key"),
+    [
+        ("generating", "server busy (429): retrying in 2 s… (1/2)", "py.status.retrying"),
+        ("generating", "connection refused: retrying in 0.5 s… (2/3)", "py.status.retrying"),
+        ("error", "Could not load tiny: no such file", "py.status.loadFailed"),
+    ],
+)
+def test_retry_and_load_failure_lines_have_keys(status: str, line: str, key: str) -> None:
+    keyed = status_text(status, line, "tiny", None)
+    assert keyed["key"] == key
+    assert text(key, "en", **keyed["params"]) == line  # the English text is the line as written
+    assert text(key, "zh", **keyed["params"]) != line
 
 
 # ---------------------------------------------------------------------------------------------- language choice

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +45,7 @@ from .._view import (
     ColumnStopRequest,
     DeltaBatcher,
     DeltaMessage,
+    ExportRequest,
     MoveRequest,
     PlainRequest,
     Route,
@@ -52,7 +54,7 @@ from .._view import (
     VoteRequest,
     message_state,
 )
-from .._view_base import ViewBase, choose_lang
+from .._view_base import ViewBase, check_prompts, choose_lang
 from ._arena import Arena
 from ._columns import (
     SETTINGS,
@@ -105,6 +107,9 @@ class Compare(Arena, ViewBase):
     lang : {"en", "zh", "auto"}, optional
         The widget's language; default: the administrator's ``$NBCHAT_LANG``, else the browser's. See
         :class:`nbchat.Chat`.
+    prompts : list of str, optional
+        Starter prompts shown as cards until the first turn, as in :class:`nbchat.Chat`. Default: the
+        administrator's ``$NBCHAT_PROMPTS``, else none.
     **options
         The settings below, and what is passed to each Conversation created here from a spec: ``prepare=``,
         ``device=``, ``api_key=``, ...
@@ -145,6 +150,7 @@ class Compare(Arena, ViewBase):
     limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
 
     _shown_errors = (NbchatError, ValueError, TypeError, KeyError)
+    _export_kind = "compare"
 
     def __init__(
         self,
@@ -153,12 +159,14 @@ class Compare(Arena, ViewBase):
         blind: bool = False,
         shuffle: bool | None = None,
         lang: str | None = None,
+        prompts: list[str] | None = None,
         **options: Any,
     ) -> None:
         policy = current_policy()
         super().__init__(
             limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()},
             lang=choose_lang(lang, policy.lang),
+            prompts=check_prompts(prompts) if prompts is not None else list(policy.prompts),
         )
         self.shuffle = True if shuffle is None else bool(shuffle)
         self._defaults = {k: options.pop(k) for k in SETTINGS if k in options}
@@ -181,6 +189,7 @@ class Compare(Arena, ViewBase):
             "vote": Route(VoteRequest, lambda r: self.vote(r["winner"], r.get("turn"))),
             "reveal": Route(PlainRequest, lambda _: self.reveal()),
             "clear": Route(PlainRequest, lambda _: self.clear()),
+            "export": Route(ExportRequest, self._export),
         }
         items = list(models.items()) if isinstance(models, Mapping) else list(models)
         try:
@@ -440,6 +449,35 @@ class Compare(Arena, ViewBase):
         with self._state_lock:
             self._turn_log.clear()
         self._sync()
+
+    # ------------------------------------------------------------------ export
+    def to_markdown(self) -> str:
+        """The turns as a Markdown transcript: each prompt, then each column's answer under its name and settings
+        (letters, and no model names, while blind). The widget's "Export" downloads it."""
+        out = ["# nbchat comparison"]
+        turn = None
+        for row in self.records():
+            if row["turn"] != turn:
+                turn = row["turn"]
+                out += [f"## Turn {turn}", "**Prompt**", row["prompt"]]
+            status = "" if row["status"] == "done" else f" ({row['status']})"
+            out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or "*(no text)*"]
+            if row["error"]:
+                out.append(f"> {row['error']}")
+        return "\n\n".join(out) + "\n"
+
+    def to_json(self) -> str:
+        """The rows of :attr:`results` (:meth:`records`) as a JSON list, the widget's "Export" as JSON."""
+        return json.dumps(self.records(), ensure_ascii=False, indent=2)
+
+    def _export_text(self, fmt: str) -> tuple[str, str, str]:
+        label = f"{len(self.columns)}-models"
+        if fmt == "markdown":
+            return self.to_markdown(), "md", label
+        if fmt == "json":
+            return self.to_json(), "json", label
+        msg = f"unknown export format {fmt!r} (markdown or json)"
+        raise ValueError(msg)
 
     # ------------------------------------------------------------------ sweeps
     @classmethod
