@@ -240,6 +240,5 @@ class ViewBase(anywidget.AnyWidget):
         """Send a notice, also before the widget has a comm (then it is dropped: a warning says it in Python)."""
         try:
             self.send(dict(message))
-        except Exception:  # noqa: BLE001 - no comm yet (during construction)
+        except Exception:
             logger.debug("nbchat could not show a notice yet", exc_info=True)
-

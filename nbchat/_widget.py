@@ -15,7 +15,7 @@ import traitlets
 
 from ._attachments import Attachment
 from ._conversation import Conversation, ConversationEvent
-from ._errors import ConversationBusyError, NbchatError
+from ._errors import ConversationBusyError
 from ._i18n import error_notice, status_text
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
@@ -500,9 +500,10 @@ class Chat(ViewBase):
         except (TypeError, ValueError) as exc:
             raise traitlets.TraitError(str(exc)) from exc
         conv.settings = wanted
-        value = getattr(conv.settings, name)
-        if value < getattr(wanted, name):
-            said = cap_notice(name, getattr(wanted, name), self.lang)
+        value: float = getattr(conv.settings, name)
+        wanted_value: float = getattr(wanted, name)
+        if value < wanted_value:
+            said = cap_notice(name, wanted_value, self.lang)
             if said is not None:
                 self._notice(said)
         limit = self.max_new_tokens_limit if name == "max_new_tokens" else self.temperature_limit

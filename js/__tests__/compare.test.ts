@@ -418,4 +418,33 @@ describe("Compare view", () => {
     expect(streamed().querySelector(".nbchat-chunks > .nbchat-chunk")).toBe(firstChunk); // kept, not re-rendered
     expect(streamed().querySelector(".nbchat-typing")).not.toBeNull();
   });
+
+  it("shows starter prompts until the first turn, and sends one on a click", () => {
+    const model = new FakeCompareModel({ _columns: [column("c1", "alpha")], prompts: ["What is a token?"] } as Partial<CompareTraits>);
+    mount(model);
+    const card = view.el.querySelector<HTMLButtonElement>('[data-testid="nbchat-prompt-0"]')!;
+    expect(card.closest<HTMLElement>(".nbchat-prompts")!.hidden).toBe(false);
+    card.click();
+    expect(model.sent.at(-1)).toMatchObject({ kind: "submit", text: "What is a token?" });
+    model.update({ _turns: [{ turn: 1, prompt: "What is a token?", columns: ["c1"], done: false, vote: null }] });
+    expect(card.closest<HTMLElement>(".nbchat-prompts")!.hidden).toBe(true);
+  });
+
+  it("asks the kernel for an export and downloads its answer", () => {
+    const model = threeColumns();
+    mount(model);
+    const created = vi.fn(() => "blob:x");
+    URL.createObjectURL = created;
+    URL.revokeObjectURL = vi.fn();
+    const clicked: string[] = [];
+    const spy = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(this.download);
+    });
+    view.el.querySelector<HTMLButtonElement>('[data-testid="nbchat-export-markdown"]')!.click();
+    expect(model.sent.at(-1)).toEqual({ kind: "export", format: "markdown" });
+    model.custom({ kind: "export", format: "markdown", text: "# nbchat comparison", filename: "compare-3-models.md" });
+    expect(created).toHaveBeenCalledTimes(1);
+    expect(clicked).toEqual(["compare-3-models.md"]);
+    spy.mockRestore();
+  });
 });
