@@ -27,9 +27,11 @@ export function place(parent: Node, node: Node, previous: Node | null): void {
   if (expected !== node) parent.insertBefore(node, expected);
 }
 
-export class LiveMessages<M extends LiveMessage> {
+export class LiveMessages<M extends LiveMessage, V> {
   /** The committed messages shown, by id. */
   readonly messages = new Map<string, M>();
+  /** The view of each message shown (its DOM node and what it last painted), created once per id. */
+  readonly views = new Map<string, V>();
   private readonly live = new Map<string, string>();
   private readonly liveReasoning = new Map<string, string>();
   private readonly early = new Map<string, Early>();
@@ -39,18 +41,46 @@ export class LiveMessages<M extends LiveMessage> {
   private cancelFrame: (() => void) | null = null;
 
   /**
-   * @param paint repaints message `id` (called once per frame for each id marked dirty, when it is still shown)
+   * @param paint repaints a message's view (once per frame for each id marked dirty, when it is still shown)
    * @param painted runs after a frame's repaints (scrolling)
    */
   constructor(
-    private readonly paint: (msg: M) => void,
+    private readonly paint: (view: V, msg: M) => void,
     private readonly painted: () => void,
     private readonly schedule: Scheduler = nextFrame,
   ) {}
 
-  /** Message `id` is (again) in the list as `msg`: fold any early live text into it; returns true if it is new. */
-  commit(msg: M): boolean {
-    const fresh = !this.messages.has(msg.id);
+  /**
+   * Reconcile with the committed `list`: each message gets its view (`create`d the first time its id is seen),
+   * its live text merged, and `show(view, msg, index)` in order; the views of ids no longer listed are `drop`ped.
+   */
+  reconcile(
+    list: readonly M[],
+    create: (msg: M) => V,
+    show: (view: V, msg: M, index: number) => void,
+    drop: (view: V) => void,
+  ): void {
+    const seen = new Set<string>();
+    list.forEach((msg, index) => {
+      seen.add(msg.id);
+      let view = this.views.get(msg.id);
+      if (view === undefined) {
+        view = create(msg);
+        this.views.set(msg.id, view);
+      }
+      this.commit(msg);
+      show(view, msg, index);
+    });
+    for (const [id, view] of this.views) {
+      if (seen.has(id)) continue;
+      drop(view);
+      this.views.delete(id);
+      this.forget(id);
+    }
+  }
+
+  /** Message `id` is (again) in the list as `msg`: fold any early live text into it. */
+  private commit(msg: M): void {
     this.messages.set(msg.id, msg);
     this.removed.delete(msg.id);
     this.dirty.delete(msg.id);
@@ -58,19 +88,18 @@ export class LiveMessages<M extends LiveMessage> {
     this.early.delete(msg.id);
     if (msg.status !== "streaming") {
       this.live.delete(msg.id);
-      return fresh;
+      return;
     }
     if (early) {
       this.live.set(msg.id, early.full ? early.text : msg.content + early.text);
-      return fresh;
+      return;
     }
     const current = this.live.get(msg.id);
     if (current === undefined || msg.content.length > current.length) this.live.set(msg.id, msg.content);
-    return fresh;
   }
 
   /** Message `id` left the list: its live text goes, and late deltas for it are dropped. */
-  forget(id: string): void {
+  private forget(id: string): void {
     this.messages.delete(id);
     this.live.delete(id);
     this.dirty.delete(id);
@@ -139,7 +168,8 @@ export class LiveMessages<M extends LiveMessage> {
       this.dirty.clear(); // a paint with work left marks its message dirty again, for the next frame
       for (const id of ids) {
         const msg = this.messages.get(id);
-        if (msg) this.paint(msg);
+        const view = this.views.get(id);
+        if (msg && view !== undefined) this.paint(view, msg);
       }
       this.painted();
     });

@@ -124,14 +124,16 @@ class ViewBase(anywidget.AnyWidget):
         """Ask for the synced state to be rebuilt soon (never blocks: called from conversation listeners)."""
         raise NotImplementedError
 
-    def _export_text(self, fmt: str) -> tuple[str, str, str]:
-        """``(text, file extension, label)`` of the view exported as ``fmt`` ("markdown" or "json").
+    def to_markdown(self) -> str:
+        """The view as a Markdown transcript (the widget's "Export" as Markdown)."""
+        raise NotImplementedError
 
-        Raises
-        ------
-        ValueError
-            For another format.
-        """
+    def to_json(self) -> str:
+        """The view as JSON (the widget's "Export" as JSON)."""
+        raise NotImplementedError
+
+    def _export_label(self) -> str:
+        """What an exported file's name says after :attr:`_export_kind` (the model, the number of columns)."""
         raise NotImplementedError
 
     def _refusal(self, error: BaseException, text: str, kept: list[dict[str, Any]]) -> Mapping[str, Any]:
@@ -214,14 +216,17 @@ class ViewBase(anywidget.AnyWidget):
         self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
 
     def _export(self, request: ExportRequest) -> None:
-        """Answer the view's Export: the text in the format asked for, and a file name."""
+        """Answer the view's Export: :meth:`to_markdown` or :meth:`to_json`, with a file name."""
         fmt = request["format"]
         try:
-            text, ext, label = self._export_text(fmt)
+            if fmt not in ("markdown", "json"):
+                msg = f"unknown export format {fmt!r} (markdown or json)"
+                raise ValueError(msg)
+            text = self.to_markdown() if fmt == "markdown" else self.to_json()
         except (ValueError, NbchatError, OSError) as exc:
             self.send(keyed_notice("error", "export.failed", self.lang, reason=exc))
             return
-        filename = export_filename(label, ext, self._export_kind)
+        filename = export_filename(self._export_label(), "md" if fmt == "markdown" else "json", self._export_kind)
         self.send(ExportMessage(kind="export", format=fmt, text=text, filename=filename))
 
     def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:

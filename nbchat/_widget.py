@@ -435,16 +435,8 @@ class Chat(ViewBase):
     def _set_feedback(self, request: FeedbackRequest) -> None:
         self.conversation.set_feedback(request["id"], request["rating"], request["comment"])
 
-    def _export_text(self, fmt: str) -> tuple[str, str, str]:
-        """The widget's Export: the Markdown transcript or the conversation file."""
-        conv = self.conversation
-        label = str(conv.backend.describe().get("model") or "")
-        if fmt == "markdown":
-            return conv.to_markdown(), "md", label
-        if fmt == "json":
-            return conv.to_json(), "json", label
-        msg = f"unknown export format {fmt!r} (markdown or json)"
-        raise ValueError(msg)
+    def _export_label(self) -> str:
+        return str(self.conversation.backend.describe().get("model") or "")
 
     def _send_code(self, request: MessageRequest) -> None:
         code = self.conversation.request_code(request["id"])

@@ -474,7 +474,10 @@ def test_starter_prompts_and_export_as_in_chat(comms: list[RecordingComm]) -> No
     assert "w0 w1" in md["text"]
     browser(cmp, kind="export", format="json")
     rows = json.loads(comm.custom("export")[-1]["text"])
-    assert [(r["turn"], r["column"], r["reply"]) for r in rows] == [(1, "model-0", "w0 w1 "), (1, "model-1", "w0 w1 w2 ")]
+    assert [(r["turn"], r["column"], r["reply"]) for r in rows] == [
+        (1, "model-0", "w0 w1 "),
+        (1, "model-1", "w0 w1 w2 "),
+    ]
     cmp.blind = True
     assert "model-0" not in cmp.to_markdown()  # blind: letters, no model names
     cmp.close()

@@ -425,7 +425,7 @@ describe("Compare view", () => {
     const card = view.el.querySelector<HTMLButtonElement>('[data-testid="nbchat-prompt-0"]')!;
     expect(card.closest<HTMLElement>(".nbchat-prompts")!.hidden).toBe(false);
     card.click();
-    expect(model.sent.at(-1)).toMatchObject({ kind: "submit", text: "What is a token?" });
+    expect(model.sent[model.sent.length - 1]).toMatchObject({ kind: "submit", text: "What is a token?" });
     model.update({ _turns: [{ turn: 1, prompt: "What is a token?", columns: ["c1"], done: false, vote: null }] });
     expect(card.closest<HTMLElement>(".nbchat-prompts")!.hidden).toBe(true);
   });
@@ -441,7 +441,7 @@ describe("Compare view", () => {
       clicked.push(this.download);
     });
     view.el.querySelector<HTMLButtonElement>('[data-testid="nbchat-export-markdown"]')!.click();
-    expect(model.sent.at(-1)).toEqual({ kind: "export", format: "markdown" });
+    expect(model.sent[model.sent.length - 1]).toEqual({ kind: "export", format: "markdown" });
     model.custom({ kind: "export", format: "markdown", text: "# nbchat comparison", filename: "compare-3-models.md" });
     expect(created).toHaveBeenCalledTimes(1);
     expect(clicked).toEqual(["compare-3-models.md"]);

@@ -89,7 +89,7 @@ export class MessageList {
   private lastAssistant: string | undefined;
   /** Text of the last user message of the visible list. */
   private lastUserText: string | null = null;
-  private readonly views = new Map<string, View>();
+  private readonly views: Map<string, View>;
   /** Groups of `PAGE_SIZE` consecutive message nodes, in order (see `PAGE_SIZE`). */
   private readonly pages: HTMLElement[] = [];
   /** Pages the browser reports out of view (skipped); unknown pages count as in view. */
@@ -99,22 +99,20 @@ export class MessageList {
   /** The page of the message being placed by `setMessages` (fractional: index / PAGE_SIZE). */
   private placing = Infinity;
   /** The committed messages and the text streamed into them since (shared with each Compare column). */
-  private readonly store: LiveMessages<ChatMessage>;
+  private readonly store: LiveMessages<ChatMessage, View>;
   private readonly messages: Map<string, ChatMessage>;
   private readonly scroll: StickyScroll;
 
   constructor(options: MessageListOptions = {}) {
     this.i18n = options.i18n ?? EN;
     this.render = options.render ?? ((text) => renderMarkdown(text, this.i18n));
-    this.store = new LiveMessages<ChatMessage>(
-      (msg) => {
-        const view = this.views.get(msg.id);
-        if (view) this.update(view, msg);
-      },
+    this.store = new LiveMessages<ChatMessage, View>(
+      (view, msg) => this.update(view, msg),
       () => this.scroll.follow(),
       options.schedule,
     );
     this.messages = this.store.messages;
+    this.views = this.store.views;
     this.send = options.send ?? (() => {});
     this.thread = h("div", { class: "nbchat-thread" });
     this.empty = h("div", { class: "nbchat-empty", text: this.i18n.t("list.empty") });
@@ -127,7 +125,6 @@ export class MessageList {
 
   /** Reconcile with the committed `messages` trait. */
   setMessages(list: readonly ChatMessage[]): void {
-    const seen = new Set<string>();
     let previous: Node | null = null;
     let page: HTMLElement = this.page(0);
     let index = 0;
@@ -136,34 +133,27 @@ export class MessageList {
     this.deferBefore = fresh > DEFER_OVER ? Math.floor(list.length / PAGE_SIZE) - 1 : 0;
     this.lastAssistant = [...list].reverse().find((m) => m.role === "assistant")?.id;
     this.lastUserText = [...list].reverse().find((m) => m.role === "user")?.content ?? null;
-    for (const msg of list) {
-      seen.add(msg.id);
-      let view = this.views.get(msg.id);
-      if (!view) {
-        view = this.createView(msg);
-        this.views.set(msg.id, view);
-        if (msg.role === "user") this.scroll.stuck = true;
-      }
-      this.store.commit(msg);
-      if (index > 0 && index % PAGE_SIZE === 0) {
-        page = this.page(index / PAGE_SIZE);
-        previous = null;
-      }
-      this.placing = index / PAGE_SIZE;
-      const moved = view.node.parentNode !== page;
-      place(page, view.node, previous);
-      previous = view.node;
-      index += 1;
-      this.update(view, msg);
-      this.updateActions(view, msg, moved);
-    }
-    for (const [id, view] of this.views) {
-      if (seen.has(id)) continue;
-      view.actions.dispose();
-      view.node.remove();
-      this.views.delete(id);
-      this.store.forget(id);
-    }
+    this.store.reconcile(
+      list,
+      (msg) => this.createView(msg),
+      (view, msg) => {
+        if (index > 0 && index % PAGE_SIZE === 0) {
+          page = this.page(index / PAGE_SIZE);
+          previous = null;
+        }
+        this.placing = index / PAGE_SIZE;
+        const moved = view.node.parentNode !== page;
+        place(page, view.node, previous);
+        previous = view.node;
+        index += 1;
+        this.update(view, msg);
+        this.updateActions(view, msg, moved);
+      },
+      (view) => {
+        view.actions.dispose();
+        view.node.remove();
+      },
+    );
     for (const extra of this.pages.splice(Math.max(1, Math.ceil(index / PAGE_SIZE)))) extra.remove();
     this.deferBefore = 0;
     this.placing = Infinity;
@@ -309,6 +299,7 @@ export class MessageList {
   }
 
   private createView(msg: ChatMessage): View {
+    if (msg.role === "user") this.scroll.stuck = true; // a new question: follow its answer
     // dir="auto": right-to-left text reads right-to-left, and direction controls in a message (U+202E, ...)
     // stay inside its bubble (the element isolates them from the page).
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}`, dir: "auto" });

@@ -50,20 +50,16 @@ export class ColumnView {
   private readonly form: SettingsForm;
   private readonly render: (text: string) => string;
   private readonly i18n: I18n;
-  private readonly shown = new Map<string, Shown>();
-  /** The committed messages and the text streamed into them since (shared with the Chat's list). */
-  private readonly store: LiveMessages<CompareMessage>;
+  /** The committed messages, their views and the text streamed into them since (as in the Chat's list). */
+  private readonly store: LiveMessages<CompareMessage, Shown>;
   private readonly scroll: StickyScroll;
 
   constructor(info: ColumnInfo, private readonly send: Send, options: ColumnOptions = {}) {
     this.id = info.id;
     const i18n = (this.i18n = options.i18n ?? EN);
     this.render = options.render ?? ((text) => renderMarkdown(text, i18n));
-    this.store = new LiveMessages<CompareMessage>(
-      (msg) => {
-        const view = this.shown.get(msg.id);
-        if (view) this.paint(view, msg);
-      },
+    this.store = new LiveMessages<CompareMessage, Shown>(
+      (view, msg) => this.paint(view, msg),
       () => this.scroll.follow(),
       options.schedule,
     );
@@ -130,27 +126,17 @@ export class ColumnView {
 
   /** Reconcile with the column's committed messages. */
   setMessages(list: readonly CompareMessage[]): void {
-    const seen = new Set<string>();
     let previous: Node | null = null;
-    for (const msg of list) {
-      seen.add(msg.id);
-      let view = this.shown.get(msg.id);
-      if (!view) {
-        view = this.createView(msg);
-        this.shown.set(msg.id, view);
-        if (msg.role === "user") this.scroll.stuck = true;
-      }
-      this.store.commit(msg);
-      place(this.list, view.node, previous);
-      previous = view.node;
-      this.paint(view, msg);
-    }
-    for (const [id, view] of this.shown) {
-      if (seen.has(id)) continue;
-      view.node.remove();
-      this.shown.delete(id);
-      this.store.forget(id);
-    }
+    this.store.reconcile(
+      list,
+      (msg) => this.createView(msg),
+      (view, msg) => {
+        place(this.list, view.node, previous);
+        previous = view.node;
+        this.paint(view, msg);
+      },
+      (view) => view.node.remove(),
+    );
     this.empty.hidden = list.length > 0;
     this.list.append(this.empty);
     this.scroll.follow();
@@ -182,6 +168,7 @@ export class ColumnView {
   }
 
   private createView(msg: CompareMessage): Shown {
+    if (msg.role === "user") this.scroll.stuck = true; // a new question: follow its answer
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
     const meta = h("div", { class: "nbchat-compare-meta" });
     const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render, this.i18n) : null;

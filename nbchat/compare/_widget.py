@@ -470,14 +470,8 @@ class Compare(Arena, ViewBase):
         """The rows of :attr:`results` (:meth:`records`) as a JSON list, the widget's "Export" as JSON."""
         return json.dumps(self.records(), ensure_ascii=False, indent=2)
 
-    def _export_text(self, fmt: str) -> tuple[str, str, str]:
-        label = f"{len(self.columns)}-models"
-        if fmt == "markdown":
-            return self.to_markdown(), "md", label
-        if fmt == "json":
-            return self.to_json(), "json", label
-        msg = f"unknown export format {fmt!r} (markdown or json)"
-        raise ValueError(msg)
+    def _export_label(self) -> str:
+        return f"{len(self.columns)}-models"
 
     # ------------------------------------------------------------------ sweeps
     @classmethod
