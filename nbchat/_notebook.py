@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ._attachments import Attachment, approx_tokens, text_attachment, truncate_to_tokens
-from ._redact import redact_secrets
+from ._redact import environment_secrets, redact_secrets
 
 __all__ = [
     "CONTEXT_FRACTION",
@@ -140,11 +140,12 @@ def build_context(cells: Iterable[NotebookCell], budget: int, *, output_tokens: 
     kept: list[NotebookCell] = []
     parts: list[str] = []
     used = 0
+    secrets = environment_secrets()
     for cell in sorted(cells, key=lambda c: c.number, reverse=True):
         if not cell.code.strip():
             continue
-        output, _ = truncate_to_tokens(redact_secrets(cell.output), output_tokens)
-        clean = NotebookCell(cell.number, redact_secrets(cell.code), output)
+        output, _ = truncate_to_tokens(redact_secrets(cell.output, secrets), output_tokens)
+        clean = NotebookCell(cell.number, redact_secrets(cell.code, secrets), output)
         text = _cell_text(clean)
         cost = approx_tokens(("\n" if parts else "") + text)
         if used + cost > budget:
@@ -161,10 +162,12 @@ def build_context(cells: Iterable[NotebookCell], budget: int, *, output_tokens: 
 
 
 def _plain_text(shell: Any, obj: Any) -> str:
-    """``obj`` as the notebook shows it in plain text (IPython's display formatter), never raising."""
+    """``obj`` as the notebook shows it in plain text (IPython's ``text/plain`` formatter), never raising.
+
+    Only that formatter: the whole display formatter would call an object's ``_ipython_display_``, which displays
+    it again (a widget would appear twice)."""
     try:
-        data, _ = shell.display_formatter.format(obj, include=("text/plain",))
-        return str(data.get("text/plain", ""))
+        return str(shell.display_formatter.formatters["text/plain"](obj))
     except Exception:  # noqa: BLE001 - a broken __repr__ must not break the chat
         return f"<{type(obj).__name__}>"
 

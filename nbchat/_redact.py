@@ -16,6 +16,7 @@ __all__ = [
     "MASK",
     "RedactingFilter",
     "is_key_like",
+    "environment_secrets",
     "redact_secrets",
     "redact_text",
     "redact_url",
@@ -76,16 +77,22 @@ _ASSIGNED = re.compile(
 )
 
 
-def redact_secrets(text: str) -> str:
+def environment_secrets() -> list[str]:
+    """Values of the environment's credential-like variables (``OPENAI_API_KEY``, ``HF_TOKEN``, ...), 8+ chars."""
+    return [value for name, value in os.environ.items() if len(value) >= 8 and is_key_like(name)]
+
+
+def redact_secrets(text: str, secrets: list[str] | None = None) -> str:
     """``text`` (a notebook cell's code or output) without the secrets it may hold, each replaced by ``***``.
 
     On top of :func:`redact_text` (URLs): the values of the environment's credential-like variables
     (``OPENAI_API_KEY``, ``HF_TOKEN``, ... of 8 characters or more) wherever they appear, and string literals
-    assigned or passed to credential-like names (``api_key="sk-…"``, ``{"token": "…"}``).
+    assigned or passed to credential-like names (``api_key="sk-…"``, ``{"token": "…"}``). ``secrets``: the values
+    to mask, default :func:`environment_secrets` (pass them when redacting many texts at once).
     """
     text = redact_text(text)
-    for name, value in os.environ.items():
-        if len(value) >= 8 and is_key_like(name) and value in text:
+    for value in environment_secrets() if secrets is None else secrets:
+        if value in text:
             text = text.replace(value, MASK)
     return _ASSIGNED.sub(lambda m: "{name}{q1}{sep}{q}".format(**m.groupdict()) + MASK + m.group("q"), text)
 

@@ -101,6 +101,14 @@ def test_the_chip_shows_exactly_what_is_sent(shell: InteractiveShell, comms: lis
     assert chip["text"].index("# In [3]") < chip["text"].index("# In [1]")
     assert chip["tokens"] == -(-len(chip["text"]) // 4)
     assert comm.state_updates("context_preview")[-1] == chip  # the browser got it
+    shell.user_ns["chat"] = chat
+    shown: list[Any] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("IPython.display.display", lambda *objs, **_: shown.extend(objs))
+        shell.run_cell("chat", store_history=True)
+    assert len(shown) == 1  # recording the cell's result did not display the widget a second time
+    chip = chat.context_preview  # the chip follows each cell run
+    assert "<nbchat.Chat" in chip["text"]
     chat.ask("What is the area?")
     assert chip["text"] in sent_text(fake)  # the chip's text is the text part sent, as it is
     assert chat.conversation.history[-2].attachments[-1].as_text() == chip["text"]

@@ -25,7 +25,7 @@ describe("the notebook context chip", () => {
     expect(chip.hidden).toBe(true);
     model.update({ notebook_context: "notebook", context_preview: PREVIEW });
     expect(chip.hidden).toBe(false);
-    expect(chip.querySelector("summary")!.textContent).toBe("Context: cells 12–17 · 812 tokens");
+    expect(chip.querySelector(".nbchat-context-chip-text")!.textContent).toBe("Context: cells 12–17 · 812 tokens");
     expect(chip.querySelector("pre")!.textContent).toBe(PREVIEW.text); // exactly what the kernel will send
   });
 
@@ -33,7 +33,7 @@ describe("the notebook context chip", () => {
     const model = new FakeModel({ status: "ready", notebook_context: "notebook", context_preview: PREVIEW });
     mount(model);
     view.el.querySelector<HTMLButtonElement>(".nbchat-context-remove")!.click();
-    expect(view.el.querySelector("summary.nbchat-context-chip-text")!.textContent).toBe("Context removed for the next message");
+    expect(view.el.querySelector(".nbchat-context-chip-text")!.textContent).toBe("Context removed for the next message");
     send("first");
     send("second");
     const submits = model.sent.filter((m) => m.kind === "submit");
@@ -41,7 +41,7 @@ describe("the notebook context chip", () => {
       { kind: "submit", text: "first", context: false },
       { kind: "submit", text: "second" },
     ]);
-    expect(view.el.querySelector("summary.nbchat-context-chip-text")!.textContent).toContain("812 tokens");
+    expect(view.el.querySelector(".nbchat-context-chip-text")!.textContent).toContain("812 tokens");
   });
 
   it("has a toggle in Advanced options that writes the trait", () => {

@@ -51,7 +51,7 @@ export class NotebookContextChip {
     private readonly model: ChatModel,
     private readonly i18n: I18n = EN,
   ) {
-    this.summary = h("summary", { class: "nbchat-context-chip-text", "data-testid": "nbchat-context-chip" });
+    this.summary = h("span", { class: "nbchat-context-chip-text" });
     this.body = h("pre", { class: "nbchat-context-text", tabindex: 0 });
     this.remove = h("button", {
       type: "button",
@@ -60,13 +60,13 @@ export class NotebookContextChip {
       title: i18n.t("context.remove"),
       "aria-label": i18n.t("context.remove"),
     });
-    this.element = h("details", { class: "nbchat-context-chip" }, [this.summary, this.body]);
-    this.element.prepend(this.remove);
+    const summary = h("summary", { "data-testid": "nbchat-context-chip" }, [this.summary, this.remove]);
+    this.element = h("details", { class: "nbchat-context-chip" }, [summary, this.body]);
     const id = uniqueId("nbctx");
     this.checkbox = h("input", { id, type: "checkbox" });
     this.toggle = h("div", { class: "nbchat-check" }, [this.checkbox, h("label", { for: id, text: i18n.t("options.notebookContext") })]);
     this.remove.addEventListener("click", (event) => {
-      event.preventDefault();
+      event.preventDefault(); // inside the summary: do not open or close the chip
       this.removedOnce = true;
       this.render();
     });
