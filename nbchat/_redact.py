@@ -15,8 +15,8 @@ import re
 __all__ = [
     "MASK",
     "RedactingFilter",
-    "is_key_like",
     "environment_secrets",
+    "is_key_like",
     "redact_secrets",
     "redact_text",
     "redact_url",
