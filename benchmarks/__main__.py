@@ -22,6 +22,7 @@ SECTIONS = (
     "reasoning",
     "browser",
     "web",
+    "notebook",
 )
 
 
@@ -85,6 +86,10 @@ def main() -> int:
         from .web import web_figures
 
         figures += web_figures(args.quick)
+    if "notebook" in args.only:  # the notebook context: built from a real IPython shell's history
+        from .notebook import context_figures
+
+        figures += context_figures(runs)
     print_table(figures)
     write_json(figures, args.json, {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)})
     print(f"\nwritten to {args.json} ({time.perf_counter() - started:.0f} s)")

@@ -188,6 +188,16 @@ export interface ChatTraits {
   status_i18n?: { key?: string; params?: Record<string, string> };
   /** Starter prompts shown as cards while the chat is empty. */
   prompts?: string[];
+  /** "notebook": each message carries the recent cells (js/chat/notebook.ts). */
+  notebook_context?: "off" | "notebook";
+  /** The notebook context's budget in tokens; 0: the kernel's default. */
+  context_budget?: number;
+  /** The chip: first and last cell, cells, tokens, and exactly the text sent. */
+  context_preview?: { first?: number | null; last?: number | null; cells?: number; tokens?: number; text?: string };
+  /** False when the administrator's policy switched the notebook context off. */
+  context_allowed?: boolean;
+  /** An error sent by "Ask the chat": put in the message box once. */
+  ask_draft?: { id?: number; code?: string; error?: string; kind?: string };
 }
 
 export type ChatModel = AnyModel<ChatTraits>;
@@ -227,7 +237,7 @@ export type ExportFormat = "markdown" | "json";
 
 /** Browser → Python. */
 export type ClientMessage =
-  | { kind: "submit"; text: string; attachments?: string[] }
+  | { kind: "submit"; text: string; attachments?: string[]; context?: boolean }
   | { kind: "attach"; token: string; name: string; media_type: string }
   | { kind: "detach"; token: string }
   | { kind: "complete"; prefix: string; request: number }

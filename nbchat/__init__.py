@@ -29,6 +29,7 @@ from ._settings import GenerationSettings
 from .tools import Tool, ToolCall, ToolError, ToolRound, tool
 
 if TYPE_CHECKING:
+    from ._explain import explain_errors
     from ._widget import Chat
     from .compare import Compare
 
@@ -61,6 +62,7 @@ __all__ = [
     "ToolRound",
     "__version__",
     "current_policy",
+    "explain_errors",
     "to_attachment",
     "tool",
 ]
@@ -87,5 +89,9 @@ def __getattr__(name: str) -> Any:
         from .compare import Compare
 
         return Compare
+    if name == "explain_errors":  # the Ask the chat button is a widget too
+        from ._explain import explain_errors
+
+        return explain_errors
     msg = f"module 'nbchat' has no attribute {name!r}"
     raise AttributeError(msg)

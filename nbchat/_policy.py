@@ -27,6 +27,12 @@ environment variable            file key                    effect
                                                             the default, allows them; approval stays as set)
 ``NBCHAT_MAX_TOOL_ROUNDS``      ``max_tool_rounds``         cap on rounds of tool calls in one turn
 ``NBCHAT_MAX_TOOL_SECONDS``     ``max_tool_seconds``        cap on the seconds one tool call may run
+``NBCHAT_NOTEBOOK_CONTEXT``     ``notebook_context``        ``off``: no chat may send the notebook's cells
+                                                            (``Chat(context="notebook")`` is refused)
+``NBCHAT_MAX_NOTEBOOK_CONTEXT_  ``max_notebook_context_     cap on the notebook context's tokens
+TOKENS``                        tokens``
+``NBCHAT_EXPLAIN_ERRORS``       ``explain_errors``          ``off``: no *Ask the chat* button under errors
+                                                            (assessed courses)
 ==============================  ==========================  ==================================================
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
@@ -91,6 +97,9 @@ ENV_VARS = {
     "tools": "NBCHAT_TOOLS",
     "max_tool_rounds": "NBCHAT_MAX_TOOL_ROUNDS",
     "max_tool_seconds": "NBCHAT_MAX_TOOL_SECONDS",
+    "notebook_context": "NBCHAT_NOTEBOOK_CONTEXT",
+    "max_notebook_context_tokens": "NBCHAT_MAX_NOTEBOOK_CONTEXT_TOKENS",
+    "explain_errors": "NBCHAT_EXPLAIN_ERRORS",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -140,6 +149,12 @@ class Policy:
         Cap on rounds of tool calls in one turn; ``None``: no cap.
     max_tool_seconds : float or None
         Cap on the seconds one tool call may run; ``None``: no cap.
+    notebook_context : bool
+        Whether chats may send the notebook's recent cells with each message (default True).
+    max_notebook_context_tokens : int or None
+        Cap on the notebook context's budget in estimated tokens; ``None``: no cap.
+    explain_errors : bool
+        Whether failing cells may show an *Ask the chat* button (default True; ``off`` for assessed courses).
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -158,6 +173,9 @@ class Policy:
     tools: bool = True
     max_tool_rounds: int | None = None
     max_tool_seconds: float | None = None
+    notebook_context: bool = True
+    max_notebook_context_tokens: int | None = None
+    explain_errors: bool = True
 
     # ---------------------------------------------------------------- attachments
     def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
@@ -298,6 +316,9 @@ class Policy:
             or not self.tools
             or self.max_tool_rounds is not None
             or self.max_tool_seconds is not None
+            or not self.notebook_context
+            or self.max_notebook_context_tokens is not None
+            or not self.explain_errors
         )
 
     def describe(self) -> str:
@@ -332,6 +353,13 @@ class Policy:
             out.append(line("max_tool_rounds", f"tool rounds per turn: at most {self.max_tool_rounds}"))
         if self.max_tool_seconds is not None:
             out.append(line("max_tool_seconds", f"one tool call: at most {self.max_tool_seconds:g} s"))
+        if not self.notebook_context:
+            out.append(line("notebook_context", "notebook context: off"))
+        if self.max_notebook_context_tokens is not None:
+            cap = self.max_notebook_context_tokens
+            out.append(line("max_notebook_context_tokens", f"notebook context: at most {cap} tokens"))
+        if not self.explain_errors:
+            out.append(line("explain_errors", "Ask the chat under errors: off"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -472,17 +500,20 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         number("max_attachments", int, lambda n: n >= 0, "a whole number >= 0")
     if "max_attachment_mb" in raw:
         number("max_attachment_mb", float, lambda size: size > 0, "a number of MiB > 0")
-    if "tools" in raw:
-        switch = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
-        value = raw["tools"]
-        parsed = value if isinstance(value, bool) else switch.get(str(value).strip().lower())
-        if parsed is None:
-            raise bad("tools", value, "'on' or 'off'")
-        fields["tools"] = parsed
+    switch = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
+    for key in ("tools", "notebook_context", "explain_errors"):
+        if key in raw:
+            value = raw[key]
+            parsed = value if isinstance(value, bool) else switch.get(str(value).strip().lower())
+            if parsed is None:
+                raise bad(key, value, "'on' or 'off'")
+            fields[key] = parsed
     if "max_tool_rounds" in raw:
         number("max_tool_rounds", int, lambda n: n >= 1, "a whole number >= 1")
     if "max_tool_seconds" in raw:
         number("max_tool_seconds", float, lambda t: t > 0, "a number of seconds > 0")
+    if "max_notebook_context_tokens" in raw:
+        number("max_notebook_context_tokens", int, lambda n: n >= 1, "a whole number >= 1")
     return Policy(**fields, origin=origin)
 
 

@@ -9,9 +9,19 @@ the values of query parameters named like credentials (``api_key``, ``key``, ``t
 from __future__ import annotations
 
 import logging
+import os
 import re
 
-__all__ = ["MASK", "RedactingFilter", "is_key_like", "redact_text", "redact_url", "redacting_logger"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "environment_secrets",
+    "is_key_like",
+    "redact_secrets",
+    "redact_text",
+    "redact_url",
+    "redacting_logger",
+]
 
 MASK = "***"
 
@@ -57,6 +67,34 @@ def redact_text(text: str) -> str:
     if "://" not in text:
         return text
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+# a string literal assigned or passed to a credential-like name: api_key="sk-…", "token": '…', password = "…"
+_ASSIGNED = re.compile(
+    r"""(?P<name>\b(?:\w*[_-])?(?:api_?key|key|token|secret|passw(?:or)?d|pwd|credentials?)\b)(?P<q1>["']?)(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<q>["'])(?P<value>[^"'\n]{4,})(?P=q)""",
+    re.IGNORECASE,
+)
+
+
+def environment_secrets() -> list[str]:
+    """Values of the environment's credential-like variables (``OPENAI_API_KEY``, ``HF_TOKEN``, ...), 8+ chars."""
+    return [value for name, value in os.environ.items() if len(value) >= 8 and is_key_like(name)]
+
+
+def redact_secrets(text: str, secrets: list[str] | None = None) -> str:
+    """``text`` (a notebook cell's code or output) without the secrets it may hold, each replaced by ``***``.
+
+    On top of :func:`redact_text` (URLs): the values of the environment's credential-like variables
+    (``OPENAI_API_KEY``, ``HF_TOKEN``, ... of 8 characters or more) wherever they appear, and string literals
+    assigned or passed to credential-like names (``api_key="sk-…"``, ``{"token": "…"}``). ``secrets``: the values
+    to mask, default :func:`environment_secrets` (pass them when redacting many texts at once).
+    """
+    text = redact_text(text)
+    for value in environment_secrets() if secrets is None else secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+    return _ASSIGNED.sub(lambda m: "{name}{q1}{sep}{q}".format(**m.groupdict()) + MASK + m.group("q"), text)
 
 
 class RedactingFilter(logging.Filter):

@@ -476,6 +476,7 @@ class SubmitRequest(_SubmitRequired, total=False):
     named by the tokens in ``attachments`` and the notebook variables named ``@name`` in the text."""
 
     attachments: list[str]
+    context: bool  # False: send this message without the notebook context (the chip was removed)
 
 
 class AttachRequest(TypedDict):

@@ -19,6 +19,7 @@ from ._errors import ConversationBusyError
 from ._i18n import error_notice, status_text
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
+from ._notebook_view import NotebookActions, remember_chat
 from ._policy import cap_notice, current_policy
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings
 from ._static_html import markdown_html
@@ -52,7 +53,9 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 # Browser messages that change the tree without starting a reply: the view is rebuilt before the handler returns.
 _SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
-_BROWSER_SETTINGS = frozenset({"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking"})
+_BROWSER_SETTINGS = frozenset(
+    {"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking", "notebook_context", "context_budget"}
+)
 _THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_KEYS = {
     "max_new_tokens": "options.maxNewTokens",
@@ -60,10 +63,12 @@ _SETTING_KEYS = {
     "system_prompt": "options.system",
     "use_history": "options.history",
     "thinking": "options.thinking",
+    "notebook_context": "options.notebookContext",
+    "context_budget": "options.contextBudget",
 }
 
 
-class Chat(ViewBase):
+class Chat(NotebookActions, ViewBase):
     """A chat widget for a notebook cell: type a message, watch the model answer token by token.
 
     Parameters
@@ -104,6 +109,16 @@ class Chat(ViewBase):
     thinking : bool or None, default None
         Reasoning models: think first (True), answer at once (False), or the model's default (None); the
         "Thinking" choice under "Advanced options". See :class:`nbchat.Conversation`.
+    context : {"notebook", "off"}, default "off"
+        ``"notebook"``: each message carries the recent cells of the notebook (their code and the text of their
+        results and errors, newest first, secrets redacted; printed text is not kept by IPython), shown as a chip
+        above the message box ("Context: cells 12–17 · 812 tokens") that opens to show exactly what is sent and can
+        be removed for one message. Also a toggle under "Advanced options". See :mod:`nbchat._notebook`.
+    context_tokens : int, optional
+        The notebook context's budget in estimated tokens (characters / 4); default a quarter of the model's
+        context window (1024 when unknown), at most the administrator's ``$NBCHAT_MAX_NOTEBOOK_CONTEXT_TOKENS``.
+    explain_errors : bool, default False
+        Give every failing cell an *Ask the chat* button (:func:`nbchat.explain_errors`).
 
     Raises
     ------
@@ -149,6 +164,9 @@ class Chat(ViewBase):
         namespace: dict[str, Any] | None = None,
         lang: str | None = None,
         prompts: list[str] | None = None,
+        context: str | None = None,
+        context_tokens: int | None = None,
+        explain_errors: bool = False,
         **options: Any,
     ) -> None:
         policy = current_policy()
@@ -200,6 +218,11 @@ class Chat(ViewBase):
             "export": Route(ExportRequest, self._export),
         }
         self.on_msg(self._on_custom_message)
+        self._init_notebook(context, context_tokens)  # the notebook context; this chat gets Ask the chat's errors
+        if explain_errors:
+            from ._explain import explain_errors as show_ask_buttons
+
+            show_ask_buttons()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -281,14 +304,14 @@ class Chat(ViewBase):
         :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout, attachments=attachments)
+            return self.conversation.ask(text, timeout=timeout, attachments=self._with_context(attachments))
         finally:
             self._state.now()
             self._refresh_transcript()
 
     def send_message(self, text: str, *, attachments: Any = None) -> Any:
         """Send ``text`` (and ``attachments``) without waiting; returns a Future of the reply's message."""
-        return self.conversation.send(text, attachments=attachments)
+        return self.conversation.send(text, attachments=self._with_context(attachments))
 
     def stop(self) -> None:
         """Stop the reply in progress; its partial text is kept, marked "stopped"."""
@@ -303,6 +326,7 @@ class Chat(ViewBase):
     def close(self) -> None:
         """Stop listening to the conversation and close the widget (the conversation stays usable)."""
         unsubscribe = getattr(self, "_unsubscribe", None)
+        self._stop_notebook()
         if unsubscribe is not None:
             unsubscribe()
             self._batcher.flush()
@@ -337,6 +361,7 @@ class Chat(ViewBase):
         data, metadata = bundle
         display(data, metadata=metadata, raw=True, display_id=self._display_id)
         self._displayed = True
+        remember_chat(self)  # Ask the chat sends errors to the chat displayed last
 
     def _transcript(self) -> str:
         text = self.conversation.to_markdown(html=False)  # shown through markdown_html: no HTML of its own
@@ -413,7 +438,7 @@ class Chat(ViewBase):
             self._state.now()
 
     def _send_from_box(self, text: str, attachments: list[Attachment]) -> object:
-        return self.conversation.send(text, attachments=attachments)
+        return self.conversation.send(text, attachments=[*attachments, *self._context_parts()])
 
     def _refusal(self, error: BaseException, text: str, kept: list[dict[str, Any]]) -> dict[str, Any]:
         if isinstance(error, ConversationBusyError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +122,27 @@ def test_lock_diff_reports_a_package_that_moved(tmp_path: Path) -> None:
     ).stdout
     assert re.search(rf"newer\s+anywidget\s+0\.0\.1 -> {re.escape(real)}", out)
     assert not re.search(r"(newer|older)\s+packaging\s", out)  # locked at its installed version: not reported
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node (the README's set-up installs it)")
+def test_jupyterlabs_yarn_runs_from_a_venv_inside_the_repo(tmp_path: Path) -> None:
+    """scripts/setup.sh puts the venv inside the repo, so Node reads the repo's package.json for every .js file in
+    site-packages. With ``"type": "module"`` there, JupyterLab's CommonJS ``jupyter_builder/yarn.js`` ran as ESM and
+    every ``jupyter lab`` start logged a ~10 KB "Fail to get yarn configuration … Dynamic require" trace. This lays
+    out yarn.js as the venv does (under a folder holding the repo's package.json) and runs the command JupyterLab
+    runs at start (``jupyterlab.commands._yarn_config``)."""
+    from jupyter_builder.jlpm import YARN_PATH
+
+    yarn = tmp_path / ".venv" / "lib" / "site-packages" / "jupyter_builder" / "yarn.js"
+    yarn.parent.mkdir(parents=True)
+    shutil.copy(YARN_PATH, yarn)
+    shutil.copy(ROOT / "package.json", tmp_path / "package.json")
+    node = shutil.which("node")
+    assert node is not None
+    command = [node, str(yarn), "config", "--json"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    errors = [line.strip()[:300] for line in done.stderr.splitlines() if "Error" in line]
+    assert done.returncode == 0, errors or done.stderr[-300:]
+    assert "Dynamic require" not in done.stderr
+    settings = [json.loads(line) for line in done.stdout.splitlines()]  # yarn's JSON config, one setting a line
+    assert any(s.get("key") == "cacheFolder" for s in settings)

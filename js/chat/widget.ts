@@ -6,6 +6,7 @@ import { ExportMenu } from "../export";
 import { ContextGauge } from "./gauge";
 import { I18n, resolveLanguage } from "../i18n";
 import { MessageList, type MessageListOptions } from "./messages";
+import { NotebookContextChip } from "./notebook";
 import { Options } from "./options";
 import { StarterPrompts } from "../prompts";
 import { disconnectedBanner, dispatcher, mountShell } from "../shell";
@@ -40,8 +41,10 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   ]);
   const gauge = new ContextGauge(i18n);
   const list = new MessageList({ ...options, i18n, send: (message) => model.send(message) });
-  const controls = new Controls(model, i18n, () => list.lastQuestion());
+  const chip = new NotebookContextChip(model, i18n); // notebook context: the chip above the box, its toggle
+  const controls = new Controls(chip.wrap(model), i18n, () => list.lastQuestion());
   const settings = new Options(model, i18n);
+  settings.element.querySelector(".nbchat-options-grid")?.append(chip.toggle);
   const exporter = new ExportMenu((message) => model.send(message), i18n);
   const prompts = new StarterPrompts({ send: (text) => controls.sendText(text), fill: (text, a, b) => controls.fill(text, a, b) }, i18n);
   const banner = disconnectedBanner(i18n.t("banner.disconnected"));
@@ -54,6 +57,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     banner,
     list.element,
     prompts.element,
+    chip.element,
     controls.element,
     settings.element,
   ]);
@@ -123,6 +127,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
       [`change:${MESSAGES_TRAIT}`]: showMessages,
       "change:context": showContext,
       "msg:custom": onCustom,
+      "change:ask_draft": () => chip.takeDraft((text) => controls.fill(text)),
     },
     disconnect,
     escape: () => controls.stopReply(),
@@ -131,6 +136,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
       list.dispose();
       controls.dispose();
       settings.dispose();
+      chip.dispose();
     },
   });
   showLabel();
@@ -141,6 +147,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const previous = drafts.get(model);
   if (previous && !previous.isConnected) controls.textarea.value = previous.value;
   drafts.set(model, controls.textarea);
+  chip.takeDraft((text) => controls.fill(text));
   el.append(root);
   // A view opened mid-stream has missed the deltas so far: ask for the partial text.
   if (list.hasStreaming()) model.send({ kind: "sync" });

@@ -79,7 +79,7 @@ export type CompareServerMessage =
 
 /** Browser → Python. `column` is a column id; left out, a message applies to every column. */
 export type CompareClientMessage =
-  | { kind: "submit"; text: string; attachments?: string[] }
+  | { kind: "submit"; text: string; attachments?: string[]; context?: boolean } // context: Chat only (ignored)
   | { kind: "attach"; token: string; name: string; media_type: string }
   | { kind: "detach"; token: string }
   | { kind: "complete"; prefix: string; request: number }
