@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
+from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
 from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._feedback import check_feedback, feedback_record
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, describe_error, error_i18n, run_reply
@@ -126,6 +127,11 @@ class Conversation:
     attachment_tokens : int, default 1500
         Budget of one text attachment (a DataFrame summary, a traceback, a ``repr``), in tokens estimated as
         characters / 4; the context gauge counts what is actually sent.
+    documents : str, dict or DocumentSettings, optional
+        How attached documents are sent: ``"auto"`` (default: whole when they fit half the context window, else the
+        passages relevant to each question), ``"whole"`` or ``"relevant"``, or a dict of
+        :class:`~nbchat.documents.DocumentSettings` attributes (``budget``, ``top_k``, ``embedding_model``,
+        ``course_reader``); kept as :attr:`documents`, which can be changed at any time.
     **backend_options
         Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
         ``origin=`` says where ``spec`` came from (``"code"`` by default; ``load`` passes ``"file"``): see
@@ -162,6 +168,7 @@ class Conversation:
         save_to: str | Path | None = None,
         image_max_side: int = DEFAULT_MAX_SIDE,
         attachment_tokens: int = DEFAULT_TEXT_TOKENS,
+        documents: Any = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -174,6 +181,7 @@ class Conversation:
                 raise ValueError(msg)
         self.image_max_side = image_max_side
         self.attachment_tokens = attachment_tokens
+        self.documents = DocumentSettings.coerce(documents)
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
             GenerationSettings(
                 max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop), thinking=thinking
@@ -680,7 +688,7 @@ class Conversation:
         }
 
     # ------------------------------------------------------------------ generation
-    def send(self, text: str, *, attachments: Any = None) -> Future[ChatMessage]:
+    def send(self, text: str, *, attachments: Any = None, documents: str | None = None) -> Future[ChatMessage]:
         """Add a user message and start generating the reply in the worker thread.
 
         Parameters
@@ -690,6 +698,9 @@ class Conversation:
         attachments : object or list, optional
             Figures, images, arrays, paths, bytes, DataFrames, exceptions, ... (see
             :func:`nbchat._convert.to_attachment`), kept in :attr:`ChatMessage.attachments`.
+        documents : {"auto", "whole", "relevant"}, optional
+            For this message: send its documents whole or as relevant passages (default: :attr:`documents`'s
+            mode); recorded on each document attachment (``mode``, ``passages``).
 
         Returns
         -------
@@ -711,6 +722,8 @@ class Conversation:
         parts = self.make_attachments(attachments)
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
+        question = text if isinstance(text, str) else ""
+        parts = self.documents.prepare(question, parts, self.history, self.backend.context_window, documents)
         with self._lock:
             self._refuse_while_busy("send again")
             self.check_images(parts)
@@ -830,7 +843,7 @@ class Conversation:
         except Exception:  # typing ahead is an optimisation: it never puts an error in the chat
             logger.debug("prefill failed", exc_info=True)
 
-    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None, documents: str | None = None) -> str:
         """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text.
 
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
@@ -853,7 +866,7 @@ class Conversation:
         TimeoutError
             If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
-        return wait_for_reply(self, self.send(text, attachments=attachments), timeout)
+        return wait_for_reply(self, self.send(text, attachments=attachments, documents=documents), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -906,6 +919,7 @@ class Conversation:
             reply.status, reply.error = outcome.status, outcome.error  # type: ignore[assignment]
             reply.error_i18n = outcome.error_i18n
             reply.stats = {**reply.stats, **outcome.stats, **_public(self.backend.describe())}
+            cite_reply(reply, self._requests[reply.id][1] if reply.id in self._requests else [])  # documents (#27)
             self._streaming, self._parts, self._thoughts = None, [], []
             self._busy = False
         self._emit(ConversationEvent("message", message=reply))

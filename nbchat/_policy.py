@@ -18,6 +18,11 @@ environment variable            file key                    effect
 ``NBCHAT_MAX_ATTACHMENTS``      ``max_attachments``         cap on attachments per message (0: none allowed)
 ``NBCHAT_MAX_ATTACHMENT_MB``     ``max_attachment_mb``       cap on one attachment's size in MiB (a file or a
                                                             paste as uploaded; an object as converted)
+``NBCHAT_COURSE_READER``        ``course_reader``           documents every chat can search (retrieval, with
+                                                            citations): files or folders, a list in a file,
+                                                            separated by the path separator (``:``) in the
+                                                            variable; a student switches it off per chat
+``NBCHAT_MAX_DOCUMENT_PAGES``    ``max_document_pages``      cap on pages (or slides) of an attached document
 ``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
 ``NBCHAT_LANG``                 ``lang``                    the widgets' language: ``en`` or ``zh`` (Simplified
                                                             Chinese); unset: the browser's. ``lang=`` wins
@@ -84,6 +89,8 @@ ENV_VARS = {
     "prompts": "NBCHAT_PROMPTS",
     "max_attachments": "NBCHAT_MAX_ATTACHMENTS",
     "max_attachment_mb": "NBCHAT_MAX_ATTACHMENT_MB",
+    "course_reader": "NBCHAT_COURSE_READER",
+    "max_document_pages": "NBCHAT_MAX_DOCUMENT_PAGES",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -126,6 +133,11 @@ class Policy:
         Cap on attachments per message; ``None``: no cap.
     max_attachment_mb : float or None
         Cap on one attachment's size in MiB; ``None``: no cap.
+    course_reader : tuple of str
+        Files or folders of documents every chat of the class can search (see :mod:`nbchat.documents`); empty:
+        none. A chat switches them off with ``conversation.documents.course_reader = False``.
+    max_document_pages : int or None
+        Cap on the pages (or slides) of one attached document; ``None``: nbchat's own limit (2000).
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -141,6 +153,8 @@ class Policy:
     origin: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
     max_attachments: int | None = None
     max_attachment_mb: float | None = None
+    course_reader: tuple[str, ...] = ()
+    max_document_pages: int | None = None
 
     # ---------------------------------------------------------------- attachments
     def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
@@ -274,6 +288,8 @@ class Policy:
             )
             or self.max_attachments is not None
             or self.max_attachment_mb is not None
+            or bool(self.course_reader)
+            or self.max_document_pages is not None
         )
 
     def describe(self) -> str:
@@ -302,6 +318,10 @@ class Policy:
             out.append(line("max_attachments", f"attachments per message: at most {self.max_attachments}"))
         if self.max_attachment_mb is not None:
             out.append(line("max_attachment_mb", f"attachment size: at most {self.max_attachment_mb:g} MiB"))
+        if self.course_reader:
+            out.append(line("course_reader", f"course reader: {', '.join(self.course_reader)}"))
+        if self.max_document_pages is not None:
+            out.append(line("max_document_pages", f"document pages: at most {self.max_document_pages}"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -442,6 +462,14 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         number("max_attachments", int, lambda n: n >= 0, "a whole number >= 0")
     if "max_attachment_mb" in raw:
         number("max_attachment_mb", float, lambda size: size > 0, "a number of MiB > 0")
+    if "course_reader" in raw:
+        value = raw["course_reader"]
+        items = value.split(os.pathsep) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise bad("course_reader", value, f"paths separated by {os.pathsep!r} or a list of paths")
+        fields["course_reader"] = tuple(i.strip() for i in items if i.strip())
+    if "max_document_pages" in raw:
+        number("max_document_pages", int, lambda n: n >= 1, "a whole number >= 1")
     return Policy(**fields, origin=origin)
 
 
