@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._errors import NbchatError
 
 if TYPE_CHECKING:
-    from .documents import Document
+    from .documents._model import Document
 
 __all__ = [
     "DEFAULT_MAX_SIDE",

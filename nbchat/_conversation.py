@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
 from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._feedback import check_feedback, feedback_record
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, describe_error, error_i18n, run_reply
@@ -44,6 +43,7 @@ from ._redact import redact_text, redact_url, redacting_logger
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
+from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
 
 __all__ = ["Conversation", "ConversationEvent", "wait_for_reply"]
 
@@ -843,7 +843,9 @@ class Conversation:
         except Exception:  # typing ahead is an optimisation: it never puts an error in the chat
             logger.debug("prefill failed", exc_info=True)
 
-    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None, documents: str | None = None) -> str:
+    def ask(
+        self, text: str, timeout: float | None = None, *, attachments: Any = None, documents: str | None = None
+    ) -> str:
         """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text.
 
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel

@@ -18,9 +18,9 @@ from ._attachments import (
     DEFAULT_TEXT_TOKENS,
     Attachment,
     AttachmentError,
+    document_attachment,
     image_attachment,
     text_attachment,
-    document_attachment,
     truncate_to_tokens,
 )
 from .documents import DocumentError, convert, document_format, policy_limits
@@ -112,10 +112,10 @@ def to_attachment(
     if isinstance(obj, (str, os.PathLike)):
         return _from_path(Path(obj), name, max_side, tokens)
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        data = bytes(obj)
-        if document_format(name or "", "", data) is not None:
-            return _document(data, name or "document")
-        return image_attachment(data, name or "image", max_side=max_side)
+        raw = bytes(obj)
+        if document_format(name or "", "", raw) is not None:
+            return _document(raw, name or "document")
+        return image_attachment(raw, name or "image", max_side=max_side)
     if isinstance(obj, BaseException):
         return text_attachment(format_exception(obj), name or type(obj).__name__, tokens=tokens, note="traceback")
     module = type(obj).__module__.split(".")[0]

@@ -44,10 +44,10 @@ from typing import Any, NamedTuple
 
 from ._attachments import AttachmentError, approx_tokens, attachment_from_dict
 from ._errors import NbchatError
-from .documents import Document, DocumentError, policy_limits
 from ._messages import ChatMessage
 from ._settings import GenerationSettings
 from ._tree import MessageTree
+from .documents import Document, DocumentError, policy_limits
 
 __all__ = [
     "FORMAT",

@@ -65,8 +65,14 @@ class BrowserAttachments:
 
     # ------------------------------------------------------------------ uploads
     def upload(self, content: dict[str, Any], buffers: Any, *, max_side: int = DEFAULT_MAX_SIDE,
-               tokens: int = DEFAULT_TEXT_TOKENS,
-               notify: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:  # fmt: skip
+               tokens: int = DEFAULT_TEXT_TOKENS) -> dict[str, Any]:  # fmt: skip
+        """Convert one uploaded file and keep it; returns the ``attached`` answer for the browser (a document is
+        converted before this returns: :meth:`upload_with_progress` converts it in the background)."""
+        return self.upload_with_progress(content, buffers, None, max_side=max_side, tokens=tokens)
+
+    def upload_with_progress(self, content: dict[str, Any], buffers: Any,
+                             notify: Callable[[dict[str, Any]], None] | None, *, max_side: int = DEFAULT_MAX_SIDE,
+                             tokens: int = DEFAULT_TEXT_TOKENS) -> dict[str, Any]:  # fmt: skip
         """Convert one uploaded file and keep it; returns the ``attached`` answer for the browser.
 
         An image (``media_type`` ``image/*``) is downscaled to ``max_side``; a document (PDF, DOCX, PPTX, XLSX,
@@ -121,7 +127,7 @@ class BrowserAttachments:
             answer = self._keep(token, document_attachment(convert(data, name, media_type, progress=progress)))
         except (NbchatError, ValueError) as exc:
             answer = {"kind": "attached", "token": token, "error": str(exc)}
-        except Exception as exc:  # a converter's bug must not leave the browser waiting: say so
+        except Exception as exc:  # noqa: BLE001 - a converter's bug must not leave the browser waiting: say so
             answer = {"kind": "attached", "token": token, "error": f"{name}: {type(exc).__name__}: {exc}"}
         notify(answer)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-
 __all__ = [
     "FACTS",
     "docx_bytes",

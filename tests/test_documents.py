@@ -14,12 +14,12 @@ pytest.importorskip("markitdown")
 pytest.importorskip("bm25s")
 pytest.importorskip("fpdf")
 
-from nbchat import Conversation  # noqa: E402
-from nbchat._attachments import AttachmentError  # noqa: E402
-from nbchat._uploads import BrowserAttachments  # noqa: E402
-from nbchat.backends.callable import CallableBackend  # noqa: E402
-from nbchat.documents import DocumentError, DocumentSettings, convert, rank_passages  # noqa: E402
-from tests import document_files as files  # noqa: E402
+from nbchat import Conversation
+from nbchat._attachments import AttachmentError
+from nbchat._uploads import BrowserAttachments
+from nbchat.backends.callable import CallableBackend
+from nbchat.documents import DocumentError, DocumentSettings, convert, rank_passages
+from tests import document_files as files
 
 
 def echo_backend(seen: list[list[dict]], reply: str = "ok", window: int | None = None) -> CallableBackend:
@@ -47,7 +47,9 @@ def test_pdf_keeps_pages_and_table_text() -> None:
     assert (doc.unit, doc.pages, doc.media_type) == ("page", 12, "application/pdf")
     assert [p.number for p in doc.passages] == list(range(1, 13))
     page2 = doc.passages[1]
-    assert files.fact(2)[1] in page2.text and "Osmium" in page2.text and "22.59" in page2.text
+    assert files.fact(2)[1] in page2.text
+    assert "Osmium" in page2.text
+    assert "22.59" in page2.text
     assert doc.marker(page2) == "[reader.pdf p. 2]"
 
 
@@ -57,15 +59,20 @@ def test_office_and_web_files_keep_headings_tables_and_slides() -> None:
     assert any(p.heading == "Equipment" and "15000 rpm" in p.text and "| Centrifuge | 12 |" in p.text
                for p in word.passages)  # fmt: skip
     deck = convert(files.pptx_bytes(), "course.pptx")
-    assert deck.unit == "slide" and [p.number for p in deck.passages] == [1, 2, 3]
-    assert "14 March" in deck.passages[1].text and deck.marker(deck.passages[1]) == "[course.pptx slide 2]"
-    assert "Exam" in deck.passages[2].text and "60%" in deck.passages[2].text
+    assert deck.unit == "slide"
+    assert [p.number for p in deck.passages] == [1, 2, 3]
+    assert "14 March" in deck.passages[1].text
+    assert deck.marker(deck.passages[1]) == "[course.pptx slide 2]"
+    assert "Exam" in deck.passages[2].text
+    assert "60%" in deck.passages[2].text
     book = convert(files.xlsx_bytes(), "budget.xlsx")
     assert {p.heading for p in book.passages} == {"Budget", "Staff"}
     assert "Microscope" in book.passages[0].text
     page = convert(files.html_bytes(), "museum.html")
     text = "\n".join(p.text for p in page.passages)
-    assert "closed on Tuesdays" in text and "| Adult | 12 EUR |" in text and "alert" not in text
+    assert "closed on Tuesdays" in text
+    assert "| Adult | 12 EUR |" in text
+    assert "alert" not in text
 
 
 def test_markdown_text_and_notebooks_are_cut_at_headings() -> None:
@@ -111,12 +118,14 @@ def test_page_limits_from_the_policy(monkeypatch) -> None:
     data = files.report_pdf(500, table=False, filler=0)
     pages = []
     doc = convert(data, "long.pdf", progress=lambda done, total: pages.append((done, total)))
-    assert doc.pages == 500 and pages[-1] == (500, 500) and len(pages) == 501
+    assert doc.pages == 500
+    assert pages[-1] == (500, 500)
+    assert len(pages) == 501
     monkeypatch.setenv("NBCHAT_MAX_DOCUMENT_PAGES", "100")
     with pytest.raises(DocumentError, match="has 500 pages, over the 100 allowed"):
         convert(data, "long.pdf")
     monkeypatch.setenv("NBCHAT_MAX_ATTACHMENT_MB", "0.001")
-    with pytest.raises(DocumentError, match="over the 0.001 MiB allowed"):
+    with pytest.raises(DocumentError, match=re.escape("over the 0.001 MiB allowed")):
         convert(files.report_pdf(2), "small.pdf")
 
 
@@ -130,7 +139,9 @@ def test_a_pdf_with_some_scanned_pages_says_which() -> None:
     buf = __import__("io").BytesIO()
     writer.write(buf)
     doc = convert(buf.getvalue(), "mixed.pdf")
-    assert doc.pages == 3 and len(doc.passages) == 2 and doc.note.startswith("page 3 has no text layer")
+    assert doc.pages == 3
+    assert len(doc.passages) == 2
+    assert doc.note.startswith("page 3 has no text layer")
 
 
 # ---------------------------------------------------------------------------------------------- attaching
@@ -142,14 +153,18 @@ def test_every_attachment_path_takes_documents(tmp_path: Path) -> None:
     conv.ask("What is on page 2?", attachments=[path])
     conv.ask("And as bytes?", attachments=[files.docx_bytes()])
     user = conv.history[0]
-    assert user.attachments[0].kind == "document" and user.attachments[0].mode == "whole"
-    assert "[reader.pdf p. 2]" in prompt_text(seen[0]) and files.fact(2)[1] in prompt_text(seen[0])
+    assert user.attachments[0].kind == "document"
+    assert user.attachments[0].mode == "whole"
+    assert "[reader.pdf p. 2]" in prompt_text(seen[0])
+    assert files.fact(2)[1] in prompt_text(seen[0])
     assert "15000 rpm" in prompt_text(seen[1])
     uploads = BrowserAttachments({})
     answer = uploads.upload({"token": "t1", "name": "course.pptx", "media_type": ""}, [files.pptx_bytes()])
-    assert answer["attachment"]["kind"] == "document" and answer["attachment"]["document"]["unit"] == "slide"
+    assert answer["attachment"]["kind"] == "document"
+    assert answer["attachment"]["document"]["unit"] == "slide"
     broken = uploads.upload({"token": "t2", "name": "x.pdf", "media_type": "application/pdf"}, [b"%PDF-1.7 junk"])
-    assert "not a readable PDF" in broken["error"] and "t2" not in uploads.uploads
+    assert "not a readable PDF" in broken["error"]
+    assert "t2" not in uploads.uploads
     with pytest.raises(AttachmentError, match="has no text layer"):
         conv.send("scan?", attachments=[files.scanned_pdf()])
     assert len(conv.history) == 4  # nothing added for the refused one
@@ -167,13 +182,15 @@ def test_upload_with_notify_converts_off_the_main_thread_with_progress() -> None
         if message["kind"] == "attached":
             done.set()
 
-    first = uploads.upload({"token": "t", "name": "long.pdf"}, [files.report_pdf(60, table=False, filler=0)],
-                           notify=notify)  # fmt: skip
+    data = files.report_pdf(60, table=False, filler=0)
+    first = uploads.upload_with_progress({"token": "t", "name": "long.pdf"}, [data], notify)
     assert first == {"kind": "attach-progress", "token": "t", "name": "long.pdf", "done": 0, "total": None}
     assert done.wait(30)
     progress = [m for m in said if m["kind"] == "attach-progress"]
-    assert progress[-1]["done"] == progress[-1]["total"] == 60 and len(progress) >= 10
-    assert said[-1]["attachment"]["document"]["pages"] == 60 and "t" in uploads.uploads
+    assert progress[-1]["done"] == progress[-1]["total"] == 60
+    assert len(progress) >= 10
+    assert said[-1]["attachment"]["document"]["pages"] == 60
+    assert "t" in uploads.uploads
     assert threads == {"nbchat-document"}
 
 
@@ -185,7 +202,9 @@ def test_magic_and_interpolation_attach_a_path(tmp_path: Path) -> None:
     text, objects, names = interpolate("Where is the eye-wash? {doc}", {"doc": path})
     conv = Conversation(echo_backend([]), prepare="now")
     parts = conv.make_attachments(objects, names)
-    assert text.endswith("`doc` (attached)") and parts[0].kind == "document" and parts[0].name == "doc"
+    assert text.endswith("`doc` (attached)")
+    assert parts[0].kind == "document"
+    assert parts[0].name == "doc"
 
 
 # ---------------------------------------------------------------------------------------------- whole or relevant
@@ -196,11 +215,16 @@ def test_a_document_that_fits_goes_whole_else_relevant_passages() -> None:
     question, answer, _ = files.fact(7)
     conv.ask(question, attachments=[data])
     sent = conv.history[0].attachments[0]
-    assert sent.mode == "relevant" and "p7" in sent.passages and len(sent.passages) == 5
-    assert "relevant: 5 of 12 passages" in sent.note and "2,048 tokens = 50% of the 4,096-token" in sent.note
-    assert answer in prompt_text(seen[0]) and files.fact(11)[1] not in prompt_text(seen[0])
+    assert sent.mode == "relevant"
+    assert "p7" in sent.passages
+    assert len(sent.passages) == 5
+    assert "relevant: 5 of 12 passages" in sent.note
+    assert "2,048 tokens = 50% of the 4,096-token" in sent.note
+    assert answer in prompt_text(seen[0])
+    assert files.fact(11)[1] not in prompt_text(seen[0])
     conv.ask(question, attachments=[data], documents="whole")
-    assert conv.history[2].attachments[0].mode == "whole" and files.fact(11)[1] in prompt_text(seen[1])
+    assert conv.history[2].attachments[0].mode == "whole"
+    assert files.fact(11)[1] in prompt_text(seen[1])
     conv.documents.mode = "relevant"
     small = files.report_pdf(2)
     conv.ask("Tell me", attachments=[small])
@@ -213,8 +237,11 @@ def test_later_questions_search_earlier_documents_again() -> None:
     conv.ask(files.fact(3)[0], attachments=[files.report_pdf(12)])
     conv.ask(files.fact(9)[0])
     follow = conv.history[2].attachments
-    assert follow and follow[0].mode == "relevant" and "p9" in follow[0].passages
-    assert "from an earlier message" in follow[0].note and files.fact(9)[1] in prompt_text(seen[1])
+    assert follow
+    assert follow[0].mode == "relevant"
+    assert "p9" in follow[0].passages
+    assert "from an earlier message" in follow[0].note
+    assert files.fact(9)[1] in prompt_text(seen[1])
 
 
 def test_recall_at_5_on_the_fixed_question_set() -> None:
@@ -234,7 +261,7 @@ def test_embeddings_rank_through_an_openai_client() -> None:
             self.embeddings = self
             self.calls = 0
 
-        def create(self, *, model: str, input: list[str]) -> Vectors:  # noqa: A002 - openai's keyword
+        def create(self, *, model: str, input: list[str]) -> Vectors:
             self.calls += 1
             return Vectors([[1.0, 0.0] if "volcano" in t.lower() else [0.0, 1.0] for t in input])
 
@@ -253,18 +280,25 @@ def test_citations_resolve_to_the_passages_sent() -> None:
     question, answer, _ = files.fact(7)
     reply = f"The code is {answer} [reader.pdf p. 7]. See also [reader.pdf p. 11] and [reader.pdf p. 99] [1]."
     conv = Conversation(echo_backend([], reply, window=4096), prepare="now")
-    conv.ask(question, attachments=[(files.report_pdf(12))], )
+    conv.ask(
+        question,
+        attachments=[(files.report_pdf(12))],
+    )
     citations = conv.history[-1].stats["citations"]
     by_marker = {c["marker"]: c for c in citations}
     assert list(by_marker) == ["[reader.pdf p. 7]", "[reader.pdf p. 11]", "[reader.pdf p. 99]"]
     seven = by_marker["[reader.pdf p. 7]"]
-    assert seven["verified"] and seven["page"] == 7 and answer in seven["text"] and seven["passages"] == ["p7"]
+    assert seven["verified"]
+    assert seven["page"] == 7
+    assert answer in seven["text"]
+    assert seven["passages"] == ["p7"]
     sent = set(conv.history[0].attachments[0].passages)
     assert by_marker["[reader.pdf p. 11]"]["verified"] == ("p11" in sent)
     assert by_marker["[reader.pdf p. 99]"] | {} == {**by_marker["[reader.pdf p. 99]"], "verified": False,
                                                     "reason": "no such passage", "text": ""}  # fmt: skip
     markdown = conv.to_markdown(html=False)
-    assert "[reader.pdf p. 7] ✓" in markdown and "[reader.pdf p. 99] unverified (no such passage)" in markdown
+    assert "[reader.pdf p. 7] ✓" in markdown
+    assert "[reader.pdf p. 99] unverified (no such passage)" in markdown
 
 
 # ---------------------------------------------------------------------------------------------- saving, readers
@@ -281,7 +315,8 @@ def test_saved_conversations_keep_each_document_once_and_cite_after_reload(tmp_p
     seen: list[list[dict]] = []
     loaded = Conversation.load(path, echo_backend(seen, "Still [reader.pdf p. 4].", window=4096), prepare="now")
     first = loaded.history[0].attachments[0]
-    assert first.passages == conv.history[0].attachments[0].passages and first.document is not None
+    assert first.passages == conv.history[0].attachments[0].passages
+    assert first.document is not None
     loaded.ask("Once more")
     assert loaded.history[-1].stats["citations"][0]["verified"] is True
     saved["documents"][first.sha256]["passages"][0]["text"] = 5
@@ -300,11 +335,15 @@ def test_course_reader_is_searched_and_can_be_switched_off(tmp_path: Path, monke
     seen: list[list[dict]] = []
     conv = Conversation(echo_backend(seen), prepare="now")
     docs, problems = conv.documents.reader()
-    assert sorted(d.name for d in docs) == ["slides.pptx", "week1.pdf"] and "broken.pdf" in problems[0]
+    assert sorted(d.name for d in docs) == ["slides.pptx", "week1.pdf"]
+    assert "broken.pdf" in problems[0]
     conv.ask("When is the project deadline?")
     reader = conv.history[0].attachments
-    assert reader and reader[0].name == "slides.pptx" and "course reader" in reader[0].note
+    assert reader
+    assert reader[0].name == "slides.pptx"
+    assert "course reader" in reader[0].note
     assert "14 March" in prompt_text(seen[0])
     conv.documents.course_reader = False
     conv.ask("When is the project deadline?")
-    assert conv.history[2].attachments == [] and seen[1][-1]["content"] == "When is the project deadline?"
+    assert conv.history[2].attachments == []
+    assert seen[1][-1]["content"] == "When is the project deadline?"

@@ -10,7 +10,7 @@ from ._citations import resolve_citations
 from ._extract import (
     DOCUMENT_SUFFIXES,
     Limits,
-    MissingDocumentSupport,
+    MissingDocumentSupportError,
     Progress,
     convert,
     document_format,
@@ -30,7 +30,7 @@ __all__ = [
     "Embedder",
     "Hit",
     "Limits",
-    "MissingDocumentSupport",
+    "MissingDocumentSupportError",
     "Passage",
     "Progress",
     "cite_reply",

@@ -44,9 +44,9 @@ def resolve_citations(text: str, sent: list[tuple[Document, tuple[str, ...]]]) -
     """
     documents: dict[str, Document] = {}
     sent_ids: dict[str, set[str]] = {}
-    for doc, ids in sent:
-        documents.setdefault(doc.sha256, doc)
-        sent_ids.setdefault(doc.sha256, set()).update(ids)
+    for document, ids in sent:
+        documents.setdefault(document.sha256, document)
+        sent_ids.setdefault(document.sha256, set()).update(ids)
     if not documents:
         return []
     names = sorted(documents.values(), key=lambda d: -len(d.name))
@@ -55,7 +55,7 @@ def resolve_citations(text: str, sent: list[tuple[Document, tuple[str, ...]]]) -
     for match in _BRACKETS.finditer(text):
         for piece in match.group(1).split(";"):
             lowered = piece.lower()
-            doc = next((d for d in names if d.name.lower() in lowered), None)
+            doc: Document | None = next((d for d in names if d.name.lower() in lowered), None)
             if doc is None and len(documents) == 1:
                 doc = next(iter(documents.values()))
             found = _LOCATOR.search(piece)

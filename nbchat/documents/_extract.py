@@ -22,9 +22,11 @@ import importlib.metadata
 import io
 import math
 import re
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import PurePath
+from typing import Any
 
 from .._errors import MissingDependencyError
 from ._model import Block, Document, DocumentError, split_blocks
@@ -32,7 +34,7 @@ from ._model import Block, Document, DocumentError, split_blocks
 __all__ = [
     "DOCUMENT_SUFFIXES",
     "Limits",
-    "MissingDocumentSupport",
+    "MissingDocumentSupportError",
     "Progress",
     "convert",
     "document_format",
@@ -64,7 +66,11 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-class MissingDocumentSupport(DocumentError, MissingDependencyError):
+_converters: dict[str, Any] = {}
+_converter_lock = threading.Lock()
+
+
+class MissingDocumentSupportError(DocumentError, MissingDependencyError):
     """The package that converts this kind of document is not installed; the message says how to install it."""
 
 
@@ -143,7 +149,7 @@ def convert(data: bytes, name: str, media_type: str = "", *, progress: Progress 
     DocumentError
         Naming the file and what to do: empty (0 bytes), an unknown format, corrupt, encrypted, over a limit, a
         PDF without any text layer (scanned: nbchat does no OCR), an archive that would expand too much.
-    MissingDocumentSupport
+    MissingDocumentSupportError
         When the converter's package is not installed (``pip install 'nbchat[documents]'``).
     """
     name = PurePath(name).name or "document"
@@ -205,16 +211,19 @@ def _version(package: str) -> str:
         return package
 
 
-def _missing(what: str, package: str, exc: ImportError) -> MissingDocumentSupport:
+def _missing(what: str, package: str, exc: ImportError) -> MissingDocumentSupportError:
     msg = (f"Attaching {what} files needs the package {package!r}, which is not installed: "
            "pip install 'nbchat[documents]' (then restart the kernel).")  # fmt: skip
-    err = MissingDocumentSupport(msg)
+    err = MissingDocumentSupportError(msg)
     err.__cause__ = exc
     return err
 
 
 # ---------------------------------------------------------------------------------------------- PDF
-def _pdf(data: bytes, name: str, limits: Limits, report: Progress) -> tuple[str, list[Block], int, str, str]:
+_Converted = tuple[str, list[Block], int, str, str]  # unit, blocks, pages, converter, note
+
+
+def _pdf(data: bytes, name: str, limits: Limits, report: Progress) -> _Converted:
     try:
         import pypdfium2 as pdfium
     except ImportError as exc:
@@ -258,8 +267,9 @@ def _pdf(data: bytes, name: str, limits: Limits, report: Progress) -> tuple[str,
     finally:
         pdf.close()
     if not blocks:
-        msg = (f"{name} has no text layer ({count} page{'s' if count != 1 else ''} of images only: a scan?). nbchat "
-               "does no OCR: run OCR first (e.g. ocrmypdf), or show its pages as images to a model that sees.")  # fmt: skip
+        pages = f"{count} page{'s' if count != 1 else ''}"
+        msg = (f"{name} has no text layer ({pages} of images only: a scan?). nbchat does no OCR: run OCR first "
+               "(e.g. ocrmypdf), or show its pages as images to a model that sees.")  # fmt: skip
         raise DocumentError(msg)
     note = f"{_ranges(empty)} ha{'s' if len(empty) == 1 else 've'} no text layer (scanned?); no OCR" if empty else ""
     return "page", blocks, count, _version("pypdfium2"), note
@@ -303,7 +313,7 @@ def _check_zip(data: bytes, name: str, fmt: str, limits: Limits) -> None:
         raise DocumentError(msg)
 
 
-def _markitdown(data: bytes, name: str, fmt: str, limits: Limits, report: Progress) -> tuple[str, list[Block], int, str, str]:  # fmt: skip
+def _markitdown(data: bytes, name: str, fmt: str, limits: Limits, report: Progress) -> _Converted:
     if fmt in _ZIP_FORMATS:
         _check_zip(data, name, fmt, limits)
     try:
@@ -313,7 +323,7 @@ def _markitdown(data: bytes, name: str, fmt: str, limits: Limits, report: Progre
     report(0, None)
     info = StreamInfo(extension=fmt, mimetype=DOCUMENT_SUFFIXES[fmt], filename=name)
     try:
-        result = MarkItDown(enable_plugins=False).convert_stream(io.BytesIO(data), stream_info=info)
+        result = _converter(MarkItDown).convert_stream(io.BytesIO(data), stream_info=info)
     except ImportError as exc:  # markitdown's optional parts: mammoth, python-pptx, openpyxl+pandas
         raise _missing(_WHAT[fmt], str(getattr(exc, "name", None) or "markitdown[docx,pptx,xlsx]"), exc) from exc
     except Exception as exc:  # markitdown wraps a converter's failure (corrupt file) in its own exceptions
@@ -335,6 +345,14 @@ def _markitdown(data: bytes, name: str, fmt: str, limits: Limits, report: Progre
     return unit, blocks, len(blocks), _version("markitdown"), ""
 
 
+def _converter(factory: Any) -> Any:
+    """One MarkItDown per process (building one takes ~0.2 s); its ``convert_stream`` keeps no state between calls."""
+    with _converter_lock:
+        if "markitdown" not in _converters:
+            _converters["markitdown"] = factory(enable_plugins=False)
+        return _converters["markitdown"]
+
+
 def _slides(text: str) -> list[Block]:
     """markitdown's slide text, cut at its ``<!-- Slide number: N -->`` comments."""
     marks = list(_SLIDE.finditer(text))
@@ -352,7 +370,8 @@ def _sections(text: str, *, markdown: bool) -> list[Block]:
     if not markdown:
         return [Block(1, text)]
     blocks: list[Block] = []
-    heading, lines, fenced = "", [], False
+    heading, fenced = "", False
+    lines: list[str] = []
     for line in text.splitlines():
         if _FENCE.match(line):
             fenced = not fenced

@@ -39,7 +39,7 @@ class DocumentError(NbchatError, ValueError):
 
     Raised for an unknown or unsupported format, an empty, corrupt or encrypted file, a file over a limit (size,
     pages, a compressed file that would expand too much), or a missing optional package (then it is also a
-    :class:`~nbchat.MissingDependencyError`: see :class:`MissingDocumentSupport`).
+    :class:`~nbchat.MissingDependencyError`: see :class:`MissingDocumentSupportError`).
     """
 
 
