@@ -199,12 +199,12 @@ def test_magic_and_interpolation_attach_a_path(tmp_path: Path) -> None:
 
     path = tmp_path / "handbook.docx"
     path.write_bytes(files.docx_bytes())
-    text, objects, names = interpolate("Where is the eye-wash? {doc}", {"doc": path})
+    namespace = {"doc": path, "name": str(path), "word": "handbook.docx"}
+    text, objects, names = interpolate("Where is the eye-wash? {doc} {name} {word}", namespace)
     conv = Conversation(echo_backend([]), prepare="now")
     parts = conv.make_attachments(objects, names)
-    assert text.endswith("`doc` (attached)")
-    assert parts[0].kind == "document"
-    assert parts[0].name == "doc"
+    assert text == "Where is the eye-wash? `doc` (attached) `name` (attached) handbook.docx"  # not a file here
+    assert [(a.kind, a.name) for a in parts] == [("document", "doc"), ("document", "name")]
 
 
 # ---------------------------------------------------------------------------------------------- whole or relevant
