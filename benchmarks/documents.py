@@ -156,19 +156,19 @@ def memory_figure(data: bytes) -> Figure:
 
 
 def ttft_figures(big: bytes, small: bytes, runs: int) -> list[Figure]:
-    """TTFT on the embedded model: a short PDF whole vs as relevant passages, and the 300-page PDF retrieved."""
+    """TTFT on the embedded model: a 6-page PDF whole vs as relevant passages, and the 300-page PDF retrieved."""
     import nbchat
     from tests.document_files import fact
 
     conv = nbchat.Conversation(prepare="now", max_new_tokens=8, temperature=0)
     window = conv.backend.context_window
     out = []
-    for label, data, mode in (("12-page PDF whole", small, "whole"), ("12-page PDF relevant", small, "relevant"),
+    for label, data, mode in (("6-page PDF whole", small, "whole"), ("6-page PDF relevant", small, "relevant"),
                               ("300-page PDF relevant", big, "relevant")):  # fmt: skip
         ttfts = []
         for n in range(runs):
             conv.clear()
-            conv.ask(fact(7 + n)[0], attachments=[data], documents=mode)
+            conv.ask(fact(2 + n)[0], attachments=[data], documents=mode)
             ttfts.append(conv.history[-1].stats.get("ttft_s") or float("nan"))
         prompt = conv.history[-1].stats.get("prompt_tokens")
         out.append(Figure(f"TTFT, {label}", statistics.median(ttfts), "s",
@@ -194,5 +194,5 @@ def documents_figures(quick: bool) -> list[Figure]:
     figures = extraction_figures(sample, pages, runs)
     figures += retrieval_figures(convert(big, "reader.pdf"), runs)
     figures.append(memory_figure(big))
-    figures += ttft_figures(big, report_pdf(12), runs)
+    figures += ttft_figures(big, report_pdf(6), runs)
     return figures
