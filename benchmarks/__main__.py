@@ -23,6 +23,7 @@ SECTIONS = (
     "browser",
     "web",
     "notebook",
+    "documents",
 )
 
 
@@ -78,6 +79,10 @@ def main() -> int:
         from .classroom import classroom_figures
 
         figures += classroom_figures(args.quick)
+    if "documents" in args.only:  # PDF/Word extraction per library, BM25, recall@5, TTFT whole vs retrieved
+        from .documents import documents_figures
+
+        figures += documents_figures(args.quick)
     if "browser" in args.only:  # JupyterLab in headless Chromium (the test set-up installs both)
         from .browser import browser_figures
 

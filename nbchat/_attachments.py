@@ -1,9 +1,11 @@
-"""Attachments: the typed parts a user message carries besides its text (images and text files).
+"""Attachments: the typed parts a user message carries besides its text (images, text, documents).
 
 An :class:`Attachment` is a small frozen record. An image keeps its (downscaled) bytes in memory and a thumbnail
 data URL; the bytes never go into the widget's synced state (thumbnails only) and are written once per
 conversation file, keyed by their SHA-256 (content-addressed). Text attachments (a DataFrame summary, a
-traceback, a text file) keep their text, cut to a token budget.
+traceback, a text file) keep their text, cut to a token budget. Documents (PDF, Word, slides, web pages, ...: see
+:mod:`nbchat.documents`) keep their converted passages once per conversation file, keyed by the SHA-256 of the
+original file, and record which passages a message sent (``mode`` "whole" or "relevant", ``passages``).
 
 How a message with attachments is sent (see :meth:`nbchat.ChatMessage.to_openai`): OpenAI chat-completion content
 parts, ``{"type": "text", "text": ...}`` and ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,
@@ -18,9 +20,12 @@ import dataclasses
 import hashlib
 import io
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import NbchatError
+
+if TYPE_CHECKING:
+    from .documents._model import Document
 
 __all__ = [
     "DEFAULT_MAX_SIDE",
@@ -31,6 +36,7 @@ __all__ = [
     "AttachmentError",
     "approx_tokens",
     "attachment_from_dict",
+    "document_attachment",
     "image_attachment",
     "text_attachment",
     "truncate_to_tokens",
@@ -64,8 +70,9 @@ class Attachment:
 
     Attributes
     ----------
-    kind : {"image", "text"}
-        An image (sent as an image part) or text (a summary, a traceback, a file's text).
+    kind : {"image", "text", "document"}
+        An image (sent as an image part), text (a summary, a traceback, a file's text), or a converted document
+        (its passages with citation markers, see :mod:`nbchat.documents`).
     media_type : str
         ``image/png``, ``image/jpeg``, ``image/webp`` or ``text/plain``, ``text/csv``, ...
     name : str
@@ -82,9 +89,16 @@ class Attachment:
         What was done to it (``"downscaled from 3000×2000"``, ``"cut to ~1500 tokens"``), shown in Details.
     data : bytes
         The image bytes sent to the model; never part of :meth:`to_dict` (saved files store them once, by hash).
+    mode : {"", "whole", "relevant"}
+        For a document: sent whole, or only the passages most relevant to the question; ``""`` until the
+        conversation decides (when the message is sent: :meth:`nbchat.documents.DocumentSettings.prepare`).
+    passages : tuple of str
+        For a document: the ids of the passages this message sent (all of them when ``mode == "whole"``).
+    document : Document or None
+        The converted document; never part of :meth:`to_dict` (saved files store it once, by ``sha256``).
     """
 
-    kind: Literal["image", "text"]
+    kind: Literal["image", "text", "document"]
     media_type: str
     name: str
     sha256: str
@@ -94,10 +108,21 @@ class Attachment:
     thumbnail: str = ""
     note: str = ""
     data: bytes = dataclasses.field(default=b"", repr=False, compare=False)
+    mode: str = ""
+    passages: tuple[str, ...] = ()
+    document: Document | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record without the image bytes (widget state and the message part of saved files)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "data"}
+        """The record without the image bytes or the document's passages (widget state and the message part of
+        saved files). A document's record also has ``"document"``: ``{"unit", "pages", "passages" (how many in
+        all), "tokens" (estimated, whole), "converter"}``."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("data", "document")}
+        out["passages"] = list(self.passages)
+        if self.document is not None:
+            doc = self.document
+            out["document"] = {"unit": doc.unit, "pages": doc.pages, "passages": len(doc.passages),
+                               "tokens": doc.tokens, "converter": doc.converter}  # fmt: skip
+        return out
 
     def data_url(self) -> str:
         """``data:<media type>;base64,<bytes>`` of an image."""
@@ -107,10 +132,31 @@ class Attachment:
         """How a text attachment reads inside a prompt: its name, then its text in a fence."""
         if self.kind == "image":
             return f"[image {self.name}, {self.width}×{self.height}]"
+        if self.kind == "document":
+            return self._document_text()
         fence = "```"
         while fence in self.text:
             fence += "`"
         return f"{self.name} ({self.media_type}):\n{fence}\n{self.text}\n{fence}"
+
+    def _document_text(self) -> str:
+        doc = self.document
+        if doc is None:  # pragma: no cover - documents are always rebuilt with their passages
+            return f"[document {self.name}]"
+        chosen = self.passages or tuple(p.id for p in doc.passages)
+        body = doc.render(chosen)
+        fence = "```"
+        while fence in body:
+            fence += "`"
+        if self.mode == "relevant":
+            what = f"the {len(chosen)} passages of {len(doc.passages)} most relevant to the question"
+        else:
+            what = "the whole document"
+        example = doc.marker(doc.passages[0]) if doc.passages else "[name p. 1]"
+        return (
+            f"{self.name} ({self.media_type}; {what}). Each passage starts with its marker, such as {example}; "
+            f"cite the marker after each statement that uses it.\n{fence}\n{body}\n{fence}"
+        )
 
     def to_part(self) -> dict[str, Any]:
         """The OpenAI chat-completion content part: ``text`` for text, ``image_url`` with a data URL for images."""
@@ -119,19 +165,21 @@ class Attachment:
         return {"type": "text", "text": self.as_text()}
 
 
-def attachment_from_dict(raw: Any, blobs: dict[str, bytes]) -> Attachment:
-    """Rebuild an attachment saved by :meth:`Attachment.to_dict`; ``blobs`` maps SHA-256 to image bytes.
+def attachment_from_dict(raw: Any, blobs: dict[str, bytes], documents: dict[str, Document] | None = None) -> Attachment:
+    """Rebuild an attachment saved by :meth:`Attachment.to_dict`; ``blobs`` maps SHA-256 to image bytes and
+    ``documents`` SHA-256 to converted documents.
 
     Raises
     ------
     AttachmentError
-        If a field is missing or of the wrong type, or an image's bytes are not in ``blobs`` (or do not match).
+        If a field is missing or of the wrong type, an image's bytes are not in ``blobs`` (or do not match), or a
+        document is not in ``documents`` (or names passages it does not have).
     """
-    fields = {"kind", "media_type", "name", "sha256", "text", "width", "height", "thumbnail", "note"}
-    if not isinstance(raw, dict) or raw.get("kind") not in ("image", "text"):
-        msg = f"an attachment must be an object with kind 'image' or 'text', got {str(raw)[:80]!r}."
+    fields = {"kind", "media_type", "name", "sha256", "text", "width", "height", "thumbnail", "note", "mode"}
+    if not isinstance(raw, dict) or raw.get("kind") not in ("image", "text", "document"):
+        msg = f"an attachment must be an object with kind 'image', 'text' or 'document', got {str(raw)[:80]!r}."
         raise AttachmentError(msg)
-    strings = ("media_type", "name", "sha256", "text", "thumbnail", "note")
+    strings = ("media_type", "name", "sha256", "text", "thumbnail", "note", "mode")
     if any(not isinstance(raw.get(k, ""), str) for k in strings) or any(
         raw.get(k) is not None and (not isinstance(raw.get(k), int) or isinstance(raw.get(k), bool))
         for k in ("width", "height")
@@ -148,7 +196,34 @@ def attachment_from_dict(raw: Any, blobs: dict[str, bytes]) -> Attachment:
         if not data or hashlib.sha256(data).hexdigest() != raw.get("sha256"):
             msg = f"the bytes of image {raw.get('name')!r} are missing from the file or do not match its hash."
             raise AttachmentError(msg)
+    if raw["kind"] == "document":
+        doc = (documents or {}).get(raw.get("sha256", ""))
+        ids = raw.get("passages", [])
+        if doc is None:
+            msg = f"the text of document {raw.get('name')!r} is missing from the file."
+            raise AttachmentError(msg)
+        if not isinstance(ids, list) or not all(isinstance(i, str) and doc.passage(i) for i in ids):
+            msg = f"document {raw.get('name')!r} names passages it does not have."
+            raise AttachmentError(msg)
+        return Attachment(**values, passages=tuple(ids), document=doc)
     return Attachment(**values, data=data)
+
+
+def document_attachment(document: Document, *, name: str | None = None, note: str = "") -> Attachment:
+    """A document attachment; whether it goes whole or as its relevant passages is decided when it is sent.
+
+    Parameters
+    ----------
+    document : Document
+        From :func:`nbchat.documents.convert`.
+    name : str, optional
+        Default: the document's file name.
+    note : str, optional
+        Added to the document's own note (e.g. pages without a text layer).
+    """
+    text = "; ".join(t for t in (document.note, note) if t)
+    return Attachment("document", document.media_type, name or document.name, document.sha256, note=text,
+                      document=document)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- making them

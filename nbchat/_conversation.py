@@ -47,6 +47,7 @@ from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
+from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
 from .tools import ToolCall
 from .tools._loop import DEFAULT_MAX_TOOL_ROUNDS, ToolLoop
 from .tools._run import DEFAULT_TOOL_TIMEOUT
@@ -120,6 +121,11 @@ class Conversation:
     tool_timeout : float, default 60.0
         Seconds one call may run (a function that takes ``cancel: threading.Event`` is told to stop); the
         administrator may cap it.
+    documents : str, dict or DocumentSettings, optional
+        How attached documents are sent: ``"auto"`` (default: whole when they fit half the context window, else the
+        passages relevant to each question), ``"whole"`` or ``"relevant"``, or a dict of
+        :class:`~nbchat.documents.DocumentSettings` attributes (``budget``, ``top_k``, ``embedding_model``,
+        ``course_reader``); kept as :attr:`documents`, which can be changed at any time.
     **backend_options
         Passed to the backend (``api_key=``, ``prompt_format=``, ``device=``, ``n_threads=``, ...).
         ``origin=`` says where ``spec`` came from (``"code"`` by default; ``load`` passes ``"file"``): see
@@ -160,6 +166,7 @@ class Conversation:
         tool_approval: Any = "ask",
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
         tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
+        documents: Any = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -174,6 +181,7 @@ class Conversation:
         self.attachment_tokens = attachment_tokens
         # tools (nbchat/tools/): the functions, approval and the loop of calls
         self.tool_loop = ToolLoop(tools, approval=tool_approval, max_rounds=max_tool_rounds, timeout=tool_timeout)
+        self.documents = DocumentSettings.coerce(documents)
         self._settings = cap_settings(  # an administrator's caps; the defaults are lowered without a warning
             GenerationSettings(
                 max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=tuple(stop), thinking=thinking
@@ -607,7 +615,7 @@ class Conversation:
         return request.provenance(self.backend, stats)
 
     # ------------------------------------------------------------------ generation
-    def send(self, text: str, *, attachments: Any = None) -> Future[ChatMessage]:
+    def send(self, text: str, *, attachments: Any = None, documents: str | None = None) -> Future[ChatMessage]:
         """Add a user message and start generating the reply in the worker thread.
 
         Parameters
@@ -617,6 +625,9 @@ class Conversation:
         attachments : object or list, optional
             Figures, images, arrays, paths, bytes, DataFrames, exceptions, ... (see
             :func:`nbchat._convert.to_attachment`), kept in :attr:`ChatMessage.attachments`.
+        documents : {"auto", "whole", "relevant"}, optional
+            For this message: send its documents whole or as relevant passages (default: :attr:`documents`'s
+            mode); recorded on each document attachment (``mode``, ``passages``).
 
         Returns
         -------
@@ -639,6 +650,8 @@ class Conversation:
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
         self.tool_loop.check_ready()  # tools with approval "ask" and nobody to ask: refuse before adding anything
+        question = text if isinstance(text, str) else ""
+        parts = self.documents.prepare(question, parts, self.history, self.backend.context_window, documents)
         with self._lock:
             self._refuse_while_busy("send again")
             self.check_images(parts)
@@ -710,7 +723,9 @@ class Conversation:
         """
         self._prefiller.draft(text)
 
-    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
+    def ask(
+        self, text: str, timeout: float | None = None, *, attachments: Any = None, documents: str | None = None
+    ) -> str:
         """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text.
 
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
@@ -733,7 +748,7 @@ class Conversation:
         TimeoutError
             If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
-        return wait_for_reply(self, self.send(text, attachments=attachments), timeout)
+        return wait_for_reply(self, self.send(text, attachments=attachments, documents=documents), timeout)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -747,6 +762,8 @@ class Conversation:
         outcome = self._outcome(stream)
         with self._lock:
             reply = stream.commit(outcome, self.backend.describe())
+            sent = self._requests.get(reply.id)
+            cite_reply(reply, sent.messages if sent is not None else [])  # documents: citations to passages sent
             self._stream, self._busy = None, False
         self._emit(ConversationEvent("message", message=reply))
         self._set_status(*self._loader.settled())

@@ -18,10 +18,12 @@ from ._attachments import (
     DEFAULT_TEXT_TOKENS,
     Attachment,
     AttachmentError,
+    document_attachment,
     image_attachment,
     text_attachment,
     truncate_to_tokens,
 )
+from .documents import DocumentError, convert, document_format, policy_limits
 
 __all__ = [
     "describe_type",
@@ -81,6 +83,9 @@ def to_attachment(
         - matplotlib ``Figure`` (or ``Axes``: its figure), PIL ``Image``, numpy array of shape (H, W) or
           (H, W, 3|4) with dtype uint8, ``IPython.display.Image`` with data, ``bytes`` of a PNG/JPEG/WebP/GIF,
           a path (``str`` or ``Path``) to such a file → an image, downscaled to ``max_side``.
+        - a path to a document (PDF, DOCX, PPTX, XLSX, HTML, Markdown, ``.txt``, ``.ipynb``), or ``bytes`` of a
+          PDF or Office file → a document (see :mod:`nbchat.documents`): sent whole when it fits the
+          conversation's budget, else as the passages relevant to each question.
         - a path to any other file → its text (UTF-8), cut to ``tokens``.
         - pandas or polars ``DataFrame``/``Series`` → a summary: shape, column dtypes, first and last rows.
         - an exception → its formatted traceback.
@@ -107,7 +112,10 @@ def to_attachment(
     if isinstance(obj, (str, os.PathLike)):
         return _from_path(Path(obj), name, max_side, tokens)
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        return image_attachment(bytes(obj), name or "image", max_side=max_side)
+        raw = bytes(obj)
+        if document_format(name or "", "", raw) is not None:
+            return _document(raw, name or "document")
+        return image_attachment(raw, name or "image", max_side=max_side)
     if isinstance(obj, BaseException):
         return text_attachment(format_exception(obj), name or type(obj).__name__, tokens=tokens, note="traceback")
     module = type(obj).__module__.split(".")[0]
@@ -142,11 +150,15 @@ def _from_path(path: Path, name: str | None, max_side: int, tokens: int) -> Atta
     if not found:
         msg = f"No file {str(path)!r} to attach. To attach text, pass it as a file or put it in the message."
         raise AttachmentError(msg)
-    if path.stat().st_size > _MAX_FILE_BYTES:
-        msg = f"{path.name} is larger than {_MAX_FILE_BYTES // 2**20} MiB; attach a smaller file or a summary."
+    is_document = document_format(path.name) is not None
+    limit = policy_limits().max_bytes if is_document else _MAX_FILE_BYTES
+    if path.stat().st_size > limit:
+        msg = f"{path.name} is larger than {limit / 2**20:g} MiB; attach a smaller file or a summary."
         raise AttachmentError(msg)
     data = path.read_bytes()
     label = name or path.name  # the file name only: the directory never travels
+    if is_document or document_format(path.name, "", data[:8]) is not None:  # a PDF by its bytes, whatever its name
+        return _document(data, path.name, label)
     if path.suffix.lower() in _IMAGE_SUFFIXES:
         return image_attachment(data, label, max_side=max_side)
     try:
@@ -156,6 +168,17 @@ def _from_path(path: Path, name: str | None, max_side: int, tokens: int) -> Atta
         raise AttachmentError(msg) from exc
     media = _TEXT_MEDIA.get(path.suffix.lower(), "text/plain")
     return text_attachment(text, label, media_type=media, tokens=tokens)
+
+
+def _document(data: bytes, file_name: str, label: str | None = None) -> Attachment:
+    """A document attachment (conversion errors become :class:`AttachmentError`, whose message they keep)."""
+    try:
+        doc = convert(data, file_name)
+    except DocumentError as exc:
+        if isinstance(exc, ImportError):
+            raise
+        raise AttachmentError(str(exc)) from exc
+    return document_attachment(doc, name=label)
 
 
 def _from_figure(obj: Any, name: str | None, max_side: int) -> Attachment:

@@ -1,6 +1,8 @@
 """``%%chat`` interpolation: ``{name}``, ``{In[3]}``, ``{Out[3]}`` and ``{Err}`` in a prompt, like jupyter-ai's magics.
 
-Plain values (``str``, numbers, ``bool``) are put into the text as they are; everything else (a DataFrame, a figure,
+Plain values (``str``, numbers, ``bool``) are put into the text as they are, except a ``str`` or ``Path`` naming an
+existing document file (``.pdf``, ``.docx``, ``.pptx``, ``.xlsx``, ``.html``, ``.md``, ``.txt``, ``.ipynb``), which
+is attached as that document (see :mod:`nbchat.documents`); everything else (a DataFrame, a figure,
 an image, an exception, a cell's input) becomes an attachment by the rules of :func:`nbchat._convert.to_attachment`
 and the text names it. ``{{`` and ``}}`` stand for literal braces; braces around anything but a name, ``In[n]``,
 ``Out[n]`` or ``Err`` (``{'a': 1}``) stay as typed. Only names are looked up: nothing is evaluated as code.
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from ._attachments import DEFAULT_TEXT_TOKENS, AttachmentError, text_attachment
+from .documents import DOCUMENT_SUFFIXES
 
 __all__ = ["interpolate", "last_error"]
 
@@ -58,7 +62,9 @@ def interpolate(
     names: list[str] = []
 
     def attach(value: Any, label: str) -> str:
-        if isinstance(value, _PLAIN):
+        if isinstance(value, str) and _document_path(value):
+            value = Path(value)
+        elif isinstance(value, _PLAIN):
             return str(value)
         if label not in names:
             objects.append(value)
@@ -100,3 +106,13 @@ def interpolate(
         return attach(namespace[name], name)
 
     return _FIELD.sub(replace, text), objects, names
+
+
+def _document_path(text: str) -> bool:
+    """Whether ``text`` names an existing file with a document ending (``{paper}`` with ``paper = "x.pdf"``)."""
+    if len(text) > 4096 or "\n" in text or Path(text).suffix.lower() not in DOCUMENT_SUFFIXES:
+        return False
+    try:
+        return Path(text).expanduser().is_file()
+    except OSError:
+        return False

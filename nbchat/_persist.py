@@ -13,7 +13,7 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                     "error_i18n" (optional: {"key": str, "params": {str: str}} or null: the error's UI catalogue
                     key, so a widget shows it in its language), "stats", "pinned", "excluded", "created",
                     "attachments": [{"kind", "media_type", "name", "sha256", "text", "width", "height", "thumbnail",
-                    "note"}, ...],
+                    "note", "mode" (documents: "whole" | "relevant"), "passages" (documents: ids sent)}, ...],
                     "feedback" (optional: {"rating": "up"|"down"|null, "comment", "time"} or null),
                     "tool_rounds" (optional: [{"content", "reasoning", "dropped", "calls": [{"id", "name",
                     "arguments" (JSON text as the model wrote it), "status", "result", "result_attachments" (as
@@ -21,10 +21,14 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                    ...],                 # every message of every branch, parents first
       "selected": {"<parent id or empty>": "<child id shown>", ...},
       "images": {"<sha256>": "<base64 of the image bytes>", ...}  # each image once, however often attached
+      "documents": {"<sha256 of the original file>": {"name", "media_type", "unit", "pages", "size", "converter",
+                    "note", "passages": [{"id", "unit", "number", "part", "heading", "text"}, ...]}, ...}
     }
 
 Tool calls are saved with their results; whether a call may run is never saved ("Allow for this chat" lives in
 memory), and a call saved as pending or running loads as stopped: opening a file runs nothing.
+``"documents"`` (optional) keeps each attached document once with its extracted text and passages, so a reloaded
+chat cites the same pages without the original file; replies' ``stats["citations"]`` keep what they cited.
 
 Version 1 (before attachments: no ``"attachments"``, no ``"images"``) is still read.
 
@@ -49,6 +53,7 @@ from ._errors import NbchatError
 from ._messages import ChatMessage
 from ._settings import GenerationSettings
 from ._tree import MessageTree
+from .documents import Document, DocumentError, policy_limits
 from .tools._calls import ToolCall, ToolRound, new_call_id
 
 __all__ = [
@@ -132,6 +137,12 @@ def conversation_to_dict(
     kept_messages = [m for m in ordered if m.status != "streaming"]
     messages = [m.to_dict() for m in kept_messages]
     images = {a.sha256: base64.b64encode(a.data).decode("ascii") for m in kept_messages for a in m.images()}
+    documents = {
+        a.sha256: a.document.to_dict()
+        for m in kept_messages
+        for a in m.attachments
+        if a.kind == "document" and a.document is not None
+    }
     kept = {m["id"] for m in messages}
     selected = {k: v for k, v in tree.selected.items() if v in kept}
     return {
@@ -150,6 +161,7 @@ def conversation_to_dict(
         "messages": messages,
         "selected": selected,
         "images": images,
+        **({"documents": documents} if documents else {}),
     }
 
 
@@ -175,9 +187,10 @@ def tree_from_dict(data: Any) -> MessageTree:
         msg = '"messages" must be a list and "selected" an object.'
         raise ConversationFileError(msg)
     blobs = _images(data.get("images", {}))
+    documents = _documents(data.get("documents", {}))
     tree = MessageTree()
     for n, raw in enumerate(messages):
-        message = _message_from_dict(raw, n, tree, blobs)
+        message = _message_from_dict(raw, n, tree, blobs, documents)
         tree.add(message, message.parent)
     for parent, child in selected.items():
         if not isinstance(child, str) or child not in tree.nodes or (tree.nodes[child].parent or "") != parent:
@@ -204,7 +217,29 @@ def _images(raw: Any) -> dict[str, bytes]:
     return out
 
 
-def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, bytes]) -> ChatMessage:
+def _documents(raw: Any) -> dict[str, Document]:
+    """The saved documents, checked, within the administrator's page limit."""
+    if not isinstance(raw, dict):
+        msg = '"documents" must be an object mapping SHA-256 hashes to documents.'
+        raise ConversationFileError(msg)
+    limits = policy_limits()
+    out: dict[str, Document] = {}
+    for key, value in raw.items():
+        try:
+            doc = Document.from_dict(value)
+        except DocumentError as exc:
+            msg = f'"documents" entry {str(key)[:16]!r}…: {exc}'
+            raise ConversationFileError(msg) from exc
+        if doc.sha256 != key or doc.pages > limits.max_pages or doc.chars > limits.max_chars:
+            msg = f'"documents" entry {doc.name!r} does not match its key or is over the limits for documents.'
+            raise ConversationFileError(msg)
+        out[key] = doc
+    return out
+
+
+def _message_from_dict(
+    raw: Any, n: int, tree: MessageTree, blobs: dict[str, bytes], documents: dict[str, Document] | None = None
+) -> ChatMessage:
     where = f"message {n}"
     if not isinstance(raw, dict):
         msg = f"{where} is not an object."
@@ -234,7 +269,7 @@ def _message_from_dict(raw: Any, n: int, tree: MessageTree, blobs: dict[str, byt
         msg = f"{where} has attachments that are not a list."
         raise ConversationFileError(msg)
     try:
-        parts = [attachment_from_dict(a, blobs) for a in attachments]
+        parts = [attachment_from_dict(a, blobs, documents) for a in attachments]
         rounds = raw.get("tool_rounds", [])  # optional: files written before tools have none
         if not isinstance(rounds, list):
             msg = "tool_rounds is not a list."
@@ -571,8 +606,12 @@ def to_markdown(
         if m.content or not m.tool_rounds:
             lines += [m.content or "*(no text)*", ""]
         for a in m.attachments:
-            size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
+            if a.kind == "document":
+                size = f"{a.mode or 'not sent'}: {len(a.passages)} passages"
+            else:
+                size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
             lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
+        lines += _citation_lines(m.stats.get("citations"))
         notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
         if m.status in notes:
             lines += [f"*— {notes[m.status]}*", ""]
@@ -624,6 +663,21 @@ def _code_span(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * (longest + 1)
     return f"{ticks} {text} {ticks}" if longest else f"{ticks}{text}{ticks}"
+
+
+def _citation_lines(citations: Any) -> list[str]:
+    """A reply's citations as a Markdown list after it: each marker, checked or not, and the passage's start."""
+    if not isinstance(citations, list) or not citations:
+        return []
+    lines = ["*Sources:*", ""]
+    for c in citations:
+        if not isinstance(c, dict):
+            continue
+        mark = "✓" if c.get("verified") else f"unverified ({c.get('reason') or 'not sent'})"
+        quote = " ".join(str(c.get("text", "")).split())[:160]
+        quote = quote.replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
+        lines.append(f"- {c.get('marker')} {mark}" + (f": “{quote}…”" if quote else ""))
+    return [*lines, ""]
 
 
 def _thinking_summary(m: ChatMessage) -> str:

@@ -18,6 +18,11 @@ environment variable            file key                    effect
 ``NBCHAT_MAX_ATTACHMENTS``      ``max_attachments``         cap on attachments per message (0: none allowed)
 ``NBCHAT_MAX_ATTACHMENT_MB``     ``max_attachment_mb``       cap on one attachment's size in MiB (a file or a
                                                             paste as uploaded; an object as converted)
+``NBCHAT_COURSE_READER``        ``course_reader``           documents every chat can search (retrieval, with
+                                                            citations): files or folders, a list in a file,
+                                                            separated by the path separator (``:``) in the
+                                                            variable; a student switches it off per chat
+``NBCHAT_MAX_DOCUMENT_PAGES``    ``max_document_pages``      cap on pages (or slides) of an attached document
 ``NBCHAT_ADMIN_CONTACT``        ``admin_contact``           who to ask, named in refusals
 ``NBCHAT_LANG``                 ``lang``                    the widgets' language: ``en`` or ``zh`` (Simplified
                                                             Chinese); unset: the browser's. ``lang=`` wins
@@ -100,6 +105,8 @@ ENV_VARS = {
     "notebook_context": "NBCHAT_NOTEBOOK_CONTEXT",
     "max_notebook_context_tokens": "NBCHAT_MAX_NOTEBOOK_CONTEXT_TOKENS",
     "explain_errors": "NBCHAT_EXPLAIN_ERRORS",
+    "course_reader": "NBCHAT_COURSE_READER",
+    "max_document_pages": "NBCHAT_MAX_DOCUMENT_PAGES",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -155,6 +162,11 @@ class Policy:
         Cap on the notebook context's budget in estimated tokens; ``None``: no cap.
     explain_errors : bool
         Whether failing cells may show an *Ask the chat* button (default True; ``off`` for assessed courses).
+    course_reader : tuple of str
+        Files or folders of documents every chat of the class can search (see :mod:`nbchat.documents`); empty:
+        none. A chat switches them off with ``conversation.documents.course_reader = False``.
+    max_document_pages : int or None
+        Cap on the pages (or slides) of one attached document; ``None``: nbchat's own limit (2000).
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -176,6 +188,8 @@ class Policy:
     notebook_context: bool = True
     max_notebook_context_tokens: int | None = None
     explain_errors: bool = True
+    course_reader: tuple[str, ...] = ()
+    max_document_pages: int | None = None
 
     # ---------------------------------------------------------------- attachments
     def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
@@ -319,6 +333,8 @@ class Policy:
             or not self.notebook_context
             or self.max_notebook_context_tokens is not None
             or not self.explain_errors
+            or bool(self.course_reader)
+            or self.max_document_pages is not None
         )
 
     def describe(self) -> str:
@@ -360,6 +376,10 @@ class Policy:
             out.append(line("max_notebook_context_tokens", f"notebook context: at most {cap} tokens"))
         if not self.explain_errors:
             out.append(line("explain_errors", "Ask the chat under errors: off"))
+        if self.course_reader:
+            out.append(line("course_reader", f"course reader: {', '.join(self.course_reader)}"))
+        if self.max_document_pages is not None:
+            out.append(line("max_document_pages", f"document pages: at most {self.max_document_pages}"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -514,6 +534,14 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
         number("max_tool_seconds", float, lambda t: t > 0, "a number of seconds > 0")
     if "max_notebook_context_tokens" in raw:
         number("max_notebook_context_tokens", int, lambda n: n >= 1, "a whole number >= 1")
+    if "course_reader" in raw:
+        value = raw["course_reader"]
+        items = value.split(os.pathsep) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise bad("course_reader", value, f"paths separated by {os.pathsep!r} or a list of paths")
+        fields["course_reader"] = tuple(i.strip() for i in items if i.strip())
+    if "max_document_pages" in raw:
+        number("max_document_pages", int, lambda n: n >= 1, "a whole number >= 1")
     return Policy(**fields, origin=origin)
 
 

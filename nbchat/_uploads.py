@@ -9,6 +9,7 @@ thumbnail), keeps it under its token until the message is sent, and answers ``{"
 from __future__ import annotations
 
 import re
+import threading
 import types
 import uuid
 from collections.abc import Callable
@@ -19,11 +20,13 @@ from ._attachments import (
     DEFAULT_TEXT_TOKENS,
     Attachment,
     AttachmentError,
+    document_attachment,
     image_attachment,
     text_attachment,
 )
 from ._errors import NbchatError
 from ._policy import current_policy
+from .documents import DocumentError, convert, document_format
 
 __all__ = ["BrowserAttachments", "thumbnails_for"]
 
@@ -63,15 +66,29 @@ class BrowserAttachments:
     # ------------------------------------------------------------------ uploads
     def upload(self, content: dict[str, Any], buffers: Any, *, max_side: int = DEFAULT_MAX_SIDE,
                tokens: int = DEFAULT_TEXT_TOKENS) -> dict[str, Any]:  # fmt: skip
+        """Convert one uploaded file and keep it; returns the ``attached`` answer for the browser (a document is
+        converted before this returns: :meth:`upload_with_progress` converts it in the background)."""
+        return self.upload_with_progress(content, buffers, None, max_side=max_side, tokens=tokens)
+
+    def upload_with_progress(self, content: dict[str, Any], buffers: Any,
+                             notify: Callable[[dict[str, Any]], None] | None, *, max_side: int = DEFAULT_MAX_SIDE,
+                             tokens: int = DEFAULT_TEXT_TOKENS) -> dict[str, Any]:  # fmt: skip
         """Convert one uploaded file and keep it; returns the ``attached`` answer for the browser.
 
-        An image (``media_type`` ``image/*``) is downscaled to ``max_side``; anything else must be UTF-8 text
-        (cut to ``tokens``). Empty, too large (20 MiB, or the administrator's cap) or unreadable files get
-        ``{"error": ...}`` instead of ``{"attachment": ...}``.
+        An image (``media_type`` ``image/*``) is downscaled to ``max_side``; a document (PDF, DOCX, PPTX, XLSX,
+        HTML, Markdown, ``.txt``, ``.ipynb``, by name, media type or bytes) is converted to passages (see
+        :mod:`nbchat.documents`); anything else must be UTF-8 text (cut to ``tokens``). Empty, too large (20 MiB,
+        or the administrator's cap) or unreadable files get ``{"error": ...}`` instead of ``{"attachment": ...}``.
+
+        With ``notify`` (the widget's ``send``), a document is converted in a background thread, off the kernel's
+        main thread: this returns ``{"kind": "attach-progress", "token", "name", "done": 0, "total": None}`` at
+        once, ``notify`` gets one such message per page converted (``done`` of ``total`` pages; ``total`` None
+        when unknown) and then the ``attached`` answer. Without it the document is converted before returning.
         """
         name = str(content.get("name") or "pasted")[:200]
         token = str(content.get("token") or uuid.uuid4().hex)[:64]
         data = bytes(buffers[0]) if buffers else b""
+        media_type = str(content.get("media_type") or "")
         try:
             if not data:
                 msg = f"{name} is empty; nothing to attach."
@@ -80,13 +97,39 @@ class BrowserAttachments:
                 msg = f"{name} is larger than {UPLOAD_MAX_BYTES // 2**20} MiB; attach a smaller file."
                 raise AttachmentError(msg)
             current_policy().check_attachments(1, [len(data)])
-            attachment = _convert(name, str(content.get("media_type") or ""), data, max_side, tokens)
+            if notify is not None and not media_type.startswith("image/") and document_format(name, media_type, data):
+                threading.Thread(target=self._convert_document, args=(token, name, media_type, data, notify),
+                                 name="nbchat-document", daemon=True).start()  # fmt: skip
+                return _progress(token, name, 0, None)
+            attachment = _convert(name, media_type, data, max_side, tokens)
         except (NbchatError, ValueError) as exc:
             return {"kind": "attached", "token": token, "error": str(exc)}
+        return self._keep(token, attachment)
+
+    def _keep(self, token: str, attachment: Attachment) -> dict[str, Any]:
         while len(self.uploads) >= MAX_UPLOADS:
             self.uploads.pop(next(iter(self.uploads)))
         self.uploads[token] = attachment
         return {"kind": "attached", "token": token, "attachment": attachment.to_dict()}
+
+    def _convert_document(self, token: str, name: str, media_type: str, data: bytes,
+                          notify: Callable[[dict[str, Any]], None]) -> None:  # fmt: skip
+        """Worker thread: convert, report progress (at most every 5% of pages), then the ``attached`` answer."""
+        last = [-1.0]
+
+        def progress(done: int, total: int | None) -> None:
+            fraction = done / total if total else 0.0
+            if total is None or done == total or fraction - last[0] >= 0.05:
+                last[0] = fraction
+                notify(_progress(token, name, done, total))
+
+        try:
+            answer = self._keep(token, document_attachment(convert(data, name, media_type, progress=progress)))
+        except (NbchatError, ValueError) as exc:
+            answer = {"kind": "attached", "token": token, "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - a converter's bug must not leave the browser waiting: say so
+            answer = {"kind": "attached", "token": token, "error": f"{name}: {type(exc).__name__}: {exc}"}
+        notify(answer)
 
     def forget(self, tokens: Any) -> None:
         """Drop the uploads named by ``tokens`` (sent, or removed from the tray)."""
@@ -164,9 +207,20 @@ def _tokens(tokens: Any) -> list[str]:
     return [t for t in tokens if isinstance(t, str)] if isinstance(tokens, list) else []
 
 
+def _progress(token: str, name: str, done: int, total: int | None) -> dict[str, Any]:
+    return {"kind": "attach-progress", "token": token, "name": name, "done": done, "total": total}
+
+
 def _convert(name: str, media_type: str, data: bytes, max_side: int, tokens: int) -> Attachment:
     if media_type.startswith("image/"):
         return image_attachment(data, name, max_side=max_side)
+    if document_format(name, media_type, data) is not None:
+        try:
+            return document_attachment(convert(data, name, media_type))
+        except DocumentError as exc:
+            if isinstance(exc, ImportError):
+                raise
+            raise AttachmentError(str(exc)) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
