@@ -26,7 +26,7 @@ from ._feedback import FeedbackLog
 from ._messages import ChatMessage
 from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
-from .tools import Tool, ToolCall, ToolError, ToolRound, tool
+from .tools import MCPServer, Tool, ToolCall, ToolError, ToolRound, mcp_servers, tool
 
 if TYPE_CHECKING:
     from ._widget import Chat
@@ -49,6 +49,7 @@ __all__ = [
     "FeedbackLog",
     "GenerationError",
     "GenerationSettings",
+    "MCPServer",
     "MissingDependencyError",
     "ModelNotAllowedError",
     "ModelNotFoundError",
@@ -61,6 +62,7 @@ __all__ = [
     "ToolRound",
     "__version__",
     "current_policy",
+    "mcp_servers",
     "to_attachment",
     "tool",
 ]

@@ -107,10 +107,12 @@ class Conversation:
     attachment_tokens : int, default 1500
         Budget of one text attachment (a DataFrame summary, a traceback, a ``repr``), in tokens estimated as
         characters / 4; the context gauge counts what is actually sent.
-    tools : list of callables or nbchat.Tool, optional
+    tools : list of callables, nbchat.Tool or nbchat.MCPServer, or "mcp", optional
         Python functions the model may call (see :mod:`nbchat.tools`): their JSON schema comes from the signature,
-        type hints and docstring. Only backends that can call tools take them (OpenAI-compatible servers and
-        sources, callables with a ``tools`` parameter); others refuse before sending.
+        type hints and docstring. An :class:`nbchat.MCPServer` offers its tools (started at the first turn, closed
+        with :meth:`close`); ``"mcp"`` (alone or in the list) the servers of the MCP settings file, ``"mcp:NAME"``
+        one of them (see :func:`nbchat.mcp_servers`). Only backends that can call tools take them
+        (OpenAI-compatible servers and sources, callables with a ``tools`` parameter); others refuse before sending.
     tool_approval : "ask", "auto" or callable, default "ask"
         Who decides whether a call runs: a person in the chat's card (Allow once / Allow for this chat / Decline;
         without a widget, sending fails and says to pick one of the others), ``"auto"`` (every call runs), or
@@ -767,7 +769,7 @@ class Conversation:
         def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
             self._set_status("generating", text or generating)
 
-        if self.tool_loop.tools:  # rounds of tool calls (nbchat/tools/_loop.py)
+        if self.tool_loop.active:  # rounds of tool calls (nbchat/tools/_loop.py)
             return self.tool_loop.run(
                 self.backend, stream.messages, stream.settings, stream.cancel, stream.add_text,
                 on_reasoning=stream.add_reasoning, on_status=on_status, on_round=stream.add_round,
@@ -788,7 +790,8 @@ class Conversation:
     # ------------------------------------------------------------------ tools
     @property
     def tools(self) -> list[Any]:
-        """The tools the model may call (:class:`nbchat.Tool` objects); assign functions or tools to replace them.
+        """The tools the model may call (:class:`nbchat.Tool` and :class:`nbchat.MCPServer` objects); assign
+        functions, tools or servers to replace them.
 
         Raises
         ------
@@ -797,7 +800,7 @@ class Conversation:
         ConversationBusyError
             While a reply is being generated.
         """
-        return list(self.tool_loop.tools)
+        return [*self.tool_loop.tools, *self.tool_loop.servers]
 
     @tools.setter
     def tools(self, value: Any) -> None:
@@ -824,11 +827,12 @@ class Conversation:
         return self.tool_loop.approvals.add_asker(asker)
 
     def close(self) -> None:
-        """Stop generation and any prefill, release the worker thread and the backend."""
+        """Stop generation and any prefill, release the worker thread and the backend, close the MCP servers."""
         self.stop()
         self._prefiller.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.backend.close()
+        self.tool_loop.close()
 
     def __repr__(self) -> str:
         count = len(self._tree.branch())

@@ -17,7 +17,7 @@ from ._errors import GenerationError, NbchatError
 from ._interpolate import interpolate
 from ._persist import tool_call_markdown
 from ._static_html import reply_bundle
-from .tools import ToolError
+from .tools import MCPServer, ToolError
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -43,7 +43,9 @@ class ChatMagics(Magics):
     )
     @argument("--new", action="store_true", help="start a new conversation with this model")
     @argument("--raw", action="store_true", help="send the cell as typed: no {name} interpolation")
-    @argument("--tools", default=None, help="comma-separated names of notebook functions the model may call")
+    @argument(
+        "--tools", default=None, help="comma-separated names of notebook functions or MCP servers, or mcp, mcp:NAME"
+    )
     @argument("--approve", choices=("auto",), default=None, help="run the model's tool calls without asking (auto)")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
@@ -136,10 +138,16 @@ class ChatMagics(Magics):
         if names is None:
             return
         namespace = self.shell.user_ns if self.shell is not None else {}
-        functions = []
+        functions: list[Any] = []
         for name in (n.strip() for n in names.split(",") if n.strip()):
-            if not callable(namespace.get(name)):
-                msg = f"--tools names {name!r}, which is not a function of this notebook; define it first."
+            if name == "mcp" or name.startswith("mcp:"):  # the MCP settings file's servers (nbchat.mcp_servers)
+                functions.append(name)
+                continue
+            if not callable(namespace.get(name)) and not isinstance(namespace.get(name), MCPServer):
+                msg = (
+                    f"--tools names {name!r}, which is not a function of this notebook (nor an nbchat.MCPServer); "
+                    "define it first ('mcp' names the servers of your MCP settings file)."
+                )
                 raise ValueError(msg)
             functions.append(namespace[name])
         conv.tools = functions

@@ -19,9 +19,10 @@ from typing import Any
 
 from .._errors import NbchatError
 
-__all__ = ["Tool", "ToolArgumentsError", "ToolError", "as_tools", "tool"]
+__all__ = ["NAME_PATTERN", "Tool", "ToolArgumentsError", "ToolError", "as_tools", "tool"]
 
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the OpenAI API's rule for function names
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""The OpenAI API's rule for function names (letters, digits, ``_`` and ``-``, at most 64)."""
 CANCEL_PARAMETER = "cancel"
 """A parameter of this name, annotated ``threading.Event``, is not part of the schema: it receives an event that is
 set when the user presses Stop or the call runs out of time (cooperative cancellation)."""
@@ -59,6 +60,8 @@ class Tool:
     parameters : dict
         The JSON schema of the arguments (``{"type": "object", "properties": ..., "required": [...]}``); each
         property's ``description`` from the docstring.
+    server : str
+        The MCP server a tool comes from (:class:`nbchat.MCPServer`); ``""`` for a Python function.
 
     Raises
     ------
@@ -66,6 +69,8 @@ class Tool:
         If ``fn`` is not callable, has ``*args``, a parameter name pydantic cannot take (leading ``_``), a type hint
         pydantic cannot make a schema for, or ``name`` is not a valid tool name.
     """
+
+    server: str = ""
 
     def __init__(
         self,
@@ -86,7 +91,7 @@ class Tool:
             raise ToolError(msg)
         self.fn: Callable[..., Any] = fn
         self.name: str = name or str(getattr(fn, "__name__", "") or type(fn).__name__)
-        if not _NAME.fullmatch(self.name):
+        if not NAME_PATTERN.fullmatch(self.name):
             msg = f"Tool name {self.name!r} is not valid: use letters, digits, '_' and '-' (at most 64); pass name=."
             raise ToolError(msg)
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
