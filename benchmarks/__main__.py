@@ -21,6 +21,7 @@ SECTIONS = (
     "server",
     "reasoning",
     "browser",
+    "web",
 )
 
 
@@ -80,6 +81,10 @@ def main() -> int:
         from .browser import browser_figures
 
         figures += browser_figures(args.quick)
+    if "web" in args.only:  # nbchat web for a room: real browsers arriving together (headless Chromium, 127.0.0.1)
+        from .web import web_figures
+
+        figures += web_figures(args.quick)
     print_table(figures)
     write_json(figures, args.json, {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)})
     print(f"\nwritten to {args.json} ({time.perf_counter() - started:.0f} s)")

@@ -1,11 +1,12 @@
-// "Export": download the conversation as Markdown or as an nbchat JSON file, or copy it whole. The kernel holds
-// the history, so it writes the text (`Chat.to_markdown()`, the `Chat.save()` file); the browser only turns the
+// "Export": download the conversation as Markdown or as an nbchat JSON file, or copy it whole (a Compare: its turns
+// as Markdown, its results as JSON). The kernel holds the history, so it writes the text (`Chat.to_markdown()`, the
+// `Chat.save()` file, `Compare.to_markdown()`/`to_json()`); the browser only turns the
 // answer into a download or a clipboard write. Works wherever the widget does (JupyterLab, Notebook 7, Voila,
 // `nbchat web`): a Blob URL and a link with `download` need no server route.
 import { copyFrom } from "./clipboard";
 import { h } from "./dom";
 import { EN, type I18n, type Key } from "./i18n";
-import type { ClientMessage, ExportFormat } from "./types";
+import type { ExportFormat } from "./types";
 
 type Choice = "markdown" | "json" | "copy";
 
@@ -33,7 +34,7 @@ export class ExportMenu {
   private readonly pending: Choice[] = [];
 
   constructor(
-    private readonly send: (message: ClientMessage) => void,
+    private readonly send: (message: { kind: "export"; format: ExportFormat }) => void,
     private readonly i18n: I18n = EN,
   ) {
     const items = CHOICES.map(([choice, key]) => {

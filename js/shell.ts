@@ -76,7 +76,7 @@ export function mountShell(model: Listenable, root: HTMLElement, options: ShellO
 export type Handlers<M extends { kind: string }> = { [K in M["kind"]]: (message: Extract<M, { kind: K }>) => void };
 
 /**
- * The `msg:custom` listener for a table of handlers (the kernel's messages, typed in types.ts/compare_types.ts and
+ * The `msg:custom` listener for a table of handlers (the kernel's messages, typed in types.ts/compare/types.ts and
  * checked against js/protocol.json). A message that is not an object or has a kind no handler takes is ignored.
  */
 export function dispatcher<M extends { kind: string }>(handlers: Handlers<M>): (message: unknown) => void {

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ._environment import environment
+from ._i18n import normalize_lang
 
 __all__ = ["PORT_RANGE", "build_parser", "find_free_port", "main", "notebook_code", "voila_command", "write_notebook"]
 
@@ -104,6 +105,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web.add_argument("--title", default="nbchat", help="page title (default: nbchat)")
     web.add_argument("--theme", choices=["light", "dark"], default="light", help="page theme")
+    web.add_argument(
+        "--engine",
+        choices=["shared", "per-kernel"],
+        default="shared",
+        help=(
+            "for a local llama.cpp model (the embedded one, a .gguf): 'shared' (default) starts one llama.cpp server "
+            "with --slots parallel slots that every visitor's kernel talks to; 'per-kernel' loads a copy of the model "
+            "in each visitor's kernel (the old design, for comparison)"
+        ),
+    )
+    web.add_argument(
+        "--slots", type=int, default=4, metavar="N", help="replies the shared engine generates at once (default 4)"
+    )
+    web.add_argument(
+        "--ctx-per-slot", type=int, default=4096, metavar="N", help="context window of each slot (default 4096)"
+    )
+    web.add_argument(
+        "--max-visitors",
+        type=int,
+        metavar="N",
+        help="visitors at once (one kernel each); past it a 'the room is full' page (default: 4 per slot; 0: no limit)",
+    )
+    web.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=30,
+        metavar="MINUTES",
+        help="close a visitor's kernel after this long without activity, freeing its place (default 30; 0: never)",
+    )
     web.add_argument("--verbose", action="store_true", help="show Voila's log")
     web.add_argument("--dry-run", action="store_true", help="print the notebook code and the Voila command, then exit")
     env = sub.add_parser(
@@ -210,7 +240,10 @@ def notebook_code(args: argparse.Namespace, cwd: Path) -> str:
     ]
     target = split_callable(args.spec, cwd) if args.spec else None
     arguments: list[str] = []
-    if target is not None:
+    engine_url = getattr(args, "engine_url", None)
+    if engine_url:  # the room's shared engine (nbchat._web.RoomEngine): every visitor's kernel talks to it
+        arguments += [repr(engine_url), f"model={args.engine_model!r}"]
+    elif target is not None:
         kind, where, attr = target
         if kind == "module":
             first, _, rest = attr.partition(".")
@@ -324,8 +357,9 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def voila_command(notebook: Path, host: str, port: int, theme: str = "light") -> list[str]:
-    """The Voila command line that serves ``notebook`` (code hidden, errors shown, exactly this port)."""
+def voila_command(notebook: Path, host: str, port: int, theme: str = "light", room: Sequence[str] = ()) -> list[str]:
+    """The Voila command line that serves ``notebook`` (code hidden, errors shown, exactly this port); ``room``: the
+    options of :func:`nbchat._web.voila_room_options` (page template, visitor limit, culling)."""
     return [
         sys.executable,
         "-m",
@@ -338,6 +372,7 @@ def voila_command(notebook: Path, host: str, port: int, theme: str = "light") ->
         f"--theme={theme}",
         "--strip_sources=True",
         "--show_tracebacks=False",  # visitors see a short error; tracebacks stay in the log
+        *room,
     ]
 
 
@@ -389,23 +424,47 @@ def serve(args: argparse.Namespace) -> int:
         port = args.port
     else:
         port = find_free_port(args.host)
+    from ._web import RoomEngine, die_with_parent, voila_room_options, write_page_template
+
+    engine_spec = _engine_spec(args, cwd)
+    visitors = args.max_visitors if args.max_visitors is not None else 4 * args.slots
+    if args.slots < 1 or visitors < 0 or args.idle_timeout < 0:
+        msg = "--slots must be at least 1; --max-visitors and --idle-timeout cannot be negative."
+        raise CliError(msg)
     workdir = Path(tempfile.mkdtemp(prefix="nbchat-web-"))
+    engine = None
     try:
+        if engine_spec is not None:
+            engine = RoomEngine(engine_spec, args.slots, args.ctx_per_slot, workdir / "engine.log")
+            if args.dry_run:
+                print(" ".join(engine.command))
+                args.engine_url, args.engine_model = engine.url, "MODEL"
+            else:
+                print(f"nbchat web: starting one engine for the room ({args.slots} slots)…", flush=True)
+                try:
+                    args.engine_url, args.engine_model = engine.url, engine.start()
+                except RuntimeError as exc:
+                    raise CliError(str(exc)) from None
         notebook = write_notebook(args, workdir, cwd)
-        command = voila_command(notebook, args.host, port, args.theme)
+        write_page_template(workdir / "jupyter", normalize_lang(args.lang) or None, visitors)
+        room = voila_room_options(visitors, round(args.idle_timeout * 60))
+        command = voila_command(notebook, args.host, port, args.theme, room)
         if args.dry_run:
             print(notebook_code(args, cwd))
             print(" ".join(command))
             return 0
         log_path = workdir / "voila.log"
+        jupyter_path = os.pathsep.join(p for p in (str(workdir / "jupyter"), os.environ.get("JUPYTER_PATH")) if p)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 command,
                 cwd=workdir,
+                env={**os.environ, "JUPYTER_PATH": jupyter_path},  # the page template (nbchat._web)
                 stdin=subprocess.DEVNULL,
                 stdout=None if args.verbose else log,
                 stderr=subprocess.STDOUT if not args.verbose else None,
                 start_new_session=True,  # Ctrl+C reaches this process only; Voila gets a clean SIGTERM
+                preexec_fn=die_with_parent,
             )
             # Ctrl+C and SIGTERM stop Voila; SIGINT explicitly: a process started in the background by a shell
             # inherits SIGINT ignored, and Python then leaves it ignored
@@ -436,7 +495,27 @@ def serve(args: argparse.Namespace) -> int:
                     signal.signal(sig, handler)
                 _stop(proc)
     finally:
+        if engine is not None:
+            engine.stop()  # after Voila: its kernels have closed their connections
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _engine_spec(args: argparse.Namespace, cwd: Path) -> str | None:
+    """What the room's shared engine serves (:func:`nbchat._web.shared_engine_spec`), or ``None`` for no engine."""
+    from ._errors import NbchatError
+    from ._policy import current_policy
+    from ._web import shared_engine_spec
+
+    if args.engine != "shared" or (args.spec and split_callable(args.spec, cwd) is not None):
+        return None
+    try:
+        default = current_policy().default_model
+    except NbchatError:  # an invalid policy: the kernel reports it when the chat starts
+        default = None
+    try:
+        return shared_engine_spec(args.spec, default)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

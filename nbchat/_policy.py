@@ -62,7 +62,6 @@ message naming the setting: a class should not silently run without the limits i
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fnmatch
 import json
@@ -77,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import NbchatError
+from ._i18n import notice, text
 from ._settings import MAX_TEMPERATURE, GenerationSettings
 from ._spec import Endpoint, classify, endpoint_of, local_identity, looks_like_path
 
@@ -273,16 +273,20 @@ class Policy:
     def over_cap(self, name: str, value: float) -> tuple[float, str] | None:
         """``(cap, message)`` if ``value`` of setting ``name`` is above the administrator's cap, else ``None``."""
         cap = self.max_new_tokens if name == "max_new_tokens" else self.max_temperature
+        params = self.cap_params(name, value)
+        if cap is None or params is None:
+            return None
+        return cap, text("py.capped", "en", **params)
+
+    def cap_params(self, name: str, value: float) -> dict[str, str] | None:
+        """The parameters of the catalogue text ``py.capped`` if ``value`` of ``name`` is above the cap, else None."""
+        cap = self.max_new_tokens if name == "max_new_tokens" else self.max_temperature
         if cap is None or value <= cap:
             return None
         key = "max_new_tokens" if name == "max_new_tokens" else "max_temperature"
         where = self.origin.get(key, f"${ENV_VARS[key]}")
         shown = f"{value:g}" if isinstance(value, float) else str(value)
-        msg = (
-            f"{name}={shown} is above the limit set for this class ({cap:g}, by {where}); using {cap:g}. "
-            f"For more, ask {self.admin_contact}."
-        )
-        return cap, msg
+        return {"name": name, "value": shown, "cap": f"{cap:g}", "where": where, "contact": self.admin_contact}
 
     def cap(self, settings: GenerationSettings, *, quiet_defaults: bool = False) -> GenerationSettings:
         """``settings`` with max new tokens and temperature lowered to the caps, a :class:`PolicyWarning` for each.
@@ -762,13 +766,9 @@ def cap_settings(settings: GenerationSettings, *, quiet_defaults: bool = False) 
     return current_policy().cap(settings, quiet_defaults=quiet_defaults)
 
 
-def cap_for_view(widget: Any, name: str, value: float) -> float:
-    """The widget's hook: ``value`` lowered to the cap, with a notice in the chat and a :class:`PolicyWarning`."""
-    over = current_policy().over_cap(name, value)
-    if over is None:
-        return value
-    cap, msg = over
-    with contextlib.suppress(Exception):  # no comm yet (during construction): the warning still says it
-        widget.send({"kind": "notice", "level": "warning", "text": msg})
-    warnings.warn(msg, PolicyWarning, stacklevel=_caller_stacklevel())
-    return int(cap) if name == "max_new_tokens" else float(cap)
+def cap_notice(name: str, asked: float, lang: str) -> dict[str, Any] | None:
+    """A view's keyed notice (``py.capped``, in ``lang``) for a setting the conversation lowered to the
+    administrator's cap, or None when ``asked`` is within it. The cap itself is applied once, where a
+    conversation's settings are set (:func:`cap_settings`, with its :class:`PolicyWarning`); a view only says so."""
+    params = current_policy().cap_params(name, asked)
+    return None if params is None else notice("warning", "py.capped", lang, **params)

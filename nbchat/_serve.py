@@ -73,8 +73,9 @@ def engine_params(args: argparse.Namespace) -> Any:
     """
     from ._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path
     from ._errors import ModelNotFoundError
+    from .backends._llama_base import physical_cores
     from .backends._requantize import engine_gguf
-    from .backends.llamacpp import import_xllamacpp, physical_cores
+    from .backends.llamacpp import import_xllamacpp
 
     if args.slots < 1 or args.ctx_per_slot < 64:
         msg = f"--slots must be at least 1 and --ctx-per-slot at least 64, got {args.slots} and {args.ctx_per_slot}."

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "GenerationSettings"]
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "MAX_TEMPERATURE", "GenerationSettings", "coerce_settings"]
 
 DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_TEMPERATURE = 0.7
@@ -117,3 +117,22 @@ class GenerationSettings:
     def replace(self, **changes: object) -> GenerationSettings:
         """Return a copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def coerce_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as :class:`GenerationSettings` takes them: a browser's number field may send ``"12"`` or ``12.0``
+    for ``max_new_tokens`` and a string for ``temperature``/``top_p``. Every view (Chat's sliders, Compare's forms)
+    coerces here, and :meth:`GenerationSettings.replace` checks the ranges: one validation for both.
+
+    Raises
+    ------
+    ValueError
+        For a string that is not a number.
+    """
+    out = dict(values)
+    if isinstance(out.get("max_new_tokens"), (float, str)):
+        out["max_new_tokens"] = int(float(out["max_new_tokens"]))
+    for name in ("temperature", "top_p"):
+        if isinstance(out.get(name), str):
+            out[name] = float(out[name])
+    return out

@@ -4,7 +4,7 @@ the browser, token-delta batching, message state, the synced-state thread and ty
 Kernel → browser: synced traits (committed messages, settings, status) and custom messages (:class:`DeltaMessage`,
 :class:`SyncMessage`, :class:`NoticeMessage`, ...). Browser → kernel: custom messages with a ``kind``, dispatched
 through a table of :class:`Route` s, each a ``TypedDict`` that the message is checked against and a handler that
-takes it. The TypedDicts here and the TypeScript types in ``js/types.ts``/``js/compare_types.ts`` are checked
+takes it. The TypedDicts here and the TypeScript types in ``js/types.ts``/``js/compare/types.ts`` are checked
 against one schema, ``js/protocol.json``, by ``tests/test_protocol.py`` and ``js/__tests__/protocol.test.ts``.
 
 A new message kind: its ``TypedDict`` here and a row in :data:`CHAT_ACCEPTS` (or ``..._SENDS``, ``COMPARE_...``),
@@ -542,7 +542,8 @@ class FeedbackRequest(TypedDict):
 
 
 class ExportRequest(TypedDict):
-    """Chat: the conversation as Markdown (``to_markdown()``) or as the nbchat JSON file (``save()``)."""
+    """Chat: the conversation as Markdown (``to_markdown()``) or as the nbchat JSON file (``save()``); Compare: its
+    turns as Markdown or its results as JSON (``Compare.to_markdown()``, ``to_json()``)."""
 
     kind: Literal["export"]
     format: Literal["markdown", "json"]
@@ -653,6 +654,7 @@ COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "notice": NoticeMessage,
     "attached": AttachedMessage,
     "completions": CompletionsMessage,
+    "export": ExportMessage,
 }
 COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "submit": SubmitRequest,
@@ -668,5 +670,6 @@ COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "settings": SettingsRequest,
     "vote": VoteRequest,
     "reveal": PlainRequest,
+    "export": ExportRequest,
 }
 RECORDS: dict[str, type[Mapping[str, Any]]] = {"MessageState": MessageState, "ReplyStats": ReplyStats}

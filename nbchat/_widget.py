@@ -8,47 +8,38 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
 
+from ._attachments import Attachment
 from ._conversation import Conversation, ConversationEvent
-from ._errors import ConversationBusyError, NbchatError
-from ._i18n import LANGS, error_notice, normalize_lang, status_text
+from ._errors import ConversationBusyError
+from ._i18n import error_notice, status_text
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
-from ._policy import cap_for_view, current_policy
-from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE
+from ._policy import cap_notice, current_policy
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
 from ._view import (
-    AttachRequest,
     BranchRequest,
     CodeMessage,
-    CompleteRequest,
-    CompletionsMessage,
     DeltaBatcher,
     EditRequest,
-    ExportMessage,
     ExportRequest,
     FeedbackRequest,
     FlagRequest,
     MessageRequest,
     PlainRequest,
-    ProtocolError,
     ProvenanceMessage,
     Route,
     StateSync,
-    SubmitRequest,
-    SyncMessage,
     TextRequest,
-    TokenRequest,
-    dispatch,
     message_state,
 )
+from ._view_base import ViewBase, check_prompts, choose_lang
 
 __all__ = ["Chat"]
 
@@ -72,46 +63,7 @@ _SETTING_KEYS = {
 }
 
 
-def choose_lang(lang: str | None, default: str) -> str:
-    """The view language: ``lang`` when given (normalized), else the administrator's ``default`` ("" = browser's).
-
-    Raises
-    ------
-    ValueError
-        For a language nbchat has no catalogue for.
-    """
-    if lang is None:
-        return default
-    chosen = normalize_lang(lang)
-    if chosen is None:
-        msg = f"lang={lang!r}: nbchat speaks {', '.join(LANGS)} (or 'auto' for the browser's language)."
-        raise ValueError(msg)
-    return chosen
-
-
-def check_prompts(prompts: Any) -> list[str]:
-    """Starter prompts as a list of non-empty strings.
-
-    Raises
-    ------
-    TypeError
-        If ``prompts`` is a single string or not a list of strings.
-    """
-    is_list = isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)
-    if not is_list:
-        example = '["What is a token?", "Explain {topic} simply"]'
-        msg = f"prompts must be a list of strings, e.g. {example}; got {prompts!r:.80}."
-        raise TypeError(msg)
-    return [p.strip() for p in prompts if p.strip()]
-
-
-def export_filename(label: str, ext: str) -> str:
-    """``chat-<model>-YYYYmmdd-HHMM.<ext>``: a file name that says what and when, safe on every system."""
-    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in label.split("/")[-1])[:40].strip("-.") or "nbchat"
-    return f"chat-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
-
-
-class Chat(anywidget.AnyWidget):
+class Chat(ViewBase):
     """A chat widget for a notebook cell: type a message, watch the model answer token by token.
 
     Parameters
@@ -187,8 +139,6 @@ class Chat(anywidget.AnyWidget):
     thinking = traitlets.Enum(("default", "on", "off"), "default", help="reasoning models: thinking= as a choice").tag(
         sync=True
     )
-    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
-    prompts = traitlets.List(traitlets.Unicode(), help="starter prompts shown while the chat is empty").tag(sync=True)
     status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
 
     def __init__(
@@ -234,14 +184,10 @@ class Chat(anywidget.AnyWidget):
         self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
         self._routes: dict[str, Route[Any]] = {
-            "submit": Route(SubmitRequest, self._submit),
-            "attach": Route(AttachRequest, self._upload, with_buffers=True),
-            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
-            "complete": Route(CompleteRequest, self._send_completions),
+            **self._box_routes(),  # submit, attach, detach, complete, sync
             "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),
             "stop": Route(PlainRequest, lambda _: conversation.stop()),
             "clear": Route(PlainRequest, lambda _: conversation.clear()),
-            "sync": Route(PlainRequest, lambda _: self._send_partial()),
             "regenerate": Route(MessageRequest, lambda r: conversation.regenerate(r["id"] or None)),
             "edit": Route(EditRequest, lambda r: conversation.edit(r["id"], r["text"])),
             "branch": Route(BranchRequest, lambda r: conversation.switch_branch(r["id"], r["step"])),
@@ -416,13 +362,13 @@ class Chat(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ conversation → browser
     def _on_event(self, event: ConversationEvent) -> None:
-        """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
-        if event.kind in ("delta", "reasoning") and event.message is not None:
-            self._batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
-            return
-        if event.kind in ("message", "tree", "clear"):
-            self._batcher.flush()  # the text streamed so far reaches the browser before the committed message
+        self._relay(self._batcher, event)
+
+    def _request_sync(self) -> None:
         self._state.request()
+
+    def _conversations(self) -> list[tuple[str | None, Conversation]]:
+        return [(None, self.conversation)]
 
     def _sync(self) -> None:
         """Rebuild the synced state from the conversation (traits only send what changed); see :class:`StateSync`."""
@@ -458,64 +404,24 @@ class Chat(anywidget.AnyWidget):
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
 
     # ------------------------------------------------------------------ browser → conversation
-    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
-        """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
-        try:
-            dispatch(self._routes, content, buffers)
-        except (KeyError, ValueError, NbchatError) as exc:  # ProtocolError is a ValueError
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            if isinstance(exc, ProtocolError):
-                logger.warning("nbchat ignored a browser message: %s", text)
-            busy = isinstance(exc, ConversationBusyError)
-            self.send(
-                keyed_notice("warning", "py.busy", self.lang) if busy else error_notice(exc, self.lang, fallback=text)
-            )
-            return
-        if content.get("kind") in _SETTLE_NOW:
+    def _error_notice(self, error: BaseException, text: str) -> dict[str, Any]:
+        if isinstance(error, ConversationBusyError):
+            return keyed_notice("warning", "py.busy", self.lang)
+        return error_notice(error, self.lang, fallback=text)
+
+    def _settled(self, kind: str) -> None:
+        if kind in _SETTLE_NOW:
             self._state.now()
 
-    # ------------------------------------------------------------------ attachments from the browser
-    @property
-    def namespace(self) -> dict[str, Any] | None:
-        """Where ``@name`` finds variables; ``None``: the notebook's (``get_ipython().user_ns``)."""
-        return self._attachments.namespace
+    def _send_from_box(self, text: str, attachments: list[Attachment]) -> object:
+        return self.conversation.send(text, attachments=attachments)
 
-    @namespace.setter
-    def namespace(self, value: dict[str, Any] | None) -> None:
-        self._attachments.namespace = value
-
-    def _submit(self, request: SubmitRequest) -> None:
-        """Send the message box: its text, the uploads named by its tokens, and the variables named ``@name``."""
-        conv, text, tokens = self.conversation, request["text"], request.get("attachments")
-        try:
-            conv.send(text, attachments=self._attachments.collect(text, tokens, conv.make_attachments))
-        except (ConversationBusyError, NbchatError, ValueError) as exc:
-            # nothing was sent: the browser puts the text and the attachments back
-            kept = self._attachments.pending(tokens)
-            if isinstance(exc, ConversationBusyError):
-                said = keyed_notice("warning", "py.busy", self.lang)
-            elif isinstance(exc, ValueError) and not text.strip() and not kept:
-                said = keyed_notice("warning", "py.empty", self.lang)
-            else:
-                said = error_notice(exc, self.lang)
-            self.send({**said, "restore": text, "attachments": kept})
-        else:
-            self._attachments.forget(tokens)
-
-    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
-        conv = self.conversation
-        sizes = {"max_side": conv.image_max_side, "tokens": conv.attachment_tokens}
-        self.send(self._attachments.upload(dict(request), buffers, **sizes))
-
-    def _send_completions(self, request: CompleteRequest) -> None:
-        items = self._attachments.completions(request["prefix"])
-        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
-
-    def _send_partial(self) -> None:
-        partial = self.conversation.partial_reply()
-        if partial is not None:
-            reasoning = self.conversation.partial_reasoning()
-            self.send(SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=reasoning))
+    def _refusal(self, error: BaseException, text: str, kept: list[dict[str, Any]]) -> dict[str, Any]:
+        if isinstance(error, ConversationBusyError):
+            return keyed_notice("warning", "py.busy", self.lang)
+        if isinstance(error, ValueError) and not text.strip() and not kept:
+            return keyed_notice("warning", "py.empty", self.lang)
+        return error_notice(error, self.lang)
 
     def _send_provenance(self, request: MessageRequest) -> None:
         conv, message_id = self.conversation, request["id"]
@@ -530,22 +436,8 @@ class Chat(anywidget.AnyWidget):
     def _set_feedback(self, request: FeedbackRequest) -> None:
         self.conversation.set_feedback(request["id"], request["rating"], request["comment"])
 
-    def _export(self, request: ExportRequest) -> None:
-        """Answer the widget's Export: the Markdown transcript or the conversation file, with a file name."""
-        conv, fmt = self.conversation, request["format"]
-        try:
-            if fmt == "markdown":
-                text, ext = conv.to_markdown(), "md"
-            elif fmt == "json":
-                text, ext = conv.to_json(), "json"
-            else:
-                msg = f"unknown export format {fmt!r} (markdown or json)"
-                raise ValueError(msg)
-        except (ValueError, NbchatError, OSError) as exc:
-            self.send(keyed_notice("error", "export.failed", self.lang, reason=exc))
-            return
-        label = str(conv.backend.describe().get("model") or "")
-        self.send(ExportMessage(kind="export", format=fmt, text=text, filename=export_filename(label, ext)))
+    def _export_label(self) -> str:
+        return str(self.conversation.backend.describe().get("model") or "")
 
     def _send_code(self, request: MessageRequest) -> None:
         code = self.conversation.request_code(request["id"])
@@ -575,11 +467,6 @@ class Chat(anywidget.AnyWidget):
                 kept = getattr(self, name)
                 params = {"label": label, "label_key": key or "", "value": repr(value), "kept": repr(kept)}
                 self.send(keyed_notice("warning", "py.refused", self.lang, **params, reason=exc))
-            else:
-                kept = getattr(self, name)
-                if name == "max_new_tokens" and kept != value:
-                    params = {"label": label, "label_key": key or "", "value": repr(value), "kept": kept}
-                    self.send(keyed_notice("warning", "py.lowered", self.lang, **params))
         if resend:
             self.send_state(key=[name for name in resend if name in self.keys])
 
@@ -594,26 +481,29 @@ class Chat(anywidget.AnyWidget):
         else:
             self.conversation.use_history = bool(change["new"])
 
-    @traitlets.validate("max_new_tokens")
-    def _valid_max_new_tokens(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if value < 1:
-            msg = f"max_new_tokens must be >= 1, got {value}."
-            raise traitlets.TraitError(msg)
-        value = int(cap_for_view(self, "max_new_tokens", value))  # above an administrator's cap: lowered, said
-        return min(value, self.max_new_tokens_limit)
-
-    @traitlets.validate("temperature")
-    def _valid_temperature(self, proposal: dict[str, Any]) -> float:
-        value = float(proposal["value"])
-        if value <= MAX_TEMPERATURE:
-            value = float(cap_for_view(self, "temperature", value))  # above an administrator's cap: lowered, said
-        if not 0.0 <= value <= self.temperature_limit:
-            msg = f"temperature must be between 0 and {self.temperature_limit} (0 = greedy), got {value}."
-            raise traitlets.TraitError(msg)
-        return value
-
-    @traitlets.observe("max_new_tokens", "temperature")
-    def _on_generation_setting(self, change: dict[str, Any]) -> None:
+    @traitlets.validate("max_new_tokens", "temperature")
+    def _valid_generation(self, proposal: dict[str, Any]) -> float:
+        """A slider's value, from Python or the browser: checked as every view checks it (:func:`coerce_settings`,
+        :class:`GenerationSettings`), set on the conversation (where an administrator's caps apply, once), then
+        clamped to this slider's maximum; a lowered value is said in the chat, keyed."""
+        name, asked = proposal["trait"].name, proposal["value"]
         conv = self.conversation
-        conv.settings = conv.settings.replace(**{change["name"]: change["new"]})
+        try:
+            wanted = conv.settings.replace(**coerce_settings({name: asked}))
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from exc
+        conv.settings = wanted
+        value: float = getattr(conv.settings, name)
+        wanted_value: float = getattr(wanted, name)
+        if value < wanted_value:
+            said = cap_notice(name, wanted_value, self.lang)
+            if said is not None:
+                self._notice(said)
+        limit = self.max_new_tokens_limit if name == "max_new_tokens" else self.temperature_limit
+        if value > limit:
+            key = _SETTING_KEYS[name]
+            params = {"label": ui_text(key, self.lang), "label_key": key, "value": repr(asked), "kept": limit}
+            self._notice(keyed_notice("warning", "py.lowered", self.lang, **params))
+            value = limit
+            conv.settings = conv.settings.replace(**{name: value})
+        return value

@@ -218,3 +218,96 @@ def test_the_operators_settings_are_caps_the_page_cannot_raise(
     text = "".join(o.get("text", "") for o in shown)
     assert text.startswith("The chat could not start: TypeError.")
     assert "Traceback" not in text
+
+
+# ---------------------------------------------------------------------------------------------- a room (nbchat._web)
+def test_local_llama_cpp_models_get_one_engine_for_the_room(tmp_path: Path) -> None:
+    from nbchat._web import engine_command, shared_engine_spec
+
+    gguf = tmp_path / "m.Q4_K_M.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert shared_engine_spec(None) == "embedded"
+    assert shared_engine_spec("embedded") == "embedded"
+    assert shared_engine_spec(str(gguf)) == str(gguf.resolve())
+    assert shared_engine_spec(None, default_model="http://llm:8000/v1") is None  # the administrator's server
+    for spec in ("http://127.0.0.1:8000/v1", "openai:gpt-4o-mini", "tgi:http://127.0.0.1:8080"):
+        assert shared_engine_spec(spec) is None  # already one engine for everybody
+    with pytest.raises(ValueError, match="transformers serve --continuous-batching") as refused:
+        shared_engine_spec("HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert "--engine per-kernel" in str(refused.value)
+    command = engine_command("embedded", 8123, 6, 2048)
+    assert command[1:5] == ["-m", "nbchat", "serve", "embedded"]
+    assert command[5:] == ["--slots", "6", "--ctx-per-slot", "2048", "--host", "127.0.0.1", "--port", "8123"]
+
+
+def test_the_room_engine_goes_into_the_notebook_and_voila_gets_the_room(bots: Path, tmp_path: Path) -> None:
+    from nbchat._web import voila_room_options
+
+    args = parse("--system", "Be brief.")
+    args.engine_url, args.engine_model = "http://127.0.0.1:8123/v1", "SmolLM2-135M-Instruct"
+    code = notebook_code(args, bots)
+    assert "nbchat.Chat('http://127.0.0.1:8123/v1', model='SmolLM2-135M-Instruct', system_prompt='Be brief.')" in code
+    room = voila_room_options(12, 600)
+    assert "--RoomKernelManager.max_kernels=12" in room
+    assert "--VoilaConfiguration.multi_kernel_manager_class=nbchat._web.RoomKernelManager" in room
+    assert {"--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_connected=True"} <= set(room)
+    assert not [o for o in voila_room_options(0, 0) if "cull" in o]  # --idle-timeout 0: never culled
+    command = voila_command(tmp_path / "nb.ipynb", "127.0.0.1", 20501, "light", room)
+    assert command[-len(room) :] == list(room)
+
+
+def test_dry_run_prints_the_engine_and_refuses_transformers_models(
+    in_bots: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli.main(["web", "--dry-run", "--slots", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "-m nbchat serve embedded --slots 3" in out
+    assert "--RoomKernelManager.max_kernels=12" in out  # 4 visitors per slot by default
+    assert _cli.main(["web", "--dry-run", "--engine", "per-kernel"]) == 0
+    out = capsys.readouterr().out
+    assert "nbchat serve" not in out
+    assert "nbchat.Chat()" in out
+    assert _cli.main(["web", "HuggingFaceTB/SmolLM2-135M-Instruct", "--dry-run"]) == 2
+    assert "transformers serve --continuous-batching" in capsys.readouterr().err
+
+
+def test_the_page_template_carries_both_languages(tmp_path: Path) -> None:
+    import json
+
+    from nbchat._i18n import LANGS
+    from nbchat._web import PAGE_TEXTS, write_page_template
+
+    assert set(PAGE_TEXTS) == set(LANGS)
+    assert all(set(PAGE_TEXTS[lang]) == set(PAGE_TEXTS["en"]) for lang in LANGS)
+    target = write_page_template(tmp_path, "zh", 8)
+    assert json.loads((target / "conf.json").read_text()) == {"base_template": "lab"}
+    assert {"index.html.j2", "503.html", "page.js", "nbchat_texts.html"} <= {p.name for p in target.iterdir()}
+    data = (target / "nbchat_texts.html").read_text(encoding="utf-8")
+    config = json.loads(data.split(">", 1)[1].rsplit("</script>", 1)[0])
+    assert config["lang"] == "zh"
+    assert config["visitors"] == 8
+    assert config["texts"]["zh"]["full.title"] == "聊天室已满"
+
+
+def test_the_kernel_manager_turns_visitors_away_past_the_limit() -> None:
+    import asyncio
+
+    asyncio.run(_turned_away())
+
+
+async def _turned_away() -> None:
+    from tornado import web
+
+    from nbchat._web import RoomKernelManager
+
+    manager = RoomKernelManager(max_kernels=1)
+    first = await manager.start_kernel(kernel_name="python3")
+    try:
+        with pytest.raises(web.HTTPError) as full:
+            await manager.start_kernel(kernel_name="python3")
+        assert full.value.status_code == 503
+        assert len(manager) == 1
+    finally:
+        await manager.shutdown_kernel(first, now=True)
+    second = await manager.start_kernel(kernel_name="python3")  # the place is free again
+    await manager.shutdown_kernel(second, now=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -453,4 +454,30 @@ def test_reasoning_streams_into_its_column(comms: list[RecordingComm]) -> None:
     assert not any(d.get("reasoning") for d in deltas if d["column"] == column["plain"])
     committed = [m for m in cmp.columns[0].conversation.history if m.role == "assistant"]
     assert committed[-1].reasoning == "Hmm, discovered."
+    cmp.close()
+
+
+# ---------------------------------------------------------------------------------------------- as in Chat
+def test_starter_prompts_and_export_as_in_chat(comms: list[RecordingComm]) -> None:
+    cmp, comm = make(comms, fakes(2, 3), prompts=["  What is a token?  ", ""])
+    assert cmp.prompts == ["What is a token?"]
+    with pytest.raises(TypeError, match="list of strings"):
+        nbchat.Compare([], prompts="one string")  # type: ignore[arg-type]
+    cmp.ask("What is a token?")
+    browser(cmp, kind="export", format="markdown")
+    md = comm.custom("export")[-1]
+    assert md["format"] == "markdown"
+    assert re.fullmatch(r"compare-2-models-\d{8}-\d{4}\.md", md["filename"])
+    assert "## Turn 1" in md["text"]
+    assert "What is a token?" in md["text"]
+    assert "### model-0" in md["text"]
+    assert "w0 w1" in md["text"]
+    browser(cmp, kind="export", format="json")
+    rows = json.loads(comm.custom("export")[-1]["text"])
+    assert [(r["turn"], r["column"], r["reply"]) for r in rows] == [
+        (1, "model-0", "w0 w1 "),
+        (1, "model-1", "w0 w1 w2 "),
+    ]
+    cmp.blind = True
+    assert "model-0" not in cmp.to_markdown()  # blind: letters, no model names
     cmp.close()

@@ -14,7 +14,7 @@ import pytest
 
 import nbchat
 from nbchat._cli import build_parser, notebook_code
-from nbchat._i18n import MESSAGES, normalize_lang, notice, status_text
+from nbchat._i18n import MESSAGES, normalize_lang, notice, status_text, text
 from nbchat.testing import FakeBackend, RecordingComm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,22 +27,19 @@ def make_chat(comms: list[RecordingComm], **kwargs: object) -> tuple[nbchat.Chat
     return chat, fake, comms[-1]
 
 
-def ts_catalogue(lang: str) -> dict[str, str]:
-    """The entries of one language in js/i18n.ts (``"key": "text",`` lines of its ``en`` / ``zh`` objects)."""
-    source = (ROOT / "js" / "i18n.ts").read_text(encoding="utf-8")
-    start = source.index("const en = {" if lang == "en" else "const zh: Catalogue = {")
-    block = source[start : source.index("\n}", start)]
-    return {k: json.loads(f'"{v}"') for k, v in re.findall(r'^\s+"([\w.]+)":\s*"((?:[^"\\]|\\.)*)",?$', block, re.M)}
-
-
 # ---------------------------------------------------------------------------------------------- catalogue
+def test_python_and_the_browser_read_one_catalogue_file() -> None:
+    """nbchat/i18n.json is the catalogue of both sides: Python's MESSAGES is its content, js/i18n.ts imports it."""
+    path = ROOT / "nbchat" / "i18n.json"
+    assert json.loads(path.read_text(encoding="utf-8")) == MESSAGES
+    assert len(MESSAGES["en"]) > 150
+    assert 'from "../nbchat/i18n.json"' in (ROOT / "js" / "i18n.ts").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_python_texts_are_the_browser_catalogue_texts(lang: str) -> None:
-    browser = ts_catalogue(lang)
-    assert len(browser) > 150  # the parser read the catalogue
+def test_every_language_has_every_key(lang: str) -> None:
     assert set(MESSAGES[lang]) == set(MESSAGES["en"])
-    for key, text in MESSAGES[lang].items():
-        assert browser.get(key) == text, key
+    assert all(text.strip() for text in MESSAGES[lang].values())
 
 
 def test_language_names() -> None:
@@ -64,8 +61,23 @@ def test_status_lines_have_keys_only_when_standard() -> None:
         "params": {"model": "tiny"},
     }
     assert status_text("ready", "ready · cpu", "tiny", "cpu")["key"] == "py.status.readyOn"
-    assert status_text("error", "Could not load tiny: boom", "tiny", None) == {}
+    assert status_text("loading", "downloading model.gguf … 40%", "tiny", None) == {}  # a backend's own line
     assert notice("warning", "py.busy", "zh")["text"] == "回复还在生成中；请等它结束或点击停止，然后再发送。"
+
+
+@pytest.mark.parametrize(
+    ("status", "line", "key"),
+    [
+        ("generating", "server busy (429): retrying in 2 s… (1/2)", "py.status.retrying"),
+        ("generating", "connection refused: retrying in 0.5 s… (2/3)", "py.status.retrying"),
+        ("error", "Could not load tiny: no such file", "py.status.loadFailed"),
+    ],
+)
+def test_retry_and_load_failure_lines_have_keys(status: str, line: str, key: str) -> None:
+    keyed = status_text(status, line, "tiny", None)
+    assert keyed["key"] == key
+    assert text(key, "en", **keyed["params"]) == line  # the English text is the line as written
+    assert text(key, "zh", **keyed["params"]) != line
 
 
 # ---------------------------------------------------------------------------------------------- language choice

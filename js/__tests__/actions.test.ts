@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ChatMessage } from "../types";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 import { getButton, getTextbox, key, queryButton, settle } from "./queries";
 

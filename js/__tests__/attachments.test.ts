@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { fileKind, safeThumbnail } from "../attachments";
 import { mentionAt } from "../mention";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, message } from "./fake_model";
 
 const THUMB = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2w==";
@@ -133,7 +133,7 @@ describe("@name completion", () => {
 
 describe("Details", () => {
   it("shows an image part of the request as its thumbnail, never a remote URL", async () => {
-    const { renderProvenance } = await import("../provenance");
+    const { renderProvenance } = await import("../chat/provenance");
     const [, request] = renderProvenance({
       backend: "openai", model: "m", settings: {}, system_prompt: "", prompt: null, stats: null,
       messages: [{ role: "user", content: [

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { WHOLE_MAX } from "../chunks";
-import { mountCompare } from "../compare";
+import { mountCompare } from "../compare/widget";
 import { DETACH_CHECK_MS } from "../shell";
-import { renderDiff } from "../compare_diff";
-import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare_types";
+import { renderDiff } from "../compare/diff";
+import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareServerMessage, CompareTraits, TurnInfo } from "../compare/types";
 import { manualFrames, mountPoint } from "./fake_model";
 import { getButton, getTextbox, key, queryButton } from "./queries";
 
@@ -417,5 +417,34 @@ describe("Compare view", () => {
     expect(firstChunk).not.toBeNull();
     expect(streamed().querySelector(".nbchat-chunks > .nbchat-chunk")).toBe(firstChunk); // kept, not re-rendered
     expect(streamed().querySelector(".nbchat-typing")).not.toBeNull();
+  });
+
+  it("shows starter prompts until the first turn, and sends one on a click", () => {
+    const model = new FakeCompareModel({ _columns: [column("c1", "alpha")], prompts: ["What is a token?"] } as Partial<CompareTraits>);
+    mount(model);
+    const card = view.el.querySelector<HTMLButtonElement>('[data-testid="nbchat-prompt-0"]')!;
+    expect(card.closest<HTMLElement>(".nbchat-prompts")!.hidden).toBe(false);
+    card.click();
+    expect(model.sent[model.sent.length - 1]).toMatchObject({ kind: "submit", text: "What is a token?" });
+    model.update({ _turns: [{ turn: 1, prompt: "What is a token?", columns: ["c1"], done: false, vote: null }] });
+    expect(card.closest<HTMLElement>(".nbchat-prompts")!.hidden).toBe(true);
+  });
+
+  it("asks the kernel for an export and downloads its answer", () => {
+    const model = threeColumns();
+    mount(model);
+    const created = vi.fn(() => "blob:x");
+    URL.createObjectURL = created;
+    URL.revokeObjectURL = vi.fn();
+    const clicked: string[] = [];
+    const spy = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push(this.download);
+    });
+    view.el.querySelector<HTMLButtonElement>('[data-testid="nbchat-export-markdown"]')!.click();
+    expect(model.sent[model.sent.length - 1]).toEqual({ kind: "export", format: "markdown" });
+    model.custom({ kind: "export", format: "markdown", text: "# nbchat comparison", filename: "compare-3-models.md" });
+    expect(created).toHaveBeenCalledTimes(1);
+    expect(clicked).toEqual(["compare-3-models.md"]);
+    spy.mockRestore();
   });
 });

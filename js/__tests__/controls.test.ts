@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { DRAFT_MS } from "../controls";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, mountPoint } from "./fake_model";
 
 const view = mountPoint({ teardown: () => vi.useRealTimers() });
@@ -304,7 +304,7 @@ describe("widget", () => {
   });
 
   it("is an anywidget module whose render returns the cleanup", async () => {
-    const widget = (await import("../widget")).default;
+    const widget = (await import("../chat/widget")).default;
     const model = new FakeModel();
     const render = typeof widget === "function" ? (await widget()).render : widget.render;
     const dispose = await render!({ model: model.asModel(), el: view.el } as any);

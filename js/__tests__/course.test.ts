@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { I18n } from "../i18n";
 import { renderMarkdown } from "../markdown";
 import { placeholderRange } from "../prompts";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, message, mountPoint } from "./fake_model";
 import { key, settle } from "./queries";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatContext } from "../gauge";
-import { mountChat } from "../widget";
+import { formatContext } from "../chat/gauge";
+import { mountChat } from "../chat/widget";
 import { FakeModel, mountPoint } from "./fake_model";
 
 const view = mountPoint();

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import payloads from "../../tests/hostile_payloads.json";
 import { WHOLE_MAX } from "../chunks";
 import { renderMarkdown } from "../markdown";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { renderUserMath } from "../markdown";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 

@@ -1,10 +1,10 @@
 // The message catalogue: both languages complete, the language chosen as documented, and no text in any view
 // that is not in the catalogue (the DOM of each view is scanned with everything opened).
 import { describe, expect, it } from "vitest";
-import { mountCompare } from "../compare";
-import type { ColumnInfo, CompareModel } from "../compare_types";
+import { mountCompare } from "../compare/widget";
+import type { ColumnInfo, CompareModel } from "../compare/types";
 import { CATALOGUES, I18n, LANGS, matchLanguage, resolveLanguage, type Lang } from "../i18n";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, message, mountPoint } from "./fake_model";
 import { key } from "./queries";
 

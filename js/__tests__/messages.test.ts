@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { renderMarkdown } from "../markdown";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
 const view = mountPoint();

@@ -11,7 +11,7 @@ import type { ServerMessage } from "../types";
 // vitest runs from the project root; ts.sys reads files without Node's typings
 const js = (file: string) => ts.sys.resolvePath(`${ts.sys.getCurrentDirectory()}/js/${file}`);
 const schema = JSON.parse(ts.sys.readFile(js("protocol.json")) ?? "null");
-const files = ["types.ts", "compare_types.ts"].map(js);
+const files = ["types.ts", "compare/types.ts"].map(js);
 const program = ts.createProgram(files, {
   strict: true,
   noEmit: true,

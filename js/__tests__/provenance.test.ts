@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { formatFinishReason } from "../provenance";
+import { formatFinishReason } from "../chat/provenance";
 import type { Provenance } from "../types";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 import { getButton, queryButton, settle } from "./queries";
 

@@ -2,9 +2,9 @@
 // stays responsive, says what happened, and loses nothing.
 import { describe, expect, it, vi } from "vitest";
 import { FRAME_CHARS, MARKDOWN_MAX, WHOLE_MAX, blockBoundaries, chunkEnds, formatSize } from "../chunks";
-import { USER_PREVIEW, USER_WHOLE_MAX } from "../messages";
+import { USER_PREVIEW, USER_WHOLE_MAX } from "../chat/messages";
 import { renderMarkdown } from "../markdown";
-import { mountChat } from "../widget";
+import { mountChat } from "../chat/widget";
 import { FakeModel, manualFrames, message, mountPoint } from "./fake_model";
 
 const view = mountPoint({ teardown: () => vi.useRealTimers() });

@@ -1,7 +1,7 @@
 // The thinking block (thinking.ts in the message list) and math (KaTeX in markdown.ts).
 import { describe, expect, it } from "vitest";
 import { renderMarkdown } from "../markdown";
-import { MessageList } from "../messages";
+import { MessageList } from "../chat/messages";
 import { thinkingSummary } from "../thinking";
 import type { ChatMessage } from "../types";
 
@@ -155,7 +155,7 @@ describe("stats of a reasoning reply", () => {
 
 describe("details of a reasoning reply", () => {
   it("shows the thinking setting, how it reached the model, and the thinking figures", async () => {
-    const { renderProvenance } = await import("../provenance");
+    const { renderProvenance } = await import("../chat/provenance");
     const [list] = renderProvenance({
       backend: "openai", model: "deepseek-chat", system_prompt: "", messages: [], prompt: null,
       settings: { max_new_tokens: 256, temperature: 0.7, top_p: 1, stop: [], thinking: true },

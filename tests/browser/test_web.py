@@ -53,3 +53,113 @@ def test_nbchat_web_with_the_embedded_model(page: Any, tmp_path: Path) -> None:
     assert port_is_free("127.0.0.1", port)  # Voila is gone
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
+
+
+# A newcomer's question and the four visitors' questions: each names an animal only its visitor asks about, so a page
+# that showed another visitor's conversation would show another animal.
+ANIMALS = ["elephants", "giraffes", "zebras", "lions"]
+
+
+def test_a_room_of_four_visitors_on_one_engine(browser: Any, tmp_path: Path) -> None:
+    """Four visitors arrive together (separate browser sessions) on the shared engine: every page renders a working
+    chat, each keeps its own conversation, one closes the tab in the middle of a reply, and the others and a newcomer
+    are unaffected. Ctrl+C then stops the page server and the engine: no process is left.
+
+    On the design before the shared engine (each kernel loading its own model, and the page's widget manager giving
+    up on a busy kernel after 4 s), some of four pages arriving together showed "Error displaying widget: model not
+    found" (issue #28); here every page must show a ready chat.
+    """
+    import psutil
+
+    command = [
+        str(Path(sys.executable).with_name("nbchat")), "web", "--max-new-tokens", "48", "--temperature", "0",
+        "--slots", "4", "--max-visitors", "6", "--lang", "en",
+    ]  # fmt: skip
+    server = Server(command, tmp_path / "nbchat-web-room.log", cwd=tmp_path)
+    contexts = []
+    try:
+        out = server.wait_for_log("Press Ctrl+C to stop.", timeout=180)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", out)
+        assert url is not None, out
+        family = [server.process.pid, *(c.pid for c in psutil.Process(server.process.pid).children(recursive=True))]
+        assert any("serve" in psutil.Process(pid).cmdline() for pid in family), "no shared engine was started"
+
+        pages = []
+        for _ in range(4):  # all four navigations start before any page has loaded
+            context = browser.new_context(viewport={"width": 1000, "height": 800})
+            contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(180_000)
+            page.goto(url.group(0), wait_until="commit")
+            pages.append(page)
+        for page in pages:
+            chat = page.locator(".nbchat").first
+            chat.wait_for(timeout=180_000)
+            wait_ready(page, chat, timeout_ms=180_000)
+            assert "Error displaying widget" not in page.inner_text("body")
+            assert page.locator("#nbchat-page-notice").count() == 0
+
+        for page, animal in zip(pages, ANIMALS, strict=True):  # everybody asks at about the same moment
+            box = page.locator(".nbchat").first.get_by_label("Message", exact=True)
+            box.fill(f"Tell me about {animal}.")
+            box.press("Enter")
+        leaver = pages.pop()
+        leaver.wait_for_selector(".nbchat [data-role=assistant]", timeout=120_000)
+        leaver.close(run_before_unload=True)  # closes the tab in the middle of its reply
+        for page, animal in zip(pages, ANIMALS, strict=False):
+            page.wait_for_function(
+                "() => document.querySelector('.nbchat [data-role=assistant]')?.dataset.status === 'done'",
+                timeout=240_000,
+            )
+            text = page.locator(".nbchat").first.inner_text()
+            assert f"Tell me about {animal}." in text
+            assert not [a for a in ANIMALS if a != animal and f"Tell me about {a}." in text]  # its own conversation
+            assert page.locator(".nbchat [data-role=assistant]").first.inner_text().strip()
+
+        newcomer_context = browser.new_context(viewport={"width": 1000, "height": 800})
+        contexts.append(newcomer_context)
+        newcomer = newcomer_context.new_page()
+        newcomer.goto(url.group(0))
+        chat = newcomer.locator(".nbchat").first
+        chat.wait_for(timeout=180_000)
+        wait_ready(newcomer, chat, timeout_ms=180_000)
+        assert not chat.locator("[data-role=user]").count()  # a fresh conversation
+        reply, _ = chat_and_watch(newcomer, chat, "Tell me about hippos.", timeout_ms=240_000)
+        assert reply.strip()
+        screenshot(newcomer, "nbchat-web-room")
+    finally:
+        for context in contexts:
+            context.close()
+        status = server.stop(signal.SIGINT, timeout=60)  # Ctrl+C
+    assert status == 0, server.log_tail()
+    left = [pid for pid in family if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"processes left after Ctrl+C: {left}"
+
+
+def test_a_full_room_says_so_in_the_page_language(browser: Any, tmp_path: Path) -> None:
+    """Past --max-visitors, a newcomer gets "the room is full" in the page's language (here zh), not a slow page."""
+    command = [str(Path(sys.executable).with_name("nbchat")), "web", "--max-visitors", "1", "--lang", "zh"]
+    server = Server(command, tmp_path / "nbchat-web-full.log", cwd=tmp_path)
+    contexts = []
+    try:
+        out = server.wait_for_log("Press Ctrl+C to stop.", timeout=180)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", out)
+        assert url is not None, out
+        first = browser.new_context()
+        contexts.append(first)
+        page = first.new_page()
+        page.goto(url.group(0))
+        wait_ready(page, page.locator(".nbchat").first, timeout_ms=180_000)
+        second = browser.new_context(locale="en-US")
+        contexts.append(second)
+        full = second.new_page()
+        response = full.goto(url.group(0))
+        assert response is not None
+        assert response.status == 503
+        assert full.get_by_role("alert").inner_text().startswith("聊天室已满")
+        assert full.get_by_role("button", name="重新加载").is_visible()
+        screenshot(full, "nbchat-web-room-full")
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop(signal.SIGINT, timeout=60)

@@ -1,8 +1,8 @@
 // "Advanced options": generation settings, written back to the synced traits.
 // Updates from Python never clobber a field the user is editing.
-import { commit, h, listen, uniqueId } from "./dom";
-import { EN, type I18n } from "./i18n";
-import type { ChatModel } from "./types";
+import { commit, h, listen, uniqueId } from "../dom";
+import { EN, type I18n } from "../i18n";
+import type { ChatModel } from "../types";
 
 /** Typing in the system message is committed after this pause (ms). */
 const TYPING_DEBOUNCE_MS = 500;

@@ -1,7 +1,7 @@
 // Editing a sent user message in place: a labelled text box with
 // "Save & send" and "Cancel". Enter saves, Shift+Enter adds a line, Escape cancels.
-import { h } from "./dom";
-import { EN, type I18n } from "./i18n";
+import { h } from "../dom";
+import { EN, type I18n } from "../i18n";
 
 export interface EditorCallbacks {
   /** The user asked to save `text` (the caller decides whether to send it). */

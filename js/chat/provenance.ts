@@ -1,11 +1,11 @@
 // The provenance card under an assistant reply: what produced it (backend,
 // model, settings, timings) and the exact request, plus the reply as code.
 // Everything from the kernel goes in as text (`textContent`), never as HTML.
-import { copyFrom } from "./clipboard";
-import { h } from "./dom";
-import { safeThumbnail } from "./attachments";
-import { EN, type I18n, type Key } from "./i18n";
-import type { ClientMessage, Provenance, RequestPart, Stats } from "./types";
+import { copyFrom } from "../clipboard";
+import { h } from "../dom";
+import { safeThumbnail } from "../attachments";
+import { EN, type I18n, type Key } from "../i18n";
+import type { ClientMessage, Provenance, RequestPart, Stats } from "../types";
 
 const FINISH_REASONS: Record<string, Key> = {
   stop: "finish.stop",

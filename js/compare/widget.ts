@@ -1,17 +1,19 @@
 // anywidget entry point of nbchat.Compare: N columns side by side (one per model or setting), one shared message
 // box, blind voting and a word diff of two answers. Python (nbchat/compare/) owns every column's state;
 // this view renders the traits and routes token deltas to their column by id.
-import { AddForm } from "./compare_add";
-import { ColumnView, type ColumnOptions } from "./compare_column";
-import { DiffView } from "./compare_diff";
-import { commonSettings, SettingsForm } from "./compare_settings";
-import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, CompareServerMessage, TurnInfo } from "./compare_types";
-import { VoteBar } from "./compare_vote";
-import { Controls } from "./controls";
-import { h, uniqueId } from "./dom";
-import { I18n, resolveLanguage } from "./i18n";
-import { disconnectedBanner, dispatcher, mountShell } from "./shell";
-import "./widget.css";
+import { AddForm } from "./add";
+import { ColumnView, type ColumnOptions } from "./column";
+import { DiffView } from "./diff";
+import { commonSettings, SettingsForm } from "./settings";
+import type { ColumnInfo, CompareClientMessage, CompareMessage, CompareModel, CompareServerMessage, TurnInfo } from "./types";
+import { VoteBar } from "./vote";
+import { Controls } from "../controls";
+import { h, uniqueId } from "../dom";
+import { ExportMenu } from "../export";
+import { I18n, resolveLanguage } from "../i18n";
+import { StarterPrompts } from "../prompts";
+import { disconnectedBanner, dispatcher, mountShell } from "../shell";
+import "../widget.css";
 import "./compare.css";
 
 /** Mount a Compare view for `model` inside `el`; returns the cleanup function. */
@@ -36,6 +38,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
   const votes = new VoteBar(send, i18n);
   // The composer is the Chat widget's: it sends submit / stop / clear and reads the aggregate `status` trait.
   const controls = new Controls(model, i18n);
+  const exporter = new ExportMenu(send, i18n);
+  const prompts = new StarterPrompts({ send: (text) => controls.sendText(text), fill: (text, a, b) => controls.fill(text, a, b) }, i18n);
   const banner = disconnectedBanner(i18n.t("banner.disconnectedCompare"));
   const shared = new SettingsForm(i18n.t("cmp.sharedSettings"), (values) => send({ kind: "settings", values }), limits, i18n);
   const root = h("div", { class: "nbchat nbchat-compare", lang: i18n.locale, "data-lang": i18n.lang }, [
@@ -43,6 +47,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
       addButton,
       h("div", { class: "nbchat-check" }, [blindBox, h("label", { for: blindId, text: i18n.t("cmp.blind") })]),
       diffButton,
+      exporter.element,
     ]),
     banner,
     addForm.element,
@@ -50,6 +55,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     noColumns,
     votes.element,
     diff.element,
+    prompts.element,
     controls.element,
     shared.element,
   ]);
@@ -98,6 +104,11 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     for (const [id, view] of columns) view.setMessages(all[id] ?? []);
     diff.refresh();
   };
+  const showPrompts = () => {
+    prompts.set(model.get("prompts"));
+    prompts.setVisible((model.get("_turns") ?? []).length === 0);
+    prompts.setDisabled(model.get("status") !== "ready" || root.dataset.connected === "false");
+  };
   const showArena = () => {
     const turns: TurnInfo[] = model.get("_turns") ?? [];
     const blind = Boolean(model.get("blind"));
@@ -105,6 +116,7 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     root.dataset.blind = String(blind && !model.get("revealed"));
     votes.update(turns, model.get("_columns") ?? [], blind, Boolean(model.get("revealed")));
     diff.refresh();
+    showPrompts();
   };
   const onCustom = dispatcher<CompareServerMessage>({
     delta: (msg) => columns.get(msg.column)?.applyDelta(msg.id, msg.text ?? "", msg.reasoning ?? ""),
@@ -116,12 +128,15 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
     },
     attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
     completions: (msg) => controls.completions(msg.request, msg.items ?? []),
+    export: (msg) => exporter.receive(msg.format, String(msg.text ?? ""), String(msg.filename || "compare")),
   });
 
   const disconnect = () => {
     addForm.close();
     for (const control of [addButton, blindBox]) control.disabled = true;
     controls.setConnected(false);
+    exporter.setDisabled(true);
+    prompts.setDisabled(true);
   };
   const cleanup = mountShell(model, root, {
     events: {
@@ -133,6 +148,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
       "change:_turns": showArena,
       "change:blind": showArena,
       "change:revealed": showArena,
+      "change:prompts": showPrompts,
+      "change:status": showPrompts,
       "msg:custom": onCustom,
     },
     disconnect,

@@ -1,16 +1,16 @@
 // anywidget entry point: builds the chat view for one model and wires it up.
 import type { AnyWidget } from "@anywidget/types";
-import { Controls } from "./controls";
-import { h } from "./dom";
-import { ExportMenu } from "./export";
+import { Controls } from "../controls";
+import { h } from "../dom";
+import { ExportMenu } from "../export";
 import { ContextGauge } from "./gauge";
-import { I18n, resolveLanguage } from "./i18n";
+import { I18n, resolveLanguage } from "../i18n";
 import { MessageList, type MessageListOptions } from "./messages";
 import { Options } from "./options";
-import { StarterPrompts } from "./prompts";
-import { disconnectedBanner, dispatcher, mountShell } from "./shell";
-import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "./types";
-import "./widget.css";
+import { StarterPrompts } from "../prompts";
+import { disconnectedBanner, dispatcher, mountShell } from "../shell";
+import { MESSAGES_TRAIT, type ChatModel, type ChatStatus, type ChatTraits, type ServerMessage } from "../types";
+import "../widget.css";
 
 const STATUSES: readonly ChatStatus[] = ["loading", "ready", "generating", "error"];
 

@@ -1,8 +1,8 @@
 // A small settings form (system message, max new tokens, temperature) for one column or for all of them.
 // A field is committed when it changes (blur or Enter); a value from Python never replaces a field being edited.
-import { h, uniqueId } from "./dom";
-import type { ColumnSettings, SettingsLimits, SettingsValues } from "./compare_types";
-import { EN, type I18n } from "./i18n";
+import { h, uniqueId } from "../dom";
+import type { ColumnSettings, SettingsLimits, SettingsValues } from "./types";
+import { EN, type I18n } from "../i18n";
 
 /** Settings shown in the form: a missing field means the columns differ ("mixed"). */
 export type ShownSettings = Partial<Pick<ColumnSettings, "system_prompt" | "max_new_tokens" | "temperature">>;

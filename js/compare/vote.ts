@@ -1,8 +1,8 @@
 // Blind mode (an arena): after a turn, "A is better" / "B is better" / … / "Tie", and "Reveal". Python replaces
 // the model names by letters in everything it syncs until the vote (or Reveal), so there is nothing to hide here.
-import { h } from "./dom";
-import type { ColumnInfo, Send, TurnInfo } from "./compare_types";
-import { EN, type I18n } from "./i18n";
+import { h } from "../dom";
+import type { ColumnInfo, Send, TurnInfo } from "./types";
+import { EN, type I18n } from "../i18n";
 
 export class VoteBar {
   readonly element: HTMLElement;

@@ -1,8 +1,8 @@
 // The context gauge: how much of the model's context window the next request
 // fills, with the room kept for the reply, as a thin bar and a line of text.
-import { h } from "./dom";
-import { EN, type I18n } from "./i18n";
-import type { ContextInfo } from "./types";
+import { h } from "../dom";
+import { EN, type I18n } from "../i18n";
+import type { ContextInfo } from "../types";
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0;

@@ -1,8 +1,8 @@
 // "Add model": register a column by name and spec or URL (the ChatZoo way). Python builds the column; a spec it
 // cannot use comes back as a notice.
-import { h, uniqueId } from "./dom";
-import type { Send } from "./compare_types";
-import { EN, type I18n } from "./i18n";
+import { h, uniqueId } from "../dom";
+import type { Send } from "./types";
+import { EN, type I18n } from "../i18n";
 
 export class AddForm {
   readonly element: HTMLFormElement;

@@ -1,9 +1,9 @@
 // "Compare answers": a word-level diff of two answers to the same turn (jsdiff's diffWords), because narrow
 // columns are hard to compare by eye. Text only (textContent), so nothing in a reply becomes markup.
 import { diffWords } from "diff";
-import { h, uniqueId } from "./dom";
-import type { ColumnInfo, TurnInfo } from "./compare_types";
-import { EN, type I18n } from "./i18n";
+import { h, uniqueId } from "../dom";
+import type { ColumnInfo, TurnInfo } from "./types";
+import { EN, type I18n } from "../i18n";
 
 export interface DiffSource {
   columns(): ColumnInfo[];

@@ -5,16 +5,17 @@
 // replies are rendered in chunks over several frames (chunks.ts), and a very
 // long user message shows its start with a "Show all" button, so that no
 // message, however big, freezes the page.
-import { renderAttachments } from "./attachments";
+import { renderAttachments } from "../attachments";
 import { MessageActions, type ActionContext } from "./actions";
-import { ChunkedRenderer, WHOLE_MAX, formatSize } from "./chunks";
-import { addCodeCopyButtons } from "./clipboard";
-import { formatStats, formatStatsTitle } from "./format";
-import { h, nextFrame, type Scheduler } from "./dom";
-import { EN, type I18n } from "./i18n";
-import { renderMarkdown, renderUserMath } from "./markdown";
-import { ThinkingBlock } from "./thinking";
-import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "./types";
+import { ChunkedRenderer, WHOLE_MAX, formatSize } from "../chunks";
+import { addCodeCopyButtons } from "../clipboard";
+import { formatStats, formatStatsTitle } from "../format";
+import { h, type Scheduler } from "../dom";
+import { EN, type I18n } from "../i18n";
+import { LiveMessages, place, StickyScroll } from "../live";
+import { renderMarkdown, renderUserMath } from "../markdown";
+import { ThinkingBlock } from "../thinking";
+import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "../types";
 
 export interface MessageListOptions {
   /** Markdown renderer for assistant text (tests pass a counting wrapper). */
@@ -55,12 +56,6 @@ interface View {
   actionsKey: string | null;
 }
 
-/** Live text that arrived before its message did (trait update still in flight). */
-interface Pending {
-  text: string;
-  full: boolean;
-}
-
 const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
 /** A user message longer than this shows only its first `USER_PREVIEW` characters, until "Show all". */
 export const USER_WHOLE_MAX = 50_000;
@@ -78,8 +73,6 @@ export const PAGE_SIZE = 50;
  */
 const DEFER_OVER = 2 * PAGE_SIZE;
 const CAN_DEFER = typeof window !== "undefined" && "ContentVisibilityAutoStateChangeEvent" in window;
-/** How close to the bottom (px) still counts as "at the bottom". */
-const STICK_SLACK = 32;
 
 export class MessageList {
   readonly element: HTMLElement;
@@ -87,7 +80,6 @@ export class MessageList {
   private readonly empty: HTMLElement;
   private statusError: HTMLElement | null = null;
   private readonly render: (text: string) => string;
-  private readonly schedule: Scheduler;
   private readonly send: (message: ClientMessage) => void;
   private readonly i18n: I18n;
   private generating = false;
@@ -97,7 +89,7 @@ export class MessageList {
   private lastAssistant: string | undefined;
   /** Text of the last user message of the visible list. */
   private lastUserText: string | null = null;
-  private readonly views = new Map<string, View>();
+  private readonly views: Map<string, View>;
   /** Groups of `PAGE_SIZE` consecutive message nodes, in order (see `PAGE_SIZE`). */
   private readonly pages: HTMLElement[] = [];
   /** Pages the browser reports out of view (skipped); unknown pages count as in view. */
@@ -106,21 +98,21 @@ export class MessageList {
   private deferBefore = 0;
   /** The page of the message being placed by `setMessages` (fractional: index / PAGE_SIZE). */
   private placing = Infinity;
-  private readonly messages = new Map<string, ChatMessage>();
-  private readonly live = new Map<string, string>();
-  /** Streamed reasoning of replies being generated. */
-  private readonly liveReasoning = new Map<string, string>();
-  private readonly pending = new Map<string, Pending>();
-  /** Ids removed from the list (Clear): late deltas for them are dropped. */
-  private readonly removed = new Set<string>();
-  private readonly dirty = new Set<string>();
-  private cancelFrame: (() => void) | null = null;
-  private stick = true;
+  /** The committed messages and the text streamed into them since (shared with each Compare column). */
+  private readonly store: LiveMessages<ChatMessage, View>;
+  private readonly messages: Map<string, ChatMessage>;
+  private readonly scroll: StickyScroll;
 
   constructor(options: MessageListOptions = {}) {
     this.i18n = options.i18n ?? EN;
     this.render = options.render ?? ((text) => renderMarkdown(text, this.i18n));
-    this.schedule = options.schedule ?? nextFrame;
+    this.store = new LiveMessages<ChatMessage, View>(
+      (view, msg) => this.update(view, msg),
+      () => this.scroll.follow(),
+      options.schedule,
+    );
+    this.messages = this.store.messages;
+    this.views = this.store.views;
     this.send = options.send ?? (() => {});
     this.thread = h("div", { class: "nbchat-thread" });
     this.empty = h("div", { class: "nbchat-empty", text: this.i18n.t("list.empty") });
@@ -128,12 +120,11 @@ export class MessageList {
       this.thread,
       this.empty,
     ]);
-    this.element.addEventListener("scroll", this.onScroll);
+    this.scroll = new StickyScroll(this.element);
   }
 
   /** Reconcile with the committed `messages` trait. */
   setMessages(list: readonly ChatMessage[]): void {
-    const seen = new Set<string>();
     let previous: Node | null = null;
     let page: HTMLElement = this.page(0);
     let index = 0;
@@ -142,46 +133,32 @@ export class MessageList {
     this.deferBefore = fresh > DEFER_OVER ? Math.floor(list.length / PAGE_SIZE) - 1 : 0;
     this.lastAssistant = [...list].reverse().find((m) => m.role === "assistant")?.id;
     this.lastUserText = [...list].reverse().find((m) => m.role === "user")?.content ?? null;
-    for (const msg of list) {
-      seen.add(msg.id);
-      let view = this.views.get(msg.id);
-      if (!view) {
-        view = this.createView(msg);
-        this.views.set(msg.id, view);
-        this.removed.delete(msg.id);
-        if (msg.role === "user") this.stick = true;
-      }
-      this.messages.set(msg.id, msg);
-      this.mergeLive(msg);
-      if (index > 0 && index % PAGE_SIZE === 0) {
-        page = this.page(index / PAGE_SIZE);
-        previous = null;
-      }
-      this.placing = index / PAGE_SIZE;
-      const expected: Node | null = previous ? previous.nextSibling : page.firstChild;
-      const moved = view.node.parentNode !== page;
-      if (expected !== view.node) page.insertBefore(view.node, expected);
-      previous = view.node;
-      index += 1;
-      this.dirty.delete(msg.id);
-      this.update(view, msg);
-      this.updateActions(view, msg, moved);
-    }
-    for (const [id, view] of this.views) {
-      if (seen.has(id)) continue;
-      view.actions.dispose();
-      view.node.remove();
-      this.removed.add(id);
-      this.views.delete(id);
-      this.messages.delete(id);
-      this.live.delete(id);
-      this.dirty.delete(id);
-    }
+    this.store.reconcile(
+      list,
+      (msg) => this.createView(msg),
+      (view, msg) => {
+        if (index > 0 && index % PAGE_SIZE === 0) {
+          page = this.page(index / PAGE_SIZE);
+          previous = null;
+        }
+        this.placing = index / PAGE_SIZE;
+        const moved = view.node.parentNode !== page;
+        place(page, view.node, previous);
+        previous = view.node;
+        index += 1;
+        this.update(view, msg);
+        this.updateActions(view, msg, moved);
+      },
+      (view) => {
+        view.actions.dispose();
+        view.node.remove();
+      },
+    );
     for (const extra of this.pages.splice(Math.max(1, Math.ceil(index / PAGE_SIZE)))) extra.remove();
     this.deferBefore = 0;
     this.placing = Infinity;
     this.updateEmpty();
-    this.scrollIfStuck();
+    this.scroll.follow();
   }
 
   /** The `n`-th page of the thread (created as needed). */
@@ -219,37 +196,12 @@ export class MessageList {
 
   /** Append streamed text (and reasoning) to message `id`. */
   applyDelta(id: string, text: string, reasoning = ""): void {
-    const msg = this.messages.get(id);
-    if (reasoning !== "" && !this.removed.has(id) && (!msg || msg.status === "streaming")) {
-      this.liveReasoning.set(id, (this.liveReasoning.get(id) ?? msg?.reasoning ?? "") + reasoning);
-      if (msg) this.markDirty(id);
-    }
-    if (text === "") return;
-    if (!msg) {
-      if (this.removed.has(id)) return;
-      const before = this.pending.get(id);
-      this.pending.set(id, { text: (before?.text ?? "") + text, full: before?.full ?? false });
-      return;
-    }
-    if (msg.status !== "streaming") return; // a late delta after the reply was committed
-    this.live.set(id, (this.live.get(id) ?? msg.content) + text);
-    this.markDirty(id);
+    this.store.applyDelta(id, text, reasoning);
   }
 
   /** Replace the streamed text (and reasoning) of message `id` with the full partial text. */
   applySync(id: string, text: string, reasoning?: string): void {
-    const msg = this.messages.get(id);
-    if (reasoning !== undefined && (!msg || msg.status === "streaming")) {
-      this.liveReasoning.set(id, reasoning);
-      if (msg) this.markDirty(id);
-    }
-    if (!msg) {
-      if (!this.removed.has(id)) this.pending.set(id, { text, full: true });
-      return;
-    }
-    if (msg.status !== "streaming") return;
-    this.live.set(id, text);
-    this.markDirty(id);
+    this.store.applySync(id, text, reasoning);
   }
 
   /** The kernel's answer to "Details" for message `id`. */
@@ -283,7 +235,7 @@ export class MessageList {
       this.statusError = null;
     }
     this.updateEmpty();
-    this.scrollIfStuck();
+    this.scroll.follow();
   }
 
   /** The kernel went away: disable every action that needs it (Copy still works). */
@@ -306,21 +258,14 @@ export class MessageList {
   }
 
   hasStreaming(): boolean {
-    for (const msg of this.messages.values()) if (msg.status === "streaming") return true;
-    return false;
+    return this.store.hasStreaming();
   }
 
   dispose(): void {
-    this.cancelFrame?.();
-    this.cancelFrame = null;
+    this.store.dispose();
     for (const view of this.views.values()) view.actions.dispose();
-    this.element.removeEventListener("scroll", this.onScroll);
+    this.scroll.dispose();
   }
-
-  private readonly onScroll = (): void => {
-    const el = this.element;
-    this.stick = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_SLACK;
-  };
 
   /**
    * Bring a message's action bar up to date — unless nothing it shows changed, or its page is out of view (then
@@ -346,55 +291,15 @@ export class MessageList {
   /** The text of message `id` as shown: the live text while it streams. */
   private textOf(id: string): string {
     const msg = this.messages.get(id);
-    if (!msg) return "";
-    return msg.status === "streaming" ? (this.live.get(id) ?? msg.content) : msg.content;
-  }
-
-  private scrollIfStuck(): void {
-    if (this.stick) this.element.scrollTop = this.element.scrollHeight;
+    return msg ? this.store.textOf(msg) : "";
   }
 
   private updateEmpty(): void {
     this.empty.hidden = this.views.size > 0 || this.statusError !== null;
   }
 
-  /** Fold committed content and any early live text into the live map. */
-  private mergeLive(msg: ChatMessage): void {
-    const early = this.pending.get(msg.id);
-    this.pending.delete(msg.id);
-    if (msg.status !== "streaming") {
-      this.live.delete(msg.id);
-      return;
-    }
-    if (early) {
-      this.live.set(msg.id, early.full ? early.text : msg.content + early.text);
-      return;
-    }
-    const current = this.live.get(msg.id);
-    if (current === undefined || msg.content.length > current.length) this.live.set(msg.id, msg.content);
-  }
-
-  private markDirty(id: string): void {
-    this.dirty.add(id);
-    if (this.cancelFrame) return;
-    this.cancelFrame = this.schedule(() => {
-      this.cancelFrame = null;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    const ids = [...this.dirty];
-    this.dirty.clear();
-    for (const id of ids) {
-      const view = this.views.get(id);
-      const msg = this.messages.get(id);
-      if (view && msg) this.update(view, msg);
-    }
-    this.scrollIfStuck();
-  }
-
   private createView(msg: ChatMessage): View {
+    if (msg.role === "user") this.scroll.stuck = true; // a new question: follow its answer
     // dir="auto": right-to-left text reads right-to-left, and direction controls in a message (U+202E, ...)
     // stay inside its bubble (the element isolates them from the page).
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}`, dir: "auto" });
@@ -435,7 +340,7 @@ export class MessageList {
 
   private update(view: View, msg: ChatMessage): void {
     const streaming = msg.status === "streaming";
-    const text = streaming ? (this.live.get(msg.id) ?? msg.content) : msg.content;
+    const text = this.store.textOf(msg);
     const stats = msg.role === "assistant" && !streaming ? JSON.stringify(msg.stats ?? null) : "";
     if (msg.role === "assistant") this.renderThinking(view, msg, text, streaming);
     const shown = view.shown;
@@ -477,7 +382,7 @@ export class MessageList {
         });
       }
       view.pending = view.chunked.show(text, !streaming);
-      if (view.pending) this.markDirty(msg.id);
+      if (view.pending) this.store.markDirty(msg.id);
     }
     content.querySelector(".nbchat-typing")?.remove();
     if (!streaming) return;
@@ -493,8 +398,7 @@ export class MessageList {
 
   /** The reasoning block above the answer: live while thinking, collapsed once the answer starts. */
   private renderThinking(view: View, msg: ChatMessage, text: string, streaming: boolean): void {
-    const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
-    if (!streaming) this.liveReasoning.delete(msg.id);
+    const reasoning = this.store.reasoningOf(msg);
     if (reasoning === "" && view.thinking === null) return;
     const answered = text !== "";
     const key = JSON.stringify([reasoning.length, msg.status, answered, streaming ? null : msg.stats]);

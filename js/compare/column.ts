@@ -1,15 +1,16 @@
 // One column of the Compare widget: a header (name, model, settings, status, ← → Stop ×), the column's own
 // settings, and a compact message list. Messages are keyed by id and created once; token deltas re-render the
 // streaming reply at most once per animation frame. Replies are Markdown, sanitized by markdown.ts.
-import { ChunkedRenderer, WHOLE_MAX } from "./chunks";
-import { addCodeCopyButtons } from "./clipboard";
-import { describeSettings, SettingsForm } from "./compare_settings";
-import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./compare_types";
-import { h, nextFrame, type Scheduler } from "./dom";
-import { formatStats, formatStatsTitle } from "./format";
-import { EN, type I18n } from "./i18n";
-import { renderMarkdown } from "./markdown";
-import { ThinkingBlock } from "./thinking";
+import { ChunkedRenderer, WHOLE_MAX } from "../chunks";
+import { addCodeCopyButtons } from "../clipboard";
+import { describeSettings, SettingsForm } from "./settings";
+import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./types";
+import { h, type Scheduler } from "../dom";
+import { formatStats, formatStatsTitle } from "../format";
+import { EN, type I18n } from "../i18n";
+import { LiveMessages, place, StickyScroll } from "../live";
+import { renderMarkdown } from "../markdown";
+import { ThinkingBlock } from "../thinking";
 
 export interface ColumnOptions {
   render?: (text: string) => string;
@@ -32,7 +33,6 @@ interface Shown {
 }
 
 const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
-const STICK_SLACK = 32;
 
 export class ColumnView {
   readonly element: HTMLElement;
@@ -49,23 +49,20 @@ export class ColumnView {
   private readonly removeButton: HTMLButtonElement;
   private readonly form: SettingsForm;
   private readonly render: (text: string) => string;
-  private readonly schedule: Scheduler;
   private readonly i18n: I18n;
-  private readonly shown = new Map<string, Shown>();
-  private messages: CompareMessage[] = [];
-  /** Live text of streaming replies, and text that arrived before its message did. */
-  private readonly live = new Map<string, string>();
-  private readonly liveReasoning = new Map<string, string>();
-  private readonly early = new Map<string, { text: string; full: boolean }>();
-  private readonly dirty = new Set<string>();
-  private cancelFrame: (() => void) | null = null;
-  private stick = true;
+  /** The committed messages, their views and the text streamed into them since (as in the Chat's list). */
+  private readonly store: LiveMessages<CompareMessage, Shown>;
+  private readonly scroll: StickyScroll;
 
   constructor(info: ColumnInfo, private readonly send: Send, options: ColumnOptions = {}) {
     this.id = info.id;
     const i18n = (this.i18n = options.i18n ?? EN);
     this.render = options.render ?? ((text) => renderMarkdown(text, i18n));
-    this.schedule = options.schedule ?? nextFrame;
+    this.store = new LiveMessages<CompareMessage, Shown>(
+      (view, msg) => this.paint(view, msg),
+      () => this.scroll.follow(),
+      options.schedule,
+    );
     const button = (text: string, onClick: () => void) => {
       const b = h("button", { type: "button", class: "nbchat-action", text });
       b.addEventListener("click", onClick);
@@ -89,7 +86,7 @@ export class ColumnView {
     this.list = h("div", { class: "nbchat-messages nbchat-compare-messages", role: "log", "aria-live": "polite", tabindex: 0 }, [
       this.empty,
     ]);
-    this.list.addEventListener("scroll", this.onScroll);
+    this.scroll = new StickyScroll(this.list);
     this.element = h("section", { class: "nbchat-compare-column", role: "region", "data-column": info.id }, [
       h("header", { class: "nbchat-compare-head" }, [
         h("div", { class: "nbchat-compare-titlebar" }, [
@@ -129,121 +126,49 @@ export class ColumnView {
 
   /** Reconcile with the column's committed messages. */
   setMessages(list: readonly CompareMessage[]): void {
-    this.messages = [...list];
-    const seen = new Set<string>();
     let previous: Node | null = null;
-    for (const msg of list) {
-      seen.add(msg.id);
-      let view = this.shown.get(msg.id);
-      if (!view) {
-        view = this.createView(msg);
-        this.shown.set(msg.id, view);
-        if (msg.role === "user") this.stick = true;
-      }
-      this.mergeLive(msg);
-      const expected: Node | null = previous ? previous.nextSibling : this.list.firstChild;
-      if (expected !== view.node) this.list.insertBefore(view.node, expected);
-      previous = view.node;
-      this.dirty.delete(msg.id);
-      this.paint(view, msg);
-    }
-    for (const [id, view] of this.shown) {
-      if (seen.has(id)) continue;
-      view.node.remove();
-      this.shown.delete(id);
-      this.live.delete(id);
-    }
+    this.store.reconcile(
+      list,
+      (msg) => this.createView(msg),
+      (view, msg) => {
+        place(this.list, view.node, previous);
+        previous = view.node;
+        this.paint(view, msg);
+      },
+      (view) => view.node.remove(),
+    );
     this.empty.hidden = list.length > 0;
     this.list.append(this.empty);
-    this.scrollIfStuck();
+    this.scroll.follow();
   }
 
   applyDelta(id: string, text: string, reasoning = ""): void {
-    const msg = this.find(id);
-    if (reasoning !== "" && (!msg || msg.status === "streaming")) {
-      this.liveReasoning.set(id, (this.liveReasoning.get(id) ?? msg?.reasoning ?? "") + reasoning);
-      if (msg) this.markDirty(id);
-    }
-    if (text === "") return;
-    if (!msg) {
-      const before = this.early.get(id);
-      this.early.set(id, { text: (before?.text ?? "") + text, full: before?.full ?? false });
-      return;
-    }
-    if (msg.status !== "streaming") return;
-    this.live.set(id, (this.live.get(id) ?? msg.content) + text);
-    this.markDirty(id);
+    this.store.applyDelta(id, text, reasoning);
   }
 
   applySync(id: string, text: string, reasoning?: string): void {
-    const msg = this.find(id);
-    if (reasoning !== undefined && (!msg || msg.status === "streaming")) {
-      this.liveReasoning.set(id, reasoning);
-      if (msg) this.markDirty(id);
-    }
-    if (!msg) {
-      this.early.set(id, { text, full: true });
-      return;
-    }
-    if (msg.status !== "streaming") return;
-    this.live.set(id, text);
-    this.markDirty(id);
+    this.store.applySync(id, text, reasoning);
   }
 
   hasStreaming(): boolean {
-    return this.messages.some((m) => m.status === "streaming");
+    return this.store.hasStreaming();
   }
 
   /** The text of this column's answer in `turn` (live while streaming), or null if it did not answer. */
   answerOf(turn: number): string | null {
-    const msg = this.messages.find((m) => m.role === "assistant" && m.turn === turn);
-    return msg ? this.textOf(msg) : null;
+    for (const msg of this.store.messages.values()) if (msg.role === "assistant" && msg.turn === turn) return this.store.textOf(msg);
+    return null;
   }
 
   dispose(): void {
-    this.cancelFrame?.();
-    this.cancelFrame = null;
+    this.store.dispose();
     this.form.dispose();
-    this.list.removeEventListener("scroll", this.onScroll);
+    this.scroll.dispose();
     this.element.remove();
   }
 
-  private find(id: string): CompareMessage | undefined {
-    return this.messages.find((m) => m.id === id);
-  }
-
-  private textOf(msg: CompareMessage): string {
-    return msg.status === "streaming" ? (this.live.get(msg.id) ?? msg.content) : msg.content;
-  }
-
-  private mergeLive(msg: CompareMessage): void {
-    const early = this.early.get(msg.id);
-    this.early.delete(msg.id);
-    if (msg.status !== "streaming") {
-      this.live.delete(msg.id);
-      return;
-    }
-    if (early) this.live.set(msg.id, early.full ? early.text : msg.content + early.text);
-    else if ((this.live.get(msg.id) ?? "").length < msg.content.length) this.live.set(msg.id, msg.content);
-  }
-
-  private markDirty(id: string): void {
-    this.dirty.add(id);
-    if (this.cancelFrame) return;
-    this.cancelFrame = this.schedule(() => {
-      this.cancelFrame = null;
-      const ids = [...this.dirty];
-      this.dirty.clear(); // a paint with work left marks its message dirty again, for the next frame
-      for (const dirty of ids) {
-        const msg = this.find(dirty);
-        const view = this.shown.get(dirty);
-        if (msg && view) this.paint(view, msg);
-      }
-      this.scrollIfStuck();
-    });
-  }
-
   private createView(msg: CompareMessage): Shown {
+    if (msg.role === "user") this.scroll.stuck = true; // a new question: follow its answer
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
     const meta = h("div", { class: "nbchat-compare-meta" });
     const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render, this.i18n) : null;
@@ -258,9 +183,8 @@ export class ColumnView {
 
   private paint(view: Shown, msg: CompareMessage): void {
     const streaming = msg.status === "streaming";
-    const text = this.textOf(msg);
-    const reasoning = streaming ? (this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "") : (msg.reasoning ?? "");
-    if (!streaming) this.liveReasoning.delete(msg.id);
+    const text = this.store.textOf(msg);
+    const reasoning = this.store.reasoningOf(msg);
     const key = JSON.stringify([text, reasoning.length, msg.status, this.i18n.error(msg), streaming ? null : msg.stats]);
     if (key === view.key) return;
     view.key = key;
@@ -281,7 +205,7 @@ export class ColumnView {
       }
       if (view.chunked.show(text, !streaming)) {
         view.key = ""; // work left: paint again next frame
-        this.markDirty(msg.id);
+        this.store.markDirty(msg.id);
       }
     }
     if (msg.role === "assistant" && streaming) {
@@ -300,14 +224,5 @@ export class ColumnView {
       if (stats) line.append(h("span", { class: "nbchat-stats", title: formatStatsTitle(msg.stats, this.i18n) || null, text: stats }));
     }
     if (line.childElementCount > 0) view.meta.append(line);
-  }
-
-  private readonly onScroll = (): void => {
-    const el = this.list;
-    this.stick = el.scrollHeight - el.scrollTop - el.clientHeight <= STICK_SLACK;
-  };
-
-  private scrollIfStuck(): void {
-    if (this.stick) this.list.scrollTop = this.list.scrollHeight;
   }
 }

@@ -2,12 +2,12 @@
 // "not sent" markers, and the action buttons (Copy, Edit, Regenerate, Details,
 // Copy as code, Pin, Exclude, Delete). Every action is a message to Python; the
 // bar only changes when the synced messages say so.
-import { copyFrom, setLabel } from "./clipboard";
-import { h, uniqueId } from "./dom";
+import { copyFrom, setLabel } from "../clipboard";
+import { h, uniqueId } from "../dom";
 import { MessageEditor } from "./editor";
-import { EN, type I18n, type Key } from "./i18n";
+import { EN, type I18n, type Key } from "../i18n";
 import { ProvenanceCard } from "./provenance";
-import { messageFlags, type ChatMessage, type ClientMessage, type Provenance } from "./types";
+import { messageFlags, type ChatMessage, type ClientMessage, type Provenance } from "../types";
 
 export interface ActionContext {
   /** A reply is being generated: no edit, regenerate, delete or version switch. */

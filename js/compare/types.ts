@@ -2,7 +2,7 @@
 // checked against js/protocol.json by js/__tests__/protocol.test.ts.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
-import type { ChatMessage, ChatStatus, SharedServerMessage } from "./types";
+import type { ChatMessage, ChatStatus, ExportFormat, SharedServerMessage } from "../types";
 
 export interface ColumnSettings {
   system_prompt: string;
@@ -56,6 +56,8 @@ export interface CompareTraits {
   limits?: SettingsLimits;
   /** The UI language chosen in Python (`lang=`, `$NBCHAT_LANG`, policy); "" lets the browser decide. */
   lang?: string;
+  /** Starter prompts shown as cards until the first turn (`Compare(prompts=[...])`). */
+  prompts?: string[];
 }
 
 export interface SettingsLimits {
@@ -72,6 +74,7 @@ export type SettingsValues = Partial<Pick<ColumnSettings, "system_prompt" | "max
 export type CompareServerMessage =
   | { kind: "delta"; column: string; id: string; text: string; reasoning?: string }
   | { kind: "sync"; column: string; id: string; text: string; reasoning?: string }
+  | { kind: "export"; format: ExportFormat; text: string; filename: string }
   | SharedServerMessage;
 
 /** Browser → Python. `column` is a column id; left out, a message applies to every column. */
@@ -88,6 +91,7 @@ export type CompareClientMessage =
   | { kind: "move"; column: string; step: -1 | 1 }
   | { kind: "settings"; column?: string; values: SettingsValues }
   | { kind: "vote"; turn: number; winner: string }
-  | { kind: "reveal" };
+  | { kind: "reveal" }
+  | { kind: "export"; format: ExportFormat };
 
 export type Send = (message: CompareClientMessage) => void;

@@ -1,0 +1,218 @@
+"""A room on ``nbchat web``: N visitors in real browsers arriving together, on one shared engine or a model per kernel.
+
+Each configuration starts ``python -m nbchat web`` (the embedded model, greedy, ``max_new`` tokens) on 127.0.0.1 with
+``--engine shared`` (one llama.cpp server, ``--slots`` = visitors) or ``--engine per-kernel`` (the old design: each
+visitor's kernel loads its own copy of the model). N headless Chromium contexts (separate browser sessions) open the
+page at the same moment; then, once every page that works is ready, each sends a short question at the same moment.
+
+Measured: the slowest page ready (navigation → the chat says "ready"), each reply (Enter → reply done), pages that
+never showed a working chat (broken), and the memory of the whole server (RSS of the ``nbchat web`` process tree:
+Voila, every kernel, the engine) after the replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ._report import Figure
+from .browser import CHROMIUM, CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE_TIMEOUT_S = 120  # a page not ready by then counts as broken
+REPLY_TIMEOUT_S = 240
+QUESTIONS = ["What do elephants eat?", "Why is the sky blue?", "Name three birds.", "What is rain?",
+             "Describe the savanna.", "How do bees make honey?", "What is a lion?", "Why do leaves fall?"]  # fmt: skip
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` and all its descendants, in MB (psutil)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return float("nan")
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 1e6
+
+
+class WebServer:
+    """``python -m nbchat web`` in its own process group on 127.0.0.1; :meth:`stop` is Ctrl+C."""
+
+    def __init__(self, engine: str, slots: int, max_new: int, log: Path, extra: tuple[str, ...] = ()) -> None:
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        command = [sys.executable, "-m", "nbchat", "web", "--engine", engine, "--slots", str(slots),
+                   "--max-new-tokens", str(max_new), "--temperature", "0", "--max-visitors", "0", *extra]  # fmt: skip
+        self.log = log
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(command, stdout=self._out, stderr=subprocess.STDOUT, env=env, cwd=log.parent,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and self.process.poll() is None:
+            match = re.search(r"http://127\.0\.0\.1:\d+/", log.read_text(errors="replace"))
+            if match:
+                self.url = match.group(0)
+                return
+            time.sleep(0.3)
+        self.stop()
+        msg = f"nbchat web did not start:\n{log.read_text(errors='replace')[-3000:]}"
+        raise RuntimeError(msg)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._out.close()
+        return int(self.process.returncode)
+
+
+async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
+    context = await browser.new_context(viewport={"width": 1000, "height": 800})
+    page = await context.new_page()
+    result: dict[str, Any] = {"context": context, "page": page, "ready_s": None, "broken": False}
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    started = time.monotonic()
+    try:
+        await page.goto(url, timeout=PAGE_TIMEOUT_S * 1000)
+        await page.wait_for_function(
+            "() => document.querySelector('.nbchat')?.dataset.status === 'ready'"
+            " || document.getElementById('nbchat-page-notice')"
+            " || [...document.querySelectorAll('.jupyter-widgets')].some((e) => e.textContent.startsWith('Error'))",
+            timeout=PAGE_TIMEOUT_S * 1000,
+        )
+        ready = await page.evaluate("() => document.querySelector('.nbchat')?.dataset.status === 'ready'")
+        if ready:
+            result["ready_s"] = time.monotonic() - started
+        else:
+            result["broken"] = True
+    except Exception:  # noqa: BLE001  (a timeout or a crashed page: a broken page, counted)
+        result["broken"] = True
+    return result
+
+
+async def _ask(page: Any, question: str, start_at: float) -> float | None:
+    chat = page.locator(".nbchat").first
+    box = chat.get_by_label("Message", exact=True)
+    await box.fill(question)
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    started = time.monotonic()
+    await box.press("Enter")
+    try:
+        await page.wait_for_function(
+            "() => document.querySelectorAll('.nbchat [data-role=assistant][data-status=done]').length > 0",
+            timeout=REPLY_TIMEOUT_S * 1000,
+        )
+    except Exception:  # noqa: BLE001  (no reply in time: counted as missing)
+        return None
+    return time.monotonic() - started
+
+
+async def room_run(url: str, visitors: int) -> dict[str, Any]:
+    """``visitors`` browser sessions open ``url`` together, then ask together; page-ready and reply seconds."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            start_at = time.monotonic() + 1.0 + 0.2 * visitors  # every context made before the first goto
+            arrivals = await asyncio.gather(*(_visitor(browser, url, start_at) for _ in range(visitors)))
+            working = [a for a in arrivals if not a["broken"]]
+            ask_at = time.monotonic() + 1.0
+            replies = await asyncio.gather(
+                *(_ask(a["page"], QUESTIONS[i % len(QUESTIONS)], ask_at) for i, a in enumerate(working))
+            )
+            for arrival in arrivals:
+                await arrival["page"].close(run_before_unload=True)  # Voila shuts the kernel down
+                await arrival["context"].close()
+        finally:
+            await browser.close()
+    return {
+        "ready": [a["ready_s"] for a in arrivals if a["ready_s"] is not None],
+        "broken": sum(a["broken"] for a in arrivals),
+        "replies": [r for r in replies if r is not None],
+        "missing": sum(r is None for r in replies),
+    }
+
+
+def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, Any]:
+    """``runs`` arrivals of ``visitors`` on a fresh ``nbchat web --engine engine`` each; merged figures."""
+    ready, replies, broken, missing, rss = [], [], 0, 0, []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="nbchat-bench-web-") as tmp:
+            server = WebServer(engine, max(visitors, 1), max_new, Path(tmp) / "web.log")
+            try:
+                run = asyncio.run(room_run(server.url, visitors))
+                # the kernels of the pages just closed may still be shutting down: RSS measured with them
+                rss.append(tree_rss_mb(server.process.pid))
+            finally:
+                server.stop()
+        ready.append(max(run["ready"], default=float("nan")))
+        replies += run["replies"]
+        broken += run["broken"]
+        missing += run["missing"]
+    ordered = sorted(replies)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
+    return {"slowest_ready": statistics.median(ready), "ready_runs": ready, "p50": statistics.median(replies)
+            if replies else float("nan"), "p95": p95, "broken": broken, "missing": missing, "runs": runs,
+            "rss_mb": max(rss)}  # fmt: skip
+
+
+def web_figures(quick: bool) -> list[Figure]:
+    """1, 4 and 8 visitors (1 and 4 with ``quick``) on the shared engine and on a model per kernel; runs of 8 visitors
+    repeated ``$NBCHAT_BENCH_WEB_RUNS`` times (default 5; the goal is stated for 20)."""
+    max_new = 16 if quick else 32
+    counts = (1, 4) if quick else (1, 4, 8)
+    repeats = int(os.environ.get("NBCHAT_BENCH_WEB_RUNS", "5"))
+    load = os.getloadavg()[0]
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    for engine in ("shared", "per-kernel"):
+        for n in counts:
+            runs = repeats if (n == 8 and engine == "shared") else 1
+            results[engine, n] = measure(engine, n, runs, max_new)
+            print(engine, n, results[engine, n], flush=True)
+    lone = results["shared", 1]
+    figures = []
+    for n in counts:
+        s, k = results["shared", n], results["per-kernel", n]
+        ready_goal = n == max(counts)
+        figures.append(Figure(
+            f"web: {n} visitors arriving together, slowest page ready", s["slowest_ready"], "s", k["slowest_ready"],
+            "a model per kernel", "≤ 2× a lone visitor's" if ready_goal else "",
+            (s["slowest_ready"] <= 2 * lone["slowest_ready"]) if ready_goal else None,
+            note=f"one shared engine ({n} slots); runs: {s['runs']} (slowest of each: "
+                 f"{', '.join(f'{x:.1f}' for x in s['ready_runs'])} s); broken pages {s['broken']} of "
+                 f"{n * s['runs']} (a model per kernel: {k['broken']} of {n}); lone visitor "
+                 f"{lone['slowest_ready']:.1f} s; load average {load:.1f}"))  # fmt: skip
+        figures.append(Figure(
+            f"web: {n} visitors asking together, reply p95", s["p95"], "s", k["p95"], "a model per kernel",
+            "≤ 3× a lone visitor's" if ready_goal else "", (s["p95"] <= 3 * lone["p95"]) if ready_goal else None,
+            note=f"Enter → reply done, {max_new} tokens, greedy; p50 {s['p50']:.1f} s (a model per kernel "
+                 f"{k['p50']:.1f} s); replies missing {s['missing']} ({k['missing']})"))  # fmt: skip
+        figures.append(Figure(
+            f"web: {n} visitors, broken pages", s["broken"], "pages", k["broken"], "a model per kernel",
+            "0" if ready_goal else "", s["broken"] == 0 if ready_goal else None,
+            note=f"of {n * s['runs']} pages on the shared engine, {n} on a model per kernel"))  # fmt: skip
+        figures.append(Figure(
+            f"web: {n} visitors, server memory (process tree RSS)", s["rss_mb"], "MB", k["rss_mb"],
+            "a model per kernel", "", None, note="nbchat web, Voila, every kernel and the engine"))  # fmt: skip
+    return figures

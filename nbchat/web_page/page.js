@@ -1,0 +1,84 @@
+// nbchat web's page watch (nbchat/_web.py, docs/web.md). Runs once the notebook has run (the end of the page), before
+// Voila's front-end starts. A visitor never sits in front of a blank or broken page: when the chat cannot be shown
+// (it failed to start, the widget manager lost its model, the kernel was culled or died), the page says so in its
+// language (--lang, else the browser's) and offers a reload.
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("nbchat-page-config").textContent);
+  const wanted = config.lang || (navigator.languages || [navigator.language || "en"])
+    .map((tag) => String(tag).toLowerCase().split(/[-_]/)[0])
+    .find((tag) => tag in config.texts);
+  const lang = wanted || "en";
+  const texts = config.texts[lang];
+  const START_LIMIT_MS = 90000; // a page whose chat has not appeared by then is not going to
+  const started = Date.now();
+  function show(kind) {
+    if (document.getElementById("nbchat-page-notice")) return;
+    const box = document.createElement("div");
+    box.id = "nbchat-page-notice";
+    box.setAttribute("role", "alert");
+    box.dataset.kind = kind;
+    box.lang = lang;
+    box.style.cssText = "position:fixed;inset:0;display:flex;flex-direction:column;align-items:center;" +
+      "justify-content:center;gap:1em;padding:2em;text-align:center;z-index:10000;font-family:var(--jp-ui-font-family," +
+      "sans-serif);background:var(--jp-layout-color0,#fff);color:var(--jp-ui-font-color0,#000)";
+    const title = document.createElement("h1");
+    title.textContent = texts[kind + ".title"];
+    const body = document.createElement("p");
+    body.textContent = texts[kind + ".body"];
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = texts.reload;
+    button.addEventListener("click", () => location.reload());
+    box.append(title, body, button);
+    document.body.append(box);
+    const spinner = document.getElementById("loading");
+    if (spinner) spinner.style.display = "none";
+    clearInterval(timer);
+  }
+
+  // The ids of the widgets the notebook displayed, read from the outputs Voila wrote into the page before its
+  // front-end replaces them.
+  const displayed = [...document.querySelectorAll('script[type="application/vnd.voila.cell-output+json"]')]
+    .map((el) => JSON.parse(el.textContent))
+    .map((output) => output.data && output.data["application/vnd.jupyter.widget-view+json"])
+    .filter(Boolean)
+    .map((view) => view.model_id);
+  let repairs = 0;
+
+  // The widget manager can mark itself restored without the chat's model (issue #28, docs/web.md): ask the kernel
+  // for the widgets again and render the chat's view in place of the error, at most twice, before telling the visitor.
+  async function repair(output) {
+    const manager = window.jupyterapp && window.jupyterapp.widgetManager;
+    if (!manager || repairs >= 2 || displayed.length === 0) return false;
+    repairs += 1;
+    console.error("nbchat web: the widget manager lost the chat's model; asking the kernel again (" + repairs + ")");
+    output.textContent = "";
+    await manager.restoreWidgets();
+    const model = await manager.get_model(displayed[0]);
+    const view = await manager.create_view(model);
+    output.classList.remove("jupyter-widgets");
+    output.append(view.el);
+    return true;
+  }
+
+  let repairing = false;
+  function check() {
+    const chat = document.querySelector(".nbchat");
+    const outputs = [...document.querySelectorAll(".jp-OutputArea-output")];
+    const broken = outputs.find((el) => el.textContent.startsWith("Error displaying widget"));
+    if (broken && !repairing) {
+      repairing = true;
+      repair(broken).then((ok) => { if (!ok) show("failed"); }, () => show("failed"))
+        .finally(() => { repairing = false; });
+    } else if (outputs.some((el) => el.textContent.startsWith("The chat could not start"))) {
+      show("failed"); // the notebook's own message (nbchat._cli.notebook_code): the model could not be reached
+    } else if (!chat && Date.now() - started > START_LIMIT_MS) {
+      show("failed");
+    } else if (chat && window.jupyterapp && window.jupyterapp.widgetManager) {
+      const kernel = window.jupyterapp.widgetManager.kernel;
+      if (!kernel || kernel.isDisposed || kernel.status === "dead") show("closed");
+    }
+  }
+  const timer = setInterval(check, 500);
+})();
