@@ -4,6 +4,7 @@ validation, the error that keeps the raw text, and the backends that constrain o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -183,3 +184,38 @@ def test_chat_ask_passes_the_schema_through(comms: Any) -> None:
     chat = nbchat.Chat(json_model)
     assert chat.ask("Name a city.", schema=CITY_SCHEMA) == {"name": "Lyon", "kind": "city"}
     assert chat.conversation.history[-1].content.startswith("```json\n{\n")
+
+
+ENGINES = [
+    "llama.cpp",
+    pytest.param(
+        "llama-cpp-python",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python (optional) is not installed"
+        ),
+    ),
+]
+
+
+@pytest.mark.model
+@pytest.mark.usefixtures("embedded_ready")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_embedded_model_answers_in_the_schema_on_both_llama_cpp_engines(engine: str) -> None:
+    """The 135M model alone rarely writes valid JSON; under llama.cpp's grammar from the schema it must."""
+
+    class Town(pydantic.BaseModel):
+        name: str
+        population: int
+
+    conv = nbchat.Conversation(backend=engine, prepare="now", temperature=0, max_new_tokens=64)
+    town = conv.ask("Give the name and population of Lyon as JSON.", schema=Town)
+    assert isinstance(town, Town)
+    assert town.name  # whatever the small model knows, the shape is right
+    reply = conv.history[-1]
+    assert reply.stats["finish_reason"] == "stop"
+    assert conv.request_of(reply.id)["settings"]["response_format"]["json_schema"]["name"] == "Town"
+    short = nbchat.Conversation(backend=engine, prepare="now", temperature=0, max_new_tokens=5)
+    with pytest.raises(StructuredReplyError, match=r"reached max_new_tokens \(5\)") as info:
+        short.ask("Give the name and population of Lyon as JSON.", schema=Town)
+    assert info.value.text.startswith('{"')  # the grammar's start, kept
+    assert short.history[-1].content == info.value.text
