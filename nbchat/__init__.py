@@ -26,6 +26,7 @@ from ._feedback import FeedbackLog
 from ._messages import ChatMessage
 from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
+from ._structured import StructuredReplyError
 from .tools import MCPServer, Tool, ToolCall, ToolError, ToolRound, mcp_servers, tool
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ __all__ = [
     "NbchatError",
     "Policy",
     "PolicyWarning",
+    "StructuredReplyError",
     "Tool",
     "ToolCall",
     "ToolError",
