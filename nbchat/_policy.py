@@ -504,12 +504,13 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
             if not isinstance(raw[key], str) or not raw[key].strip():
                 raise bad(key, raw[key], "a non-empty string")
             fields[key] = raw[key].strip()
-    if "allowed_models" in raw:
-        value = raw["allowed_models"]
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise bad("allowed_models", value, "a comma-separated string or a list of strings")
-        fields["allowed_models"] = tuple(i.strip() for i in items if i.strip())
+    for key in ("allowed_models", "mcp_allowed"):  # patterns: comma-separated in a variable, a list in a file
+        if key in raw:
+            value = raw[key]
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+                raise bad(key, value, "a comma-separated string or a list of strings")
+            fields[key] = tuple(i.strip() for i in items if i.strip())
     if "max_new_tokens" in raw:
         number("max_new_tokens", int, lambda n: n >= 1, "a whole number >= 1")
     if "max_temperature" in raw:
@@ -549,12 +550,6 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
             if parsed is None:
                 raise bad(key, value, "'on' or 'off'")
             fields[key] = parsed
-    if "mcp_allowed" in raw:
-        value = raw["mcp_allowed"]
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise bad("mcp_allowed", value, "a comma-separated string or a list of strings")
-        fields["mcp_allowed"] = tuple(i.strip() for i in items if i.strip())
     if "mcp_settings" in raw:
         if not isinstance(raw["mcp_settings"], str) or not raw["mcp_settings"].strip():
             raise bad("mcp_settings", raw["mcp_settings"], "the path of an MCP settings file")

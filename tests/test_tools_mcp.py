@@ -19,9 +19,9 @@ import pytest
 pytest.importorskip("mcp")
 
 import nbchat
-from nbchat.backends.openai import OpenAIBackend
 from nbchat.tools import MCPServer, MCPServerError, ToolCall, mcp_servers
 from tests.servers._runner import free_port, wait_until_up
+from tests.test_tools_loop import chat, script, tool_requests
 
 SERVER = str(Path(__file__).parent / "servers" / "mcp_server.py")
 ROOT = str(Path(__file__).parent.parent)
@@ -62,24 +62,6 @@ def http_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def chat(stub: Any, *tools: Any, **kwargs: Any) -> nbchat.Conversation:
-    backend = OpenAIBackend("tools", base_url=f"{stub.url}/v1")
-    kwargs.setdefault("tool_approval", "auto")
-    return nbchat.Conversation(backend, prepare="now", retries=0, tools=list(tools), **kwargs)
-
-
-def script(*entries: dict[str, Any]) -> None:
-    from tests.servers import openai_stub
-
-    openai_stub.app.state.tool_script.extend(entries)
-
-
-def tool_requests() -> list[dict[str, Any]]:
-    from tests.servers import openai_stub
-
-    return list(openai_stub.app.state.tool_requests)
 
 
 # ---------------------------------------------------------------------------------------------------------- stdio
@@ -420,3 +402,22 @@ def test_admin_settings_servers_are_allowed_and_offered(tmp_path: Path, monkeypa
     course.check_allowed()  # the administrator's own server runs though users' servers are off
     with pytest.raises(MCPServerError, match="not allowed"):
         MCPServer([sys.executable, SERVER, "--other"], name="mine").check_allowed()
+
+
+def test_compare_columns_share_one_server_and_close_it(comms: Any, stdio: MCPServer) -> None:
+    from nbchat.backends import ToolCallDelta
+
+    def model(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        if messages[-1]["role"] == "tool":
+            yield f"pid {messages[-1]['content']}"
+            return
+        yield ToolCallDelta(0, "k1", "pid", "{}")
+
+    server = MCPServer([sys.executable, SERVER], name="shared")
+    compare = nbchat.Compare([model, model], tools=[server], tool_approval="auto")
+    answers = [column.conversation.ask("Which process?") for column in compare.columns]
+    assert answers[0] == answers[1]  # one server process for both columns
+    assert all(c.conversation.history[-1].tool_rounds[0].calls[0].server == "shared" for c in compare.columns)
+    pid = int(answers[0].split()[-1])
+    compare.close()
+    assert wait_gone(pid)

@@ -125,6 +125,26 @@ class Tool:
         """
         import pydantic
 
+        value = self.arguments_object(arguments)
+        try:
+            model = self._model.model_validate(value)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(_problem(e) for e in exc.errors(include_url=False)[:10])
+            msg = (
+                f"Invalid arguments for {self.name}: {problems}. Call it again with arguments that fit its "
+                f"parameters: {json.dumps(self.parameters, ensure_ascii=False)[:2000]}"
+            )
+            raise ToolArgumentsError(msg) from None
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    def arguments_object(self, arguments: str | dict[str, Any]) -> dict[str, Any]:
+        """The model's ``arguments`` (a JSON text or a dict) as a dict, not yet checked against the parameters.
+
+        Raises
+        ------
+        ToolArgumentsError
+            If the text is not JSON or not an object; the message shows the model the expected shape.
+        """
         if isinstance(arguments, str):
             try:
                 value = json.loads(arguments) if arguments.strip() else {}
@@ -139,16 +159,7 @@ class Tool:
         if not isinstance(value, dict):
             msg = f"The arguments of {self.name} must be a JSON object, got {type(value).__name__}."
             raise ToolArgumentsError(msg)
-        try:
-            model = self._model.model_validate(value)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(_problem(e) for e in exc.errors(include_url=False)[:10])
-            msg = (
-                f"Invalid arguments for {self.name}: {problems}. Call it again with arguments that fit its "
-                f"parameters: {json.dumps(self.parameters, ensure_ascii=False)[:2000]}"
-            )
-            raise ToolArgumentsError(msg) from None
-        return {name: getattr(model, name) for name in type(model).model_fields}
+        return dict(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function itself."""

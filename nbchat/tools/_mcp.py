@@ -34,7 +34,7 @@ from urllib.parse import urlparse
 
 from .._attachments import Attachment, AttachmentError, image_attachment
 from .._errors import MissingDependencyError, NbchatError
-from ._function import NAME_PATTERN, Tool, ToolArgumentsError, ToolError
+from ._function import NAME_PATTERN, Tool, ToolError
 from ._mcp_settings import admin_targets, read_settings, settings_files
 from ._run import ToolOutput
 
@@ -488,18 +488,7 @@ class MCPTool(Tool):
         ToolArgumentsError
             If the text is not a JSON object.
         """
-        if isinstance(arguments, str):
-            try:
-                value = json.loads(arguments) if arguments.strip() else {}
-            except ValueError as exc:
-                msg = f"The arguments of {self.name} are not valid JSON ({exc}); write them as one JSON object."
-                raise ToolArgumentsError(msg) from None
-        else:
-            value = arguments
-        if not isinstance(value, dict):
-            msg = f"The arguments of {self.name} must be a JSON object, got {type(value).__name__}."
-            raise ToolArgumentsError(msg)
-        return dict(value)
+        return self.arguments_object(arguments)
 
     def __repr__(self) -> str:
         return f"<MCPTool {self.name} of {self.server!r}>"
