@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from .._embedded import local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
+from .._structured import schema_of
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
 from ._embedded_model import embedded_backend
 from ._gguf_tokens import gguf_metadata
@@ -508,7 +509,7 @@ class LlamaCppBase(Backend, Generic[EngineT]):
             "seed": self.seed if self.seed is not None else LLAMA_DEFAULT_SEED,
             "repeat_penalty": 1.0,
         }
-        schema = (settings.response_format or {}).get("json_schema", {}).get("schema")
+        schema = schema_of(settings.response_format)
         if schema is not None:  # a structured reply: sampling under the grammar llama.cpp makes from the schema
             request["json_schema"] = schema
         if settings.greedy:
