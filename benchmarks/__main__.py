@@ -20,6 +20,8 @@ SECTIONS = (
     "classroom",
     "server",
     "reasoning",
+    "mcp",
+    "structured",
     "browser",
     "web",
     "notebook",
@@ -63,6 +65,14 @@ def main() -> int:
         from .reasoning import reasoning_figures
 
         figures += reasoning_figures(runs)
+    if "mcp" in args.only:  # MCP round trips (stdio, HTTP) beside a Python tool's own run
+        from .mcp import mcp_figures
+
+        figures += mcp_figures(runs, 20 if args.quick else 100)
+    if "structured" in args.only:  # the embedded model's decode speed under a JSON-schema grammar
+        from .mcp import structured_figures
+
+        figures += structured_figures(runs, 48 if args.quick else 96)
     if "llamacpp" in args.only:
         from .llamacpp import llamacpp_figures
 

@@ -26,7 +26,8 @@ from ._feedback import FeedbackLog
 from ._messages import ChatMessage
 from ._policy import ModelNotAllowedError, Policy, PolicyWarning, current_policy
 from ._settings import GenerationSettings
-from .tools import Tool, ToolCall, ToolError, ToolRound, tool
+from ._structured import StructuredReplyError
+from .tools import MCPServer, Tool, ToolCall, ToolError, ToolRound, mcp_servers, tool
 
 if TYPE_CHECKING:
     from ._explain import explain_errors
@@ -50,12 +51,14 @@ __all__ = [
     "FeedbackLog",
     "GenerationError",
     "GenerationSettings",
+    "MCPServer",
     "MissingDependencyError",
     "ModelNotAllowedError",
     "ModelNotFoundError",
     "NbchatError",
     "Policy",
     "PolicyWarning",
+    "StructuredReplyError",
     "Tool",
     "ToolCall",
     "ToolError",
@@ -63,6 +66,7 @@ __all__ = [
     "__version__",
     "current_policy",
     "explain_errors",
+    "mcp_servers",
     "to_attachment",
     "tool",
 ]

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from ._errors import ConversationBusyError
+from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._events import Callbacks, ConversationEvent, Status
 from ._feedback import feedback_records, rate
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
@@ -45,6 +45,7 @@ from ._provenance import SentRequest, spec_record
 from ._redact import redact_text, redacting_logger
 from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
+from ._structured import StructuredReplyError, check_reply, no_schema_message, parse_reply, response_format
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
@@ -108,10 +109,12 @@ class Conversation:
     attachment_tokens : int, default 1500
         Budget of one text attachment (a DataFrame summary, a traceback, a ``repr``), in tokens estimated as
         characters / 4; the context gauge counts what is actually sent.
-    tools : list of callables or nbchat.Tool, optional
+    tools : list of callables, nbchat.Tool or nbchat.MCPServer, or "mcp", optional
         Python functions the model may call (see :mod:`nbchat.tools`): their JSON schema comes from the signature,
-        type hints and docstring. Only backends that can call tools take them (OpenAI-compatible servers and
-        sources, callables with a ``tools`` parameter); others refuse before sending.
+        type hints and docstring. An :class:`nbchat.MCPServer` offers its tools (started at the first turn, closed
+        with :meth:`close`); ``"mcp"`` (alone or in the list) the servers of the MCP settings file, ``"mcp:NAME"``
+        one of them (see :func:`nbchat.mcp_servers`). Only backends that can call tools take them
+        (OpenAI-compatible servers and sources, callables with a ``tools`` parameter); others refuse before sending.
     tool_approval : "ask", "auto" or callable, default "ask"
         Who decides whether a call runs: a person in the chat's card (Allow once / Allow for this chat / Decline;
         without a widget, sending fails and says to pick one of the others), ``"auto"`` (every call runs), or
@@ -194,6 +197,7 @@ class Conversation:
         self.spec = spec_record(spec, model, source, backend_options)  # plain values: never keys or headers
         self._tree = MessageTree()
         self._requests: dict[str, SentRequest] = {}  # by reply id, for request_of()
+        self._schemas: dict[str, Any] = {}  # by reply id: the schema= of a structured reply (see ask)
         self._emit: Callbacks[ConversationEvent] = Callbacks("listener")  # see subscribe
         self._replied: Callbacks[ChatMessage] = Callbacks("on_reply callback")
         self._rated: Callbacks[dict[str, Any]] = Callbacks("feedback callback")  # see on_feedback
@@ -336,6 +340,7 @@ class Conversation:
         with self._lock:
             self._tree.clear()
             self._requests.clear()
+            self._schemas.clear()
         self._emit(ConversationEvent("clear"))
         self._autosave()
 
@@ -402,7 +407,8 @@ class Conversation:
                 msg = "There is no answer to regenerate yet; send a message first."
                 raise ValueError(msg)
             self.check_images(self._tree.get(target.parent).attachments)
-            return self._reply_to(self._tree.get(target.parent))
+            schema = self._schemas.get(target.id)  # a structured reply is regenerated with its schema
+            return self._reply_to(self._tree.get(target.parent), schema)
 
     def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
         """Replace a user message by ``text`` as a new alternative, and answer it; later turns are kept aside.
@@ -615,7 +621,9 @@ class Conversation:
         return request.provenance(self.backend, stats)
 
     # ------------------------------------------------------------------ generation
-    def send(self, text: str, *, attachments: Any = None, documents: str | None = None) -> Future[ChatMessage]:
+    def send(
+        self, text: str, *, attachments: Any = None, documents: str | None = None, schema: Any = None
+    ) -> Future[ChatMessage]:
         """Add a user message and start generating the reply in the worker thread.
 
         Parameters
@@ -628,6 +636,9 @@ class Conversation:
         documents : {"auto", "whole", "relevant"}, optional
             For this message: send its documents whole or as relevant passages (default: :attr:`documents`'s
             mode); recorded on each document attachment (``mode``, ``passages``).
+        schema : pydantic model class or dict, optional
+            Ask for a structured reply (see :meth:`ask`); the reply's content is then the JSON in a ```json fence,
+            or the reply fails (status "error", its raw text kept) when it does not fit.
 
         Returns
         -------
@@ -642,10 +653,15 @@ class Conversation:
             If an attachment cannot be made, or has an image and the model cannot see images (then nothing is
             added to the history: send it to a vision model, or without the image).
         NbchatError
-            If the administrator's policy caps attachments (count or size) and they are over it.
+            If the administrator's policy caps attachments (count or size) and they are over it; if ``schema`` is
+            not a pydantic model or a JSON schema, or the backend cannot constrain a reply to one.
         ConversationBusyError
             If a reply is still being generated: wait for it or call :meth:`stop` first.
         """
+        if schema is not None:
+            response_format(schema)  # a schema that is neither a pydantic model nor a JSON schema: refused here
+            if self.backend.json_schema is False:
+                raise NbchatError(no_schema_message(self.backend))
         parts = self.make_attachments(attachments)
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
@@ -655,7 +671,7 @@ class Conversation:
         with self._lock:
             self._refuse_while_busy("send again")
             self.check_images(parts)
-            return self._reply_to(self._tree.append(ChatMessage("user", text, attachments=parts)))
+            return self._reply_to(self._tree.append(ChatMessage("user", text, attachments=parts)), schema)
 
     def make_attachments(self, objects: Any, names: list[str] | None = None) -> list[Attachment]:
         """Convert ``objects`` with this conversation's ``image_max_side`` and ``attachment_tokens``, within the
@@ -685,16 +701,22 @@ class Conversation:
         if self.backend.image_input is False and any(a.kind == "image" for a in attachments):
             raise AttachmentError(no_images_message(self.backend))
 
-    def _reply_to(self, user: ChatMessage) -> Future[ChatMessage]:
-        """Start answering ``user`` (already in the tree and selected). Call with the lock held."""
+    def _reply_to(self, user: ChatMessage, schema: Any = None) -> Future[ChatMessage]:
+        """Start answering ``user`` (already in the tree and selected), as a structured reply when ``schema`` is
+        given (see :meth:`ask`). Call with the lock held."""
         self._busy = True
         self._prefiller.cancel()  # a draft being evaluated ends within a few tokens; the reply goes next
         self._cancel = threading.Event()
         selection = self._select(self._tree.path_to(user.id), None)
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
-        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(self.settings))
+        fmt = None if schema is None else response_format(schema)
+        settings = self.settings if fmt is None else self.settings.replace(response_format=fmt)
+        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(settings))
         reply.stats = {"left_out": len(selection.left_out)}
-        stream = StreamingReply(reply, selection.messages, self.settings, self._cancel, self._emit)
+        if fmt is not None:
+            reply.stats["schema"] = fmt["json_schema"]["name"]
+            self._schemas[reply.id] = schema  # in memory, for the check when it ends and for regenerate
+        stream = StreamingReply(reply, selection.messages, settings, self._cancel, self._emit)
         self._stream = stream
         self._loader.start_once()
         if self._loader.ready:
@@ -724,9 +746,16 @@ class Conversation:
         self._prefiller.draft(text)
 
     def ask(
-        self, text: str, timeout: float | None = None, *, attachments: Any = None, documents: str | None = None
-    ) -> str:
-        """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text.
+        self,
+        text: str,
+        timeout: float | None = None,
+        *,
+        attachments: Any = None,
+        documents: str | None = None,
+        schema: Any = None,
+    ) -> Any:
+        """Send ``text`` (with ``attachments``, see :meth:`send`) and block until the reply is done; return its text,
+        or with ``schema`` the validated object.
 
         The reply streams into every open view of the conversation while this waits. Interrupting the kernel
         (or Ctrl+C) stops generation and keeps the partial reply, marked "stopped".
@@ -738,6 +767,16 @@ class Conversation:
         timeout : float, optional
             Seconds to wait for the whole reply; default: no limit. When they are up, the reply is stopped (its
             partial text is kept, marked "stopped") and ``TimeoutError`` is raised.
+        schema : pydantic model class or dict, optional
+            A structured reply: the model is held to this JSON schema (OpenAI-compatible servers through
+            ``response_format``, llama.cpp through a grammar made from it; see :mod:`nbchat._structured`) and the
+            reply is validated. Returns a model instance for a pydantic model, the JSON value for a dict. The reply
+            shows as formatted JSON in every view.
+
+        Returns
+        -------
+        str, pydantic model instance, or JSON value
+            The reply's text; with ``schema``, the object.
 
         Raises
         ------
@@ -745,10 +784,25 @@ class Conversation:
             As :meth:`send`.
         GenerationError
             If the reply failed; its partial text stays in the history and is in ``error.partial``.
+        StructuredReplyError
+            With ``schema``: the reply does not fit it, or ``max_new_tokens`` ended it before its JSON was complete;
+            its raw text stays in the history and is in ``error.text``.
+        NbchatError
+            With ``schema``: a backend that cannot constrain a reply (transformers), before anything is sent.
         TimeoutError
             If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
-        return wait_for_reply(self, self.send(text, attachments=attachments, documents=documents), timeout)
+        future = self.send(text, attachments=attachments, documents=documents, schema=schema)
+        if schema is None:
+            return wait_for_reply(self, future, timeout)
+        try:
+            reply_text = wait_for_reply(self, future, timeout)
+        except GenerationError as exc:
+            failed = future.result()
+            if failed.stats.get("schema_error"):
+                raise StructuredReplyError(str(exc), failed.content) from None
+            raise
+        return parse_reply(reply_text, schema)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -760,6 +814,14 @@ class Conversation:
         if self._loader.ready:
             self._set_status("generating", f"generating with {self.backend.model}…")
         outcome = self._outcome(stream)
+        schema = self._schemas.get(stream.message.id)
+        if schema is not None and outcome.status == "done":
+            try:  # a structured reply: kept as formatted JSON, or an error that keeps its raw text
+                finish = outcome.stats.get("finish_reason")
+                stream.set_text(check_reply(stream.text, finish, schema, stream.settings.max_new_tokens))
+            except StructuredReplyError as exc:
+                outcome.status, outcome.error = "error", str(exc)
+                outcome.stats["schema_error"] = True  # fmt: skip
         with self._lock:
             reply = stream.commit(outcome, self.backend.describe())
             sent = self._requests.get(reply.id)
@@ -784,7 +846,7 @@ class Conversation:
         def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
             self._set_status("generating", text or generating)
 
-        if self.tool_loop.tools:  # rounds of tool calls (nbchat/tools/_loop.py)
+        if self.tool_loop.active:  # rounds of tool calls (nbchat/tools/_loop.py)
             return self.tool_loop.run(
                 self.backend, stream.messages, stream.settings, stream.cancel, stream.add_text,
                 on_reasoning=stream.add_reasoning, on_status=on_status, on_round=stream.add_round,
@@ -805,7 +867,8 @@ class Conversation:
     # ------------------------------------------------------------------ tools
     @property
     def tools(self) -> list[Any]:
-        """The tools the model may call (:class:`nbchat.Tool` objects); assign functions or tools to replace them.
+        """The tools the model may call (:class:`nbchat.Tool` and :class:`nbchat.MCPServer` objects); assign
+        functions, tools or servers to replace them.
 
         Raises
         ------
@@ -814,7 +877,7 @@ class Conversation:
         ConversationBusyError
             While a reply is being generated.
         """
-        return list(self.tool_loop.tools)
+        return [*self.tool_loop.tools, *self.tool_loop.servers]
 
     @tools.setter
     def tools(self, value: Any) -> None:
@@ -841,11 +904,12 @@ class Conversation:
         return self.tool_loop.approvals.add_asker(asker)
 
     def close(self) -> None:
-        """Stop generation and any prefill, release the worker thread and the backend."""
+        """Stop generation and any prefill, release the worker thread and the backend, close the MCP servers."""
         self.stop()
         self._prefiller.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.backend.close()
+        self.tool_loop.close()
 
     def __repr__(self) -> str:
         count = len(self._tree.branch())

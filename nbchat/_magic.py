@@ -17,7 +17,8 @@ from ._errors import GenerationError, NbchatError
 from ._interpolate import interpolate
 from ._persist import tool_call_markdown
 from ._static_html import reply_bundle
-from .tools import ToolError
+from ._structured import parse_reply
+from .tools import MCPServer, ToolError
 
 __all__ = ["ChatMagics", "load_ipython_extension"]
 
@@ -43,15 +44,22 @@ class ChatMagics(Magics):
     )
     @argument("--new", action="store_true", help="start a new conversation with this model")
     @argument("--raw", action="store_true", help="send the cell as typed: no {name} interpolation")
-    @argument("--tools", default=None, help="comma-separated names of notebook functions the model may call")
+    @argument(
+        "--tools", default=None, help="comma-separated names of notebook functions or MCP servers, or mcp, mcp:NAME"
+    )
     @argument("--approve", choices=("auto",), default=None, help="run the model's tool calls without asking (auto)")
+    @argument("--schema", default=None, help="a structured reply: the name of a pydantic model or JSON-schema dict")
     @cell_magic
     def chat(self, line: str, cell: str) -> str | None:
         """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
         its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
         Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history]
-        [--thinking on|off|default] [--new] [--raw] [--tools NAME,NAME --approve auto]``.
+        [--thinking on|off|default] [--new] [--raw] [--tools NAME,NAME --approve auto] [--schema NAME]``.
+
+        ``--schema City`` asks for a structured reply (see :meth:`nbchat.Conversation.ask`): ``City`` is a pydantic
+        model class or a JSON-schema dict of the notebook; the reply shows as formatted JSON, and the validated
+        object is the notebook's ``_chat_result`` variable.
 
         ``--tools area,plot_sales`` gives the model the notebook's functions of those names as tools (see
         :mod:`nbchat.tools`); the output has no buttons to approve a call, so ``--approve auto`` must say that every
@@ -87,6 +95,13 @@ class ChatMagics(Magics):
             except (NbchatError, ValueError) as exc:
                 display(reply_bundle("", f"Not sent: {exc}"), raw=True)
                 return None
+        schema = None
+        if args.schema is not None:
+            schema = self.shell.user_ns.get(args.schema) if self.shell is not None else None
+            if schema is None:
+                msg = f"--schema names {args.schema!r}, which is not a pydantic model or a JSON-schema dict of this "
+                display(reply_bundle("", f"Not sent: {msg}notebook; define it first."), raw=True)
+                return None
         text = cell.strip()
         objects: list[Any] = []
         names: list[str] = []
@@ -94,7 +109,7 @@ class ChatMagics(Magics):
             if not args.raw and self.shell is not None:
                 text, objects, names = interpolate(text, self.shell.user_ns, tokens=conv.attachment_tokens)
             attachments = conv.make_attachments(objects, names)
-            future = conv.send(text, attachments=attachments)
+            future = conv.send(text, attachments=attachments, schema=schema)
         except (NbchatError, ValueError) as exc:  # nothing was sent: say why, in the output
             hint = " In %%chat, add --approve auto to run the model's calls." if isinstance(exc, ToolError) else ""
             display(reply_bundle("", f"Not sent: {exc}{hint}"), raw=True)
@@ -118,6 +133,8 @@ class ChatMagics(Magics):
             handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
             return None
         reply = conv.history[-1]
+        if schema is not None and self.shell is not None:  # the validated object, for the next cell
+            self.shell.user_ns["_chat_result"] = parse_reply(reply_text, schema)
         if reply.tool_rounds:  # each call as a block (tool, arguments, status, result), then the answer
             blocks = [r.content + "\n" if r.content else "" for r in reply.tool_rounds]
             calls = ["\n".join(tool_call_markdown(c)) for r in reply.tool_rounds for c in r.calls]
@@ -136,10 +153,16 @@ class ChatMagics(Magics):
         if names is None:
             return
         namespace = self.shell.user_ns if self.shell is not None else {}
-        functions = []
+        functions: list[Any] = []
         for name in (n.strip() for n in names.split(",") if n.strip()):
-            if not callable(namespace.get(name)):
-                msg = f"--tools names {name!r}, which is not a function of this notebook; define it first."
+            if name == "mcp" or name.startswith("mcp:"):  # the MCP settings file's servers (nbchat.mcp_servers)
+                functions.append(name)
+                continue
+            if not callable(namespace.get(name)) and not isinstance(namespace.get(name), MCPServer):
+                msg = (
+                    f"--tools names {name!r}, which is not a function of this notebook (nor an nbchat.MCPServer); "
+                    "define it first ('mcp' names the servers of your MCP settings file)."
+                )
                 raise ValueError(msg)
             functions.append(namespace[name])
         conv.tools = functions

@@ -38,6 +38,18 @@ environment variable            file key                    effect
 TOKENS``                        tokens``
 ``NBCHAT_EXPLAIN_ERRORS``       ``explain_errors``          ``off``: no *Ask the chat* button under errors
                                                             (assessed courses)
+``NBCHAT_MCP_ALLOWED``          ``mcp_allowed``             MCP servers a chat may start or reach:
+                                                            comma-separated patterns (a list in a file) of
+                                                            programs (``/opt/mcp/bin/*``, ``uvx``), command
+                                                            lines (``python /opt/mcp/*.py``) and URLs
+                                                            (``http://mcp.hub:8000/*``)
+``NBCHAT_MCP_USER_SERVERS``     ``mcp_user_servers``        ``on``: users may also run MCP servers no pattern
+                                                            names. Default: ``on`` while no policy is set (a
+                                                            notebook user can run any program anyway), ``off``
+                                                            as soon as an administrator sets anything
+``NBCHAT_MCP_SETTINGS``         ``mcp_settings``            an MCP settings file (the format of
+                                                            :mod:`nbchat.tools._mcp_settings`) whose servers
+                                                            every chat may use (``tools="mcp"``): always allowed
 ==============================  ==========================  ==================================================
 
 A pattern is a glob (``http://hub-llm:8000/*``, ``openai:gpt-4o*``, ``local:/data/modelzoo/*``) or a prefix
@@ -66,6 +78,7 @@ import fnmatch
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import warnings
@@ -107,6 +120,9 @@ ENV_VARS = {
     "explain_errors": "NBCHAT_EXPLAIN_ERRORS",
     "course_reader": "NBCHAT_COURSE_READER",
     "max_document_pages": "NBCHAT_MAX_DOCUMENT_PAGES",
+    "mcp_allowed": "NBCHAT_MCP_ALLOWED",
+    "mcp_user_servers": "NBCHAT_MCP_USER_SERVERS",
+    "mcp_settings": "NBCHAT_MCP_SETTINGS",
 }
 DEFAULT_CONTACT = "your JupyterHub administrator"
 _KINDS = {"local": "local:", "callable": "callable:"}  # keyword patterns that stand for a prefix
@@ -167,6 +183,13 @@ class Policy:
         none. A chat switches them off with ``conversation.documents.course_reader = False``.
     max_document_pages : int or None
         Cap on the pages (or slides) of one attached document; ``None``: nbchat's own limit (2000).
+    mcp_allowed : tuple of str
+        Patterns of the MCP servers a chat may start (programs, command lines) or reach (URLs); see
+        :meth:`check_mcp`.
+    mcp_user_servers : bool or None
+        Whether a server no pattern names may run; ``None``: yes while no policy is set, no once one is.
+    mcp_settings : str or None
+        The administrator's MCP settings file (servers every chat may use, always allowed).
     origin : dict
         For each key set: where it came from (``"$NBCHAT_…"`` or the config file's path).
     """
@@ -190,6 +213,9 @@ class Policy:
     explain_errors: bool = True
     course_reader: tuple[str, ...] = ()
     max_document_pages: int | None = None
+    mcp_allowed: tuple[str, ...] = ()
+    mcp_user_servers: bool | None = None
+    mcp_settings: str | None = None
 
     # ---------------------------------------------------------------- attachments
     def check_attachments(self, count: int, sizes: list[int] | tuple[int, ...] = ()) -> None:
@@ -335,7 +361,43 @@ class Policy:
             or not self.explain_errors
             or bool(self.course_reader)
             or self.max_document_pages is not None
+            or bool(self.mcp_allowed)
+            or self.mcp_user_servers is not None
+            or self.mcp_settings is not None
         )
+
+    # ---------------------------------------------------------------- MCP servers
+    def check_mcp(self, name: str, command: list[str] | tuple[str, ...] = (), url: str | None = None) -> None:
+        """Refuse an MCP server this policy does not allow.
+
+        A server runs when its URL, or its program (``command[0]`` as given, or its full path found on ``PATH``) or
+        whole command line, matches a pattern of :attr:`mcp_allowed`; or when users may run their own servers
+        (:attr:`mcp_user_servers`, by default only while no policy is set). Patterns with a space match the command
+        line (``python /opt/mcp/*.py``: the program, then its arguments), others the program alone; the program is
+        matched by its name (``uvx``) or, when the pattern's program has a ``/``, by its path. Allowing
+        an interpreter (``python``) allows any script it runs. Servers of :attr:`mcp_settings` are allowed by their
+        own check (:func:`nbchat.tools._mcp_settings.admin_targets`).
+
+        Raises
+        ------
+        NbchatError
+            Naming the server, the setting that refused it and whom to ask.
+        """
+        if any(_mcp_matches(command, url, pattern) for pattern in self.mcp_allowed):
+            return
+        users = self.mcp_user_servers if self.mcp_user_servers is not None else not self.active
+        if users:
+            return
+        what = f"URL {url}" if url is not None else f"command {' '.join(command)}"
+        if self.mcp_allowed:
+            why = f"no pattern of mcp_allowed matches it ({self.origin.get('mcp_allowed', '$NBCHAT_MCP_ALLOWED')}: "
+            why += f"{', '.join(self.mcp_allowed)})"
+        else:
+            why = "an administrator's policy is set and allows no MCP server of a user's own"
+        if self.mcp_user_servers is False:
+            why += f"; users' own servers are off ({self.origin.get('mcp_user_servers', '$NBCHAT_MCP_USER_SERVERS')})"
+        msg = f"MCP server {name!r} ({what}) is not allowed here: {why}. Ask {self.admin_contact} to allow it."
+        raise NbchatError(msg)
 
     def describe(self) -> str:
         """A few lines for users: what is set and where it came from (there are never keys in a policy)."""
@@ -380,6 +442,13 @@ class Policy:
             out.append(line("course_reader", f"course reader: {', '.join(self.course_reader)}"))
         if self.max_document_pages is not None:
             out.append(line("max_document_pages", f"document pages: at most {self.max_document_pages}"))
+        if self.mcp_allowed:
+            out.append(line("mcp_allowed", f"MCP servers allowed: {', '.join(self.mcp_allowed)}"))
+        if self.mcp_user_servers is not None:
+            state = "on" if self.mcp_user_servers else "off"
+            out.append(line("mcp_user_servers", f"users' own MCP servers: {state}"))
+        if self.mcp_settings is not None:
+            out.append(line("mcp_settings", f"MCP servers for everyone: {self.mcp_settings}"))
         out.append(f"  questions: {self.admin_contact}")
         return "\n".join(out)
 
@@ -483,12 +552,13 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
             if not isinstance(raw[key], str) or not raw[key].strip():
                 raise bad(key, raw[key], "a non-empty string")
             fields[key] = raw[key].strip()
-    if "allowed_models" in raw:
-        value = raw["allowed_models"]
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise bad("allowed_models", value, "a comma-separated string or a list of strings")
-        fields["allowed_models"] = tuple(i.strip() for i in items if i.strip())
+    for key in ("allowed_models", "mcp_allowed"):  # patterns: comma-separated in a variable, a list in a file
+        if key in raw:
+            value = raw[key]
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+                raise bad(key, value, "a comma-separated string or a list of strings")
+            fields[key] = tuple(i.strip() for i in items if i.strip())
     if "max_new_tokens" in raw:
         number("max_new_tokens", int, lambda n: n >= 1, "a whole number >= 1")
     if "max_temperature" in raw:
@@ -521,13 +591,17 @@ def _build(raw: dict[str, Any], origin: dict[str, str]) -> Policy:
     if "max_attachment_mb" in raw:
         number("max_attachment_mb", float, lambda size: size > 0, "a number of MiB > 0")
     switch = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
-    for key in ("tools", "notebook_context", "explain_errors"):
+    for key in ("tools", "notebook_context", "explain_errors", "mcp_user_servers"):
         if key in raw:
             value = raw[key]
             parsed = value if isinstance(value, bool) else switch.get(str(value).strip().lower())
             if parsed is None:
                 raise bad(key, value, "'on' or 'off'")
             fields[key] = parsed
+    if "mcp_settings" in raw:
+        if not isinstance(raw["mcp_settings"], str) or not raw["mcp_settings"].strip():
+            raise bad("mcp_settings", raw["mcp_settings"], "the path of an MCP settings file")
+        fields["mcp_settings"] = raw["mcp_settings"].strip()
     if "max_tool_rounds" in raw:
         number("max_tool_rounds", int, lambda n: n >= 1, "a whole number >= 1")
     if "max_tool_seconds" in raw:
@@ -669,6 +743,26 @@ def _url_matches(url: str, pattern: str) -> bool:
     if _GLOB.search(wanted):
         return fnmatch.fnmatchcase(path, wanted)
     return wanted == "/" or path == wanted or path.startswith(wanted + "/")
+
+
+def _mcp_matches(command: list[str] | tuple[str, ...], url: str | None, pattern: str) -> bool:
+    """Whether an MCP server's URL, program or command line matches ``pattern`` (see :meth:`Policy.check_mcp`)."""
+    pattern = pattern.strip()
+    if not pattern:
+        return False
+    if pattern.lower().startswith(("http://", "https://")):
+        return url is not None and _url_matches(url, pattern)
+    if url is not None or not command:
+        return False
+    program = command[0]
+    found = shutil.which(program)
+    paths = {program, os.path.realpath(found)} if found else {program}
+    first, _, rest = pattern.partition(" ")  # a command line: the program, then the arguments
+    if "/" in first:
+        program_ok = any(fnmatch.fnmatchcase(p, os.path.expanduser(first)) for p in paths)
+    else:
+        program_ok = any(fnmatch.fnmatchcase(os.path.basename(p), first) for p in paths)
+    return program_ok and (not rest or fnmatch.fnmatchcase(" ".join(command[1:]), rest.strip()))
 
 
 def _same_spec(a: str, b: str) -> bool:

@@ -81,6 +81,11 @@ class StreamingReply:
             self._parts.append(delta)
         self._emit(ConversationEvent("delta", message=self.message, text=delta))
 
+    def set_text(self, text: str) -> None:
+        """Replace the answer (a structured reply's JSON, formatted) before :meth:`commit`; no event is sent."""
+        with self._lock:
+            self._parts = [text]
+
     def add_reasoning(self, delta: str) -> None:
         """Append ``delta`` to the reasoning and tell the listeners."""
         with self._lock:

@@ -41,6 +41,11 @@ class GenerationSettings:
         Whether the model must, may or may not call a tool; ``None``: not sent (the server's default, "auto").
     parallel_tool_calls : bool or None, default None
         Whether the model may ask for several calls in one reply; ``None``: not sent (the server's default).
+    response_format : dict or None, default None
+        A structured reply: the OpenAI API's ``{"type": "json_schema", "json_schema": {"name", "schema", "strict":
+        true}}`` (https://platform.openai.com/docs/api-reference/chat/create#chat-create-response_format); set per
+        request by ``Conversation.ask(..., schema=)`` (see :mod:`nbchat._structured`), not by hand. OpenAI-compatible
+        servers get it as it is, llama.cpp a grammar made from the schema. ``None``: free text.
 
     Raises
     ------
@@ -56,6 +61,7 @@ class GenerationSettings:
     tools: tuple[dict[str, Any], ...] = ()
     tool_choice: str | None = None
     parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int):
@@ -87,6 +93,16 @@ class GenerationSettings:
             raise ValueError(msg)
         if self.parallel_tool_calls is not None and not isinstance(self.parallel_tool_calls, bool):
             msg = f"parallel_tool_calls must be True, False or None, got {self.parallel_tool_calls!r}."
+            raise TypeError(msg)
+        if self.response_format is not None and not (
+            isinstance(self.response_format, dict)
+            and self.response_format.get("type") == "json_schema"
+            and isinstance((self.response_format.get("json_schema") or {}).get("schema"), dict)
+        ):
+            msg = (
+                "response_format must be {'type': 'json_schema', 'json_schema': {'name': ..., 'schema': {...}}} or "
+                f"None, got {self.response_format!r:.200}; ask(..., schema=Model) makes one."
+            )
             raise TypeError(msg)
         object.__setattr__(self, "tools", tuple(self.tools))
         object.__setattr__(self, "stop", tuple(stop))

@@ -296,15 +296,18 @@ class Chat(NotebookActions, ViewBase):
         """Call ``callback(record)`` on every rating given in the widget; see :meth:`Conversation.on_feedback`."""
         return self.conversation.on_feedback(callback)
 
-    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None) -> str:
-        """Send ``text`` as the Send button does, block until the reply is done, return its text.
+    def ask(self, text: str, timeout: float | None = None, *, attachments: Any = None, schema: Any = None) -> Any:
+        """Send ``text`` as the Send button does, block until the reply is done, return its text (with ``schema``,
+        the validated object: a structured reply, shown as formatted JSON).
 
         ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
         :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
         :meth:`nbchat.Conversation.ask`.
         """
         try:
-            return self.conversation.ask(text, timeout=timeout, attachments=self._with_context(attachments))
+            return self.conversation.ask(
+                text, timeout=timeout, attachments=self._with_context(attachments), schema=schema
+            )
         finally:
             self._state.now()
             self._refresh_transcript()

@@ -166,6 +166,12 @@ class Backend:
     sending, naming backends that can), or ``None`` when unknown (tools are sent; the server decides). A backend that
     can reads ``settings.tools`` / ``settings.tool_choice`` and yields :class:`ToolCallDelta` items."""
 
+    json_schema: bool | None = None
+    """Whether the backend constrains a reply to ``settings.response_format``'s JSON schema (a structured reply,
+    ``Conversation.ask(..., schema=)``): ``True`` (a grammar or the server's structured outputs), ``False`` (refused
+    before sending, naming backends that can), ``None`` when unknown (sent where the backend can; the reply is
+    validated, and one that does not fit is an error that keeps its text)."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         old = cls.__dict__.get("load")

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from .._embedded import local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
+from .._structured import schema_of
 from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
 from ._embedded_model import embedded_backend
 from ._gguf_tokens import gguf_metadata
@@ -310,12 +311,17 @@ class LlamaCppBase(Backend, Generic[EngineT]):
     :class:`SharedEngine`); one reply at a time uses it (a chat waiting for it still answers Stop). llama.cpp keeps
     the key/value cache of the tokens it last evaluated and, for the next prompt, evaluates only the tokens after
     the longest common prefix. Stop is checked between tokens.
+
+    A structured reply (``settings.response_format``, from ``Conversation.ask(..., schema=)``) is generated under a
+    grammar llama.cpp makes from its JSON schema (the request's ``json_schema``, llama.cpp server's field for
+    grammar-based sampling, ``tools/server/README.md``): each engine reads it in :meth:`_generate`.
     """
 
     package: ClassVar[EnginePackage]
     """The engine's Python package, required by the constructor."""
     thinking_switch = "enable_thinking in the GGUF's chat template (Qwen3 and others that take it)"
     can_prefill: ClassVar[bool] = True
+    json_schema = True  # a grammar from the schema: the reply is JSON that fits it (or stops at max_new_tokens)
 
     def __init__(
         self,
@@ -503,6 +509,9 @@ class LlamaCppBase(Backend, Generic[EngineT]):
             "seed": self.seed if self.seed is not None else LLAMA_DEFAULT_SEED,
             "repeat_penalty": 1.0,
         }
+        schema = schema_of(settings.response_format)
+        if schema is not None:  # a structured reply: sampling under the grammar llama.cpp makes from the schema
+            request["json_schema"] = schema
         if settings.greedy:
             request["temperature"] = 0.0  # llama.cpp's greedy sampler: the most likely token
         else:  # transformers' meaning: temperature and nucleus only (llama.cpp adds top-k 40 and min-p 0.05)

@@ -40,6 +40,10 @@ class CallableBackend(Backend):
         :class:`nbchat.backends.ToolCallDelta` items (e.g. ``ToolCallDelta(0, "call_1", "area", '{"width": 2}')``)
         beside its text, and sees the results as ``role: "tool"`` messages next time. A function without a
         ``tools`` parameter cannot: a conversation with tools refuses it before calling it.
+
+        Structured replies (``ask(..., schema=)``): a parameter named ``response_format`` receives the OpenAI
+        ``response_format`` dict (``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``) or
+        ``None``; without one, the function is called as usual and its reply is validated against the schema.
     name : str, optional
         Shown as the model name; default: the function's ``__name__``.
     images : bool, default False
@@ -69,7 +73,9 @@ class CallableBackend(Backend):
         required = [
             p.name
             for p in params.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "tools"
+            if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in ("tools", "response_format")
         ]
         self._takes_messages = required == ["messages"]
         var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -77,6 +83,8 @@ class CallableBackend(Backend):
             n for n in _NAMED_ONLY if n in params
         ]
         self.tool_calls = "tools" in params  # the documented rule: a `tools` parameter, else refused with tools
+        self._takes_format = "response_format" in params
+        self.json_schema = True if self._takes_format else None
 
     def policy_identities(self) -> list[str]:
         """``callable:<module>.<qualified name>`` of the function."""
@@ -98,6 +106,8 @@ class CallableBackend(Backend):
             kwargs["stop"] = list(settings.stop)
         if self.tool_calls:
             kwargs["tools"] = list(settings.tools)
+        if self._takes_format:
+            kwargs["response_format"] = settings.response_format
         if self._takes_messages:
             result = self.fn(messages, **kwargs)
         else:

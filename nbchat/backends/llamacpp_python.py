@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -190,6 +191,9 @@ class LlamaCppPythonBackend(LlamaCppBase[_Model]):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span tokens
         stop = StopSequenceFilter(request["stop"])
         count, finish = 0, None
+        if "json_schema" in request:  # a structured reply: llama.cpp's grammar from the JSON schema
+            sampling["grammar"] = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(request["json_schema"]),
+                                                                           verbose=False)  # fmt: skip
         generator = llm.generate(tokens, typical_p=1.0, repeat_penalty=request["repeat_penalty"], **sampling)
         try:
             for token in generator:

@@ -125,6 +125,10 @@ class OpenAIBackend(Backend):
     :class:`~nbchat.backends.ToolCallDelta` items (finish reason ``"tool_calls"``). Whether a plain server's model
     can call tools is unknown until it answers (vLLM needs ``--enable-auto-tool-choice``; a server that cannot says
     so in a 400, shown in the chat).
+
+    A structured reply (``settings.response_format``, from ``Conversation.ask(..., schema=)``) is sent as
+    ``response_format`` as it is (OpenAI, vLLM, SGLang and llama.cpp's server constrain the reply to the schema);
+    a server that ignores it is caught when the reply is validated.
     """
 
     kind = "openai"
@@ -205,6 +209,7 @@ class OpenAIBackend(Backend):
         # images: known for a source's listed models; unknown (None: sent, the server decides) for other servers
         self.image_input = self.source.sees_images(model) if self.source is not None else None
         self.tool_calls = True if self.source is not None else None  # online sources take tools; servers: unknown
+        self.json_schema = None  # response_format is sent; whether the server honours it shows in the reply
 
     # ------------------------------------------------------------------ loading
     def list_models(self) -> list[str]:
@@ -277,6 +282,8 @@ class OpenAIBackend(Backend):
                 params["tool_choice"] = settings.tool_choice
             if settings.parallel_tool_calls is not None:
                 params["parallel_tool_calls"] = settings.parallel_tool_calls
+        if settings.response_format is not None:  # a structured reply: OpenAI's json_schema response format
+            params["response_format"] = settings.response_format
         if settings.thinking is not None:
             notice = self._thinking_switch(params, extra, settings.thinking)
             if notice and info is not None:

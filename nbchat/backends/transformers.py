@@ -83,6 +83,10 @@ class TransformersBackend(Backend):
     """
 
     kind = "transformers"
+    # Structured replies are refused here (ask(..., schema=) names llama.cpp and OpenAI-compatible servers): the
+    # constrained-decoding libraries for transformers are too heavy for this extra (xgrammar pulls triton and
+    # apache-tvm-ffi, outlines its Rust core and more) or not kept up (lm-format-enforcer: no release since 2025-08).
+    json_schema = False
     thinking_switch = "enable_thinking in the chat template (Qwen3, SmolLM3 and others that take it)"
     searched: tuple[list[str], str] | None = None
     """For a local model name that was looked up: the places tried before the Hugging Face Hub, and how to fix a

@@ -19,9 +19,10 @@ from typing import Any
 
 from .._errors import NbchatError
 
-__all__ = ["Tool", "ToolArgumentsError", "ToolError", "as_tools", "tool"]
+__all__ = ["NAME_PATTERN", "Tool", "ToolArgumentsError", "ToolError", "as_tools", "tool"]
 
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the OpenAI API's rule for function names
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""The OpenAI API's rule for function names (letters, digits, ``_`` and ``-``, at most 64)."""
 CANCEL_PARAMETER = "cancel"
 """A parameter of this name, annotated ``threading.Event``, is not part of the schema: it receives an event that is
 set when the user presses Stop or the call runs out of time (cooperative cancellation)."""
@@ -59,6 +60,8 @@ class Tool:
     parameters : dict
         The JSON schema of the arguments (``{"type": "object", "properties": ..., "required": [...]}``); each
         property's ``description`` from the docstring.
+    server : str
+        The MCP server a tool comes from (:class:`nbchat.MCPServer`); ``""`` for a Python function.
 
     Raises
     ------
@@ -66,6 +69,8 @@ class Tool:
         If ``fn`` is not callable, has ``*args``, a parameter name pydantic cannot take (leading ``_``), a type hint
         pydantic cannot make a schema for, or ``name`` is not a valid tool name.
     """
+
+    server: str = ""
 
     def __init__(
         self,
@@ -86,7 +91,7 @@ class Tool:
             raise ToolError(msg)
         self.fn: Callable[..., Any] = fn
         self.name: str = name or str(getattr(fn, "__name__", "") or type(fn).__name__)
-        if not _NAME.fullmatch(self.name):
+        if not NAME_PATTERN.fullmatch(self.name):
             msg = f"Tool name {self.name!r} is not valid: use letters, digits, '_' and '-' (at most 64); pass name=."
             raise ToolError(msg)
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
@@ -120,6 +125,26 @@ class Tool:
         """
         import pydantic
 
+        value = self.arguments_object(arguments)
+        try:
+            model = self._model.model_validate(value)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(_problem(e) for e in exc.errors(include_url=False)[:10])
+            msg = (
+                f"Invalid arguments for {self.name}: {problems}. Call it again with arguments that fit its "
+                f"parameters: {json.dumps(self.parameters, ensure_ascii=False)[:2000]}"
+            )
+            raise ToolArgumentsError(msg) from None
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    def arguments_object(self, arguments: str | dict[str, Any]) -> dict[str, Any]:
+        """The model's ``arguments`` (a JSON text or a dict) as a dict, not yet checked against the parameters.
+
+        Raises
+        ------
+        ToolArgumentsError
+            If the text is not JSON or not an object; the message shows the model the expected shape.
+        """
         if isinstance(arguments, str):
             try:
                 value = json.loads(arguments) if arguments.strip() else {}
@@ -134,16 +159,7 @@ class Tool:
         if not isinstance(value, dict):
             msg = f"The arguments of {self.name} must be a JSON object, got {type(value).__name__}."
             raise ToolArgumentsError(msg)
-        try:
-            model = self._model.model_validate(value)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(_problem(e) for e in exc.errors(include_url=False)[:10])
-            msg = (
-                f"Invalid arguments for {self.name}: {problems}. Call it again with arguments that fit its "
-                f"parameters: {json.dumps(self.parameters, ensure_ascii=False)[:2000]}"
-            )
-            raise ToolArgumentsError(msg) from None
-        return {name: getattr(model, name) for name in type(model).model_fields}
+        return dict(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function itself."""

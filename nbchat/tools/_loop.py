@@ -21,6 +21,7 @@ from ..backends import Backend
 from ._approval import Approvals, ToolApproval
 from ._calls import ToolCall, ToolRound
 from ._function import Tool, ToolError, as_tools
+from ._mcp import MCPServer, MCPServerError, mcp_servers
 from ._run import DEFAULT_RESULT_CHARS, DEFAULT_TOOL_TIMEOUT, run_call
 
 __all__ = ["DEFAULT_MAX_TOOL_ROUNDS", "ToolLoop", "no_tools_message"]
@@ -45,8 +46,9 @@ class ToolLoop:
 
     Parameters
     ----------
-    tools : list of callables or Tool, optional
-        See :class:`~nbchat.tools.Tool`.
+    tools : list of callables, Tool or MCPServer, optional
+        See :class:`~nbchat.tools.Tool`; an :class:`~nbchat.MCPServer` stands for its tools (listed when a turn
+        first needs them, which starts it).
     approval : "ask", "auto" or callable, default "ask"
         See :data:`nbchat.tools.ToolApproval`.
     max_rounds : int, default DEFAULT_MAX_TOOL_ROUNDS (8)
@@ -87,32 +89,96 @@ class ToolLoop:
         self.max_result_chars = max_result_chars
         self.tool_choice = tool_choice
         self.tools: list[Tool] = []
+        self.servers: list[MCPServer] = []
         self.set_tools(tools)
 
     def set_tools(self, tools: Iterable[Any] | None) -> None:
-        """Replace the tools (functions or :class:`Tool`); ``None`` or ``[]``: none.
+        """Replace the tools (functions, :class:`Tool` or :class:`~nbchat.MCPServer`); ``None`` or ``[]``: none.
+
+        Servers are not started here (a turn starts them), but the administrator's policy is checked at once.
 
         Raises
         ------
         ToolError
             For a bad tool or duplicate names; also when the administrator switched tools off.
+        MCPServerError
+            For a server the administrator's policy does not allow.
         """
-        made = as_tools(tools)
-        if made:
+        if tools is None:
+            items: list[Any] = []
+        elif isinstance(tools, (str, MCPServer)) or callable(tools):
+            items = [tools]
+        else:
+            items = list(tools)
+        servers: list[MCPServer] = []
+        for item in items:
+            if isinstance(item, MCPServer):
+                servers.append(item)
+            elif isinstance(item, str) and (item == "mcp" or item.startswith("mcp:")):  # the settings files' servers
+                servers.extend(mcp_servers(names=[item[4:]] if item.startswith("mcp:") else None))
+        made = as_tools([item for item in items if not isinstance(item, (str, MCPServer))])
+        if any(isinstance(item, str) and not item.startswith("mcp") for item in items):
+            bad = next(item for item in items if isinstance(item, str) and not item.startswith("mcp"))
+            msg = f"A tool must be a function or an nbchat.MCPServer, got the text {bad!r} ('mcp' names the servers "
+            msg += "of your MCP settings file, 'mcp:NAME' one of them)."
+            raise ToolError(msg)
+        if made or servers:
             check_tools_allowed()
-        self.tools = made
+        names = [s.name for s in servers]
+        for server in servers:
+            if names.count(server.name) > 1:
+                msg = f"Two MCP servers are named {server.name!r}; give one another name=."
+                raise MCPServerError(msg)
+            server.check_allowed()
+        self.tools, self.servers = made, servers
+
+    @property
+    def active(self) -> bool:
+        """Whether a turn has tools to offer: functions, or MCP servers (whose tools are listed when it starts)."""
+        return bool(self.tools or self.servers)
 
     def names(self) -> list[str]:
-        """The tools' names, in order."""
-        return [t.name for t in self.tools]
+        """The tools' names, in order: functions, then the tools of MCP servers already started."""
+        return [t.name for t in self.listed()]
 
-    def schemas(self) -> tuple[dict[str, Any], ...]:
-        """The OpenAI function-tool schemas of the tools."""
-        return tuple(t.schema() for t in self.tools)
+    def listed(self) -> list[Tool]:
+        """Functions, then the tools of the MCP servers already started (none is started here)."""
+        return [*self.tools, *(t for s in self.servers if s.running for t in s.tools())]
+
+    def schemas(self, tools: list[Tool] | None = None) -> tuple[dict[str, Any], ...]:
+        """The OpenAI function-tool schemas of ``tools`` (default: :meth:`listed`)."""
+        return tuple(t.schema() for t in (self.listed() if tools is None else tools))
+
+    def available(self) -> tuple[list[Tool], list[str]]:
+        """Every tool a turn offers, starting MCP servers that are not running; and a notice per server that could
+        not start (its tools are left out, the chat goes on) or tool that was left out (a duplicate name)."""
+        tools = list(self.tools)
+        notices: list[str] = []
+        seen = {t.name for t in tools}
+        for server in self.servers:
+            try:
+                offered = server.tools()
+            except ToolError as exc:
+                notices.append(f"{exc} Its tools were not offered to the model.")
+                continue
+            notices.extend(f"MCP server {server.name!r}: tool {why}; not offered." for why in server.skipped)
+            for t in offered:
+                if t.name in seen:
+                    notices.append(f"MCP server {server.name!r}: tool {t.name!r} has the name of another tool; "
+                                   "not offered (pass prefix= or exclude= to the server).")  # fmt: skip
+                    continue
+                seen.add(t.name)
+                tools.append(t)
+        return tools, notices
+
+    def close(self) -> None:
+        """Close the MCP servers (they start again if a later turn needs them)."""
+        for server in self.servers:
+            server.close()
 
     def apply(self, settings: GenerationSettings) -> GenerationSettings:
         """``settings`` with the tools' schemas and ``tool_choice`` (unchanged without tools)."""
-        if not self.tools:
+        if not self.active:
             return settings
         return settings.replace(tools=self.schemas(), tool_choice=self.tool_choice)
 
@@ -134,7 +200,7 @@ class ToolLoop:
         ToolError
             See :meth:`nbchat.tools.Approvals.require_decider`.
         """
-        if self.tools:
+        if self.active:
             self.approvals.require_decider()
 
     # ------------------------------------------------------------------ one turn
@@ -184,11 +250,17 @@ class ToolLoop:
         if getattr(backend, "tool_calls", False) is False:
             return ReplyOutcome("error", no_tools_message(backend), {"finish_reason": "error"})
         max_rounds, timeout = self.limits()
+        if on_status is not None and any(not s.running for s in self.servers):
+            on_status("starting MCP servers…")
+        tools, notices = self.available()
+        if on_status is not None and self.servers:
+            on_status(None)
+        schemas = self.schemas(tools)
         request = list(messages)
         rounds = 0
         calls_asked = 0
-        totals: dict[str, Any] = {}
-        by_name = {t.name: t for t in self.tools}
+        totals: dict[str, Any] = {"notices": notices} if notices else {}
+        by_name = {t.name: t for t in tools}
         while True:
             allow = rounds < max_rounds
             choice = (self.tool_choice if rounds == 0 else None) if allow else "none"
@@ -197,7 +269,7 @@ class ToolLoop:
             outcome = run_reply(
                 backend,
                 request,
-                settings.replace(tools=self.schemas(), tool_choice=choice),
+                settings.replace(tools=schemas, tool_choice=choice if schemas else None),
                 cancel,
                 _tee(text, on_delta),
                 retries=retries,
@@ -260,6 +332,7 @@ class ToolLoop:
                 call.error = f"The arguments of {call.name} are not a JSON object: write them as one JSON object."
                 call.result = f"Error: {call.error} They were: {call.arguments[:500]}"
             else:
+                call.server = tool.server
                 runnable.append((call, tool))
             changed(call)
         for call, tool in runnable:
@@ -332,4 +405,6 @@ def _finish(outcome: ReplyOutcome, totals: dict[str, Any], start: float, rounds:
     stats["duration_s"] = round(time.perf_counter() - start, 4)
     stats["tool_rounds"] = rounds
     stats["tool_calls"] = asked
+    if totals.get("notices"):
+        stats["notice"] = " ".join([*totals["notices"], *([stats["notice"]] if stats.get("notice") else [])])
     return outcome

@@ -18,7 +18,15 @@ from .._convert import to_attachment
 from ._calls import ToolCall
 from ._function import Tool, ToolArgumentsError
 
-__all__ = ["DEFAULT_RESULT_CHARS", "DEFAULT_TOOL_TIMEOUT", "STOP_GRACE_S", "cap_text", "convert_result", "run_call"]
+__all__ = [
+    "DEFAULT_RESULT_CHARS",
+    "DEFAULT_TOOL_TIMEOUT",
+    "STOP_GRACE_S",
+    "ToolOutput",
+    "cap_text",
+    "convert_result",
+    "run_call",
+]
 
 DEFAULT_TOOL_TIMEOUT = 60.0
 """Seconds a function may run (``Conversation(tool_timeout=)``, ``Tool(timeout=)``), unless an administrator caps it."""
@@ -27,6 +35,15 @@ DEFAULT_RESULT_CHARS = 32_000
 STOP_GRACE_S = 0.5  # after Stop or time-out, how long a function told through `cancel` has to return
 _POLL_S = 0.02
 _CHARS_PER_TOKEN = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolOutput:
+    """A result already in the form the model gets: ``text`` and image ``attachments`` (an MCP server's content
+    blocks, converted by :meth:`nbchat.MCPServer.call`). :func:`convert_result` only caps its text."""
+
+    text: str
+    attachments: list[Attachment] = dataclasses.field(default_factory=list)
 
 
 def run_call(
@@ -100,7 +117,7 @@ def run_call(
             call.status, call.error = "stopped", f"Stopped by the user; {background}."
             call.result = "The user stopped this call before it finished; it has no result."
         else:
-            _fail(call, f"{call.name} did not finish within {timeout:g} s; {background}.", max_chars)
+            _fail(call, f"{_label(tool, call)} did not finish within {timeout:g} s; {background}.", max_chars)
         return
     kind, payload = box[0]
     if kind == "error":
@@ -108,6 +125,11 @@ def run_call(
         return
     call.result, call.result_attachments = payload
     call.status = "done" if ended != "stopped" else "stopped"
+
+
+def _label(tool: Tool, call: ToolCall) -> str:
+    """The call's tool for an error text: its name, and its MCP server where it has one."""
+    return f"{call.name} (MCP server {tool.server!r})" if tool.server else call.name
 
 
 def _fail(call: ToolCall, error: str, max_chars: int) -> None:
@@ -136,6 +158,8 @@ def convert_result(value: Any, name: str, *, max_chars: int = DEFAULT_RESULT_CHA
     """
     if isinstance(value, str):
         return cap_text(value, max_chars), []
+    if isinstance(value, ToolOutput):
+        return cap_text(value.text, max_chars), list(value.attachments)
     if value is None or isinstance(value, (bool, int, float, list, tuple, dict)):
         try:
             return cap_text(json.dumps(value, ensure_ascii=False, default=str), max_chars), []

@@ -24,6 +24,9 @@ The model name picks the behaviour; the path prefix picks the server's quirks::
     "html"                200 with an HTML page instead of an event stream (a proxy's error page)
     "silent"              200 and SSE headers, then nothing (until the client goes away)
     "no-headers"          waits 30 s before answering at all
+    "verbatim"            answers the last user message word for word (a test writes the JSON a model would), one word
+                          per chunk; ``max_tokens`` counts words, past it the reply ends with ``finish_reason:
+                          "length"``. Any ``response_format`` is checked first (see below)
     "tools"               scripted tool calls: each request takes the next entry of ``app.state.tool_script`` (a test
                           fills it); with none left, it answers "Results: <the last tool messages' contents>"
 
@@ -65,6 +68,14 @@ A message ``content`` may be a list of content parts, checked as the OpenAI API 
 ``{"type": "image_url", "image_url": {"url": str, "detail"?: "auto" | "low" | "high"}}``); anything else is a 400
 ``invalid_request_error``. The echo then says the text parts and ``[image <media type>]`` per image.
 
+``response_format`` is checked as OpenAI's API reference shapes it (Chat Completions, "response_format",
+https://platform.openai.com/docs/api-reference/chat/create#chat-create-response_format): ``{"type": "text"}``,
+``{"type": "json_object"}`` or ``{"type": "json_schema", "json_schema": {"name", "description"?, "schema"?,
+"strict"?}}`` where ``name`` is letters, digits, ``_`` and ``-``, at most 64; with ``strict: true`` the Structured
+Outputs guide's rules for the schema hold (https://platform.openai.com/docs/guides/structured-outputs, "Supported
+schemas": every object has ``additionalProperties: false`` and lists all its properties in ``required``). Anything
+else is a 400 ``invalid_request_error`` with the API's wording.
+
 Every request body is appended to ``app.state.requests``, its headers to ``app.state.headers``. Run standalone:
 ``python openai_stub.py --port 8000``.
 """
@@ -74,6 +85,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -193,6 +205,60 @@ def _tool_chunks(model: str, script: dict[str, Any]) -> list[dict[str, Any]]:
     return deltas
 
 
+_FORMAT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _strict_problem(schema: Any, where: str = "()") -> str | None:
+    """A rule of OpenAI's strict Structured Outputs that ``schema`` breaks (first found), or None."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" or "properties" in schema:
+            if schema.get("additionalProperties") is not False:
+                return f"In context={where}, 'additionalProperties' is required to be supplied and to be false."
+            missing = [k for k in schema.get("properties", {}) if k not in schema.get("required", [])]
+            if missing:
+                return f"In context={where}, 'required' is required to be supplied and to be an array including every key in properties. Missing '{missing[0]}'."  # noqa: E501 - the API's sentence
+        for key, value in schema.items():
+            inner = _strict_problem(value, f"{where}, '{key}'") if isinstance(value, (dict, list)) else None
+            if inner:
+                return inner
+    elif isinstance(schema, list):
+        for item in schema:
+            inner = _strict_problem(item, where)
+            if inner:
+                return inner
+    return None
+
+
+def _format_problem(body: dict[str, Any]) -> str | None:
+    """What OpenAI would say about the request's ``response_format``, or None when it is fine or absent."""
+    fmt = body.get("response_format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema"):
+        return "Invalid value: 'response_format.type'. Supported values are: 'text', 'json_object', and 'json_schema'."
+    if fmt["type"] != "json_schema":
+        return None
+    spec = fmt.get("json_schema")
+    if not isinstance(spec, dict):
+        return "Missing required parameter: 'response_format.json_schema'."
+    unknown = set(spec) - {"name", "description", "schema", "strict"}
+    if unknown:
+        return f"Unrecognized request argument supplied: response_format.json_schema.{sorted(unknown)[0]}"
+    if "name" not in spec:
+        return "Missing required parameter: 'response_format.json_schema.name'."
+    if not isinstance(spec["name"], str) or not _FORMAT_NAME.fullmatch(spec["name"]):
+        return "Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."  # noqa: E501 - the API's sentence
+    if "schema" in spec and not isinstance(spec["schema"], dict):
+        return "Invalid type for 'response_format.json_schema.schema': expected an object."
+    if "strict" in spec and not isinstance(spec["strict"], (bool, type(None))):
+        return "Invalid type for 'response_format.json_schema.strict': expected a boolean."
+    if spec.get("strict"):
+        problem = _strict_problem(spec.get("schema", {}))
+        if problem:
+            return f"Invalid schema for response_format '{spec['name']}': {problem}"
+    return None
+
+
 def _said(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -229,7 +295,7 @@ async def chat(request: Request, variant: str = "") -> Any:
     ):
         auth = request.headers.get("authorization")
         return _error(401, f"Incorrect API key provided. Received: Authorization: {auth}", "invalid_api_key")
-    problem = _tools_problem(body)
+    problem = _tools_problem(body) or _format_problem(body)
     if problem:
         return _error(400, problem, "invalid_request_error")
     if variant == "strict" and "stream_options" in body:
@@ -267,7 +333,10 @@ async def chat(request: Request, variant: str = "") -> Any:
             await asyncio.sleep(0.1)
     if model == "tools":
         return StreamingResponse(_scripted(model, body, request), media_type="text/event-stream")
-    words = (["w"] * 100) if model == "slow" else f"You said: {_said(body['messages'][-1]['content'])}".split(" ")
+    if model == "verbatim":
+        words = _said(body["messages"][-1]["content"]).split(" ")
+    else:
+        words = (["w"] * 100) if model == "slow" else f"You said: {_said(body['messages'][-1]['content'])}".split(" ")
     max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 1000
     stop = body.get("stop") or []
     stop = [stop] if isinstance(stop, str) else stop
