@@ -20,6 +20,7 @@ SECTIONS = (
     "classroom",
     "server",
     "reasoning",
+    "tools",
     "browser",
     "web",
 )
@@ -61,6 +62,10 @@ def main() -> int:
         from .reasoning import reasoning_figures
 
         figures += reasoning_figures(runs)
+    if "tools" in args.only:  # nbchat's own time per round of tool calls (no model, no function time)
+        from .tools import tools_figures
+
+        figures += tools_figures(runs)
     if "llamacpp" in args.only:
         from .llamacpp import llamacpp_figures
 

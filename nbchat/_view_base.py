@@ -229,19 +229,17 @@ class ViewBase(anywidget.AnyWidget):
             self.send(message if column is None else ColumnSyncMessage(**message, column=column))
 
     # ------------------------------------------------------------------ tools: this view is who "ask" asks
-    def _watch_tools(self, conv: Conversation, batcher: DeltaBatcher | None) -> Callable[[], None]:
+    def _watch_tools(self, conv: Conversation) -> Callable[[], None]:
         """Register this widget as the person ``conv`` asks about its tool calls (``tool_approval="ask"``, the
         default: ``Chat(tools=[f])`` works as it is); returns the function that unregisters it.
 
-        The waiting call is already in the message's ``tool_rounds`` (status ``"pending"``): the view shows its card
-        once the synced state is rebuilt, which this asks for (after sending the text streamed so far). With
-        ``"auto"`` or a callable nobody is asked, so this changes nothing.
+        The waiting call is already in the message's ``tool_rounds`` (status ``"pending"``), and its ``"tool"`` event
+        asked for the synced state to be rebuilt (:meth:`_relay`): the card shows with its buttons, so the asker
+        itself has nothing left to do. With ``"auto"`` or a callable nobody is asked, so this changes nothing.
         """
 
-        def asker(_call: ToolCall) -> None:  # the worker thread, maybe under the conversation's lock: never blocks
-            if batcher is not None:
-                batcher.flush()
-            self._request_sync()
+        def asker(_call: ToolCall) -> None:  # the worker thread: the call's "tool" event already asked for a rebuild
+            return None
 
         return conv.on_tool_approval(asker)
 

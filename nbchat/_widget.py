@@ -183,7 +183,7 @@ class Chat(ViewBase):
         self._displayed = False
         self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
-        self._unask = self._watch_tools(conversation, self._batcher)  # tool_approval="ask": the cards' buttons decide
+        self._unask = self._watch_tools(conversation)  # tool_approval="ask": the cards' buttons decide
         self._routes: dict[str, Route[Any]] = {
             **self._box_routes(),  # submit, attach, detach, complete, sync
             "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),

@@ -111,7 +111,7 @@ export class ToolCard {
 
     const title = h("code", { class: "nbchat-tool-name", dir: "auto" });
     appendMarked(title, name, i18n);
-    const head = h("div", { class: "nbchat-tool-head" }, [h("span", { class: "nbchat-tool-icon", "aria-hidden": "true", text: "🔧" }), title]);
+    const head = h("div", { class: "nbchat-tool-head" }, [title]);
     if (text(call.server)) head.append(h("span", { class: "nbchat-tool-server", text: i18n.t("tool.server", { server: call.server }) }));
     head.append(h("span", { class: "nbchat-tool-status", "data-status": status, text: i18n.t(`tool.status.${status}` as Key) }));
     if (typeof call.duration_s === "number" && Number.isFinite(call.duration_s)) {

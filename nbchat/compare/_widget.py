@@ -297,7 +297,7 @@ class Compare(Arena, ViewBase):
 
         batcher = DeltaBatcher(send_delta)
         unsubscribe = column.conversation.subscribe(on_event)
-        unask = self._watch_tools(column.conversation, batcher)  # its tool calls' cards ask in this view
+        unask = self._watch_tools(column.conversation)  # its tool calls' cards ask in this view
 
         def unlink() -> None:
             unsubscribe()
