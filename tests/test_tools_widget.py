@@ -207,3 +207,32 @@ def test_an_image_result_gets_a_preview_for_its_card(comms: list[RecordingComm])
     (part,) = chat._messages[-1]["tool_rounds"][0]["calls"][0]["result_attachments"]
     assert part["preview"].startswith("data:image/jpeg;base64,")
     assert len(part["preview"]) > len(part["thumbnail"])  # larger than the 96-pixel thumbnail
+
+
+def test_the_static_transcript_shows_calls_and_a_hostile_result_as_text(comms: list[RecordingComm]) -> None:
+    def page(url: str) -> str:
+        """Read a page.
+
+        Parameters
+        ----------
+        url : str
+            Its address.
+        """
+        return '<script>window.__pwned=1</script><img src=x onerror="alert(1)">'
+
+    def model(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        if messages[-1]["role"] != "tool":
+            yield ToolCallDelta(0, "w1", "page", '{"url": "https://example.com"}')
+        else:
+            yield "Read it."
+
+    chat = nbchat.Chat(model, tools=[page], tool_approval="auto", prepare="now")
+    chat.ask("read", timeout=30)
+    bundle = chat._repr_mimebundle_()
+    assert bundle is not None
+    html = bundle[0]["text/html"]
+    assert "Tool call" in html
+    assert "page" in html
+    assert "&lt;script&gt;" in html
+    assert "<script>" not in html
+    assert "<img" not in html
