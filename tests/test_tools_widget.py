@@ -18,18 +18,7 @@ import nbchat
 from nbchat.backends import ToolCallDelta
 from nbchat.testing import RecordingComm, wait_for_view
 
-
-def area(width: float, height: float) -> float:
-    """Area of a rectangle.
-
-    Parameters
-    ----------
-    width : float
-        Width in metres.
-    height : float
-        Height in metres.
-    """
-    return width * height
+from .test_tools_loop import area
 
 
 def wait_until(predicate: Any, timeout: float = 15) -> None:
