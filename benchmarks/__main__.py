@@ -22,6 +22,7 @@ SECTIONS = (
     "reasoning",
     "mcp",
     "structured",
+    "tools",
     "browser",
     "web",
     "notebook",
@@ -73,6 +74,10 @@ def main() -> int:
         from .mcp import structured_figures
 
         figures += structured_figures(runs, 48 if args.quick else 96)
+    if "tools" in args.only:  # nbchat's own time per round of tool calls (no model, no function time)
+        from .tools import tools_figures
+
+        figures += tools_figures(runs)
     if "llamacpp" in args.only:
         from .llamacpp import llamacpp_figures
 

@@ -10,6 +10,26 @@ export interface LiveMessage {
   status: string;
   content: string;
   reasoning?: string;
+  /** A turn with tools: the rounds of calls so far, each with the text and reasoning the model wrote before it. */
+  tool_rounds?: readonly { content: string; reasoning: string }[];
+}
+
+/**
+ * What a reply streamed after its rounds of tool calls. Deltas (and a view's `sync`) carry everything the turn
+ * streamed, round after round; once a round is in the message's `tool_rounds`, its text leaves the front of the
+ * streamed text (it shows above the round's calls). Reasoning is kept without trailing spaces per round
+ * (`trim`: compared without the spaces around each round's part). A round whose text is not at the front (its state
+ * came before the deltas did) cuts nothing.
+ */
+export function afterRounds(streamed: string, rounds: readonly string[], trim = false): string {
+  let rest = trim ? streamed.trimStart() : streamed;
+  for (const raw of rounds) {
+    const part = trim ? raw.trim() : raw;
+    if (!rest.startsWith(part)) break;
+    rest = rest.slice(part.length);
+    if (trim) rest = rest.trimStart();
+  }
+  return rest;
 }
 
 /** Live text that arrived before its message did (the trait update still in flight). */
@@ -143,12 +163,19 @@ export class LiveMessages<M extends LiveMessage, V> {
 
   /** The text of `msg` as shown: the live text while it streams. */
   textOf(msg: M): string {
-    return msg.status === "streaming" ? (this.live.get(msg.id) ?? msg.content) : msg.content;
+    if (msg.status !== "streaming") return msg.content;
+    const live = this.live.get(msg.id) ?? msg.content;
+    const rounds = msg.tool_rounds;
+    return rounds && rounds.length > 0 ? afterRounds(live, rounds.map((r) => String(r.content ?? ""))) : live;
   }
 
   /** The reasoning of `msg` as shown: the live reasoning while it streams (forgotten once it is committed). */
   reasoningOf(msg: M): string {
-    if (msg.status === "streaming") return this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "";
+    if (msg.status === "streaming") {
+      const live = this.liveReasoning.get(msg.id) ?? msg.reasoning ?? "";
+      const rounds = msg.tool_rounds;
+      return rounds && rounds.length > 0 ? afterRounds(live, rounds.map((r) => String(r.reasoning ?? "")), true) : live;
+    }
     this.liveReasoning.delete(msg.id);
     return msg.reasoning ?? "";
   }

@@ -93,8 +93,43 @@ export interface ChatMessage {
   /** The user's rating of an answer: thumbs up/down and an optional comment; null or missing: not rated. */
   feedback?: Feedback | null;
   /** Rounds of tool calls of an answer (Python `nbchat.ToolRound.to_dict()`); missing or empty: none. */
-  tool_rounds?: unknown[];
+  tool_rounds?: ToolRound[];
 }
+
+/** Where a tool call stands (Python `nbchat.tools.ToolStatus`). */
+export type ToolStatus = "pending" | "running" | "done" | "error" | "declined" | "stopped";
+
+/** One call a model asked for (Python `nbchat.ToolCall.to_dict()`). Every text in it may be hostile: the name and
+ * arguments are the model's, the result and error the tool's. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model wrote them (JSON text, maybe malformed). */
+  arguments: string;
+  status: ToolStatus;
+  /** The text the model got as the result. */
+  result: string;
+  /** Images (figures, arrays, PIL images) the tool returned: thumbnails only. */
+  result_attachments: Attachment[];
+  error: string | null;
+  duration_s: number | null;
+  /** Why it was declined (the user's words, also sent to the model). */
+  reason: string;
+  /** The MCP server of the tool; "" for a Python function. */
+  server: string;
+}
+
+/** What the model wrote before asking for calls, and the calls (Python `nbchat.ToolRound.to_dict()`). */
+export interface ToolRound {
+  content: string;
+  reasoning: string;
+  calls: ToolCall[];
+  /** Calls beyond the limit per reply: not run. */
+  dropped?: number;
+}
+
+/** A person's answer to a call waiting for approval (the card's buttons). */
+export type ToolDecision = "once" | "chat" | "decline";
 
 /** `ChatMessage.feedback` (Python `nbchat.ChatMessage.feedback`). */
 export interface Feedback {
@@ -254,4 +289,5 @@ export type ClientMessage =
   | { kind: "provenance"; id: string }
   | { kind: "code"; id: string }
   | { kind: "feedback"; id: string; rating: "up" | "down" | null; comment: string }
-  | { kind: "export"; format: ExportFormat };
+  | { kind: "export"; format: ExportFormat }
+  | { kind: "approve"; id: string; decision: ToolDecision; reason: string };

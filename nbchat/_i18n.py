@@ -25,6 +25,7 @@ MESSAGES: dict[str, dict[str, str]] = json.loads(files("nbchat").joinpath("i18n.
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_TOOL_STATUS = re.compile(r"(?P<what>waiting for approval of|running) (?P<name>.+)…")
 _RETRYING = re.compile(r"(?P<brief>.+): retrying in (?P<seconds>[\d.]+) s… \((?P<n>\d+)/(?P<of>\d+)\)")
 
 
@@ -106,6 +107,10 @@ def status_text(status: str, text_now: str, model: str, device: str | None) -> d
     failed = f"Could not load {model}: "  # nbchat._conversation's status line when loading failed
     if status == "error" and text_now.startswith(failed):
         return {"key": "py.status.loadFailed", "params": {"model": model, "error": text_now[len(failed) :]}}
+    tool = _TOOL_STATUS.fullmatch(text_now) if status == "generating" else None
+    if tool is not None:  # nbchat.tools._loop's line while a call waits for approval or runs
+        key = "py.status.toolWaiting" if tool["what"] == "waiting for approval of" else "py.status.toolRunning"
+        return {"key": key, "params": {"name": tool["name"]}}
     retry = _RETRYING.fullmatch(text_now)
     if retry is not None:  # nbchat._generation.run_reply's line while it waits to send again
         return {"key": "py.status.retrying", "params": retry.groupdict()}

@@ -19,7 +19,10 @@ in a thread of its own, so nothing waits on two locks at once and a long history
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
+import io
 import logging
 import threading
 import time
@@ -27,6 +30,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Literal, TypedDict, TypeVar, Union
 
+from ._attachments import Attachment
 from ._messages import ChatMessage
 
 __all__ = [
@@ -36,11 +40,14 @@ __all__ = [
     "COMPARE_SENDS",
     "DELTA_INTERVAL_S",
     "RECORDS",
+    "TOOL_PREVIEW_SIDE",
     "AddRequest",
+    "ApproveRequest",
     "AttachRequest",
     "AttachedMessage",
     "BranchRequest",
     "CodeMessage",
+    "ColumnApproveRequest",
     "ColumnDeltaMessage",
     "ColumnRequest",
     "ColumnStopRequest",
@@ -74,6 +81,7 @@ __all__ = [
     "dispatch",
     "message_state",
     "notice",
+    "tool_preview",
 ]
 
 logger = logging.getLogger(__name__)
@@ -243,10 +251,46 @@ def notice(
 
 
 def message_state(m: ChatMessage) -> MessageState:
-    """What the browser needs of a message: every field but the creation time (it would churn synced state)."""
+    """What the browser needs of a message: every field but the creation time (it would churn synced state).
+
+    An image a tool returned (a figure, a PIL image) also gets ``preview``: a JPEG data URL of at most
+    :data:`TOOL_PREVIEW_SIDE` pixels, shown in the call's card (the 96-pixel ``thumbnail`` is too small to read a
+    figure).
+    """
     state = m.to_dict()
     del state["created"]
+    # strict=False: the worker may append a round meanwhile (it shows at the next rebuild)
+    for round_, saved in zip(m.tool_rounds, state["tool_rounds"], strict=False):
+        for call, record in zip(round_.calls, saved["calls"], strict=False):
+            for attachment, part in zip(call.result_attachments, record["result_attachments"], strict=False):
+                if attachment.kind == "image":
+                    part["preview"] = tool_preview(attachment)
     return typing.cast(MessageState, state)
+
+
+TOOL_PREVIEW_SIDE = 480
+"""Longer side (pixels) of the picture of a tool's image result in its card."""
+
+
+@functools.lru_cache(maxsize=64)
+def tool_preview(attachment: Attachment) -> str:
+    """``data:image/jpeg;base64,...`` of ``attachment`` (an image) at most :data:`TOOL_PREVIEW_SIDE` pixels (made
+    once per image); its ``thumbnail`` when it has no bytes (loaded without them) or they cannot be read."""
+    if not attachment.data:
+        return attachment.thumbnail
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(attachment.data)) as img:
+            small = img.convert("RGBA")
+            small.thumbnail((TOOL_PREVIEW_SIDE, TOOL_PREVIEW_SIDE), Image.Resampling.LANCZOS)
+            flat = Image.new("RGB", small.size, "white")  # JPEG has no alpha: onto white, as thumbnails are
+            flat.paste(small, mask=small.getchannel("A"))
+            buf = io.BytesIO()
+            flat.save(buf, format="JPEG", quality=80)
+    except (ImportError, OSError, ValueError):
+        return attachment.thumbnail
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 class DeltaBatcher:
@@ -558,6 +602,25 @@ class FlagRequest(TypedDict):
     value: bool
 
 
+class ApproveRequest(TypedDict):
+    """Chat and Compare: a person's decision about the tool call ``id`` that waits for approval (the card's buttons):
+    ``"once"`` (run it), ``"chat"`` (run it and later calls of that tool in this chat; in memory only, never saved
+    or synced), ``"decline"`` (``reason`` goes to the model). It can only answer a call that is waiting; it never
+    changes how calls are approved (``tool_approval`` is set in Python only)."""
+
+    kind: Literal["approve"]
+    id: str
+    decision: Literal["once", "chat", "decline"]
+    reason: str
+
+
+class ColumnApproveRequest(ApproveRequest, total=False):
+    """Compare: an :class:`ApproveRequest` from the card of the column ``column`` (its id): two models may give
+    their calls the same id."""
+
+    column: str
+
+
 class _ColumnStopRequired(TypedDict):
     kind: Literal["stop"]
 
@@ -648,6 +711,7 @@ CHAT_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "code": MessageRequest,
     "feedback": FeedbackRequest,
     "export": ExportRequest,
+    "approve": ApproveRequest,
 }
 COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "delta": ColumnDeltaMessage,
@@ -672,5 +736,6 @@ COMPARE_ACCEPTS: dict[str, type[Mapping[str, Any]]] = {
     "vote": VoteRequest,
     "reveal": PlainRequest,
     "export": ExportRequest,
+    "approve": ColumnApproveRequest,
 }
 RECORDS: dict[str, type[Mapping[str, Any]]] = {"MessageState": MessageState, "ReplyStats": ReplyStats}

@@ -2,6 +2,10 @@
 message box (submit, upload, ``@name`` completions), relaying a conversation's events, sending partial replies to a
 view opened mid-stream, and dispatching browser messages with errors shown in the widget.
 
+Tools: every widget is the person a conversation with ``tool_approval="ask"`` asks (:meth:`ViewBase._watch_tools`):
+a waiting call shows as a card with Allow once / Allow for this chat / Decline, whose click comes back as an
+``approve`` message (:meth:`ViewBase._approve`) that can answer only a call that is waiting.
+
 A widget names its conversations (:meth:`ViewBase._conversations`: one for a Chat, one per column for a Compare)
 and what the message box sends to (:meth:`ViewBase._send_from_box`); the rest is here, once. The typed protocol, the
 delta batcher and the state thread these use are :mod:`nbchat._view`.
@@ -10,7 +14,7 @@ delta batcher and the state thread these use are :mod:`nbchat._view`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -24,7 +28,9 @@ from ._i18n import LANGS, error_notice, normalize_lang
 from ._i18n import notice as keyed_notice
 from ._uploads import BrowserAttachments
 from ._view import (
+    ApproveRequest,
     AttachRequest,
+    ColumnApproveRequest,
     ColumnSyncMessage,
     CompleteRequest,
     CompletionsMessage,
@@ -40,8 +46,9 @@ from ._view import (
     TokenRequest,
     dispatch,
 )
+from .tools import ToolCall
 
-__all__ = ["ViewBase", "check_prompts", "choose_lang", "export_filename"]
+__all__ = ["ViewBase", "check_prompts", "choose_lang", "export_filename", "partial_turn"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +91,27 @@ def export_filename(label: str, ext: str, kind: str = "chat") -> str:
     every system."""
     stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in label.split("/")[-1])[:40].strip("-.") or "nbchat"
     return f"{kind}-{stem}-{datetime.now().strftime('%Y%m%d-%H%M')}.{ext}"
+
+
+def partial_turn(conv: Conversation) -> tuple[str, str, str] | None:
+    """``(message id, text, reasoning)`` streamed so far in the reply ``conv`` is generating, or ``None``.
+
+    With tools, the text and reasoning of the rounds already in the message's ``tool_rounds`` come first (as the
+    deltas brought them): read again when a round was appended meanwhile, so the two agree.
+    """
+    for attempt in range(10):
+        first = conv.partial_reply()
+        if first is None:
+            return None
+        message = conv.tree.nodes.get(first[0])
+        rounds = list(message.tool_rounds) if message is not None else []
+        partial, reasoning = conv.partial_reply(), conv.partial_reasoning()
+        if partial is None:
+            return None
+        if message is None or len(message.tool_rounds) == len(rounds) or attempt == 9:
+            text = "".join(r.content for r in rounds) + partial[1]
+            return partial[0], text, "".join(r.reasoning for r in rounds) + reasoning
+    return None
 
 
 def _no_attachments(objects: list[Any], names: list[str]) -> list[Attachment]:
@@ -149,13 +177,15 @@ class ViewBase(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ shared parts
     def _box_routes(self) -> dict[str, Route[Any]]:
-        """The routes of the message box every widget has: submit, attach, detach, complete, sync."""
+        """The routes every widget has: the message box (submit, attach, detach, complete), sync, and approve (a
+        tool call's buttons)."""
         return {
             "submit": Route(SubmitRequest, self._submit),
             "attach": Route(AttachRequest, self._upload, with_buffers=True),
             "detach": Route(TokenRequest, lambda r: self._attachments.forget([r["token"]])),
             "complete": Route(CompleteRequest, self._send_completions),
             "sync": Route(PlainRequest, lambda _: self._send_partials()),
+            "approve": Route(ApproveRequest, self._approve),
         }
 
     @property
@@ -180,18 +210,57 @@ class ViewBase(anywidget.AnyWidget):
             if batcher is not None:
                 batcher.add(event.message.id, event.text, reasoning=event.kind == "reasoning")
             return
-        if event.kind in ("message", "tree", "clear") and batcher is not None:
+        if event.kind in ("message", "tree", "clear", "tool") and batcher is not None:
             batcher.flush()
         self._request_sync()
 
     def _send_partials(self) -> None:
-        """Send each reply being streamed as it is so far (a view opened mid-stream asked with ``sync``)."""
+        """Send each reply being streamed as it is so far (a view opened mid-stream asked with ``sync``).
+
+        A turn with tools: ``text`` and ``reasoning`` are everything streamed since the turn began, the rounds'
+        (already in ``tool_rounds`` of the synced message) and then the current round's, as the deltas carried
+        them; the view shows after the rounds what follows their text (js/live.ts).
+        """
         for column, conv in self._conversations():
-            partial = conv.partial_reply()
+            partial = partial_turn(conv)
             if partial is None:
                 continue
-            message = SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=conv.partial_reasoning())
+            message = SyncMessage(kind="sync", id=partial[0], text=partial[1], reasoning=partial[2])
             self.send(message if column is None else ColumnSyncMessage(**message, column=column))
+
+    # ------------------------------------------------------------------ tools: this view is who "ask" asks
+    def _watch_tools(self, conv: Conversation) -> Callable[[], None]:
+        """Register this widget as the person ``conv`` asks about its tool calls (``tool_approval="ask"``, the
+        default: ``Chat(tools=[f])`` works as it is); returns the function that unregisters it.
+
+        The waiting call is already in the message's ``tool_rounds`` (status ``"pending"``), and its ``"tool"`` event
+        asked for the synced state to be rebuilt (:meth:`_relay`): the card shows with its buttons, so the asker
+        itself has nothing left to do. With ``"auto"`` or a callable nobody is asked, so this changes nothing.
+        """
+
+        def asker(_call: ToolCall) -> None:  # the worker thread: the call's "tool" event already asked for a rebuild
+            return None
+
+        return conv.on_tool_approval(asker)
+
+    def _approve(self, request: ApproveRequest | ColumnApproveRequest) -> None:
+        """A card's button: answer the call ``id`` of the conversation waiting for it (in a Compare, of the column
+        ``column`` when given).
+
+        Only a call that waits now can be answered; any other id (decided already, e.g. in another view, stopped,
+        or never asked) changes nothing and the view is told. The message cannot change ``tool_approval``, and
+        "Allow for this chat" lives in the conversation's memory only (never in synced state or a saved file).
+        """
+        call_id, column = request["id"], request.get("column")
+        for shown, conv in self._conversations():
+            if column is not None and shown != column:
+                continue
+            if call_id in conv.tool_loop.approvals.waiting():
+                reason = request["reason"] if request["decision"] == "decline" else ""
+                conv.approve(call_id, request["decision"], reason)
+                return
+        logger.info("nbchat %s: no tool call %r is waiting; the click changed nothing", type(self).__name__, call_id)
+        self.send(keyed_notice("info", "tool.notWaiting", self.lang))
 
     def _submit(self, request: SubmitRequest) -> None:
         """Send the message box: its text, the uploads named by its tokens, and the variables named ``@name``."""

@@ -201,6 +201,7 @@ class Chat(NotebookActions, ViewBase):
         self._displayed = False
         self._state.now()
         self._unsubscribe = conversation.subscribe(self._on_event)
+        self._unask = self._watch_tools(conversation)  # tool_approval="ask": the cards' buttons decide
         self._routes: dict[str, Route[Any]] = {
             **self._box_routes(),  # submit, attach, detach, complete, sync
             "draft": Route(TextRequest, lambda r: conversation.prefill(r["text"])),
@@ -332,6 +333,7 @@ class Chat(NotebookActions, ViewBase):
         self._stop_notebook()
         if unsubscribe is not None:
             unsubscribe()
+            self._unask()
             self._batcher.flush()
             self._state.close()
         super().close()

@@ -15,6 +15,7 @@ import { EN, type I18n } from "../i18n";
 import { LiveMessages, place, StickyScroll } from "../live";
 import { renderMarkdown, renderUserMath } from "../markdown";
 import { ThinkingBlock } from "../thinking";
+import { ToolRoundsView } from "../tools/cards";
 import type { ChatMessage, ChatStatus, ClientMessage, Provenance } from "../types";
 
 export interface MessageListOptions {
@@ -40,6 +41,8 @@ interface View {
   content: HTMLElement;
   /** The "Thinking…" block of a reasoning reply (created with the view, hidden while empty). */
   thinking: ThinkingBlock | null;
+  /** An answer's rounds of tool calls, above its final text (hidden while it has none). */
+  tools: ToolRoundsView | null;
   /** The reasoning and state it last showed. */
   thinkingKey: string;
   actions: MessageActions;
@@ -244,6 +247,7 @@ export class MessageList {
     for (const [id, view] of this.views) {
       const msg = this.messages.get(id);
       if (msg) this.updateActions(view, msg, true);
+      if (msg) view.tools?.update(msg.tool_rounds, connected); // no kernel: nobody to answer a card's buttons
     }
   }
 
@@ -303,7 +307,11 @@ export class MessageList {
     // dir="auto": right-to-left text reads right-to-left, and direction controls in a message (U+202E, ...)
     // stay inside its bubble (the element isolates them from the page).
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}`, dir: "auto" });
-    const bubble = h("div", { class: "nbchat-bubble" }, [content]);
+    const tools =
+      msg.role === "assistant"
+        ? new ToolRoundsView({ render: this.render, send: (message) => this.send(message), i18n: this.i18n })
+        : null;
+    const bubble = h("div", { class: "nbchat-bubble" }, tools ? [tools.element, content] : [content]);
     const attachments = msg.role === "user" ? renderAttachments(msg.attachments, this.i18n) : null; // fixed once sent
     if (attachments) bubble.append(attachments);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
@@ -319,6 +327,7 @@ export class MessageList {
       node,
       content,
       thinking: null,
+      tools,
       thinkingKey: "",
       actions,
       shown: { text: null, status: "", error: null, stats: "" },
@@ -342,7 +351,10 @@ export class MessageList {
     const streaming = msg.status === "streaming";
     const text = this.store.textOf(msg);
     const stats = msg.role === "assistant" && !streaming ? JSON.stringify(msg.stats ?? null) : "";
-    if (msg.role === "assistant") this.renderThinking(view, msg, text, streaming);
+    if (msg.role === "assistant") {
+      view.tools?.update(msg.tool_rounds, this.connected);
+      this.renderThinking(view, msg, text, streaming);
+    }
     const shown = view.shown;
     const textChanged = text !== shown.text;
     const statusChanged = msg.status !== shown.status;

@@ -11,6 +11,7 @@ import { EN, type I18n } from "../i18n";
 import { LiveMessages, place, StickyScroll } from "../live";
 import { renderMarkdown } from "../markdown";
 import { ThinkingBlock } from "../thinking";
+import { ToolRoundsView } from "../tools/cards";
 
 export interface ColumnOptions {
   render?: (text: string) => string;
@@ -30,6 +31,8 @@ interface Shown {
   chunked: ChunkedRenderer | null;
   /** The "Thinking…" block of an assistant message (hidden while it has no reasoning). */
   thinking: ThinkingBlock | null;
+  /** An answer's rounds of tool calls, above its final text (hidden while it has none). */
+  tools: ToolRoundsView | null;
 }
 
 const BADGES = { stopped: "badge.stopped", incomplete: "badge.incomplete" } as const;
@@ -172,19 +175,22 @@ export class ColumnView {
     const content = h("div", { class: `nbchat-content ${msg.role === "user" ? "nbchat-plain" : "nbchat-markdown"}` });
     const meta = h("div", { class: "nbchat-compare-meta" });
     const thinking = msg.role === "assistant" ? new ThinkingBlock(this.render, this.i18n) : null;
-    const bubble = h("div", { class: "nbchat-bubble" }, thinking ? [thinking.element, content] : [content]);
+    const tools =
+      msg.role === "assistant" ? new ToolRoundsView({ render: this.render, send: (message) => this.send({ ...message, column: this.id }), i18n: this.i18n }) : null;
+    const bubble = h("div", { class: "nbchat-bubble" }, tools && thinking ? [tools.element, thinking.element, content] : [content]);
     const node = h("div", { class: `nbchat-msg nbchat-msg-${msg.role}`, "data-role": msg.role, "data-id": msg.id }, [
       bubble,
       meta,
     ]);
     thinking?.update({ text: "", streaming: false, answered: false, status: msg.status, stats: null });
-    return { node, content, meta, key: "", chunked: null, thinking };
+    return { node, content, meta, key: "", chunked: null, thinking, tools };
   }
 
   private paint(view: Shown, msg: CompareMessage): void {
     const streaming = msg.status === "streaming";
     const text = this.store.textOf(msg);
     const reasoning = this.store.reasoningOf(msg);
+    view.tools?.update(msg.tool_rounds);
     const key = JSON.stringify([text, reasoning.length, msg.status, this.i18n.error(msg), streaming ? null : msg.stats]);
     if (key === view.key) return;
     view.key = key;

@@ -2,7 +2,7 @@
 // checked against js/protocol.json by js/__tests__/protocol.test.ts.
 // Column messages have the Chat widget's shape (types.ts) plus the turn they belong to.
 import type { AnyModel } from "@anywidget/types";
-import type { ChatMessage, ChatStatus, ExportFormat, SharedServerMessage } from "../types";
+import type { ChatMessage, ChatStatus, ExportFormat, SharedServerMessage, ToolDecision } from "../types";
 
 export interface ColumnSettings {
   system_prompt: string;
@@ -92,6 +92,7 @@ export type CompareClientMessage =
   | { kind: "settings"; column?: string; values: SettingsValues }
   | { kind: "vote"; turn: number; winner: string }
   | { kind: "reveal" }
-  | { kind: "export"; format: ExportFormat };
+  | { kind: "export"; format: ExportFormat }
+  | { kind: "approve"; id: string; decision: ToolDecision; reason: string; column?: string };
 
 export type Send = (message: CompareClientMessage) => void;

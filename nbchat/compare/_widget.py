@@ -40,6 +40,7 @@ from .._redact import redacting_logger
 from .._uploads import BrowserAttachments
 from .._view import (
     AddRequest,
+    ColumnApproveRequest,
     ColumnDeltaMessage,
     ColumnRequest,
     ColumnStopRequest,
@@ -190,6 +191,7 @@ class Compare(Arena, ViewBase):
             "reveal": Route(PlainRequest, lambda _: self.reveal()),
             "clear": Route(PlainRequest, lambda _: self.clear()),
             "export": Route(ExportRequest, self._export),
+            "approve": Route(ColumnApproveRequest, self._approve),  # a card's click names its column
         }
         items = list(models.items()) if isinstance(models, Mapping) else list(models)
         try:
@@ -293,7 +295,15 @@ class Compare(Arena, ViewBase):
             link = self._links.get(column.id)
             self._relay(link.batcher if link is not None else None, event)
 
-        return _Link(DeltaBatcher(send_delta), column.conversation.subscribe(on_event))
+        batcher = DeltaBatcher(send_delta)
+        unsubscribe = column.conversation.subscribe(on_event)
+        unask = self._watch_tools(column.conversation)  # its tool calls' cards ask in this view
+
+        def unlink() -> None:
+            unsubscribe()
+            unask()
+
+        return _Link(batcher, unlink)
 
     def remove(self, column: Column | str | int) -> None:
         """Remove a column (stopping its reply). Its past answers stay in :attr:`results`.

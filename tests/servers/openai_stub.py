@@ -62,6 +62,7 @@ call id (else 400 "An assistant message with 'tool_calls' must be followed by to
 A script entry is a dict: ``text`` (streamed first), ``calls`` (a list of ``{"name", "arguments": JSON text as the
 model writes it, "id"?}``), ``delay`` (seconds between chunks), ``pieces`` (chunks per arguments text, default 3),
 ``no_ids`` (send calls without ids, as some servers do). ``app.state.tool_requests`` keeps each tools request.
+A stub run as its own process takes script entries as a JSON list posted to ``/_script`` (not an OpenAI route).
 
 A message ``content`` may be a list of content parts, checked as the OpenAI API takes them (openai-python's
 ``ChatCompletionContentPartTextParam`` / ``ChatCompletionContentPartImageParam``: ``{"type": "text", "text": str}``,
@@ -269,6 +270,17 @@ def _said(content: Any) -> str:
         else:
             out.append(f"[image {part['image_url']['url'].partition(';')[0].removeprefix('data:')}]")
     return " ".join(out)
+
+
+@app.post("/_script")
+async def add_script(request: Request) -> JSONResponse:
+    """Not part of the OpenAI API: append entries to the "tools" model's script (a list of dicts, see above), for a
+    stub started as its own process (notebooks/09_tools.ipynb); in-process tests fill ``app.state.tool_script``."""
+    entries = await request.json()
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return JSONResponse({"error": "expected a list of script entries"}, status_code=400)
+    app.state.tool_script.extend(entries)
+    return JSONResponse({"queued": len(app.state.tool_script)})
 
 
 @app.post("/v1/chat/completions")
