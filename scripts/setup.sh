@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The extras each set-up installs (scripts/lock.sh reads these two lines to make the locks).
-demo_extras="transformers,openai,tgi,compare,web,lab"
-test_extras="transformers,openai,tgi,compare,serving,web,lab,llama-cpp-python"
+demo_extras="transformers,openai,tgi,compare,web,lab,documents,mcp"
+test_extras="transformers,openai,tgi,compare,serving,web,lab,llama-cpp-python,documents,mcp"
 test_groups="dev"
 
 with_tests=0
