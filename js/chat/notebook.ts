@@ -45,6 +45,7 @@ export class NotebookContextChip {
   private readonly remove: HTMLButtonElement;
   private readonly checkbox: HTMLInputElement;
   private removedOnce = false;
+  private connected = true;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(
@@ -79,6 +80,12 @@ export class NotebookContextChip {
     this.render();
   }
 
+  /** The kernel went away: the toggle and × no longer do anything, so they are disabled (the chip stays readable). */
+  setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.render();
+  }
+
   /** The chip was removed for the next message: its submit says `context: false` (then the chip is back). */
   takeRemoved(): boolean {
     const removed = this.removedOnce;
@@ -106,7 +113,8 @@ export class NotebookContextChip {
     const allowed = this.model.get("context_allowed") !== false;
     const preview: ContextPreview = this.model.get("context_preview") ?? {};
     this.checkbox.checked = on;
-    this.checkbox.disabled = !allowed;
+    this.checkbox.disabled = !allowed || !this.connected;
+    this.remove.disabled = !this.connected;
     this.toggle.hidden = !allowed;
     const cells = preview.cells ?? 0;
     this.element.hidden = !on || cells === 0;

@@ -115,6 +115,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     exporter.setDisabled(true);
     prompts.setDisabled(true);
     list.setConnected(false);
+    chip.setConnected(false);
   };
   const cleanup = mountShell(model, root, {
     events: {
