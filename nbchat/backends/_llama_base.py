@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from .._embedded import local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, ToolCallDelta
 from ._embedded_model import embedded_backend
 from ._gguf_tokens import gguf_metadata
 from ._requantize import checked_requantize, engine_gguf
@@ -511,7 +511,7 @@ class LlamaCppBase(Backend, Generic[EngineT]):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str | Reasoning]:
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
         """Stream the reply from llama.cpp and yield its text (see :meth:`Backend.stream`).
 
         A ``<think>`` block (written by the model, or opened by the chat template) and gpt-oss's reasoning channels
@@ -532,15 +532,22 @@ class LlamaCppBase(Backend, Generic[EngineT]):
             params = {"tokens": len(tokens), "n_ctx": shared.n_ctx, "model": self.model}
             raise BackendError.from_key("py.err.tooLongLlamacpp", params)
         request = self._request(messages, tokens, settings, shared.n_ctx)
-        lock = shared.lock
-        while not lock.acquire(timeout=_WAIT_S):  # another chat on the same model is generating
-            if cancel.is_set():
-                return
+        if not self._take_engine(shared, cancel):
+            return
         try:
             splitter = reply_splitter(self._template, prompt)
             yield from split_think(self._generate(shared, request, info, cancel), splitter=splitter)
         finally:
-            lock.release()
+            shared.lock.release()
+
+    @staticmethod
+    def _take_engine(shared: SharedEngine, cancel: threading.Event) -> bool:
+        """Acquire ``shared``'s lock, waiting while another chat on the same model generates; ``False`` (not
+        acquired) when ``cancel`` is set meanwhile."""
+        while not shared.lock.acquire(timeout=_WAIT_S):
+            if cancel.is_set():
+                return False
+        return True
 
     def _generate(
         self, shared: EngineT, request: dict[str, Any], info: GenerationInfo, cancel: threading.Event

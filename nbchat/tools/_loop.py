@@ -35,7 +35,8 @@ def no_tools_message(backend: Backend) -> str:
     return (
         f"{backend.model} ({backend.kind}) cannot call tools in nbchat, so nothing was sent. Tools work with "
         "OpenAI-compatible servers and online sources (OpenAI, vLLM started with --enable-auto-tool-choice, "
-        "llama.cpp's server with --jinja, ...) and with Python functions that take a tools= parameter. "
+        "llama.cpp's server with --jinja, nbchat serve, ...), with GGUF models on nbchat's default llama.cpp engine "
+        "(backend='llama.cpp'), and with Python functions that take a tools= parameter. "
         "Use one of those, or remove tools= to chat without tools."
     )
 
