@@ -22,6 +22,7 @@ SECTIONS = (
     "reasoning",
     "browser",
     "web",
+    "tools_local",
 )
 
 
@@ -85,6 +86,10 @@ def main() -> int:
         from .web import web_figures
 
         figures += web_figures(args.quick)
+    if "tools_local" in args.only:  # tool calls on the embedded model (llama.cpp): calls right, tokens per round
+        from .tools_local import tools_local_figures
+
+        figures += tools_local_figures()
     print_table(figures)
     write_json(figures, args.json, {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)})
     print(f"\nwritten to {args.json} ({time.perf_counter() - started:.0f} s)")

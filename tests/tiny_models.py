@@ -38,8 +38,11 @@ def save_tiny_chat_model(target: Path, chat_template: str | None = None) -> Path
     return target
 
 
-def save_scripted_chat_model(target: Path, chat_template: str, script: str, special_tokens: list[str]) -> list[int]:
-    """Save a 1-layer Llama that writes ``script`` (greedy), with SmolLM2's tokenizer plus ``special_tokens``.
+def save_scripted_chat_model(
+    target: Path, chat_template: str, script: str, special_tokens: list[str], *, qwen2: bool = False
+) -> list[int]:
+    """Save a 1-layer Llama (``qwen2``: a Qwen2, whose model type transformers has a tool-call parser for) that writes
+    ``script`` (greedy), with SmolLM2's tokenizer plus ``special_tokens``.
 
     The attention and MLP outputs are zero, so the last hidden state is the current token's embedding, and the
     untied output layer maps each token of ``script`` to the next one: the model follows the script after its first
@@ -47,10 +50,11 @@ def save_scripted_chat_model(target: Path, chat_template: str, script: str, spec
     only once, and its last token is the end-of-sequence token. Returns the script's token ids.
     """
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     from tests.servers.transformers_serve import embedded_model_dir
 
+    config_class, model_class = (Qwen2Config, Qwen2ForCausalLM) if qwen2 else (LlamaConfig, LlamaForCausalLM)
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
     tokenizer.add_special_tokens({"additional_special_tokens": special_tokens})
     tokenizer.chat_template = chat_template
@@ -62,12 +66,12 @@ def save_scripted_chat_model(target: Path, chat_template: str, script: str, spec
     prompt_end = tokenizer(prompt, add_special_tokens=False)["input_ids"][-1]
     assert prompt_end not in ids, "the prompt's last token starts the chain: it cannot be in the script"
     torch.manual_seed(0)
-    config = LlamaConfig(
+    config = config_class(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
         num_key_value_heads=1, max_position_embeddings=2048, bos_token_id=1, eos_token_id=ids[-1],
         tie_word_embeddings=False,
     )  # fmt: skip
-    model = LlamaForCausalLM(config)
+    model = model_class(config)
     with torch.no_grad():
         layer = model.model.layers[0]
         layer.self_attn.o_proj.weight.zero_()
