@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import nbchat
+from benchmarks.tools_local import multiply  # the benchmark's questions use the same tool
 from nbchat._settings import GenerationSettings
 from nbchat.backends import GenerationInfo, ToolCallDelta
 from nbchat.backends._llama_tools import call_schema, generic_messages, read_generic
@@ -88,19 +89,6 @@ QWEN_TEMPLATE = """{%- if tools %}
 SCRIPT = ["<tool_call>", '\n{"name": "', "multiply", '", "arguments": {"a": ', "6", ', "b": ', "7", "}}\n",
           "</tool_call>", "<|im_end|>"]  # fmt: skip
 QUESTION = [{"role": "user", "content": "What is 6 * 7?"}]
-
-
-def multiply(a: float, b: float) -> float:
-    """Multiply two numbers.
-
-    Parameters
-    ----------
-    a : float
-        The first factor.
-    b : float
-        The second factor.
-    """
-    return a * b
 
 
 TOOLS = (nbchat.tools.Tool(multiply).schema(),)

@@ -522,6 +522,26 @@ class LlamaCppBase(Backend, Generic[EngineT]):
         BackendError
             If the prompt does not fit the context window, or llama.cpp fails.
         """
+        shared, prompt, request = self._prompt_request(messages, settings, info)
+        if not self._take_engine(shared, cancel):
+            return
+        try:
+            splitter = reply_splitter(self._template, prompt)
+            yield from split_think(self._generate(shared, request, info, cancel), splitter=splitter)
+        finally:
+            shared.lock.release()
+
+    def _prompt_request(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo
+    ) -> tuple[EngineT, str, dict[str, Any]]:
+        """The engine, the rendered prompt and the request (:meth:`_request`) for a reply to ``messages``; ``info``
+        gets the prompt, its tokens and the notice when ``thinking=`` cannot be applied.
+
+        Raises
+        ------
+        BackendError
+            If the prompt does not fit the context window.
+        """
         shared = self._engine
         prompt = self._render(messages, settings.thinking)
         if settings.thinking is not None and not self._takes_thinking:
@@ -531,14 +551,7 @@ class LlamaCppBase(Backend, Generic[EngineT]):
         if len(tokens) >= shared.n_ctx:
             params = {"tokens": len(tokens), "n_ctx": shared.n_ctx, "model": self.model}
             raise BackendError.from_key("py.err.tooLongLlamacpp", params)
-        request = self._request(messages, tokens, settings, shared.n_ctx)
-        if not self._take_engine(shared, cancel):
-            return
-        try:
-            splitter = reply_splitter(self._template, prompt)
-            yield from split_think(self._generate(shared, request, info, cancel), splitter=splitter)
-        finally:
-            shared.lock.release()
+        return shared, prompt, self._request(messages, tokens, settings, shared.n_ctx)
 
     @staticmethod
     def _take_engine(shared: SharedEngine, cancel: threading.Event) -> bool:

@@ -366,14 +366,7 @@ class LlamaCppBackend(LlamaCppBase[_Server]):
         parser for its format reads the calls as they stream (``delta.tool_calls``), the reasoning
         (``delta.reasoning_content``) and the answer. The prompt is the one :meth:`_render` gives, so the prompt
         cache reuses the previous round's tokens."""
-        shared = self._engine
-        prompt = self._render(messages, settings.thinking)
-        tokens = self._tokenize(prompt)
-        info.prompt, info.prompt_tokens = prompt, len(tokens)
-        if len(tokens) >= shared.n_ctx:
-            params = {"tokens": len(tokens), "n_ctx": shared.n_ctx, "model": self.model}
-            raise BackendError.from_key("py.err.tooLongLlamacpp", params)
-        request = self._request(messages, tokens, settings, shared.n_ctx)
+        shared, _, request = self._prompt_request(messages, settings, info)
         del request["prompt"], request["return_progress"]
         request.update(messages=tool_messages(messages), tools=list(settings.tools))
         if settings.tool_choice is not None:
