@@ -27,6 +27,7 @@ SECTIONS = (
     "web",
     "notebook",
     "documents",
+    "tools_local",
 )
 
 
@@ -110,6 +111,10 @@ def main() -> int:
         from .notebook import context_figures
 
         figures += context_figures(runs)
+    if "tools_local" in args.only:  # tool calls on the embedded model (llama.cpp): calls right, tokens per round
+        from .tools_local import tools_local_figures
+
+        figures += tools_local_figures()
     print_table(figures)
     write_json(figures, args.json, {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)})
     print(f"\nwritten to {args.json} ({time.perf_counter() - started:.0f} s)")

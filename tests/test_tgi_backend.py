@@ -254,3 +254,20 @@ def test_think_tags_become_reasoning(tgi_chat, tgi_stub) -> None:
     assert reply.reasoning == "The user wants a thought. Lions sleep 20 hours."
     conv.ask("again")
     assert "Lions sleep 20 hours" not in str(tgi_stub.requests[-1])  # the thoughts are not sent back
+
+
+def test_tools_are_refused_before_sending_naming_the_messages_api(tgi_chat, tgi_stub) -> None:
+    """TGI's native API has no tools; its Messages API (``/v1``) does, through the OpenAI backend."""
+
+    def area(width: float, height: float) -> float:
+        """Area of a rectangle."""
+        return width * height
+
+    sent = len(tgi_stub.requests)
+    conv = tgi_chat(tools=[area], tool_approval="auto")
+    reply = conv.send("3 by 4?").result(60)
+    assert reply.status == "error"
+    assert "cannot call tools in nbchat, so nothing was sent" in (reply.error or "")
+    assert "TGI through its Messages API at the server's /v1 URL" in (reply.error or "")
+    assert len(tgi_stub.requests) == sent  # nothing reached the server
+    assert conv.history[0].content == "3 by 4?"

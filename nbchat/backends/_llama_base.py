@@ -26,7 +26,7 @@ from .._embedded import local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
 from .._structured import schema_of
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, ToolCallDelta
 from ._embedded_model import embedded_backend
 from ._gguf_tokens import gguf_metadata
 from ._requantize import checked_requantize, engine_gguf
@@ -520,7 +520,7 @@ class LlamaCppBase(Backend, Generic[EngineT]):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str | Reasoning]:
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
         """Stream the reply from llama.cpp and yield its text (see :meth:`Backend.stream`).
 
         A ``<think>`` block (written by the model, or opened by the chat template) and gpt-oss's reasoning channels
@@ -531,6 +531,26 @@ class LlamaCppBase(Backend, Generic[EngineT]):
         BackendError
             If the prompt does not fit the context window, or llama.cpp fails.
         """
+        shared, prompt, request = self._prompt_request(messages, settings, info)
+        if not self._take_engine(shared, cancel):
+            return
+        try:
+            splitter = reply_splitter(self._template, prompt)
+            yield from split_think(self._generate(shared, request, info, cancel), splitter=splitter)
+        finally:
+            shared.lock.release()
+
+    def _prompt_request(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo
+    ) -> tuple[EngineT, str, dict[str, Any]]:
+        """The engine, the rendered prompt and the request (:meth:`_request`) for a reply to ``messages``; ``info``
+        gets the prompt, its tokens and the notice when ``thinking=`` cannot be applied.
+
+        Raises
+        ------
+        BackendError
+            If the prompt does not fit the context window.
+        """
         shared = self._engine
         prompt = self._render(messages, settings.thinking)
         if settings.thinking is not None and not self._takes_thinking:
@@ -540,16 +560,16 @@ class LlamaCppBase(Backend, Generic[EngineT]):
         if len(tokens) >= shared.n_ctx:
             params = {"tokens": len(tokens), "n_ctx": shared.n_ctx, "model": self.model}
             raise BackendError.from_key("py.err.tooLongLlamacpp", params)
-        request = self._request(messages, tokens, settings, shared.n_ctx)
-        lock = shared.lock
-        while not lock.acquire(timeout=_WAIT_S):  # another chat on the same model is generating
+        return shared, prompt, self._request(messages, tokens, settings, shared.n_ctx)
+
+    @staticmethod
+    def _take_engine(shared: SharedEngine, cancel: threading.Event) -> bool:
+        """Acquire ``shared``'s lock, waiting while another chat on the same model generates; ``False`` (not
+        acquired) when ``cancel`` is set meanwhile."""
+        while not shared.lock.acquire(timeout=_WAIT_S):
             if cancel.is_set():
-                return
-        try:
-            splitter = reply_splitter(self._template, prompt)
-            yield from split_think(self._generate(shared, request, info, cancel), splitter=splitter)
-        finally:
-            lock.release()
+                return False
+        return True
 
     def _generate(
         self, shared: EngineT, request: dict[str, Any], info: GenerationInfo, cancel: threading.Event

@@ -25,7 +25,7 @@ from typing import Any
 
 from .._errors import BackendError
 from .._settings import GenerationSettings
-from ._base import GenerationInfo, Message
+from ._base import GenerationInfo, Message, Reasoning, ToolCallDelta
 from ._gguf_tokens import SpecialTokens, common_prefix, gguf_metadata
 from ._llama_base import (
     DEFAULT_MAX_CONTEXT,
@@ -38,6 +38,7 @@ from ._llama_base import (
     decode_threads,
     physical_cores,
 )
+from ._llama_tools import call_schema, chunk_deltas, generic_messages, read_generic, tool_messages
 from .harmony import template_is_harmony
 
 __all__ = [  # the file checks and thread counts live in _llama_base; named here too, where they were first
@@ -140,6 +141,9 @@ class LlamaCppBackend(LlamaCppBase[_Server]):
 
     kind = "llama.cpp"
     package = XLLAMACPP
+    tool_calls = True
+    _tools: tuple[dict[str, Any], ...] = ()  # the tools of the last reply, rendered into later prompts too
+    _tool_section: bool | None = None  # whether the chat template renders tools (asked of llama.cpp once)
     _special: SpecialTokens | None = None  # the vocabulary's special tokens (read by prepare)
     _head: int | None = None  # tokens /tokenize adds before a text (BOS); None: unknown, or it adds an EOS
     _progress_request = True  # ask llama.cpp for a chunk per prompt batch, so that Stop reaches a long prompt
@@ -201,8 +205,16 @@ class LlamaCppBackend(LlamaCppBase[_Server]):
         assistant's turn (the same rendering llama.cpp's server gives ``/v1/chat/completions``).
 
         ``thinking`` sets the template's ``enable_thinking`` where it reads one (see :mod:`nbchat.backends.thinking`).
+        The tools of the last reply (:attr:`_tools`) are rendered too, by the template's tool section or, for a
+        template without one, in the messages (:func:`~nbchat.backends._llama_tools.generic_messages`): a
+        conversation keeps its tools, so the next prompt counted or prefilled is the one its reply will use.
         """
-        body: dict[str, Any] = {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
+        tools = self._tools
+        if tools and not self._renders_tools():
+            messages, tools = generic_messages(messages, tools), ()
+        body: dict[str, Any] = {"messages": tool_messages(messages)}
+        if tools:
+            body["tools"] = list(tools)
         if thinking is not None and self._takes_thinking:
             body["chat_template_kwargs"] = {"enable_thinking": thinking}
         key = json.dumps(body, sort_keys=True)
@@ -211,6 +223,16 @@ class LlamaCppBackend(LlamaCppBase[_Server]):
             prompt = str(self._engine.post("/apply-template", body)["prompt"])
             self._render_cache.put(key, prompt)
         return prompt
+
+    def _renders_tools(self) -> bool:
+        """True when the chat template has a tool section: llama.cpp renders a message with a tool and without one
+        differently (asked once per model)."""
+        if self._tool_section is None:
+            probe: dict[str, Any] = {"messages": [{"role": "user", "content": "?"}]}
+            tool = {"type": "function", "function": {"name": "probe", "parameters": {"type": "object"}}}
+            plain = self._engine.post("/apply-template", probe)["prompt"]
+            self._tool_section = self._engine.post("/apply-template", {**probe, "tools": [tool]})["prompt"] != plain
+        return self._tool_section
 
     def _text_tokens(self, text: str) -> list[int]:
         body = {"content": text, "add_special": False, "parse_special": False}
@@ -271,13 +293,117 @@ class LlamaCppBackend(LlamaCppBase[_Server]):
         self, messages: list[Message], tokens: list[int], settings: GenerationSettings, n_ctx: int
     ) -> dict[str, Any]:
         """The base request (:meth:`LlamaCppBase._request`) with the server's prompt cache and timings; ``stop``:
-        llama.cpp holds back text that may start one, and never sends it."""
-        return {
+        llama.cpp holds back text that may start one, and never sends it. With tools, the JSON schema of a call
+        where the reply is grammar-constrained (see :meth:`_tool_schema`)."""
+        request = {
             **super()._request(messages, tokens, settings, n_ctx),
             "cache_prompt": self.prefix_cache,
             "timings_per_token": True,  # each chunk says how many tokens so far, also for a stopped reply
             "return_progress": self._progress_request,
         }
+        schema = self._tool_schema(settings)
+        if schema is not None:
+            request["json_schema"] = schema  # llama.cpp makes it a grammar (tools/server/README.md)
+        return request
+
+    # ------------------------------------------------------------------ tools
+    def _tool_schema(self, settings: GenerationSettings) -> dict[str, Any] | None:
+        """The JSON schema the reply is constrained to (:func:`~nbchat.backends._llama_tools.call_schema`), or
+        ``None`` when it is free: without tools, with ``tool_choice="none"``, and where the template has a tool
+        section and no call is required (llama.cpp's own parser reads the calls, see :meth:`_stream_chat`)."""
+        if not settings.tools or settings.tool_choice == "none":
+            return None
+        native = self._renders_tools()
+        if native and settings.tool_choice != "required":
+            return None
+        return call_schema(settings.tools, required=settings.tool_choice == "required", wrapped=not native)
+
+    def stream(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
+        """Stream the reply (see :meth:`LlamaCppBase.stream`); with ``settings.tools``, also the calls the model
+        asks for, as :class:`~nbchat.backends.ToolCallDelta` items (see :mod:`nbchat.backends._llama_tools`): read
+        by llama.cpp's chat parser as they are written where the chat template has a tool section, else (and for
+        ``tool_choice="required"``) from a grammar-constrained JSON reply when it is complete.
+
+        Raises
+        ------
+        BackendError
+            As :meth:`LlamaCppBase.stream`.
+        """
+        self._tools = settings.tools
+        if not settings.tools:
+            yield from super().stream(messages, settings, info, cancel)
+        elif self._tool_schema(settings) is not None:
+            yield from self._stream_constrained(messages, settings, info, cancel)
+        elif self._renders_tools():
+            yield from self._stream_chat(messages, settings, info, cancel)
+        else:  # no tool section, tool_choice "none": a plain reply to the prompt with the tools described
+            yield from super().stream(messages, settings, info, cancel)
+
+    def _stream_constrained(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
+        """A grammar-constrained reply (:meth:`_tool_schema`), read when complete: a call, or the answer text."""
+        parts: list[str] = []
+        for piece in super().stream(messages, settings, info, cancel):
+            if isinstance(piece, str):
+                parts.append(piece)
+            else:
+                yield piece
+        said = read_generic("".join(parts), wrapped=not self._renders_tools())
+        if isinstance(said, ToolCallDelta):
+            if info.finish_reason == "stop":
+                info.finish_reason = "tool_calls"
+            yield said
+        elif said:
+            yield said
+
+    def _stream_chat(
+        self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
+        """The reply through llama.cpp's chat-completions path: the template renders the tools and llama.cpp's
+        parser for its format reads the calls as they stream (``delta.tool_calls``), the reasoning
+        (``delta.reasoning_content``) and the answer. The prompt is the one :meth:`_render` gives, so the prompt
+        cache reuses the previous round's tokens."""
+        shared, _, request = self._prompt_request(messages, settings, info)
+        del request["prompt"], request["return_progress"]
+        request.update(messages=tool_messages(messages), tools=list(settings.tools))
+        if settings.tool_choice is not None:
+            request["tool_choice"] = settings.tool_choice
+        if settings.parallel_tool_calls is not None:
+            request["parallel_tool_calls"] = settings.parallel_tool_calls
+        if settings.thinking is not None and self._takes_thinking:
+            request["chat_template_kwargs"] = {"enable_thinking": settings.thinking}
+        if not self._take_engine(shared, cancel):
+            return
+        try:
+            yield from self._generate_chat(shared, request, info, cancel)
+        finally:
+            shared.lock.release()
+
+    def _generate_chat(
+        self, shared: _Server, request: dict[str, Any], info: GenerationInfo, cancel: threading.Event
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
+        """The chunk loop of a chat-completions request; runs holding the engine's lock."""
+        timings: dict[str, Any] = {}
+        finish = None
+        try:
+            for chunk in _run(shared.server, request, cancel, progress=False, chat=True):
+                timings = chunk.get("timings") or timings
+                for choice in (chunk.get("choices") or [])[:1]:
+                    delta = choice.get("delta") or {}
+                    if delta.get("reasoning_content"):
+                        yield Reasoning(str(delta["reasoning_content"]))
+                    yield from chunk_deltas(delta)
+                    if delta.get("content"):
+                        yield str(delta["content"])
+                    finish = choice.get("finish_reason") or finish
+        finally:
+            info.completion_tokens = int(timings["predicted_n"]) if "predicted_n" in timings else None
+            if self.prefix_cache and timings:
+                info.cached_tokens = int(timings.get("cache_n", 0)) or None
+            info.finish_reason = finish if finish in ("stop", "length", "tool_calls") else None
 
     def _generate(
         self, shared: _Server, request: dict[str, Any], info: GenerationInfo, cancel: threading.Event
@@ -300,8 +426,11 @@ class LlamaCppBackend(LlamaCppBase[_Server]):
             info.finish_reason = finish if finish in ("stop", "length") else None
 
 
-def _run(server: Any, request: dict[str, Any], cancel: threading.Event, progress: bool) -> Iterator[dict[str, Any]]:
-    """The chunks of one ``/v1/completions`` request to ``server``, as dicts, while it streams.
+def _run(
+    server: Any, request: dict[str, Any], cancel: threading.Event, progress: bool, *, chat: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The chunks of one ``/v1/completions`` request (``/v1/chat/completions`` with ``chat``) to ``server``, as
+    dicts, while it streams.
 
     ``Server.handle_completions`` blocks and calls back once per server-sent event, so it runs in a thread of its
     own and hands the chunks over through a queue. ``cancel`` (or closing this generator) ends the request at the
@@ -322,7 +451,7 @@ def _run(server: Any, request: dict[str, Any], cancel: threading.Event, progress
 
     def work() -> None:
         try:
-            server.handle_completions(body, on_chunk)
+            (server.handle_chat_completions if chat else server.handle_completions)(body, on_chunk)
         except Exception as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
             chunks.put(exc)
         finally:

@@ -89,10 +89,17 @@ class LlamaCppPythonBackend(LlamaCppBase[_Model]):
     -----
     The chat template is rendered by llama-cpp-python's ``Jinja2ChatFormatter`` and the reply generated token by
     token with ``Llama.generate``; Stop is checked between tokens.
+
+    No tool calls (``tool_calls = False``: a conversation with ``tools=`` refuses before sending and names the
+    backends that can): llama-cpp-python reads calls only with its own chat handlers (``chatml-function-calling``,
+    functionary), which replace the GGUF's chat template and its tool format, and has no parser for the formats
+    models write (Hermes/Qwen ``<tool_call>``, Llama 3.x, Mistral, harmony). nbchat's default engine,
+    ``backend="llama.cpp"`` (xllamacpp), has llama.cpp's own parsers and grammars for them.
     """
 
     kind = "llama-cpp-python"
     package = LLAMA_CPP_PYTHON
+    tool_calls = False  # see the class notes
     _formatter: Any = None  # llama_cpp's Jinja2ChatFormatter for the file's chat template (read by prepare)
     _thinking_formatters: dict[bool, Any]  # enable_thinking True/False, for templates that take it
     _bos_text = ""

@@ -14,9 +14,10 @@ from typing import Any
 from .._embedded import local_model_identities
 from .._errors import BackendError, MissingDependencyError, ModelNotFoundError
 from .._settings import GenerationSettings
-from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter
+from ._base import Backend, GenerationInfo, Message, ProgressCallback, Reasoning, StopSequenceFilter, ToolCallDelta
 from ._embedded_model import embedded_backend
 from ._gguf import converted_gguf_dir, quiet_progress_bars
+from ._hf_tools import ToolReplyReader, response_template_of, template_messages
 from .harmony import template_is_harmony
 from .thinking import no_switch_notice, reply_splitter, template_takes_thinking
 
@@ -91,6 +92,9 @@ class TransformersBackend(Backend):
     searched: tuple[list[str], str] | None = None
     """For a local model name that was looked up: the places tried before the Hugging Face Hub, and how to fix a
     miss (set by :func:`nbchat.backends.resolve_backend`; shown if the hub does not have it either)."""
+    tool_calls: bool | None = None  # known once loaded: whether transformers has a response template for the model
+    _tools: tuple[dict[str, Any], ...] = ()  # the tools of the last reply, rendered into later prompts too
+    _reply_template: dict[str, Any] | None = None  # transformers' response template for the model (read by prepare)
 
     def __init__(
         self,
@@ -156,6 +160,8 @@ class TransformersBackend(Backend):
         config = self._model.config
         config = getattr(config, "text_config", None) or config  # a vision-language model: its language model's
         self.context_window = getattr(config, "max_position_embeddings", None)
+        self._reply_template = response_template_of(self._tokenizer, self._model)
+        self.tool_calls = self._reply_template is not None
         report(f"{self.model} ready", 1.0)
 
     def _load_weights(self, dtype: Any, report: ProgressCallback) -> tuple[Any, Any, Any]:
@@ -249,9 +255,13 @@ class TransformersBackend(Backend):
 
     # ------------------------------------------------------------------ generation
     def _template_kwargs(self, thinking: bool | None) -> dict[str, Any]:
-        """``enable_thinking=`` for chat templates that take it (Qwen3's documented switch), else nothing."""
+        """``enable_thinking=`` for chat templates that take it (Qwen3's documented switch), and ``tools=`` with the
+        tools of the last reply (a conversation keeps its tools, so a prompt counted later is the one sent)."""
         template = getattr(self._processor or self._tokenizer, "chat_template", None)
-        return {"enable_thinking": thinking} if thinking is not None and template_takes_thinking(template) else {}
+        extra: dict[str, Any] = {"tools": list(self._tools)} if self._tools else {}
+        if thinking is not None and template_takes_thinking(template):
+            extra["enable_thinking"] = thinking
+        return extra
 
     def _render(self, messages: list[Message], thinking: bool | None = None) -> str:
         extra = self._template_kwargs(thinking)
@@ -261,7 +271,11 @@ class TransformersBackend(Backend):
                     _hf_parts(messages), add_generation_prompt=True, tokenize=False, **extra
                 )
             )
-        return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **extra))
+        return str(
+            self._tokenizer.apply_chat_template(
+                template_messages(messages), add_generation_prompt=True, tokenize=False, **extra
+            )
+        )
 
     def count_text_tokens(self, text: str) -> int | None:
         """Tokens of ``text`` with the model's tokenizer (``None`` before the model is loaded)."""
@@ -301,11 +315,20 @@ class TransformersBackend(Backend):
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, info: GenerationInfo, cancel: threading.Event
-    ) -> Iterator[str | Reasoning]:
+    ) -> Iterator[str | Reasoning | ToolCallDelta]:
         """Generate with ``model.generate`` in a thread and yield decoded text (see :meth:`Backend.stream`).
 
         A ``<think>`` block (written by the model, or opened by the chat template) is yielded as reasoning;
-        ``settings.thinking`` becomes the template's ``enable_thinking`` where it takes one, else a notice.
+        ``settings.thinking`` becomes the template's ``enable_thinking`` where it takes one, else a notice. With
+        ``settings.tools``, the chat template renders them and transformers' response parser reads the reply
+        (:mod:`nbchat.backends._hf_tools`): its calls are yielded as :class:`ToolCallDelta` items, each whole when
+        its closing tag is written.
+
+        Raises
+        ------
+        BackendError
+            If generation fails, or tools are set and transformers has no response template for this model
+            (before anything is generated).
         """
         if self._model is None:
             self.prepare()
@@ -314,7 +337,16 @@ class TransformersBackend(Backend):
 
         tokenizer, model = self._tokenizer, self._model
         prompt = self._render(messages, settings.thinking)
-        if settings.thinking is not None and not self._template_kwargs(settings.thinking):
+        self._tools = settings.tools
+        if settings.tools and self._reply_template is None:
+            msg = (
+                f"{self.model} cannot call tools in nbchat, so nothing was sent: transformers has no response "
+                "template to read its tool calls (a tokenizer's response_template, or transformers' own for Qwen2, "
+                "Qwen2.5, Qwen3, Qwen3.5 and Gemma 4 models). Use one of those, a GGUF file of the model with "
+                "backend='llama.cpp', or remove tools= to chat without tools."
+            )
+            raise BackendError(msg)
+        if settings.thinking is not None and "enable_thinking" not in self._template_kwargs(settings.thinking):
             info.notice = no_switch_notice(self.model, settings.thinking)
         inputs = self._inputs(messages, settings.thinking)
         images = "pixel_values" in inputs  # the same placeholder ids stand for any image: no prefix cache then
@@ -334,7 +366,11 @@ class TransformersBackend(Backend):
         template = getattr(self._processor or tokenizer, "chat_template", None)
         # gpt-oss's channels are special tokens: kept in the text for the splitter, which drops them
         harmony = template_is_harmony(template)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=not harmony)
+        # with tools, special tokens stay in the text for the response parser (Gemma 4's <|tool_call> is one);
+        # tool_choice "none": the template still shows the tools (the prompt stays the same), but what the model
+        # writes is its answer. No grammar here: "required" is the same as "auto".
+        tools = bool(settings.tools) and settings.tool_choice != "none"
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=not (harmony or tools))
         max_new = settings.max_new_tokens
         if self.context_window:
             max_new = max(1, min(max_new, self.context_window - prompt_len))
@@ -366,7 +402,10 @@ class TransformersBackend(Backend):
         thread = threading.Thread(target=run, name="nbchat-generate", daemon=True)
         thread.start()
         stop = StopSequenceFilter(settings.stop)
-        splitter = reply_splitter(template, prompt)
+        splitter: Any = reply_splitter(template, prompt)
+        if tools:  # transformers' response parser reads reasoning, answer and calls alike
+            assert self._reply_template is not None
+            splitter = _ParsedReply(ToolReplyReader(self._reply_template, prompt, list(settings.tools)))
         finished = False
         try:
             for text in streamer:
@@ -384,6 +423,8 @@ class TransformersBackend(Backend):
                         pass
             thread.join()
             self._record(result, prompt_len, max_new, stopped_on_string=stop.stopped, info=info)
+            if tools and info.finish_reason == "stop" and isinstance(splitter, _ParsedReply) and splitter.calls:
+                info.finish_reason = "tool_calls"
             self._remember_cache(kwargs.get("past_key_values"), result)
         if "error" in result:
             raise BackendError(f"{self.model} failed while generating: {result['error']}") from result["error"]
@@ -482,3 +523,20 @@ def _hf_parts(messages: list[Message]) -> list[dict[str, Any]]:
                     parts.append({"type": "text", "text": part.get("text", "")})
         out.append({"role": m["role"], "content": parts})
     return out
+
+
+class _ParsedReply:
+    """A :class:`ToolReplyReader` with the splitters' interface (``feed``, ``flush``) for the stream loop."""
+
+    def __init__(self, reader: ToolReplyReader) -> None:
+        self.reader = reader
+
+    @property
+    def calls(self) -> int:
+        return self.reader.calls
+
+    def feed(self, text: str) -> list[str | Reasoning | ToolCallDelta]:
+        return self.reader.feed(text) if text else []
+
+    def flush(self) -> list[str | Reasoning | ToolCallDelta]:
+        return self.reader.finish()

@@ -35,8 +35,12 @@ def no_tools_message(backend: Backend) -> str:
     """Why a backend cannot take ``tools=``, and which can."""
     return (
         f"{backend.model} ({backend.kind}) cannot call tools in nbchat, so nothing was sent. Tools work with "
-        "OpenAI-compatible servers and online sources (OpenAI, vLLM started with --enable-auto-tool-choice, "
-        "llama.cpp's server with --jinja, ...) and with Python functions that take a tools= parameter. "
+        "OpenAI-compatible servers and online sources (OpenAI, vLLM started with --enable-auto-tool-choice, TGI "
+        "through its Messages API at the server's /v1 URL, "
+        "llama.cpp's server with --jinja, nbchat serve, ...), with GGUF models on nbchat's default llama.cpp engine "
+        "(backend='llama.cpp'), with transformers models whose calls transformers can read (a tokenizer with a "
+        "response_template; Qwen2, Qwen2.5, Qwen3, Qwen3.5, Gemma 4), and with Python functions that take a tools= "
+        "parameter. "
         "Use one of those, or remove tools= to chat without tools."
     )
 
