@@ -99,7 +99,8 @@ def test_paste_an_image_and_attach_a_dataframe_by_name(lab: Lab, page: Any, widg
     assert "sales (text/plain)" in reply.text_content()
     assert "shape (500, 3)" in reply.text_content()
     sent = chat.locator('[data-role="user"]').last
-    assert sent.locator("details.nbchat-attachment summary").inner_text() == "📎 sales"
+    # the DataFrame by name, then the notebook context that notebook 07's later cell switches on
+    assert sent.locator("details.nbchat-attachment summary").all_inner_texts() == ["📎 sales", "📎 notebook"]
     sent.scroll_into_view_if_needed()
     chat.screenshot(path=str(ARTIFACTS / "jupyterlab-attachment-dataframe.png"))
 
