@@ -12,22 +12,10 @@ from typing import Any
 import pytest
 
 import nbchat
+from benchmarks.tools import area  # the same tool the benchmark's rounds call
 from nbchat.backends import ToolCallDelta
 from nbchat.backends.openai import OpenAIBackend
 from nbchat.tools import ToolCall, ToolError
-
-
-def area(width: float, height: float) -> float:
-    """Area of a rectangle.
-
-    Parameters
-    ----------
-    width : float
-        Width in metres.
-    height : float
-        Height in metres.
-    """
-    return width * height
 
 
 def chat(stub: Any, *tools: Any, **kwargs: Any) -> nbchat.Conversation:
