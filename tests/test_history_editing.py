@@ -123,6 +123,7 @@ def test_provenance_records_the_exact_request() -> None:
         "tools": (),  # no tools= in this conversation
         "tool_choice": None,
         "parallel_tool_calls": None,
+        "response_format": None,  # no schema= for this reply
     }
     assert record["stats"]["finish_reason"] == "stop"
     assert record["prompt"] is None  # the fake sends structured messages
