@@ -41,6 +41,7 @@ from ._view import (
     message_state,
 )
 from ._view_base import ViewBase, check_prompts, choose_lang
+from .tools import ToolError
 
 __all__ = ["Chat"]
 
@@ -304,7 +305,23 @@ class Chat(NotebookActions, ViewBase):
         ``attachments``: figures, images, arrays, paths, DataFrames, exceptions, ... (see
         :meth:`nbchat.Conversation.send`). The reply streams into every open view of this widget. See
         :meth:`nbchat.Conversation.ask`.
+
+        Raises
+        ------
+        ToolError
+            In a Jupyter kernel, with tools whose calls wait for a click (``tool_approval="ask"``): while this cell
+            runs, the kernel cannot receive the click, so the call would wait for ever. Type the question in the
+            widget, use :meth:`send_message`, or pass ``tool_approval="auto"`` or a function that decides.
         """
+        loop = self.conversation.tool_loop
+        if loop.tools and loop.approvals.mode == "ask" and _in_kernel():
+            msg = (
+                "chat.ask() keeps the kernel busy until the reply is done, so the tool cards' Allow buttons could "
+                "not reach it and a call would wait for ever. Type the question in the chat, use "
+                "chat.send_message(...) (it returns at once), or create the chat with tool_approval='auto' or a "
+                "function that decides."
+            )
+            raise ToolError(msg)
         try:
             return self.conversation.ask(
                 text, timeout=timeout, attachments=self._with_context(attachments), schema=schema
@@ -536,3 +553,13 @@ class Chat(NotebookActions, ViewBase):
             value = limit
             conv.settings = conv.settings.replace(**{name: value})
         return value
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (where a busy cell keeps browser messages from arriving)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None

@@ -18,7 +18,7 @@ import nbchat
 from nbchat.backends import ToolCallDelta
 from nbchat.testing import RecordingComm, wait_for_view
 
-from .test_tools_loop import area
+from benchmarks.tools import area
 
 
 def wait_until(predicate: Any, timeout: float = 15) -> None:
@@ -225,3 +225,19 @@ def test_the_static_transcript_shows_calls_and_a_hostile_result_as_text(comms: l
     assert "&lt;script&gt;" in html
     assert "<script>" not in html
     assert "<img" not in html
+
+
+def test_ask_in_a_kernel_refuses_a_call_that_would_wait_for_a_click(
+    comms: list[RecordingComm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a kernel, chat.ask() keeps the cell running, so the card's click cannot arrive: refuse before sending.
+    import nbchat._widget
+
+    monkeypatch.setattr(nbchat._widget, "_in_kernel", lambda: True)
+    chat = nbchat.Chat(scripted(), tools=[area])
+    with pytest.raises(nbchat.ToolError, match="send_message"):
+        chat.ask("area of 2 by 3?", timeout=30)
+    assert chat.conversation.history == []  # nothing was sent, nothing is waiting
+    auto = nbchat.Chat(scripted(), tools=[area], tool_approval="auto")
+    auto.ask("area of 2 by 3?", timeout=30)  # code said "auto": it runs
+    assert auto.conversation.history[-1].tool_rounds[0].calls[0].status == "done"
