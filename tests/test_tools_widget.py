@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 import nbchat
+from benchmarks.tools import area
 from nbchat.backends import ToolCallDelta
 from nbchat.testing import RecordingComm, wait_for_view
-
-from benchmarks.tools import area
 
 
 def wait_until(predicate: Any, timeout: float = 15) -> None:
