@@ -291,8 +291,11 @@ def test_the_page_template_carries_both_languages(tmp_path: Path) -> None:
 
 def test_the_kernel_manager_turns_visitors_away_past_the_limit() -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    asyncio.run(_turned_away())
+    # an event loop of its own, in a thread: the browser tests' Playwright (sync API) keeps a loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _turned_away()).result(timeout=300)
 
 
 async def _turned_away() -> None:
