@@ -44,7 +44,7 @@ from ._prefill import PrefillScheduler
 from ._provenance import SentRequest, spec_record
 from ._redact import redact_text, redacting_logger
 from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
-from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings, renamed_history
 from ._structured import StructuredReplyError, check_reply, no_schema_message, parse_reply, response_format
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
@@ -89,8 +89,10 @@ class Conversation:
         Reasoning models: think before answering (``True``), answer at once (``False``), or the model's default
         (``None``). Mapped per backend (``enable_thinking`` for chat templates that take it, the source's switch
         online); a reply notes it where the model has no switch. See :class:`~nbchat.GenerationSettings`.
-    history : bool, default True
+    use_history : bool, default True
         Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
+        Also the attribute of that name. ``history=`` is its old name (a ``DeprecationWarning``, for one release):
+        :attr:`history` is the message list.
     prepare : {"background", "now", "lazy"}, default "background"
         When to prepare the model (load its weights, check the server): in a background thread at once (the widget
         shows progress), before returning, or at the first question.
@@ -158,7 +160,7 @@ class Conversation:
         top_p: float = 1.0,
         stop: list[str] | tuple[str, ...] = (),
         thinking: bool | None = None,
-        history: bool = True,
+        use_history: bool = True,
         prepare: Literal["background", "now", "lazy"] = "background",
         load: Literal["background", "now", "lazy"] | None = None,
         retries: int = DEFAULT_RETRIES,
@@ -172,6 +174,8 @@ class Conversation:
         documents: Any = None,
         **backend_options: Any,
     ) -> None:
+        if "history" in backend_options:  # the old name of use_history=
+            use_history = bool(renamed_history({"history": backend_options.pop("history")}).pop("use_history"))
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             msg = f"retries must be an integer >= 0, got {retries!r}."
             raise ValueError(msg)
@@ -192,7 +196,7 @@ class Conversation:
             quiet_defaults=True,
         )
         self.system_prompt = system_prompt
-        self.use_history = bool(history)
+        self.use_history = bool(use_history)
         self.backend: Backend = resolve_backend(spec, model=model, source=source, **backend_options)
         self.spec = spec_record(spec, model, source, backend_options)  # plain values: never keys or headers
         self._tree = MessageTree()
@@ -524,7 +528,7 @@ class Conversation:
                 description=description,
                 system_prompt=self.system_prompt,
                 settings=settings,
-                history=self.use_history,
+                use_history=self.use_history,
             )
 
     @classmethod

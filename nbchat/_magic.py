@@ -6,7 +6,9 @@ follow-up cells continue the chat.
 
 from __future__ import annotations
 
+import argparse
 import time
+import warnings
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, magics_class
@@ -38,7 +40,8 @@ class ChatMagics(Magics):
     @argument("--temperature", type=float, default=None, help="sampling temperature, 0 = greedy")
     @argument("--max-new-tokens", type=int, default=None, help="reply length limit in tokens")
     @argument("--system", default=None, help="system message for this conversation")
-    @argument("--no-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument("--no-use-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument("--no-history", action="store_true", help=argparse.SUPPRESS)  # the old name, for one release
     @argument(
         "--thinking", choices=("on", "off", "default"), default=None, help="reasoning models: think first, or not"
     )
@@ -54,7 +57,7 @@ class ChatMagics(Magics):
         """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
         its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
-        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history]
+        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-use-history]
         [--thinking on|off|default] [--new] [--raw] [--tools NAME,NAME --approve auto] [--schema NAME]``.
 
         ``--schema City`` asks for a structured reply (see :meth:`nbchat.Conversation.ask`): ``City`` is a pydantic
@@ -88,7 +91,9 @@ class ChatMagics(Magics):
             conv.settings = conv.settings.replace(**changes)
         if args.system is not None:
             conv.system_prompt = args.system
-        conv.use_history = not args.no_history
+        if args.no_history:
+            warnings.warn("%%chat --no-history is deprecated: use --no-use-history.", DeprecationWarning, stacklevel=2)
+        conv.use_history = not (args.no_use_history or args.no_history)
         if args.tools is not None or args.approve is not None:
             try:
                 self._set_tools(conv, args.tools, args.approve)

@@ -8,7 +8,7 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                 "object": bool (the model was a Python object: pass it again to load),
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
-                   "stop": [str], "history": bool, "thinking": bool | null (optional)},
+                   "stop": [str], "use_history": bool (older files: "history"), "thinking": bool | null (optional)},
       "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
                     "error_i18n" (optional: {"key": str, "params": {str: str}} or null: the error's UI catalogue
                     key, so a widget shows it in its language), "stats", "pinned", "excluded", "created",
@@ -113,7 +113,7 @@ def conversation_to_dict(
     description: Mapping[str, Any],
     system_prompt: str,
     settings: GenerationSettings,
-    history: bool,
+    use_history: bool,
 ) -> dict[str, Any]:
     """The file format above, from plain data (a new dict; JSON-serialisable).
 
@@ -125,8 +125,8 @@ def conversation_to_dict(
         How the model was given (``Conversation.spec``: ``spec``, ``model``, ``source``, ``object``, ``options``).
     description : mapping
         ``Backend.describe()``: its ``backend`` and ``model`` are saved as ``backend`` and ``name``.
-    system_prompt, settings, history
-        The conversation's system message, generation settings and "send earlier turns" flag.
+    system_prompt, settings, use_history
+        The conversation's system message, generation settings and "send earlier turns" switch.
     """
     ordered: list[ChatMessage] = []
     stack = list(reversed(tree.children.get("", [])))
@@ -155,7 +155,7 @@ def conversation_to_dict(
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "stop": list(settings.stop),
-            "history": history,
+            "use_history": use_history,
             "thinking": settings.thinking,
         },
         "messages": messages,
@@ -570,8 +570,10 @@ def read_conversation(path: Path, spec: Any, options: Mapping[str, Any]) -> Save
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]
-    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history", "thinking")
+    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "use_history", "thinking")
     kwargs.update({k: v for k, v in settings.items() if k in names})
+    if "history" in settings and "use_history" not in settings:  # a file saved before the switch was renamed
+        kwargs["use_history"] = settings["history"]
     kwargs.update(options)
     return SavedConversation(tree, spec if spec is not None else saved_model.get("spec"), kwargs)
 

@@ -21,7 +21,7 @@ from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
 from ._notebook_view import NotebookActions, remember_chat
 from ._policy import cap_notice, current_policy
-from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings, renamed_history
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
 from ._view import (
@@ -99,8 +99,9 @@ class Chat(NotebookActions, ViewBase):
         Nucleus sampling mass in (0, 1].
     stop : list of str, optional
         Stop sequences.
-    history : bool, default True
-        Send earlier turns with each question ("Use history" toggle).
+    use_history : bool, default True
+        Send earlier turns with each question (the "Use history" toggle; the ``use_history`` trait). ``history=``
+        is its old name (a ``DeprecationWarning``, for one release).
     lang : {"en", "zh", "auto"}, optional
         The widget's language (English, Simplified Chinese). Default: the administrator's ``$NBCHAT_LANG``, else
         the browser's (JupyterLab's language setting when it chose one). Notices written by Python follow it.
@@ -176,7 +177,7 @@ class Chat(NotebookActions, ViewBase):
             "prompts": check_prompts(prompts) if prompts is not None else list(policy.prompts),
         }
         if conversation is None:
-            conversation = Conversation(spec, **options)
+            conversation = Conversation(spec, **renamed_history(options))
         elif spec is not None or options:
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)

@@ -52,8 +52,11 @@ def test_chat_magic_new_and_no_history(shell: InteractiveShell) -> None:
     shell.user_ns["bot"] = fake
     with capture_output():
         shell.run_cell_magic("chat", "-m bot", "one")
-        shell.run_cell_magic("chat", "-m bot --no-history", "two")
+        shell.run_cell_magic("chat", "-m bot --no-use-history", "two")
     assert [m["content"] for m in fake.requests[-1][0]] == ["two"]
+    with capture_output(), pytest.warns(DeprecationWarning, match="--no-use-history"):  # the old flag still works
+        shell.run_cell_magic("chat", "-m bot --no-history", "four")
+    assert [m["content"] for m in fake.requests[-1][0]] == ["four"]
     with capture_output():
         shell.run_cell_magic("chat", "-m bot --new", "three")
     assert [m["content"] for m in fake.requests[-1][0]] == ["three"]
