@@ -255,7 +255,7 @@ export type SharedServerMessage =
       key?: string;
       params?: Record<string, string>;
     }
-  | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
+  | { kind: "attached"; token: string; attachment?: Attachment; error?: string; error_i18n?: KernelText }
   | { kind: "completions"; request: number; items: { name: string; type: string }[] };
 
 /** Python → browser. */

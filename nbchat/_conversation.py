@@ -27,6 +27,7 @@ from ._errors import ConversationBusyError, GenerationError, NbchatError
 from ._events import Callbacks, ConversationEvent, Status
 from ._feedback import feedback_records, rate
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
+from ._i18n import Keyed, keyed, keyed_text
 from ._loading import ModelLoader
 from ._messages import ChatMessage, check_text
 from ._persist import (
@@ -211,7 +212,8 @@ class Conversation:
         self._busy = False
         self._stream: StreamingReply | None = None  # the reply being generated
         self.status: Status = "loading"
-        self.status_text = f"loading {self.backend.model}…"
+        self.status_i18n: Keyed | None = keyed("py.status.loading", model=self.backend.model)
+        self.status_text = keyed_text(self.status_i18n)
         self.progress: float | None = None
 
         def idle() -> bool:  # prefills run only while no reply is generated and the model is ready
@@ -269,10 +271,16 @@ class Conversation:
             except OSError:
                 logger.warning("nbchat could not autosave to %s", self.save_to, exc_info=True)
 
-    def _set_status(self, status: Status, text: str, progress: float | None = None) -> None:
-        text = redact_text(text)  # the status line reaches the browser and saved notebooks
-        self.status, self.status_text, self.progress = status, text, progress
-        self._emit(ConversationEvent("status", text=text, progress=progress))
+    def _set_status(self, status: Status, line: str | Keyed, progress: float | None = None) -> None:
+        """Set the status; ``line`` is nbchat's own line as a catalogue key (``status_i18n``), or a backend's text."""
+        keyed_line: Keyed | None = None
+        if isinstance(line, str):
+            shown = redact_text(line)
+        else:  # the status line reaches the browser and saved notebooks: no credentials in a parameter either
+            keyed_line = {"key": line["key"], "params": {k: redact_text(v) for k, v in line["params"].items()}}
+            shown = redact_text(keyed_text(keyed_line))
+        self.status, self.status_text, self.status_i18n, self.progress = status, shown, keyed_line, progress
+        self._emit(ConversationEvent("status", text=shown, progress=progress))
 
     # ------------------------------------------------------------------ loading (see nbchat._loading)
     @property
@@ -558,11 +566,14 @@ class Conversation:
         conv._changed()
         return conv
 
-    def to_markdown(self, *, html: bool = True) -> str:
+    def to_markdown(self, *, html: bool = True, lang: str = "") -> str:
         """The visible conversation as a readable Markdown transcript (``html=False``: reasoning as a quote, not a
-        ``<details>`` section; see :func:`nbchat._persist.to_markdown`)."""
+        ``<details>`` section; ``lang``: ``"en"`` (default) or ``"zh"`` for the status notes; see
+        :func:`nbchat._persist.to_markdown`)."""
         description = self.backend.describe()
-        return to_markdown(self.history, system_prompt=self.system_prompt, description=description, html=html)
+        return to_markdown(
+            self.history, system_prompt=self.system_prompt, description=description, html=html, lang=lang
+        )
 
     def request_code(self, message_id: str) -> str:
         """A runnable Python snippet that re-sends exactly the request behind an assistant message."""
@@ -726,7 +737,7 @@ class Conversation:
         if self._loader.ready:
             # views see the status with the reply's placeholder, not when the worker gets to it (it may still be
             # ending a prefill): Stop and Esc act on "generating"
-            self._set_status("generating", f"generating with {self.backend.model}…")
+            self._set_status("generating", keyed("py.status.generating", model=self.backend.model))
         self._emit(ConversationEvent("message", message=user))
         self._emit(ConversationEvent("message", message=reply))
         return self._executor.submit(self._generate, stream)
@@ -816,7 +827,7 @@ class Conversation:
         """Worker thread: wait for the model, stream the reply into ``stream``, commit it and tell everyone."""
         self._loader.run()  # queued after the load it started: returns at once when that ran
         if self._loader.ready:
-            self._set_status("generating", f"generating with {self.backend.model}…")
+            self._set_status("generating", keyed("py.status.generating", model=self.backend.model))
         outcome = self._outcome(stream)
         schema = self._schemas.get(stream.message.id)
         if schema is not None and outcome.status == "done":
@@ -845,10 +856,10 @@ class Conversation:
         refused = refusal(self.backend, stream.messages, self.load_error)
         if refused is not None:
             return refused
-        generating = self.status_text
+        generating: str | Keyed = self.status_i18n or self.status_text
 
-        def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
-            self._set_status("generating", text or generating)
+        def on_status(line: Keyed | None) -> None:  # a retry's wait, then back to "generating"
+            self._set_status("generating", line or generating)
 
         if self.tool_loop.active:  # rounds of tool calls (nbchat/tools/_loop.py)
             return self.tool_loop.run(

@@ -16,8 +16,10 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ._conversation import Conversation, wait_for_reply
 from ._errors import GenerationError, NbchatError
+from ._i18n import normalize_lang, text
 from ._interpolate import interpolate
 from ._persist import tool_call_markdown
+from ._policy import current_policy
 from ._static_html import reply_bundle
 from ._structured import parse_reply
 from .tools import MCPServer, ToolError
@@ -77,6 +79,7 @@ class ChatMagics(Magics):
         """
         from IPython.display import display
 
+        lang = normalize_lang(current_policy().lang) or ""  # the output's words: the administrator's language
         args = parse_argstring(self.chat, line)
         args.model, args.system = _unquote(args.model), _unquote(args.system)
         conv = self._conversation(args.model, new=args.new)
@@ -96,46 +99,47 @@ class ChatMagics(Magics):
         conv.use_history = not (args.no_use_history or args.no_history)
         if args.tools is not None or args.approve is not None:
             try:
-                self._set_tools(conv, args.tools, args.approve)
+                self._set_tools(conv, args.tools, args.approve, lang)
             except (NbchatError, ValueError) as exc:
-                display(reply_bundle("", f"Not sent: {exc}"), raw=True)
+                display(reply_bundle("", text("py.magic.notSent", lang, error=exc), lang=lang), raw=True)
                 return None
         schema = None
         if args.schema is not None:
             schema = self.shell.user_ns.get(args.schema) if self.shell is not None else None
             if schema is None:
-                msg = f"--schema names {args.schema!r}, which is not a pydantic model or a JSON-schema dict of this "
-                display(reply_bundle("", f"Not sent: {msg}notebook; define it first."), raw=True)
+                error = text("py.magic.noSchema", lang, name=repr(args.schema))
+                display(reply_bundle("", text("py.magic.notSent", lang, error=error), lang=lang), raw=True)
                 return None
-        text = cell.strip()
+        prompt = cell.strip()
         objects: list[Any] = []
         names: list[str] = []
         try:
             if not args.raw and self.shell is not None:
-                text, objects, names = interpolate(text, self.shell.user_ns, tokens=conv.attachment_tokens)
+                prompt, objects, names = interpolate(prompt, self.shell.user_ns, tokens=conv.attachment_tokens)
             attachments = conv.make_attachments(objects, names)
-            future = conv.send(text, attachments=attachments, schema=schema)
+            future = conv.send(prompt, attachments=attachments, schema=schema)
         except (NbchatError, ValueError) as exc:  # nothing was sent: say why, in the output
-            hint = " In %%chat, add --approve auto to run the model's calls." if isinstance(exc, ToolError) else ""
-            display(reply_bundle("", f"Not sent: {exc}{hint}"), raw=True)
+            key = "py.magic.notSentTools" if isinstance(exc, ToolError) else "py.magic.notSent"
+            display(reply_bundle("", text(key, lang, error=exc), lang=lang), raw=True)
             return None
-        handle = display(reply_bundle("…"), raw=True, display_id=True)
+        handle = display(reply_bundle("…", lang=lang), raw=True, display_id=True)
         shown: tuple[str, int] = ("", 0)
         try:
             while not future.done():
                 partial = conv.partial_reply()
-                text = partial[1] if partial else ""
+                so_far = partial[1] if partial else ""
                 thoughts = conv.partial_reasoning()
-                if (text, len(thoughts)) != shown:  # thoughts stream in an open section until the answer starts
-                    handle.update(reply_bundle(text + " ▌", thoughts=thoughts, thinking=not text), raw=True)
-                    shown = (text, len(thoughts))
+                if (so_far, len(thoughts)) != shown:  # thoughts stream in an open section until the answer starts
+                    bundle = reply_bundle(so_far + " ▌", thoughts=thoughts, thinking=not so_far, lang=lang)
+                    handle.update(bundle, raw=True)
+                    shown = (so_far, len(thoughts))
                 time.sleep(_REFRESH_S)
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
             conv.stop()
         try:
             reply_text = wait_for_reply(conv, future, None)
         except GenerationError as exc:
-            handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
+            handle.update(reply_bundle(exc.partial, text("py.magic.error", lang, error=exc), lang=lang), raw=True)
             return None
         reply = conv.history[-1]
         if schema is not None and self.shell is not None:  # the validated object, for the next cell
@@ -145,13 +149,12 @@ class ChatMagics(Magics):
             calls = ["\n".join(tool_call_markdown(c)) for r in reply.tool_rounds for c in r.calls]
             reply_text = "\n\n".join([*filter(None, blocks), *calls, reply_text])
         stats = reply.stats
-        footer = f"{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
-        if reply.status == "stopped":
-            footer += " · stopped"
-        handle.update(reply_bundle(reply_text, footer, thoughts=reply.reasoning), raw=True)
+        key = "py.magic.footerStopped" if reply.status == "stopped" else "py.magic.footer"
+        footer = text(key, lang, model=stats.get("model"), tokens=stats.get("tokens") or "?")
+        handle.update(reply_bundle(reply_text, footer, thoughts=reply.reasoning, lang=lang), raw=True)
         return None
 
-    def _set_tools(self, conv: Conversation, names: str | None, approve: str | None) -> None:
+    def _set_tools(self, conv: Conversation, names: str | None, approve: str | None, lang: str = "") -> None:
         """``--tools a,b``: the notebook's functions of those names; ``--approve auto``: calls run without asking."""
         if approve is not None:
             conv.tool_loop.approvals.mode = approve
@@ -164,11 +167,7 @@ class ChatMagics(Magics):
                 functions.append(name)
                 continue
             if not callable(namespace.get(name)) and not isinstance(namespace.get(name), MCPServer):
-                msg = (
-                    f"--tools names {name!r}, which is not a function of this notebook (nor an nbchat.MCPServer); "
-                    "define it first ('mcp' names the servers of your MCP settings file)."
-                )
-                raise ValueError(msg)
+                raise ValueError(text("py.magic.noTool", lang, name=repr(name)))
             functions.append(namespace[name])
         conv.tools = functions
 

@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 
 from ._attachments import AttachmentError, approx_tokens, attachment_from_dict
 from ._errors import NbchatError
+from ._i18n import text
 from ._messages import ChatMessage
 from ._settings import GenerationSettings
 from ._tree import MessageTree
@@ -580,7 +581,12 @@ def read_conversation(path: Path, spec: Any, options: Mapping[str, Any]) -> Save
 
 # ---------------------------------------------------------------------------------------------- text
 def to_markdown(
-    history: list[ChatMessage], *, system_prompt: str, description: Mapping[str, Any], html: bool = True
+    history: list[ChatMessage],
+    *,
+    system_prompt: str,
+    description: Mapping[str, Any],
+    html: bool = True,
+    lang: str = "",
 ) -> str:
     """A readable transcript: the system message, then each message of ``history`` with its status.
 
@@ -588,7 +594,8 @@ def to_markdown(
 
     A reply's reasoning comes before it: with ``html=True`` as a collapsed ``<details>`` section (Markdown files,
     GitHub), with ``html=False`` as a quote (for renderers that show raw HTML as text, as the static transcript of
-    saved notebooks does: :func:`nbchat._static_html.markdown_html`).
+    saved notebooks does: :func:`nbchat._static_html.markdown_html`). ``lang`` (``"en"``, ``"zh"``; ``""``:
+    English) is the language of a message's status note ("stopped by the user", an error).
     """
     info = description
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
@@ -606,7 +613,7 @@ def to_markdown(
             if round_.dropped:
                 lines += [f"*{round_.dropped} more calls asked for in this reply were not run.*", ""]
         if m.content or not m.tool_rounds:
-            lines += [m.content or "*(no text)*", ""]
+            lines += [m.content or f"*{text('py.transcript.noText', lang)}*", ""]
         for a in m.attachments:
             if a.kind == "document":
                 size = f"{a.mode or 'not sent'}: {len(a.passages)} passages"
@@ -614,9 +621,8 @@ def to_markdown(
                 size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
             lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
         lines += _citation_lines(m.stats.get("citations"))
-        notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
-        if m.status in notes:
-            lines += [f"*— {notes[m.status]}*", ""]
+        if m.status in ("stopped", "incomplete", "error"):
+            lines += [f"*— {text(f'py.transcript.{m.status}', lang, error=m.error)}*", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

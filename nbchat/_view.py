@@ -194,10 +194,12 @@ class _AttachedRequired(TypedDict):
 
 
 class AttachedMessage(_AttachedRequired, total=False):
-    """The answer to an :class:`AttachRequest`: the converted ``attachment`` (thumbnail, no bytes), or ``error``."""
+    """The answer to an :class:`AttachRequest`: the converted ``attachment`` (thumbnail, no bytes), or ``error``
+    (with ``error_i18n``, its catalogue key and params, when it has one)."""
 
     attachment: dict[str, Any]
     error: str
+    error_i18n: dict[str, Any]
 
 
 class CompletionsMessage(TypedDict):

@@ -16,7 +16,7 @@ import traitlets
 from ._attachments import Attachment
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError
-from ._i18n import error_notice, status_text
+from ._i18n import error_notice, normalize_lang
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
 from ._notebook_view import NotebookActions, remember_chat
@@ -372,7 +372,7 @@ class Chat(NotebookActions, ViewBase):
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/html": markdown_html(self._transcript())}, metadata
+        return {**data, "text/html": markdown_html(self._transcript(), normalize_lang(self.lang) or "")}, metadata
 
     def _ipython_display_(self) -> None:
         """Display with a display id, so later replies refresh the saved transcript of every view."""
@@ -387,9 +387,10 @@ class Chat(NotebookActions, ViewBase):
         remember_chat(self)  # Ask the chat sends errors to the chat displayed last
 
     def _transcript(self) -> str:
-        text = self.conversation.to_markdown(html=False)  # shown through markdown_html: no HTML of its own
+        lang = normalize_lang(self.lang) or ""  # the static copy's own words: the widget's language, else English
+        text = self.conversation.to_markdown(html=False, lang=lang)  # shown through markdown_html: no HTML of its own
         if len(text) > _TRANSCRIPT_MAX_CHARS:
-            text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
+            text = f"*{ui_text('py.transcript.earlier', lang)}*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
         return text
 
     def _refresh_transcript(self) -> None:
@@ -441,9 +442,7 @@ class Chat(NotebookActions, ViewBase):
             self.context = {**context, "left_out": len(left_out)}
             self.status = conv.status
             self.status_text = conv.status_text
-            device = info.get("device")
-            model = str(conv.backend.model)
-            self.status_i18n = status_text(conv.status, conv.status_text, model, str(device) if device else None)
+            self.status_i18n = dict(conv.status_i18n or {})
             self.progress = conv.progress if conv.status == "loading" else None
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
             self.prefill_drafts = conv.backend.can_prefill

@@ -99,7 +99,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
       if (typeof msg.restore === "string") controls.restore(msg.restore);
       if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     },
-    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error && i18n.error({ error: msg.error, error_i18n: msg.error_i18n })),
     completions: (msg) => controls.completions(msg.request, msg.items ?? []),
     provenance: (msg) => list.applyProvenance(msg.id, msg.data ?? null),
     code: (msg) => list.applyCode(msg.id, String(msg.code ?? "")),

@@ -33,7 +33,8 @@ import traitlets
 from .._attachments import Attachment
 from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
-from .._i18n import status_text as ui_status
+from .._i18n import normalize_lang
+from .._i18n import text as ui_text
 from .._messages import ChatMessage, check_text
 from .._policy import current_policy
 from .._redact import redacting_logger
@@ -468,14 +469,20 @@ class Compare(Arena, ViewBase):
     def to_markdown(self) -> str:
         """The turns as a Markdown transcript: each prompt, then each column's answer under its name and settings
         (letters, and no model names, while blind). The widget's "Export" downloads it."""
-        out = ["# nbchat comparison"]
+        lang = normalize_lang(self.lang) or ""  # nbchat's own words: the widget's language, else English
+        out = [f"# {ui_text('py.cmp.title', lang)}"]
         turn = None
         for row in self.records():
             if row["turn"] != turn:
                 turn = row["turn"]
-                out += [f"## Turn {turn}", "**Prompt**", row["prompt"]]
+                out += [
+                    f"## {ui_text('py.cmp.turn', lang, n=turn)}",
+                    f"**{ui_text('py.cmp.prompt', lang)}**",
+                    row["prompt"],
+                ]
             status = "" if row["status"] == "done" else f" ({row['status']})"
-            out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or "*(no text)*"]
+            no_text = f"*{ui_text('py.transcript.noText', lang)}*"
+            out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or no_text]
             if row["error"]:
                 out.append(f"> {row['error']}")
         return "\n\n".join(out) + "\n"
@@ -579,8 +586,7 @@ class Compare(Arena, ViewBase):
         conv = col.conversation
         settings = conv.settings
         status_text = conv.status_text
-        device = conv.backend.describe().get("device")
-        keyed = ui_status(conv.status, status_text, str(conv.backend.model), str(device) if device else None)
+        keyed: dict[str, Any] = dict(conv.status_i18n or {})
         if hidden:  # "loading SmolLM2…", "generating with gpt-4o-mini…" would name the model
             status_text = {"loading": "loading…", "ready": "ready", "generating": "generating…"}.get(
                 conv.status, self._redact(status_text, col)
