@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from ._errors import ConversationBusyError, GenerationError, NbchatError
+from ._errors import ConversationBusyError
 from ._events import Callbacks, ConversationEvent, Status
 from ._feedback import feedback_records, rate
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
@@ -46,7 +46,7 @@ from ._provenance import SentRequest, spec_record
 from ._redact import redact_text, redacting_logger
 from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
 from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings, renamed_history
-from ._structured import StructuredReplyError, check_reply, no_schema_message, parse_reply, response_format
+from ._structured import StructuredReplies
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
@@ -202,7 +202,7 @@ class Conversation:
         self.spec = spec_record(spec, model, source, backend_options)  # plain values: never keys or headers
         self._tree = MessageTree()
         self._requests: dict[str, SentRequest] = {}  # by reply id, for request_of()
-        self._schemas: dict[str, Any] = {}  # by reply id: the schema= of a structured reply (see ask)
+        self._structured = StructuredReplies()  # the schema= of each structured reply (see ask)
         self._emit: Callbacks[ConversationEvent] = Callbacks("listener")  # see subscribe
         self._replied: Callbacks[ChatMessage] = Callbacks("on_reply callback")
         self._rated: Callbacks[dict[str, Any]] = Callbacks("feedback callback")  # see on_feedback
@@ -352,7 +352,7 @@ class Conversation:
         with self._lock:
             self._tree.clear()
             self._requests.clear()
-            self._schemas.clear()
+            self._structured.clear()
         self._emit(ConversationEvent("clear"))
         self._autosave()
 
@@ -419,7 +419,7 @@ class Conversation:
                 msg = "There is no answer to regenerate yet; send a message first."
                 raise ValueError(msg)
             self.check_images(self._tree.get(target.parent).attachments)
-            schema = self._schemas.get(target.id)  # a structured reply is regenerated with its schema
+            schema = self._structured.schema(target.id)  # a structured reply is regenerated with its schema
             return self._reply_to(self._tree.get(target.parent), schema)
 
     def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
@@ -673,10 +673,7 @@ class Conversation:
         ConversationBusyError
             If a reply is still being generated: wait for it or call :meth:`stop` first.
         """
-        if schema is not None:
-            response_format(schema)  # a schema that is neither a pydantic model nor a JSON schema: refused here
-            if self.backend.json_schema is False:
-                raise NbchatError(no_schema_message(self.backend))
+        self._structured.check(schema, self.backend)  # refused here, before anything is added
         parts = self.make_attachments(attachments)
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
@@ -724,13 +721,9 @@ class Conversation:
         self._cancel = threading.Event()
         selection = self._select(self._tree.path_to(user.id), None)
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
-        fmt = None if schema is None else response_format(schema)
-        settings = self.settings if fmt is None else self.settings.replace(response_format=fmt)
-        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(settings))
         reply.stats = {"left_out": len(selection.left_out)}
-        if fmt is not None:
-            reply.stats["schema"] = fmt["json_schema"]["name"]
-            self._schemas[reply.id] = schema  # in memory, for the check when it ends and for regenerate
+        settings = self._structured.request(reply, self.settings, schema)
+        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(settings))
         stream = StreamingReply(reply, selection.messages, settings, self._cancel, self._emit)
         self._stream = stream
         self._loader.start_once()
@@ -808,16 +801,7 @@ class Conversation:
             If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
         future = self.send(text, attachments=attachments, documents=documents, schema=schema)
-        if schema is None:
-            return wait_for_reply(self, future, timeout)
-        try:
-            reply_text = wait_for_reply(self, future, timeout)
-        except GenerationError as exc:
-            failed = future.result()
-            if failed.stats.get("schema_error"):
-                raise StructuredReplyError(str(exc), failed.content) from None
-            raise
-        return parse_reply(reply_text, schema)
+        return self._structured.result(future, lambda: wait_for_reply(self, future, timeout), schema)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -829,14 +813,7 @@ class Conversation:
         if self._loader.ready:
             self._set_status("generating", keyed("py.status.generating", model=self.backend.model))
         outcome = self._outcome(stream)
-        schema = self._schemas.get(stream.message.id)
-        if schema is not None and outcome.status == "done":
-            try:  # a structured reply: kept as formatted JSON, or an error that keeps its raw text
-                finish = outcome.stats.get("finish_reason")
-                stream.set_text(check_reply(stream.text, finish, schema, stream.settings.max_new_tokens))
-            except StructuredReplyError as exc:
-                outcome.status, outcome.error = "error", str(exc)
-                outcome.stats["schema_error"] = True  # fmt: skip
+        self._structured.finish(outcome, stream)  # a structured reply: formatted JSON, or an error keeping its text
         with self._lock:
             reply = stream.commit(outcome, self.backend.describe())
             sent = self._requests.get(reply.id)
