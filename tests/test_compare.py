@@ -493,4 +493,6 @@ def test_starter_prompts_and_export_as_in_chat(comms: list[RecordingComm]) -> No
     ]
     cmp.blind = True
     assert "model-0" not in cmp.to_markdown()  # blind: letters, no model names
+    cmp.lang = "zh"  # the export's own words follow the widget's language
+    assert cmp.to_markdown().startswith("# nbchat 模型对比\n\n## 第 1 轮\n\n**提示**")
     cmp.close()

@@ -80,6 +80,12 @@ logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 _STATIC = Path(__file__).parent.parent / "static"
 _SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "use_history")
 _HIDDEN_STATS = ("backend", "model")  # stats that would name the model in blind mode
+_STATUS_KEYS = {  # a reply's status in the Markdown export, in the widget's language
+    "stopped": "badge.stopped",
+    "incomplete": "badge.incomplete",
+    "error": "py.cmp.error",
+    "streaming": "py.cmp.streaming",
+}
 
 
 @dataclasses.dataclass
@@ -480,7 +486,8 @@ class Compare(Arena, ViewBase):
                     f"**{ui_text('py.cmp.prompt', lang)}**",
                     row["prompt"],
                 ]
-            status = "" if row["status"] == "done" else f" ({row['status']})"
+            key = _STATUS_KEYS.get(row["status"])
+            status = "" if row["status"] == "done" else f" ({ui_text(key, lang) if key else row['status']})"
             no_text = f"*{ui_text('py.transcript.noText', lang)}*"
             out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or no_text]
             if row["error"]:
