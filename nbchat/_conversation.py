@@ -212,6 +212,7 @@ class Conversation:
         self._busy = False
         self._stream: StreamingReply | None = None  # the reply being generated
         self.status: Status = "loading"
+        # status_text as a catalogue key and params, for views in another language (None: a backend's own text)
         self.status_i18n: Keyed | None = keyed("py.status.loading", model=self.backend.model)
         self.status_text = keyed_text(self.status_i18n)
         self.progress: float | None = None

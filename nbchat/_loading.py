@@ -123,7 +123,7 @@ class ModelLoader:
         except Exception as exc:
             logger.debug("loading %s failed", model, exc_info=True)
             self.error = exc
-            self._failure = keyed("py.status.loadFailed", model=model, error=redact_text(str(exc)))
+            self._failure = keyed("py.status.loadFailed", model=redact_text(str(model)), error=redact_text(str(exc)))
             self._on_status("error", self._failure, None)
         else:
             self._on_status("ready", self.ready_line(), None)
