@@ -41,6 +41,7 @@ from ._view import (
     message_state,
 )
 from ._view_base import ViewBase, check_prompts, choose_lang
+from .documents import MODES, reader_documents
 from .tools import ToolError
 
 __all__ = ["Chat"]
@@ -55,7 +56,17 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 _SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset(
-    {"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking", "notebook_context", "context_budget"}
+    {
+        "system_prompt",
+        "max_new_tokens",
+        "temperature",
+        "use_history",
+        "thinking",
+        "notebook_context",
+        "context_budget",
+        "documents_mode",
+        "course_reader",
+    }
 )
 _THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_KEYS = {
@@ -66,6 +77,8 @@ _SETTING_KEYS = {
     "thinking": "options.thinking",
     "notebook_context": "options.notebookContext",
     "context_budget": "options.contextBudget",
+    "documents_mode": "docs.mode",
+    "course_reader": "docs.reader",
 }
 
 
@@ -156,6 +169,15 @@ class Chat(NotebookActions, ViewBase):
         sync=True
     )
     status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
+    documents_mode = traitlets.Enum(
+        MODES, "auto", help="documents: whole, relevant passages, or whole when they fit the budget (auto)"
+    ).tag(sync=True)
+    course_reader = traitlets.Bool(True, help="search the administrator's course reader with each question").tag(
+        sync=True
+    )
+    documents_info = traitlets.Dict(
+        help="documents: budget_tokens, window, budget (fraction); reader (names) and reader_problems"
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -193,6 +215,8 @@ class Chat(NotebookActions, ViewBase):
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             use_history=conversation.use_history,
+            documents_mode=conversation.documents.mode,
+            course_reader=conversation.documents.course_reader,
             thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
@@ -448,6 +472,22 @@ class Chat(NotebookActions, ViewBase):
             self.prefill_drafts = conv.backend.can_prefill
             if conv.backend.context_window:
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
+            self._sync_documents()
+
+    def _sync_documents(self) -> None:
+        """The documents' switch, budget and course reader as the conversation has them (code may change them)."""
+        docs = self.conversation.documents
+        self.documents_mode, self.course_reader = docs.mode, docs.course_reader
+        budget, window = docs.budget_tokens(self.conversation.backend.context_window)
+        paths = current_policy().course_reader
+        reader, problems = reader_documents(paths) if paths else ([], [])
+        self.documents_info = {
+            "budget_tokens": budget,
+            "window": window,
+            "budget": docs.budget,
+            "reader": [d.name for d in reader],
+            "reader_problems": problems,
+        }
 
     # ------------------------------------------------------------------ browser → conversation
     def _error_notice(self, error: BaseException, text: str) -> dict[str, Any]:
@@ -519,6 +559,14 @@ class Chat(NotebookActions, ViewBase):
     @traitlets.observe("thinking")
     def _on_thinking(self, change: dict[str, Any]) -> None:
         self.conversation.thinking = _THINKING[change["new"]]
+
+    @traitlets.observe("documents_mode", "course_reader")
+    def _on_documents(self, change: dict[str, Any]) -> None:
+        """The Documents choice and the course reader's switch: they change what the next message sends."""
+        if change["name"] == "documents_mode":
+            self.conversation.documents.mode = change["new"]
+        else:
+            self.conversation.documents.course_reader = bool(change["new"])
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:
