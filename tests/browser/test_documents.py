@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import nbformat
 import pytest
 
 from tests import document_files as files
 
 from .conftest import ARTIFACTS, Lab
-from .lab import ask, current_notebook, open_notebook, reply_done, run_all
+from .lab import ask, current_notebook, open_notebook, reply_done, run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("fpdf")
@@ -37,11 +36,7 @@ chat"""
 @pytest.fixture
 def documents_notebook(lab: Lab) -> str:
     (lab.root / "report.pdf").write_bytes(files.report_pdf(12))
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, lab.root / "documents.ipynb")
-    return "documents.ipynb"
+    return write_notebook(lab, "documents.ipynb", SETUP)
 
 
 def test_attach_a_pdf_ask_and_a_citation_chip_opens_the_passage(lab: Lab, page: Any, documents_notebook: str) -> None:
