@@ -134,6 +134,20 @@ class Chat(NotebookActions, ViewBase):
     explain_errors : bool, default False
         Give every failing cell an *Ask the chat* button (:func:`nbchat.explain_errors`).
 
+    Attributes
+    ----------
+    documents_mode : {"auto", "whole", "relevant"}
+        How attached documents are sent (``conversation.documents.mode``, kept in step both ways): the *Documents*
+        choice under "Advanced options" and the switch on a document's chip in the tray. Changes what the next
+        message sends.
+    course_reader : bool
+        Search the administrator's course reader with each question (``conversation.documents.course_reader``): the
+        checkbox of the "Course reader: N documents" label, shown when the policy sets one.
+    documents_info : dict
+        Read-only, from the kernel: ``budget_tokens`` and ``window`` (tokens; the budget a document sent whole may
+        fill, of the model's context window or 8192 when unknown), ``budget`` (the fraction), ``reader`` (names of the
+        course reader's documents) and ``reader_problems`` (files that could not be used).
+
     Raises
     ------
     TypeError
