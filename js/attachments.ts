@@ -167,6 +167,13 @@ export class AttachmentTray {
   progress(token: string, done: number, total: number | null): void {
     const entry = this.pending.get(token);
     if (!entry || entry.ready) return;
+    // The kernel's first answer ("converting", no total yet) may arrive after its worker's first pages: keep the
+    // furthest progress seen.
+    const seen = Number(entry.chip.dataset.done ?? -1);
+    const known = entry.chip.dataset.total !== undefined;
+    if (done < seen || (total === null && known)) return;
+    entry.chip.dataset.done = String(done);
+    if (total !== null) entry.chip.dataset.total = String(total);
     const name = entry.chip.dataset.name ?? "";
     const bar = h("progress", { class: "nbchat-attach-progress", max: total ?? 1, "aria-label": this.i18n.t("attach.converting", { name }) });
     if (total) bar.value = Math.min(done, total);

@@ -73,9 +73,12 @@ def test_a_document_is_converted_off_the_main_thread_with_progress_then_attached
     chat.send = lambda msg, buffers=None: (threads.add(threading.current_thread().name), send(msg, buffers))[1]  # type: ignore[method-assign]
     answer = attach(chat, comm, "t1", "report.pdf", files.report_pdf(12))
     progress = comm.custom("attach-progress")
-    assert progress[0] == {"kind": "attach-progress", "token": "t1", "name": "report.pdf", "done": 0, "total": None}
-    assert progress[-1]["done"] == progress[-1]["total"] == 12
-    assert [m["done"] for m in progress] == sorted(m["done"] for m in progress)
+    # the handler's own answer (nothing known yet) may reach the wire after the worker's first pages: the chip
+    # keeps the furthest progress it has seen (js/attachments.ts)
+    assert {"kind": "attach-progress", "token": "t1", "name": "report.pdf", "done": 0, "total": None} in progress
+    counted = [m["done"] for m in progress if m["total"] == 12]
+    assert counted == sorted(counted)
+    assert counted[-1] == 12
     fields = set(typing.get_type_hints(_view.AttachProgressMessage))
     assert all(set(m) == fields for m in progress)  # exactly the protocol's fields
     kinds = [m["kind"] for m in comm.custom() if m.get("token") == "t1"]

@@ -168,6 +168,8 @@ describe("document attachments", () => {
     model.custom({ kind: "attach-progress", token, name: "reader.pdf", done: 12, total: 40 });
     expect(el.querySelector(".nbchat-tray")!.textContent).toContain("12 / 40 pages");
     expect((el.querySelector(".nbchat-attach-progress") as HTMLProgressElement).value).toBe(12);
+    model.custom({ kind: "attach-progress", token, name: "reader.pdf", done: 0, total: null }); // late: ignored
+    expect(el.querySelector(".nbchat-tray")!.textContent).toContain("12 / 40 pages");
     model.custom({ kind: "attached", token, attachment: DOC });
     const plan = () => el.querySelector<HTMLElement>(".nbchat-tray .nbchat-doc-plan")!;
     expect(plan().dataset.plan).toBe("relevant"); // 9,000 tokens > 4,096
