@@ -8,6 +8,7 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,8 @@ class Chat(NotebookActions, ViewBase):
             course_reader=conversation.documents.course_reader,
             thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
+        self._reader: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # course reader: names, problems
+        self._reader_pending: set[tuple[str, ...]] = set()
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = DeltaBatcher(self.send)
         self._state = StateSync(self._sync, name="nbchat-chat-sync")
@@ -493,15 +496,33 @@ class Chat(NotebookActions, ViewBase):
         docs = self.conversation.documents
         self.documents_mode, self.course_reader = docs.mode, docs.course_reader
         budget, window = docs.budget_tokens(self.conversation.backend.context_window)
-        paths = current_policy().course_reader
-        reader, problems = reader_documents(paths) if paths else ([], [])
+        reader, problems = self._reader_names(current_policy().course_reader)
         self.documents_info = {
             "budget_tokens": budget,
             "window": window,
             "budget": docs.budget,
-            "reader": [d.name for d in reader],
+            "reader": reader,
             "reader_problems": problems,
         }
+
+    def _reader_names(self, paths: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """The course reader's document names and problems, once converted. The first conversion of a reader (many
+        PDFs) runs in a thread of its own, so the view shows at once; the label appears when it is done."""
+        if not paths:
+            return [], []
+        known = self._reader.get(paths)
+        if known is not None:
+            return known
+        if paths not in self._reader_pending:
+            self._reader_pending.add(paths)
+
+            def convert() -> None:
+                docs, problems = reader_documents(paths)
+                self._reader[paths] = ([d.name for d in docs], problems)
+                self._state.request()
+
+            threading.Thread(target=convert, name="nbchat-course-reader", daemon=True).start()
+        return [], []
 
     # ------------------------------------------------------------------ browser → conversation
     def _error_notice(self, error: BaseException, text: str) -> dict[str, Any]:

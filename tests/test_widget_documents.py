@@ -167,8 +167,8 @@ def test_course_reader_is_named_and_switched_off_per_chat(
         (folder / name).write_bytes(files.report_pdf(3))
     monkeypatch.setenv("NBCHAT_COURSE_READER", str(folder))
     seen: list[list[dict]] = []
-    chat = make_chat(seen, "ok")
-    wait_for_view(chat)
+    chat = make_chat(seen, "ok")  # the reader converts in a thread of its own: the label shows when it is done
+    wait_until(lambda: chat.documents_info.get("reader"), "the course reader's label")
     assert chat.documents_info["reader"] == ["week1.pdf", "week2.pdf", "week3.pdf"]
     assert chat.course_reader is True
     ask(chat, files.fact(2)[0], [])
