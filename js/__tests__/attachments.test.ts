@@ -114,7 +114,7 @@ describe("the attachment tray", () => {
     const attach = model.sent.find((m) => m.kind === "attach") as any;
     const error = "notes.bin is neither an image (PNG, JPEG, WebP, GIF) nor UTF-8 text; it cannot be attached.";
     model.custom({ kind: "attached", token: attach.token, error, error_i18n: { key: "py.attach.notText", params: { name: "notes.bin" } } });
-    expect(el.querySelector(".nbchat-notice")!.textContent).toContain("notes.bin 既不是图片");
+    expect(el.querySelector(".nbchat-attach-error")!.textContent).toContain("notes.bin 既不是图片");
   });
 });
 
