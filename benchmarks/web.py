@@ -156,11 +156,12 @@ async def room_run(url: str, visitors: int) -> dict[str, Any]:
 
 def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, Any]:
     """``runs`` arrivals of ``visitors`` on a fresh ``nbchat web --engine engine`` each; merged figures."""
-    ready, replies, broken, missing, rss = [], [], 0, 0, []
+    ready, replies, broken, missing, rss, loads = [], [], [], 0, [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="nbchat-bench-web-") as tmp:
             server = WebServer(engine, max(visitors, 1), max_new, Path(tmp) / "web.log")
             try:
+                loads.append(os.getloadavg()[0])
                 run = asyncio.run(room_run(server.url, visitors))
                 # the kernels of the pages just closed may still be shutting down: RSS measured with them
                 rss.append(tree_rss_mb(server.process.pid))
@@ -168,51 +169,72 @@ def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, An
                 server.stop()
         ready.append(max(run["ready"], default=float("nan")))
         replies += run["replies"]
-        broken += run["broken"]
+        broken.append(run["broken"])
         missing += run["missing"]
+        print(f"  {engine}, {visitors} visitors, run {len(broken)}/{runs}: slowest page ready {ready[-1]:.1f} s, "
+              f"broken {run['broken']}, server {rss[-1]:.0f} MB, load average {loads[-1]:.1f}", flush=True)  # fmt: skip
     ordered = sorted(replies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
     return {"slowest_ready": statistics.median(ready), "ready_runs": ready, "p50": statistics.median(replies)
-            if replies else float("nan"), "p95": p95, "broken": broken, "missing": missing, "runs": runs,
-            "rss_mb": max(rss)}  # fmt: skip
+            if replies else float("nan"), "p95": p95, "broken": sum(broken), "broken_runs": broken,
+            "missing": missing, "runs": runs, "rss_mb": max(rss), "load": (min(loads), max(loads))}  # fmt: skip
+
+
+def _counts(quick: bool) -> tuple[int, ...]:
+    """Visitor counts: ``$NBCHAT_BENCH_WEB_VISITORS`` (comma-separated, e.g. ``1,4,8``), else 1, 4 (``--quick``) or
+    1, 4, 8."""
+    text = os.environ.get("NBCHAT_BENCH_WEB_VISITORS", "")
+    counts = tuple(sorted({int(n) for n in text.split(",") if n.strip()})) if text else ((1, 4) if quick else (1, 4, 8))
+    if not counts or min(counts) < 1:
+        msg = f"NBCHAT_BENCH_WEB_VISITORS={text!r}: give visitor counts of at least 1, e.g. 1,4,8"
+        raise ValueError(msg)
+    return counts
 
 
 def web_figures(quick: bool) -> list[Figure]:
-    """1, 4 and 8 visitors (1 and 4 with ``quick``) on the shared engine and on a model per kernel; runs of 8 visitors
-    repeated ``$NBCHAT_BENCH_WEB_RUNS`` times (default 5; the goal is stated for 20)."""
+    """Visitors arriving together (:func:`_counts`) on the shared engine and on a model per kernel.
+
+    The largest count runs ``$NBCHAT_BENCH_WEB_RUNS`` times on the shared engine (default 5; the issue's goal is 0
+    broken pages in 20 runs of 8) and ``$NBCHAT_BENCH_WEB_KERNEL_RUNS`` times on a model per kernel (default 1: each
+    run loads a model per visitor); every other row runs once. The goals (page ready ≤ 2×, reply p95 ≤ 3× a lone
+    visitor's) are judged for the largest count when 1 visitor is measured too.
+    """
     max_new = 16 if quick else 32
-    counts = (1, 4) if quick else (1, 4, 8)
+    counts = _counts(quick)
     repeats = int(os.environ.get("NBCHAT_BENCH_WEB_RUNS", "5"))
-    load = os.getloadavg()[0]
+    kernel_repeats = int(os.environ.get("NBCHAT_BENCH_WEB_KERNEL_RUNS", "1"))
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for engine in ("shared", "per-kernel"):
         for n in counts:
-            runs = repeats if (n == 8 and engine == "shared") else 1
+            runs = (repeats if engine == "shared" else kernel_repeats) if n == max(counts) and n > 1 else 1
             results[engine, n] = measure(engine, n, runs, max_new)
             print(engine, n, results[engine, n], flush=True)
-    lone = results["shared", 1]
+    lone = results.get(("shared", 1))
     figures = []
     for n in counts:
         s, k = results["shared", n], results["per-kernel", n]
-        ready_goal = n == max(counts)
+        judged = lone is not None and n == max(counts) and n > 1
+        ready_note = ", ".join(f"{x:.1f}" for x in s["ready_runs"])
+        load = f"load average {s['load'][0]:.1f}–{s['load'][1]:.1f}"
         figures.append(Figure(
             f"web: {n} visitors arriving together, slowest page ready", s["slowest_ready"], "s", k["slowest_ready"],
-            "a model per kernel", "≤ 2× a lone visitor's" if ready_goal else "",
-            (s["slowest_ready"] <= 2 * lone["slowest_ready"]) if ready_goal else None,
-            note=f"one shared engine ({n} slots); runs: {s['runs']} (slowest of each: "
-                 f"{', '.join(f'{x:.1f}' for x in s['ready_runs'])} s); broken pages {s['broken']} of "
-                 f"{n * s['runs']} (a model per kernel: {k['broken']} of {n}); lone visitor "
-                 f"{lone['slowest_ready']:.1f} s; load average {load:.1f}"))  # fmt: skip
+            "a model per kernel", "≤ 2× a lone visitor's" if judged else "",
+            (s["slowest_ready"] <= 2 * lone["slowest_ready"]) if judged and lone else None,
+            note=f"one shared engine ({n} slots); median of {s['runs']} runs (slowest of each: {ready_note} s)"
+                 + (f"; lone visitor {lone['slowest_ready']:.1f} s" if lone else "") + f"; {load}"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors asking together, reply p95", s["p95"], "s", k["p95"], "a model per kernel",
-            "≤ 3× a lone visitor's" if ready_goal else "", (s["p95"] <= 3 * lone["p95"]) if ready_goal else None,
+            "≤ 3× a lone visitor's" if judged else "", (s["p95"] <= 3 * lone["p95"]) if judged and lone else None,
             note=f"Enter → reply done, {max_new} tokens, greedy; p50 {s['p50']:.1f} s (a model per kernel "
                  f"{k['p50']:.1f} s); replies missing {s['missing']} ({k['missing']})"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors, broken pages", s["broken"], "pages", k["broken"], "a model per kernel",
-            "0" if ready_goal else "", s["broken"] == 0 if ready_goal else None,
-            note=f"of {n * s['runs']} pages on the shared engine, {n} on a model per kernel"))  # fmt: skip
+            "0" if n == max(counts) else "", s["broken"] == 0 if n == max(counts) else None,
+            note=f"of {n * s['runs']} pages in {s['runs']} runs on the shared engine (per run: "
+                 f"{', '.join(map(str, s['broken_runs']))}); a model per kernel: {k['broken']} of "
+                 f"{n * k['runs']} in {k['runs']} runs"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors, server memory (process tree RSS)", s["rss_mb"], "MB", k["rss_mb"],
-            "a model per kernel", "", None, note="nbchat web, Voila, every kernel and the engine"))  # fmt: skip
+            "a model per kernel", "", None,
+            note="largest of the runs: nbchat web, Voila, every kernel and the engine"))  # fmt: skip
     return figures
