@@ -8,10 +8,11 @@ conversation. This module holds what makes that work for a room of visitors:
   HTTP, so no kernel loads a copy of the model or runs its own llama.cpp threads. Stopped with the page server.
 - :class:`RoomKernelManager` — Voila's kernel manager with a visitor limit: past ``max_kernels`` kernels a new
   visitor gets a "the room is full, try again in a minute" page (HTTP 503) instead of a slow page for everybody.
-- :func:`write_page_template` — a Voila template (the ``lab`` one, extended) that renders the chat once the page's
-  widget manager has the chat's model (see :func:`page_texts` and ``docs/web.md``: the widget manager of
-  ipywidgets gives up on a busy kernel after 4 s, and the page then showed "Error displaying widget: model not
-  found"), and says so, in the page's language and with a Reload button, when the chat cannot start.
+- :func:`write_page_template` — a Voila template (the ``lab`` one, extended) that renders the chat again when
+  ipywidgets' renderer gave up on it ("Error displaying widget: model not found": a race in ipywidgets 8.1.9's page
+  code between ``get_model``'s 2 s polling and the restore from the kernel, see ``docs/web.md`` and
+  ``docs/upstream/voila-model-not-found.md``), and says so, in the page's language (:func:`page_texts`) and with a
+  Reload button, when the chat cannot start.
 """
 
 from __future__ import annotations
