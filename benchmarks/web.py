@@ -89,7 +89,7 @@ class WebServer:
 async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
     context = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await context.new_page()
-    result: dict[str, Any] = {"context": context, "page": page, "ready_s": None, "broken": False}
+    result: dict[str, Any] = {"context": context, "page": page, "ready_s": None, "broken": False, "why": ""}
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     started = time.monotonic()
     try:
@@ -105,8 +105,10 @@ async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
             result["ready_s"] = time.monotonic() - started
         else:
             result["broken"] = True
+            notice = await page.evaluate("() => document.getElementById('nbchat-page-notice')?.dataset.kind || ''")
+            result["why"] = f"notice {notice}" if notice else "widget error"
     except Exception:  # noqa: BLE001  (a timeout or a crashed page: a broken page, counted)
-        result["broken"] = True
+        result["broken"], result["why"] = True, f"not ready in {PAGE_TIMEOUT_S} s"
     return result
 
 
@@ -149,6 +151,7 @@ async def room_run(url: str, visitors: int) -> dict[str, Any]:
     return {
         "ready": [a["ready_s"] for a in arrivals if a["ready_s"] is not None],
         "broken": sum(a["broken"] for a in arrivals),
+        "why": [a["why"] for a in arrivals if a["broken"]],
         "replies": [r for r in replies if r is not None],
         "missing": sum(r is None for r in replies),
     }
@@ -156,7 +159,7 @@ async def room_run(url: str, visitors: int) -> dict[str, Any]:
 
 def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, Any]:
     """``runs`` arrivals of ``visitors`` on a fresh ``nbchat web --engine engine`` each; merged figures."""
-    ready, replies, broken, missing, rss, loads = [], [], [], 0, [], []
+    ready, replies, broken, missing, rss, loads, why = [], [], [], 0, [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="nbchat-bench-web-") as tmp:
             server = WebServer(engine, max(visitors, 1), max_new, Path(tmp) / "web.log")
@@ -170,14 +173,16 @@ def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, An
         ready.append(max(run["ready"], default=float("nan")))
         replies += run["replies"]
         broken.append(run["broken"])
+        why += run["why"]
         missing += run["missing"]
         print(f"  {engine}, {visitors} visitors, run {len(broken)}/{runs}: slowest page ready {ready[-1]:.1f} s, "
-              f"broken {run['broken']}, server {rss[-1]:.0f} MB, load average {loads[-1]:.1f}", flush=True)  # fmt: skip
+              f"broken {run['broken']} {run['why'] or ''}, server {rss[-1]:.0f} MB, load average {loads[-1]:.1f}", flush=True)  # fmt: skip
     ordered = sorted(replies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
     return {"slowest_ready": statistics.median(ready), "ready_runs": ready, "p50": statistics.median(replies)
             if replies else float("nan"), "p95": p95, "broken": sum(broken), "broken_runs": broken,
-            "missing": missing, "runs": runs, "rss_mb": max(rss), "load": (min(loads), max(loads))}  # fmt: skip
+            "missing": missing, "runs": runs, "rss_mb": max(rss), "load": (min(loads), max(loads)),
+            "why": {reason: why.count(reason) for reason in sorted(set(why))}}  # fmt: skip
 
 
 def _counts(quick: bool) -> tuple[int, ...]:
@@ -231,8 +236,8 @@ def web_figures(quick: bool) -> list[Figure]:
             f"web: {n} visitors, broken pages", s["broken"], "pages", k["broken"], "a model per kernel",
             "0" if n == max(counts) else "", s["broken"] == 0 if n == max(counts) else None,
             note=f"of {n * s['runs']} pages in {s['runs']} runs on the shared engine (per run: "
-                 f"{', '.join(map(str, s['broken_runs']))}); a model per kernel: {k['broken']} of "
-                 f"{n * k['runs']} in {k['runs']} runs"))  # fmt: skip
+                 f"{', '.join(map(str, s['broken_runs']))}; {s['why'] or 'none'}); a model per kernel: "
+                 f"{k['broken']} of {n * k['runs']} in {k['runs']} runs ({k['why'] or 'none'})"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors, server memory (process tree RSS)", s["rss_mb"], "MB", k["rss_mb"],
             "a model per kernel", "", None,
