@@ -176,7 +176,8 @@ def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, An
         why += run["why"]
         missing += run["missing"]
         print(f"  {engine}, {visitors} visitors, run {len(broken)}/{runs}: slowest page ready {ready[-1]:.1f} s, "
-              f"broken {run['broken']} {run['why'] or ''}, server {rss[-1]:.0f} MB, load average {loads[-1]:.1f}", flush=True)  # fmt: skip
+              f"broken {run['broken']} {run['why'] or ''}, server {rss[-1]:.0f} MB, "
+              f"load average {loads[-1]:.1f}", flush=True)  # fmt: skip
     ordered = sorted(replies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
     return {"slowest_ready": statistics.median(ready), "ready_runs": ready, "p50": statistics.median(replies)
