@@ -115,7 +115,15 @@ async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
 async def _ask(page: Any, question: str, start_at: float) -> float | None:
     chat = page.locator(".nbchat").first
     box = chat.get_by_label("Message", exact=True)
-    await box.fill(question)
+    try:
+        await box.fill(question, timeout=PAGE_TIMEOUT_S * 1000)
+    except Exception:  # noqa: BLE001  (the page lost its chat after it was ready: counted as a missing reply)
+        state = await page.evaluate(
+            "() => [document.getElementById('nbchat-page-notice')?.dataset.kind || 'no notice',"
+            " document.querySelector('.nbchat')?.dataset.status || 'no chat']"
+        )
+        print(f"  a ready page could not ask (notice, chat status: {state})", flush=True)
+        return None
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     started = time.monotonic()
     await box.press("Enter")
