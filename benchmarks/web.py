@@ -89,7 +89,7 @@ class WebServer:
 async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
     context = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await context.new_page()
-    result: dict[str, Any] = {"context": context, "page": page, "ready_s": None, "broken": False}
+    result: dict[str, Any] = {"context": context, "page": page, "ready_s": None, "broken": False, "why": ""}
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     started = time.monotonic()
     try:
@@ -105,15 +105,25 @@ async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
             result["ready_s"] = time.monotonic() - started
         else:
             result["broken"] = True
+            notice = await page.evaluate("() => document.getElementById('nbchat-page-notice')?.dataset.kind || ''")
+            result["why"] = f"notice {notice}" if notice else "widget error"
     except Exception:  # noqa: BLE001  (a timeout or a crashed page: a broken page, counted)
-        result["broken"] = True
+        result["broken"], result["why"] = True, f"not ready in {PAGE_TIMEOUT_S} s"
     return result
 
 
 async def _ask(page: Any, question: str, start_at: float) -> float | None:
     chat = page.locator(".nbchat").first
     box = chat.get_by_label("Message", exact=True)
-    await box.fill(question)
+    try:
+        await box.fill(question, timeout=PAGE_TIMEOUT_S * 1000)
+    except Exception:  # noqa: BLE001  (the page lost its chat after it was ready: counted as a missing reply)
+        state = await page.evaluate(
+            "() => [document.getElementById('nbchat-page-notice')?.dataset.kind || 'no notice',"
+            " document.querySelector('.nbchat')?.dataset.status || 'no chat']"
+        )
+        print(f"  a ready page could not ask (notice, chat status: {state})", flush=True)
+        return None
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     started = time.monotonic()
     await box.press("Enter")
@@ -149,6 +159,7 @@ async def room_run(url: str, visitors: int) -> dict[str, Any]:
     return {
         "ready": [a["ready_s"] for a in arrivals if a["ready_s"] is not None],
         "broken": sum(a["broken"] for a in arrivals),
+        "why": [a["why"] for a in arrivals if a["broken"]],
         "replies": [r for r in replies if r is not None],
         "missing": sum(r is None for r in replies),
     }
@@ -156,11 +167,12 @@ async def room_run(url: str, visitors: int) -> dict[str, Any]:
 
 def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, Any]:
     """``runs`` arrivals of ``visitors`` on a fresh ``nbchat web --engine engine`` each; merged figures."""
-    ready, replies, broken, missing, rss = [], [], 0, 0, []
+    ready, replies, broken, missing, rss, loads, why = [], [], [], 0, [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="nbchat-bench-web-") as tmp:
             server = WebServer(engine, max(visitors, 1), max_new, Path(tmp) / "web.log")
             try:
+                loads.append(os.getloadavg()[0])
                 run = asyncio.run(room_run(server.url, visitors))
                 # the kernels of the pages just closed may still be shutting down: RSS measured with them
                 rss.append(tree_rss_mb(server.process.pid))
@@ -168,51 +180,78 @@ def measure(engine: str, visitors: int, runs: int, max_new: int) -> dict[str, An
                 server.stop()
         ready.append(max(run["ready"], default=float("nan")))
         replies += run["replies"]
-        broken += run["broken"]
+        broken.append(run["broken"])
+        why += run["why"]
         missing += run["missing"]
+        print(f"  {engine}, {visitors} visitors, run {len(broken)}/{runs}: slowest page ready {ready[-1]:.1f} s, "
+              f"broken {run['broken']} {run['why'] or ''}, server {rss[-1]:.0f} MB, "
+              f"load average {loads[-1]:.1f}", flush=True)  # fmt: skip
     ordered = sorted(replies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
-    return {"slowest_ready": statistics.median(ready), "ready_runs": ready, "p50": statistics.median(replies)
-            if replies else float("nan"), "p95": p95, "broken": broken, "missing": missing, "runs": runs,
-            "rss_mb": max(rss)}  # fmt: skip
+    finite = [x for x in ready if x == x]  # runs where at least one page became ready (NaN: none did)
+    return {"slowest_ready": statistics.median(finite) if finite else float("nan"), "ready_runs": ready,
+            "p50": statistics.median(replies) if replies else float("nan"), "p95": p95, "broken": sum(broken),
+            "broken_runs": broken,
+            "missing": missing, "runs": runs, "rss_mb": max(rss), "load": (min(loads), max(loads)),
+            "why": {reason: why.count(reason) for reason in sorted(set(why))}}  # fmt: skip
+
+
+def _counts(quick: bool) -> tuple[int, ...]:
+    """Visitor counts: ``$NBCHAT_BENCH_WEB_VISITORS`` (comma-separated, e.g. ``1,4,8``), else 1, 4 (``--quick``) or
+    1, 4, 8."""
+    text = os.environ.get("NBCHAT_BENCH_WEB_VISITORS", "")
+    counts = tuple(sorted({int(n) for n in text.split(",") if n.strip()})) if text else ((1, 4) if quick else (1, 4, 8))
+    if not counts or min(counts) < 1:
+        msg = f"NBCHAT_BENCH_WEB_VISITORS={text!r}: give visitor counts of at least 1, e.g. 1,4,8"
+        raise ValueError(msg)
+    return counts
 
 
 def web_figures(quick: bool) -> list[Figure]:
-    """1, 4 and 8 visitors (1 and 4 with ``quick``) on the shared engine and on a model per kernel; runs of 8 visitors
-    repeated ``$NBCHAT_BENCH_WEB_RUNS`` times (default 5; the goal is stated for 20)."""
+    """Visitors arriving together (:func:`_counts`) on the shared engine and on a model per kernel.
+
+    The largest count runs ``$NBCHAT_BENCH_WEB_RUNS`` times on the shared engine (default 5; the issue's goal is 0
+    broken pages in 20 runs of 8) and ``$NBCHAT_BENCH_WEB_KERNEL_RUNS`` times on a model per kernel (default 1: each
+    run loads a model per visitor); every other row runs once. The goals (page ready ≤ 2×, reply p95 ≤ 3× a lone
+    visitor's) are judged for the largest count when 1 visitor is measured too.
+    """
     max_new = 16 if quick else 32
-    counts = (1, 4) if quick else (1, 4, 8)
+    counts = _counts(quick)
     repeats = int(os.environ.get("NBCHAT_BENCH_WEB_RUNS", "5"))
-    load = os.getloadavg()[0]
+    kernel_repeats = int(os.environ.get("NBCHAT_BENCH_WEB_KERNEL_RUNS", "1"))
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for engine in ("shared", "per-kernel"):
         for n in counts:
-            runs = repeats if (n == 8 and engine == "shared") else 1
+            runs = (repeats if engine == "shared" else kernel_repeats) if n == max(counts) and n > 1 else 1
             results[engine, n] = measure(engine, n, runs, max_new)
             print(engine, n, results[engine, n], flush=True)
-    lone = results["shared", 1]
+    lone = results.get(("shared", 1))
     figures = []
     for n in counts:
         s, k = results["shared", n], results["per-kernel", n]
-        ready_goal = n == max(counts)
+        judged = lone is not None and n == max(counts) and n > 1
+        ready_note = ", ".join(f"{x:.1f}" if x == x else "no page ready" for x in s["ready_runs"])
+        load = f"load average {s['load'][0]:.1f}–{s['load'][1]:.1f}"
         figures.append(Figure(
             f"web: {n} visitors arriving together, slowest page ready", s["slowest_ready"], "s", k["slowest_ready"],
-            "a model per kernel", "≤ 2× a lone visitor's" if ready_goal else "",
-            (s["slowest_ready"] <= 2 * lone["slowest_ready"]) if ready_goal else None,
-            note=f"one shared engine ({n} slots); runs: {s['runs']} (slowest of each: "
-                 f"{', '.join(f'{x:.1f}' for x in s['ready_runs'])} s); broken pages {s['broken']} of "
-                 f"{n * s['runs']} (a model per kernel: {k['broken']} of {n}); lone visitor "
-                 f"{lone['slowest_ready']:.1f} s; load average {load:.1f}"))  # fmt: skip
+            "a model per kernel", "≤ 2× a lone visitor's" if judged else "",
+            (s["slowest_ready"] <= 2 * lone["slowest_ready"] and s["broken"] == 0) if judged and lone else None,
+            note=f"one shared engine ({n} slots); median of {s['runs']} runs (slowest of each: {ready_note} s)"
+                 + (f"; lone visitor {lone['slowest_ready']:.1f} s" if lone else "") + f"; {load}"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors asking together, reply p95", s["p95"], "s", k["p95"], "a model per kernel",
-            "≤ 3× a lone visitor's" if ready_goal else "", (s["p95"] <= 3 * lone["p95"]) if ready_goal else None,
+            "≤ 3× a lone visitor's" if judged else "",
+            (s["p95"] <= 3 * lone["p95"] and not s["missing"] and not s["broken"]) if judged and lone else None,
             note=f"Enter → reply done, {max_new} tokens, greedy; p50 {s['p50']:.1f} s (a model per kernel "
                  f"{k['p50']:.1f} s); replies missing {s['missing']} ({k['missing']})"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors, broken pages", s["broken"], "pages", k["broken"], "a model per kernel",
-            "0" if ready_goal else "", s["broken"] == 0 if ready_goal else None,
-            note=f"of {n * s['runs']} pages on the shared engine, {n} on a model per kernel"))  # fmt: skip
+            "0" if n == max(counts) else "", s["broken"] == 0 if n == max(counts) else None,
+            note=f"of {n * s['runs']} pages in {s['runs']} runs on the shared engine (per run: "
+                 f"{', '.join(map(str, s['broken_runs']))}; {s['why'] or 'none'}); a model per kernel: "
+                 f"{k['broken']} of {n * k['runs']} in {k['runs']} runs ({k['why'] or 'none'})"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors, server memory (process tree RSS)", s["rss_mb"], "MB", k["rss_mb"],
-            "a model per kernel", "", None, note="nbchat web, Voila, every kernel and the engine"))  # fmt: skip
+            "a model per kernel", "", None,
+            note="largest of the runs: nbchat web, Voila, every kernel and the engine"))  # fmt: skip
     return figures

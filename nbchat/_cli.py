@@ -35,10 +35,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._environment import environment
 from ._i18n import normalize_lang
+
+if TYPE_CHECKING:
+    from ._web import EngineSpec
 
 __all__ = ["PORT_RANGE", "build_parser", "find_free_port", "main", "notebook_code", "voila_command", "write_notebook"]
 
@@ -116,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["shared", "per-kernel"],
         default="shared",
         help=(
-            "for a local llama.cpp model (the embedded one, a .gguf): 'shared' (default) starts one llama.cpp server "
-            "with --slots parallel slots that every visitor's kernel talks to; 'per-kernel' loads a copy of the model "
-            "in each visitor's kernel (the old design, for comparison)"
+            "for a local model: 'shared' (default) starts one engine that every visitor's kernel talks to (llama.cpp's "
+            "server with --slots parallel slots for the embedded model and .gguf files; transformers serve "
+            "--continuous-batching for a model directory or hub id); 'per-kernel' loads a copy of the model in each "
+            "visitor's kernel (the old design, for comparison)"
         ),
     )
     web.add_argument(
@@ -448,7 +452,8 @@ def serve(args: argparse.Namespace) -> int:
                 print(" ".join(engine.command))
                 args.engine_url, args.engine_model = engine.url, "MODEL"
             else:
-                print(f"nbchat web: starting one engine for the room ({args.slots} slots)…", flush=True)
+                what = "llama.cpp" if engine_spec.engine == "llama.cpp" else "transformers serve --continuous-batching"
+                print(f"nbchat web: starting one engine for the room ({what}, {args.slots} slots)…", flush=True)
                 try:
                     args.engine_url, args.engine_model = engine.url, engine.start()
                 except RuntimeError as exc:
@@ -508,7 +513,7 @@ def serve(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _engine_spec(args: argparse.Namespace, cwd: Path) -> str | None:
+def _engine_spec(args: argparse.Namespace, cwd: Path) -> EngineSpec | None:
     """What the room's shared engine serves (:func:`nbchat._web.shared_engine_spec`), or ``None`` for no engine."""
     from ._errors import NbchatError
     from ._policy import current_policy
@@ -520,10 +525,7 @@ def _engine_spec(args: argparse.Namespace, cwd: Path) -> str | None:
         default = current_policy().default_model
     except NbchatError:  # an invalid policy: the kernel reports it when the chat starts
         default = None
-    try:
-        return shared_engine_spec(args.spec, default)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    return shared_engine_spec(args.spec, default)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -8,16 +8,18 @@ conversation. This module holds what makes that work for a room of visitors:
   HTTP, so no kernel loads a copy of the model or runs its own llama.cpp threads. Stopped with the page server.
 - :class:`RoomKernelManager` — Voila's kernel manager with a visitor limit: past ``max_kernels`` kernels a new
   visitor gets a "the room is full, try again in a minute" page (HTTP 503) instead of a slow page for everybody.
-- :func:`write_page_template` — a Voila template (the ``lab`` one, extended) that renders the chat once the page's
-  widget manager has the chat's model (see :data:`PAGE_TEXTS` and ``docs/web.md``: the widget manager of
-  ipywidgets gives up on a busy kernel after 4 s, and the page then showed "Error displaying widget: model not
-  found"), and says so, in the page's language and with a Reload button, when the chat cannot start.
+- :func:`write_page_template` — a Voila template (the ``lab`` one, extended) that renders the chat again when
+  ipywidgets' renderer gave up on it ("Error displaying widget: model not found": a race in ipywidgets 8.1.9's page
+  code between ``get_model``'s 2 s polling and the restore from the kernel, see ``docs/web.md`` and
+  ``docs/upstream/voila-model-not-found.md``), and says so, in the page's language (:func:`page_texts`) and with a
+  Reload button, when the chat cannot start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import shutil
@@ -30,19 +32,24 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Integer
 
+from ._i18n import LANGS, MESSAGES
+
 __all__ = [
-    "PAGE_TEXTS",
+    "KV_BLOCK_TOKENS",
+    "PAGE_KEYS",
     "TEMPLATE_NAME",
+    "EngineSpec",
     "RoomEngine",
     "RoomKernelManager",
     "die_with_parent",
     "engine_command",
+    "page_texts",
     "shared_engine_spec",
     "voila_room_options",
     "write_page_template",
@@ -51,48 +58,48 @@ __all__ = [
 TEMPLATE_NAME = "nbchat-web"
 """The Voila template ``nbchat web`` writes (``--template=nbchat-web``), extending Voila's ``lab`` template."""
 
-PAGE_TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "full.title": "The room is full",
-        "full.body": (
-            "Every place in this chat room is taken ({visitors} visitors). Try again in a minute: this page reloads "
-            "by itself."
-        ),
-        "failed.title": "The chat could not start",
-        "failed.body": (
-            "This page could not show the chat. Reload the page to try again; if it fails again, the person running "
-            "the page can read why in the output of `nbchat web`."
-        ),
-        "closed.title": "This page was closed",
-        "closed.body": "The chat on this page stopped (it was idle for a long time, or the server restarted).",
-        "reload": "Reload",
-    },
-    "zh": {
-        "full.title": "聊天室已满",
-        "full.body": "此聊天室的位置都已占满（{visitors} 位访客）。请一分钟后再试：本页会自动重新加载。",
-        "failed.title": "聊天无法启动",
-        "failed.body": (
-            "此页面无法显示聊天。请重新加载页面再试；如果仍然失败，运行此页面的人可以在 `nbchat web` 的输出中查看原因。"
-        ),
-        "closed.title": "此页面已关闭",
-        "closed.body": "此页面上的聊天已停止（长时间无操作，或服务器已重启）。",
-        "reload": "重新加载",
-    },
-}
-"""The page's own texts (room full, chat failed to start, page closed), in the languages of :data:`nbchat._i18n.LANGS`.
+PAGE_KEYS = ("full.title", "full.body", "failed.title", "failed.body", "closed.title", "closed.body", "reload")
+"""The page's own texts (room full, chat failed to start, page closed, the Reload button): keys ``web.<key>`` of
+nbchat's one catalogue, ``nbchat/i18n.json`` (:mod:`nbchat._i18n`). They are shown by the page around the widget, not
+by the widget; ``{visitors}`` in ``full.body`` is filled by the page with the visitor limit."""
 
-They are shown by the page around the widget, not by the widget, so they live here rather than in the widget's
-catalogue; ``{visitors}`` is filled with the visitor limit.
-"""
+
+def page_texts() -> dict[str, dict[str, str]]:
+    """The page's texts in every language of :data:`nbchat._i18n.LANGS`, ``{lang: {key: text}}`` for the keys of
+    :data:`PAGE_KEYS`, read from ``nbchat/i18n.json`` (the ``web.`` keys); ``{visitors}`` is left for the page to fill.
+    """
+    return {lang: {key: MESSAGES[lang][f"web.{key}"] for key in PAGE_KEYS} for lang in LANGS}
+
 
 _PAGE_DIR = Path(__file__).parent / "web_page"
 
 
 # ------------------------------------------------------------------------------------------------ the engine
-def shared_engine_spec(spec: str | None, default_model: str | None = None) -> str | None:
-    """What the room's shared llama.cpp engine serves for ``nbchat web MODEL``: ``"embedded"``, a ``.gguf`` path, or
-    ``None`` when MODEL is not a local llama.cpp model (a server URL, an online source, a function: it is already one
-    engine for everybody, or there is none).
+@dataclasses.dataclass(frozen=True)
+class EngineSpec:
+    """What the room's shared engine runs (:func:`shared_engine_spec`).
+
+    Attributes
+    ----------
+    engine : {"llama.cpp", "transformers"}
+        ``"llama.cpp"``: ``nbchat serve`` (llama.cpp's server, parallel slots); ``"transformers"``: ``transformers
+        serve --continuous-batching`` (paged attention, continuous batching).
+    model : str
+        ``"embedded"`` or a ``.gguf`` path (llama.cpp); a model directory or Hugging Face hub id (transformers), which
+        is also the model's name in the engine's requests.
+    """
+
+    engine: Literal["llama.cpp", "transformers"]
+    model: str
+
+
+KV_BLOCK_TOKENS = 32
+"""Tokens per KV-cache block of ``transformers serve --continuous-batching`` (``--cb-block-size``)."""
+
+
+def shared_engine_spec(spec: str | None, default_model: str | None = None) -> EngineSpec | None:
+    """What the room's shared engine serves for ``nbchat web MODEL``, or ``None`` when MODEL is not a local model (a
+    server URL, an online source, a function: it is already one engine for everybody, or there is none).
 
     Parameters
     ----------
@@ -101,38 +108,53 @@ def shared_engine_spec(spec: str | None, default_model: str | None = None) -> st
     default_model : str or None
         The administrator's default model (``$NBCHAT_DEFAULT_MODEL``), used when ``spec`` is ``None``.
 
-    Raises
-    ------
-    ValueError
-        For any other local model (a Hugging Face hub id or directory, run by transformers): the message says how to
-        serve it once for the room (``transformers serve --continuous-batching``) or to keep one copy per visitor
-        (``--engine per-kernel``).
+    Returns
+    -------
+    EngineSpec or None
+        llama.cpp for the embedded model and ``.gguf`` files; transformers for a model directory, a name found in a
+        ``$NBCHAT_MODEL_PATH`` directory (given to the engine as that directory) or a Hugging Face hub id (the engine
+        loads it from the Hugging Face cache, or downloads it).
     """
     from ._spec import classify
+    from .backends._resolve import MODEL_PATH_VAR
 
     text = spec if spec is not None else (default_model or "embedded")
     form = classify(text)
     if form.kind == "embedded":
-        return "embedded"
+        return EngineSpec("llama.cpp", "embedded")
     if form.kind != "local":
         return None
     if text.lower().endswith(".gguf"):
-        return str(Path(text).expanduser().resolve())
-    msg = (
-        f"{text!r} runs on transformers, and nbchat web starts a shared engine only for llama.cpp models (the "
-        "embedded model, a .gguf file). Serve it once for the room and point the page at it:\n"
-        f"    transformers serve --continuous-batching --port 8000   # then load {text} from the page's requests\n"
-        f"    nbchat web http://127.0.0.1:8000/v1 --model {text}\n"
-        "or give each visitor a copy of the model (memory and CPU per visitor): nbchat web ... --engine per-kernel"
-    )
-    raise ValueError(msg)
+        return EngineSpec("llama.cpp", str(Path(text).expanduser().resolve()))
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return EngineSpec("transformers", str(path.resolve()))
+    for folder in filter(None, os.environ.get(MODEL_PATH_VAR, "").split(os.pathsep)):
+        if (Path(folder).expanduser() / text).is_dir():
+            return EngineSpec("transformers", str((Path(folder).expanduser() / text).resolve()))
+    return EngineSpec("transformers", text)
 
 
-def engine_command(spec: str, port: int, slots: int, ctx_per_slot: int) -> list[str]:
-    """``python -m nbchat serve`` on 127.0.0.1:``port`` with ``slots`` parallel slots (see :mod:`nbchat._serve`)."""
+def engine_command(spec: EngineSpec, port: int, slots: int, ctx_per_slot: int) -> list[str]:
+    """The command line of the room's engine on 127.0.0.1:``port``, for ``slots`` conversations of ``ctx_per_slot``
+    tokens each.
+
+    llama.cpp: ``python -m nbchat serve MODEL --slots --ctx-per-slot`` (:mod:`nbchat._serve`). transformers:
+    ``transformers serve MODEL --continuous-batching`` with a KV cache of ``slots × ctx_per_slot`` tokens
+    (``--cb-num-blocks`` blocks of :data:`KV_BLOCK_TOKENS`): without that bound, transformers sizes the cache from the
+    device's memory, 14 GB of RSS for a one-layer test model on CPU (measured, transformers 5.24; docs/web.md).
+    """
+    if spec.engine == "llama.cpp":
+        return [
+            sys.executable, "-m", "nbchat", "serve", spec.model, "--slots", str(slots), "--ctx-per-slot",
+            str(ctx_per_slot), "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+    cli = Path(sys.executable).with_name("transformers")
+    command = [str(cli)] if cli.exists() else [sys.executable, "-m", "transformers.cli.transformers"]
+    blocks = -(-slots * ctx_per_slot // KV_BLOCK_TOKENS)
     return [
-        sys.executable, "-m", "nbchat", "serve", spec, "--slots", str(slots), "--ctx-per-slot", str(ctx_per_slot),
-        "--host", "127.0.0.1", "--port", str(port),
+        *command, "serve", spec.model, "--continuous-batching", "--cb-block-size", str(KV_BLOCK_TOKENS),
+        "--cb-num-blocks", str(blocks), "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
 
 
@@ -154,21 +176,22 @@ def die_with_parent() -> None:
 
 
 class RoomEngine:
-    """One llama.cpp server for the room: ``nbchat serve`` in a child process on 127.0.0.1.
+    """One engine for the room in a child process on 127.0.0.1: ``nbchat serve`` (llama.cpp) or ``transformers serve
+    --continuous-batching`` (:func:`engine_command`).
 
     Parameters
     ----------
-    spec : str
-        ``"embedded"`` or the path of a ``.gguf`` file (:func:`shared_engine_spec`).
+    spec : EngineSpec
+        The engine and its model (:func:`shared_engine_spec`).
     slots : int
-        Conversations decoded together (``nbchat serve --slots``).
+        Conversations decoded together (llama.cpp's slots; for transformers, the KV cache holds this many contexts).
     ctx_per_slot : int
-        Context window of each slot in tokens (``nbchat serve --ctx-per-slot``).
+        Context window of each conversation in tokens.
     log : Path
         Where the engine's output goes.
     """
 
-    def __init__(self, spec: str, slots: int, ctx_per_slot: int, log: Path) -> None:
+    def __init__(self, spec: EngineSpec, slots: int, ctx_per_slot: int, log: Path) -> None:
         self.spec, self.slots, self.ctx_per_slot, self.log = spec, slots, ctx_per_slot, log
         self.port = _free_local_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -196,27 +219,32 @@ class RoomEngine:
         RuntimeError
             If the engine exits or does not answer ``/health`` with 200 in time; the message ends with its output.
         """
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}  # transformers: the tokenizer's threads stay quiet
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                self.command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True, preexec_fn=die_with_parent,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
-            try:  # llama.cpp's server answers 503 while it loads the model, 200 once it can serve
+            try:  # llama.cpp's server answers 503 while it loads the model, 200 once it can serve (transformers
+                # serve answers once it has loaded its model)
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
                     return self.model_name()
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
         self.stop()
-        msg = f"the shared engine ({' '.join(self.command[2:])}) did not start:\n{tail}"
+        msg = f"the shared engine ({' '.join(self.command)}) did not start:\n{tail}"
         raise RuntimeError(msg)
 
     def model_name(self) -> str:
-        """The first model the engine lists (``GET /v1/models``), through the ``openai`` client."""
+        """The model's name in requests: for transformers the model it was started with (requests must name it so);
+        for llama.cpp the first model the engine lists (``GET /v1/models``, through the ``openai`` client)."""
+        if self.spec.engine == "transformers":
+            return self.spec.model
         import openai
 
         client = openai.OpenAI(base_url=self.url, api_key="none", timeout=10)
@@ -288,7 +316,7 @@ def write_page_template(root: Path, lang: str | None, visitors: int) -> Path:
     """
     target = root / "voila" / "templates" / TEMPLATE_NAME
     shutil.copytree(_PAGE_DIR, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    config = {"texts": PAGE_TEXTS, "lang": lang or "", "visitors": visitors}
+    config = {"texts": page_texts(), "lang": lang or "", "visitors": visitors}
     # </ cannot end the script element: the JSON is read by the page, never run as HTML
     data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
     (target / "nbchat_texts.html").write_text(

@@ -224,23 +224,35 @@ def test_the_operators_settings_are_caps_the_page_cannot_raise(
 
 
 # ---------------------------------------------------------------------------------------------- a room (nbchat._web)
-def test_local_llama_cpp_models_get_one_engine_for_the_room(tmp_path: Path) -> None:
-    from nbchat._web import engine_command, shared_engine_spec
+def test_local_models_get_one_engine_for_the_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbchat._web import EngineSpec, engine_command, shared_engine_spec
 
     gguf = tmp_path / "m.Q4_K_M.gguf"
     gguf.write_bytes(b"GGUF")
-    assert shared_engine_spec(None) == "embedded"
-    assert shared_engine_spec("embedded") == "embedded"
-    assert shared_engine_spec(str(gguf)) == str(gguf.resolve())
+    assert shared_engine_spec(None) == EngineSpec("llama.cpp", "embedded")
+    assert shared_engine_spec("embedded") == EngineSpec("llama.cpp", "embedded")
+    assert shared_engine_spec(str(gguf)) == EngineSpec("llama.cpp", str(gguf.resolve()))
     assert shared_engine_spec(None, default_model="http://llm:8000/v1") is None  # the administrator's server
     for spec in ("http://127.0.0.1:8000/v1", "openai:gpt-4o-mini", "tgi:http://127.0.0.1:8080"):
         assert shared_engine_spec(spec) is None  # already one engine for everybody
-    with pytest.raises(ValueError, match="transformers serve --continuous-batching") as refused:
-        shared_engine_spec("HuggingFaceTB/SmolLM2-135M-Instruct")
-    assert "--engine per-kernel" in str(refused.value)
-    command = engine_command("embedded", 8123, 6, 2048)
+    # transformers models: a hub id as given (the engine finds it in the HF cache), a directory as its full path, a
+    # name in a $NBCHAT_MODEL_PATH folder as that folder's model
+    hub = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert shared_engine_spec(hub) == EngineSpec("transformers", hub)
+    (tmp_path / "zoo" / "tiny-chat").mkdir(parents=True)
+    assert shared_engine_spec(str(tmp_path / "zoo" / "tiny-chat")).model == str(tmp_path / "zoo" / "tiny-chat")
+    monkeypatch.setenv("NBCHAT_MODEL_PATH", str(tmp_path / "zoo"))
+    assert shared_engine_spec("tiny-chat") == EngineSpec("transformers", str(tmp_path / "zoo" / "tiny-chat"))
+
+    command = engine_command(EngineSpec("llama.cpp", "embedded"), 8123, 6, 2048)
     assert command[1:5] == ["-m", "nbchat", "serve", "embedded"]
     assert command[5:] == ["--slots", "6", "--ctx-per-slot", "2048", "--host", "127.0.0.1", "--port", "8123"]
+    command = engine_command(EngineSpec("transformers", hub), 8124, 4, 1000)
+    at = command.index("serve")
+    assert command[at : at + 3] == ["serve", hub, "--continuous-batching"]
+    # the KV cache is bounded by slots x context (4 x 1000 tokens in blocks of 32: 125 blocks), not by the machine
+    assert command[command.index("--cb-num-blocks") + 1] == "125"
+    assert command[-4:] == ["--host", "127.0.0.1", "--port", "8124"]
 
 
 def test_the_room_engine_goes_into_the_notebook_and_voila_gets_the_room(bots: Path, tmp_path: Path) -> None:
@@ -259,7 +271,7 @@ def test_the_room_engine_goes_into_the_notebook_and_voila_gets_the_room(bots: Pa
     assert command[-len(room) :] == list(room)
 
 
-def test_dry_run_prints_the_engine_and_refuses_transformers_models(
+def test_dry_run_prints_the_engine_for_llama_cpp_and_transformers_models(
     in_bots: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _cli.main(["web", "--dry-run", "--slots", "3"]) == 0
@@ -270,18 +282,22 @@ def test_dry_run_prints_the_engine_and_refuses_transformers_models(
     out = capsys.readouterr().out
     assert "nbchat serve" not in out
     assert "nbchat.Chat()" in out
-    assert _cli.main(["web", "HuggingFaceTB/SmolLM2-135M-Instruct", "--dry-run"]) == 2
-    assert "transformers serve --continuous-batching" in capsys.readouterr().err
+    assert _cli.main(["web", "HuggingFaceTB/SmolLM2-135M-Instruct", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "serve HuggingFaceTB/SmolLM2-135M-Instruct --continuous-batching" in out
+    assert "nbchat.Chat('http://127.0.0.1:" in out  # every visitor's kernel talks to the engine
 
 
 def test_the_page_template_carries_both_languages(tmp_path: Path) -> None:
     import json
 
-    from nbchat._i18n import LANGS
-    from nbchat._web import PAGE_TEXTS, write_page_template
+    from nbchat._i18n import LANGS, MESSAGES
+    from nbchat._web import PAGE_KEYS, page_texts, write_page_template
 
-    assert set(PAGE_TEXTS) == set(LANGS)
-    assert all(set(PAGE_TEXTS[lang]) == set(PAGE_TEXTS["en"]) for lang in LANGS)
+    texts = page_texts()  # from the one catalogue, nbchat/i18n.json: a key missing in a language fails here
+    assert set(texts) == set(LANGS)
+    assert all(texts[lang][key] == MESSAGES[lang][f"web.{key}"] for lang in LANGS for key in PAGE_KEYS)
+    assert texts["en"]["full.title"] != texts["zh"]["full.title"]
     target = write_page_template(tmp_path, "zh", 8)
     assert json.loads((target / "conf.json").read_text()) == {"base_template": "lab"}
     assert {"index.html.j2", "503.html", "page.js", "nbchat_texts.html"} <= {p.name for p in target.iterdir()}

@@ -46,17 +46,20 @@
     .map((view) => view.model_id);
   let repairs = 0;
 
-  // The widget manager can mark itself restored without the chat's model (issue #28, docs/web.md): ask the kernel
-  // for the widgets again and render the chat's view in place of the error, at most twice, before telling the visitor.
+  // "Error displaying widget: model not found" under concurrent arrivals is a race in ipywidgets' page code, not a
+  // missing model (docs/web.md, docs/upstream/voila-model-not-found.md): get_model polls for 2 s, the restore
+  // registers the model during its last sleep and marks the manager restored, and get_model then throws without
+  // looking again; the renderer sees "restored" and gives up for good. The model is there by then: take it and render
+  // its view in place of the error. Only if it is really missing, ask the kernel for the widgets again. At most twice.
   async function repair(output) {
     const manager = window.jupyterapp && window.jupyterapp.widgetManager;
     if (!manager || repairs >= 2 || displayed.length === 0) return false;
     repairs += 1;
-    console.error("nbchat web: the widget manager lost the chat's model; asking the kernel again (" + repairs + ")");
-    output.textContent = "";
-    await manager.restoreWidgets();
+    console.warn("nbchat web: the widget renderer gave up on the chat's model; rendering it again (" + repairs + ")");
+    if (!manager.has_model(displayed[0])) await manager.restoreWidgets();
     const model = await manager.get_model(displayed[0]);
     const view = await manager.create_view(model);
+    output.textContent = "";
     output.classList.remove("jupyter-widgets");
     output.append(view.el);
     return true;
