@@ -8,7 +8,7 @@
 import { renderAttachments } from "../attachments";
 import { MessageActions, type ActionContext } from "./actions";
 import { ChunkedRenderer, WHOLE_MAX, formatSize } from "../chunks";
-import { addCodeCopyButtons } from "../clipboard";
+import { addCodeButtons } from "../cells";
 import { formatStats, formatStatsTitle } from "../format";
 import { h, type Scheduler } from "../dom";
 import { EN, type I18n } from "../i18n";
@@ -383,13 +383,13 @@ export class MessageList {
         content.classList.toggle("nbchat-deferred", view.deferred);
         if (view.deferred) content.textContent = text; // rendered when its page is seen (renderDeferred)
         else content.innerHTML = text === "" ? "" : this.render(text);
-        addCodeCopyButtons(content, this.i18n);
+        addCodeButtons(content, this.i18n);
       }
     } else {
       if (!view.chunked?.attached) {
         view.chunked = new ChunkedRenderer(content, {
           render: this.render,
-          decorate: (element) => addCodeCopyButtons(element, this.i18n),
+          decorate: (element) => addCodeButtons(element, this.i18n),
           i18n: this.i18n,
         });
       }
