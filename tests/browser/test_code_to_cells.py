@@ -7,17 +7,14 @@ build: conftest.with_labextension); Voila and ``nbchat web`` show none (tests/br
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT, Lab, free_port, with_labextension
-from .frontends import running, wait_ready, write_notebook
+from .conftest import ROOT, Lab
+from .frontends import notebook7, wait_ready, write_notebook
 from .lab import ask, current_notebook, open_notebook, reply_done
 
 pytestmark = pytest.mark.browser
@@ -148,23 +145,8 @@ def test_insert_below_replace_and_undo_in_jupyterlab(lab: Lab, page: Any) -> Non
 def test_insert_below_replace_and_undo_in_notebook7(page: Any, tmp_path: Path) -> None:
     root = tmp_path / "root"
     write_notebook(root / "cells.ipynb", *CELLS)
-    settings = tmp_path / "settings"
-    news = settings / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--JupyterNotebookApp.expose_app_in_browser=True",  # the test reads the cells through the app
-        *(["--allow-root"] if os.geteuid() == 0 else []),
-    ]  # fmt: skip
-    env = {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(settings)}
-    env = with_labextension(env, tmp_path)
-    with running(command, tmp_path / "notebook.log", cwd=root, env=env) as server:
-        base = f"http://127.0.0.1:{port}"
-        server.wait_for_http(f"{base}/api/status?token={token}", timeout=90)
-        page.goto(f"{base}/notebooks/cells.ipynb?token={token}")
+    with notebook7(root, tmp_path) as url:
+        page.goto(url("notebooks/cells.ipynb"))
         page.wait_for_function(
             "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
             timeout=120_000,
