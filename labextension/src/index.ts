@@ -2,10 +2,14 @@
 // The page is marked so the chat shows the buttons; a button (on a real click only, see js/cells.ts) dispatches a
 // bubbling `nbchat:insert-cell` event, and this plugin puts its text, as a plain string, into the notebook that
 // holds the chat: below the chat's cell, or in place of the last cell the user worked in. One undoable change
-// (Z in command mode, or Ctrl+Z there); nothing runs.
+// (Z in command mode); nothing runs.
+//
+// JupyterLab's packages are imported for their types only: the built extension asks the page for no shared module,
+// so it loads without an error where there is no notebook (Voila and `nbchat web` load lab extensions too); there
+// it finds no notebook factory and leaves the page unmarked.
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
 import type { Cell } from "@jupyterlab/cells";
-import { INotebookTracker, type Notebook, type NotebookPanel } from "@jupyterlab/notebook";
+import type { Notebook } from "@jupyterlab/notebook";
 import { INSERT_EVENT, PAGE_MARK, cellFor, readRequest, type InsertRequest } from "./cell";
 
 /** How many recently active cells each notebook remembers (to skip the chat's own cell). */
@@ -13,6 +17,8 @@ const RECENT = 8;
 
 /** The cells each notebook made active, most recent last. */
 const recent = new WeakMap<Notebook, Cell[]>();
+/** Notebooks whose `activeCellChanged` is followed. */
+const followed = new WeakSet<Notebook>();
 
 function remember(notebook: Notebook, cell: Cell | null): void {
   if (!cell) return;
@@ -31,9 +37,28 @@ function lastActive(notebook: Notebook, chat: Cell): Cell | null {
   return null;
 }
 
-/** The notebook panel whose page holds `node`, if any. */
-function panelOf(tracker: INotebookTracker, node: Node): NotebookPanel | null {
-  return tracker.find((panel) => panel.content.node.contains(node)) ?? null;
+/** A main-area widget's notebook (a NotebookPanel's `content`), recognised by its shape. */
+function notebookOf(widget: unknown): Notebook | null {
+  const content = (widget as { content?: unknown }).content as Partial<Notebook> | undefined;
+  if (!content || !Array.isArray(content.widgets) || !content.activeCellChanged || !(content.node instanceof Element)) {
+    return null;
+  }
+  return content as Notebook;
+}
+
+/** The notebook in the main area whose page holds `node`, if any; from then on its active cells are followed. */
+function notebookHolding(app: JupyterFrontEnd, node: Node): Notebook | null {
+  for (const widget of app.shell.widgets("main")) {
+    const notebook = notebookOf(widget);
+    if (!notebook || !notebook.node.contains(node)) continue;
+    if (!followed.has(notebook)) {
+      followed.add(notebook);
+      remember(notebook, notebook.activeCell);
+      notebook.activeCellChanged.connect((_sender, cell) => remember(notebook, cell));
+    }
+    return notebook;
+  }
+  return null;
 }
 
 /** Put the request's text into `notebook`; returns whether it did. One transaction, one undo step. */
@@ -63,23 +88,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: "nbchat-cells:plugin",
   description: "Insert a code block of an nbchat reply as a notebook cell, on the user's click.",
   autoStart: true,
-  // optional: Voila and `nbchat web` load lab extensions too but have no notebook; there the plugin does nothing
-  optional: [INotebookTracker],
-  activate: (_app: JupyterFrontEnd, tracker: INotebookTracker | null): void => {
-    if (!tracker) return; // no page mark: the chat shows Copy only
-    tracker.activeCellChanged.connect((_sender, cell) => {
-      if (cell?.parent) remember(cell.parent as Notebook, cell);
-    });
+  activate: (app: JupyterFrontEnd): void => {
+    // Follow a notebook's active cells from the user's first click or focus in it (capture: before the notebook
+    // makes the clicked cell active, so the cell active before a click on the chat is remembered).
+    const follow = (event: Event): void => {
+      if (event.target instanceof Node) notebookHolding(app, event.target);
+    };
+    document.addEventListener("mousedown", follow, true);
+    document.addEventListener("focusin", follow, true);
     document.addEventListener(INSERT_EVENT, (event: Event) => {
       const request = readRequest((event as CustomEvent<unknown>).detail);
       const origin = event.target;
       if (!request || !(origin instanceof Node)) return;
-      const panel = panelOf(tracker, origin);
-      const chat = panel?.content.widgets.find((cell) => cell.node.contains(origin));
-      if (!panel || !chat) return;
-      if (apply(panel.content, chat, request)) event.preventDefault(); // tells the button it worked
+      const notebook = notebookHolding(app, origin);
+      const chat = notebook?.widgets.find((cell) => cell.node.contains(origin));
+      if (!notebook || !chat) return;
+      if (apply(notebook, chat, request)) event.preventDefault(); // tells the button it worked
     });
-    document.body.dataset[PAGE_MARK] = "1";
+    // Only an app that opens notebooks (JupyterLab, Notebook 7) marks the page; Voila has no notebook factory.
+    void app.restored.then(() => {
+      if (app.docRegistry.getWidgetFactory("Notebook")) document.body.dataset[PAGE_MARK] = "1";
+    });
   },
 };
 

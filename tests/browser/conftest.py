@@ -39,10 +39,8 @@ def with_labextension(env: dict[str, str], tmp: Path) -> dict[str, str]:
     if not (built / "package.json").exists():
         pytest.fail("labextension/dist is missing: npm run build:labextension (the package build runs it)")
     data = tmp / "jupyter-path"
-    (data / "labextensions").mkdir(parents=True, exist_ok=True)
-    link = data / "labextensions" / "nbchat-cells"
-    if not link.exists():
-        link.symlink_to(built, target_is_directory=True)
+    # a copy, not a link: Voila's file handler refuses files whose real path is outside its folder
+    shutil.copytree(built, data / "labextensions" / "nbchat-cells", dirs_exist_ok=True)
     paths = [str(data), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
     return {**env, "JUPYTER_PATH": os.pathsep.join(paths)}
 

@@ -33,6 +33,8 @@ def test_voila_app_chat_streams(page: Any, tmp_path: Path) -> None:
     ]  # fmt: skip
     # nbchat's labextension is on Voila's path too (Voila loads lab extensions): it must not mark the page there
     env = with_labextension({}, tmp_path)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     with running(command, tmp_path / "voila.log", cwd=root, env=env) as server:
         server.wait_for_log("Voilà is running at", timeout=60)
         page.goto(f"http://127.0.0.1:{port}/")
@@ -45,6 +47,10 @@ def test_voila_app_chat_streams(page: Any, tmp_path: Path) -> None:
         shown.locator(".nbchat-code-copy").wait_for()
         assert shown.locator(".nbchat-code-cell").count() == 0  # no Insert below / Replace active cell in Voila
         assert page.evaluate("() => document.body.dataset.nbchatCells") is None
+        loaded = "() => performance.getEntriesByType('resource').some(e => e.name.includes('/nbchat-cells/static/'))"
+        assert page.evaluate(loaded)  # Voila did load the extension: it loads without an error and marks nothing
+        # (it asks the page for no shared module: Voila provides none of JupyterLab's notebook packages)
+        assert not [e for e in errors if "nbchat-cells" in e or '"shareKey":"@jupyterlab/notebook"' in e], errors
 
         reply, lengths = chat_and_watch(page, chat, "Which animals live in the savanna?")
         assert "You said: Which animals live in the savanna?. Turn 1" in reply
