@@ -98,5 +98,5 @@ def cells_figures(quick: bool) -> list[Figure]:
         Figure(f"Insert below: click → new cell painted, p95 ({CLICKS} clicks)", tail, "ms", None, "", "< 200",
                tail < 200),
         Figure("nbchat-cells labextension, JavaScript (gzip)", packed / 1000, "kB", None, "", "", None,
-               note=f"{raw / 1000:.1f} kB raw; JupyterLab's own packages are shared, not bundled"),
+               note=f"{raw / 1000:.1f} kB raw; it uses JupyterLab's packages for their types only (nothing bundled)"),
     ]  # fmt: skip
