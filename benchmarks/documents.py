@@ -155,6 +155,33 @@ def memory_figure(data: bytes) -> Figure:
                   note=f"{doc.chars / 1e6:.2f} M characters kept")  # fmt: skip
 
 
+def upload_figure(data: bytes) -> Figure:
+    """The widget's upload of a 300-page PDF: how long the kernel's main thread is held (the handler returns once the
+    worker thread started) beside the conversion it used to wait for, and the progress messages the chip gets."""
+    import threading
+
+    from nbchat._uploads import BrowserAttachments
+
+    sent: list[dict[str, Any]] = []
+    done = threading.Event()
+
+    def notify(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["kind"] == "attached":
+            done.set()
+
+    request = {"token": "t", "name": "reader.pdf", "media_type": "application/pdf"}
+    start = time.perf_counter()
+    BrowserAttachments({}).upload_with_progress(request, [data], notify)
+    held = time.perf_counter() - start
+    done.wait(600)
+    converted = time.perf_counter() - start
+    progress = sum(m["kind"] == "attach-progress" for m in sent)
+    return Figure("upload 300-page PDF in the widget, kernel main thread held", held * 1000, "ms",
+                  reference=converted * 1000, reference_name="conversion (worker thread)",
+                  note=f"{progress} attach-progress messages, then attached")  # fmt: skip
+
+
 def ttft_figures(big: bytes, small: bytes, runs: int) -> list[Figure]:
     """TTFT on the embedded model: a 6-page PDF whole vs as relevant passages, and the 300-page PDF retrieved."""
     import nbchat
@@ -194,5 +221,6 @@ def documents_figures(quick: bool) -> list[Figure]:
     figures = extraction_figures(sample, pages, runs)
     figures += retrieval_figures(convert(big, "reader.pdf"), runs)
     figures.append(memory_figure(big))
+    figures.append(upload_figure(big))
     figures += ttft_figures(big, report_pdf(6), runs)
     return figures

@@ -1,6 +1,6 @@
 // The composer: message box, Send / Stop / Clear / Attach, the attachment tray (paste, drop, choose a file),
 // `@name` completion of the kernel's variables, and transient notices.
-import { AttachmentTray } from "./attachments";
+import { AttachmentTray, type DocumentsSwitch } from "./attachments";
 import { h, listen } from "./dom";
 import { EN, type I18n } from "./i18n";
 import { type Completion, MentionPopup } from "./mention";
@@ -78,7 +78,7 @@ export class Controls {
       multiple: true,
       hidden: true,
       "aria-label": i18n.t("attach.files"),
-      accept: "image/png,image/jpeg,image/webp,image/gif,text/*,.csv,.tsv,.md,.json,.py,.txt,.log",
+      accept: "image/png,image/jpeg,image/webp,image/gif,text/*,.csv,.tsv,.md,.json,.py,.txt,.log,.pdf,.docx,.pptx,.xlsx,.html,.ipynb",
     });
     this.shortcuts = new ShortcutsHelp(i18n);
     this.notice = h("div", { class: "nbchat-notice", role: "status", "aria-live": "polite" });
@@ -160,6 +160,21 @@ export class Controls {
   /** The kernel's answer to an upload. */
   attached(token: string, attachment: Attachment | undefined, error: string | undefined): void {
     this.tray.attached(token, attachment, error);
+  }
+
+  /** A document being converted by the kernel: its progress on the chip. */
+  attachProgress(token: string, done: number, total: number | null): void {
+    this.tray.progress(token, done, total);
+  }
+
+  /** Where document chips read and change the chat's Documents choice (see `AttachmentTray.setDocuments`). */
+  setDocuments(documents: DocumentsSwitch | null): void {
+    this.tray.setDocuments(documents);
+  }
+
+  /** The Documents choice or its budget changed. */
+  refreshDocuments(): void {
+    this.tray.refreshDocuments();
   }
 
   /** The kernel's answer to an `@name` completion request. */

@@ -26,6 +26,7 @@ import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
 import katex from "katex";
 import MarkdownIt from "markdown-it";
+import { citationRule, MARKER_CLASS } from "./citations";
 import { EN, type I18n } from "./i18n";
 import { markInvisible } from "./invisible";
 
@@ -81,7 +82,7 @@ const FORBID_ATTR = [
 ];
 // Class names markdown-it and highlight.js produce, and nothing else: a reply
 // cannot borrow the widget's own classes.
-const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|invisible|align-(?:left|center|right)|img-placeholder|math-source)|katex(?:-display|-error|-mathml)?|[a-z]+_{1,2})$/;
+const SAFE_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|nbchat-(?:code|invisible|align-(?:left|center|right)|img-placeholder|math-source|cite-marker)|katex(?:-display|-error|-mathml)?|[a-z]+_{1,2})$/;
 const SAFE_HREF = /^(?:https?:|mailto:)/i;
 /** Where a link may point: the web and e-mail; no javascript:, data:, vbscript:, file:, relative paths. */
 const ALLOWED_URI_REGEXP = /^(?:https?:|mailto:)/i;
@@ -168,6 +169,11 @@ md.core.ruler.push("nbchat_align", (state) => {
   }
   return true;
 });
+
+// Citation markers of documents ("[reader.pdf p. 12]") stay one piece of escaped text, which js/citations.ts turns
+// into a chip once the reply is sanitised (linkify would otherwise split "notes.md" out of "[notes.md §4]").
+md.inline.ruler.before("link", "nbchat_cite", citationRule);
+md.renderer.rules.nbchat_cite = (tokens, idx) => `<span class="${MARKER_CLASS}">${escapeHtml(tokens[idx].content)}</span>`;
 
 // ---------------------------------------------------------------------------------------------------- math
 // KaTeX renders TeX between $…$, $$…$$, \(…\) and \[…\]. This rule only finds the delimiters and hands the TeX

@@ -35,11 +35,32 @@ export interface Stats {
   /** A turn with tools: rounds of calls, and calls the model asked for. */
   tool_rounds?: number;
   tool_calls?: number;
+  /** Documents: the reply's citation markers resolved against the passages its request sent. */
+  citations?: Citation[];
+}
+
+/**
+ * One citation of a reply (Python `nbchat.documents.resolve_citations`): the marker as the reply wrote it and the
+ * passage it points to. `text` is a document's text: shown as text, never as HTML.
+ */
+export interface Citation {
+  marker: string;
+  document: string;
+  sha256?: string;
+  /** "p. 12", "p. 12, part 2", "slide 3", "§4". */
+  locator: string;
+  page?: number | null;
+  passages?: string[];
+  text: string;
+  /** The passage was sent with this reply's request. */
+  verified: boolean;
+  /** When not verified: "not sent" or "no such passage". */
+  reason?: string;
 }
 
 /** An image or text part of a user message besides its text (nbchat/_attachments.py `Attachment.to_dict`). */
 export interface Attachment {
-  kind: "image" | "text";
+  kind: "image" | "text" | "document";
   media_type: string;
   name: string;
   sha256: string;
@@ -50,6 +71,35 @@ export interface Attachment {
   /** `data:image/jpeg;base64,...` made by nbchat from the user's own image; "" for text. */
   thumbnail?: string;
   note?: string;
+  /** A document: "whole" or "relevant" once sent ("" before), and the ids of the passages sent. */
+  mode?: "" | "whole" | "relevant";
+  passages?: string[];
+  /** A document: how it was converted (`Attachment.to_dict`). */
+  document?: DocumentInfo;
+}
+
+/** A document attachment's record (no text): pages, passages, estimated tokens when sent whole. */
+export interface DocumentInfo {
+  unit?: "page" | "slide" | "section";
+  pages?: number;
+  passages?: number;
+  tokens?: number;
+  converter?: string;
+}
+
+/** How documents are sent (Chat's `documents_mode`). */
+export type DocumentsMode = "auto" | "whole" | "relevant";
+
+/** The documents' budget and the course reader (Chat's `documents_info`). */
+export interface DocumentsInfo {
+  /** Tokens documents sent whole may fill, of `window`. */
+  budget_tokens?: number;
+  window?: number;
+  /** The fraction of the context window. */
+  budget?: number;
+  /** Names of the course reader's documents (empty: none set by the administrator). */
+  reader?: string[];
+  reader_problems?: string[];
 }
 
 /** An attachment uploaded from this view (paste, drop, Attach) and kept by the kernel until sent. */
@@ -231,6 +281,11 @@ export interface ChatTraits {
   context_preview?: { first?: number | null; last?: number | null; cells?: number; tokens?: number; text?: string };
   /** False when the administrator's policy switched the notebook context off. */
   context_allowed?: boolean;
+  /** Documents: whole, relevant passages, or whole when they fit the budget. */
+  documents_mode?: DocumentsMode;
+  /** Search the course reader with each question (the per-chat off switch). */
+  course_reader?: boolean;
+  documents_info?: DocumentsInfo;
   /** An error sent by "Ask the chat": put in the message box once. */
   ask_draft?: { id?: number; code?: string; error?: string; kind?: string };
 }
@@ -255,7 +310,9 @@ export type SharedServerMessage =
       key?: string;
       params?: Record<string, string>;
     }
-  | { kind: "attached"; token: string; attachment?: Attachment; error?: string }
+  | { kind: "attached"; token: string; attachment?: Attachment; error?: string; error_i18n?: KernelText }
+  /** A document being converted: `done` of `total` pages (`total` null while unknown). */
+  | { kind: "attach-progress"; token: string; name: string; done: number; total: number | null }
   | { kind: "completions"; request: number; items: { name: string; type: string }[] };
 
 /** Python → browser. */

@@ -23,6 +23,7 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import NbchatError
+from ._i18n import keyed, keyed_text
 
 if TYPE_CHECKING:
     from .documents._model import Document
@@ -61,7 +62,32 @@ class AttachmentError(NbchatError, ValueError):
     """An attachment cannot be made or sent (unknown kind, unreadable image, too large, model without image input).
 
     The message says what to do; nothing is added to the conversation.
+
+    Attributes
+    ----------
+    key : str or None
+        The message's key in the UI catalogue (``nbchat/i18n.json``) when it has one (see :meth:`from_key`), so a
+        widget shows it in its own language; ``None``: shown as written.
+    params : dict of str to str
+        The placeholders of ``key``'s text.
     """
+
+    key: str | None = None
+    params: dict[str, str] = {}  # noqa: RUF012 - a class default, replaced per instance by from_key
+
+    @classmethod
+    def from_key(cls, key: str, **params: Any) -> AttachmentError:
+        """The error whose message is the English catalogue text of ``key`` filled with ``params``.
+
+        Raises
+        ------
+        KeyError
+            For a key that is not in the catalogue (a bug in nbchat).
+        """
+        line = keyed(key, **params)
+        error = cls(keyed_text(line))
+        error.key, error.params = line["key"], line["params"]
+        return error
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--system", metavar="TEXT", help="system message")
     web.add_argument("--max-new-tokens", type=int, metavar="N", help="reply length limit in tokens")
     web.add_argument("--temperature", type=float, metavar="T", help="sampling temperature, 0 = greedy")
-    web.add_argument("--no-history", action="store_true", help="send each question alone, without earlier turns")
+    web.add_argument(
+        "--no-use-history",
+        action="store_true",
+        help="send each question alone, without earlier turns (use_history=False)",
+    )
+    web.add_argument("--no-history", action="store_true", help=argparse.SUPPRESS)  # the old name, for one release
     web.add_argument(
         "--prompt",
         action="append",
@@ -270,7 +276,9 @@ def notebook_code(args: argparse.Namespace, cwd: Path) -> str:
     if args.temperature is not None:
         arguments.append(f"temperature={args.temperature!r}")
     if args.no_history:
-        arguments.append("history=False")
+        warnings.warn("--no-history is deprecated: use --no-use-history.", DeprecationWarning, stacklevel=2)
+    if args.no_use_history or args.no_history:
+        arguments.append("use_history=False")
     if args.prompt:
         arguments.append(f"prompts={list(args.prompt)!r}")
     if args.lang:

@@ -23,10 +23,11 @@ from typing import Any, Literal
 
 from ._attachments import DEFAULT_MAX_SIDE, DEFAULT_TEXT_TOKENS, Attachment, AttachmentError
 from ._context import Selection, select_context
-from ._errors import ConversationBusyError, GenerationError, NbchatError
+from ._errors import ConversationBusyError
 from ._events import Callbacks, ConversationEvent, Status
 from ._feedback import feedback_records, rate
 from ._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
+from ._i18n import Keyed, keyed, keyed_text
 from ._loading import ModelLoader
 from ._messages import ChatMessage, check_text
 from ._persist import (
@@ -44,8 +45,8 @@ from ._prefill import PrefillScheduler
 from ._provenance import SentRequest, spec_record
 from ._redact import redact_text, redacting_logger
 from ._reply import StreamingReply, no_images_message, refusal, wait_for_reply
-from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings
-from ._structured import StructuredReplyError, check_reply, no_schema_message, parse_reply, response_format
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, GenerationSettings, renamed_history
+from ._structured import StructuredReplies
 from ._tree import MessageTree
 from .backends import Backend, resolve_backend
 from .documents import DocumentSettings, cite_reply  # documents (#27): whole or relevant passages, citations
@@ -89,8 +90,10 @@ class Conversation:
         Reasoning models: think before answering (``True``), answer at once (``False``), or the model's default
         (``None``). Mapped per backend (``enable_thinking`` for chat templates that take it, the source's switch
         online); a reply notes it where the model has no switch. See :class:`~nbchat.GenerationSettings`.
-    history : bool, default True
+    use_history : bool, default True
         Send earlier turns with each question. ``False`` sends each question alone (pinned messages still go).
+        Also the attribute of that name. ``history=`` is its old name (a ``DeprecationWarning``, for one release):
+        :attr:`history` is the message list.
     prepare : {"background", "now", "lazy"}, default "background"
         When to prepare the model (load its weights, check the server): in a background thread at once (the widget
         shows progress), before returning, or at the first question.
@@ -158,7 +161,7 @@ class Conversation:
         top_p: float = 1.0,
         stop: list[str] | tuple[str, ...] = (),
         thinking: bool | None = None,
-        history: bool = True,
+        use_history: bool = True,
         prepare: Literal["background", "now", "lazy"] = "background",
         load: Literal["background", "now", "lazy"] | None = None,
         retries: int = DEFAULT_RETRIES,
@@ -172,6 +175,8 @@ class Conversation:
         documents: Any = None,
         **backend_options: Any,
     ) -> None:
+        if "history" in backend_options:  # the old name of use_history=
+            use_history = bool(renamed_history({"history": backend_options.pop("history")}).pop("use_history"))
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             msg = f"retries must be an integer >= 0, got {retries!r}."
             raise ValueError(msg)
@@ -192,12 +197,12 @@ class Conversation:
             quiet_defaults=True,
         )
         self.system_prompt = system_prompt
-        self.use_history = bool(history)
+        self.use_history = bool(use_history)
         self.backend: Backend = resolve_backend(spec, model=model, source=source, **backend_options)
         self.spec = spec_record(spec, model, source, backend_options)  # plain values: never keys or headers
         self._tree = MessageTree()
         self._requests: dict[str, SentRequest] = {}  # by reply id, for request_of()
-        self._schemas: dict[str, Any] = {}  # by reply id: the schema= of a structured reply (see ask)
+        self._structured = StructuredReplies()  # the schema= of each structured reply (see ask)
         self._emit: Callbacks[ConversationEvent] = Callbacks("listener")  # see subscribe
         self._replied: Callbacks[ChatMessage] = Callbacks("on_reply callback")
         self._rated: Callbacks[dict[str, Any]] = Callbacks("feedback callback")  # see on_feedback
@@ -207,7 +212,9 @@ class Conversation:
         self._busy = False
         self._stream: StreamingReply | None = None  # the reply being generated
         self.status: Status = "loading"
-        self.status_text = f"loading {self.backend.model}…"
+        # status_text as a catalogue key and params, for views in another language (None: a backend's own text)
+        self.status_i18n: Keyed | None = keyed("py.status.loading", model=self.backend.model)
+        self.status_text = keyed_text(self.status_i18n)
         self.progress: float | None = None
 
         def idle() -> bool:  # prefills run only while no reply is generated and the model is ready
@@ -265,10 +272,16 @@ class Conversation:
             except OSError:
                 logger.warning("nbchat could not autosave to %s", self.save_to, exc_info=True)
 
-    def _set_status(self, status: Status, text: str, progress: float | None = None) -> None:
-        text = redact_text(text)  # the status line reaches the browser and saved notebooks
-        self.status, self.status_text, self.progress = status, text, progress
-        self._emit(ConversationEvent("status", text=text, progress=progress))
+    def _set_status(self, status: Status, line: str | Keyed, progress: float | None = None) -> None:
+        """Set the status; ``line`` is nbchat's own line as a catalogue key (``status_i18n``), or a backend's text."""
+        keyed_line: Keyed | None = None
+        if isinstance(line, str):
+            shown = redact_text(line)
+        else:  # the status line reaches the browser and saved notebooks: no credentials in a parameter either
+            keyed_line = {"key": line["key"], "params": {k: redact_text(v) for k, v in line["params"].items()}}
+            shown = redact_text(keyed_text(keyed_line))
+        self.status, self.status_text, self.status_i18n, self.progress = status, shown, keyed_line, progress
+        self._emit(ConversationEvent("status", text=shown, progress=progress))
 
     # ------------------------------------------------------------------ loading (see nbchat._loading)
     @property
@@ -340,7 +353,7 @@ class Conversation:
         with self._lock:
             self._tree.clear()
             self._requests.clear()
-            self._schemas.clear()
+            self._structured.clear()
         self._emit(ConversationEvent("clear"))
         self._autosave()
 
@@ -407,7 +420,7 @@ class Conversation:
                 msg = "There is no answer to regenerate yet; send a message first."
                 raise ValueError(msg)
             self.check_images(self._tree.get(target.parent).attachments)
-            schema = self._schemas.get(target.id)  # a structured reply is regenerated with its schema
+            schema = self._structured.schema(target.id)  # a structured reply is regenerated with its schema
             return self._reply_to(self._tree.get(target.parent), schema)
 
     def edit(self, message_id: str, text: str) -> Future[ChatMessage]:
@@ -524,7 +537,7 @@ class Conversation:
                 description=description,
                 system_prompt=self.system_prompt,
                 settings=settings,
-                history=self.use_history,
+                use_history=self.use_history,
             )
 
     @classmethod
@@ -554,11 +567,14 @@ class Conversation:
         conv._changed()
         return conv
 
-    def to_markdown(self, *, html: bool = True) -> str:
+    def to_markdown(self, *, html: bool = True, lang: str = "") -> str:
         """The visible conversation as a readable Markdown transcript (``html=False``: reasoning as a quote, not a
-        ``<details>`` section; see :func:`nbchat._persist.to_markdown`)."""
+        ``<details>`` section; ``lang``: ``"en"`` (default) or ``"zh"`` for the status notes; see
+        :func:`nbchat._persist.to_markdown`)."""
         description = self.backend.describe()
-        return to_markdown(self.history, system_prompt=self.system_prompt, description=description, html=html)
+        return to_markdown(
+            self.history, system_prompt=self.system_prompt, description=description, html=html, lang=lang
+        )
 
     def request_code(self, message_id: str) -> str:
         """A runnable Python snippet that re-sends exactly the request behind an assistant message."""
@@ -658,10 +674,7 @@ class Conversation:
         ConversationBusyError
             If a reply is still being generated: wait for it or call :meth:`stop` first.
         """
-        if schema is not None:
-            response_format(schema)  # a schema that is neither a pydantic model nor a JSON schema: refused here
-            if self.backend.json_schema is False:
-                raise NbchatError(no_schema_message(self.backend))
+        self._structured.check(schema, self.backend)  # refused here, before anything is added
         parts = self.make_attachments(attachments)
         if not parts or not isinstance(text, str):  # with attachments, the text may be empty ("What is this?" implied)
             check_text(text)
@@ -709,20 +722,16 @@ class Conversation:
         self._cancel = threading.Event()
         selection = self._select(self._tree.path_to(user.id), None)
         reply = self._tree.add(ChatMessage("assistant", "", status="streaming"), user.id)
-        fmt = None if schema is None else response_format(schema)
-        settings = self.settings if fmt is None else self.settings.replace(response_format=fmt)
-        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(settings))
         reply.stats = {"left_out": len(selection.left_out)}
-        if fmt is not None:
-            reply.stats["schema"] = fmt["json_schema"]["name"]
-            self._schemas[reply.id] = schema  # in memory, for the check when it ends and for regenerate
+        settings = self._structured.request(reply, self.settings, schema)
+        self._requests[reply.id] = SentRequest(self.system_prompt, selection.sent, self.tool_loop.apply(settings))
         stream = StreamingReply(reply, selection.messages, settings, self._cancel, self._emit)
         self._stream = stream
         self._loader.start_once()
         if self._loader.ready:
             # views see the status with the reply's placeholder, not when the worker gets to it (it may still be
             # ending a prefill): Stop and Esc act on "generating"
-            self._set_status("generating", f"generating with {self.backend.model}…")
+            self._set_status("generating", keyed("py.status.generating", model=self.backend.model))
         self._emit(ConversationEvent("message", message=user))
         self._emit(ConversationEvent("message", message=reply))
         return self._executor.submit(self._generate, stream)
@@ -793,16 +802,7 @@ class Conversation:
             If the reply was not done within ``timeout`` seconds (it is stopped first).
         """
         future = self.send(text, attachments=attachments, documents=documents, schema=schema)
-        if schema is None:
-            return wait_for_reply(self, future, timeout)
-        try:
-            reply_text = wait_for_reply(self, future, timeout)
-        except GenerationError as exc:
-            failed = future.result()
-            if failed.stats.get("schema_error"):
-                raise StructuredReplyError(str(exc), failed.content) from None
-            raise
-        return parse_reply(reply_text, schema)
+        return self._structured.result(future, lambda: wait_for_reply(self, future, timeout), schema)
 
     def stop(self) -> None:
         """Stop the reply in progress, keeping its partial text (marked "stopped"). Returns at once."""
@@ -812,16 +812,9 @@ class Conversation:
         """Worker thread: wait for the model, stream the reply into ``stream``, commit it and tell everyone."""
         self._loader.run()  # queued after the load it started: returns at once when that ran
         if self._loader.ready:
-            self._set_status("generating", f"generating with {self.backend.model}…")
+            self._set_status("generating", keyed("py.status.generating", model=self.backend.model))
         outcome = self._outcome(stream)
-        schema = self._schemas.get(stream.message.id)
-        if schema is not None and outcome.status == "done":
-            try:  # a structured reply: kept as formatted JSON, or an error that keeps its raw text
-                finish = outcome.stats.get("finish_reason")
-                stream.set_text(check_reply(stream.text, finish, schema, stream.settings.max_new_tokens))
-            except StructuredReplyError as exc:
-                outcome.status, outcome.error = "error", str(exc)
-                outcome.stats["schema_error"] = True  # fmt: skip
+        self._structured.finish(outcome, stream)  # a structured reply: formatted JSON, or an error keeping its text
         with self._lock:
             reply = stream.commit(outcome, self.backend.describe())
             sent = self._requests.get(reply.id)
@@ -841,10 +834,10 @@ class Conversation:
         refused = refusal(self.backend, stream.messages, self.load_error)
         if refused is not None:
             return refused
-        generating = self.status_text
+        generating: str | Keyed = self.status_i18n or self.status_text
 
-        def on_status(text: str | None) -> None:  # a retry's wait, then back to "generating"
-            self._set_status("generating", text or generating)
+        def on_status(line: Keyed | None) -> None:  # a retry's wait, then back to "generating"
+            self._set_status("generating", line or generating)
 
         if self.tool_loop.active:  # rounds of tool calls (nbchat/tools/_loop.py)
             return self.tool_loop.run(

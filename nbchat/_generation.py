@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._errors import BackendError, NbchatError
+from ._i18n import Keyed
+from ._i18n import keyed as keyed_line
 from ._redact import redacting_logger
 from ._settings import GenerationSettings
 from .backends import Backend, GenerationInfo, Reasoning, ToolCallDelta
@@ -65,7 +67,7 @@ def run_reply(
     on_delta: Callable[[str], None],
     *,
     retries: int = DEFAULT_RETRIES,
-    on_status: Callable[[str | None], None] | None = None,
+    on_status: Callable[[Keyed | None], None] | None = None,
     on_reasoning: Callable[[str], None] | None = None,
 ) -> ReplyOutcome:
     """Stream one reply from ``backend``, calling ``on_delta(text)`` per answer delta; never raises.
@@ -84,7 +86,8 @@ def run_reply(
         4 s, ...; never longer than ``RETRY_CAP_S`` (a server asking for a longer wait is not retried). Stop ends
         a wait at once.
     on_status : callable, optional
-        ``on_status(text)`` while waiting to retry (e.g. ``"server busy (429): retrying in 2 s… (1/2)"``), and
+        ``on_status(line)`` while waiting to retry, the line keyed ``py.status.retrying`` with ``brief``,
+        ``seconds``, ``n``, ``of`` (in English: ``"server busy (429): retrying in 2 s… (1/2)"``), and
         ``on_status(None)`` when the next try starts.
 
     Returns
@@ -139,8 +142,10 @@ def run_reply(
                 tries += 1
                 logger.debug("retrying in %.1f s after: %s", wait, exc)
                 if on_status is not None:
-                    on_status(f"{getattr(exc, 'brief', None) or 'server error'}: retrying in {_seconds(wait)}… "
-                              f"({tries}/{retries})")  # fmt: skip
+                    brief = getattr(exc, "brief", None) or "server error"
+                    on_status(
+                        keyed_line("py.status.retrying", brief=brief, seconds=_seconds(wait), n=tries, of=retries)
+                    )
                 stopped = cancel.wait(wait)
                 if on_status is not None:
                     on_status(None)
@@ -220,7 +225,7 @@ def retry_wait(exc: BaseException, tries: int, retries: int) -> float | None:
 
 
 def _seconds(wait: float) -> str:
-    return f"{wait:.0f} s" if wait >= 1 else f"{wait:.1f} s"
+    return f"{wait:.0f}" if wait >= 1 else f"{wait:.1f}"
 
 
 def pump(

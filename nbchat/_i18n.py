@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import re
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["LANGS", "MESSAGES", "error_notice", "normalize_lang", "notice", "status_text", "text"]
+__all__ = ["LANGS", "MESSAGES", "Keyed", "error_notice", "keyed", "keyed_text", "normalize_lang", "notice", "text"]
 
 LANGS = ("en", "zh")
 """Languages with a complete catalogue: English, Simplified Chinese."""
@@ -25,8 +25,27 @@ MESSAGES: dict[str, dict[str, str]] = json.loads(files("nbchat").joinpath("i18n.
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_TOOL_STATUS = re.compile(r"(?P<what>waiting for approval of|running) (?P<name>.+)…")
-_RETRYING = re.compile(r"(?P<brief>.+): retrying in (?P<seconds>[\d.]+) s… \((?P<n>\d+)/(?P<of>\d+)\)")
+
+
+class Keyed(TypedDict):
+    """A text as a catalogue key and its parameters (strings), e.g. ``{"key": "py.status.ready", "params": {}}``:
+    what a status line, a notice or an error sends so the view shows it in its own language."""
+
+    key: str
+    params: dict[str, str]
+
+
+def keyed(key: str, **params: Any) -> Keyed:
+    """``{"key": key, "params": {...}}`` with each parameter as a string; :func:`text` gives its words.
+
+    Raises
+    ------
+    KeyError
+        For a key that is not in the English catalogue (a bug in nbchat).
+    """
+    if key not in MESSAGES["en"]:
+        raise KeyError(key)
+    return {"key": key, "params": {k: str(v) for k, v in params.items()}}
 
 
 def normalize_lang(value: str | None) -> str | None:
@@ -43,6 +62,11 @@ def normalize_lang(value: str | None) -> str | None:
         return ""
     base = tag.replace("_", "-").split("-")[0]
     return base if base in LANGS else None
+
+
+def keyed_text(line: Keyed, lang: str = "") -> str:
+    """The words of a keyed text (:func:`keyed`) in ``lang`` (English by default): :func:`text` of its key."""
+    return text(line["key"], lang, **line["params"])
 
 
 def text(key: str, lang: str = "", **params: Any) -> str:
@@ -88,30 +112,3 @@ def error_notice(error: BaseException, lang: str = "", *, fallback: str | None =
     if isinstance(key, str) and key in MESSAGES["en"] and isinstance(params, dict):
         return notice("warning", key, lang, **params)
     return {"kind": "notice", "level": "warning", "text": str(error) if fallback is None else fallback}
-
-
-def status_text(status: str, text_now: str, model: str, device: str | None) -> dict[str, Any]:
-    """The key and parameters of a conversation's status line when it is one of the standard ones, else ``{}``.
-
-    ``text_now`` is ``Conversation.status_text``; a progress line from a backend (``"downloading … 40%"``) or an
-    error stays as written (it has no key, the view shows it as is).
-    """
-    if status == "loading" and text_now == f"loading {model}…":
-        return {"key": "py.status.loading", "params": {"model": model}}
-    if status == "ready" and text_now == "ready":
-        return {"key": "py.status.ready", "params": {}}
-    if status == "ready" and device and text_now == f"ready · {device}":
-        return {"key": "py.status.readyOn", "params": {"device": device}}
-    if status == "generating" and text_now == f"generating with {model}…":
-        return {"key": "py.status.generating", "params": {"model": model}}
-    failed = f"Could not load {model}: "  # nbchat._conversation's status line when loading failed
-    if status == "error" and text_now.startswith(failed):
-        return {"key": "py.status.loadFailed", "params": {"model": model, "error": text_now[len(failed) :]}}
-    tool = _TOOL_STATUS.fullmatch(text_now) if status == "generating" else None
-    if tool is not None:  # nbchat.tools._loop's line while a call waits for approval or runs
-        key = "py.status.toolWaiting" if tool["what"] == "waiting for approval of" else "py.status.toolRunning"
-        return {"key": key, "params": {"name": tool["name"]}}
-    retry = _RETRYING.fullmatch(text_now)
-    if retry is not None:  # nbchat._generation.run_reply's line while it waits to send again
-        return {"key": "py.status.retrying", "params": retry.groupdict()}
-    return {}

@@ -18,6 +18,7 @@ from typing import Any
 
 from ._errors import NbchatError
 from ._events import Status
+from ._i18n import Keyed, keyed, keyed_text
 from ._redact import redact_text, redacting_logger
 from .backends import Backend
 
@@ -36,8 +37,10 @@ class ModelLoader:
     worker : concurrent.futures.Executor
         The conversation's worker (one thread), where preparing is queued before any reply or prefill.
     on_status : callable
-        ``on_status(status, text, progress)``: ``"loading"`` with the backend's progress text and fraction in [0, 1]
-        (or ``None``), then ``"ready"`` or ``"error"``. Called in the worker thread.
+        ``on_status(status, line, progress)``: ``"loading"`` with the backend's progress text (a ``str``, written by
+        the backend) and fraction in [0, 1] (or ``None``), then ``"ready"`` or ``"error"``; nbchat's own lines come
+        as catalogue keys (:class:`nbchat._i18n.Keyed`: ``py.status.loading``, ``readyOn``, ``loadFailed``), so a
+        view shows them in its language. Called in the worker thread.
     on_done : callable
         Called in the worker thread once preparing ended, whether it failed or not (the conversation then prefills
         the start of the next turn).
@@ -52,7 +55,7 @@ class ModelLoader:
         self,
         backend: Backend,
         worker: Executor,
-        on_status: Callable[[Status, str, float | None], None],
+        on_status: Callable[[Status, str | Keyed, float | None], None],
         on_done: Callable[[], None],
     ) -> None:
         self._backend = backend
@@ -62,7 +65,7 @@ class ModelLoader:
         self._lock = threading.RLock()  # start_once() calls start()
         self._started = False
         self._done = threading.Event()
-        self._failure = ""  # the status text of a failure, for wait()
+        self._failure = keyed("py.status.loadFailed", model="", error="")  # the status line of a failure
         self.error: Exception | None = None
 
     @property
@@ -114,28 +117,28 @@ class ModelLoader:
         if self._done.is_set():
             return
         model = self._backend.model
-        self._on_status("loading", f"loading {model}…", None)
+        self._on_status("loading", keyed("py.status.loading", model=model), None)
         try:
             self._backend.prepare(progress=lambda text, fraction: self._on_status("loading", text, fraction))
         except Exception as exc:
             logger.debug("loading %s failed", model, exc_info=True)
             self.error = exc
-            self._failure = redact_text(f"Could not load {model}: {exc}")
+            self._failure = keyed("py.status.loadFailed", model=redact_text(str(model)), error=redact_text(str(exc)))
             self._on_status("error", self._failure, None)
         else:
-            self._on_status("ready", self.ready_text(), None)
+            self._on_status("ready", self.ready_line(), None)
         finally:
             self._done.set()
         self._on_done()
 
-    def ready_text(self) -> str:
-        """The status text of a prepared model: ``"ready"``, or ``"ready · <device>"`` when the backend names one."""
+    def ready_line(self) -> Keyed:
+        """The status line of a prepared model: ``"ready"``, or ``"ready · <device>"`` when the backend names one."""
         device: Any = self._backend.describe().get("device")
-        return f"ready · {device}" if device else "ready"
+        return keyed("py.status.readyOn", device=device) if device else keyed("py.status.ready")
 
-    def settled(self) -> tuple[Status, str]:
-        """The status once preparing ended: ``("ready", ready_text())`` or ``("error", "Could not load …")``."""
-        return ("error", self._failure) if self.error is not None else ("ready", self.ready_text())
+    def settled(self) -> tuple[Status, Keyed]:
+        """The status once preparing ended: ``("ready", ready_line())`` or ``("error", "Could not load …")`` (keyed)."""
+        return ("error", self._failure) if self.error is not None else ("ready", self.ready_line())
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until preparing ended, starting it if it was not: :meth:`nbchat.Conversation.wait_until_ready`.
@@ -147,4 +150,4 @@ class ModelLoader:
             msg = f"{self._backend.model} did not finish loading within {timeout} s."
             raise NbchatError(msg)
         if self.error is not None:
-            raise NbchatError(self._failure) from self.error
+            raise NbchatError(keyed_text(self._failure)) from self.error

@@ -6,7 +6,9 @@ follow-up cells continue the chat.
 
 from __future__ import annotations
 
+import argparse
 import time
+import warnings
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, magics_class
@@ -14,8 +16,10 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ._conversation import Conversation, wait_for_reply
 from ._errors import GenerationError, NbchatError
+from ._i18n import normalize_lang, text
 from ._interpolate import interpolate
 from ._persist import tool_call_markdown
+from ._policy import current_policy
 from ._static_html import reply_bundle
 from ._structured import parse_reply
 from .tools import MCPServer, ToolError
@@ -38,7 +42,8 @@ class ChatMagics(Magics):
     @argument("--temperature", type=float, default=None, help="sampling temperature, 0 = greedy")
     @argument("--max-new-tokens", type=int, default=None, help="reply length limit in tokens")
     @argument("--system", default=None, help="system message for this conversation")
-    @argument("--no-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument("--no-use-history", action="store_true", help="send this prompt alone, without earlier turns")
+    @argument("--no-history", action="store_true", help=argparse.SUPPRESS)  # the old name, for one release
     @argument(
         "--thinking", choices=("on", "off", "default"), default=None, help="reasoning models: think first, or not"
     )
@@ -54,7 +59,7 @@ class ChatMagics(Magics):
         """Send the cell as a prompt; the reply streams into the output as Markdown, rendered without any markup of
         its own (raw HTML in a reply is shown as text, images are not fetched: see :mod:`nbchat._static_html`).
 
-        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-history]
+        Usage: ``%%chat [-m MODEL] [--temperature T] [--max-new-tokens N] [--system TEXT] [--no-use-history]
         [--thinking on|off|default] [--new] [--raw] [--tools NAME,NAME --approve auto] [--schema NAME]``.
 
         ``--schema City`` asks for a structured reply (see :meth:`nbchat.Conversation.ask`): ``City`` is a pydantic
@@ -74,6 +79,7 @@ class ChatMagics(Magics):
         """
         from IPython.display import display
 
+        lang = normalize_lang(current_policy().lang) or ""  # the output's words: the administrator's language
         args = parse_argstring(self.chat, line)
         args.model, args.system = _unquote(args.model), _unquote(args.system)
         conv = self._conversation(args.model, new=args.new)
@@ -88,49 +94,52 @@ class ChatMagics(Magics):
             conv.settings = conv.settings.replace(**changes)
         if args.system is not None:
             conv.system_prompt = args.system
-        conv.use_history = not args.no_history
+        if args.no_history:
+            warnings.warn("%%chat --no-history is deprecated: use --no-use-history.", DeprecationWarning, stacklevel=2)
+        conv.use_history = not (args.no_use_history or args.no_history)
         if args.tools is not None or args.approve is not None:
             try:
-                self._set_tools(conv, args.tools, args.approve)
+                self._set_tools(conv, args.tools, args.approve, lang)
             except (NbchatError, ValueError) as exc:
-                display(reply_bundle("", f"Not sent: {exc}"), raw=True)
+                display(reply_bundle("", text("py.magic.notSent", lang, error=exc), lang=lang), raw=True)
                 return None
         schema = None
         if args.schema is not None:
             schema = self.shell.user_ns.get(args.schema) if self.shell is not None else None
             if schema is None:
-                msg = f"--schema names {args.schema!r}, which is not a pydantic model or a JSON-schema dict of this "
-                display(reply_bundle("", f"Not sent: {msg}notebook; define it first."), raw=True)
+                error = text("py.magic.noSchema", lang, name=repr(args.schema))
+                display(reply_bundle("", text("py.magic.notSent", lang, error=error), lang=lang), raw=True)
                 return None
-        text = cell.strip()
+        prompt = cell.strip()
         objects: list[Any] = []
         names: list[str] = []
         try:
             if not args.raw and self.shell is not None:
-                text, objects, names = interpolate(text, self.shell.user_ns, tokens=conv.attachment_tokens)
+                prompt, objects, names = interpolate(prompt, self.shell.user_ns, tokens=conv.attachment_tokens)
             attachments = conv.make_attachments(objects, names)
-            future = conv.send(text, attachments=attachments, schema=schema)
+            future = conv.send(prompt, attachments=attachments, schema=schema)
         except (NbchatError, ValueError) as exc:  # nothing was sent: say why, in the output
-            hint = " In %%chat, add --approve auto to run the model's calls." if isinstance(exc, ToolError) else ""
-            display(reply_bundle("", f"Not sent: {exc}{hint}"), raw=True)
+            key = "py.magic.notSentTools" if isinstance(exc, ToolError) else "py.magic.notSent"
+            display(reply_bundle("", text(key, lang, error=exc), lang=lang), raw=True)
             return None
-        handle = display(reply_bundle("…"), raw=True, display_id=True)
+        handle = display(reply_bundle("…", lang=lang), raw=True, display_id=True)
         shown: tuple[str, int] = ("", 0)
         try:
             while not future.done():
                 partial = conv.partial_reply()
-                text = partial[1] if partial else ""
+                so_far = partial[1] if partial else ""
                 thoughts = conv.partial_reasoning()
-                if (text, len(thoughts)) != shown:  # thoughts stream in an open section until the answer starts
-                    handle.update(reply_bundle(text + " ▌", thoughts=thoughts, thinking=not text), raw=True)
-                    shown = (text, len(thoughts))
+                if (so_far, len(thoughts)) != shown:  # thoughts stream in an open section until the answer starts
+                    bundle = reply_bundle(so_far + " ▌", thoughts=thoughts, thinking=not so_far, lang=lang)
+                    handle.update(bundle, raw=True)
+                    shown = (so_far, len(thoughts))
                 time.sleep(_REFRESH_S)
         except KeyboardInterrupt:  # interrupting the kernel stops the reply; its text is kept
             conv.stop()
         try:
             reply_text = wait_for_reply(conv, future, None)
         except GenerationError as exc:
-            handle.update(reply_bundle(exc.partial, f"Error: {exc}"), raw=True)
+            handle.update(reply_bundle(exc.partial, text("py.magic.error", lang, error=exc), lang=lang), raw=True)
             return None
         reply = conv.history[-1]
         if schema is not None and self.shell is not None:  # the validated object, for the next cell
@@ -140,13 +149,12 @@ class ChatMagics(Magics):
             calls = ["\n".join(tool_call_markdown(c)) for r in reply.tool_rounds for c in r.calls]
             reply_text = "\n\n".join([*filter(None, blocks), *calls, reply_text])
         stats = reply.stats
-        footer = f"{stats.get('model')} · {stats.get('tokens') or '?'} tokens"
-        if reply.status == "stopped":
-            footer += " · stopped"
-        handle.update(reply_bundle(reply_text, footer, thoughts=reply.reasoning), raw=True)
+        key = "py.magic.footerStopped" if reply.status == "stopped" else "py.magic.footer"
+        footer = text(key, lang, model=stats.get("model"), tokens=stats.get("tokens") or "?")
+        handle.update(reply_bundle(reply_text, footer, thoughts=reply.reasoning, lang=lang), raw=True)
         return None
 
-    def _set_tools(self, conv: Conversation, names: str | None, approve: str | None) -> None:
+    def _set_tools(self, conv: Conversation, names: str | None, approve: str | None, lang: str = "") -> None:
         """``--tools a,b``: the notebook's functions of those names; ``--approve auto``: calls run without asking."""
         if approve is not None:
             conv.tool_loop.approvals.mode = approve
@@ -159,11 +167,7 @@ class ChatMagics(Magics):
                 functions.append(name)
                 continue
             if not callable(namespace.get(name)) and not isinstance(namespace.get(name), MCPServer):
-                msg = (
-                    f"--tools names {name!r}, which is not a function of this notebook (nor an nbchat.MCPServer); "
-                    "define it first ('mcp' names the servers of your MCP settings file)."
-                )
-                raise ValueError(msg)
+                raise ValueError(text("py.magic.noTool", lang, name=repr(name)))
             functions.append(namespace[name])
         conv.tools = functions
 

@@ -8,7 +8,7 @@ The file format (``"format": "nbchat.conversation"``, ``"version": 2``)::
                 "object": bool (the model was a Python object: pass it again to load),
                 "options": {...plain values, never keys...}, "backend": "openai", "name": "gpt-4o-mini"},
       "settings": {"system_prompt": str, "max_new_tokens": int, "temperature": float, "top_p": float,
-                   "stop": [str], "history": bool, "thinking": bool | null (optional)},
+                   "stop": [str], "use_history": bool (older files: "history"), "thinking": bool | null (optional)},
       "messages": [{"id", "parent", "role", "content", "reasoning" (optional, default ""), "status", "error",
                     "error_i18n" (optional: {"key": str, "params": {str: str}} or null: the error's UI catalogue
                     key, so a widget shows it in its language), "stats", "pinned", "excluded", "created",
@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 
 from ._attachments import AttachmentError, approx_tokens, attachment_from_dict
 from ._errors import NbchatError
+from ._i18n import text
 from ._messages import ChatMessage
 from ._settings import GenerationSettings
 from ._tree import MessageTree
@@ -113,7 +114,7 @@ def conversation_to_dict(
     description: Mapping[str, Any],
     system_prompt: str,
     settings: GenerationSettings,
-    history: bool,
+    use_history: bool,
 ) -> dict[str, Any]:
     """The file format above, from plain data (a new dict; JSON-serialisable).
 
@@ -125,8 +126,8 @@ def conversation_to_dict(
         How the model was given (``Conversation.spec``: ``spec``, ``model``, ``source``, ``object``, ``options``).
     description : mapping
         ``Backend.describe()``: its ``backend`` and ``model`` are saved as ``backend`` and ``name``.
-    system_prompt, settings, history
-        The conversation's system message, generation settings and "send earlier turns" flag.
+    system_prompt, settings, use_history
+        The conversation's system message, generation settings and "send earlier turns" switch.
     """
     ordered: list[ChatMessage] = []
     stack = list(reversed(tree.children.get("", [])))
@@ -155,7 +156,7 @@ def conversation_to_dict(
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "stop": list(settings.stop),
-            "history": history,
+            "use_history": use_history,
             "thinking": settings.thinking,
         },
         "messages": messages,
@@ -570,15 +571,22 @@ def read_conversation(path: Path, spec: Any, options: Mapping[str, Any]) -> Save
     for key in ("model", "source"):
         if saved_model.get(key) is not None:
             kwargs[key] = saved_model[key]
-    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "history", "thinking")
+    names = ("system_prompt", "max_new_tokens", "temperature", "top_p", "stop", "use_history", "thinking")
     kwargs.update({k: v for k, v in settings.items() if k in names})
+    if "history" in settings and "use_history" not in settings:  # a file saved before the switch was renamed
+        kwargs["use_history"] = settings["history"]
     kwargs.update(options)
     return SavedConversation(tree, spec if spec is not None else saved_model.get("spec"), kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- text
 def to_markdown(
-    history: list[ChatMessage], *, system_prompt: str, description: Mapping[str, Any], html: bool = True
+    history: list[ChatMessage],
+    *,
+    system_prompt: str,
+    description: Mapping[str, Any],
+    html: bool = True,
+    lang: str = "",
 ) -> str:
     """A readable transcript: the system message, then each message of ``history`` with its status.
 
@@ -586,7 +594,8 @@ def to_markdown(
 
     A reply's reasoning comes before it: with ``html=True`` as a collapsed ``<details>`` section (Markdown files,
     GitHub), with ``html=False`` as a quote (for renderers that show raw HTML as text, as the static transcript of
-    saved notebooks does: :func:`nbchat._static_html.markdown_html`).
+    saved notebooks does: :func:`nbchat._static_html.markdown_html`). ``lang`` (``"en"``, ``"zh"``; ``""``:
+    English) is the language of a message's status note ("stopped by the user", an error).
     """
     info = description
     lines = [f"*Conversation with {info.get('model')} ({info.get('backend')}), saved by nbchat.*", ""]
@@ -604,7 +613,7 @@ def to_markdown(
             if round_.dropped:
                 lines += [f"*{round_.dropped} more calls asked for in this reply were not run.*", ""]
         if m.content or not m.tool_rounds:
-            lines += [m.content or "*(no text)*", ""]
+            lines += [m.content or f"*{text('py.transcript.noText', lang)}*", ""]
         for a in m.attachments:
             if a.kind == "document":
                 size = f"{a.mode or 'not sent'}: {len(a.passages)} passages"
@@ -612,9 +621,8 @@ def to_markdown(
                 size = f"{a.width}×{a.height}" if a.kind == "image" else f"~{approx_tokens(a.text)} tokens"
             lines += [f"*📎 {a.name} ({a.media_type}, {size})*", ""]
         lines += _citation_lines(m.stats.get("citations"))
-        notes = {"stopped": "stopped by the user", "incomplete": "incomplete", "error": f"error: {m.error}"}
-        if m.status in notes:
-            lines += [f"*— {notes[m.status]}*", ""]
+        if m.status in ("stopped", "incomplete", "error"):
+            lines += [f"*— {text(f'py.transcript.{m.status}', lang, error=m.error)}*", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

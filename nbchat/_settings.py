@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TEMPERATURE", "MAX_TEMPERATURE", "GenerationSettings", "coerce_settings"]
+__all__ = [
+    "DEFAULT_MAX_NEW_TOKENS",
+    "DEFAULT_TEMPERATURE",
+    "MAX_TEMPERATURE",
+    "GenerationSettings",
+    "coerce_settings",
+    "renamed_history",
+]
 
 DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_TEMPERATURE = 0.7
@@ -136,3 +144,37 @@ def coerce_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(name), str):
             out[name] = float(out[name])
     return out
+
+
+def renamed_history(values: dict[str, Any], *, stacklevel: int = 3) -> dict[str, Any]:
+    """``values`` with the old ``history=`` switch renamed to ``use_history=`` (a ``DeprecationWarning``).
+
+    ``use_history`` is the one name of the switch "send earlier turns with each question" (argument, trait,
+    protocol field, Compare setting), so that it never reads like :attr:`nbchat.Conversation.history`, the message
+    list. The old spelling ``history=`` still works for one release.
+
+    Parameters
+    ----------
+    values : dict
+        Keyword arguments or settings as given; changed in place and returned.
+    stacklevel : int, default 3
+        Where the warning points: 3 is the caller of the function that calls this one.
+
+    Raises
+    ------
+    TypeError
+        When both ``history`` and ``use_history`` are given.
+    """
+    if "history" not in values:
+        return values
+    if "use_history" in values:
+        msg = "Pass use_history= only: history= is its old name."
+        raise TypeError(msg)
+    warnings.warn(
+        "history= is deprecated and will be removed in the next release: use use_history= (the switch; "
+        "Conversation.history is the message list).",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    values["use_history"] = values.pop("history")
+    return values

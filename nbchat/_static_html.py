@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ._i18n import text
+
 __all__ = ["SAFE_LINK_SCHEMES", "markdown_html", "reply_bundle"]
 
 SAFE_LINK_SCHEMES = ("http:", "https:", "mailto:")
@@ -22,7 +24,8 @@ _md: Any = None
 
 def _image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     alt = self.renderInlineAsText(tokens[idx].children or [], options, env).strip()
-    label = f"{alt} (image not loaded)" if alt else "image not loaded"
+    lang = str((env or {}).get("lang", ""))
+    label = text("md.imageAlt", lang, alt=alt) if alt else text("md.imageNotLoaded", lang)
     return f"<em>[{html.escape(label)}]</em>"
 
 
@@ -39,32 +42,37 @@ def _parser() -> Any:
     return _md
 
 
-def markdown_html(text: str) -> str:
-    """``text`` (Markdown from a model or a user) as HTML that holds no markup of its own and fetches nothing.
+def markdown_html(markdown: str, lang: str = "") -> str:
+    """``markdown`` (from a model or a user) as HTML that holds no markup of its own and fetches nothing.
+
+    ``lang`` (``"en"``, ``"zh"``; ``""``: English) is the language of nbchat's own words ("image not loaded").
 
     Returns
     -------
     str
         A ``<div class="nbchat-static ...">`` with the rendered text.
     """
-    return _WRAPPER.format(_parser().render(text))
+    return _WRAPPER.format(_parser().render(markdown, {"lang": lang}))
 
 
-def reply_bundle(text: str, footer: str = "", *, thoughts: str = "", thinking: bool = False) -> dict[str, str]:
+def reply_bundle(
+    reply: str, footer: str = "", *, thoughts: str = "", thinking: bool = False, lang: str = ""
+) -> dict[str, str]:
     """A display bundle for ``%%chat``: the reply as safe HTML (:func:`markdown_html`), then ``footer`` as escaped
     small text (the model's name comes from the server: it is text too); ``text/plain`` for consoles.
 
     ``thoughts`` (a reasoning model's reasoning) go first, rendered the same safe way, in a ``<details>`` section:
-    open while ``thinking`` (no answer yet), collapsed afterwards.
+    open while ``thinking`` (no answer yet), collapsed afterwards. ``lang`` as in :func:`markdown_html`.
     """
+    env = {"lang": lang}
     small = f"<p><sub>{html.escape(footer)}</sub></p>" if footer else ""
-    body = _parser().render(text)
-    plain = f"{text}\n\n{footer}" if footer else text
+    body = _parser().render(reply, env)
+    plain = f"{reply}\n\n{footer}" if footer else reply
     if thoughts:
-        summary = "Thinking…" if thinking else "Thoughts"
+        summary = text("thinking.live" if thinking else "py.static.thoughts", lang)
         body = (
-            f"<details{' open' if thinking else ''}><summary>{summary}</summary>"
-            f"<blockquote>{_parser().render(thoughts)}</blockquote></details>{body}"
+            f"<details{' open' if thinking else ''}><summary>{html.escape(summary)}</summary>"
+            f"<blockquote>{_parser().render(thoughts, env)}</blockquote></details>{body}"
         )
         plain = f"[{summary}]\n{thoughts}\n\n{plain}"
     return {"text/html": _WRAPPER.format(body + small), "text/plain": plain}

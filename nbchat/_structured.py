@@ -19,11 +19,23 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol
 
 from ._errors import GenerationError, NbchatError
+from ._messages import ChatMessage
+from ._settings import GenerationSettings
 
-__all__ = ["StructuredReplyError", "check_reply", "no_schema_message", "parse_reply", "response_format", "schema_of"]
+__all__ = [
+    "StructuredReplies",
+    "StructuredReplyError",
+    "check_reply",
+    "no_schema_message",
+    "parse_reply",
+    "response_format",
+    "schema_of",
+]
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -176,3 +188,98 @@ def no_schema_message(backend: Any) -> str:
 def _problem(error: Any) -> str:
     where = ".".join(str(p) for p in error.get("loc", ())) or "reply"
     return f"{where}: {error.get('msg', 'invalid')}"
+
+
+class _Outcome(Protocol):  # nbchat._generation.ReplyOutcome, as far as a structured reply changes it
+    status: str
+    error: str | None
+    stats: dict[str, Any]
+
+
+class _Stream(Protocol):  # nbchat._reply.StreamingReply, as far as a structured reply reads and sets it
+    message: ChatMessage
+    settings: GenerationSettings
+
+    @property
+    def text(self) -> str: ...
+
+    def set_text(self, text: str) -> None: ...
+
+
+class StructuredReplies:
+    """A conversation's structured replies: the ``schema=`` of each, by reply id, from sending to the result.
+
+    The schemas stay in memory (a pydantic model is a class, not data): a reply is checked against its own when
+    it ends, and regenerated with it. The conversation calls :meth:`check` before it adds a message,
+    :meth:`request` when the reply starts, :meth:`finish` when it ended and :meth:`result` in ``ask``.
+    """
+
+    def __init__(self) -> None:
+        self._by_reply: dict[str, Any] = {}
+
+    def schema(self, reply_id: str) -> Any:
+        """The schema the reply ``reply_id`` was asked with, or ``None`` for a plain reply."""
+        return self._by_reply.get(reply_id)
+
+    def clear(self) -> None:
+        """Forget every schema (the conversation was cleared)."""
+        self._by_reply.clear()
+
+    @staticmethod
+    def check(schema: Any, backend: Any) -> None:
+        """Refuse ``schema`` before anything is sent: not a pydantic model or JSON schema, or ``backend`` cannot
+        hold a reply to one (its ``json_schema`` is ``False``).
+
+        Raises
+        ------
+        NbchatError
+            Saying which backends take a schema.
+        """
+        if schema is not None:
+            response_format(schema)
+            if backend.json_schema is False:
+                raise NbchatError(no_schema_message(backend))
+
+    def request(self, reply: ChatMessage, settings: GenerationSettings, schema: Any) -> GenerationSettings:
+        """The settings of ``reply``'s request: with ``response_format`` from ``schema`` (recorded for the reply,
+        and named in ``reply.stats["schema"]``), or ``settings`` as they are when ``schema`` is ``None``."""
+        if schema is None:
+            return settings
+        fmt = response_format(schema)
+        reply.stats["schema"] = fmt["json_schema"]["name"]
+        self._by_reply[reply.id] = schema
+        return settings.replace(response_format=fmt)
+
+    def finish(self, outcome: _Outcome, stream: _Stream) -> None:
+        """Check a reply that ended ``"done"`` against its schema: keep it as formatted JSON, or turn ``outcome``
+        into an error (``stats["schema_error"]``) whose raw text stays in the reply. Plain replies: nothing."""
+        schema = self._by_reply.get(stream.message.id)
+        if schema is None or outcome.status != "done":
+            return
+        try:
+            finish = outcome.stats.get("finish_reason")
+            stream.set_text(check_reply(stream.text, finish, schema, stream.settings.max_new_tokens))
+        except StructuredReplyError as exc:
+            outcome.status, outcome.error = "error", str(exc)
+            outcome.stats["schema_error"] = True
+
+    @staticmethod
+    def result(future: Future[ChatMessage], wait: Callable[[], str], schema: Any) -> Any:
+        """What ``ask`` returns: ``wait()``'s reply text, or with ``schema`` the validated object.
+
+        Raises
+        ------
+        StructuredReplyError
+            When the reply did not fit ``schema`` (its raw text in ``error.text``).
+        GenerationError
+            As ``wait()``, for a reply that failed otherwise.
+        """
+        if schema is None:
+            return wait()
+        try:
+            reply_text = wait()
+        except GenerationError as exc:
+            if future.result().stats.get("schema_error"):
+                raise StructuredReplyError(str(exc), future.result().content) from None
+            raise
+        return parse_reply(reply_text, schema)

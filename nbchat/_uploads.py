@@ -91,11 +91,9 @@ class BrowserAttachments:
         media_type = str(content.get("media_type") or "")
         try:
             if not data:
-                msg = f"{name} is empty; nothing to attach."
-                raise AttachmentError(msg)
+                raise AttachmentError.from_key("py.attach.empty", name=name)
             if len(data) > UPLOAD_MAX_BYTES:
-                msg = f"{name} is larger than {UPLOAD_MAX_BYTES // 2**20} MiB; attach a smaller file."
-                raise AttachmentError(msg)
+                raise AttachmentError.from_key("py.attach.tooLarge", name=name, mib=UPLOAD_MAX_BYTES // 2**20)
             current_policy().check_attachments(1, [len(data)])
             if notify is not None and not media_type.startswith("image/") and document_format(name, media_type, data):
                 threading.Thread(target=self._convert_document, args=(token, name, media_type, data, notify),
@@ -103,7 +101,7 @@ class BrowserAttachments:
                 return _progress(token, name, 0, None)
             attachment = _convert(name, media_type, data, max_side, tokens)
         except (NbchatError, ValueError) as exc:
-            return {"kind": "attached", "token": token, "error": str(exc)}
+            return _failed(token, exc)
         return self._keep(token, attachment)
 
     def _keep(self, token: str, attachment: Attachment) -> dict[str, Any]:
@@ -126,9 +124,11 @@ class BrowserAttachments:
         try:
             answer = self._keep(token, document_attachment(convert(data, name, media_type, progress=progress)))
         except (NbchatError, ValueError) as exc:
-            answer = {"kind": "attached", "token": token, "error": str(exc)}
+            answer = _failed(token, exc)
         except Exception as exc:  # noqa: BLE001 - a converter's bug must not leave the browser waiting: say so
-            answer = {"kind": "attached", "token": token, "error": f"{name}: {type(exc).__name__}: {exc}"}
+            answer = _failed(
+                token, AttachmentError.from_key("py.attach.crashed", name=name, error=f"{type(exc).__name__}: {exc}")
+            )
         notify(answer)
 
     def forget(self, tokens: Any) -> None:
@@ -178,8 +178,7 @@ class BrowserAttachments:
             if name == "Err" and "Err" not in namespace:
                 error = last_error()
                 if error is None:
-                    msg = "@Err is the last error, but no cell has raised one in this kernel yet."
-                    raise AttachmentError(msg)
+                    raise AttachmentError.from_key("py.attach.noErr")
                 objects.append(error)
             elif _visible(name, namespace):
                 objects.append(namespace[name])
@@ -207,6 +206,13 @@ def _tokens(tokens: Any) -> list[str]:
     return [t for t in tokens if isinstance(t, str)] if isinstance(tokens, list) else []
 
 
+def _failed(token: str, error: Exception) -> dict[str, Any]:
+    """The ``attached`` answer for a file that could not be attached: the error's text, and its catalogue key."""
+    key, params = getattr(error, "key", None), getattr(error, "params", None)
+    keyed_error = {"error_i18n": {"key": key, "params": params}} if isinstance(key, str) and params is not None else {}
+    return {"kind": "attached", "token": token, "error": str(error), **keyed_error}
+
+
 def _progress(token: str, name: str, done: int, total: int | None) -> dict[str, Any]:
     return {"kind": "attach-progress", "token": token, "name": name, "done": done, "total": total}
 
@@ -224,8 +230,7 @@ def _convert(name: str, media_type: str, data: bytes, max_side: int, tokens: int
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        msg = f"{name} is neither an image (PNG, JPEG, WebP, GIF) nor UTF-8 text; it cannot be attached."
-        raise AttachmentError(msg) from exc
+        raise AttachmentError.from_key("py.attach.notText", name=name) from exc
     return text_attachment(text, name, media_type=media_type or "text/plain", tokens=tokens)
 
 

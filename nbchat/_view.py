@@ -43,6 +43,7 @@ __all__ = [
     "TOOL_PREVIEW_SIDE",
     "AddRequest",
     "ApproveRequest",
+    "AttachProgressMessage",
     "AttachRequest",
     "AttachedMessage",
     "BranchRequest",
@@ -136,6 +137,7 @@ class ReplyStats(TypedDict, total=False):
     notice: str  # something to know that is not an error (e.g. ``thinking=`` not applied)
     tool_rounds: int  # a turn with tools: rounds of calls (nbchat/tools/_loop.py)
     tool_calls: int  # calls the model asked for in the turn (beyond the cap too)
+    citations: list[dict[str, Any]]  # documents: markers resolved to the passages sent (nbchat/documents/_citations.py)
 
 
 class _DeltaRequired(TypedDict):
@@ -194,10 +196,24 @@ class _AttachedRequired(TypedDict):
 
 
 class AttachedMessage(_AttachedRequired, total=False):
-    """The answer to an :class:`AttachRequest`: the converted ``attachment`` (thumbnail, no bytes), or ``error``."""
+    """The answer to an :class:`AttachRequest`: the converted ``attachment`` (thumbnail, no bytes), or ``error``
+    (with ``error_i18n``, its catalogue key and params, when it has one)."""
 
     attachment: dict[str, Any]
     error: str
+    error_i18n: dict[str, Any]
+
+
+class AttachProgressMessage(TypedDict):
+    """A document being converted off the kernel's main thread: ``done`` of ``total`` pages (``total`` None while
+    unknown). Sent at once for a document, then at most every 5% of its pages, before its :class:`AttachedMessage`
+    (see :meth:`nbchat._uploads.BrowserAttachments.upload_with_progress`)."""
+
+    kind: Literal["attach-progress"]
+    token: str
+    name: str
+    done: int
+    total: int | None
 
 
 class CompletionsMessage(TypedDict):
@@ -687,6 +703,7 @@ CHAT_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "sync": SyncMessage,
     "notice": NoticeMessage,
     "attached": AttachedMessage,
+    "attach-progress": AttachProgressMessage,
     "completions": CompletionsMessage,
     "provenance": ProvenanceMessage,
     "code": CodeMessage,
@@ -718,6 +735,7 @@ COMPARE_SENDS: dict[str, type[Mapping[str, Any]]] = {
     "sync": ColumnSyncMessage,
     "notice": NoticeMessage,
     "attached": AttachedMessage,
+    "attach-progress": AttachProgressMessage,
     "completions": CompletionsMessage,
     "export": ExportMessage,
 }

@@ -276,9 +276,19 @@ class ViewBase(anywidget.AnyWidget):
             self._attachments.forget(tokens)
 
     def _upload(self, request: AttachRequest, buffers: list[Any]) -> None:
+        """Convert an uploaded file; a document is converted in a worker thread that sends ``attach-progress``
+        messages and then the ``attached`` answer (:meth:`BrowserAttachments.upload_with_progress`), so a
+        300-page PDF neither blocks the kernel nor leaves the chip without news."""
         first = self._first()  # its sizes apply (in a Compare, a column's model may downscale further)
         sizes = {"max_side": first.image_max_side, "tokens": first.attachment_tokens} if first is not None else {}
-        self.send(self._attachments.upload(dict(request), buffers, **sizes))
+        self.send(self._attachments.upload_with_progress(dict(request), buffers, self._send_from_worker, **sizes))
+
+    def _send_from_worker(self, message: dict[str, Any]) -> None:
+        """Send a message from a worker thread (a document's conversion); a closed widget drops it."""
+        try:
+            self.send(message)
+        except Exception:  # the view went away meanwhile: nobody to tell
+            logger.debug("nbchat could not send %s", message.get("kind"), exc_info=True)
 
     def _send_completions(self, request: CompleteRequest) -> None:
         items = self._attachments.completions(request["prefix"])

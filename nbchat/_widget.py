@@ -8,6 +8,7 @@ the bytes sent grow linearly with the reply. No secret is ever put in a trait or
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,12 @@ import traitlets
 from ._attachments import Attachment
 from ._conversation import Conversation, ConversationEvent
 from ._errors import ConversationBusyError
-from ._i18n import error_notice, status_text
+from ._i18n import error_notice, normalize_lang
 from ._i18n import notice as keyed_notice
 from ._i18n import text as ui_text
 from ._notebook_view import NotebookActions, remember_chat
 from ._policy import cap_notice, current_policy
-from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings
+from ._settings import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, MAX_TEMPERATURE, coerce_settings, renamed_history
 from ._static_html import markdown_html
 from ._uploads import BrowserAttachments, thumbnails_for
 from ._view import (
@@ -41,6 +42,7 @@ from ._view import (
     message_state,
 )
 from ._view_base import ViewBase, check_prompts, choose_lang
+from .documents import MODES, reader_documents
 from .tools import ToolError
 
 __all__ = ["Chat"]
@@ -55,7 +57,17 @@ _DEFAULT_TOKEN_LIMIT = 4096  # slider maximum until the model reports its contex
 _SETTLE_NOW = frozenset({"clear", "branch", "delete", "pin", "exclude", "feedback"})
 # The only traits the browser may change; anything else it sends is put back (status, messages, limits, ...).
 _BROWSER_SETTINGS = frozenset(
-    {"system_prompt", "max_new_tokens", "temperature", "use_history", "thinking", "notebook_context", "context_budget"}
+    {
+        "system_prompt",
+        "max_new_tokens",
+        "temperature",
+        "use_history",
+        "thinking",
+        "notebook_context",
+        "context_budget",
+        "documents_mode",
+        "course_reader",
+    }
 )
 _THINKING = {"default": None, "on": True, "off": False}  # the "Thinking" choice in Advanced options
 _SETTING_KEYS = {
@@ -66,6 +78,8 @@ _SETTING_KEYS = {
     "thinking": "options.thinking",
     "notebook_context": "options.notebookContext",
     "context_budget": "options.contextBudget",
+    "documents_mode": "docs.mode",
+    "course_reader": "docs.reader",
 }
 
 
@@ -99,8 +113,9 @@ class Chat(NotebookActions, ViewBase):
         Nucleus sampling mass in (0, 1].
     stop : list of str, optional
         Stop sequences.
-    history : bool, default True
-        Send earlier turns with each question ("Use history" toggle).
+    use_history : bool, default True
+        Send earlier turns with each question (the "Use history" toggle; the ``use_history`` trait). ``history=``
+        is its old name (a ``DeprecationWarning``, for one release).
     lang : {"en", "zh", "auto"}, optional
         The widget's language (English, Simplified Chinese). Default: the administrator's ``$NBCHAT_LANG``, else
         the browser's (JupyterLab's language setting when it chose one). Notices written by Python follow it.
@@ -120,6 +135,20 @@ class Chat(NotebookActions, ViewBase):
         context window (1024 when unknown), at most the administrator's ``$NBCHAT_MAX_NOTEBOOK_CONTEXT_TOKENS``.
     explain_errors : bool, default False
         Give every failing cell an *Ask the chat* button (:func:`nbchat.explain_errors`).
+
+    Attributes
+    ----------
+    documents_mode : {"auto", "whole", "relevant"}
+        How attached documents are sent (``conversation.documents.mode``, kept in step both ways): the *Documents*
+        choice under "Advanced options" and the switch on a document's chip in the tray. Changes what the next
+        message sends.
+    course_reader : bool
+        Search the administrator's course reader with each question (``conversation.documents.course_reader``): the
+        checkbox of the "Course reader: N documents" label, shown when the policy sets one.
+    documents_info : dict
+        Read-only, from the kernel: ``budget_tokens`` and ``window`` (tokens; the budget a document sent whole may
+        fill, of the model's context window or 8192 when unknown), ``budget`` (the fraction), ``reader`` (names of the
+        course reader's documents) and ``reader_problems`` (files that could not be used).
 
     Raises
     ------
@@ -156,6 +185,15 @@ class Chat(NotebookActions, ViewBase):
         sync=True
     )
     status_i18n = traitlets.Dict(help="key and params of status_text in the UI catalogue, or {}").tag(sync=True)
+    documents_mode = traitlets.Enum(
+        MODES, "auto", help="documents: whole, relevant passages, or whole when they fit the budget (auto)"
+    ).tag(sync=True)
+    course_reader = traitlets.Bool(True, help="search the administrator's course reader with each question").tag(
+        sync=True
+    )
+    documents_info = traitlets.Dict(
+        help="documents: budget_tokens, window, budget (fraction); reader (names) and reader_problems"
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -176,7 +214,7 @@ class Chat(NotebookActions, ViewBase):
             "prompts": check_prompts(prompts) if prompts is not None else list(policy.prompts),
         }
         if conversation is None:
-            conversation = Conversation(spec, **options)
+            conversation = Conversation(spec, **renamed_history(options))
         elif spec is not None or options:
             msg = "Pass either conversation= or a model and settings, not both."
             raise TypeError(msg)
@@ -193,8 +231,12 @@ class Chat(NotebookActions, ViewBase):
             max_new_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
             use_history=conversation.use_history,
+            documents_mode=conversation.documents.mode,
+            course_reader=conversation.documents.course_reader,
             thinking={None: "default", True: "on", False: "off"}[settings.thinking],
         )
+        self._reader: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # course reader: names, problems
+        self._reader_pending: set[tuple[str, ...]] = set()
         self._attachments = BrowserAttachments(namespace)  # pasted/dropped files until sent; @name
         self._batcher = DeltaBatcher(self.send)
         self._state = StateSync(self._sync, name="nbchat-chat-sync")
@@ -371,7 +413,7 @@ class Chat(NotebookActions, ViewBase):
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, "text/html": markdown_html(self._transcript())}, metadata
+        return {**data, "text/html": markdown_html(self._transcript(), normalize_lang(self.lang) or "")}, metadata
 
     def _ipython_display_(self) -> None:
         """Display with a display id, so later replies refresh the saved transcript of every view."""
@@ -386,9 +428,10 @@ class Chat(NotebookActions, ViewBase):
         remember_chat(self)  # Ask the chat sends errors to the chat displayed last
 
     def _transcript(self) -> str:
-        text = self.conversation.to_markdown(html=False)  # shown through markdown_html: no HTML of its own
+        lang = normalize_lang(self.lang) or ""  # the static copy's own words: the widget's language, else English
+        text = self.conversation.to_markdown(html=False, lang=lang)  # shown through markdown_html: no HTML of its own
         if len(text) > _TRANSCRIPT_MAX_CHARS:
-            text = "*… earlier messages not shown in this static copy …*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
+            text = f"*{ui_text('py.transcript.earlier', lang)}*\n\n" + text[-_TRANSCRIPT_MAX_CHARS:]
         return text
 
     def _refresh_transcript(self) -> None:
@@ -440,14 +483,46 @@ class Chat(NotebookActions, ViewBase):
             self.context = {**context, "left_out": len(left_out)}
             self.status = conv.status
             self.status_text = conv.status_text
-            device = info.get("device")
-            model = str(conv.backend.model)
-            self.status_i18n = status_text(conv.status, conv.status_text, model, str(device) if device else None)
+            self.status_i18n = dict(conv.status_i18n or {})
             self.progress = conv.progress if conv.status == "loading" else None
             self.model_label = " · ".join(str(info[k]) for k in ("model", "backend") if info.get(k))
             self.prefill_drafts = conv.backend.can_prefill
             if conv.backend.context_window:
                 self.max_new_tokens_limit = current_policy().token_limit(int(conv.backend.context_window))
+            self._sync_documents()
+
+    def _sync_documents(self) -> None:
+        """The documents' switch, budget and course reader as the conversation has them (code may change them)."""
+        docs = self.conversation.documents
+        self.documents_mode, self.course_reader = docs.mode, docs.course_reader
+        budget, window = docs.budget_tokens(self.conversation.backend.context_window)
+        reader, problems = self._reader_names(current_policy().course_reader)
+        self.documents_info = {
+            "budget_tokens": budget,
+            "window": window,
+            "budget": docs.budget,
+            "reader": reader,
+            "reader_problems": problems,
+        }
+
+    def _reader_names(self, paths: tuple[str, ...]) -> tuple[list[str], list[str]]:
+        """The course reader's document names and problems, once converted. The first conversion of a reader (many
+        PDFs) runs in a thread of its own, so the view shows at once; the label appears when it is done."""
+        if not paths:
+            return [], []
+        known = self._reader.get(paths)
+        if known is not None:
+            return known
+        if paths not in self._reader_pending:
+            self._reader_pending.add(paths)
+
+            def convert() -> None:
+                docs, problems = reader_documents(paths)
+                self._reader[paths] = ([d.name for d in docs], problems)
+                self._state.request()
+
+            threading.Thread(target=convert, name="nbchat-course-reader", daemon=True).start()
+        return [], []
 
     # ------------------------------------------------------------------ browser → conversation
     def _error_notice(self, error: BaseException, text: str) -> dict[str, Any]:
@@ -519,6 +594,14 @@ class Chat(NotebookActions, ViewBase):
     @traitlets.observe("thinking")
     def _on_thinking(self, change: dict[str, Any]) -> None:
         self.conversation.thinking = _THINKING[change["new"]]
+
+    @traitlets.observe("documents_mode", "course_reader")
+    def _on_documents(self, change: dict[str, Any]) -> None:
+        """The Documents choice and the course reader's switch: they change what the next message sends."""
+        if change["name"] == "documents_mode":
+            self.conversation.documents.mode = change["new"]
+        else:
+            self.conversation.documents.course_reader = bool(change["new"])
 
     @traitlets.observe("system_prompt", "use_history")
     def _on_plain_setting(self, change: dict[str, Any]) -> None:

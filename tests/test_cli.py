@@ -33,11 +33,11 @@ def test_arguments() -> None:
     args = parse(
         "http://127.0.0.1:8000/v1", "--model", "chatglm3-6b", "--port", "20600", "--host", "0.0.0.0",
         "--system", "You are a legal assistant.", "--max-new-tokens", "64", "--temperature", "0",
-        "--no-history", "-o", "timeout=30", "-o", "prompt_format=falcon",
+        "--no-use-history", "-o", "timeout=30", "-o", "prompt_format=falcon",
     )  # fmt: skip
     assert args.spec == "http://127.0.0.1:8000/v1"
     assert (args.model, args.port, args.host) == ("chatglm3-6b", 20600, "0.0.0.0")
-    assert (args.system, args.max_new_tokens, args.temperature, args.no_history) == (
+    assert (args.system, args.max_new_tokens, args.temperature, args.no_use_history) == (
         "You are a legal assistant.",
         64,
         0.0,
@@ -105,9 +105,12 @@ def test_generated_code_passes_only_what_was_given(bots: Path) -> None:
     )
     assert f"os.chdir({str(bots)!r})" in code
     assert "api_key" not in code
-    code = notebook_code(parse("coursebots:respond", "--no-history"), bots)
+    code = notebook_code(parse("coursebots:respond", "--no-use-history"), bots)
     assert "from coursebots import respond as model" in code
-    assert "nbchat.Chat(model, history=False)" in code
+    assert "nbchat.Chat(model, use_history=False)" in code
+    with pytest.warns(DeprecationWarning, match="--no-use-history"):  # the old flag, for one release
+        code = notebook_code(parse("coursebots:respond", "--no-history"), bots)
+    assert "nbchat.Chat(model, use_history=False)" in code
     code = notebook_code(parse("scripts/echo.py:Bot.respond"), bots)
     assert "model = model['Bot'].respond" in code
 

@@ -228,6 +228,19 @@ def test_sweep_gives_one_column_per_setting_on_one_backend(comms: list[Recording
     grid.close()
 
 
+def test_use_history_is_a_column_setting_and_history_its_old_name(comms: list[RecordingComm]) -> None:
+    fake = FakeBackend(model="tiny")
+    cmp = nbchat.Compare.sweep(fake, use_history=[True, False])
+    assert [c.conversation.use_history for c in cmp.columns] == [True, False]
+    assert [c["settings"]["use_history"] for c in cmp._columns] == [True, False]
+    with pytest.warns(DeprecationWarning, match="use use_history="):
+        cmp.configure(history=True)
+    assert [c.conversation.use_history for c in cmp.columns] == [True, True]
+    with pytest.raises(TypeError, match="Unknown setting"):
+        cmp.configure(memory=False)
+    cmp.close()
+
+
 def test_columns_on_one_local_model_share_its_weights(
     comms: list[RecordingComm], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -480,4 +493,6 @@ def test_starter_prompts_and_export_as_in_chat(comms: list[RecordingComm]) -> No
     ]
     cmp.blind = True
     assert "model-0" not in cmp.to_markdown()  # blind: letters, no model names
+    cmp.lang = "zh"  # the export's own words follow the widget's language
+    assert cmp.to_markdown().startswith("# nbchat 模型对比\n\n## 第 1 轮\n\n**提示**")
     cmp.close()

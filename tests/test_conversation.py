@@ -52,11 +52,20 @@ def test_history_and_system_prompt_are_sent() -> None:
 
 
 def test_history_off_sends_each_question_alone_but_keeps_showing_it() -> None:
-    conv, fake = make(history=False)
+    conv, fake = make(use_history=False)
     conv.ask("first")
     conv.ask("second")
     assert fake.requests[-1][0] == [{"role": "user", "content": "second"}]
     assert [m["content"] for m in conv.messages] == ["first", "You said: first", "second", "You said: second"]
+
+
+def test_history_is_the_old_name_of_use_history() -> None:
+    with pytest.warns(DeprecationWarning, match="use use_history="):
+        conv, fake = make(history=False)
+    assert conv.use_history is False
+    conv.ask("first")
+    conv.ask("second")
+    assert fake.requests[-1][0] == [{"role": "user", "content": "second"}]
 
 
 def test_settings_are_passed_through() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 import nbchat
 from nbchat._cli import build_parser, notebook_code
-from nbchat._i18n import MESSAGES, normalize_lang, notice, status_text, text
+from nbchat._i18n import MESSAGES, keyed, keyed_text, normalize_lang, notice
 from nbchat.testing import FakeBackend, RecordingComm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,29 +55,46 @@ def test_language_names() -> None:
     ]
 
 
-def test_status_lines_have_keys_only_when_standard() -> None:
-    assert status_text("loading", "loading tiny…", "tiny", None) == {
-        "key": "py.status.loading",
-        "params": {"model": "tiny"},
-    }
-    assert status_text("ready", "ready · cpu", "tiny", "cpu")["key"] == "py.status.readyOn"
-    assert status_text("loading", "downloading model.gguf … 40%", "tiny", None) == {}  # a backend's own line
+class _FailingBackend(FakeBackend):
+    def prepare(self, progress: object = None) -> None:
+        msg = "no such file"
+        raise OSError(msg)
+
+
+class _ProgressBackend(FakeBackend):
+    def prepare(self, progress: object = None) -> None:
+        progress("downloading model.gguf … 40%", 0.4)  # type: ignore[operator]
+
+
+def test_status_lines_are_keyed_where_they_are_written() -> None:
+    """nbchat's own status lines carry their catalogue key from where they are set; a backend's progress has none."""
+    conv = nbchat.Conversation(FakeBackend(model="tiny"), prepare="lazy")
+    assert conv.status_i18n == {"key": "py.status.loading", "params": {"model": "tiny"}}
+    assert conv.status_text == "loading tiny…"
+    conv.wait_until_ready()
+    assert conv.status_i18n is not None
+    assert conv.status_i18n["key"] in ("py.status.ready", "py.status.readyOn")
+    assert conv.status_text == keyed_text(conv.status_i18n)
+    lines: list[tuple[str, object]] = []
+    progress = nbchat.Conversation(_ProgressBackend(model="tiny"), prepare="lazy")
+    progress.subscribe(lambda e: lines.append((e.text, progress.status_i18n)) if e.kind == "status" else None)
+    progress.wait_until_ready()
+    assert ("downloading model.gguf … 40%", None) in lines  # a backend's own line, shown as written
     assert notice("warning", "py.busy", "zh")["text"] == "回复还在生成中；请等它结束或点击停止，然后再发送。"
 
 
-@pytest.mark.parametrize(
-    ("status", "line", "key"),
-    [
-        ("generating", "server busy (429): retrying in 2 s… (1/2)", "py.status.retrying"),
-        ("generating", "connection refused: retrying in 0.5 s… (2/3)", "py.status.retrying"),
-        ("error", "Could not load tiny: no such file", "py.status.loadFailed"),
-    ],
-)
-def test_retry_and_load_failure_lines_have_keys(status: str, line: str, key: str) -> None:
-    keyed = status_text(status, line, "tiny", None)
-    assert keyed["key"] == key
-    assert text(key, "en", **keyed["params"]) == line  # the English text is the line as written
-    assert text(key, "zh", **keyed["params"]) != line
+def test_load_failure_and_retry_lines_have_keys() -> None:
+    conv = nbchat.Conversation(_FailingBackend(model="tiny"), prepare="lazy")
+    with pytest.raises(nbchat.NbchatError, match="Could not load tiny: no such file"):
+        conv.wait_until_ready()
+    assert conv.status_i18n == {"key": "py.status.loadFailed", "params": {"model": "tiny", "error": "no such file"}}
+    assert conv.status_text == "Could not load tiny: no such file"
+    assert keyed_text(conv.status_i18n, "zh") != conv.status_text
+    retry = keyed("py.status.retrying", brief="server busy (429)", seconds="2", n=1, of=2)
+    assert keyed_text(retry) == "server busy (429): retrying in 2 s… (1/2)"  # as run_reply writes it
+    assert keyed_text(retry, "zh") != keyed_text(retry)
+    with pytest.raises(KeyError):
+        keyed("py.status.noSuchLine")
 
 
 # ---------------------------------------------------------------------------------------------- language choice

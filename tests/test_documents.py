@@ -233,7 +233,7 @@ def test_a_document_that_fits_goes_whole_else_relevant_passages() -> None:
 
 def test_later_questions_search_earlier_documents_again() -> None:
     seen: list[list[dict]] = []
-    conv = Conversation(echo_backend(seen, window=4096), prepare="now", history=False)
+    conv = Conversation(echo_backend(seen, window=4096), prepare="now", use_history=False)
     conv.ask(files.fact(3)[0], attachments=[files.report_pdf(12)])
     conv.ask(files.fact(9)[0])
     follow = conv.history[2].attachments

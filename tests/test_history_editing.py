@@ -100,7 +100,7 @@ def test_context_usage_arithmetic() -> None:
 
 
 def test_history_off_leaves_everything_but_pinned_out() -> None:
-    conv, fake = make(history=False)
+    conv, fake = make(use_history=False)
     conv.ask("keep me")
     conv.set_flags(conv.history[0].id, pinned=True)
     conv.ask("next")

@@ -52,8 +52,11 @@ def test_chat_magic_new_and_no_history(shell: InteractiveShell) -> None:
     shell.user_ns["bot"] = fake
     with capture_output():
         shell.run_cell_magic("chat", "-m bot", "one")
-        shell.run_cell_magic("chat", "-m bot --no-history", "two")
+        shell.run_cell_magic("chat", "-m bot --no-use-history", "two")
     assert [m["content"] for m in fake.requests[-1][0]] == ["two"]
+    with capture_output(), pytest.warns(DeprecationWarning, match="--no-use-history"):  # the old flag still works
+        shell.run_cell_magic("chat", "-m bot --no-history", "four")
+    assert [m["content"] for m in fake.requests[-1][0]] == ["four"]
     with capture_output():
         shell.run_cell_magic("chat", "-m bot --new", "three")
     assert [m["content"] for m in fake.requests[-1][0]] == ["three"]
@@ -83,3 +86,17 @@ def test_chat_magic_thinking_switch_and_folded_thoughts(shell: InteractiveShell)
     assert final.index("<details>") < final.index("Hello.")
     assert "&lt;/details&gt;&lt;script&gt;" in final  # the thoughts cannot close the section or add HTML
     assert final.count("</details>") == 1
+
+
+def test_chat_magic_speaks_the_administrators_language(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell.user_ns["bot"] = FakeBackend()
+    monkeypatch.setenv("NBCHAT_LANG", "zh")
+    with capture_output() as out:
+        shell.run_cell_magic("chat", "-m bot --schema Missing", "hi")
+    shown = out.outputs[-1].data["text/plain"]
+    assert shown.startswith("\n\n未发送：--schema 指定的 'Missing'")
+    with capture_output() as out:
+        shell.run_cell_magic("chat", "-m bot", "hi")
+    assert "个 token" in out.outputs[-1].data["text/plain"]

@@ -63,6 +63,17 @@ def test_save_and_load_round_trip_exactly(
     assert json.loads(path.read_text())["version"] == VERSION == 2
 
 
+def test_history_switch_is_saved_as_use_history_and_old_files_still_load(tmp_path: Path) -> None:
+    conv = nbchat.Conversation(FakeBackend(), prepare="now", use_history=False)
+    path = conv.save(tmp_path / "chat.json")
+    saved = json.loads(path.read_text())
+    assert saved["settings"]["use_history"] is False
+    assert "history" not in saved["settings"]
+    saved["settings"]["history"] = saved["settings"].pop("use_history")  # as a file of the previous release
+    path.write_text(json.dumps(saved))
+    assert nbchat.Conversation.load(path, FakeBackend(), prepare="now").use_history is False  # and no warning
+
+
 def test_file_never_contains_keys(tmp_path: Path) -> None:
     conv = nbchat.Conversation(lambda m, h: "ok", prepare="now", model="bot")
     conv.spec["options"]["api_key"] = "sk-should-not-be-here"  # even if something put it there

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nbchat import GenerationSettings
+from nbchat._settings import renamed_history
 from nbchat.backends import StopSequenceFilter
 
 
@@ -64,3 +65,11 @@ def test_filter_equals_cutting_at_first_stop(text: str, stop: list[str], cuts: l
     positions = [text.find(s) for s in stop if s in text]
     expected = text[: min(positions)] if positions else text
     assert feed_all(stop, chunks) == expected
+
+
+def test_history_is_renamed_to_use_history_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="use use_history="):
+        assert renamed_history({"history": False, "temperature": 0}) == {"temperature": 0, "use_history": False}
+    assert renamed_history({"use_history": True}) == {"use_history": True}  # the new name: no warning
+    with pytest.raises(TypeError, match="use_history= only"):
+        renamed_history({"history": False, "use_history": True})

@@ -135,3 +135,12 @@ def test_static_transcript_and_nbconvert_export_are_inert(comms: list[RecordingC
     checked = assert_inert(exported, inside="jp-OutputArea-output")
     assert checked > 2 * len(PAYLOADS)  # the outputs were found and checked
     assert "window.__pwned" in exported  # ... and the payloads are in them, as text
+
+
+def test_nbchats_own_words_follow_the_language() -> None:
+    html = markdown_html("![chart](https://example.com/x.png)", "zh")
+    assert "chart（图片未加载）" in html
+    assert "https://example.com" not in html
+    bundle = reply_bundle("answer", thoughts="hmm", lang="zh")
+    assert "<summary>思考过程</summary>" in bundle["text/html"]
+    assert "<summary>Thoughts</summary>" in reply_bundle("answer", thoughts="hmm")["text/html"]

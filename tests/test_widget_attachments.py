@@ -91,6 +91,13 @@ def test_uploads_that_are_not_images_or_text_are_refused(comms: list[RecordingCo
     assert "not a readable image" in errors["t2"]
     assert "over the 0.0001 MiB allowed" in errors["t3"]
     assert chat._attachments.uploads == {}
+    keyed = {m["token"]: m.get("error_i18n") for m in comm.custom("attached")}
+    assert keyed["t1"] == {
+        "key": "py.attach.notText",
+        "params": {"name": "a.bin"},
+    }  # the browser shows it in its language
+    browser(chat, {"kind": "attach", "token": "t4", "name": "empty.txt", "media_type": "text/plain"}, [b""])
+    assert comm.custom("attached")[-1]["error_i18n"] == {"key": "py.attach.empty", "params": {"name": "empty.txt"}}
 
 
 def test_at_name_completes_variables_and_attaches_them(comms: list[RecordingComm]) -> None:

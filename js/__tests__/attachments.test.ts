@@ -102,6 +102,20 @@ describe("the attachment tray", () => {
     expect(el.querySelector(".nbchat-notice")!.textContent).toContain("a.zip cannot be attached");
     expect(model.sent.some((m) => m.kind === "attach")).toBe(false);
   });
+
+  it("shows the kernel's upload error in the view's language", async () => {
+    const model = new FakeModel({ lang: "zh" });
+    const el = mount(model);
+    const paste = new Event("paste", { cancelable: true }) as ClipboardEvent;
+    const file = new File([new Uint8Array([137, 80, 78, 71])], "notes.bin.png", { type: "image/png" });
+    Object.defineProperty(paste, "clipboardData", { value: { files: [file], types: ["Files"] } });
+    box(el).dispatchEvent(paste);
+    for (let i = 0; i < 50 && !model.sent.some((m) => m.kind === "attach"); i++) await new Promise((r) => setTimeout(r, 10));
+    const attach = model.sent.find((m) => m.kind === "attach") as any;
+    const error = "notes.bin is neither an image (PNG, JPEG, WebP, GIF) nor UTF-8 text; it cannot be attached.";
+    model.custom({ kind: "attached", token: attach.token, error, error_i18n: { key: "py.attach.notText", params: { name: "notes.bin" } } });
+    expect(el.querySelector(".nbchat-attach-error")!.textContent).toContain("notes.bin 既不是图片");
+  });
 });
 
 describe("@name completion", () => {

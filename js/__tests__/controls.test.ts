@@ -203,7 +203,9 @@ describe("advanced options", () => {
     const cleanupSecond = mountChat(model.asModel(), second);
     const ids = [...document.querySelectorAll("[id]")].map((n) => n.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.length).toBe(16); // 8 per view: system, max new tokens, temperature, thinking, history, notebook context, @name list, shortcuts
+    // 10 per view: system, max new tokens, temperature, thinking, history, notebook context, documents, course reader,
+    // @name list, shortcuts
+    expect(ids.length).toBe(20);
     cleanupSecond();
     second.remove();
   });

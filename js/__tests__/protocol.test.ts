@@ -157,6 +157,7 @@ describe("the browser's dispatch table", () => {
       sync: (m) => seen.push(`sync ${m.id}`),
       notice: (m) => seen.push(`notice ${m.level}`),
       attached: (m) => seen.push(`attached ${m.token}`),
+      "attach-progress": (m) => seen.push(`attach-progress ${m.token} ${m.done}`),
       completions: (m) => seen.push(`completions ${m.request}`),
       provenance: (m) => seen.push(`provenance ${m.id}`),
       code: (m) => seen.push(`code ${m.code}`),

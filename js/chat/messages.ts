@@ -9,6 +9,7 @@ import { renderAttachments } from "../attachments";
 import { MessageActions, type ActionContext } from "./actions";
 import { ChunkedRenderer, WHOLE_MAX, formatSize } from "../chunks";
 import { addCodeButtons } from "../cells";
+import { linkCitations } from "../citations";
 import { formatStats, formatStatsTitle } from "../format";
 import { h, type Scheduler } from "../dom";
 import { EN, type I18n } from "../i18n";
@@ -365,6 +366,8 @@ export class MessageList {
     if (streaming) view.node.setAttribute("aria-busy", "true");
     else view.node.removeAttribute("aria-busy");
     if (textChanged || statusChanged || view.pending) this.renderContent(view, msg, text, streaming);
+    // Documents: the markers the kernel resolved become chips (their passages arrive with the final stats).
+    if (msg.role === "assistant" && !streaming && !view.deferred) linkCitations(view.content, msg.stats?.citations, this.i18n);
     if (statusChanged || error !== shown.error || stats !== shown.stats) this.renderMeta(view, msg, streaming);
     // Details loaded while the reply streamed lack its final stats.
     if (statusChanged && shown.status === "streaming") view.actions.invalidate();
@@ -389,7 +392,10 @@ export class MessageList {
       if (!view.chunked?.attached) {
         view.chunked = new ChunkedRenderer(content, {
           render: this.render,
-          decorate: (element) => addCodeButtons(element, this.i18n),
+          decorate: (element) => {
+            addCodeButtons(element, this.i18n);
+            linkCitations(element, this.messages.get(msg.id)?.stats?.citations, this.i18n);
+          },
           i18n: this.i18n,
         });
       }

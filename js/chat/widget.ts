@@ -3,6 +3,7 @@ import type { AnyWidget } from "@anywidget/types";
 import { Controls } from "../controls";
 import { h } from "../dom";
 import { ExportMenu } from "../export";
+import { DocumentsControls } from "./documents";
 import { ContextGauge } from "./gauge";
 import { I18n, resolveLanguage } from "../i18n";
 import { MessageList, type MessageListOptions } from "./messages";
@@ -45,6 +46,9 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
   const controls = new Controls(chip.wrap(model), i18n, () => list.lastQuestion());
   const settings = new Options(model, i18n);
   settings.element.querySelector(".nbchat-options-grid")?.append(chip.toggle);
+  const documents = new DocumentsControls(model, i18n, () => controls.refreshDocuments()); // whole/relevant, reader
+  settings.element.querySelector(".nbchat-options-grid")?.append(documents.option);
+  controls.setDocuments(documents);
   const exporter = new ExportMenu((message) => model.send(message), i18n);
   const prompts = new StarterPrompts({ send: (text) => controls.sendText(text), fill: (text, a, b) => controls.fill(text, a, b) }, i18n);
   const banner = disconnectedBanner(i18n.t("banner.disconnected"));
@@ -58,6 +62,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     list.element,
     prompts.element,
     chip.element,
+    documents.element,
     controls.element,
     settings.element,
   ]);
@@ -99,7 +104,8 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
       if (typeof msg.restore === "string") controls.restore(msg.restore);
       if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     },
-    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error && i18n.error({ error: msg.error, error_i18n: msg.error_i18n })),
+    "attach-progress": (msg) => controls.attachProgress(msg.token, Number(msg.done) || 0, typeof msg.total === "number" ? msg.total : null),
     completions: (msg) => controls.completions(msg.request, msg.items ?? []),
     provenance: (msg) => list.applyProvenance(msg.id, msg.data ?? null),
     code: (msg) => list.applyCode(msg.id, String(msg.code ?? "")),
@@ -116,6 +122,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
     prompts.setDisabled(true);
     list.setConnected(false);
     chip.setConnected(false);
+    documents.setDisabled(true);
   };
   const cleanup = mountShell(model, root, {
     events: {
@@ -138,6 +145,7 @@ export function mountChat(model: ChatModel, el: HTMLElement, options: MessageLis
       controls.dispose();
       settings.dispose();
       chip.dispose();
+      documents.dispose();
     },
   });
   showLabel();

@@ -9,6 +9,7 @@ import { h, type Scheduler } from "../dom";
 import { formatStats, formatStatsTitle } from "../format";
 import { EN, type I18n } from "../i18n";
 import { LiveMessages, place, StickyScroll } from "../live";
+import { linkCitations } from "../citations";
 import { renderMarkdown } from "../markdown";
 import { ThinkingBlock } from "../thinking";
 import { ToolRoundsView } from "../tools/cards";
@@ -207,16 +208,18 @@ export class ColumnView {
       // A long reply is rendered in pieces, the tail again per frame, so the page never freezes (chunks.ts).
       view.content.querySelector(":scope > .nbchat-typing")?.remove();
       if (!view.chunked?.attached) {
-        view.chunked = new ChunkedRenderer(view.content, {
-          render: this.render,
-          decorate: (element) => addCodeButtons(element, this.i18n),
-        });
+        const decorate = (element: HTMLElement) => {
+          addCodeButtons(element, this.i18n);
+          linkCitations(element, this.store.messages.get(msg.id)?.stats?.citations, this.i18n);
+        };
+        view.chunked = new ChunkedRenderer(view.content, { render: this.render, decorate });
       }
       if (view.chunked.show(text, !streaming)) {
         view.key = ""; // work left: paint again next frame
         this.store.markDirty(msg.id);
       }
     }
+    if (msg.role === "assistant" && !streaming) linkCitations(view.content, msg.stats?.citations, this.i18n); // documents: chips
     if (msg.role === "assistant" && streaming) {
       view.content.append(h("span", { class: "nbchat-typing", "aria-hidden": "true" }));
     }

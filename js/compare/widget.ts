@@ -126,7 +126,8 @@ export function mountCompare(model: CompareModel, el: HTMLElement, options: Colu
       if (typeof msg.restore === "string") controls.restore(msg.restore); // a prompt no column could take
       if (Array.isArray(msg.attachments)) controls.restoreAttachments(msg.attachments);
     },
-    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error),
+    attached: (msg) => controls.attached(msg.token, msg.attachment, msg.error && i18n.error({ error: msg.error, error_i18n: msg.error_i18n })),
+    "attach-progress": (msg) => controls.attachProgress(msg.token, Number(msg.done) || 0, typeof msg.total === "number" ? msg.total : null),
     completions: (msg) => controls.completions(msg.request, msg.items ?? []),
     export: (msg) => exporter.receive(msg.format, String(msg.text ?? ""), String(msg.filename || "compare")),
   });

@@ -16,7 +16,7 @@ from .._conversation import Conversation
 from .._errors import NbchatError
 from .._messages import ChatMessage
 from .._redact import redacting_logger
-from .._settings import GenerationSettings, coerce_settings
+from .._settings import GenerationSettings, coerce_settings, renamed_history
 
 __all__ = [
     "SETTINGS",
@@ -36,7 +36,7 @@ __all__ = [
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 GENERATION = ("max_new_tokens", "temperature", "top_p", "stop")
-SETTINGS = (*GENERATION, "system_prompt", "history")
+SETTINGS = (*GENERATION, "system_prompt", "use_history")
 
 
 def letter(index: int) -> str:
@@ -68,6 +68,7 @@ def checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[Gen
     TypeError, ValueError
         For a name not in ``SETTINGS`` or a value out of range (the message says which).
     """
+    values = renamed_history(dict(values), stacklevel=4)  # history= is the old name of use_history=
     unknown = sorted(set(values) - set(SETTINGS))
     if unknown:
         msg = f"Unknown setting(s) {', '.join(unknown)}; a column takes {', '.join(SETTINGS)}."
@@ -75,8 +76,8 @@ def checked_settings(conv: Conversation, values: Mapping[str, Any]) -> tuple[Gen
     changes = coerce_settings({k: values[k] for k in GENERATION if k in values})  # as Chat's sliders are
     settings = conv.settings.replace(**changes) if changes else conv.settings
     system = str(values["system_prompt"] or "") if "system_prompt" in values else conv.system_prompt
-    history = bool(values["history"]) if "history" in values else conv.use_history
-    return settings, system, history
+    use_history = bool(values["use_history"]) if "use_history" in values else conv.use_history
+    return settings, system, use_history
 
 
 def apply_settings(conv: Conversation, values: Mapping[str, Any]) -> None:
@@ -181,7 +182,7 @@ def sweep_factory(base: Any, existing: Any, options: dict[str, Any]) -> Any:
             "temperature": existing.settings.temperature,
             "top_p": existing.settings.top_p,
             "stop": existing.settings.stop,
-            "history": existing.use_history,
+            "use_history": existing.use_history,
         }
         spec = existing.spec
 

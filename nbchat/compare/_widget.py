@@ -33,10 +33,12 @@ import traitlets
 from .._attachments import Attachment
 from .._conversation import Conversation, ConversationEvent
 from .._errors import ConversationBusyError, NbchatError
-from .._i18n import status_text as ui_status
+from .._i18n import normalize_lang
+from .._i18n import text as ui_text
 from .._messages import ChatMessage, check_text
 from .._policy import current_policy
 from .._redact import redacting_logger
+from .._settings import renamed_history
 from .._uploads import BrowserAttachments
 from .._view import (
     AddRequest,
@@ -76,8 +78,14 @@ __all__ = ["Compare"]
 logger = redacting_logger(__name__)  # no credentials of a URL in any log record
 
 _STATIC = Path(__file__).parent.parent / "static"
-_SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "history")
+_SWEEPABLE = ("system_prompt", "max_new_tokens", "temperature", "top_p", "use_history")
 _HIDDEN_STATS = ("backend", "model")  # stats that would name the model in blind mode
+_STATUS_KEYS = {  # a reply's status in the Markdown export, in the widget's language
+    "stopped": "badge.stopped",
+    "incomplete": "badge.incomplete",
+    "error": "py.cmp.error",
+    "streaming": "py.cmp.streaming",
+}
 
 
 @dataclasses.dataclass
@@ -117,7 +125,7 @@ class Compare(Arena, ViewBase):
 
     Other Parameters
     ----------------
-    system_prompt, max_new_tokens, temperature, top_p, stop, history
+    system_prompt, max_new_tokens, temperature, top_p, stop, use_history
         Settings for every column (also applied to the Chat/Conversation objects given); a dict item's own
         settings win over these. Left out: each column keeps its own (Conversation defaults for new ones).
 
@@ -170,6 +178,7 @@ class Compare(Arena, ViewBase):
             prompts=check_prompts(prompts) if prompts is not None else list(policy.prompts),
         )
         self.shuffle = True if shuffle is None else bool(shuffle)
+        renamed_history(options)  # history= is the old name of use_history=
         self._defaults = {k: options.pop(k) for k in SETTINGS if k in options}
         self._options = options
         self._cols: list[Column] = []
@@ -264,8 +273,8 @@ class Compare(Arena, ViewBase):
             spec = described.pop("spec", None)
             options = {**described, **options}
         kwargs = {**self._options, **self._defaults, **options}
-        if "history" in kwargs:
-            kwargs["history"] = bool(kwargs["history"])
+        if "use_history" in kwargs:
+            kwargs["use_history"] = bool(kwargs["use_history"])
         return Conversation(spec, **kwargs), True, given
 
     def _add_column(self, conv: Conversation, name: str | None, *, owned: bool, sync: bool = True) -> Column:
@@ -334,17 +343,19 @@ class Compare(Arena, ViewBase):
         column : Column, name, id or index, optional
             Which column; default: all.
         **settings
-            ``system_prompt``, ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ``history``.
+            ``system_prompt``, ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ``use_history``
+            (``history`` is its old name: a ``DeprecationWarning``).
 
         Raises
         ------
         TypeError, ValueError
             For an unknown setting or a value out of range (nothing is changed then).
         """
+        renamed_history(settings)  # history= is the old name of use_history=
         targets = self.columns if column is None else [self._find(column)]
         checked = [(col.conversation, checked_settings(col.conversation, settings)) for col in targets]
-        for conv, (generation, system, history) in checked:  # every value was valid for every column
-            conv.settings, conv.system_prompt, conv.use_history = generation, system, history
+        for conv, (generation, system, use_history) in checked:  # every value was valid for every column
+            conv.settings, conv.system_prompt, conv.use_history = generation, system, use_history
         if column is None:
             self._defaults.update(settings)
         self._sync()
@@ -464,14 +475,21 @@ class Compare(Arena, ViewBase):
     def to_markdown(self) -> str:
         """The turns as a Markdown transcript: each prompt, then each column's answer under its name and settings
         (letters, and no model names, while blind). The widget's "Export" downloads it."""
-        out = ["# nbchat comparison"]
+        lang = normalize_lang(self.lang) or ""  # nbchat's own words: the widget's language, else English
+        out = [f"# {ui_text('py.cmp.title', lang)}"]
         turn = None
         for row in self.records():
             if row["turn"] != turn:
                 turn = row["turn"]
-                out += [f"## Turn {turn}", "**Prompt**", row["prompt"]]
-            status = "" if row["status"] == "done" else f" ({row['status']})"
-            out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or "*(no text)*"]
+                out += [
+                    f"## {ui_text('py.cmp.turn', lang, n=turn)}",
+                    f"**{ui_text('py.cmp.prompt', lang)}**",
+                    row["prompt"],
+                ]
+            key = _STATUS_KEYS.get(row["status"])
+            status = "" if row["status"] == "done" else f" ({ui_text(key, lang) if key else row['status']})"
+            no_text = f"*{ui_text('py.transcript.noText', lang)}*"
+            out += [f"### {row['column']}{status}", f"*{row['settings']}*", row["reply"] or no_text]
             if row["error"]:
                 out.append(f"> {row['error']}")
         return "\n\n".join(out) + "\n"
@@ -498,13 +516,14 @@ class Compare(Arena, ViewBase):
             As :class:`Compare`.
         **grid
             ``temperature=[0, 0.7, 1.2]``, ``max_new_tokens=[32, 128]``, ``system_prompt=[...]``, ``top_p=``,
-            ``history=``: a list sweeps (every combination gets a column), a single value applies to all columns.
+            ``use_history=``: a list sweeps (every combination gets a column), a single value applies to all columns.
             Other keywords go to each Conversation (``prepare=``, ``device=``, ...), for a spec base only.
 
         Examples
         --------
         >>> nbchat.Compare.sweep(nbchat.Chat(), temperature=[0, 0.7, 1.2])     # doctest: +SKIP
         """
+        renamed_history(grid)  # history= is the old name of use_history=
         fixed = {k: v for k, v in grid.items() if k in _SWEEPABLE and not isinstance(v, (list, tuple))}
         swept = {k: list(v) for k, v in grid.items() if k in _SWEEPABLE and isinstance(v, (list, tuple))}
         options = {k: v for k, v in grid.items() if k not in _SWEEPABLE}
@@ -574,8 +593,7 @@ class Compare(Arena, ViewBase):
         conv = col.conversation
         settings = conv.settings
         status_text = conv.status_text
-        device = conv.backend.describe().get("device")
-        keyed = ui_status(conv.status, status_text, str(conv.backend.model), str(device) if device else None)
+        keyed: dict[str, Any] = dict(conv.status_i18n or {})
         if hidden:  # "loading SmolLM2…", "generating with gpt-4o-mini…" would name the model
             status_text = {"loading": "loading…", "ready": "ready", "generating": "generating…"}.get(
                 conv.status, self._redact(status_text, col)
@@ -621,10 +639,7 @@ class Compare(Arena, ViewBase):
         return self.send_message(text, attachments=attachments)
 
     def _settings_from_browser(self, request: SettingsRequest) -> None:
-        values = dict(request["values"])
-        if "use_history" in values:
-            values["history"] = values.pop("use_history")
-        self.configure(request.get("column") or None, **values)
+        self.configure(request.get("column") or None, **request["values"])
 
     def _add_from_browser(self, content: AddRequest) -> None:
         spec = str(content.get("spec") or "").strip()

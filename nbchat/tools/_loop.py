@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._generation import DEFAULT_RETRIES, ReplyOutcome, run_reply
+from .._i18n import Keyed, keyed
 from .._policy import current_policy
 from .._settings import GenerationSettings
 from ..backends import Backend
@@ -217,7 +218,7 @@ class ToolLoop:
         on_delta: Callable[[str], None],
         *,
         on_reasoning: Callable[[str], None] | None = None,
-        on_status: Callable[[str | None], None] | None = None,
+        on_status: Callable[[Keyed | None], None] | None = None,
         on_round: Callable[[ToolRound], None] | None = None,
         on_call: Callable[[ToolCall], None] | None = None,
         retries: int = DEFAULT_RETRIES,
@@ -255,7 +256,7 @@ class ToolLoop:
             return ReplyOutcome("error", no_tools_message(backend), {"finish_reason": "error"})
         max_rounds, timeout = self.limits()
         if on_status is not None and any(not s.running for s in self.servers):
-            on_status("starting MCP servers…")
+            on_status(keyed("py.status.mcpStarting"))
         tools, notices = self.available()
         if on_status is not None and self.servers:
             on_status(None)
@@ -314,7 +315,7 @@ class ToolLoop:
         by_name: dict[str, Tool],
         cancel: threading.Event,
         on_call: Callable[[ToolCall], None] | None,
-        on_status: Callable[[str | None], None] | None,
+        on_status: Callable[[Keyed | None], None] | None,
         timeout: float,
         max_side: int,
     ) -> None:
@@ -343,7 +344,7 @@ class ToolLoop:
             if cancel.is_set():
                 break
             if on_status is not None and call.name not in self.approvals.allowed_for_chat:
-                on_status(f"waiting for approval of {call.name}…" if self.approvals.mode == "ask" else None)
+                on_status(keyed("py.status.toolWaiting", name=call.name) if self.approvals.mode == "ask" else None)
             decision = self.approvals.decide(call, cancel)
             if decision is None:
                 break
@@ -354,7 +355,7 @@ class ToolLoop:
             call.status = "running"
             changed(call)
             if on_status is not None:
-                on_status(f"running {call.name}…")
+                on_status(keyed("py.status.toolRunning", name=call.name))
             run_call(tool, call, cancel, timeout=tool.timeout or timeout, max_chars=self.max_result_chars,
                      max_side=max_side)  # fmt: skip
             changed(call)

@@ -7,7 +7,18 @@ from typing import Any
 
 from .conftest import Lab
 
-__all__ = ["ask", "current_notebook", "open_notebook", "reply_done", "run_all"]
+__all__ = ["ask", "current_notebook", "open_notebook", "reply_done", "run_all", "write_notebook"]
+
+
+def write_notebook(lab: Lab, name: str, *cells: str) -> str:
+    """Write a notebook of code ``cells`` (Python 3 kernel) into the lab's folder; returns ``name``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, lab.root / name)
+    return name
 
 
 def open_notebook(lab: Lab, page: Any, name: str) -> None:

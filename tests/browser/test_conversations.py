@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import ARTIFACTS, Lab
-from .lab import current_notebook, open_notebook, run_all
+from .lab import current_notebook, open_notebook, run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +27,7 @@ chat"""
 
 @pytest.fixture
 def notebook(lab: Lab) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, lab.root / "conversation_ui.ipynb")
-    return "conversation_ui.ipynb"
+    return write_notebook(lab, "conversation_ui.ipynb", SETUP)
 
 
 def send(chat: Any, page: Any, text: str) -> None:

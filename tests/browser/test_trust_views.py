@@ -14,11 +14,10 @@ import json
 import shutil
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import ARTIFACTS, Lab
-from .lab import open_notebook, run_all
+from .lab import open_notebook, run_all, write_notebook
 from .test_hostile_content import PAYLOADS, PAYLOADS_FILE, Traffic
 
 pytestmark = pytest.mark.browser
@@ -67,18 +66,10 @@ OUTPUT_STATE = """() => {
 }"""
 
 
-def write(lab: Lab, name: str, *cells: str) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, lab.root / name)
-    return name
-
-
 def test_chat_magic_and_static_transcript_render_inert(lab: Lab, page: Any) -> None:
     shutil.copy(PAYLOADS_FILE, lab.root / PAYLOADS_FILE.name)
     traffic = Traffic(page, lab)
-    open_notebook(lab, page, write(lab, "trust-views.ipynb", VIEWS, *ASKS, TRANSCRIPT))
+    open_notebook(lab, page, write_notebook(lab, "trust-views.ipynb", VIEWS, *ASKS, TRANSCRIPT))
     run_all(page)
     page.wait_for_function(
         "(n) => document.querySelectorAll('.jp-OutputArea-output .nbchat-static').length >= n", arg=len(PAYLOADS) + 2
@@ -137,7 +128,7 @@ DONE = """(n) => [...document.querySelectorAll('[data-role=assistant]')]
 
 
 def test_a_pathological_code_fence_never_blocks_the_page(lab: Lab, page: Any) -> None:
-    open_notebook(lab, page, write(lab, "fences.ipynb", FENCES))
+    open_notebook(lab, page, write_notebook(lab, "fences.ipynb", FENCES))
     run_all(page)
     page.locator(".nbchat-compare-columns").first.wait_for()
     page.evaluate(LONG_TASKS)
