@@ -26,6 +26,7 @@ SECTIONS = (
     "browser",
     "web",
     "notebook",
+    "cells",
     "documents",
     "tools_local",
 )
@@ -111,6 +112,10 @@ def main() -> int:
         from .notebook import context_figures
 
         figures += context_figures(runs)
+    if "cells" in args.only:  # code blocks → cells: Insert below's click → new cell painted (JupyterLab, Chromium)
+        from .cells import cells_figures
+
+        figures += cells_figures(args.quick)
     if "tools_local" in args.only:  # tool calls on the embedded model (llama.cpp): calls right, tokens per round
         from .tools_local import tools_local_figures
 

@@ -103,13 +103,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyterlab(root: Path) -> Iterator[Callable[[str], str]]:
-    """JupyterLab serving ``root`` on 127.0.0.1; yields ``url(path)`` (authenticated)."""
+def jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator[Callable[[str], str]]:
+    """JupyterLab serving ``root`` on 127.0.0.1 (``env``: more environment variables); yields ``url(path)``."""
     settings = Path(tempfile.mkdtemp(prefix="nbchat-lab-settings-"))
     news = settings / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(settings)}
+    env = {**os.environ, **(env or {})}
+    env.update(JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(settings))
     port, token = _free_port(), secrets.token_hex(16)
     process = subprocess.Popen(
         [

@@ -22,6 +22,8 @@ export const MARKDOWN_MAX = 50_000;
 const FENCE_OPEN = /^ {0,3}(`{3,}|~{3,})/;
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})\s*$/;
+/** A closing fence at the very end of a code block's body (group 1: the newline before it, or ""). */
+const CLOSING_FENCE = /(^|\n) {0,3}(?:`{3,}|~{3,})\s*$/;
 
 /**
  * Offsets in `text` (after `from`, which must itself be a boundary or 0) where a
@@ -113,8 +115,12 @@ class PlainBlock {
       : h("div", { class: "nbchat-plain-chunk" }, [this.holder]);
   }
 
-  /** Show `text`; when it extends what is shown, only the new part is added. */
-  set(text: string): void {
+  /**
+   * Show `text`; when it extends what is shown, only the new part is added. A code block shows what is between its
+   * fences, with the fence's language as `language-…` (as Markdown's code blocks do), so Copy and Insert take the code.
+   */
+  set(source: string): void {
+    const text = this.code ? this.fenced(source) : source;
     if (!text.startsWith(this.text)) {
       this.holder.replaceChildren();
       this.text = "";
@@ -122,6 +128,17 @@ class PlainBlock {
     }
     this.add(text.slice(this.text.length));
     this.text = text;
+  }
+
+  /** The code between a block's opening fence line and its closing fence (when it has come). */
+  private fenced(source: string): string {
+    const newline = source.indexOf("\n");
+    if (newline === -1) return "";
+    const language = source.slice(0, newline).replace(FENCE_OPEN, "").trim().split(/\s/)[0];
+    if (language !== "" && this.holder.className === "") this.holder.className = `language-${language}`;
+    const body = source.slice(newline + 1);
+    const close = CLOSING_FENCE.exec(body);
+    return close ? body.slice(0, close.index + close[1].length) : body;
   }
 
   private add(more: string): void {
@@ -199,7 +216,9 @@ export class ChunkedRenderer {
     if (source.length > MARKDOWN_MAX) {
       const block = new PlainBlock(FENCE_OPEN.test(source));
       block.set(source);
-      return h("div", { class: "nbchat-chunk" }, [block.element]);
+      const element = h("div", { class: "nbchat-chunk" }, [block.element]);
+      if (block.code) this.options.decorate(element); // Copy (and Insert) on the code block
+      return element;
     }
     const element = h("div", { class: "nbchat-chunk" });
     element.innerHTML = this.options.render(source);
@@ -228,8 +247,9 @@ export class ChunkedRenderer {
       if (this.tailBlock === null || this.tailBlock.code !== code) {
         this.tailBlock = new PlainBlock(code);
         this.tail.replaceChildren(this.tailBlock.element);
-      }
-      this.tailBlock.set(source);
+        this.tailBlock.set(source);
+        if (code) this.options.decorate(this.tail); // the buttons read the code when clicked: later text included
+      } else this.tailBlock.set(source);
       return;
     }
     this.tailBlock = null;

@@ -51,7 +51,7 @@ if [ $locked = 1 ]; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
     pip_install --require-hashes "${torch_index[@]}" -r "$lock"
   pip_install --require-hashes --no-deps -r requirements/no-deps.txt
-  step "installing nbchat (editable; the package build runs npm to bundle the widget)"
+  step "installing nbchat (editable; the package build runs npm: the widget bundles and the nbchat-cells labextension)"
   pip_install --no-deps --no-build-isolation -e .
 else
   step "installing the newest releases pyproject.toml allows (NBCHAT_LOCK=none: no lock)"
@@ -68,9 +68,9 @@ else
 fi
 
 if [ $with_tests = 1 ]; then
-  step "installing the front-end test tools and the JupyterHub proxy (npm ci), rebuilding the widget bundle"
+  step "installing the front-end test tools and the JupyterHub proxy (npm ci), rebuilding the widget and the labextension"
   npm ci --no-audit --no-fund --loglevel=error
-  npm run build --silent
+  npm run build:all --silent
   # A CJK font too: the Chinese widget's browser test and screenshot (docs/images/chat-zh.png) need one.
   if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
     step "installing Debian's chromium and a Chinese font for the browser tests"

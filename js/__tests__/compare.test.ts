@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { WHOLE_MAX } from "../chunks";
 import { mountCompare } from "../compare/widget";
 import { DETACH_CHECK_MS } from "../shell";
@@ -446,5 +446,27 @@ describe("Compare view", () => {
     expect(created).toHaveBeenCalledTimes(1);
     expect(clicked).toEqual(["compare-3-models.md"]);
     spy.mockRestore();
+  });
+});
+
+describe("code blocks in Compare", () => {
+  afterEach(() => delete document.body.dataset.nbchatCells);
+  const reply = [msg("u1", "user", "code?"), msg("a1", "assistant", "```python\nx = 1\n```")];
+
+  it("have Copy only where no notebook extension marked the page", () => {
+    const model = threeColumns();
+    model.update({ _messages: { c1: reply, c2: [], c3: [] } });
+    mount(model).run();
+    expect(region("c1").querySelectorAll(".nbchat-code-copy")).toHaveLength(1);
+    expect(region("c1").querySelector(".nbchat-code-cell")).toBeNull();
+  });
+
+  it("get Insert below and Replace active cell beside Copy where it did", () => {
+    document.body.dataset.nbchatCells = "1";
+    const model = threeColumns();
+    model.update({ _messages: { c1: reply, c2: [], c3: [] } });
+    mount(model).run();
+    const labels = [...region("c1").querySelectorAll(".nbchat-code-tools button")].map((b) => b.textContent);
+    expect(labels).toEqual(["Insert below", "Replace active cell", "Copy code"]);
   });
 });

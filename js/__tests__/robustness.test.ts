@@ -105,7 +105,11 @@ describe("long replies", () => {
     expect(render).not.toHaveBeenCalledWith(code);
     const pre = content("a1").querySelector("pre");
     expect(pre?.classList.contains("nbchat-plain-chunk")).toBe(true);
-    expect(pre?.textContent).toBe(code);
+    // the code between the fences, with its language, and a Copy button that takes exactly that code
+    const body = code.slice("```python\n".length, -"```\n".length);
+    expect(pre?.textContent).toBe(body);
+    expect(pre?.querySelector("code")?.className).toBe("language-python");
+    expect(pre?.parentElement?.querySelector(".nbchat-code-copy")?.textContent).toBe("Copy code");
   });
 });
 

@@ -8,8 +8,8 @@
 import { renderAttachments } from "../attachments";
 import { MessageActions, type ActionContext } from "./actions";
 import { ChunkedRenderer, WHOLE_MAX, formatSize } from "../chunks";
+import { addCodeButtons } from "../cells";
 import { linkCitations } from "../citations";
-import { addCodeCopyButtons } from "../clipboard";
 import { formatStats, formatStatsTitle } from "../format";
 import { h, type Scheduler } from "../dom";
 import { EN, type I18n } from "../i18n";
@@ -386,14 +386,14 @@ export class MessageList {
         content.classList.toggle("nbchat-deferred", view.deferred);
         if (view.deferred) content.textContent = text; // rendered when its page is seen (renderDeferred)
         else content.innerHTML = text === "" ? "" : this.render(text);
-        addCodeCopyButtons(content, this.i18n);
+        addCodeButtons(content, this.i18n);
       }
     } else {
       if (!view.chunked?.attached) {
         view.chunked = new ChunkedRenderer(content, {
           render: this.render,
           decorate: (element) => {
-            addCodeCopyButtons(element, this.i18n);
+            addCodeButtons(element, this.i18n);
             linkCitations(element, this.messages.get(msg.id)?.stats?.citations, this.i18n);
           },
           i18n: this.i18n,

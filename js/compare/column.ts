@@ -2,7 +2,7 @@
 // settings, and a compact message list. Messages are keyed by id and created once; token deltas re-render the
 // streaming reply at most once per animation frame. Replies are Markdown, sanitized by markdown.ts.
 import { ChunkedRenderer, WHOLE_MAX } from "../chunks";
-import { addCodeCopyButtons } from "../clipboard";
+import { addCodeButtons } from "../cells";
 import { describeSettings, SettingsForm } from "./settings";
 import type { ColumnInfo, CompareMessage, Send, SettingsLimits } from "./types";
 import { h, type Scheduler } from "../dom";
@@ -203,13 +203,13 @@ export class ColumnView {
     else if (text.length <= WHOLE_MAX) {
       view.chunked = null;
       view.content.innerHTML = text === "" ? "" : this.render(text);
-      addCodeCopyButtons(view.content);
+      addCodeButtons(view.content, this.i18n);
     } else {
       // A long reply is rendered in pieces, the tail again per frame, so the page never freezes (chunks.ts).
       view.content.querySelector(":scope > .nbchat-typing")?.remove();
       if (!view.chunked?.attached) {
         const decorate = (element: HTMLElement) => {
-          addCodeCopyButtons(element);
+          addCodeButtons(element, this.i18n);
           linkCitations(element, this.store.messages.get(msg.id)?.stats?.citations, this.i18n);
         };
         view.chunked = new ChunkedRenderer(view.content, { render: this.render, decorate });

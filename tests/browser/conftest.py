@@ -29,6 +29,22 @@ CHROMIUM_ARGS = [
 ]
 
 
+def with_labextension(env: dict[str, str], tmp: Path) -> dict[str, str]:
+    """``env`` with this tree's build of the nbchat-cells labextension (labextension/dist) first on JUPYTER_PATH.
+
+    The servers the tests start then load the extension as built here, not an older copy installed in the
+    environment (``pip install -e .`` puts one in ``<venv>/share/jupyter/labextensions``).
+    """
+    built = ROOT / "labextension" / "dist"
+    if not (built / "package.json").exists():
+        pytest.fail("labextension/dist is missing: npm run build:labextension (the package build runs it)")
+    data = tmp / "jupyter-path"
+    # a copy, not a link: Voila's file handler refuses files whose real path is outside its folder
+    shutil.copytree(built, data / "labextensions" / "nbchat-cells", dirs_exist_ok=True)
+    paths = [str(data), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
+    return {**env, "JUPYTER_PATH": os.pathsep.join(paths)}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +75,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(settings)}
+    env = with_labextension(env, settings)
     port, token = free_port(), secrets.token_hex(16)
     log = (tmp_path_factory.mktemp("lab-log") / "jupyterlab.log").open("wb")
     process = subprocess.Popen(

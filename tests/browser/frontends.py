@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, free_port, with_labextension
 
 # A chat function that streams a fixed answer word by word (~0.06 s a word): fast, deterministic, visibly streamed.
 ECHO_CODE = '''\
@@ -122,6 +124,28 @@ def running(command: Sequence[str], log: Path, *, cwd: Path, env: dict[str, str]
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def notebook7(root: Path, tmp: Path) -> Iterator[Callable[[str], str]]:
+    """Jupyter Notebook 7 serving ``root`` on 127.0.0.1, with this tree's nbchat labextension; yields
+    ``url(path)`` (authenticated). ``window.jupyterapp`` is exposed: tests read and run the notebook through it."""
+    settings = tmp / "settings"
+    news = settings / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port, token = free_port(), secrets.token_hex(16)
+    command = [
+        sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--JupyterNotebookApp.expose_app_in_browser=True",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]  # fmt: skip
+    env = with_labextension({"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(settings)}, tmp)
+    with running(command, tmp / "notebook.log", cwd=root, env=env) as server:
+        base = f"http://127.0.0.1:{port}"
+        server.wait_for_http(f"{base}/api/status?token={token}", timeout=90)
+        yield lambda path: f"{base}/{path}{'&' if '?' in path else '?'}token={token}"
 
 
 def wait_ready(page: Any, chat: Any, timeout_ms: int = 120_000) -> None:

@@ -102,7 +102,8 @@ PAGE_STATE = """() => {
     const forbidden = inside.filter((el) => el.matches(
         'script,style,img,svg,mglyph,maction,iframe,frame,object,embed,form,input,textarea,select,base,meta,link,video,'
         + 'audio,[href]:not(a),'
-        + 'source,template,noscript,marquee,details,x-widget,button:not(.nbchat-code-copy):not(.nbchat-show-all)'))
+        + 'source,template,noscript,marquee,details,x-widget,'
+        + 'button:not(.nbchat-code-copy):not(.nbchat-code-cell):not(.nbchat-show-all)'))
         .map((el) => el.tagName);
     return {
         pwned: typeof window.__pwned,

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import free_port
-from .frontends import ECHO_CODE, chat_and_watch, grew, running, screenshot, wait_ready, write_notebook
+from .frontends import ECHO_CODE, chat_and_watch, grew, notebook7, screenshot, wait_ready, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -20,22 +16,8 @@ pytestmark = pytest.mark.browser
 def test_notebook7_chat_streams(page: Any, tmp_path: Path) -> None:
     root = tmp_path / "root"
     write_notebook(root / "chat.ipynb", ECHO_CODE, "chat = nbchat.Chat(echo, system_prompt='Be brief.')\nchat")
-    settings = tmp_path / "settings"
-    news = settings / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--JupyterNotebookApp.expose_app_in_browser=True",  # to run the notebook's cells through the app
-        *(["--allow-root"] if os.geteuid() == 0 else []),
-    ]  # fmt: skip
-    env = {"JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(settings)}
-    with running(command, tmp_path / "notebook.log", cwd=root, env=env) as server:
-        base = f"http://127.0.0.1:{port}"
-        server.wait_for_http(f"{base}/api/status?token={token}", timeout=90)
-        page.goto(f"{base}/notebooks/chat.ipynb?token={token}")
+    with notebook7(root, tmp_path) as url:
+        page.goto(url("notebooks/chat.ipynb"))
         page.wait_for_function(
             "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
             timeout=120_000,

@@ -41,6 +41,8 @@ def test_nbchat_web_with_the_embedded_model(page: Any, tmp_path: Path) -> None:
         wait_ready(page, chat, timeout_ms=180_000)
         assert "SmolLM2" in chat.inner_text()
         assert page.title().startswith("Savanna chat")
+        # nbchat's labextension (installed with nbchat) finds no notebook here: no page mark, so no insert buttons
+        assert page.evaluate("() => document.body.dataset.nbchatCells") is None
         reply, lengths = chat_and_watch(page, chat, "Which animals live in the savanna?", timeout_ms=120_000)
         assert len(reply.split("\n")[0]) > 10
         assert grew(lengths), f"the reply did not grow in steps: {lengths}"
