@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ._process import stop_process
 from ._report import Figure
 
 CHROMIUM = os.environ.get("NBCHAT_CHROMIUM", "/usr/bin/chromium")
@@ -138,11 +139,7 @@ def jupyterlab(root: Path, env: dict[str, str] | None = None) -> Iterator[Callab
                 time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, grace_s=15)
 
 
 def write_notebook(root: Path, turns: int, deltas: int) -> str:

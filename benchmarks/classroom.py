@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ._process import stop_process
 from ._report import Figure
 
 _QUESTIONS = ["Write a short story about a lion.", "Describe the savanna.", "Why is the sky blue?",
@@ -66,8 +67,7 @@ def class_load(students: int, slots: int, max_new: int, requantize: str = "Q8_0"
         replies = [f.result(timeout=600) for f in futures]
         wall = time.perf_counter() - start
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        stop_process(proc, signal.SIGINT)  # Ctrl+C, as a user stops it
     ttfts = sorted(r.stats["ttft_s"] for r in replies if r.stats.get("ttft_s") is not None)
     tokens = sum(r.stats.get("tokens") or 0 for r in replies)
     failed = sum(r.status != "done" for r in replies)

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from ._process import stop_process
 from ._report import Figure
 
 SERVER = str(Path(__file__).resolve().parent.parent / "tests" / "servers" / "mcp_server.py")
@@ -64,8 +65,7 @@ def mcp_figures(runs: int, calls: int) -> list[Figure]:
         with nbchat.MCPServer(url=f"http://127.0.0.1:{port}/mcp", name="bench-http") as server:
             http = _round_trips(lambda: server.call("echo", {"text": "ping"}), calls)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc, grace_s=10)
     reference = "the same function as a Python tool (run_call)"
     return [
         Figure("MCP tool call, stdio (round trip)", stdio * 1000, "ms", local * 1000, reference,
