@@ -43,6 +43,7 @@ from ._i18n import LANGS, MESSAGES
 __all__ = [
     "KV_BLOCK_TOKENS",
     "PAGE_KEYS",
+    "PREHEAT_FILL_DELAY_S",
     "TEMPLATE_NAME",
     "EngineSpec",
     "RoomEngine",
@@ -400,6 +401,10 @@ def write_page_template(root: Path, lang: str | None, visitors: int) -> Path:
     return target
 
 
+PREHEAT_FILL_DELAY_S = 20
+"""Seconds Voila waits before it starts a kernel for the pool again after a visitor took one (``fill_delay``)."""
+
+
 def preheat_pool_size(slots: int, max_visitors: int) -> int:
     """The default number of preheated kernels (``--preheat``): one per slot, the visitors who can be answered at the
     same moment, and never more than the visitor limit (``max_visitors`` 0: no limit). Each waiting kernel holds about
@@ -423,7 +428,13 @@ def voila_room_options(max_visitors: int, idle_timeout_s: int, preheat: int = 0)
         f"--RoomKernelManager.max_kernels={max_visitors}",
     ]
     if preheat:
-        options += ["--preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={preheat}"]
+        options += [
+            "--preheat_kernel=True",
+            f"--VoilaConfiguration.default_pool_size={preheat}",
+            # Voila starts a kernel for the pool this long after one is taken (its default: 1 s): a wave of visitors
+            # arriving together first gets its pages and replies, then the pool is filled again
+            f"--VoilaKernelManager.fill_delay={PREHEAT_FILL_DELAY_S}",
+        ]
     if idle_timeout_s:
         options += [
             f"--MappingKernelManager.cull_idle_timeout={idle_timeout_s}",
