@@ -401,7 +401,7 @@ def write_page_template(root: Path, lang: str | None, visitors: int) -> Path:
     return target
 
 
-PREHEAT_FILL_DELAY_S = 20
+PREHEAT_FILL_DELAY_S = 60
 """Seconds Voila waits before it starts a kernel for the pool again after a visitor took one (``fill_delay``)."""
 
 

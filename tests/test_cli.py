@@ -271,7 +271,7 @@ def test_the_room_engine_goes_into_the_notebook_and_voila_gets_the_room(bots: Pa
     assert not [o for o in room if "preheat" in o or "pool_size" in o]  # no pool unless asked
     pooled = voila_room_options(12, 600, preheat=3)
     assert {"--preheat_kernel=True", "--VoilaConfiguration.default_pool_size=3"} <= set(pooled)
-    assert "--VoilaKernelManager.fill_delay=20" in pooled  # the pool is filled again after a wave of visitors
+    assert "--VoilaKernelManager.fill_delay=60" in pooled  # the pool is filled again after a wave of visitors
     command = voila_command(tmp_path / "nb.ipynb", "127.0.0.1", 20501, "light", room)
     assert command[-len(room) :] == list(room)
 
