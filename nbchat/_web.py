@@ -315,14 +315,25 @@ class RoomKernelManager(AsyncMappingKernelManager):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Keep the visitor limit on the preheated path: Voila's pool subclass hands a kernel to a visitor in its own
         ``get_rendered_notebook`` (called by ``VoilaHandler.get`` instead of ``start_kernel``), which comes first in
-        the subclass's method order; it is wrapped here so the room is checked before a kernel is taken."""
+        the subclass's method order; it is wrapped here so the room is checked before a kernel is taken, and
+        ``get_pool_size`` (which picks that path) counts only the kernels that are ready."""
         super().__init_subclass__(**kwargs)
         take = cls.__dict__.get("get_rendered_notebook")
         if take is None:
             return
 
+        def get_pool_size(self: RoomKernelManager, notebook_name: str) -> int:
+            # only kernels that have run the page: Voila's own count includes kernels still waiting for their
+            # ``fill_delay`` or starting, and a visitor handed one of those would wait for it (up to the delay)
+            # instead of getting a kernel started at once (the handler's other path)
+            pool = getattr(self, "_pools", {}).get(notebook_name, [])  # voila 0.5.13: a list of asyncio tasks
+            return sum(task.done() and not task.cancelled() and task.exception() is None for task in pool)
+
         async def get_rendered_notebook(self: RoomKernelManager, *args: Any, **kw: Any) -> Any:
             self._admit()
+            name = kw.get("notebook_name", args[0] if args else None)
+            with contextlib.suppress(AttributeError, KeyError):  # the ready kernels first: Voila takes the first
+                self._pools[name].sort(key=lambda task: not task.done())  # type: ignore[attr-defined]
             self._starting += 1  # a visitor taking a kernel from the pool: counted until it is theirs
             try:
                 render_task, rendered_cache, kernel_id = await take(self, *args, **kw)
@@ -333,6 +344,7 @@ class RoomKernelManager(AsyncMappingKernelManager):
 
         get_rendered_notebook.__doc__ = take.__doc__
         cls.get_rendered_notebook = get_rendered_notebook  # type: ignore[attr-defined]
+        cls.get_pool_size = get_pool_size  # type: ignore[attr-defined]
 
     @property
     def visitors(self) -> int:
