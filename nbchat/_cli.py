@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -132,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ctx-per-slot", type=int, default=4096, metavar="N", help="context window of each slot (default 4096)"
     )
     web.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="llama.cpp threads of the shared engine (default: 1 for a small model, else the physical cores less one)",
+    )
+    web.add_argument(
         "--max-visitors",
         type=int,
         metavar="N",
@@ -143,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=30,
         metavar="MINUTES",
         help="close a visitor's kernel after this long without activity, freeing its place (default 30; 0: never)",
+    )
+    web.add_argument(
+        "--preheat",
+        type=int,
+        metavar="N",
+        help=(
+            "kernels that have already run the page, waiting for the next visitors (Voila's preheated kernels, about "
+            "200 MB each): a visitor's page is ready without a kernel start (default: one per slot, at most "
+            "--max-visitors; 0: off, each visitor's kernel starts when they arrive)"
+        ),
     )
     web.add_argument("--verbose", action="store_true", help="show Voila's log")
     web.add_argument("--dry-run", action="store_true", help="print the notebook code and the Voila command, then exit")
@@ -436,18 +453,22 @@ def serve(args: argparse.Namespace) -> int:
         port = args.port
     else:
         port = find_free_port(args.host)
-    from ._web import RoomEngine, die_with_parent, voila_room_options, write_page_template
+    from ._web import RoomEngine, die_with_parent, preheat_pool_size, voila_room_options, write_page_template
 
     engine_spec = _engine_spec(args, cwd)
     visitors = args.max_visitors if args.max_visitors is not None else 4 * args.slots
-    if args.slots < 1 or visitors < 0 or args.idle_timeout < 0:
-        msg = "--slots must be at least 1; --max-visitors and --idle-timeout cannot be negative."
+    preheat = args.preheat if args.preheat is not None else preheat_pool_size(args.slots, visitors)
+    if args.threads is not None and args.threads < 1:
+        msg = "--threads must be at least 1."
+        raise CliError(msg)
+    if args.slots < 1 or visitors < 0 or args.idle_timeout < 0 or preheat < 0:
+        msg = "--slots must be at least 1; --max-visitors, --idle-timeout, --preheat cannot be negative."
         raise CliError(msg)
     workdir = Path(tempfile.mkdtemp(prefix="nbchat-web-"))
     engine = None
     try:
         if engine_spec is not None:
-            engine = RoomEngine(engine_spec, args.slots, args.ctx_per_slot, workdir / "engine.log")
+            engine = RoomEngine(engine_spec, args.slots, args.ctx_per_slot, workdir / "engine.log", args.threads)
             if args.dry_run:
                 print(" ".join(engine.command))
                 args.engine_url, args.engine_model = engine.url, "MODEL"
@@ -460,7 +481,7 @@ def serve(args: argparse.Namespace) -> int:
                     raise CliError(str(exc)) from None
         notebook = write_notebook(args, workdir, cwd)
         write_page_template(workdir / "jupyter", normalize_lang(args.lang) or None, visitors)
-        room = voila_room_options(visitors, round(args.idle_timeout * 60))
+        room = voila_room_options(visitors, round(args.idle_timeout * 60), preheat)
         command = voila_command(notebook, args.host, port, args.theme, room)
         if args.dry_run:
             print(notebook_code(args, cwd))
@@ -494,6 +515,8 @@ def serve(args: argparse.Namespace) -> int:
                 if args.host not in ("127.0.0.1", "localhost", "::1"):
                     print(f"Listening on {args.host}: anyone who can reach this port can chat.", flush=True)
                 print("Press Ctrl+C to stop.", flush=True)
+                if preheat and not args.verbose:
+                    threading.Thread(target=_say_when_preheated, args=(log_path, proc, preheat), daemon=True).start()
                 status = proc.wait()
                 if status != 0:
                     print(f"Voila stopped with status {status}; its log:", file=sys.stderr)
@@ -511,6 +534,17 @@ def serve(args: argparse.Namespace) -> int:
         if engine is not None:
             engine.stop()  # after Voila: its kernels have closed their connections
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _say_when_preheated(log_path: Path, proc: subprocess.Popen[bytes], preheat: int) -> None:
+    """Print one line once Voila's log says its pool of preheated kernels is filled (``voila_kernel_manager.py``:
+    "Kernel pool of ... is filled with N kernel(s)"); give up when Voila stops or after :data:`_START_TIMEOUT_S`."""
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        if "is filled with" in log_path.read_text(errors="replace"):
+            print(f"nbchat web: {preheat} pages preheated for the next visitors.", flush=True)
+            return
+        time.sleep(0.5)
 
 
 def _engine_spec(args: argparse.Namespace, cwd: Path) -> EngineSpec | None:

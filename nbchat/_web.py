@@ -43,13 +43,16 @@ from ._i18n import LANGS, MESSAGES
 __all__ = [
     "KV_BLOCK_TOKENS",
     "PAGE_KEYS",
+    "PREHEAT_FILL_DELAY_S",
     "TEMPLATE_NAME",
     "EngineSpec",
     "RoomEngine",
     "RoomKernelManager",
     "die_with_parent",
     "engine_command",
+    "engine_threads",
     "page_texts",
+    "preheat_pool_size",
     "shared_engine_spec",
     "voila_room_options",
     "write_page_template",
@@ -135,11 +138,32 @@ def shared_engine_spec(spec: str | None, default_model: str | None = None) -> En
     return EngineSpec("transformers", text)
 
 
-def engine_command(spec: EngineSpec, port: int, slots: int, ctx_per_slot: int) -> list[str]:
-    """The command line of the room's engine on 127.0.0.1:``port``, for ``slots`` conversations of ``ctx_per_slot``
-    tokens each.
+def engine_threads(spec: EngineSpec) -> int:
+    """llama.cpp threads for the room's engine: one for a small model (the embedded one, a ``.gguf`` under
+    :data:`nbchat.backends.llamacpp.SMALL_MODEL_BYTES`), else the physical cores less one.
 
-    llama.cpp: ``python -m nbchat serve MODEL --slots --ctx-per-slot`` (:mod:`nbchat._serve`). transformers:
+    The engine shares the machine with the page server (Voila and one kernel per visitor): llama.cpp's threads meet
+    after every layer and spin while they wait, so one that loses its core to a kernel holds up the others. Measured
+    on 2 cores with other work running (load average 3): the embedded model with 8 slots answered one 16-token
+    question in 4.8-6.6 s on two threads and 0.3-0.4 s on one, eight at once in 29-37 s against 2.9-3.2 s
+    (docs/web.md). ``nbchat serve`` alone keeps its own default (the physical cores).
+    """
+    from .backends.llamacpp import SMALL_MODEL_BYTES, physical_cores
+
+    if spec.model == "embedded":
+        return 1
+    with contextlib.suppress(OSError):
+        if Path(spec.model).stat().st_size < SMALL_MODEL_BYTES:
+            return 1
+    return max(1, physical_cores() - 1)
+
+
+def engine_command(spec: EngineSpec, port: int, slots: int, ctx_per_slot: int, threads: int | None = None) -> list[str]:
+    """The command line of the room's engine on 127.0.0.1:``port``, for ``slots`` conversations of ``ctx_per_slot``
+    tokens each; ``threads``: llama.cpp's threads (default :func:`engine_threads`; not used by transformers).
+
+    llama.cpp: ``python -m nbchat serve MODEL --slots --ctx-per-slot --threads`` (:mod:`nbchat._serve`;
+    :func:`engine_threads`). transformers:
     ``transformers serve MODEL --continuous-batching`` with a KV cache of ``slots × ctx_per_slot`` tokens
     (``--cb-num-blocks`` blocks of :data:`KV_BLOCK_TOKENS`): without that bound, transformers sizes the cache from the
     device's memory, 14 GB of RSS for a one-layer test model on CPU (measured, transformers 5.24; docs/web.md).
@@ -147,7 +171,8 @@ def engine_command(spec: EngineSpec, port: int, slots: int, ctx_per_slot: int) -
     if spec.engine == "llama.cpp":
         return [
             sys.executable, "-m", "nbchat", "serve", spec.model, "--slots", str(slots), "--ctx-per-slot",
-            str(ctx_per_slot), "--host", "127.0.0.1", "--port", str(port),
+            str(ctx_per_slot), "--threads", str(threads or engine_threads(spec)), "--host", "127.0.0.1", "--port",
+            str(port),
         ]  # fmt: skip
     cli = Path(sys.executable).with_name("transformers")
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "transformers.cli.transformers"]
@@ -189,10 +214,12 @@ class RoomEngine:
         Context window of each conversation in tokens.
     log : Path
         Where the engine's output goes.
+    threads : int or None, default None
+        llama.cpp's threads; ``None``: :func:`engine_threads`.
     """
 
-    def __init__(self, spec: EngineSpec, slots: int, ctx_per_slot: int, log: Path) -> None:
-        self.spec, self.slots, self.ctx_per_slot, self.log = spec, slots, ctx_per_slot, log
+    def __init__(self, spec: EngineSpec, slots: int, ctx_per_slot: int, log: Path, threads: int | None = None) -> None:
+        self.spec, self.slots, self.ctx_per_slot, self.log, self.threads = spec, slots, ctx_per_slot, log, threads
         self.port = _free_local_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -204,7 +231,7 @@ class RoomEngine:
     @property
     def command(self) -> list[str]:
         """The command line that starts the engine."""
-        return engine_command(self.spec, self.port, self.slots, self.ctx_per_slot)
+        return engine_command(self.spec, self.port, self.slots, self.ctx_per_slot, self.threads)
 
     def start(self, timeout: float = 300) -> str:
         """Start the engine and wait (at most ``timeout`` seconds) until it has loaded the model.
@@ -270,6 +297,12 @@ class RoomKernelManager(AsyncMappingKernelManager):
     A visitor past the limit gets HTTP 503, which Voila renders with the template's ``503.html``: "the room is full,
     try again in a minute", in the visitor's language, reloading itself. Places are freed when a visitor closes the
     tab (Voila shuts the kernel down) or when jupyter_server culls an idle kernel (``cull_idle_timeout``).
+
+    With Voila's preheated kernels (``--preheat_kernel=True``, :func:`voila_room_options`), Voila's factory
+    (``voila/voila_kernel_manager.py``, ``voila_kernel_manager_factory``) subclasses this manager with a pool of
+    kernels that have already run the notebook. Those waiting kernels are not visitors: they do not count against
+    ``max_kernels`` (the pool adds at most its size), and a visitor who would take one from a full room gets the same
+    503. Voila keeps the waiting kernels from being culled; each is given to one visitor only.
     """
 
     max_kernels = Integer(0, config=True, help="Most kernels (visitors) at once; 0: no limit.")
@@ -277,23 +310,78 @@ class RoomKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # jupyter_server's __init__ is untyped
         self._starting = 0  # kernels being started: counted before the first await, so concurrent arrivals cannot pass
+        self._pooled: set[str] = set()  # preheated kernels no visitor has taken yet
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Keep the visitor limit on the preheated path: Voila's pool subclass hands a kernel to a visitor in its own
+        ``get_rendered_notebook`` (called by ``VoilaHandler.get`` instead of ``start_kernel``), which comes first in
+        the subclass's method order; it is wrapped here so the room is checked before a kernel is taken, and
+        ``get_pool_size`` (which picks that path) counts only the kernels that are ready."""
+        super().__init_subclass__(**kwargs)
+        take = cls.__dict__.get("get_rendered_notebook")
+        if take is None:
+            return
+
+        def get_pool_size(self: RoomKernelManager, notebook_name: str) -> int:
+            # only kernels that have run the page: Voila's own count includes kernels still waiting for their
+            # ``fill_delay`` or starting, and a visitor handed one of those would wait for it (up to the delay)
+            # instead of getting a kernel started at once (the handler's other path)
+            pool = getattr(self, "_pools", {}).get(notebook_name, [])  # voila 0.5.13: a list of asyncio tasks
+            return sum(task.done() and not task.cancelled() and task.exception() is None for task in pool)
+
+        async def get_rendered_notebook(self: RoomKernelManager, *args: Any, **kw: Any) -> Any:
+            self._admit()
+            name = kw.get("notebook_name", args[0] if args else None)
+            with contextlib.suppress(AttributeError, KeyError):  # the ready kernels first: Voila takes the first
+                self._pools[name].sort(key=lambda task: not task.done())  # type: ignore[attr-defined]
+            self._starting += 1  # a visitor taking a kernel from the pool: counted until it is theirs
+            try:
+                render_task, rendered_cache, kernel_id = await take(self, *args, **kw)
+            finally:
+                self._starting -= 1
+            self._pooled.discard(kernel_id)
+            return render_task, rendered_cache, kernel_id
+
+        get_rendered_notebook.__doc__ = take.__doc__
+        cls.get_rendered_notebook = get_rendered_notebook  # type: ignore[attr-defined]
+        cls.get_pool_size = get_pool_size  # type: ignore[attr-defined]
+
+    @property
+    def visitors(self) -> int:
+        """Visitors' kernels running or being started (the preheated kernels waiting in the pool are not counted)."""
+        return len(self) - len(self._pooled & set(self.list_kernel_ids())) + self._starting
+
+    def _admit(self) -> None:
+        if self.max_kernels and self.visitors >= self.max_kernels:
+            self.log.warning("nbchat web: the room is full (%d visitors); a visitor was turned away", self.max_kernels)
+            raise web.HTTPError(503, reason="Room full")
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]  # async, as jupyter_server's
-        """Start a kernel for a new visitor, or refuse with HTTP 503 when the room is full.
+        """Start a kernel for a new visitor, or refuse with HTTP 503 when the room is full; a kernel for Voila's pool
+        of preheated kernels (its environment says ``VOILA_PREHEAT=True``) is started without a visitor's place.
 
         Raises
         ------
         tornado.web.HTTPError
-            503 when ``max_kernels`` kernels are running or starting.
+            503 when ``max_kernels`` visitors' kernels are running or starting.
         """
-        if kwargs.get("kernel_id") is None and self.max_kernels and len(self) + self._starting >= self.max_kernels:
-            self.log.warning("nbchat web: the room is full (%d visitors); a visitor was turned away", self.max_kernels)
-            raise web.HTTPError(503, reason="Room full")
+        if kwargs.get("kernel_id") is not None:  # a restart
+            return str(await super().start_kernel(*args, **kwargs))
+        if kwargs.get("env", {}).get("VOILA_PREHEAT") == "True":
+            kernel_id = str(await super().start_kernel(*args, **kwargs))
+            self._pooled.add(kernel_id)
+            return kernel_id
+        self._admit()
         self._starting += 1
         try:
             return str(await super().start_kernel(*args, **kwargs))
         finally:
             self._starting -= 1
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Shut a kernel down (a visitor left, was culled, or Voila stops) and forget it if it was preheated."""
+        self._pooled.discard(kernel_id)
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)  # type: ignore[no-untyped-call]  # jupyter_server's, untyped
 
 
 # ------------------------------------------------------------------------------------------------ the page
@@ -325,18 +413,40 @@ def write_page_template(root: Path, lang: str | None, visitors: int) -> Path:
     return target
 
 
-def voila_room_options(max_visitors: int, idle_timeout_s: int) -> Sequence[str]:
-    """The Voila options of a room: the template, the visitor limit and culling of idle visitors' kernels.
+PREHEAT_FILL_DELAY_S = 60
+"""Seconds Voila waits before it starts a kernel for the pool again after a visitor took one (``fill_delay``)."""
+
+
+def preheat_pool_size(slots: int, max_visitors: int) -> int:
+    """The default number of preheated kernels (``--preheat``): one per slot, the visitors who can be answered at the
+    same moment, and never more than the visitor limit (``max_visitors`` 0: no limit). Each waiting kernel holds about
+    200 MB (docs/web.md), so the pool is not sized from the visitor limit, which defaults to 4 per slot."""
+    return min(slots, max_visitors) if max_visitors else slots
+
+
+def voila_room_options(max_visitors: int, idle_timeout_s: int, preheat: int = 0) -> Sequence[str]:
+    """The Voila options of a room: the template, the visitor limit, culling of idle visitors' kernels, and the pool of
+    preheated kernels.
 
     ``idle_timeout_s`` 0 never culls. A kernel is culled after that long without any message, even while its tab is
     open (``cull_connected``): an idle visitor's place (and conversation) is given back; their page then says it was
-    closed and offers a reload.
+    closed and offers a reload. ``preheat`` > 0 keeps that many kernels that have already run the notebook
+    (Voila's ``--preheat_kernel=True``, ``--VoilaConfiguration.default_pool_size``): a visitor's page then needs no
+    kernel start and no notebook run; 0 starts each visitor's kernel when they arrive.
     """
     options = [
         f"--template={TEMPLATE_NAME}",
         f"--VoilaConfiguration.multi_kernel_manager_class={RoomKernelManager.__module__}.RoomKernelManager",
         f"--RoomKernelManager.max_kernels={max_visitors}",
     ]
+    if preheat:
+        options += [
+            "--preheat_kernel=True",
+            f"--VoilaConfiguration.default_pool_size={preheat}",
+            # Voila starts a kernel for the pool this long after one is taken (its default: 1 s): a wave of visitors
+            # arriving together first gets its pages and replies, then the pool is filled again
+            f"--VoilaKernelManager.fill_delay={PREHEAT_FILL_DELAY_S}",
+        ]
     if idle_timeout_s:
         options += [
             f"--MappingKernelManager.cull_idle_timeout={idle_timeout_s}",

@@ -246,7 +246,8 @@ def test_local_models_get_one_engine_for_the_room(tmp_path: Path, monkeypatch: p
 
     command = engine_command(EngineSpec("llama.cpp", "embedded"), 8123, 6, 2048)
     assert command[1:5] == ["-m", "nbchat", "serve", "embedded"]
-    assert command[5:] == ["--slots", "6", "--ctx-per-slot", "2048", "--host", "127.0.0.1", "--port", "8123"]
+    assert command[5:] == ["--slots", "6", "--ctx-per-slot", "2048", "--threads", "1", "--host", "127.0.0.1",
+                           "--port", "8123"]  # fmt: skip
     command = engine_command(EngineSpec("transformers", hub), 8124, 4, 1000)
     at = command.index("serve")
     assert command[at : at + 3] == ["serve", hub, "--continuous-batching"]
@@ -267,6 +268,10 @@ def test_the_room_engine_goes_into_the_notebook_and_voila_gets_the_room(bots: Pa
     assert "--VoilaConfiguration.multi_kernel_manager_class=nbchat._web.RoomKernelManager" in room
     assert {"--MappingKernelManager.cull_idle_timeout=600", "--MappingKernelManager.cull_connected=True"} <= set(room)
     assert not [o for o in voila_room_options(0, 0) if "cull" in o]  # --idle-timeout 0: never culled
+    assert not [o for o in room if "preheat" in o or "pool_size" in o]  # no pool unless asked
+    pooled = voila_room_options(12, 600, preheat=3)
+    assert {"--preheat_kernel=True", "--VoilaConfiguration.default_pool_size=3"} <= set(pooled)
+    assert "--VoilaKernelManager.fill_delay=60" in pooled  # the pool is filled again after a wave of visitors
     command = voila_command(tmp_path / "nb.ipynb", "127.0.0.1", 20501, "light", room)
     assert command[-len(room) :] == list(room)
 
@@ -278,6 +283,15 @@ def test_dry_run_prints_the_engine_for_llama_cpp_and_transformers_models(
     out = capsys.readouterr().out
     assert "-m nbchat serve embedded --slots 3" in out
     assert "--RoomKernelManager.max_kernels=12" in out  # 4 visitors per slot by default
+    assert "--preheat_kernel=True" in out
+    assert "--VoilaConfiguration.default_pool_size=3" in out  # one preheated kernel per slot by default
+    assert "--threads 1" in out  # the small embedded model: one llama.cpp thread, the page server has the rest
+    assert _cli.main(["web", "--dry-run", "--slots", "3", "--max-visitors", "2"]) == 0
+    assert "--VoilaConfiguration.default_pool_size=2" in capsys.readouterr().out  # never more than the room holds
+    assert _cli.main(["web", "--dry-run", "--preheat", "0"]) == 0
+    assert "preheat" not in capsys.readouterr().out.split("voila", 1)[1]
+    assert _cli.main(["web", "--dry-run", "--preheat", "-1"]) != 0
+    assert "--preheat cannot be negative" in capsys.readouterr().err
     assert _cli.main(["web", "--dry-run", "--engine", "per-kernel"]) == 0
     out = capsys.readouterr().out
     assert "nbchat serve" not in out
@@ -333,3 +347,50 @@ async def _turned_away() -> None:
         await manager.shutdown_kernel(first, now=True)
     second = await manager.start_kernel(kernel_name="python3")  # the place is free again
     await manager.shutdown_kernel(second, now=True)
+
+
+def test_preheated_kernels_wait_outside_the_room_and_are_taken_within_it() -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _preheated()).result(timeout=300)
+
+
+async def _preheated() -> None:
+    import os
+
+    from tornado import web
+
+    from nbchat._web import RoomKernelManager
+
+    class Pooled(RoomKernelManager):
+        """Stands for the class Voila's ``voila_kernel_manager_factory`` makes with ``preheat_kernel=True``
+        (voila 0.5.13, ``voila/voila_kernel_manager.py``): its ``get_rendered_notebook`` pops a kernel started with
+        ``VOILA_PREHEAT=True`` from the pool and returns ``(render_task, rendered_cache, kernel_id)``."""
+
+        pool: list[str]
+
+        async def get_rendered_notebook(self, notebook_name: str, **kwargs: object) -> tuple[None, list[str], str]:
+            return None, [], self.pool.pop(0)
+
+    manager = Pooled(max_kernels=1)
+    env = {**os.environ, "VOILA_PREHEAT": "True"}
+    manager.pool = [await manager.start_kernel(kernel_name="python3", env=env) for _ in range(2)]
+    try:
+        assert len(manager) == 2
+        assert manager.visitors == 0  # waiting kernels are not visitors
+        _, _, taken = await manager.get_rendered_notebook("page.ipynb")
+        assert manager.visitors == 1
+        with pytest.raises(web.HTTPError) as full:  # the room is full: the pool's other kernel is not handed out
+            await manager.get_rendered_notebook("page.ipynb")
+        assert full.value.status_code == 503
+        assert len(manager.pool) == 1
+        with pytest.raises(web.HTTPError):  # nor is a kernel started for a visitor
+            await manager.start_kernel(kernel_name="python3")
+        await manager.shutdown_kernel(taken, now=True)
+        _, _, taken = await manager.get_rendered_notebook("page.ipynb")  # the place is free again
+        assert manager.visitors == 1
+    finally:
+        for kernel_id in manager.list_kernel_ids():
+            await manager.shutdown_kernel(kernel_id, now=True)

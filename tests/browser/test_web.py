@@ -96,6 +96,9 @@ def test_a_room_of_four_visitors_on_one_engine(browser: Any, tmp_path: Path) -> 
         out = server.wait_for_log("Press Ctrl+C to stop.", timeout=180)
         url = re.search(r"http://127\.0\.0\.1:\d+/", out)
         assert url is not None, out
+        # four pages made ready before the visitors come (--preheat defaults to one per slot): each visitor gets a
+        # kernel of its own from that pool, the newcomer one Voila started again after it
+        server.wait_for_log("nbchat web: 4 pages preheated for the next visitors.", timeout=180)
         family = [server.process.pid, *(c.pid for c in psutil.Process(server.process.pid).children(recursive=True))]
         assert any("serve" in psutil.Process(pid).cmdline() for pid in family), "no shared engine was started"
 
