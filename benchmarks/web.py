@@ -269,10 +269,12 @@ def _counts(quick: bool) -> tuple[int, ...]:
     return counts
 
 
-def _designs() -> tuple[str, ...]:
-    """Designs compared: ``$NBCHAT_BENCH_WEB_DESIGNS`` (comma-separated names of :data:`DESIGNS`), else all."""
+def _designs(quick: bool) -> tuple[str, ...]:
+    """Designs compared: ``$NBCHAT_BENCH_WEB_DESIGNS`` (comma-separated names of :data:`DESIGNS`), else all, or
+    ``preheated`` beside ``per-kernel`` (the design the issue measured) with ``--quick``."""
     text = os.environ.get("NBCHAT_BENCH_WEB_DESIGNS", "")
-    names = tuple(n.strip() for n in text.split(",") if n.strip()) if text else tuple(DESIGNS)
+    every = ("preheated", "per-kernel") if quick else tuple(DESIGNS)
+    names = tuple(n.strip() for n in text.split(",") if n.strip()) if text else every
     unknown = [n for n in names if n not in DESIGNS]
     if unknown or "preheated" not in names:
         msg = f"NBCHAT_BENCH_WEB_DESIGNS={text!r}: give names of {', '.join(DESIGNS)}, preheated (the default) first"
@@ -284,8 +286,9 @@ def web_figures(quick: bool) -> list[Figure]:
     """Visitors arriving together (:func:`_counts`) on each room design (:func:`_designs`), in one run.
 
     The largest count runs ``$NBCHAT_BENCH_WEB_RUNS`` times on the default design (preheated kernels, one engine;
-    default 5; the issue's goal is 0 broken pages in 20 runs of 8) and on the cold shared engine, and
-    ``$NBCHAT_BENCH_WEB_KERNEL_RUNS`` times on a model per kernel (default 1: each run loads a model per visitor);
+    default 5, 1 with ``--quick``; the issue's goal is 0 broken pages in 20 runs of 8) and on the other shared
+    designs, and ``$NBCHAT_BENCH_WEB_KERNEL_RUNS`` times on a model per kernel (default 1: each run loads a model per
+    visitor);
     every other row runs once. The goals (page ready ≤ 2×, reply p95 ≤ 3× a lone visitor's) are judged for the largest
     count when 1 visitor is measured too. Replies are given twice: as the visitor sees them (Enter → the reply shown
     done, browser included) and as the kernel measured them (its ``ReplyStats``: request → last token), since in a
@@ -293,8 +296,8 @@ def web_figures(quick: bool) -> list[Figure]:
     """
     max_new = 16 if quick else 32
     counts = _counts(quick)
-    designs = _designs()
-    repeats = int(os.environ.get("NBCHAT_BENCH_WEB_RUNS", "5"))
+    designs = _designs(quick)
+    repeats = int(os.environ.get("NBCHAT_BENCH_WEB_RUNS", "1" if quick else "5"))
     kernel_repeats = int(os.environ.get("NBCHAT_BENCH_WEB_KERNEL_RUNS", "1"))
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for n in counts:  # the designs side by side for each count, so they share the machine's load
