@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,9 @@ def run_serve(args: argparse.Namespace) -> int:
     key_note = f', api_key=os.environ["{args.api_key_env}"]' if args.api_key_env else ""
     print(f'In a notebook:  nbchat.Chat("{url}"{key_note})')
     print("Ctrl+C stops it.", flush=True)
+    # SIGINT stops it even when it was started in the background: such a process inherits SIGINT ignored and Python
+    # leaves it so, and then `nbchat web` (which stops its engine with SIGINT) waited out its grace period and killed it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while True:
             time.sleep(3600)

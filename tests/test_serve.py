@@ -46,7 +46,9 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CLASS_KEY": "k-class-123"}
     command = [sys.executable, "-m", "nbchat", "serve", "--slots", "2", "--ctx-per-slot", "1024", "--port", str(port),
                "--api-key-env", "CLASS_KEY"]  # fmt: skip
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # started as a shell starts a command in the background (`cmd &`): SIGINT inherited ignored; SIGINT still stops it
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", proc, timeout=120)
         healthy(f"http://127.0.0.1:{port}/health")  # 503 while llama.cpp still loads the model
