@@ -161,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--max-visitors; 0: off, each visitor's kernel starts when they arrive)"
         ),
     )
+    web.add_argument(
+        "--page",
+        choices=["nbchat", "voila"],
+        default="nbchat",
+        help=(
+            "the page: nbchat's own (default; 0.8 MB of scripts) or Voila's JupyterLab page (5.3 MB, every installed "
+            "labextension)"
+        ),
+    )
     web.add_argument("--verbose", action="store_true", help="show Voila's log")
     web.add_argument("--dry-run", action="store_true", help="print the notebook code and the Voila command, then exit")
     env = sub.add_parser(
@@ -480,7 +489,10 @@ def serve(args: argparse.Namespace) -> int:
                 except RuntimeError as exc:
                     raise CliError(str(exc)) from None
         notebook = write_notebook(args, workdir, cwd)
-        write_page_template(workdir / "jupyter", normalize_lang(args.lang) or None, visitors)
+        try:
+            write_page_template(workdir / "jupyter", normalize_lang(args.lang) or None, visitors, args.page)
+        except FileNotFoundError as exc:
+            raise CliError(str(exc)) from None
         room = voila_room_options(visitors, round(args.idle_timeout * 60), preheat)
         command = voila_command(notebook, args.host, port, args.theme, room)
         if args.dry_run:

@@ -8,15 +8,18 @@ conversation. This module holds what makes that work for a room of visitors:
   HTTP, so no kernel loads a copy of the model or runs its own llama.cpp threads. Stopped with the page server.
 - :class:`RoomKernelManager` — Voila's kernel manager with a visitor limit: past ``max_kernels`` kernels a new
   visitor gets a "the room is full, try again in a minute" page (HTTP 503) instead of a slow page for everybody.
-- :func:`write_page_template` — a Voila template (the ``lab`` one, extended) that renders the chat again when
-  ipywidgets' renderer gave up on it ("Error displaying widget: model not found": a race in ipywidgets 8.1.9's page
-  code between ``get_model``'s 2 s polling and the restore from the kernel, see ``docs/web.md`` and
-  ``docs/upstream/voila-model-not-found.md``), and says so, in the page's language (:func:`page_texts`) and with a
-  Reload button, when the chat cannot start.
+- :func:`write_page_template` — the page, a Voila template (the ``lab`` one, extended). By default without Voila's
+  front-end: one script (``js/web/``) connects to the visitor's kernel, restores the chat's widget once the kernel
+  sent its state and renders it — a seventh of the scripts, so a room of visitors' browsers loads it in a fraction of
+  the time, and no "Error displaying widget: model not found" (ipywidgets 8.1.9's race between ``get_model``'s 2 s
+  polling and the restore, ``docs/web.md``, ``docs/upstream/voila-model-not-found.md``). ``--page voila`` serves
+  Voila's own page, repairing that race. Either says so, in the page's language (:func:`page_texts`) and with a
+  Reload button, when the chat cannot start or its kernel is gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import dataclasses
@@ -36,12 +39,13 @@ from typing import Any, Literal
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
-from traitlets import Integer
+from traitlets import Float, Integer
 
 from ._i18n import LANGS, MESSAGES
 
 __all__ = [
     "KV_BLOCK_TOKENS",
+    "PAGES",
     "PAGE_KEYS",
     "PREHEAT_FILL_DELAY_S",
     "TEMPLATE_NAME",
@@ -60,6 +64,12 @@ __all__ = [
 
 TEMPLATE_NAME = "nbchat-web"
 """The Voila template ``nbchat web`` writes (``--template=nbchat-web``), extending Voila's ``lab`` template."""
+
+PAGES = ("nbchat", "voila")
+"""The pages ``nbchat web --page`` serves. ``nbchat`` (the default): Voila's page without Voila's front-end — one
+script (``nbchat/static/web.js``, built from ``js/web/``, 0.8 MB) connects to the visitor's kernel and renders the
+chat. ``voila``: Voila's own JupyterLab page (5.3 MB of scripts, every installed labextension), with ``page.js``
+repairing ipywidgets' "model not found" race."""
 
 PAGE_KEYS = ("full.title", "full.body", "failed.title", "failed.body", "closed.title", "closed.body", "reload")
 """The page's own texts (room full, chat failed to start, page closed, the Reload button): keys ``web.<key>`` of
@@ -295,8 +305,11 @@ class RoomKernelManager(AsyncMappingKernelManager):
     """Voila's kernel manager (jupyter_server's), with a visitor limit: one kernel per visitor, at most ``max_kernels``.
 
     A visitor past the limit gets HTTP 503, which Voila renders with the template's ``503.html``: "the room is full,
-    try again in a minute", in the visitor's language, reloading itself. Places are freed when a visitor closes the
-    tab (Voila shuts the kernel down) or when jupyter_server culls an idle kernel (``cull_idle_timeout``).
+    try again in a minute", in the visitor's language, reloading itself. Places are freed when a visitor has left —
+    their page's kernel WebSocket closed and none opened again for ``left_after`` seconds (a closed or reloaded tab;
+    Voila's own page asks for the shutdown as the tab closes, but Voila 0.5.13 refuses that request, HTTP 403 "'_xsrf'
+    argument missing", voila-dashboards/voila#1458) — or when jupyter_server culls an idle kernel
+    (``cull_idle_timeout``).
 
     With Voila's preheated kernels (``--preheat_kernel=True``, :func:`voila_room_options`), Voila's factory
     (``voila/voila_kernel_manager.py``, ``voila_kernel_manager_factory``) subclasses this manager with a pool of
@@ -306,11 +319,40 @@ class RoomKernelManager(AsyncMappingKernelManager):
     """
 
     max_kernels = Integer(0, config=True, help="Most kernels (visitors) at once; 0: no limit.")
+    left_after = Float(
+        20.0,
+        config=True,
+        help="Seconds after a visitor's last kernel WebSocket closed (none opened again) before their kernel is shut "
+        "down; 0: never (only culling frees the place).",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]  # jupyter_server's __init__ is untyped
         self._starting = 0  # kernels being started: counted before the first await, so concurrent arrivals cannot pass
         self._pooled: set[str] = set()  # preheated kernels no visitor has taken yet
+        self._open: dict[str, int] = {}  # kernel id → its pages' open WebSockets
+        self._leaving: set[asyncio.Future[None]] = set()  # shutdowns of kernels whose visitor left
+
+    def notify_connect(self, kernel_id: str) -> None:
+        """A page opened a WebSocket to ``kernel_id`` (jupyter_server's kernel channels handler calls this)."""
+        super().notify_connect(kernel_id)  # type: ignore[no-untyped-call]  # jupyter_server's, untyped
+        self._open[kernel_id] = self._open.get(kernel_id, 0) + 1
+
+    def notify_disconnect(self, kernel_id: str) -> None:
+        """A page's WebSocket to ``kernel_id`` closed: when it was the last one, the visitor has left unless a page
+        connects again within ``left_after`` seconds (a reconnection after a network blip)."""
+        super().notify_disconnect(kernel_id)  # type: ignore[no-untyped-call]  # jupyter_server's, untyped
+        self._open[kernel_id] = max(0, self._open.get(kernel_id, 0) - 1)
+        if self._open[kernel_id] == 0 and self.left_after > 0:
+            asyncio.get_running_loop().call_later(self.left_after, self._shut_down_if_left, kernel_id)
+
+    def _shut_down_if_left(self, kernel_id: str) -> None:
+        if self._open.get(kernel_id) == 0 and kernel_id in self and kernel_id not in self._pooled:
+            self.log.info("nbchat web: a visitor left (page closed %.0f s ago); their kernel %s is shut down",
+                          self.left_after, kernel_id)  # fmt: skip
+            task = asyncio.ensure_future(self.shutdown_kernel(kernel_id))
+            self._leaving.add(task)  # kept until done: the loop holds only a weak reference to a task
+            task.add_done_callback(self._leaving.discard)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Keep the visitor limit on the preheated path: Voila's pool subclass hands a kernel to a visitor in its own
@@ -381,11 +423,12 @@ class RoomKernelManager(AsyncMappingKernelManager):
     async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Shut a kernel down (a visitor left, was culled, or Voila stops) and forget it if it was preheated."""
         self._pooled.discard(kernel_id)
+        self._open.pop(kernel_id, None)
         await super().shutdown_kernel(kernel_id, *args, **kwargs)  # type: ignore[no-untyped-call]  # jupyter_server's, untyped
 
 
 # ------------------------------------------------------------------------------------------------ the page
-def write_page_template(root: Path, lang: str | None, visitors: int) -> Path:
+def write_page_template(root: Path, lang: str | None, visitors: int, page: str = "nbchat") -> Path:
     """Write the ``nbchat-web`` Voila template under ``root`` (a Jupyter data directory: pass it in ``JUPYTER_PATH``).
 
     Parameters
@@ -396,14 +439,35 @@ def write_page_template(root: Path, lang: str | None, visitors: int) -> Path:
         The page's language (``--lang``); ``None``: the browser's languages, English for any other.
     visitors : int
         The visitor limit, shown on the "room is full" page.
+    page : {"nbchat", "voila"}, default "nbchat"
+        Which page (:data:`PAGES`, ``--page``).
 
     Returns
     -------
     Path
         The template's directory.
+
+    Raises
+    ------
+    ValueError
+        ``page`` is not one of :data:`PAGES`.
+    FileNotFoundError
+        The page's script ``nbchat/static/web.js`` was not built (a source checkout without ``npm run build``).
     """
+    if page not in PAGES:
+        msg = f"page {page!r}: choose one of {', '.join(PAGES)}"
+        raise ValueError(msg)
     target = root / "voila" / "templates" / TEMPLATE_NAME
     shutil.copytree(_PAGE_DIR, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    if page == "voila":
+        (target / "voila_page.html.j2").replace(target / "index.html.j2")
+    else:
+        script = _PAGE_DIR.parent / "static" / "web.js"
+        if not script.is_file():
+            msg = f"nbchat web's page script {script} is missing: build it (npm run build) or use --page voila"
+            raise FileNotFoundError(msg)
+        (target / "static").mkdir(exist_ok=True)
+        shutil.copyfile(script, target / "static" / "web.js")
     config = {"texts": page_texts(), "lang": lang or "", "visitors": visitors}
     # </ cannot end the script element: the JSON is read by the page, never run as HTML
     data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")

@@ -322,6 +322,23 @@ def test_the_page_template_carries_both_languages(tmp_path: Path) -> None:
     assert config["texts"]["zh"]["full.title"] == "聊天室已满"
 
 
+def test_the_page_is_nbchats_own_unless_voilas_is_asked_for(tmp_path: Path) -> None:
+    from nbchat._web import write_page_template
+
+    target = write_page_template(tmp_path / "nbchat", None, 4)  # the default: nbchat's page, one script
+    index = (target / "index.html.j2").read_text()
+    assert 'include_js("static/web.js", True)' in index
+    assert "voila_setup_labextensions" not in index  # none of Voila's front-end: not its bundle, not labextensions
+    assert "https:" not in index and "http:" not in index  # nothing loaded from elsewhere
+    assert (target / "static" / "web.js").stat().st_size > 100_000  # the built js/web/page.ts
+    target = write_page_template(tmp_path / "voila", None, 4, page="voila")
+    index = (target / "index.html.j2").read_text()
+    assert "{% include 'page.js' %}" in index and "super()" in index  # Voila's lab page, with the repair
+    assert not (target / "static" / "web.js").exists()
+    with pytest.raises(ValueError, match="choose one of nbchat, voila"):
+        write_page_template(tmp_path / "other", None, 4, page="lab")
+
+
 def test_the_kernel_manager_turns_visitors_away_past_the_limit() -> None:
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
@@ -347,6 +364,48 @@ async def _turned_away() -> None:
         await manager.shutdown_kernel(first, now=True)
     second = await manager.start_kernel(kernel_name="python3")  # the place is free again
     await manager.shutdown_kernel(second, now=True)
+
+
+def test_a_visitor_whose_page_closed_leaves_and_frees_the_place() -> None:
+    """The last WebSocket of a visitor's kernel closes (the tab closed; Voila's own shutdown request is refused,
+    voila#1458): after ``left_after`` seconds without a new connection the kernel is shut down and the place is free;
+    a page that reconnects within that time keeps its kernel."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _left()).result(timeout=300)
+
+
+async def _left() -> None:
+    import asyncio
+
+    from tornado import web
+
+    from nbchat._web import RoomKernelManager
+
+    manager = RoomKernelManager(max_kernels=1, left_after=0.5)
+    stays = await manager.start_kernel(kernel_name="python3")
+    try:
+        manager.notify_connect(stays)
+        manager.notify_disconnect(stays)  # a network blip...
+        manager.notify_connect(stays)  # ...and the page is back within left_after
+        await asyncio.sleep(1.5)
+        assert stays in manager.list_kernel_ids()
+        with pytest.raises(web.HTTPError):  # the room (of one) is still full
+            await manager.start_kernel(kernel_name="python3")
+        manager.notify_disconnect(stays)  # the tab closes
+        for _ in range(100):
+            if stays not in manager.list_kernel_ids():
+                break
+            await asyncio.sleep(0.1)
+        assert stays not in manager.list_kernel_ids()
+        assert manager.visitors == 0
+        newcomer = await manager.start_kernel(kernel_name="python3")  # the place is free again
+        await manager.shutdown_kernel(newcomer, now=True)
+    finally:
+        for kernel_id in manager.list_kernel_ids():
+            await manager.shutdown_kernel(kernel_id, now=True)
 
 
 def test_preheated_kernels_wait_outside_the_room_and_are_taken_within_it() -> None:
