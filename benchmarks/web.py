@@ -8,6 +8,11 @@ page at the same moment; then, once every page that works is ready, each sends a
 Measured: the slowest page ready (navigation → the chat says "ready"), each reply (Enter → reply done), pages that
 never showed a working chat (broken), and the memory of the whole server (RSS of the ``nbchat web`` process tree:
 Voila, every kernel, the engine) after the replies.
+
+Two floors are measured in the same run, since the browsers and the engine share the server's two cores here: the
+same number of browser sessions opening an empty page (what the harness itself costs: Chromium's contexts and
+renderer processes), and the same number of replies asked of the engine alone (``nbchat serve``, one thread, as the
+room runs it; no page, no kernel, no browser).
 """
 
 from __future__ import annotations
@@ -201,13 +206,105 @@ async def room_run(url: str, visitors: int) -> dict[str, Any]:
 
 
 DESIGNS = {
-    "preheated": ("shared", ()),  # nbchat web's default: one engine, a pool of preheated kernels (one per slot)
+    # nbchat web's default: one engine, a pool of preheated kernels (one per slot), nbchat's own page
+    "preheated": ("shared", ()),
+    "voila-page": ("shared", ("--page", "voila")),  # the same room with Voila's JupyterLab page (the default before)
     "cold": ("shared", ("--preheat", "0")),  # one engine, each visitor's kernel started when they arrive
-    # the room before preheating and the engine's thread count (llama.cpp on every physical core)
-    "before": ("shared", ("--preheat", "0", "--threads", str(physical_cores()))),
-    "per-kernel": ("per-kernel", ("--preheat", "0")),  # the old design: a model in each visitor's kernel
+    # the room before preheating, the engine's thread count (llama.cpp on every physical core) and nbchat's page
+    "before": ("shared", ("--preheat", "0", "--threads", str(physical_cores()), "--page", "voila")),
+    # the design the issue measured: a model in each visitor's kernel, Voila's page
+    "per-kernel": ("per-kernel", ("--preheat", "0", "--page", "voila")),
 }
 """The room designs compared: name → (``--engine``, extra options of ``nbchat web``)."""
+
+
+async def _empty_pages(url: str, visitors: int) -> float:
+    """``visitors`` browser sessions open ``url`` (an empty page) together, as :func:`room_run` opens the chat:
+    the slowest load (navigation → the page's marker), in seconds."""
+    from playwright.async_api import async_playwright
+
+    async def one(browser: Any, start_at: float) -> float:
+        context = await browser.new_context(viewport={"width": 1000, "height": 800})
+        page = await context.new_page()
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        started = time.monotonic()
+        await page.goto(url, timeout=PAGE_TIMEOUT_S * 1000)
+        await page.wait_for_selector("#ready", state="attached", timeout=PAGE_TIMEOUT_S * 1000)
+        took = time.monotonic() - started
+        await context.close()
+        return took
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            start_at = time.monotonic() + 1.0 + 0.2 * visitors
+            return max(await asyncio.gather(*(one(browser, start_at) for _ in range(visitors))))
+        finally:
+            await browser.close()
+
+
+def empty_page_floor(visitors: int, runs: int) -> float:
+    """The harness's own floor: the median over ``runs`` of the slowest of ``visitors`` browser sessions opening an
+    empty page (a marker element and one line of script) from a local HTTP server (Python's ``http.server``)."""
+    import functools
+    import http.server
+    import threading
+
+    with tempfile.TemporaryDirectory(prefix="nbchat-bench-empty-") as tmp:
+        Path(tmp, "index.html").write_text(
+            "<!doctype html><title>empty</title><div id=page></div>"
+            "<script>document.getElementById('page').id = 'ready'</script>",
+            encoding="utf-8",
+        )
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            return statistics.median(asyncio.run(_empty_pages(url, visitors)) for _ in range(runs))
+        finally:
+            server.shutdown()
+
+
+def engine_floor(visitors: int, max_new: int) -> tuple[float, float]:
+    """The engine's own floor: ``nbchat serve`` as the room starts it (the embedded model, ``visitors`` slots, one
+    thread) answering ``visitors`` questions sent together, ``max_new`` tokens each, greedy, through the ``openai``
+    client: (slowest reply, reply alone) in seconds, each on a fresh engine (no prompt in its cache)."""
+    from nbchat._web import RoomEngine, shared_engine_spec
+
+    async def ask(url: str, model: str, questions: list[str]) -> float:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(base_url=url, api_key="none")
+
+        async def one(question: str) -> float:
+            started = time.monotonic()
+            await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": question}], max_tokens=max_new, temperature=0
+            )
+            return time.monotonic() - started
+
+        try:
+            return max(await asyncio.gather(*(one(q) for q in questions)))
+        finally:
+            await client.close()
+
+    spec = shared_engine_spec("embedded")
+    assert spec is not None
+    took = []
+    for count in (visitors, 1):
+        with tempfile.TemporaryDirectory(prefix="nbchat-bench-engine-") as tmp:
+            engine = RoomEngine(spec, visitors, 4096, Path(tmp) / "engine.log", None)
+            model = engine.start()
+            try:
+                took.append(asyncio.run(ask(engine.url, model, [QUESTIONS[i % len(QUESTIONS)] for i in range(count)])))
+            finally:
+                engine.stop()
+    return took[0], took[1]
 
 
 def _p95(values: list[float]) -> float:
@@ -285,26 +382,30 @@ def _designs(quick: bool) -> tuple[str, ...]:
 def web_figures(quick: bool) -> list[Figure]:
     """Visitors arriving together (:func:`_counts`) on each room design (:func:`_designs`), in one run.
 
-    The largest count runs ``$NBCHAT_BENCH_WEB_RUNS`` times on the default design (preheated kernels, one engine;
-    default 5, 1 with ``--quick``; the issue's goal is 0 broken pages in 20 runs of 8) and on the other shared
-    designs, and ``$NBCHAT_BENCH_WEB_KERNEL_RUNS`` times on a model per kernel (default 1: each run loads a model per
-    visitor);
-    every other row runs once. The goals (page ready ≤ 2×, reply p95 ≤ 3× a lone visitor's) are judged for the largest
-    count when 1 visitor is measured too. Replies are given twice: as the visitor sees them (Enter → the reply shown
-    done, browser included) and as the kernel measured them (its ``ReplyStats``: request → last token), since in a
-    real room the browsers run on the visitors' machines, not on the server.
+    The largest count runs ``$NBCHAT_BENCH_WEB_RUNS`` times on the default design (preheated kernels, one engine,
+    nbchat's page; default 5, 1 with ``--quick``; the issue's goal is 0 broken pages in 20 runs of 8) and
+    ``$NBCHAT_BENCH_WEB_BASELINE_RUNS`` times on each other design (default 1); every other row runs once. The goals
+    (page ready ≤ 2×, reply p95 ≤ 3× a lone visitor's) are judged for the largest count when 1 visitor is measured too.
+    Replies are given twice: as the visitor sees them (Enter → the reply shown done, browser included) and as the
+    kernel measured them (its ``ReplyStats``: request → last token), since in a real room the browsers run on the
+    visitors' machines, not on the server. Beside them, the two floors (:func:`empty_page_floor`,
+    :func:`engine_floor`).
     """
     max_new = 16 if quick else 32
     counts = _counts(quick)
     designs = _designs(quick)
     repeats = int(os.environ.get("NBCHAT_BENCH_WEB_RUNS", "1" if quick else "5"))
-    kernel_repeats = int(os.environ.get("NBCHAT_BENCH_WEB_KERNEL_RUNS", "1"))
+    baseline_repeats = int(os.environ.get("NBCHAT_BENCH_WEB_BASELINE_RUNS", "1"))
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for n in counts:  # the designs side by side for each count, so they share the machine's load
         for design in designs:
-            runs = (kernel_repeats if design == "per-kernel" else repeats) if n == max(counts) and n > 1 else 1
+            runs = (repeats if design == "preheated" else baseline_repeats) if n == max(counts) and n > 1 else 1
             results[design, n] = measure(design, n, runs, max_new)
             print(design, n, results[design, n], flush=True)
+    floors = {n: empty_page_floor(n, 3) for n in counts}  # the harness, beside the rooms on the same load
+    engine_many, engine_one = engine_floor(max(counts), max_new)
+    print(f"floors: empty pages {floors}; engine: {max(counts)} replies {engine_many:.2f} s, 1 {engine_one:.2f} s",
+          flush=True)  # fmt: skip
     lone = results.get(("preheated", 1))
     base = next((d for d in designs if d != "preheated"), None)
     figures = []
@@ -332,6 +433,12 @@ def web_figures(quick: bool) -> list[Figure]:
                  f"{ready_note} s)" + (f"; lone visitor {lone['slowest_ready']:.1f} s" if lone else "")
                  + f"; {load}; {rest}"))  # fmt: skip
         figures.append(Figure(
+            f"web: {n} browser sessions opening an empty page together (the harness's floor)", floors[n], "s", None,
+            "", "", None,
+            note=f"median of 3 runs' slowest; 1 session: {floors[min(counts)]:.2f} s. The browsers run on the "
+                 "server's two cores here (on the visitors' machines in a real room): page ready for the chat cannot "
+                 "be under this"))  # fmt: skip
+        figures.append(Figure(
             f"web: {n} visitors arriving together, slowest page served", s["slowest_served"], "s",
             other("slowest_served"), base or "", "", None,
             note="the server's part of page ready: navigation → the page's HTML fully received (median of the runs' "
@@ -342,6 +449,13 @@ def web_figures(quick: bool) -> list[Figure]:
             (s["p95"] <= 3 * lone["p95"] and not s["missing"] and not s["broken"]) if judged and lone else None,
             note=f"Enter → reply shown done, {max_new} tokens, greedy; p50 {s['p50']:.1f} s; replies missing "
                  f"{s['missing']}"))  # fmt: skip
+        if n == max(counts):
+            figures.append(Figure(
+                f"web: {n} replies at once on the engine alone (the engine's floor)", engine_many, "s", None, "", "",
+                None,
+                note=f"nbchat serve as the room runs it (the embedded model, {n} slots, one thread), {max_new} tokens "
+                     f"greedy, no page, kernel or browser; one reply alone {engine_one:.2f} s "
+                     f"({engine_many / engine_one:.1f}×): the slots are decoded in one batch on one core"))  # fmt: skip
         figures.append(Figure(
             f"web: {n} visitors asking together, reply p95 in the kernel", s["kernel_p95"], "s",
             other("kernel_p95"), base or "", "", None,
