@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -382,6 +383,9 @@ class RoomKernelManager(AsyncMappingKernelManager):
             finally:
                 self._starting -= 1
             self._pooled.discard(kernel_id)
+            # a visitor's kernel now, and cullable: its last activity was the notebook's run when it was preheated,
+            # maybe longer ago than --idle-timeout, so the next cull would close it before the page connects
+            self.get_kernel(kernel_id).last_activity = datetime.datetime.now(datetime.timezone.utc)
             return render_task, rendered_cache, kernel_id
 
         get_rendered_notebook.__doc__ = take.__doc__

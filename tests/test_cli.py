@@ -417,6 +417,7 @@ def test_preheated_kernels_wait_outside_the_room_and_are_taken_within_it() -> No
 
 
 async def _preheated() -> None:
+    import datetime
     import os
 
     from tornado import web
@@ -439,8 +440,12 @@ async def _preheated() -> None:
     try:
         assert len(manager) == 2
         assert manager.visitors == 0  # waiting kernels are not visitors
+        long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+        for kernel_id in manager.pool:  # waited in the pool longer than any --idle-timeout
+            manager.get_kernel(kernel_id).last_activity = long_ago
         _, _, taken = await manager.get_rendered_notebook("page.ipynb")
         assert manager.visitors == 1
+        assert manager.get_kernel(taken).last_activity > long_ago  # not culled before the visitor's page connects
         with pytest.raises(web.HTTPError) as full:  # the room is full: the pool's other kernel is not handed out
             await manager.get_rendered_notebook("page.ipynb")
         assert full.value.status_code == 503
