@@ -385,7 +385,8 @@ class RoomKernelManager(AsyncMappingKernelManager):
             self._pooled.discard(kernel_id)
             # a visitor's kernel now, and cullable: its last activity was the notebook's run when it was preheated,
             # maybe longer ago than --idle-timeout, so the next cull would close it before the page connects
-            self.get_kernel(kernel_id).last_activity = datetime.datetime.now(datetime.timezone.utc)
+            kernel = self.get_kernel(kernel_id)
+            kernel.last_activity = datetime.datetime.now(datetime.timezone.utc)  # type: ignore[attr-defined]  # set by jupyter_server's manager
             return render_task, rendered_cache, kernel_id
 
         get_rendered_notebook.__doc__ = take.__doc__
