@@ -69,8 +69,8 @@ TEMPLATE_NAME = "nbchat-web"
 PAGES = ("nbchat", "voila")
 """The pages ``nbchat web --page`` serves. ``nbchat`` (the default): Voila's page without Voila's front-end — one
 script (``nbchat/static/web.js``, built from ``js/web/``, 0.8 MB) connects to the visitor's kernel and renders the
-chat. ``voila``: Voila's own JupyterLab page (5.3 MB of scripts, every installed labextension), with ``page.js``
-repairing ipywidgets' "model not found" race."""
+chat. ``voila``: Voila's own JupyterLab page (5.3 MB of scripts, every installed labextension), with
+``nbchat/static/voila_page.js`` (``js/web/voila_page.ts``) repairing ipywidgets' "model not found" race."""
 
 PAGE_KEYS = ("full.title", "full.body", "failed.title", "failed.body", "closed.title", "closed.body", "reload")
 """The page's own texts (room full, chat failed to start, page closed, the Reload button): keys ``web.<key>`` of
@@ -457,7 +457,8 @@ def write_page_template(root: Path, lang: str | None, visitors: int, page: str =
     ValueError
         ``page`` is not one of :data:`PAGES`.
     FileNotFoundError
-        The page's script ``nbchat/static/web.js`` was not built (a source checkout without ``npm run build``).
+        The page's script (``nbchat/static/web.js``, or ``voila_page.js`` for Voila's page) was not built (a source
+        checkout without ``npm run build``).
     """
     if page not in PAGES:
         msg = f"page {page!r}: choose one of {', '.join(PAGES)}"
@@ -466,13 +467,12 @@ def write_page_template(root: Path, lang: str | None, visitors: int, page: str =
     shutil.copytree(_PAGE_DIR, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     if page == "voila":
         (target / "voila_page.html.j2").replace(target / "index.html.j2")
-    else:
-        script = _PAGE_DIR.parent / "static" / "web.js"
-        if not script.is_file():
-            msg = f"nbchat web's page script {script} is missing: build it (npm run build) or use --page voila"
-            raise FileNotFoundError(msg)
-        (target / "static").mkdir(exist_ok=True)
-        shutil.copyfile(script, target / "static" / "web.js")
+    script = _PAGE_DIR.parent / "static" / ("voila_page.js" if page == "voila" else "web.js")
+    if not script.is_file():
+        msg = f"nbchat web's page script {script} is missing: build the front-end (npm run build)"
+        raise FileNotFoundError(msg)
+    (target / "static").mkdir(exist_ok=True)
+    shutil.copyfile(script, target / "static" / script.name)
     config = {"texts": page_texts(), "lang": lang or "", "visitors": visitors}
     # </ cannot end the script element: the JSON is read by the page, never run as HTML
     data = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")

@@ -314,7 +314,7 @@ def test_the_page_template_carries_both_languages(tmp_path: Path) -> None:
     assert texts["en"]["full.title"] != texts["zh"]["full.title"]
     target = write_page_template(tmp_path, "zh", 8)
     assert json.loads((target / "conf.json").read_text()) == {"base_template": "lab"}
-    assert {"index.html.j2", "503.html", "page.js", "nbchat_texts.html"} <= {p.name for p in target.iterdir()}
+    assert {"index.html.j2", "503.html", "nbchat_texts.html"} <= {p.name for p in target.iterdir()}
     data = (target / "nbchat_texts.html").read_text(encoding="utf-8")
     config = json.loads(data.split(">", 1)[1].rsplit("</script>", 1)[0])
     assert config["lang"] == "zh"
@@ -333,7 +333,9 @@ def test_the_page_is_nbchats_own_unless_voilas_is_asked_for(tmp_path: Path) -> N
     assert (target / "static" / "web.js").stat().st_size > 100_000  # the built js/web/page.ts
     target = write_page_template(tmp_path / "voila", None, 4, page="voila")
     index = (target / "index.html.j2").read_text()
-    assert "{% include 'page.js' %}" in index  # Voila's lab page, with the repair
+    assert 'include_js("static/voila_page.js")' in index  # Voila's lab page, with the repair
+    assert "super()" in index
+    assert (target / "static" / "voila_page.js").stat().st_size > 1_000  # the built js/web/voila_page.ts
     assert not (target / "static" / "web.js").exists()
     with pytest.raises(ValueError, match="choose one of nbchat, voila"):
         write_page_template(tmp_path / "other", None, 4, page="lab")

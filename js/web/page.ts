@@ -9,55 +9,16 @@ import * as base from "@jupyter-widgets/base";
 import { KernelAPI, KernelConnection, ServerConnection } from "@jupyterlab/services";
 import { Widget } from "@lumino/widgets";
 import { RoomWidgetManager } from "./manager";
+import { noticeShown, readJson, showNotice as show } from "./notice";
 
 const WIDGET_VIEW = "application/vnd.jupyter.widget-view+json";
 const START_LIMIT_MS = 90_000; // a page whose chat has not appeared by then is not going to
 const KERNEL_CHECK_MS = 30_000; // how often the page asks whether its kernel still exists
 
-interface PageConfig {
-  texts: Record<string, Record<string, string>>;
-  lang: string;
-}
-
 interface Output {
   output_type?: string;
   text?: string | string[];
   data?: Record<string, unknown>;
-}
-
-function readJson<T>(id: string): T {
-  const element = document.getElementById(id);
-  if (!element?.textContent) throw new Error(`the page has no #${id}`);
-  return JSON.parse(element.textContent) as T;
-}
-
-const config = readJson<PageConfig>("nbchat-page-config");
-const lang =
-  config.lang ||
-  (navigator.languages ?? [navigator.language || "en"])
-    .map((tag) => String(tag).toLowerCase().split(/[-_]/)[0])
-    .find((tag) => tag in config.texts) ||
-  "en";
-const texts = config.texts[lang];
-
-/** Cover the page with a notice of `kind` ("failed", "closed") and a Reload button; the first notice stays. */
-function show(kind: string): void {
-  if (document.getElementById("nbchat-page-notice")) return;
-  const box = document.createElement("div");
-  box.id = "nbchat-page-notice";
-  box.setAttribute("role", "alert");
-  box.dataset.kind = kind;
-  box.lang = lang;
-  const title = document.createElement("h1");
-  title.textContent = texts[`${kind}.title`];
-  const body = document.createElement("p");
-  body.textContent = texts[`${kind}.body`];
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = texts.reload;
-  button.addEventListener("click", () => location.reload());
-  box.append(title, body, button);
-  document.body.append(box);
 }
 
 /** Voila's spinner goes and the rendered cells show (what Voila's own page does once its scripts are loaded). */
@@ -114,7 +75,7 @@ async function main(): Promise<void> {
   // A culled kernel (--idle-timeout) is shut down with its WebSocket left open (jupyter_server closes it only on a
   // failed restart): the page asks whether the kernel still exists, now and then and when the tab is shown again.
   const checkKernel = async (): Promise<void> => {
-    if (leaving || document.getElementById("nbchat-page-notice")) return;
+    if (leaving || noticeShown()) return;
     try {
       if (!(await KernelAPI.getKernelModel(page.kernelId, settings))) show("closed");
     } catch {
@@ -143,7 +104,7 @@ async function main(): Promise<void> {
 
 const started = Date.now();
 const watch = window.setInterval(() => {
-  if (document.getElementById("nbchat-page-notice") || document.querySelector(".nbchat")) window.clearInterval(watch);
+  if (noticeShown() || document.querySelector(".nbchat")) window.clearInterval(watch);
   else if (Date.now() - started > START_LIMIT_MS) show("failed");
 }, 500);
 main().catch((error: unknown) => {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -151,6 +152,19 @@ def notebook7(root: Path, tmp: Path) -> Iterator[Callable[[str], str]]:
 def wait_ready(page: Any, chat: Any, timeout_ms: int = 120_000) -> None:
     """Wait until the widget says its model is ready (``.nbchat[data-status="ready"]``)."""
     page.wait_for_function("(el) => el.dataset.status === 'ready'", arg=chat.element_handle(), timeout=timeout_ms)
+
+
+def open_web_chat(server: Server, page: Any, *, start_s: float = 90, ready_ms: int = 180_000) -> Any:
+    """Wait for ``nbchat web``'s URL in ``server``'s output, open it in ``page`` and wait for a ready chat; returns
+    the chat (a locator of ``.nbchat``)."""
+    out = server.wait_for_log("Press Ctrl+C to stop.", timeout=start_s)
+    url = re.search(r"^\s+(http://127\.0\.0\.1:\d+/)$", out, re.MULTILINE)  # the page's URL, not a model's
+    assert url is not None, out
+    page.goto(url.group(1))
+    chat = page.locator(".nbchat").first
+    chat.wait_for(timeout=ready_ms)
+    wait_ready(page, chat, timeout_ms=ready_ms)
+    return chat
 
 
 # Records, in the page, the length of the streaming reply's text at each change of the chat's DOM: the samples do not

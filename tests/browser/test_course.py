@@ -21,7 +21,7 @@ import nbchat
 from nbchat.testing import FakeBackend, RecordingComm
 
 from .conftest import ROOT, Lab
-from .frontends import ECHO_CODE, Server, wait_ready, write_notebook
+from .frontends import ECHO_CODE, Server, open_web_chat, wait_ready, write_notebook
 from .lab import current_notebook, open_notebook, run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("embedded_ready")]
@@ -187,13 +187,7 @@ def test_nbchat_web_in_chinese_with_starter_prompts_and_a_feedback_file(browser:
     server = Server(command, tmp_path / "nbchat-web.log", cwd=tmp_path)
     page = new_page(browser, "en-US")  # lang= wins over the browser's language
     try:
-        out = server.wait_for_log("Press Ctrl+C to stop.", timeout=90)
-        url = re.search(r"http://127\.0\.0\.1:\d+/", out)
-        assert url is not None, out
-        page.goto(url.group(0))
-        chat = page.locator(".nbchat").first
-        chat.wait_for(timeout=120_000)
-        wait_ready(page, chat)
+        chat = open_web_chat(server, page)
         assert chat.get_attribute("data-lang") == "zh"
         assert by_id(chat, "nbchat-send").inner_text() == "发送"
         by_id(chat, "nbchat-prompt-0").click()

@@ -13,7 +13,7 @@ import pytest
 
 from nbchat._cli import port_is_free
 
-from .frontends import Server, chat_and_watch, grew, screenshot, wait_ready
+from .frontends import Server, chat_and_watch, grew, open_web_chat, screenshot, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("embedded_ready")]
 
@@ -83,13 +83,7 @@ def test_the_voila_page_renders_a_chat_its_widget_renderer_gave_up_on(page: Any,
     ]  # fmt: skip
     server = Server(command, tmp_path / "nbchat-web-voila.log", cwd=tmp_path)
     try:
-        out = server.wait_for_log("Press Ctrl+C to stop.", timeout=90)
-        url = re.search(r"http://127\.0\.0\.1:\d+/", out)
-        assert url is not None, out
-        page.goto(url.group(0))
-        chat = page.locator(".nbchat").first
-        chat.wait_for(timeout=120_000)
-        wait_ready(page, chat, timeout_ms=180_000)
+        chat = open_web_chat(server, page)
         assert page.evaluate("() => Boolean(window.jupyterapp)")  # Voila's front-end, not nbchat's page
         chat_and_watch(page, chat, "Which animals live in the savanna?", timeout_ms=120_000)
         page.evaluate(
