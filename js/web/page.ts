@@ -1,8 +1,8 @@
 // nbchat web's page (docs/web.md, nbchat/_web.py): the chat Voila's kernel displayed, rendered with only what the chat
 // needs — a kernel connection (@jupyterlab/services), ipywidgets' widget protocol (manager.ts) and anywidget's front
 // end — instead of Voila's JupyterLab page (5.3 MB of scripts, about 4 s of a CPU core per page load). Voila still
-// serves the page, runs (or preheats) each visitor's kernel, culls idle ones and shuts a kernel down when its tab
-// closes. A visitor never sits in front of a blank page: when the chat cannot be shown (it failed to start, its kernel
+// serves the page, runs (or preheats) each visitor's kernel and culls idle ones; nbchat's kernel manager shuts a
+// kernel down once its tab has closed. A visitor never sits in front of a blank page: when the chat cannot be shown (it failed to start, its kernel
 // was culled or died), the page says so in its language (--lang, else the browser's) and offers a reload.
 import { anywidgetModule } from "./anywidget"; // first: see amd.ts
 import * as base from "@jupyter-widgets/base";
