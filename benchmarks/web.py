@@ -116,7 +116,7 @@ async def _visitor(browser: Any, url: str, start_at: float) -> dict[str, Any]:
         )
         ready = await page.evaluate("() => document.querySelector('.nbchat')?.dataset.status === 'ready'")
         if not ready and not await page.evaluate("() => document.getElementById('nbchat-page-notice')"):
-            # ipywidgets' renderer gave up ("Error displaying widget"): the page repairs it (nbchat/web_page/page.js)
+            # ipywidgets' renderer gave up ("Error displaying widget"): Voila's page repairs it (js/web/voila_page.ts)
             # or says so; the visitor sees whichever comes, so that is what counts
             result["repaired"] = True
             with contextlib.suppress(Exception):
