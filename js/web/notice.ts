@@ -38,6 +38,11 @@ export function showNotice(kind: "failed" | "closed"): void {
   box.setAttribute("role", "alert");
   box.dataset.kind = kind;
   box.lang = lang;
+  // covers the page, whichever page it is on (nbchat's or Voila's, whose stylesheets know nothing of it)
+  box.style.cssText =
+    "position:fixed;inset:0;display:flex;flex-direction:column;align-items:center;justify-content:center;gap:1em;" +
+    "padding:2em;text-align:center;z-index:10000;font-family:var(--jp-ui-font-family,sans-serif);" +
+    "background:var(--jp-layout-color0,#fff);color:var(--jp-ui-font-color0,#000)";
   const title = document.createElement("h1");
   title.textContent = texts[`${kind}.title`];
   const body = document.createElement("p");

@@ -236,6 +236,7 @@ def test_a_page_whose_chat_cannot_start_says_so_and_offers_a_reload(browser: Any
         notice.wait_for(timeout=120_000)
         assert notice.get_attribute("data-kind") == "failed"
         assert notice.get_by_role("heading").inner_text() == "聊天无法启动"
+        assert notice.evaluate("(el) => getComputedStyle(el).position") == "fixed"  # it covers the page
         assert "Traceback" not in page.inner_text("body")
         screenshot(page, "nbchat-web-failed")
         with page.expect_navigation(timeout=60_000):
